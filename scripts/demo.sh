@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job: install what is missing, build and install rebate, start a
+# throwaway PostgreSQL (or use the one PGHOST/PGPORT/PGUSER/PGDATABASE name),
+# load sample partners' sales and schedules, and print a rebate run.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+install_packages
+build_and_install
+provide_server
+
+say "loading the sample data and running the rebate calculation"
+fresh_database rebate_demo
+psql_quiet -d rebate_demo -P footer=off -f "$REPO/scripts/demo.sql"
+psql_quiet -d postgres -c "DROP DATABASE rebate_demo"
+say "done"

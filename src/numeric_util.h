@@ -1,0 +1,65 @@
+/*
+ * numeric_util.h — exact arithmetic helpers on PostgreSQL numeric.
+ *
+ * Money and rates never pass through floating point: everything here is
+ * either PostgreSQL's own numeric routines or int128 fixed point with
+ * explicit overflow checks.
+ */
+#ifndef REBATE_NUMERIC_UTIL_H
+#define REBATE_NUMERIC_UTIL_H
+
+#include "postgres.h"
+#include "fmgr.h"
+#include "utils/numeric.h"
+
+#ifndef HAVE_INT128
+#error "rebate needs a compiler with a 128-bit integer type"
+#endif
+
+/* Arithmetic through numeric.c (exact; result scales follow numeric's rules). */
+extern Numeric num_add(Numeric a, Numeric b);
+extern Numeric num_sub(Numeric a, Numeric b);
+extern Numeric num_mul(Numeric a, Numeric b);
+extern int	num_cmp(Numeric a, Numeric b);
+extern int	num_sign(Numeric a);
+extern Numeric num_min(Numeric a, Numeric b);
+extern Numeric num_max(Numeric a, Numeric b);
+extern Numeric num_trim(Numeric a);
+extern Numeric num_from_int64(int64 v);
+extern Numeric num_from_cstring(const char *s);
+extern char *num_to_cstring(Numeric a);
+extern Numeric num_zero(void);
+extern Numeric num_shift_point_left(Numeric a, int places);
+extern Numeric num_pow10(int n);
+
+/* NaN and +/-Infinity (PostgreSQL 14+) are "special"; money never is. */
+extern bool num_is_special(Numeric a);
+extern const char *num_special_name(Numeric a);
+
+/*
+ * Fixed-point view of a numeric: value = digits / 10^scale.  Used by the
+ * aggregate's hot path, which reads the on-disk numeric format directly
+ * (possibly short-header, never copied) and accumulates in int128.
+ */
+typedef enum NumericFixedResult
+{
+	NUMERIC_FIXED_OK,
+	NUMERIC_FIXED_SPECIAL,		/* NaN or infinity */
+	NUMERIC_FIXED_TOO_BIG		/* needs the exact numeric path */
+} NumericFixedResult;
+
+/* Decimal scale (dscale) of a possibly short-header numeric datum. */
+extern int	numeric_datum_dscale(const struct varlena *packed);
+extern NumericFixedResult numeric_datum_to_int128(const struct varlena *packed,
+												  int scale, int128 *result);
+extern Numeric int128_to_numeric(int128 value, int scale);
+
+/* Overflow-checked int128 helpers: return false on overflow. */
+extern bool int128_add_checked(int128 a, int128 b, int128 *result);
+extern bool int128_rescale_checked(int128 a, int from_scale, int to_scale,
+								   int128 *result);
+
+/* Largest scale the int128 fast path keeps before falling back to numeric. */
+#define NUMERIC_FIXED_MAX_SCALE 30
+
+#endif
