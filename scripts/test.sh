@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, build (warnings are errors)
+# and install rebate, start a throwaway PostgreSQL (or use the one the libpq
+# variables name), then run every runner and exit non-zero if any failed:
+#   pg_regress    exact output: type I/O, error texts          (sql/, expected/)
+#   pgTAP         behaviour, boundaries, aggregates, plans       (test/pgtap/)
+#   differential  100,000+ random cases against a Python decimal reference
+#   docs          every SQL example in README.md and docs/ with its shown result
+#   benchmark     a small-scale run of bench/run.sh (results must agree; no timing)
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+install_packages
+build_and_install
+provide_server
+
+passed=0
+failed=0
+failed_names=()
+record() {	# record NAME STATUS
+    if [ "$2" -eq 0 ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failed_names+=("$1")
+    fi
+}
+
+say "pg_regress"
+set +e
+make -C "$REPO" -s PG_CONFIG="$PG_CONFIG" installcheck
+status=$?
+set -e
+if [ $status -ne 0 ] && [ -f "$REPO/regression.diffs" ]; then
+    cat "$REPO/regression.diffs"
+fi
+record pg_regress $status
+
+say "pgTAP (pg_prove)"
+fresh_database rebate_tap with_pgtap
+set +e
+pg_prove -d rebate_tap --failures "$REPO"/test/pgtap/*.sql
+status=$?
+set -e
+record pgtap $status
+
+say "differential test against the Python decimal reference"
+fresh_database rebate_diff
+set +e
+PGDATABASE=rebate_diff python3 "$REPO/test/differential.py" --cases "${REBATE_DIFF_CASES:-100000}"
+status=$?
+set -e
+record differential $status
+
+say "documentation examples"
+fresh_database rebate_docs
+set +e
+PGDATABASE=rebate_docs python3 "$REPO/test/doc_examples.py" "$REPO/README.md" "$REPO"/docs/*.md
+status=$?
+set -e
+record docs $status
+
+say "benchmark, small scale (checks that every variant agrees; timings are not judged)"
+set +e
+"$REPO/bench/run.sh" --small
+status=$?
+set -e
+record benchmark $status
+
+for db in rebate_tap rebate_diff rebate_docs; do
+    psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $db" || true
+done
+
+say "summary"
+if [ $failed -gt 0 ]; then
+    echo "failed: ${failed_names[*]}"
+fi
+echo "suites: $passed passed, $failed failed"
+[ $failed -eq 0 ]
