@@ -1,0 +1,56 @@
+-- What CREATE EXTENSION rebate puts in the catalog, and the properties the
+-- planner, Citus and DBAs rely on.
+BEGIN;
+SET search_path = public, rebate;
+SELECT plan(12);
+
+SELECT has_schema('rebate');
+SELECT has_type('rebate', 'tier_schedule', 'type tier_schedule exists');
+SELECT has_type('rebate', 'tiered_sum_state', 'aggregate state type exists');
+SELECT has_function('rebate', 'tiered_rebate', ARRAY['numeric', 'rebate.tier_schedule']);
+SELECT has_function('rebate', 'overachievement_rebate', ARRAY['numeric', 'numeric', 'rebate.tier_schedule', 'text']);
+SELECT has_function('rebate', 'round_money', ARRAY['numeric', 'text', 'text']);
+
+-- the calculation is IMMUTABLE STRICT PARALLEL SAFE; only these are not all three, and why:
+--   tier_schedule (constructor): not strict, a NULL cap means "no cap"
+--   tiered_sum_trans/combine:    not strict, they skip NULL rows and NULL states themselves
+--   icu_version:                 STABLE, it reports the ICU library loaded now
+SELECT is(
+    (SELECT array_agg(proname::text ORDER BY proname)
+       FROM pg_proc
+      WHERE pronamespace = 'rebate'::regnamespace AND prokind = 'f'
+        AND (provolatile <> 'i' OR NOT proisstrict OR proparallel <> 's')),
+    ARRAY['icu_version', 'tier_schedule', 'tiered_sum_combine', 'tiered_sum_trans'],
+    'every other function is IMMUTABLE STRICT PARALLEL SAFE');
+SELECT is(
+    (SELECT count(*)::int FROM pg_proc WHERE pronamespace = 'rebate'::regnamespace AND proparallel <> 's'),
+    0, 'every function and the aggregate are PARALLEL SAFE');
+
+SELECT is(
+    (SELECT count(*)::int FROM pg_proc WHERE pronamespace = 'rebate'::regnamespace AND prosecdef),
+    0, 'no SECURITY DEFINER function');
+
+-- SQL-language functions pin their search_path
+SELECT is(
+    (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
+      WHERE pronamespace = 'rebate'::regnamespace AND prolang = (SELECT oid FROM pg_language WHERE lanname = 'sql')
+        AND NOT coalesce(proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']),
+    NULL, 'every SQL function has SET search_path = pg_catalog, pg_temp');
+
+-- the aggregate can be split: combine function and a non-internal state type (Citus, parallel)
+SELECT is(
+    (SELECT format('%s/%s/%s', aggcombinefn::regproc, aggtranstype::regtype, aggfinalfn::regproc)
+       FROM pg_aggregate WHERE aggfnoid = 'rebate.tiered_sum'::regproc),
+    'tiered_sum_combine/tiered_sum_state/tiered_sum_final',
+    'tiered_sum has a combine function and a real state type');
+
+-- every user-facing function, type and the aggregate is documented in the catalog
+SELECT is(
+    (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc p
+      WHERE pronamespace = 'rebate'::regnamespace
+        AND proname !~ '_(in|out|recv|send|eq|ne|lt|le|gt|ge|cmp|hash|hash_extended|trans|combine|final)$'
+        AND obj_description(p.oid, 'pg_proc') IS NULL),
+    NULL, 'every user-facing function has a COMMENT');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,415 @@
+"""Independent reference implementation of the rebate extension's semantics.
+
+This module is the *independent reference* used by test/differential.py.  It
+is written from the specification of the extension (tier schedule text form,
+tiered_rebate, tier_index, next_tier_gap, effective_rate,
+overachievement_rebate, tiered_sum, round_money), not from the C sources, so
+that a disagreement between the two points at a bug in one of them.
+
+Only the standard library is used.  All arithmetic is exact: results are
+computed with ``decimal`` under a context whose precision is far larger than
+any value the tests produce, and with the Inexact signal trapped so that a
+silently rounded intermediate result raises instead of passing unnoticed.
+The one genuinely inexact operation (effective_rate's division) is done in
+integer arithmetic with explicit rounding.
+"""
+
+from __future__ import annotations
+
+import decimal
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import List, Optional, Tuple
+
+__all__ = [
+    "Schedule",
+    "ScheduleError",
+    "parse_schedule",
+    "canonical",
+    "fmt",
+    "tiered_rebate",
+    "tier_index",
+    "next_tier_gap",
+    "effective_rate",
+    "overachievement_rebate",
+    "tiered_sum",
+    "round_money",
+    "MINOR_UNITS",
+    "EXACT",
+]
+
+# Exact context: huge precision, and any rounding is an error.
+EXACT = decimal.Context(prec=200, rounding=decimal.ROUND_HALF_EVEN,
+                        Emin=-999999, Emax=999999,
+                        traps=[decimal.Inexact, decimal.InvalidOperation,
+                               decimal.DivisionByZero, decimal.Overflow])
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+RETROACTIVE = "retroactive"
+INCREMENTAL = "incremental"
+PERCENT = "percent"
+PER_UNIT = "per_unit"
+LUMP_SUM = "lump_sum"
+
+
+class ScheduleError(ValueError):
+    """The schedule text is malformed or violates a schedule constraint."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    mode: str                      # 'retroactive' | 'incremental'
+    kind: str                      # 'percent' | 'per_unit' | 'lump_sum'
+    thresholds: Tuple[Decimal, ...]
+    values: Tuple[Decimal, ...]    # as written: 2.5 for 2.5%, 3 for 3 per unit
+    cap: Optional[Decimal] = None
+
+    def rate(self, i: int) -> Decimal:
+        """Multiplier of tier i (0-based): p% -> p/100, v per unit -> v."""
+        if self.kind == PERCENT:
+            return EXACT.divide(self.values[i], HUNDRED)  # exact: /100
+        if self.kind == PER_UNIT:
+            return self.values[i]
+        raise ValueError("lump-sum tiers have no rate")
+
+    def scaled(self, factor: Decimal) -> "Schedule":
+        """The same schedule with every threshold multiplied by factor."""
+        return Schedule(self.mode, self.kind,
+                        tuple(EXACT.multiply(t, factor) for t in self.thresholds),
+                        self.values, self.cap)
+
+
+# ---------------------------------------------------------------------------
+# Text form
+# ---------------------------------------------------------------------------
+
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+_TOKEN = re.compile(
+    r"\s*(?:"
+    r"(?P<num>-?" + _NUMBER + r")"
+    r"|(?P<word>[A-Za-z]+)"
+    r"|(?P<punct>[:,%])"
+    r")")
+
+
+def _tokenize(text: str) -> List[Tuple[str, str]]:
+    tokens: List[Tuple[str, str]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise ScheduleError("unexpected character at %d in %r" % (pos, text))
+        if m.group("num") is not None:
+            tokens.append(("num", m.group("num")))
+        elif m.group("word") is not None:
+            tokens.append(("word", m.group("word").lower()))
+        else:
+            tokens.append(("punct", m.group("punct")))
+        pos = m.end()
+    return tokens
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Parse and validate the text form of a tier schedule.
+
+        schedule := mode tier { ',' tier } [ 'cap' number ]
+        mode     := 'retroactive' | 'incremental'
+        tier     := number ':' value
+        value    := number '%' | number 'per' 'unit' | number
+
+    Whitespace between tokens is insignificant, keywords are
+    case-insensitive.  Raises ScheduleError for anything invalid.
+    """
+    toks = _tokenize(text)
+    pos = 0
+
+    def peek(k: int = 0) -> Tuple[str, str]:
+        return toks[pos + k] if pos + k < len(toks) else ("eof", "")
+
+    def take(kind: str, value: Optional[str] = None) -> str:
+        nonlocal pos
+        tk = peek()
+        if tk[0] != kind or (value is not None and tk[1] != value):
+            raise ScheduleError("expected %s %r, found %r" % (kind, value, tk))
+        pos += 1
+        return tk[1]
+
+    mode = take("word")
+    if mode not in (RETROACTIVE, INCREMENTAL):
+        raise ScheduleError("unknown mode %r" % mode)
+
+    thresholds: List[Decimal] = []
+    values: List[Decimal] = []
+    kinds: List[str] = []
+    cap: Optional[Decimal] = None
+
+    if peek()[0] != "num":
+        raise ScheduleError("a schedule needs at least one tier")
+    while True:
+        thresholds.append(Decimal(take("num")))
+        take("punct", ":")
+        values.append(Decimal(take("num")))
+        if peek() == ("punct", "%"):
+            pos += 1
+            kinds.append(PERCENT)
+        elif peek() == ("word", "per"):
+            pos += 1
+            take("word", "unit")
+            kinds.append(PER_UNIT)
+        else:
+            kinds.append(LUMP_SUM)
+        if peek() == ("punct", ","):
+            pos += 1
+            continue
+        break
+    if peek() == ("word", "cap"):
+        pos += 1
+        cap = Decimal(take("num"))
+    if peek()[0] != "eof":
+        raise ScheduleError("trailing input %r" % (peek(),))
+
+    # Constraints.
+    kind = kinds[0]
+    if any(k != kind for k in kinds):
+        raise ScheduleError("all tiers must use the same kind of value")
+    if kind == LUMP_SUM and mode != RETROACTIVE:
+        raise ScheduleError("lump sums are only allowed in retroactive mode")
+    if thresholds[0] < 0:
+        raise ScheduleError("thresholds must be >= 0")
+    for a, b in zip(thresholds, thresholds[1:]):
+        if not b > a:
+            raise ScheduleError("thresholds must be strictly increasing")
+    for v in values:
+        if v < 0:
+            raise ScheduleError("values must be >= 0")
+        if kind == PERCENT and v > HUNDRED:
+            raise ScheduleError("percent must be <= 100")
+    if cap is not None and cap < 0:
+        raise ScheduleError("cap must be >= 0")
+
+    return Schedule(mode, kind, tuple(thresholds), tuple(values), cap)
+
+
+def fmt(d: Optional[Decimal]) -> Optional[str]:
+    """A number in plain notation with trailing fractional zeros removed."""
+    if d is None:
+        return None
+    if d == 0:
+        return "0"
+    s = format(d, "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s
+
+
+def fmt_scaled(d: Decimal) -> str:
+    """A number in plain notation keeping its scale (for round_money)."""
+    if d == 0:
+        d = abs(d)            # PostgreSQL has no negative zero
+    return format(d, "f")
+
+
+def canonical(s: Schedule) -> str:
+    """Canonical text of a schedule, as the type's output function prints it."""
+    parts = []
+    for t, v in zip(s.thresholds, s.values):
+        if s.kind == PERCENT:
+            parts.append("%s:%s%%" % (fmt(t), fmt(v)))
+        elif s.kind == PER_UNIT:
+            parts.append("%s:%s per unit" % (fmt(t), fmt(v)))
+        else:
+            parts.append("%s:%s" % (fmt(t), fmt(v)))
+    out = s.mode + " " + ", ".join(parts)
+    if s.cap is not None:
+        out += " cap " + fmt(s.cap)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Rebate functions
+# ---------------------------------------------------------------------------
+
+def _apply_cap(result: Decimal, s: Schedule) -> Decimal:
+    if s.cap is not None and result > s.cap:
+        return s.cap
+    return result
+
+
+def tier_index(basis: Decimal, s: Schedule) -> int:
+    """0 below the first tier, else the number of thresholds <= basis."""
+    return sum(1 for t in s.thresholds if t <= basis)
+
+
+def next_tier_gap(basis: Decimal, s: Schedule) -> Optional[Decimal]:
+    """Threshold of the next tier minus basis; None in the top tier."""
+    i = tier_index(basis, s)
+    if i >= len(s.thresholds):
+        return None
+    return EXACT.subtract(s.thresholds[i], basis)
+
+
+def _uncapped(basis: Decimal, s: Schedule) -> Decimal:
+    i = tier_index(basis, s)
+    if i == 0:
+        return ZERO
+    if s.kind == LUMP_SUM:                   # retroactive only
+        return s.values[i - 1]
+    if s.mode == RETROACTIVE:
+        return EXACT.multiply(s.rate(i - 1), basis)
+    total = ZERO
+    n = len(s.thresholds)
+    for k in range(n):
+        lo = s.thresholds[k]
+        hi = basis if k == n - 1 else min(basis, s.thresholds[k + 1])
+        width = EXACT.subtract(hi, lo)
+        if width > 0:
+            total = EXACT.add(total, EXACT.multiply(s.rate(k), width))
+    return total
+
+
+def tiered_rebate(basis: Decimal, s: Schedule) -> Decimal:
+    """Rebate earned on basis under schedule s (exact, capped)."""
+    return _apply_cap(_uncapped(basis, s), s)
+
+
+def _div_round(num: Decimal, den: Decimal, places: int, rounding: str) -> Decimal:
+    """num/den rounded to `places` decimals, computed exactly with integers.
+
+    Supports ROUND_HALF_UP (half away from zero) only, which is all
+    effective_rate needs.
+    """
+    assert rounding == decimal.ROUND_HALF_UP
+    sn, dn, en = num.as_tuple()
+    sd, dd, ed = den.as_tuple()
+    n = int("".join(map(str, dn)) or "0")
+    d = int("".join(map(str, dd)) or "0")
+    negative = (sn != sd) and n != 0
+    # num/den * 10^places = n*10^en / (d*10^ed) * 10^places
+    shift = en - ed + places
+    if shift >= 0:
+        n *= 10 ** shift
+    else:
+        d *= 10 ** (-shift)
+    q, r = divmod(n, d)
+    if 2 * r >= d:
+        q += 1
+    return Decimal((1 if negative else 0, tuple(map(int, str(q))), -places))
+
+
+def effective_rate(basis: Decimal, s: Schedule) -> Optional[Decimal]:
+    """rebate / basis, ROUND_HALF_UP to 12 decimals; None when basis is 0."""
+    if basis == 0:
+        return None
+    return _div_round(tiered_rebate(basis, s), basis, 12, decimal.ROUND_HALF_UP)
+
+
+def overachievement_rebate(actual: Decimal, target: Decimal, s: Schedule,
+                           apply_to: str = "total") -> Decimal:
+    """Rebate on achievement against a target.
+
+    Thresholds are achievement ratios: tier i starts at T_i = threshold_i *
+    target.  'total' pays tiered_rebate(actual) on the scaled schedule;
+    'excess' pays only on the part of actual above target.  Lump sums pay the
+    reached tier's amount either way.  The (unscaled) cap applies last.
+    """
+    if not target > 0:
+        raise ValueError("target must be > 0")
+    apply_to = apply_to.lower()
+    if apply_to not in ("total", "excess"):
+        raise ValueError("apply_to must be 'total' or 'excess'")
+    scaled = s.scaled(target)
+    if apply_to == "total" or s.kind == LUMP_SUM:
+        return tiered_rebate(actual, scaled)
+    T = scaled.thresholds
+    i = tier_index(actual, scaled)
+    if i == 0:
+        return _apply_cap(ZERO, s)
+    if s.mode == RETROACTIVE:
+        excess = max(ZERO, EXACT.subtract(actual, target))
+        return _apply_cap(EXACT.multiply(s.rate(i - 1), excess), s)
+    total = ZERO
+    n = len(T)
+    for k in range(n):
+        lo = max(T[k], target)
+        hi = actual if k == n - 1 else min(actual, T[k + 1])
+        width = EXACT.subtract(hi, lo)
+        if width > 0:
+            total = EXACT.add(total, EXACT.multiply(s.rate(k), width))
+    return _apply_cap(total, s)
+
+
+def tiered_sum(bases, s: Schedule) -> Optional[Decimal]:
+    """Aggregate: tiered_rebate(sum of non-NULL bases); None if there are none."""
+    vals = [b for b in bases if b is not None]
+    if not vals:
+        return None
+    total = ZERO
+    for b in vals:
+        total = EXACT.add(total, b)
+    return tiered_rebate(total, s)
+
+
+# ---------------------------------------------------------------------------
+# Money rounding
+# ---------------------------------------------------------------------------
+
+MINOR_UNITS = {"CNY": 2, "USD": 2, "EUR": 2, "HKD": 2,
+               "JPY": 0, "KRW": 0, "KWD": 3}
+
+_ROUNDING = {
+    "half_up": decimal.ROUND_HALF_UP,      # half away from zero
+    "half_even": decimal.ROUND_HALF_EVEN,
+    "down": decimal.ROUND_DOWN,            # toward zero
+    "up": decimal.ROUND_UP,                # away from zero
+}
+
+
+def round_money(amount: Decimal, currency: str = "CNY",
+                mode: str = "half_up") -> Decimal:
+    """Round to the currency's minor unit; the result carries exactly that scale.
+
+    Print the result with fmt_scaled() to get PostgreSQL's text form.
+    """
+    places = MINOR_UNITS[currency]
+    ctx = decimal.Context(prec=200, rounding=_ROUNDING[mode])
+    return amount.quantize(Decimal(1).scaleb(-places), context=ctx)
+
+
+# ---------------------------------------------------------------------------
+# Self-check with the worked examples of the specification
+# ---------------------------------------------------------------------------
+
+WORKED_EXAMPLES = [
+    # (schedule text, basis, expected tiered_rebate)
+    ("incremental 0:10%,1000:25%", "2000", "350"),
+    ("retroactive 0:10%,1000:25%", "2000", "500"),
+    ("incremental 0:10 per unit,5:12 per unit,20:15 per unit,"
+     "100:20 per unit,1000:30 per unit", "140", "2230"),
+    ("retroactive 0:10 per unit,5:12 per unit,20:15 per unit,"
+     "100:20 per unit,1000:30 per unit", "140", "2800"),
+    ("incremental 0:5%,500:10%,2000:15%", "2700", "280"),
+    ("incremental 0:10%,100:20%,300:30%", "3800", "1100"),
+]
+
+
+def _self_check() -> None:
+    s = parse_schedule("Retroactive 0:1.50%,100000:2.0%, 500000 : 3.5 %  CAP 20000.00")
+    assert canonical(s) == "retroactive 0:1.5%, 100000:2%, 500000:3.5% cap 20000", canonical(s)
+    for text, basis, expected in WORKED_EXAMPLES:
+        got = tiered_rebate(Decimal(basis), parse_schedule(text))
+        assert got == Decimal(expected) and fmt(got) == expected, (text, basis, got)
+    assert fmt_scaled(round_money(Decimal("-2.345"), "USD", "half_even")) == "-2.34"
+    assert fmt_scaled(round_money(Decimal("-0.001"), "CNY", "half_up")) == "0.00"
+    assert fmt(effective_rate(Decimal(3), parse_schedule("retroactive 0:1 per unit"))) == "1"
+    assert _div_round(Decimal(-2), Decimal(3), 12, decimal.ROUND_HALF_UP) == Decimal("-0.666666666667")
+
+
+_self_check()
+
+
+if __name__ == "__main__":
+    print("reference self-check passed")
