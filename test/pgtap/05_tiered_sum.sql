@@ -3,7 +3,7 @@
 -- spilling to disk, window — and exact beyond int128 (the numeric spill path).
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(16);
+SELECT plan(15);
 
 -- deterministic sales: 60 partners, 120000 lines, some returns (negative), some NULLs
 CREATE TABLE sales AS
