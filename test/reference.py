@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 # Exact context: huge precision, and any rounding is an error.
-EXACT = decimal.Context(prec=200, rounding=decimal.ROUND_HALF_EVEN,
+EXACT = decimal.Context(prec=1000, rounding=decimal.ROUND_HALF_EVEN,
                         Emin=-999999, Emax=999999,
                         traps=[decimal.Inexact, decimal.InvalidOperation,
                                decimal.DivisionByZero, decimal.Overflow])
@@ -375,7 +375,7 @@ def round_money(amount: Decimal, currency: str = "CNY",
     Print the result with fmt_scaled() to get PostgreSQL's text form.
     """
     places = MINOR_UNITS[currency]
-    ctx = decimal.Context(prec=200, rounding=_ROUNDING[mode])
+    ctx = decimal.Context(prec=1000, rounding=_ROUNDING[mode])
     return amount.quantize(Decimal(1).scaleb(-places), context=ctx)
 
 
