@@ -99,7 +99,7 @@ provide_server() {
 }
 
 psql_quiet() {
-    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"
+    PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"
 }
 
 # A fresh database with the extension (and pgTAP when asked); dropped on exit.
