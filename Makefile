@@ -4,7 +4,7 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION)
 
 MODULE_big  = rebate
 OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.o src/tier_calc.o \
-              src/money.o src/tiered_sum.o src/icu_text.o
+              src/money.o src/tiered_sum.o src/icu_text.o src/option_words.o
 
 # The install script is concatenated from one-topic fragments (src/sql/NN_topic.sql);
 # released versions' full scripts and upgrade scripts live in src/sql/versions/.

@@ -12,6 +12,7 @@
 #include "utils/fmgrprotos.h"
 
 #include "numeric_util.h"
+#include "option_words.h"
 
 typedef struct CurrencyMinorUnit
 {
@@ -56,22 +57,12 @@ currency_minor_unit(const char *code)
 			 errhint("Known currency codes are %s.", known.data)));
 }
 
-static RoundingMode
-rounding_mode(const char *name)
-{
-	if (pg_strcasecmp(name, "half_up") == 0)
-		return ROUND_HALF_UP;
-	if (pg_strcasecmp(name, "half_even") == 0)
-		return ROUND_HALF_EVEN;
-	if (pg_strcasecmp(name, "down") == 0)
-		return ROUND_DOWN;
-	if (pg_strcasecmp(name, "up") == 0)
-		return ROUND_UP;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown rounding mode \"%s\"", name),
-			 errhint("Use \"half_up\", \"half_even\", \"down\" or \"up\".")));
-}
+static const OptionWord rounding_words[] = {
+	{"half_up", ROUND_HALF_UP},
+	{"half_even", ROUND_HALF_EVEN},
+	{"down", ROUND_DOWN},
+	{"up", ROUND_UP},
+};
 
 static Numeric
 round_to(Numeric x, int scale)
@@ -139,7 +130,10 @@ rebate_round_money(PG_FUNCTION_ARGS)
 {
 	Numeric		amount = PG_GETARG_NUMERIC(0);
 	int			scale = currency_minor_unit(text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	RoundingMode mode = rounding_mode(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	RoundingMode mode = (RoundingMode) option_word_value(text_to_cstring(PG_GETARG_TEXT_PP(2)),
+														 rounding_words, lengthof(rounding_words),
+														 "rounding mode",
+														 "Use \"half_up\", \"half_even\", \"down\" or \"up\".");
 
 	if (num_is_special(amount))
 		ereport(ERROR,

@@ -14,6 +14,7 @@
 #include "utils/fmgrprotos.h"
 
 #include "numeric_util.h"
+#include "option_words.h"
 #include "tier_calc.h"
 #include "tier_schedule.h"
 
@@ -112,15 +113,24 @@ tier_rebate_compute(const TierView *view, Numeric basis, Numeric target, bool ex
 	return num_trim(result);
 }
 
+/* The (basis, schedule) arguments every basis function takes, checked. */
+static Numeric
+basis_and_schedule(FunctionCallInfo fcinfo, TierView *view)
+{
+	Numeric		basis = PG_GETARG_NUMERIC(0);
+
+	check_basis(basis, "rebate basis");
+	tier_view_init(view, PG_GETARG_TIER_SCHEDULE(1));
+	return basis;
+}
+
 PG_FUNCTION_INFO_V1(rebate_tiered_rebate);
 Datum
 rebate_tiered_rebate(PG_FUNCTION_ARGS)
 {
-	Numeric		basis = PG_GETARG_NUMERIC(0);
 	TierView	view;
+	Numeric		basis = basis_and_schedule(fcinfo, &view);
 
-	check_basis(basis, "rebate basis");
-	tier_view_init(&view, PG_GETARG_TIER_SCHEDULE(1));
 	PG_RETURN_NUMERIC(tier_rebate_compute(&view, basis, NULL, false));
 }
 
@@ -128,11 +138,9 @@ PG_FUNCTION_INFO_V1(rebate_tier_index);
 Datum
 rebate_tier_index(PG_FUNCTION_ARGS)
 {
-	Numeric		basis = PG_GETARG_NUMERIC(0);
 	TierView	view;
+	Numeric		basis = basis_and_schedule(fcinfo, &view);
 
-	check_basis(basis, "rebate basis");
-	tier_view_init(&view, PG_GETARG_TIER_SCHEDULE(1));
 	PG_RETURN_INT32(tiers_reached(view.thresholds, view.ntiers, basis));
 }
 
@@ -140,12 +148,10 @@ PG_FUNCTION_INFO_V1(rebate_next_tier_gap);
 Datum
 rebate_next_tier_gap(PG_FUNCTION_ARGS)
 {
-	Numeric		basis = PG_GETARG_NUMERIC(0);
 	TierView	view;
+	Numeric		basis = basis_and_schedule(fcinfo, &view);
 	int			reached;
 
-	check_basis(basis, "rebate basis");
-	tier_view_init(&view, PG_GETARG_TIER_SCHEDULE(1));
 	reached = tiers_reached(view.thresholds, view.ntiers, basis);
 	if (reached == view.ntiers)
 		PG_RETURN_NULL();
@@ -161,17 +167,15 @@ PG_FUNCTION_INFO_V1(rebate_effective_rate);
 Datum
 rebate_effective_rate(PG_FUNCTION_ARGS)
 {
-	Numeric		basis = PG_GETARG_NUMERIC(0);
 	TierView	view;
+	Numeric		basis = basis_and_schedule(fcinfo, &view);
 	Numeric		rebate;
 	Numeric		scaled;
 	Numeric		quotient;
 	Numeric		rounded;
 
-	check_basis(basis, "rebate basis");
 	if (num_sign(basis) == 0)
 		PG_RETURN_NULL();
-	tier_view_init(&view, PG_GETARG_TIER_SCHEDULE(1));
 	rebate = tier_rebate_compute(&view, basis, NULL, false);
 
 	/* rebate is 0 whenever basis < 0, so the quotient is never negative */
@@ -191,19 +195,13 @@ rebate_overachievement_rebate(PG_FUNCTION_ARGS)
 {
 	Numeric		actual = PG_GETARG_NUMERIC(0);
 	Numeric		target = PG_GETARG_NUMERIC(1);
-	char	   *apply_to = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	static const OptionWord apply_to_words[] = {{"total", false}, {"excess", true}};
 	bool		excess_only;
 	TierView	view;
 
-	if (pg_strcasecmp(apply_to, "total") == 0)
-		excess_only = false;
-	else if (pg_strcasecmp(apply_to, "excess") == 0)
-		excess_only = true;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown apply_to \"%s\"", apply_to),
-				 errhint("Use \"total\" to pay on the whole actual amount, or \"excess\" to pay only on what lies above the target.")));
+	excess_only = option_word_value(text_to_cstring(PG_GETARG_TEXT_PP(3)),
+									apply_to_words, lengthof(apply_to_words), "apply_to",
+									"Use \"total\" to pay on the whole actual amount, or \"excess\" to pay only on what lies above the target.");
 	check_basis(actual, "actual amount");
 	check_target(target);
 	tier_view_init(&view, PG_GETARG_TIER_SCHEDULE(2));

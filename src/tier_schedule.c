@@ -24,6 +24,7 @@
 
 #include "binary_io.h"
 #include "numeric_util.h"
+#include "option_words.h"
 #include "tier_schedule.h"
 
 /* A generous bound that keeps a malformed or hostile value from being absurd. */
@@ -596,37 +597,16 @@ tier_schedule_hash_extended(PG_FUNCTION_ARGS)
 
 /* ---------- constructor from arrays, and accessors ---------- */
 
-static TierMode
-mode_from_text(text *t)
-{
-	char	   *s = text_to_cstring(t);
+static const OptionWord mode_words[] = {
+	{"retroactive", TIER_MODE_RETROACTIVE},
+	{"incremental", TIER_MODE_INCREMENTAL},
+};
 
-	if (pg_strcasecmp(s, "retroactive") == 0)
-		return TIER_MODE_RETROACTIVE;
-	if (pg_strcasecmp(s, "incremental") == 0)
-		return TIER_MODE_INCREMENTAL;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown tier schedule mode \"%s\"", s),
-			 errhint("Use \"retroactive\" or \"incremental\".")));
-}
-
-static TierKind
-kind_from_text(text *t)
-{
-	char	   *s = text_to_cstring(t);
-
-	if (pg_strcasecmp(s, "percent") == 0)
-		return TIER_KIND_PERCENT;
-	if (pg_strcasecmp(s, "per_unit") == 0)
-		return TIER_KIND_PER_UNIT;
-	if (pg_strcasecmp(s, "lump_sum") == 0)
-		return TIER_KIND_LUMP_SUM;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown tier value kind \"%s\"", s),
-			 errhint("Use \"percent\", \"per_unit\" or \"lump_sum\".")));
-}
+static const OptionWord kind_words[] = {
+	{"percent", TIER_KIND_PERCENT},
+	{"per_unit", TIER_KIND_PER_UNIT},
+	{"lump_sum", TIER_KIND_LUMP_SUM},
+};
 
 static int
 numeric_array_elements(ArrayType *array, const char *argname, Numeric **elements)
@@ -670,8 +650,12 @@ tier_schedule_make(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
-	mode = mode_from_text(PG_GETARG_TEXT_PP(0));
-	kind = kind_from_text(PG_GETARG_TEXT_PP(3));
+	mode = (TierMode) option_word_value(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+										mode_words, lengthof(mode_words), "tier schedule mode",
+										"Use \"retroactive\" or \"incremental\".");
+	kind = (TierKind) option_word_value(text_to_cstring(PG_GETARG_TEXT_PP(3)),
+										kind_words, lengthof(kind_words), "tier value kind",
+										"Use \"percent\", \"per_unit\" or \"lump_sum\".");
 	nt = numeric_array_elements(PG_GETARG_ARRAYTYPE_P(1), "thresholds", &thresholds);
 	nv = numeric_array_elements(PG_GETARG_ARRAYTYPE_P(2), "values", &values);
 	if (nt != nv)
