@@ -24,7 +24,7 @@ CREATE SCHEMA bench;
 -- so the rows of one partner are scattered over the whole table.
 -- ---------------------------------------------------------------------------
 SET max_parallel_workers_per_gather = 0;	-- one process, so the seed fixes the data
-SELECT setseed(:seed);
+SELECT setseed(:seed) \g /dev/null
 CREATE TABLE bench.sales AS
 SELECT partner,
        round((u * 2 * (10000 + ((partner::bigint * 7919) % 9901) * 100.0)

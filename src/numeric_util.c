@@ -139,16 +139,6 @@ num_shift_point_left(Numeric a, int places)
 #define NUMERIC_DSCALE_MASK				0x3FFF
 #define NBASE_DIGITS	4		/* decimal digits per base-10000 digit */
 
-typedef struct NumericParts
-{
-	bool		special;
-	bool		negative;
-	int			dscale;
-	int			weight;
-	int			ndigits;
-	const char *digits;			/* int16 base-10000 digits, possibly unaligned */
-} NumericParts;
-
 static uint16
 read_uint16(const char *p)
 {
@@ -158,8 +148,8 @@ read_uint16(const char *p)
 	return v;
 }
 
-static void
-numeric_parts(const struct varlena *packed, NumericParts *parts)
+void
+numeric_read_parts(const struct varlena *packed, NumericParts *parts)
 {
 	const char *body = VARDATA_ANY(packed);
 	int			len = VARSIZE_ANY_EXHDR(packed);
@@ -195,7 +185,7 @@ num_is_special(Numeric a)
 {
 	NumericParts parts;
 
-	numeric_parts((const struct varlena *) a, &parts);
+	numeric_read_parts((const struct varlena *) a, &parts);
 	return parts.special;
 }
 
@@ -209,42 +199,31 @@ num_special_name(Numeric a)
 	return header == NUMERIC_PINF ? "Infinity" : "-Infinity";
 }
 
-int
-numeric_datum_dscale(const struct varlena *packed)
-{
-	NumericParts parts;
-
-	numeric_parts(packed, &parts);
-	return parts.special ? 0 : parts.dscale;
-}
-
-/* 10^0 .. 10^38: every power of ten an int128 holds. */
+/* 10^0 .. 10^38 (every power of ten an int128 holds) and INT128_MAX / 10^i. */
 #define MAX_POW10 38
-static int128 pow10_table[MAX_POW10 + 1];
-
-static const int128 *
-pow10s(void)
-{
-	if (pow10_table[0] == 0)
-	{
-		int128		p = 1;
-
-		for (int i = 0; i <= MAX_POW10; i++)
-		{
-			pow10_table[i] = p;
-			p *= 10;
-		}
-	}
-	return pow10_table;
-}
-
 #define INT128_MAX_VALUE ((int128) (((uint128) 1 << 127) - 1))
 
-static bool
+static int128 pow10_table[MAX_POW10 + 1];
+static int128 mul_limit_table[MAX_POW10 + 1];
+
+static void
+init_pow10_tables(void)
+{
+	int128		p = 1;
+
+	for (int i = 0; i <= MAX_POW10; i++)
+	{
+		pow10_table[i] = p;
+		mul_limit_table[i] = INT128_MAX_VALUE / p;
+		p *= 10;
+	}
+}
+
+static inline bool
 int128_mul_pow10_checked(int128 a, int exponent, int128 *result)
 {
-	const int128 *p = pow10s();
-
+	if (unlikely(pow10_table[0] == 0))
+		init_pow10_tables();
 	if (a == 0)
 	{
 		*result = 0;
@@ -252,9 +231,9 @@ int128_mul_pow10_checked(int128 a, int exponent, int128 *result)
 	}
 	if (exponent > MAX_POW10 || a == -INT128_MAX_VALUE - 1)
 		return false;
-	if ((a > 0 ? a : -a) > INT128_MAX_VALUE / p[exponent])
+	if ((a > 0 ? a : -a) > mul_limit_table[exponent])
 		return false;
-	*result = a * p[exponent];
+	*result = a * pow10_table[exponent];
 	return true;
 }
 
@@ -281,44 +260,61 @@ int128_rescale_checked(int128 a, int from_scale, int to_scale, int128 *result)
 /*
  * The numeric as an integer count of 10^-scale units.  The caller chooses a
  * scale at least the value's dscale, so the conversion is always exact.
+ * This runs once per aggregated row: no division by a variable, 64-bit
+ * arithmetic for the usual four base-10000 digits (up to 16 decimal digits).
  */
 NumericFixedResult
-numeric_datum_to_int128(const struct varlena *packed, int scale, int128 *result)
+numeric_parts_to_int128(const NumericParts *parts, int scale, int128 *result)
 {
-	NumericParts parts;
-	int128		acc = 0;
+	int			n = parts->ndigits;
 	int			exponent;
+	int			last;
+	int128		acc;
+	uint64		head = 0;
 
-	numeric_parts(packed, &parts);
-	if (parts.special)
+	if (parts->special)
 		return NUMERIC_FIXED_SPECIAL;
-	if (parts.dscale > scale)
-		return NUMERIC_FIXED_TOO_BIG;
+	if (n == 0)
+	{
+		*result = 0;
+		return NUMERIC_FIXED_OK;
+	}
 	/* nine base-10000 digits (36 decimal digits) always fit before scaling */
-	if (parts.ndigits > 9)
+	if (parts->dscale > scale || n > 9)
 		return NUMERIC_FIXED_TOO_BIG;
-	for (int i = 0; i < parts.ndigits; i++)
-		acc = acc * 10000 + (int16) read_uint16(parts.digits + i * sizeof(int16));
 
-	/* acc holds the digits; the last one has weight (weight - ndigits + 1) */
-	exponent = NBASE_DIGITS * (parts.weight - parts.ndigits + 1) + scale;
-	if (exponent >= 0)
+	/* all digits but the last: the last may need trailing zeros dropped */
+	for (int i = 0; i < Min(n - 1, 4); i++)
+		head = head * 10000 + (int16) read_uint16(parts->digits + i * sizeof(int16));
+	acc = (int128) head;
+	for (int i = 4; i < n - 1; i++)
+		acc = acc * 10000 + (int16) read_uint16(parts->digits + i * sizeof(int16));
+	last = (int16) read_uint16(parts->digits + (n - 1) * sizeof(int16));
+
+	/* the last digit has weight (weight - n + 1); express it in 10^-scale units */
+	exponent = NBASE_DIGITS * (parts->weight - n + 1) + scale;
+	if (exponent < -3)			/* digits below the scale: cannot happen when dscale <= scale */
+		return NUMERIC_FIXED_TOO_BIG;
+	switch (exponent)
 	{
-		if (!int128_mul_pow10_checked(acc, exponent, &acc))
-			return NUMERIC_FIXED_TOO_BIG;
+			/* the value has no more than scale decimals, so these divisions are exact */
+		case -3:
+			acc = acc * 10 + last / 1000;
+			break;
+		case -2:
+			acc = acc * 100 + last / 100;
+			break;
+		case -1:
+			acc = acc * 1000 + last / 10;
+			break;
+		default:
+			Assert(exponent >= 0);
+			acc = acc * 10000 + last;
+			if (exponent > 0 && !int128_mul_pow10_checked(acc, exponent, &acc))
+				return NUMERIC_FIXED_TOO_BIG;
+			break;
 	}
-	else
-	{
-		/* only trailing zeros of the last base-10000 digit are dropped here */
-		if (-exponent > MAX_POW10)
-			acc = 0;
-		else
-		{
-			Assert(acc % pow10s()[-exponent] == 0);
-			acc /= pow10s()[-exponent];
-		}
-	}
-	*result = parts.negative ? -acc : acc;
+	*result = parts->negative ? -acc : acc;
 	return NUMERIC_FIXED_OK;
 }
 

@@ -48,10 +48,20 @@ typedef enum NumericFixedResult
 	NUMERIC_FIXED_TOO_BIG		/* needs the exact numeric path */
 } NumericFixedResult;
 
-/* Decimal scale (dscale) of a possibly short-header numeric datum. */
-extern int	numeric_datum_dscale(const struct varlena *packed);
-extern NumericFixedResult numeric_datum_to_int128(const struct varlena *packed,
-												  int scale, int128 *result);
+/* A numeric's header fields and digits, read in place (possibly short-header, unaligned). */
+typedef struct NumericParts
+{
+	bool		special;		/* NaN or +/-Infinity */
+	bool		negative;
+	int			dscale;			/* display scale: decimal places */
+	int			weight;			/* of the first base-10000 digit */
+	int			ndigits;
+	const char *digits;			/* int16 base-10000 digits */
+} NumericParts;
+
+extern void numeric_read_parts(const struct varlena *packed, NumericParts *parts);
+extern NumericFixedResult numeric_parts_to_int128(const NumericParts *parts, int scale,
+												  int128 *result);
 extern Numeric int128_to_numeric(int128 value, int scale);
 
 /* Overflow-checked int128 helpers: return false on overflow. */

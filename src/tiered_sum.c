@@ -141,31 +141,61 @@ check_same_schedule(TieredSumState *state, const struct varlena *schedule)
 static TieredSumState *
 state_add(TieredSumState *state, const struct varlena *value)
 {
-	int			dscale = numeric_datum_dscale(value);
+	NumericParts parts;
 	int128		units;
 	int128		rescaled;
 	NumericFixedResult r;
 
-	if (dscale > state->scale && dscale <= NUMERIC_FIXED_MAX_SCALE &&
-		int128_rescale_checked(state->fast, state->scale, dscale, &rescaled))
+	numeric_read_parts(value, &parts);
+	if (parts.dscale > state->scale && parts.dscale <= NUMERIC_FIXED_MAX_SCALE &&
+		int128_rescale_checked(state->fast, state->scale, parts.dscale, &rescaled))
 	{
 		state->fast = rescaled;
-		state->scale = dscale;
+		state->scale = parts.dscale;
 	}
 
-	r = numeric_datum_to_int128(value, state->scale, &units);
-	if (r == NUMERIC_FIXED_SPECIAL)
-		check_basis(DatumGetNumeric(PointerGetDatum(value)), "rebate basis");
-	if (r == NUMERIC_FIXED_OK)
+	r = numeric_parts_to_int128(&parts, state->scale, &units);
+	if (likely(r == NUMERIC_FIXED_OK))
 	{
-		if (int128_add_checked(state->fast, units, &state->fast))
+		if (likely(int128_add_checked(state->fast, units, &state->fast)))
 			return state;
 		/* the fast sum is full: move it to the spill and start again from this value */
 		state = state_add_to_spill(state, int128_to_numeric(state->fast, state->scale));
 		state->fast = units;
 		return state;
 	}
+	if (r == NUMERIC_FIXED_SPECIAL)
+		check_basis(DatumGetNumeric(PointerGetDatum(value)), "rebate basis");
 	return state_add_to_spill(state, DatumGetNumeric(PointerGetDatum(value)));
+}
+
+/*
+ * Whether the schedule argument is the same value on every row (a constant,
+ * or a parameter): then every state this call site makes holds that value
+ * and comparing it row by row is wasted work.  Asked once per query.
+ */
+typedef struct TransCallCache
+{
+	bool		known;
+	bool		schedule_is_stable;
+} TransCallCache;
+
+static bool
+schedule_arg_is_stable(FunctionCallInfo fcinfo)
+{
+	TransCallCache *cache = (TransCallCache *) fcinfo->flinfo->fn_extra;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(TransCallCache));
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	if (!cache->known)
+	{
+		cache->schedule_is_stable = get_fn_expr_arg_stable(fcinfo->flinfo, 2);
+		cache->known = true;
+	}
+	return cache->schedule_is_stable;
 }
 
 Datum
@@ -194,7 +224,8 @@ tiered_sum_trans(PG_FUNCTION_ARGS)
 	else
 	{
 		state = (TieredSumState *) PG_GETARG_POINTER(0);
-		check_same_schedule(state, schedule);
+		if (!schedule_arg_is_stable(fcinfo))
+			check_same_schedule(state, schedule);
 	}
 	PG_RETURN_POINTER(state_add(state, value));
 }
