@@ -33,6 +33,7 @@ SELECT rebate.tiered_sum(x, s) AS null_schedule_rows_skipped
 SELECT * FROM error_of($$SELECT '1234.50'::rebate.tiered_sum_state$$);
 SELECT * FROM error_of($$SELECT '(1234.50,retroactive 0:1%)'::rebate.tiered_sum_state$$);
 SELECT * FROM error_of($$SELECT '(1234.50,"retroactive 0:1%"'::rebate.tiered_sum_state$$);
+SELECT * FROM error_of($$SELECT '(1,"retroactive 0:1%)'::rebate.tiered_sum_state$$);
 SELECT * FROM error_of($$SELECT '(abc,"retroactive 0:1%")'::rebate.tiered_sum_state$$);
 SELECT * FROM error_of($$SELECT '(NaN,"retroactive 0:1%")'::rebate.tiered_sum_state$$);
 SELECT * FROM error_of($$SELECT '(1,"retroactive 0:1%, 0:2%")'::rebate.tiered_sum_state$$);

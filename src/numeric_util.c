@@ -13,6 +13,7 @@
 
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
 
@@ -45,9 +46,14 @@ num_cmp(Numeric a, Numeric b)
 int
 num_sign(Numeric a)
 {
-	Numeric		s = DatumGetNumeric(DirectFunctionCall1(numeric_sign, NumericGetDatum(a)));
+	NumericParts parts;
 
-	return num_cmp(s, num_zero());
+	numeric_read_parts((const struct varlena *) a, &parts);
+	if (parts.special)			/* NaN and infinities: let numeric.c decide */
+		return num_cmp(a, num_zero());
+	if (parts.ndigits == 0)
+		return 0;
+	return parts.negative ? -1 : 1;
 }
 
 Numeric
@@ -108,19 +114,33 @@ num_pow10(int n)
 	return num_from_cstring(buf);
 }
 
-/* a * 10^-places, exactly: 3.5 shifted by 2 is 0.035 (not 3.5/100 with division's extra scale). */
+/*
+ * a * 10^-places, exactly: 3.5 shifted by 2 is 0.035 (not 3.5/100 with
+ * division's extra scale).  The factors 0.1, 0.01, ... are parsed once per
+ * backend: percentages are shifted on every calculation.
+ */
+#define MAX_CACHED_SHIFT 32
+
 Numeric
 num_shift_point_left(Numeric a, int places)
 {
-	char		buf[64];
+	static Numeric factors[MAX_CACHED_SHIFT + 1];
+	char		buf[MAX_CACHED_SHIFT + 3];
 
-	Assert(places > 0 && places < 60);
-	buf[0] = '0';
-	buf[1] = '.';
-	memset(buf + 2, '0', places - 1);
-	buf[places + 1] = '1';
-	buf[places + 2] = '\0';
-	return num_mul(a, num_from_cstring(buf));
+	Assert(places > 0 && places <= MAX_CACHED_SHIFT);
+	if (factors[places] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		buf[0] = '0';
+		buf[1] = '.';
+		memset(buf + 2, '0', places - 1);
+		buf[places + 1] = '1';
+		buf[places + 2] = '\0';
+		factors[places] = num_from_cstring(buf);
+		MemoryContextSwitchTo(old);
+	}
+	return num_mul(a, factors[places]);
 }
 
 /* ---------- numeric's on-disk format (see numeric.c) ---------- */

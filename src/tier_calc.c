@@ -161,7 +161,7 @@ rebate_next_tier_gap(PG_FUNCTION_ARGS)
 /*
  * rebate / basis, rounded half up to EFFECTIVE_RATE_SCALE places.  Computed as
  * a truncated integer division with one guard digit, so the rounding is exact
- * (no double rounding through numeric division's own precision).
+ * (never rounded twice, as going through numeric division's own precision would).
  */
 PG_FUNCTION_INFO_V1(rebate_effective_rate);
 Datum

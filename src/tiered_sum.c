@@ -316,10 +316,10 @@ tiered_sum_state_in(PG_FUNCTION_ARGS)
 		state_syntax_error(input, "It must be enclosed in parentheses.");
 	comma = strchr(input, ',');
 	if (comma == NULL || comma[1] != '"')
-		state_syntax_error(input, "Expected a sum, a comma and a double-quoted schedule.");
+		state_syntax_error(input, "Expected a sum, a comma and a schedule in quotes.");
 	close_quote = strchr(comma + 2, '"');
 	if (close_quote == NULL || close_quote != input + len - 2)
-		state_syntax_error(input, "The schedule must be closed by a double quote just before \")\".");
+		state_syntax_error(input, "The schedule must be closed by a quote (\") just before \")\".");
 
 	total = num_from_cstring(pnstrdup(input + 1, comma - input - 1));
 	check_basis(total, "tiered_sum_state sum");
