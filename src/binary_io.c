@@ -24,15 +24,23 @@ recv_embedded(StringInfo buf, PGFunction recvfn, const char *type_name)
 {
 	int			len = pq_getmsgint(buf, 4);
 	StringInfoData item;
+	Datum		result;
 
 	if (len < 0 || len > buf->len - buf->cursor)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid length %d of an embedded %s in binary input", len, type_name)));
-	item.data = (char *) pq_getmsgbytes(buf, len);
-	item.len = len;
-	item.maxlen = len;
-	item.cursor = 0;
-	return DirectFunctionCall3(recvfn, PointerGetDatum(&item),
-							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+				 errmsg("invalid length of an embedded value in binary input"),
+				 errdetail("A %s of %d bytes was announced.", type_name, len)));
+	/* a NUL-terminated copy, as array_recv and record_recv give their elements */
+	initStringInfo(&item);
+	appendBinaryStringInfo(&item, pq_getmsgbytes(buf, len), len);
+	result = DirectFunctionCall3(recvfn, PointerGetDatum(&item),
+								 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	if (item.cursor != item.len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("improper binary format in an embedded value"),
+				 errdetail("An embedded %s left %d of its %d bytes unread.",
+						   type_name, item.len - item.cursor, item.len)));
+	return result;
 }

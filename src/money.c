@@ -132,7 +132,7 @@ rebate_round_money(PG_FUNCTION_ARGS)
 	int			scale = currency_minor_unit(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	RoundingMode mode = (RoundingMode) option_word_value(text_to_cstring(PG_GETARG_TEXT_PP(2)),
 														 rounding_words, lengthof(rounding_words),
-														 "rounding mode",
+														 gettext_noop("unknown rounding mode \"%s\""),
 														 "Use \"half_up\", \"half_even\", \"down\" or \"up\".");
 
 	if (num_is_special(amount))

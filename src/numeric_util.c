@@ -235,7 +235,8 @@ init_pow10_tables(void)
 	{
 		pow10_table[i] = p;
 		mul_limit_table[i] = INT128_MAX_VALUE / p;
-		p *= 10;
+		if (i < MAX_POW10)
+			p *= 10;			/* 10^39 would overflow */
 	}
 }
 

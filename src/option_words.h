@@ -15,10 +15,11 @@ typedef struct OptionWord
 } OptionWord;
 
 /*
- * The value of given in words[]; otherwise ERROR 22023 "unknown <what> "given""
- * with the hint.
+ * The value of given in words[]; otherwise ERROR 22023 with unknown_message
+ * (a complete message with one %s for the word, e.g. "unknown rounding mode \"%s\"")
+ * and the hint.
  */
 extern int	option_word_value(const char *given, const OptionWord *words, int nwords,
-							  const char *what, const char *hint);
+							  const char *unknown_message, const char *hint);
 
 #endif

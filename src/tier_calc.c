@@ -22,13 +22,13 @@
 #define EFFECTIVE_RATE_SCALE 12
 
 void
-check_basis(Numeric basis, const char *what)
+check_finite_number(Numeric n, const char *message)
 {
-	if (num_is_special(basis))
+	if (num_is_special(n))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a finite number", what),
-				 errdetail("It is %s.", num_special_name(basis))));
+				 errmsg_internal("%s", _(message)),
+				 errdetail("It is %s.", num_special_name(n))));
 }
 
 static void
@@ -119,7 +119,7 @@ basis_and_schedule(FunctionCallInfo fcinfo, TierView *view)
 {
 	Numeric		basis = PG_GETARG_NUMERIC(0);
 
-	check_basis(basis, "rebate basis");
+	check_finite_number(basis, gettext_noop("rebate basis must be a finite number"));
 	tier_view_init(view, PG_GETARG_TIER_SCHEDULE(1));
 	return basis;
 }
@@ -200,9 +200,10 @@ rebate_overachievement_rebate(PG_FUNCTION_ARGS)
 	TierView	view;
 
 	excess_only = option_word_value(text_to_cstring(PG_GETARG_TEXT_PP(3)),
-									apply_to_words, lengthof(apply_to_words), "apply_to",
+									apply_to_words, lengthof(apply_to_words),
+									gettext_noop("unknown apply_to \"%s\""),
 									"Use \"total\" to pay on the whole actual amount, or \"excess\" to pay only on what lies above the target.");
-	check_basis(actual, "actual amount");
+	check_finite_number(actual, gettext_noop("actual amount must be a finite number"));
 	check_target(target);
 	tier_view_init(&view, PG_GETARG_TIER_SCHEDULE(2));
 	PG_RETURN_NUMERIC(tier_rebate_compute(&view, actual, target, excess_only));

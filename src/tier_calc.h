@@ -16,7 +16,7 @@
 extern Numeric tier_rebate_compute(const TierView *view, Numeric basis,
 								   Numeric target, bool excess_only);
 
-/* Refuse NaN and infinities as a basis with a proper error. */
-extern void check_basis(Numeric basis, const char *what);
+/* Refuse NaN and infinities with the given message (a complete sentence). */
+extern void check_finite_number(Numeric n, const char *message);
 
 #endif

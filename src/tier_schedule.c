@@ -23,8 +23,10 @@
 #include "utils/lsyscache.h"
 
 #include "binary_io.h"
+#include "compat.h"
 #include "numeric_util.h"
 #include "option_words.h"
+#include "tier_calc.h"
 #include "tier_schedule.h"
 
 /* A generous bound that keeps a malformed or hostile value from being absurd. */
@@ -127,14 +129,13 @@ tier_rate(const TierView *view, int i)
 /* ---------- validation and construction ---------- */
 
 static void
-check_finite(Numeric n, const char *what, int tier)
+check_tier_finite(Numeric n, const char *message, int tier)
 {
 	if (num_is_special(n))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a finite number", what),
-				 tier > 0 ? errdetail("Tier %d has %s.", tier, num_special_name(n))
-				 : errdetail("It is %s.", num_special_name(n))));
+				 errmsg_internal("%s", _(message)),
+				 errdetail("Tier %d has %s.", tier, num_special_name(n))));
 }
 
 static void
@@ -164,8 +165,8 @@ validate_schedule(TierMode mode, TierKind kind, int ntiers,
 	{
 		int			tier = i + 1;
 
-		check_finite(thresholds[i], "tier threshold", tier);
-		check_finite(values[i], "tier value", tier);
+		check_tier_finite(thresholds[i], gettext_noop("tier threshold must be a finite number"), tier);
+		check_tier_finite(values[i], gettext_noop("tier value must be a finite number"), tier);
 		if (num_sign(thresholds[i]) < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -191,11 +192,11 @@ validate_schedule(TierMode mode, TierKind kind, int ntiers,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("tier percentage must not exceed 100%%"),
 					 errdetail("Tier %d has %s.", tier, describe_value(kind, values[i])),
-					 errhint("Write 2.5%% as \"2.5%%\", not as \"250%%\"; for amounts per unit write \"per unit\".")));
+					 errhint("Percentages are written in percent, e.g. \"2.5%%\"; for an amount per unit write \"per unit\".")));
 	}
 	if (cap != NULL)
 	{
-		check_finite(cap, "cap", 0);
+		check_finite_number(cap, gettext_noop("cap must be a finite number"));
 		if (num_sign(cap) < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -617,8 +618,9 @@ numeric_array_elements(ArrayType *array, const char *argname, Numeric **elements
 
 	if (ARR_NDIM(array) > 1)
 		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", argname)));
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tier schedule arrays must be one-dimensional"),
+				 errdetail("The %s array has %d dimensions.", argname, ARR_NDIM(array))));
 	deconstruct_array(array, NUMERICOID, -1, false, TYPALIGN_INT, &datums, &nulls, &n);
 	*elements = palloc(sizeof(Numeric) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -626,8 +628,8 @@ numeric_array_elements(ArrayType *array, const char *argname, Numeric **elements
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain nulls", argname),
-					 errdetail("Element %d is null.", i + 1)));
+					 errmsg("tier schedule arrays must not contain nulls"),
+					 errdetail("Element %d of the %s array is null.", i + 1, argname)));
 		(*elements)[i] = DatumGetNumeric(datums[i]);
 	}
 	return n;
@@ -651,10 +653,12 @@ tier_schedule_make(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
 	mode = (TierMode) option_word_value(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-										mode_words, lengthof(mode_words), "tier schedule mode",
+										mode_words, lengthof(mode_words),
+										gettext_noop("unknown tier schedule mode \"%s\""),
 										"Use \"retroactive\" or \"incremental\".");
 	kind = (TierKind) option_word_value(text_to_cstring(PG_GETARG_TEXT_PP(3)),
-										kind_words, lengthof(kind_words), "tier value kind",
+										kind_words, lengthof(kind_words),
+										gettext_noop("unknown tier value kind \"%s\""),
 										"Use \"percent\", \"per_unit\" or \"lump_sum\".");
 	nt = numeric_array_elements(PG_GETARG_ARRAYTYPE_P(1), "thresholds", &thresholds);
 	nv = numeric_array_elements(PG_GETARG_ARRAYTYPE_P(2), "values", &values);

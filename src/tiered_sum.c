@@ -22,10 +22,12 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
+#include "nodes/primnodes.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
 #include "binary_io.h"
+#include "compat.h"
 #include "numeric_util.h"
 #include "tier_calc.h"
 #include "tier_schedule.h"
@@ -165,23 +167,26 @@ state_add(TieredSumState *state, const struct varlena *value)
 		return state;
 	}
 	if (r == NUMERIC_FIXED_SPECIAL)
-		check_basis(DatumGetNumeric(PointerGetDatum(value)), "rebate basis");
+		check_finite_number(DatumGetNumeric(PointerGetDatum(value)),
+							gettext_noop("rebate basis must be a finite number"));
 	return state_add_to_spill(state, DatumGetNumeric(PointerGetDatum(value)));
 }
 
 /*
- * Whether the schedule argument is the same value on every row (a constant,
- * or a parameter): then every state this call site makes holds that value
- * and comparing it row by row is wasted work.  Asked once per query.
+ * Whether the schedule is the same value on every row: a constant or a query
+ * parameter in the aggregate call.  Then every state this call site makes
+ * holds that value, and comparing it row by row is wasted work.  Decided once
+ * per query from the Aggref (the transition function's own argument
+ * expressions are placeholders); window aggregates are not looked at.
  */
 typedef struct TransCallCache
 {
 	bool		known;
-	bool		schedule_is_stable;
+	bool		schedule_is_constant;
 } TransCallCache;
 
 static bool
-schedule_arg_is_stable(FunctionCallInfo fcinfo)
+schedule_is_constant_in_call(FunctionCallInfo fcinfo)
 {
 	TransCallCache *cache = (TransCallCache *) fcinfo->flinfo->fn_extra;
 
@@ -192,10 +197,18 @@ schedule_arg_is_stable(FunctionCallInfo fcinfo)
 	}
 	if (!cache->known)
 	{
-		cache->schedule_is_stable = get_fn_expr_arg_stable(fcinfo->flinfo, 2);
+		Aggref	   *aggref = AggGetAggref(fcinfo);
+
+		if (aggref != NULL && list_length(aggref->args) == 2)
+		{
+			Node	   *expr = (Node *) ((TargetEntry *) lsecond(aggref->args))->expr;
+
+			cache->schedule_is_constant = IsA(expr, Const) ||
+				(IsA(expr, Param) && ((Param *) expr)->paramkind == PARAM_EXTERN);
+		}
 		cache->known = true;
 	}
-	return cache->schedule_is_stable;
+	return cache->schedule_is_constant;
 }
 
 Datum
@@ -224,7 +237,7 @@ tiered_sum_trans(PG_FUNCTION_ARGS)
 	else
 	{
 		state = (TieredSumState *) PG_GETARG_POINTER(0);
-		if (!schedule_arg_is_stable(fcinfo))
+		if (!schedule_is_constant_in_call(fcinfo))
 			check_same_schedule(state, schedule);
 	}
 	PG_RETURN_POINTER(state_add(state, value));
@@ -322,7 +335,7 @@ tiered_sum_state_in(PG_FUNCTION_ARGS)
 		state_syntax_error(input, "The schedule must be closed by a quote (\") just before \")\".");
 
 	total = num_from_cstring(pnstrdup(input + 1, comma - input - 1));
-	check_basis(total, "tiered_sum_state sum");
+	check_finite_number(total, gettext_noop("tiered_sum_state sum must be a finite number"));
 	schedule = DatumGetTierSchedule(DirectFunctionCall1(tier_schedule_in,
 														CStringGetDatum(pnstrdup(comma + 2, close_quote - comma - 2))));
 	PG_RETURN_POINTER(state_add(state_make((struct varlena *) schedule, 0, 0, NULL),
@@ -367,7 +380,7 @@ tiered_sum_state_recv(PG_FUNCTION_ARGS)
 				 errmsg("unsupported binary tiered_sum_state format %d", format),
 				 errhint("This server reads format %d.", TIERED_SUM_STATE_FORMAT)));
 	total = DatumGetNumeric(recv_embedded(buf, numeric_recv, "numeric"));
-	check_basis(total, "tiered_sum_state sum");
+	check_finite_number(total, gettext_noop("tiered_sum_state sum must be a finite number"));
 	schedule = DatumGetTierSchedule(recv_embedded(buf, tier_schedule_recv, "tier_schedule"));
 	PG_RETURN_POINTER(state_add(state_make((struct varlena *) schedule, 0, 0, NULL),
 								(struct varlena *) total));
