@@ -4,12 +4,16 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION)
 
 MODULE_big  = rebate
 OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.o src/tier_calc.o \
-              src/money.o src/tiered_sum.o src/icu_text.o src/option_words.o
+              src/money.o src/tiered_sum.o src/icu_text.o src/option_words.o src/state_machine.o
 
-# The install script is concatenated from one-topic fragments (src/sql/NN_topic.sql);
-# released versions' full scripts and upgrade scripts live in src/sql/versions/.
+# The install script is concatenated from one-topic fragments (src/sql/NN_topic.sql).
+# Released versions keep their full script, frozen, in src/sql/versions/.  An
+# upgrade script is the fragments the new version added (UPGRADE_FROM_x lists
+# them), after src/sql/versions/A--B.pre.sql when existing objects change.
 SQL_FRAGMENTS = $(sort $(wildcard src/sql/[0-9][0-9]_*.sql))
-DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
+UPGRADE_FROM_0.1.0 = src/sql/45_text_and_rules.sql src/sql/50_access.sql src/sql/51_audit.sql \
+                     src/sql/52_tenant_region.sql src/sql/53_partner.sql src/sql/57_access_binding.sql
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--$(EXTVERSION).sql
 DATA        = $(wildcard src/sql/versions/$(EXTENSION)--*.sql)
 
 # pg_regress: sql/NAME.sql against expected/NAME.out (PGXS defaults), 00_setup first.
@@ -17,11 +21,12 @@ REGRESS     = 00_setup tier_schedule_io tier_schedule_errors binary_input calc_e
 
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n)
 ICU_LIBS   := $(shell pkg-config --libs icu-uc icu-i18n)
-PG_CPPFLAGS = -I$(srcdir)/src $(ICU_CFLAGS)
+# PostgreSQL's headers as system headers: -Wextra judges our code, not theirs
+PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server) $(ICU_CFLAGS)
 PG_CFLAGS   = -Wall -Wextra $(EXTRA_CFLAGS)
 SHLIB_LINK  = $(ICU_LIBS)
 
-EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql
+EXTRA_CLEAN = $(DATA_built)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -29,3 +34,6 @@ include $(PGXS)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_FRAGMENTS) $(EXTENSION).control
 	cat $(SQL_FRAGMENTS) > $@
+
+$(EXTENSION)--0.1.0--$(EXTVERSION).sql: $(UPGRADE_FROM_0.1.0) $(EXTENSION).control
+	( printf '%s\n' '\echo Use "ALTER EXTENSION rebate UPDATE" to load this file. \quit'; cat $(UPGRADE_FROM_0.1.0) ) > $@

@@ -3,7 +3,8 @@
 # and install rebate, start a throwaway PostgreSQL (or use the one the libpq
 # variables name), then run every runner and exit non-zero if any failed:
 #   pg_regress    exact output: type I/O, error texts          (sql/, expected/)
-#   pgTAP         behaviour, boundaries, aggregates, plans       (test/pgtap/)
+#   pgTAP         behaviour, boundaries, aggregates, plans, roles (test/pgtap/)
+#   upgrade       each released version + ALTER EXTENSION UPDATE = a fresh install
 #   differential  100,000+ random cases against a Python decimal reference
 #   docs          every SQL example in README.md and docs/ with its shown result
 #   benchmark     a small-scale run of bench/run.sh (results must agree; no timing)
@@ -42,6 +43,13 @@ pg_prove -d rebate_tap --failures "$REPO"/test/pgtap/*.sql
 status=$?
 set -e
 record pgtap $status
+
+say "upgrade: every released version, updated, equals a fresh install"
+set +e
+"$REPO/test/upgrade.sh"
+status=$?
+set -e
+record upgrade $status
 
 say "differential test against the Python decimal reference"
 fresh_database rebate_diff

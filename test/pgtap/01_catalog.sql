@@ -11,7 +11,7 @@ SELECT has_function('rebate', 'tiered_rebate', ARRAY['numeric', 'rebate.tier_sch
 SELECT has_function('rebate', 'overachievement_rebate', ARRAY['numeric', 'numeric', 'rebate.tier_schedule', 'text']);
 SELECT has_function('rebate', 'round_money', ARRAY['numeric', 'text', 'text']);
 
--- the calculation is IMMUTABLE STRICT PARALLEL SAFE; only these are not all three, and why:
+-- the calculation core (0.1.0) is IMMUTABLE STRICT PARALLEL SAFE; only these are not all three, and why:
 --   tier_schedule (constructor): not strict, a NULL cap means "no cap"
 --   tiered_sum_trans/combine:    not strict, they skip NULL rows and NULL states themselves
 --   icu_version:                 STABLE, it reports the ICU library loaded now
@@ -19,23 +19,35 @@ SELECT is(
     (SELECT array_agg(proname::text ORDER BY proname)
        FROM pg_proc
       WHERE pronamespace = 'rebate'::regnamespace AND prokind = 'f'
+        AND proname IN ('tier_schedule', 'tier_schedule_in', 'tier_schedule_out', 'tier_schedule_recv', 'tier_schedule_send',
+                        'schedule_mode', 'schedule_kind', 'schedule_cap', 'schedule_thresholds', 'schedule_values', 'tiers',
+                        'schedule_to_jsonb', 'schedule_from_jsonb', 'tiered_rebate', 'tier_index', 'next_tier_gap',
+                        'effective_rate', 'overachievement_rebate', 'round_money', 'currency_minor_unit',
+                        'tiered_sum_trans', 'tiered_sum_combine', 'tiered_sum_final', 'tiered_sum_state_sum', 'icu_version')
         AND (provolatile <> 'i' OR NOT proisstrict OR proparallel <> 's')),
     ARRAY['icu_version', 'tier_schedule', 'tiered_sum_combine', 'tiered_sum_trans'],
-    'every other function is IMMUTABLE STRICT PARALLEL SAFE');
+    'every other calculation function is IMMUTABLE STRICT PARALLEL SAFE');
 SELECT is(
-    (SELECT count(*)::int FROM pg_proc WHERE pronamespace = 'rebate'::regnamespace AND proparallel <> 's'),
-    0, 'every function and the aggregate are PARALLEL SAFE');
+    (SELECT count(*)::int FROM pg_proc
+      WHERE pronamespace = 'rebate'::regnamespace AND prorettype <> 'trigger'::regtype AND proparallel <> 's'
+        AND NOT prosecdef AND proname NOT LIKE 'apply\_%' AND proname NOT IN
+            ('grant_access', 'revoke_access', 'drop_group_memberships', 'set_partner_state', 'set_partner_grade')),
+    0, 'every function that only reads is PARALLEL SAFE, the aggregate too');
 
-SELECT is(
-    (SELECT count(*)::int FROM pg_proc WHERE pronamespace = 'rebate'::regnamespace AND prosecdef),
-    0, 'no SECURITY DEFINER function');
-
--- SQL-language functions pin their search_path
+-- SECURITY DEFINER only where a role must reach what it may not read or write itself
 SELECT is(
     (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
-      WHERE pronamespace = 'rebate'::regnamespace AND prolang = (SELECT oid FROM pg_language WHERE lanname = 'sql')
+      WHERE pronamespace = 'rebate'::regnamespace AND prosecdef),
+    ARRAY['audit_row', 'grant_access', 'maintain_tree_path', 'partner_name_key', 'record_partner_history', 'revoke_access'],
+    'SECURITY DEFINER functions are exactly the expected ones');
+
+-- SQL and PL/pgSQL functions pin their search_path
+SELECT is(
+    (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
+      WHERE pronamespace = 'rebate'::regnamespace
+        AND prolang IN (SELECT oid FROM pg_language WHERE lanname IN ('sql', 'plpgsql'))
         AND NOT coalesce(proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']),
-    NULL, 'every SQL function has SET search_path = pg_catalog, pg_temp');
+    NULL, 'every SQL and PL/pgSQL function has SET search_path = pg_catalog, pg_temp');
 
 -- the aggregate can be split: combine function and a non-internal state type (Citus, parallel)
 SELECT is(

@@ -1,0 +1,148 @@
+-- ---------------------------------------------------------------------------
+-- Who sees what.  Three group roles (created if missing; roles are cluster
+-- wide and outlive the extension):
+--   rebate_admin    group (集团) level: every tenant
+--   rebate_manager  one tenant: full read/write of that tenant's data
+--   rebate_partner  a partner's portal users: their partner and its sub-partners
+-- A login role is bound to a tenant (and a partner) in rebate.access_binding,
+-- written only through rebate.grant_access / rebate.revoke_access.  The
+-- binding of current_user, never a setting the client controls, decides what
+-- row-level security lets a session see.
+-- ---------------------------------------------------------------------------
+
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['rebate_admin', 'rebate_manager', 'rebate_partner'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- The session's binding.  Each role may read its own binding row (and only
+-- that: see the policy on rebate.access_binding), so these run with the
+-- caller's rights and always answer for current_user.  (PL/pgSQL: the table
+-- is created later in the script.)
+CREATE FUNCTION @extschema@.current_tenant_id() RETURNS bigint
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT b.tenant_id FROM @extschema@.access_binding b
+             WHERE b.role OPERATOR(pg_catalog.=) @extschema@.current_role_oid());
+END
+$$;
+COMMENT ON FUNCTION @extschema@.current_tenant_id() IS
+    'The tenant current_user is bound to by rebate.grant_access, or NULL';
+
+CREATE FUNCTION @extschema@.current_partner_id() RETURNS bigint
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT b.partner_id FROM @extschema@.access_binding b
+             WHERE b.role OPERATOR(pg_catalog.=) @extschema@.current_role_oid());
+END
+$$;
+COMMENT ON FUNCTION @extschema@.current_partner_id() IS
+    'The partner current_user is bound to (partner portal users), or NULL';
+
+CREATE FUNCTION @extschema@.current_role_oid() RETURNS regrole
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT r.oid::regrole FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user
+$$;
+COMMENT ON FUNCTION @extschema@.current_role_oid() IS 'current_user as a regrole';
+
+CREATE FUNCTION @extschema@.is_group_admin() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.pg_has_role(current_user, 'rebate_admin', 'MEMBER')
+$$;
+COMMENT ON FUNCTION @extschema@.is_group_admin() IS
+    'Whether current_user is a group administrator (member of rebate_admin): sees every tenant';
+
+CREATE FUNCTION @extschema@.is_tenant_manager() RETURNS boolean
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN pg_catalog.pg_has_role(current_user, 'rebate_manager', 'MEMBER')
+       AND EXISTS (SELECT 1 FROM @extschema@.access_binding b
+                    WHERE b.role OPERATOR(pg_catalog.=) @extschema@.current_role_oid() AND b.partner_id IS NULL);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.is_tenant_manager() IS
+    'Whether current_user manages its bound tenant (member of rebate_manager, bound without a partner)';
+
+-- A partner user sees its partner and every partner below it (二代 under 总代):
+-- exactly the partner rows row-level security shows it.
+CREATE FUNCTION @extschema@.visible_partner_ids() RETURNS bigint[]
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN coalesce((SELECT pg_catalog.array_agg(p.id) FROM @extschema@.partner p), '{}');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.visible_partner_ids() IS
+    'The partners current_user may see: for a partner user its partner and all partners below it';
+
+-- Row-level security for a tenant-scoped table, the same everywhere: rows are
+-- readable by group admins and by roles bound to the row's tenant (partner
+-- users only for their partner subtree when the table has a partner column),
+-- and writable by group admins and the tenant's managers.  The session
+-- functions sit in scalar subqueries, so they run once per query.  Used by
+-- the install and upgrade scripts only.
+CREATE FUNCTION @extschema@.apply_tenant_rls(tbl regclass, tenant_column name, partner_column name DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    admin   text := '(SELECT @extschema@.is_group_admin())';
+    bound   text := pg_catalog.format('%I = (SELECT @extschema@.current_tenant_id())', tenant_column);
+    manager text := '(SELECT @extschema@.is_tenant_manager())';
+    readable text;
+    writable text;
+BEGIN
+    IF partner_column IS NULL THEN
+        readable := pg_catalog.format('%s OR %s', admin, bound);
+    ELSIF tbl = '@extschema@.partner'::regclass THEN
+        -- the partner table itself: its own path says who is above a row
+        readable := pg_catalog.format('%s OR (%s AND (%s OR path @> ARRAY[(SELECT @extschema@.current_partner_id())]))',
+                                      admin, bound, manager);
+    ELSE
+        readable := pg_catalog.format('%s OR (%s AND (%s OR %I = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[])))',
+                                      admin, bound, manager, partner_column);
+    END IF;
+    writable := pg_catalog.format('%s OR (%s AND %s)', admin, bound, manager);
+    EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    EXECUTE pg_catalog.format('CREATE POLICY tenant_read ON %s FOR SELECT USING (%s)', tbl, readable);
+    EXECUTE pg_catalog.format('CREATE POLICY tenant_insert ON %s FOR INSERT WITH CHECK (%s)', tbl, writable);
+    EXECUTE pg_catalog.format('CREATE POLICY tenant_update ON %s FOR UPDATE USING (%s) WITH CHECK (%s)', tbl, writable, writable);
+    EXECUTE pg_catalog.format('CREATE POLICY tenant_delete ON %s FOR DELETE USING (%s)', tbl, writable);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.apply_tenant_rls(regclass, name, name) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.apply_tenant_rls(regclass, name, name) IS
+    'Internal: creates the standard tenant (and partner) row-level security policies on a table';
+
+-- Maintained columns shared by every business table.
+CREATE FUNCTION @extschema@.touch_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.updated_at := pg_catalog.now();
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.touch_updated_at() IS 'BEFORE UPDATE trigger: sets updated_at';

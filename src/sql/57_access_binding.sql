@@ -1,0 +1,163 @@
+-- ---------------------------------------------------------------------------
+-- Bindings of login roles to tenants and partners, and what each group role
+-- may do.  Keep this file after every table it grants on.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.access_binding (
+    role        regrole PRIMARY KEY,
+    tenant_id   bigint NOT NULL REFERENCES @extschema@.tenant ON DELETE CASCADE,
+    partner_id  bigint,
+    granted_by  name NOT NULL DEFAULT session_user,
+    granted_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE @extschema@.access_binding IS
+    'Which tenant (and partner) each login role acts for; written only by rebate.grant_access and rebate.revoke_access';
+REVOKE ALL ON @extschema@.access_binding FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_binding', '');
+-- every role reads its own binding (the session functions need it), group admins all of them
+ALTER TABLE @extschema@.access_binding ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_binding ON @extschema@.access_binding FOR SELECT
+    USING (role = @extschema@.current_role_oid() OR (SELECT @extschema@.is_group_admin()));
+
+-- Revoke a role's direct memberships in rebate_manager / rebate_partner.
+CREATE FUNCTION @extschema@.drop_group_memberships(member oid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g name;
+BEGIN
+    FOR g IN SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
+              WHERE m.member = drop_group_memberships.member
+                AND r.rolname IN ('rebate_manager', 'rebate_partner') LOOP
+        EXECUTE format('REVOKE %I FROM %I', g, (SELECT r.rolname FROM pg_roles r WHERE r.oid = drop_group_memberships.member));
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.drop_group_memberships(oid) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.drop_group_memberships(oid) IS
+    'Internal: revokes a role''s direct memberships in rebate_manager and rebate_partner (used by grant_access and revoke_access)';
+
+-- Group admins bind anyone; a tenant's manager binds partner users of its own
+-- tenant.  The role also becomes a member of the matching group role
+-- (rebate_manager or rebate_partner).  SECURITY DEFINER because ordinary
+-- roles cannot write the binding table or grant group roles; every argument
+-- is checked so that nothing here lends more than the caller already has.
+CREATE FUNCTION @extschema@.grant_access(role regrole, tenant_id bigint, partner_id bigint DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    caller   name := session_user;
+    acting   name := current_setting('role');
+    target   pg_catalog.pg_roles%ROWTYPE;
+    as_admin boolean;
+    group_role text := CASE WHEN partner_id IS NULL THEN 'rebate_manager' ELSE 'rebate_partner' END;
+BEGIN
+    acting := CASE WHEN acting = 'none' THEN caller ELSE acting END;
+    as_admin := pg_has_role(acting, 'rebate_admin', 'MEMBER');
+    IF NOT as_admin THEN
+        IF partner_id IS NULL
+           OR NOT pg_has_role(acting, 'rebate_manager', 'MEMBER')
+           OR NOT EXISTS (SELECT 1 FROM @extschema@.access_binding b
+                           WHERE b.role = (SELECT r.oid FROM pg_roles r WHERE r.rolname = acting)::regrole
+                             AND b.tenant_id = grant_access.tenant_id AND b.partner_id IS NULL) THEN
+            RAISE EXCEPTION 'permission denied to grant access to tenant %', tenant_id
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Group administrators (rebate_admin) bind managers and partner users; a tenant''s managers bind partner users of their own tenant.';
+        END IF;
+    END IF;
+    SELECT * INTO target FROM pg_roles r WHERE r.oid = role;
+    IF target.rolsuper OR target.rolcreaterole OR target.rolbypassrls OR target.rolreplication
+       OR target.rolname IN ('rebate_admin', 'rebate_manager', 'rebate_partner')
+       OR target.rolname = acting OR target.rolname LIKE 'pg\_%' THEN
+        RAISE EXCEPTION 'role % cannot be bound to a tenant', role
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Superusers, roles that create roles or bypass row-level security, built-in roles, the rebate group roles and the caller itself are never bound.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.tenant t WHERE t.id = grant_access.tenant_id) THEN
+        RAISE EXCEPTION 'tenant % does not exist', tenant_id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF partner_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.partner p
+                                               WHERE p.id = partner_id AND p.tenant_id = grant_access.tenant_id) THEN
+        RAISE EXCEPTION 'partner % does not belong to tenant %', partner_id, tenant_id
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    INSERT INTO @extschema@.access_binding AS b (role, tenant_id, partner_id, granted_by)
+    VALUES (role, tenant_id, partner_id, acting)
+    ON CONFLICT ON CONSTRAINT access_binding_pkey DO UPDATE
+        SET tenant_id = excluded.tenant_id, partner_id = excluded.partner_id,
+            granted_by = excluded.granted_by, granted_at = pg_catalog.now();
+    PERFORM @extschema@.drop_group_memberships(target.oid);
+    EXECUTE format('GRANT %I TO %I', group_role, target.rolname);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.grant_access(regrole, bigint, bigint) IS
+    'Binds a login role to a tenant (as its manager) or to a partner of it (as a partner user), and grants the matching group role';
+REVOKE ALL ON FUNCTION @extschema@.grant_access(regrole, bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.revoke_access(role regrole) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    acting  name := current_setting('role');
+    binding @extschema@.access_binding%ROWTYPE;
+BEGIN
+    acting := CASE WHEN acting = 'none' THEN session_user ELSE acting END;
+    SELECT * INTO binding FROM @extschema@.access_binding b WHERE b.role = revoke_access.role;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF NOT pg_has_role(acting, 'rebate_admin', 'MEMBER')
+       AND NOT (binding.partner_id IS NOT NULL
+                AND pg_has_role(acting, 'rebate_manager', 'MEMBER')
+                AND EXISTS (SELECT 1 FROM @extschema@.access_binding b
+                             WHERE b.role = (SELECT r.oid FROM pg_roles r WHERE r.rolname = acting)::regrole
+                               AND b.tenant_id = binding.tenant_id AND b.partner_id IS NULL)) THEN
+        RAISE EXCEPTION 'permission denied to revoke access of role %', role
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    DELETE FROM @extschema@.access_binding b WHERE b.role = revoke_access.role;
+    PERFORM @extschema@.drop_group_memberships(role);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.revoke_access(regrole) IS
+    'Removes a login role''s binding and its rebate group role membership';
+REVOKE ALL ON FUNCTION @extschema@.revoke_access(regrole) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION @extschema@.grant_access(regrole, bigint, bigint),
+                          @extschema@.revoke_access(regrole)
+    TO rebate_admin, rebate_manager;
+
+-- Standard triggers, pg_dump registration and row-level security, table by table.
+-- (one statement each: pg_extension_config_dump updates the same catalog row every time)
+SELECT @extschema@.apply_standard_triggers('@extschema@.tenant');
+SELECT @extschema@.apply_standard_triggers('@extschema@.region');
+SELECT @extschema@.apply_standard_triggers('@extschema@.partner_grade');
+SELECT @extschema@.apply_standard_triggers('@extschema@.partner');
+SELECT @extschema@.apply_standard_triggers('@extschema@.partner_territory');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.partner_state_history', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.partner_grade_history', '');
+
+SELECT @extschema@.apply_tenant_rls('@extschema@.tenant', 'id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.region', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.partner_grade', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.partner', 'tenant_id', 'id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.partner_territory', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.partner_state_history', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.partner_grade_history', 'tenant_id', 'partner_id');
+
+-- Table privileges.  Row-level security then narrows them to the bound tenant/partner.
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.tenant TO rebate_admin;
+GRANT SELECT ON @extschema@.tenant TO rebate_manager, rebate_partner;
+GRANT SELECT, INSERT, UPDATE, DELETE
+   ON @extschema@.region, @extschema@.partner_grade, @extschema@.partner, @extschema@.partner_territory
+   TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.region, @extschema@.partner_grade, @extschema@.partner, @extschema@.partner_territory,
+                @extschema@.partner_state_history, @extschema@.partner_grade_history, @extschema@.region_settings
+   TO rebate_admin, rebate_manager, rebate_partner;
+GRANT SELECT ON @extschema@.audit_log TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.access_binding TO rebate_admin, rebate_manager, rebate_partner;

@@ -1,0 +1,285 @@
+-- rebate: channel-partner rebates, price/region policy and channel performance.
+-- This script is assembled by the Makefile from src/sql/NN_topic.sql fragments.
+\echo Use "CREATE EXTENSION rebate" to load this file. \quit
+
+-- Every object below is schema-qualified (@extschema@ or pg_catalog), and every
+-- SQL-language function pins its search_path, so a hostile search_path at
+-- install or call time cannot redirect anything.
+-- ---------------------------------------------------------------------------
+-- The type rebate.tier_schedule: a rebate scale.
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.tier_schedule;
+
+CREATE FUNCTION @extschema@.tier_schedule_in(pg_catalog.cstring) RETURNS @extschema@.tier_schedule
+    AS 'MODULE_PATHNAME', 'tier_schedule_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tier_schedule_out(@extschema@.tier_schedule) RETURNS pg_catalog.cstring
+    AS 'MODULE_PATHNAME', 'tier_schedule_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tier_schedule_recv(pg_catalog.internal) RETURNS @extschema@.tier_schedule
+    AS 'MODULE_PATHNAME', 'tier_schedule_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tier_schedule_send(@extschema@.tier_schedule) RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'tier_schedule_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE @extschema@.tier_schedule (
+    INPUT = @extschema@.tier_schedule_in,
+    OUTPUT = @extschema@.tier_schedule_out,
+    RECEIVE = @extschema@.tier_schedule_recv,
+    SEND = @extschema@.tier_schedule_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = int4,
+    STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.tier_schedule IS
+    'A rebate scale: retroactive or incremental tiers of percentages, amounts per unit or lump sums, with an optional cap';
+
+-- Equality, hashing and a btree order.  The canonical form makes equal
+-- schedules byte-identical, so these compare bytes; the order is arbitrary
+-- but stable, and exists so schedules can be sorted, grouped, indexed and made unique.
+CREATE FUNCTION @extschema@.tier_schedule_eq(@extschema@.tier_schedule, @extschema@.tier_schedule) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tier_schedule_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tier_schedule_ne(@extschema@.tier_schedule, @extschema@.tier_schedule) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tier_schedule_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tier_schedule_lt(@extschema@.tier_schedule, @extschema@.tier_schedule) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tier_schedule_lt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tier_schedule_le(@extschema@.tier_schedule, @extschema@.tier_schedule) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tier_schedule_le' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tier_schedule_gt(@extschema@.tier_schedule, @extschema@.tier_schedule) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tier_schedule_gt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tier_schedule_ge(@extschema@.tier_schedule, @extschema@.tier_schedule) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tier_schedule_ge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tier_schedule_cmp(@extschema@.tier_schedule, @extschema@.tier_schedule) RETURNS integer
+    AS 'MODULE_PATHNAME', 'tier_schedule_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tier_schedule_hash(@extschema@.tier_schedule) RETURNS integer
+    AS 'MODULE_PATHNAME', 'tier_schedule_hash' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tier_schedule_hash_extended(@extschema@.tier_schedule, bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tier_schedule_hash_extended' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR @extschema@.= (
+    LEFTARG = @extschema@.tier_schedule, RIGHTARG = @extschema@.tier_schedule,
+    PROCEDURE = @extschema@.tier_schedule_eq, COMMUTATOR = OPERATOR(@extschema@.=),
+    NEGATOR = OPERATOR(@extschema@.<>), RESTRICT = pg_catalog.eqsel, JOIN = pg_catalog.eqjoinsel,
+    HASHES, MERGES);
+CREATE OPERATOR @extschema@.<> (
+    LEFTARG = @extschema@.tier_schedule, RIGHTARG = @extschema@.tier_schedule,
+    PROCEDURE = @extschema@.tier_schedule_ne, COMMUTATOR = OPERATOR(@extschema@.<>),
+    NEGATOR = OPERATOR(@extschema@.=), RESTRICT = pg_catalog.neqsel, JOIN = pg_catalog.neqjoinsel);
+CREATE OPERATOR @extschema@.< (
+    LEFTARG = @extschema@.tier_schedule, RIGHTARG = @extschema@.tier_schedule,
+    PROCEDURE = @extschema@.tier_schedule_lt, COMMUTATOR = OPERATOR(@extschema@.>),
+    NEGATOR = OPERATOR(@extschema@.>=), RESTRICT = pg_catalog.scalarltsel, JOIN = pg_catalog.scalarltjoinsel);
+CREATE OPERATOR @extschema@.<= (
+    LEFTARG = @extschema@.tier_schedule, RIGHTARG = @extschema@.tier_schedule,
+    PROCEDURE = @extschema@.tier_schedule_le, COMMUTATOR = OPERATOR(@extschema@.>=),
+    NEGATOR = OPERATOR(@extschema@.>), RESTRICT = pg_catalog.scalarlesel, JOIN = pg_catalog.scalarlejoinsel);
+CREATE OPERATOR @extschema@.> (
+    LEFTARG = @extschema@.tier_schedule, RIGHTARG = @extschema@.tier_schedule,
+    PROCEDURE = @extschema@.tier_schedule_gt, COMMUTATOR = OPERATOR(@extschema@.<),
+    NEGATOR = OPERATOR(@extschema@.<=), RESTRICT = pg_catalog.scalargtsel, JOIN = pg_catalog.scalargtjoinsel);
+CREATE OPERATOR @extschema@.>= (
+    LEFTARG = @extschema@.tier_schedule, RIGHTARG = @extschema@.tier_schedule,
+    PROCEDURE = @extschema@.tier_schedule_ge, COMMUTATOR = OPERATOR(@extschema@.<=),
+    NEGATOR = OPERATOR(@extschema@.<), RESTRICT = pg_catalog.scalargesel, JOIN = pg_catalog.scalargejoinsel);
+
+CREATE OPERATOR CLASS @extschema@.tier_schedule_ops
+    DEFAULT FOR TYPE @extschema@.tier_schedule USING btree AS
+        OPERATOR 1 @extschema@.<,
+        OPERATOR 2 @extschema@.<=,
+        OPERATOR 3 @extschema@.=,
+        OPERATOR 4 @extschema@.>=,
+        OPERATOR 5 @extschema@.>,
+        FUNCTION 1 @extschema@.tier_schedule_cmp(@extschema@.tier_schedule, @extschema@.tier_schedule);
+CREATE OPERATOR CLASS @extschema@.tier_schedule_hash_ops
+    DEFAULT FOR TYPE @extschema@.tier_schedule USING hash AS
+        OPERATOR 1 @extschema@.=,
+        FUNCTION 1 @extschema@.tier_schedule_hash(@extschema@.tier_schedule),
+        FUNCTION 2 @extschema@.tier_schedule_hash_extended(@extschema@.tier_schedule, bigint);
+
+-- Constructor and accessors, for applications that hold schedules as data.
+CREATE FUNCTION @extschema@.tier_schedule(mode text, thresholds numeric[], "values" numeric[],
+                                          kind text DEFAULT 'percent', cap numeric DEFAULT NULL)
+    RETURNS @extschema@.tier_schedule
+    AS 'MODULE_PATHNAME', 'tier_schedule_make' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.tier_schedule(text, numeric[], numeric[], text, numeric) IS
+    'Builds a schedule from parallel arrays; kind is percent (values are percentages), per_unit or lump_sum';
+
+CREATE FUNCTION @extschema@.schedule_mode(@extschema@.tier_schedule) RETURNS text
+    AS 'MODULE_PATHNAME', 'tier_schedule_mode' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.schedule_mode(@extschema@.tier_schedule) IS 'retroactive or incremental';
+CREATE FUNCTION @extschema@.schedule_kind(@extschema@.tier_schedule) RETURNS text
+    AS 'MODULE_PATHNAME', 'tier_schedule_kind' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.schedule_kind(@extschema@.tier_schedule) IS 'percent, per_unit or lump_sum';
+CREATE FUNCTION @extschema@.schedule_cap(@extschema@.tier_schedule) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'tier_schedule_cap' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.schedule_cap(@extschema@.tier_schedule) IS 'The cap on the rebate, or NULL for none';
+CREATE FUNCTION @extschema@.schedule_thresholds(@extschema@.tier_schedule) RETURNS numeric[]
+    AS 'MODULE_PATHNAME', 'tier_schedule_thresholds' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.schedule_thresholds(@extschema@.tier_schedule) IS 'The tier thresholds, ascending';
+CREATE FUNCTION @extschema@.schedule_values(@extschema@.tier_schedule) RETURNS numeric[]
+    AS 'MODULE_PATHNAME', 'tier_schedule_values' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.schedule_values(@extschema@.tier_schedule) IS
+    'The tier values as written: percentages for percent, amounts for per_unit and lump_sum';
+
+CREATE FUNCTION @extschema@.tiers(schedule @extschema@.tier_schedule,
+                                  OUT tier integer, OUT threshold numeric, OUT upper_bound numeric,
+                                  OUT value numeric, OUT rate numeric)
+    RETURNS SETOF record
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.n::integer,
+           t.threshold,
+           pg_catalog.lead(t.threshold) OVER (ORDER BY t.n),
+           v.value,
+           CASE @extschema@.schedule_kind(schedule)
+                WHEN 'percent' THEN pg_catalog.trim_scale(v.value * 0.01)
+                WHEN 'per_unit' THEN v.value
+           END
+      FROM pg_catalog.unnest(@extschema@.schedule_thresholds(schedule)) WITH ORDINALITY AS t(threshold, n)
+      JOIN pg_catalog.unnest(@extschema@.schedule_values(schedule)) WITH ORDINALITY AS v(value, n) USING (n)
+     ORDER BY t.n
+$$;
+COMMENT ON FUNCTION @extschema@.tiers(@extschema@.tier_schedule) IS
+    'The tiers as rows: [threshold, upper_bound), the value as written, and the multiplier (NULL for lump sums)';
+
+-- JSON, for applications: {"mode", "kind", "cap", "tiers": [{"threshold", "value"}]}.
+CREATE FUNCTION @extschema@.schedule_to_jsonb(@extschema@.tier_schedule) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+               'mode', @extschema@.schedule_mode($1),
+               'kind', @extschema@.schedule_kind($1),
+               'cap', @extschema@.schedule_cap($1),
+               'tiers', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('threshold', t.threshold, 'value', t.value)
+                                                     ORDER BY t.tier)
+                           FROM @extschema@.tiers($1) AS t))
+$$;
+COMMENT ON FUNCTION @extschema@.schedule_to_jsonb(@extschema@.tier_schedule) IS
+    'The schedule as jsonb: mode, kind, cap and tiers [{threshold, value}]; also the cast tier_schedule::jsonb';
+
+CREATE FUNCTION @extschema@.schedule_from_jsonb(jsonb) RETURNS @extschema@.tier_schedule
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT @extschema@.tier_schedule(
+               COALESCE($1 OPERATOR(pg_catalog.->>) 'mode', ''),
+               COALESCE((SELECT pg_catalog.array_agg((t OPERATOR(pg_catalog.->>) 'threshold')::numeric ORDER BY n)
+                           FROM pg_catalog.jsonb_array_elements($1 OPERATOR(pg_catalog.->) 'tiers') WITH ORDINALITY AS e(t, n)),
+                        '{}'),
+               COALESCE((SELECT pg_catalog.array_agg((t OPERATOR(pg_catalog.->>) 'value')::numeric ORDER BY n)
+                           FROM pg_catalog.jsonb_array_elements($1 OPERATOR(pg_catalog.->) 'tiers') WITH ORDINALITY AS e(t, n)),
+                        '{}'),
+               COALESCE($1 OPERATOR(pg_catalog.->>) 'kind', 'percent'),
+               ($1 OPERATOR(pg_catalog.->>) 'cap')::numeric)
+$$;
+COMMENT ON FUNCTION @extschema@.schedule_from_jsonb(jsonb) IS
+    'Builds a schedule from the jsonb that schedule_to_jsonb produces; also the cast jsonb::tier_schedule';
+
+CREATE CAST (@extschema@.tier_schedule AS jsonb) WITH FUNCTION @extschema@.schedule_to_jsonb(@extschema@.tier_schedule);
+CREATE CAST (jsonb AS @extschema@.tier_schedule) WITH FUNCTION @extschema@.schedule_from_jsonb(jsonb);
+-- ---------------------------------------------------------------------------
+-- Rebate calculation.  Exact numeric throughout; results are never rounded
+-- (trailing fractional zeros are dropped) — rounding is round_money's job.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.tiered_rebate(basis numeric, schedule @extschema@.tier_schedule) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'rebate_tiered_rebate' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.tiered_rebate(numeric, @extschema@.tier_schedule) IS
+    'The rebate a basis (amount, quantity, ratio) earns under a schedule, exact and capped, not rounded';
+
+CREATE FUNCTION @extschema@.tier_index(basis numeric, schedule @extschema@.tier_schedule) RETURNS integer
+    AS 'MODULE_PATHNAME', 'rebate_tier_index' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.tier_index(numeric, @extschema@.tier_schedule) IS
+    'The tier a basis reaches: 0 below the first threshold, 1..n otherwise (a basis on a threshold is in the higher tier)';
+
+CREATE FUNCTION @extschema@.next_tier_gap(basis numeric, schedule @extschema@.tier_schedule) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'rebate_next_tier_gap' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.next_tier_gap(numeric, @extschema@.tier_schedule) IS
+    'How much more basis reaches the next tier; NULL in the top tier';
+
+CREATE FUNCTION @extschema@.effective_rate(basis numeric, schedule @extschema@.tier_schedule) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'rebate_effective_rate' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.effective_rate(numeric, @extschema@.tier_schedule) IS
+    'rebate / basis, rounded half up to 12 decimal places; NULL for a zero basis';
+
+CREATE FUNCTION @extschema@.overachievement_rebate(actual numeric, target numeric,
+                                                   schedule @extschema@.tier_schedule,
+                                                   apply_to text DEFAULT 'total') RETURNS numeric
+    AS 'MODULE_PATHNAME', 'rebate_overachievement_rebate' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.overachievement_rebate(numeric, numeric, @extschema@.tier_schedule, text) IS
+    'Rebate against a target: thresholds are achievement ratios (1.0 = 100%); apply_to total pays on the whole actual amount, excess only on what lies above the target';
+-- ---------------------------------------------------------------------------
+-- Money: the one explicit rounding step.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.round_money(amount numeric, currency text DEFAULT 'CNY',
+                                        mode text DEFAULT 'half_up') RETURNS numeric
+    AS 'MODULE_PATHNAME', 'rebate_round_money' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.round_money(numeric, text, text) IS
+    'Rounds an amount to the currency''s minor unit (ISO 4217); mode half_up (away from zero), half_even, down (toward zero) or up (away from zero)';
+
+CREATE FUNCTION @extschema@.currency_minor_unit(currency text) RETURNS integer
+    AS 'MODULE_PATHNAME', 'rebate_currency_minor_unit' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.currency_minor_unit(text) IS
+    'Decimal places of the currency''s minor unit: 2 for CNY, 0 for JPY, 3 for KWD';
+-- ---------------------------------------------------------------------------
+-- The aggregate rebate.tiered_sum(basis, schedule) = tiered_rebate(sum(basis), schedule).
+-- Its state is a real type with lossless text and binary I/O (not internal),
+-- so PostgreSQL's parallel aggregation and Citus's partial aggregation can
+-- both split it.
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.tiered_sum_state;
+
+CREATE FUNCTION @extschema@.tiered_sum_state_in(pg_catalog.cstring) RETURNS @extschema@.tiered_sum_state
+    AS 'MODULE_PATHNAME', 'tiered_sum_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tiered_sum_state_out(@extschema@.tiered_sum_state) RETURNS pg_catalog.cstring
+    AS 'MODULE_PATHNAME', 'tiered_sum_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tiered_sum_state_recv(pg_catalog.internal) RETURNS @extschema@.tiered_sum_state
+    AS 'MODULE_PATHNAME', 'tiered_sum_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tiered_sum_state_send(@extschema@.tiered_sum_state) RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'tiered_sum_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- plain storage and double alignment: the state holds an int128 and is read in place
+CREATE TYPE @extschema@.tiered_sum_state (
+    INPUT = @extschema@.tiered_sum_state_in,
+    OUTPUT = @extschema@.tiered_sum_state_out,
+    RECEIVE = @extschema@.tiered_sum_state_recv,
+    SEND = @extschema@.tiered_sum_state_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = double,
+    STORAGE = plain
+);
+COMMENT ON TYPE @extschema@.tiered_sum_state IS
+    'Partial state of tiered_sum: the exact sum so far and the schedule; text form (sum,"schedule")';
+
+CREATE FUNCTION @extschema@.tiered_sum_state_sum(@extschema@.tiered_sum_state) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'tiered_sum_state_sum' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.tiered_sum_state_sum(@extschema@.tiered_sum_state) IS
+    'The exact basis a tiered_sum state has accumulated';
+
+CREATE FUNCTION @extschema@.tiered_sum_trans(@extschema@.tiered_sum_state, numeric, @extschema@.tier_schedule)
+    RETURNS @extschema@.tiered_sum_state
+    AS 'MODULE_PATHNAME', 'tiered_sum_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tiered_sum_combine(@extschema@.tiered_sum_state, @extschema@.tiered_sum_state)
+    RETURNS @extschema@.tiered_sum_state
+    AS 'MODULE_PATHNAME', 'tiered_sum_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION @extschema@.tiered_sum_final(@extschema@.tiered_sum_state) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'tiered_sum_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE AGGREGATE @extschema@.tiered_sum(basis numeric, schedule @extschema@.tier_schedule) (
+    SFUNC = @extschema@.tiered_sum_trans,
+    STYPE = @extschema@.tiered_sum_state,
+    COMBINEFUNC = @extschema@.tiered_sum_combine,
+    FINALFUNC = @extschema@.tiered_sum_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.tiered_sum(numeric, @extschema@.tier_schedule) IS
+    'tiered_rebate(sum(basis), schedule) over the group; null rows skipped, NULL for no rows, an error if the schedule differs within the group';
+-- ---------------------------------------------------------------------------
+-- Facts about this installation, for DBAs.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.icu_version() RETURNS text
+    AS 'MODULE_PATHNAME', 'rebate_icu_version' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.icu_version() IS 'The ICU version the rebate module runs with';
