@@ -12,7 +12,8 @@ OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.
 # them), after src/sql/versions/A--B.pre.sql when existing objects change.
 SQL_FRAGMENTS = $(sort $(wildcard src/sql/[0-9][0-9]_*.sql))
 UPGRADE_FROM_0.1.0 = src/sql/45_text_and_rules.sql src/sql/50_access.sql src/sql/51_audit.sql \
-                     src/sql/52_tenant_region.sql src/sql/53_partner.sql src/sql/57_access_binding.sql
+                     src/sql/52_tenant_region.sql src/sql/53_partner.sql src/sql/54_product_price.sql \
+                     src/sql/55_order_payment_target.sql src/sql/57_access_binding.sql
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--$(EXTVERSION).sql
 DATA        = $(wildcard src/sql/versions/$(EXTENSION)--*.sql)
 

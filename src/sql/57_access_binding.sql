@@ -139,8 +139,18 @@ SELECT @extschema@.apply_standard_triggers('@extschema@.region');
 SELECT @extschema@.apply_standard_triggers('@extschema@.partner_grade');
 SELECT @extschema@.apply_standard_triggers('@extschema@.partner');
 SELECT @extschema@.apply_standard_triggers('@extschema@.partner_territory');
+SELECT @extschema@.apply_standard_triggers('@extschema@.product_category');
+SELECT @extschema@.apply_standard_triggers('@extschema@.product');
+SELECT @extschema@.apply_standard_triggers('@extschema@.product_region');
+SELECT @extschema@.apply_standard_triggers('@extschema@.price_policy');
+SELECT @extschema@.apply_standard_triggers('@extschema@.sales_order');
+SELECT @extschema@.apply_standard_triggers('@extschema@.order_line');
+SELECT @extschema@.apply_standard_triggers('@extschema@.payment');
+SELECT @extschema@.apply_standard_triggers('@extschema@.payment_allocation');
+SELECT @extschema@.apply_standard_triggers('@extschema@.target');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.partner_state_history', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.partner_grade_history', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_status_history', '');
 
 SELECT @extschema@.apply_tenant_rls('@extschema@.tenant', 'id');
 SELECT @extschema@.apply_tenant_rls('@extschema@.region', 'tenant_id');
@@ -149,6 +159,33 @@ SELECT @extschema@.apply_tenant_rls('@extschema@.partner', 'tenant_id', 'id');
 SELECT @extschema@.apply_tenant_rls('@extschema@.partner_territory', 'tenant_id', 'partner_id');
 SELECT @extschema@.apply_tenant_rls('@extschema@.partner_state_history', 'tenant_id', 'partner_id');
 SELECT @extschema@.apply_tenant_rls('@extschema@.partner_grade_history', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.product_category', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.product', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.product_region', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.price_policy', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.sales_order', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.order_line', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.order_status_history', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.payment', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.payment_allocation', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.target', 'tenant_id', 'partner_id');
+
+-- Partner users place orders for themselves: new orders (draft or submitted)
+-- and their lines, and changes to their own drafts.
+CREATE POLICY partner_places_order ON @extschema@.sales_order FOR INSERT
+    WITH CHECK (tenant_id = (SELECT @extschema@.current_tenant_id())
+                AND partner_id = (SELECT @extschema@.current_partner_id())
+                AND status IN ('draft', 'submitted'));
+CREATE POLICY partner_edits_draft ON @extschema@.sales_order FOR UPDATE
+    USING (tenant_id = (SELECT @extschema@.current_tenant_id())
+           AND partner_id = (SELECT @extschema@.current_partner_id()) AND status = 'draft')
+    WITH CHECK (tenant_id = (SELECT @extschema@.current_tenant_id())
+                AND partner_id = (SELECT @extschema@.current_partner_id()) AND status IN ('draft', 'submitted'));
+CREATE POLICY partner_adds_lines ON @extschema@.order_line FOR INSERT
+    WITH CHECK (tenant_id = (SELECT @extschema@.current_tenant_id())
+                AND partner_id = (SELECT @extschema@.current_partner_id())
+                AND EXISTS (SELECT 1 FROM @extschema@.sales_order o
+                             WHERE o.id = order_id AND o.status IN ('draft', 'submitted')));
 
 -- Table privileges.  Row-level security then narrows them to the bound tenant/partner.
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.tenant TO rebate_admin;
@@ -159,5 +196,22 @@ GRANT SELECT, INSERT, UPDATE, DELETE
 GRANT SELECT ON @extschema@.region, @extschema@.partner_grade, @extschema@.partner, @extschema@.partner_territory,
                 @extschema@.partner_state_history, @extschema@.partner_grade_history, @extschema@.region_settings
    TO rebate_admin, rebate_manager, rebate_partner;
+GRANT SELECT, INSERT, UPDATE, DELETE
+   ON @extschema@.product_category, @extschema@.product, @extschema@.product_region, @extschema@.price_policy,
+      @extschema@.sales_order, @extschema@.order_line, @extschema@.payment, @extschema@.payment_allocation,
+      @extschema@.target
+   TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.product_category, @extschema@.product_region, @extschema@.price_policy,
+                @extschema@.sales_order, @extschema@.order_line, @extschema@.order_status_history,
+                @extschema@.payment, @extschema@.payment_allocation, @extschema@.target, @extschema@.sales_fact
+   TO rebate_admin, rebate_manager, rebate_partner;
+-- partner users see products but not their cost
+GRANT SELECT (id, tenant_id, sku, name, category_id, unit, list_price, active, created_at, updated_at)
+   ON @extschema@.product TO rebate_partner;
+GRANT INSERT (tenant_id, code, partner_id, kind, original_order_id, ship_to_region_id, order_date, status, currency, note),
+      UPDATE (ship_to_region_id, order_date, status, currency, note)
+   ON @extschema@.sales_order TO rebate_partner;
+GRANT INSERT (tenant_id, order_id, partner_id, line_no, product_id, quantity, unit_price)
+   ON @extschema@.order_line TO rebate_partner;
 GRANT SELECT ON @extschema@.audit_log TO rebate_admin, rebate_manager;
 GRANT SELECT ON @extschema@.access_binding TO rebate_admin, rebate_manager, rebate_partner;

@@ -31,14 +31,16 @@ SELECT is(
     (SELECT count(*)::int FROM pg_proc
       WHERE pronamespace = 'rebate'::regnamespace AND prorettype <> 'trigger'::regtype AND proparallel <> 's'
         AND NOT prosecdef AND proname NOT LIKE 'apply\_%' AND proname NOT IN
-            ('grant_access', 'revoke_access', 'drop_group_memberships', 'set_partner_state', 'set_partner_grade')),
+            ('grant_access', 'revoke_access', 'drop_group_memberships', 'set_partner_state', 'set_partner_grade',
+             'set_order_status')),
     0, 'every function that only reads is PARALLEL SAFE, the aggregate too');
 
 -- SECURITY DEFINER only where a role must reach what it may not read or write itself
 SELECT is(
     (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
       WHERE pronamespace = 'rebate'::regnamespace AND prosecdef),
-    ARRAY['audit_row', 'grant_access', 'maintain_tree_path', 'partner_name_key', 'record_partner_history', 'revoke_access'],
+    ARRAY['audit_row', 'check_payment_allocation', 'fill_order_line', 'grant_access', 'maintain_tree_path',
+          'partner_name_key', 'record_order_history', 'record_partner_history', 'revoke_access'],
     'SECURITY DEFINER functions are exactly the expected ones');
 
 -- SQL and PL/pgSQL functions pin their search_path
