@@ -61,6 +61,25 @@ $$;
 COMMENT ON FUNCTION @extschema@.audit_row() IS
     'AFTER ROW trigger on every business table: appends the change to rebate.audit_log';
 
+-- pg_dump dumps the rows of these tables (and where their id sequences stand,
+-- so that a restored database goes on numbering after the restored rows).
+CREATE FUNCTION @extschema@.register_for_dump(tbl regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seq text := pg_catalog.pg_get_serial_sequence(tbl::text, 'id');
+BEGIN
+    PERFORM pg_catalog.pg_extension_config_dump(tbl, '');
+    IF seq IS NOT NULL THEN
+        PERFORM pg_catalog.pg_extension_config_dump(seq::regclass, '');
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.register_for_dump(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.register_for_dump(regclass) IS
+    'Internal: registers a table and its id sequence with pg_extension_config_dump';
+
 -- Attach the audit trigger and updated_at maintenance to a business table (install/upgrade scripts only).
 CREATE FUNCTION @extschema@.apply_standard_triggers(tbl regclass) RETURNS void
     LANGUAGE plpgsql
@@ -71,7 +90,7 @@ BEGIN
                               'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_row()', tbl);
     EXECUTE pg_catalog.format('CREATE TRIGGER touch_updated_at BEFORE UPDATE ON %s '
                               'FOR EACH ROW EXECUTE FUNCTION @extschema@.touch_updated_at()', tbl);
-    PERFORM pg_catalog.pg_extension_config_dump(tbl, '');
+    PERFORM @extschema@.register_for_dump(tbl);
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.apply_standard_triggers(regclass) FROM PUBLIC;
@@ -82,4 +101,4 @@ ALTER TABLE @extschema@.audit_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_read ON @extschema@.audit_log FOR SELECT
     USING ((SELECT @extschema@.is_group_admin())
            OR (tenant_id = (SELECT @extschema@.current_tenant_id()) AND (SELECT @extschema@.is_tenant_manager())));
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log', '');
+SELECT @extschema@.register_for_dump('@extschema@.audit_log');

@@ -90,9 +90,11 @@ COMMENT ON FUNCTION @extschema@.partner_name_key() IS
 CREATE TRIGGER name_key BEFORE INSERT OR UPDATE OF name, tenant_id ON @extschema@.partner
     FOR EACH ROW EXECUTE FUNCTION @extschema@.partner_name_key();
 
-CREATE TRIGGER lifecycle BEFORE INSERT OR UPDATE OF state ON @extschema@.partner
+-- New rows may start in any state (existing partners are imported as they
+-- are); changes follow the lifecycle.
+CREATE TRIGGER lifecycle BEFORE UPDATE OF state ON @extschema@.partner
     FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_transition(
-        'state', '>applicant', 'applicant>active', 'applicant>rejected',
+        'state', 'applicant>active', 'applicant>rejected',
         'active>suspended', 'suspended>active', 'suspended>exited');
 
 -- History of state and grade: who, when, why.  The why comes from

@@ -34,9 +34,11 @@ COMMENT ON COLUMN @extschema@.sales_order.status IS
     'draft -> submitted -> approved -> shipped -> delivered -> closed; cancelled before shipping; on_hold for review from submitted or approved';
 COMMENT ON COLUMN @extschema@.sales_order.original_order_id IS 'For a return: the order whose goods come back (same partner)';
 
-CREATE TRIGGER lifecycle BEFORE INSERT OR UPDATE OF status ON @extschema@.sales_order
+-- New orders may start in any status (history is imported as it is; partner
+-- users may only create drafts and submitted orders, see the policies).
+CREATE TRIGGER lifecycle BEFORE UPDATE OF status ON @extschema@.sales_order
     FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_transition(
-        'status', '>draft', '>submitted', 'draft>submitted', 'submitted>approved', 'approved>shipped',
+        'status', 'draft>submitted', 'submitted>approved', 'approved>shipped',
         'shipped>delivered', 'delivered>closed', 'draft>cancelled', 'submitted>cancelled', 'approved>cancelled',
         'submitted>on_hold', 'approved>on_hold', 'on_hold>submitted', 'on_hold>approved', 'on_hold>cancelled');
 

@@ -148,9 +148,9 @@ SELECT @extschema@.apply_standard_triggers('@extschema@.order_line');
 SELECT @extschema@.apply_standard_triggers('@extschema@.payment');
 SELECT @extschema@.apply_standard_triggers('@extschema@.payment_allocation');
 SELECT @extschema@.apply_standard_triggers('@extschema@.target');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.partner_state_history', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.partner_grade_history', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_status_history', '');
+SELECT @extschema@.register_for_dump('@extschema@.partner_state_history');
+SELECT @extschema@.register_for_dump('@extschema@.partner_grade_history');
+SELECT @extschema@.register_for_dump('@extschema@.order_status_history');
 
 SELECT @extschema@.apply_tenant_rls('@extschema@.tenant', 'id');
 SELECT @extschema@.apply_tenant_rls('@extschema@.region', 'tenant_id');

@@ -3,7 +3,7 @@
 -- must not overlap, the region tree as one indexed predicate, inherited settings.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(37);
+SELECT plan(39);
 
 -- ICU normalization: full width, case, spaces, CJK punctuation
 SELECT is(normalize_name('上海ＡＢＣ贸易 有限公司'), normalize_name('上海abc贸易有限公司'), 'full-width letters, case and spaces');
@@ -73,9 +73,9 @@ SELECT throws_ok($$INSERT INTO rebate.partner (tenant_id, code, name, credit_lim
                  '23514', NULL, 'credit limits are not negative');
 
 -- lifecycle: applicant -> active | rejected; active -> suspended; suspended -> active | exited
-SELECT is((SELECT state FROM partner WHERE id = 8001), 'applicant', 'new partners are applicants');
-SELECT throws_ok($$INSERT INTO rebate.partner (tenant_id, code, name, state) VALUES (801, 'P7', '直接激活', 'active')$$,
-                 'RB001', 'a new partner row cannot start in state "active"', 'partners start as applicants');
+SELECT is((SELECT state FROM partner WHERE id = 8001), 'applicant', 'new partners are applicants by default');
+SELECT lives_ok($$INSERT INTO rebate.partner (tenant_id, code, name, state) VALUES (801, 'P7', '存量经销商', 'active')$$,
+                'existing partners can be imported in their current state');
 SELECT throws_ok($$UPDATE rebate.partner SET state = 'exited' WHERE id = 8001$$,
                  'RB001', 'partner cannot go from state "applicant" to "exited"', 'an applicant cannot exit');
 SELECT lives_ok($$SELECT rebate.set_partner_state(8001, 'active', '资质审核通过')$$, 'applicant -> active');
@@ -100,6 +100,16 @@ SELECT throws_ok($$INSERT INTO rebate.partner_territory (tenant_id, partner_id, 
                  '23P01', NULL, 'overlapping validity for the same partner and region is refused');
 SELECT lives_ok($$INSERT INTO rebate.partner_territory (tenant_id, partner_id, region_id, valid)
                   VALUES (801, 8001, 8111, '[2027-01-01,2028-01-01)')$$, 'the next period is fine');
+
+-- the state-machine trigger can also restrict the states rows start in
+CREATE TEMP TABLE ticket (id int, state text);
+CREATE TRIGGER lifecycle BEFORE INSERT OR UPDATE ON ticket
+    FOR EACH ROW EXECUTE FUNCTION rebate.enforce_transition('state', '>new', 'new>done');
+SELECT throws_ok($$INSERT INTO ticket VALUES (1, 'done')$$, 'RB001', 'a new ticket row cannot start in state "done"',
+                 'initial states, when declared, are enforced');
+INSERT INTO ticket VALUES (2, 'new');
+SELECT throws_ok($$UPDATE ticket SET state = 'reopened'$$, 'RB001', 'ticket cannot go from state "new" to "reopened"',
+                 'and so are transitions');
 
 SELECT * FROM finish();
 ROLLBACK;
