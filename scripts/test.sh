@@ -5,6 +5,7 @@
 #   pg_regress    exact output: type I/O, error texts          (sql/, expected/)
 #   pgTAP         behaviour, boundaries, aggregates, plans, roles (test/pgtap/)
 #   upgrade       each released version + ALTER EXTENSION UPDATE = a fresh install
+#   dump_restore  pg_dump + pg_restore gives back every row, and RLS still holds
 #   differential  100,000+ random cases against a Python decimal reference
 #   docs          every SQL example in README.md and docs/ with its shown result
 #   benchmark     a small-scale run of bench/run.sh (results must agree; no timing)
@@ -50,6 +51,13 @@ set +e
 status=$?
 set -e
 record upgrade $status
+
+say "pg_dump / pg_restore round trip"
+set +e
+"$REPO/test/dump_restore.sh"
+status=$?
+set -e
+record dump_restore $status
 
 say "differential test against the Python decimal reference"
 fresh_database rebate_diff

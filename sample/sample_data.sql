@@ -1,0 +1,209 @@
+-- rebate_sample: a realistic, seeded channel data set for the demo, the tests
+-- and benchmarks.  Not part of the extension: load this file into a database
+-- that has it, as a superuser or a member of rebate_admin, then
+--
+--     SELECT rebate_sample.generate();                                   -- the demo's set
+--     SELECT rebate_sample.generate(partners => 10000, lines => 10000000, audited => false);
+--
+-- Two brands; a tree of real Chinese regions (中国 > 大区 > 省 > 市); per brand
+-- partners in a 总代/二代 hierarchy with grades A/B/C; products in
+-- categories with list prices and costs; price policies; a year (2026) of
+-- orders with some returns; payments; quarterly targets.  Deterministic for
+-- a given seed.  audited => false loads orders, lines and payments with
+-- triggers off (session_replication_role = replica: superuser only), for
+-- millions of lines; it then fills what the triggers would have.
+
+CREATE SCHEMA IF NOT EXISTS rebate_sample;
+
+CREATE OR REPLACE FUNCTION rebate_sample.generate(seed double precision DEFAULT 0.2026,
+                                                  partners integer DEFAULT 25,
+                                                  lines bigint DEFAULT 6000,
+                                                  audited boolean DEFAULT true)
+    RETURNS TABLE (tenants bigint, regions bigint, partner_count bigint, products bigint,
+                   price_policies bigint, orders bigint, order_lines bigint, payments bigint, targets bigint)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+    n_orders bigint := greatest(1, lines / 3);
+BEGIN
+    IF partners < 8 THEN
+        RAISE EXCEPTION 'partners must be at least 8 per brand (one 总代 per 大区 and some 二代)';
+    END IF;
+    PERFORM setseed(seed);
+
+    INSERT INTO rebate.tenant (code, name) VALUES ('HUAGUANG', '华光电器'), ('QINGHE', '青禾饮品');
+
+    FOR t IN SELECT id, code FROM rebate.tenant WHERE code IN ('HUAGUANG', 'QINGHE') ORDER BY id LOOP
+        -- regions: 中国 > 大区 > 省/直辖市 > 市
+        INSERT INTO rebate.region (tenant_id, code, name, level, vat_rate, currency)
+        VALUES (t.id, 'CN', '中国', 'country', 0.13, 'CNY');
+        INSERT INTO rebate.region (tenant_id, code, name, level, parent_id)
+        SELECT t.id, a.code, a.name, 'area', (SELECT id FROM rebate.region WHERE tenant_id = t.id AND code = 'CN')
+          FROM (VALUES ('EAST', '华东'), ('SOUTH', '华南'), ('NORTH', '华北'), ('CENTRAL', '华中'),
+                       ('SOUTHWEST', '西南'), ('NORTHEAST', '东北'), ('NORTHWEST', '西北')) AS a(code, name);
+        INSERT INTO rebate.region (tenant_id, code, name, level, parent_id)
+        SELECT t.id, p.code, p.name, 'province', (SELECT id FROM rebate.region WHERE tenant_id = t.id AND code = p.area)
+          FROM (VALUES ('SH', '上海', 'EAST'), ('JS', '江苏', 'EAST'), ('ZJ', '浙江', 'EAST'), ('AH', '安徽', 'EAST'),
+                       ('SD', '山东', 'EAST'), ('GD', '广东', 'SOUTH'), ('FJ', '福建', 'SOUTH'), ('GX', '广西', 'SOUTH'),
+                       ('BJ', '北京', 'NORTH'), ('TJ', '天津', 'NORTH'), ('HE', '河北', 'NORTH'),
+                       ('HB', '湖北', 'CENTRAL'), ('HN', '湖南', 'CENTRAL'), ('HA', '河南', 'CENTRAL'),
+                       ('SC', '四川', 'SOUTHWEST'), ('CQ', '重庆', 'SOUTHWEST'), ('YN', '云南', 'SOUTHWEST'),
+                       ('LN', '辽宁', 'NORTHEAST'), ('JL', '吉林', 'NORTHEAST'),
+                       ('SN', '陕西', 'NORTHWEST'), ('GS', '甘肃', 'NORTHWEST')) AS p(code, name, area);
+        INSERT INTO rebate.region (tenant_id, code, name, level, parent_id)
+        SELECT t.id, c.code, c.name, 'city', (SELECT id FROM rebate.region WHERE tenant_id = t.id AND code = c.province)
+          FROM (VALUES ('NJ', '南京', 'JS'), ('SZ', '苏州', 'JS'), ('WX', '无锡', 'JS'), ('HZ', '杭州', 'ZJ'),
+                       ('NB', '宁波', 'ZJ'), ('HF', '合肥', 'AH'), ('JN', '济南', 'SD'), ('QD', '青岛', 'SD'),
+                       ('GZ', '广州', 'GD'), ('SZN', '深圳', 'GD'), ('FS', '佛山', 'GD'), ('XM', '厦门', 'FJ'),
+                       ('FZ', '福州', 'FJ'), ('NN', '南宁', 'GX'), ('SJZ', '石家庄', 'HE'), ('WH', '武汉', 'HB'),
+                       ('CS', '长沙', 'HN'), ('ZZ', '郑州', 'HA'), ('CD', '成都', 'SC'), ('KM', '昆明', 'YN'),
+                       ('SY', '沈阳', 'LN'), ('DL', '大连', 'LN'), ('CC', '长春', 'JL'), ('XA', '西安', 'SN'),
+                       ('LZ', '兰州', 'GS')) AS c(code, name, province);
+
+        INSERT INTO rebate.partner_grade (tenant_id, code, name, rank)
+        VALUES (t.id, 'A', '金牌', 1), (t.id, 'B', '银牌', 2), (t.id, 'C', '普通', 3);
+
+        -- 总代: one per 大区; 二代: the rest, under the 总代 of their province's 大区
+        INSERT INTO rebate.partner (tenant_id, code, name, kind, grade_id, home_region_id, credit_limit, state,
+                                    contact_name, contact_phone)
+        SELECT t.id, format('%s-D%s', t.code, a.code), format('%s%s总代理有限公司', a.name, CASE t.code WHEN 'HUAGUANG' THEN '华光' ELSE '青禾' END),
+               'distributor', (SELECT id FROM rebate.partner_grade WHERE tenant_id = t.id AND code = 'A'),
+               a.id, 5000000, 'active', '王经理', '021-5555' || lpad(a.id::text, 4, '0')
+          FROM rebate.region a WHERE a.tenant_id = t.id AND a.level = 'area';
+        INSERT INTO rebate.partner (tenant_id, code, name, kind, grade_id, home_region_id, parent_id, credit_limit,
+                                    state, contact_name)
+        SELECT t.id, format('%s-P%s', t.code, lpad(g::text, 5, '0')),
+               format('%s%s%s', r.name, (ARRAY['鑫达', '恒通', '广源', '华盛', '东方', '金桥', '永泰', '远航', '汇丰', '新世纪'])[1 + g % 10],
+                      CASE WHEN g > 50 THEN g::text ELSE '' END
+                      || (ARRAY['商贸有限公司', '电器经销部', '贸易有限公司', '供应链有限公司'])[1 + g % 4]),
+               CASE WHEN g % 7 = 0 THEN 'agent' ELSE 'dealer' END,
+               (SELECT id FROM rebate.partner_grade WHERE tenant_id = t.id AND code = (ARRAY['A', 'B', 'B', 'C', 'C'])[1 + g % 5]),
+               r.id,
+               (SELECT d.id FROM rebate.partner d WHERE d.tenant_id = t.id AND d.kind = 'distributor'
+                  AND d.home_region_id = r.path[2]),
+               (ARRAY[200000, 500000, 1000000])[1 + g % 3],
+               CASE WHEN g % 23 = 0 THEN 'suspended' WHEN g % 31 = 0 THEN 'applicant' ELSE 'active' END,
+               (ARRAY['李', '张', '刘', '陈', '杨', '赵', '黄', '周'])[1 + g % 8] || '总'
+          FROM generate_series(1, partners - 7) AS g
+          JOIN LATERAL (SELECT * FROM rebate.region r WHERE r.tenant_id = t.id AND r.level IN ('province', 'city')
+                         ORDER BY r.id OFFSET (g * 7919) % 46 LIMIT 1) r ON true;
+
+        INSERT INTO rebate.partner_territory (tenant_id, partner_id, region_id, valid)
+        SELECT t.id, p.id, p.home_region_id, '[2026-01-01,2027-01-01)' FROM rebate.partner p WHERE p.tenant_id = t.id;
+
+        -- products
+        INSERT INTO rebate.product_category (tenant_id, code, name)
+        VALUES (t.id, 'ALL', CASE t.code WHEN 'HUAGUANG' THEN '家用电器' ELSE '饮品' END);
+        INSERT INTO rebate.product_category (tenant_id, code, name, parent_id)
+        SELECT t.id, c.code, c.name, (SELECT id FROM rebate.product_category WHERE tenant_id = t.id AND code = 'ALL')
+          FROM (VALUES ('C1', CASE t.code WHEN 'HUAGUANG' THEN '空调' ELSE '茶饮' END),
+                       ('C2', CASE t.code WHEN 'HUAGUANG' THEN '冰箱' ELSE '果汁' END),
+                       ('C3', CASE t.code WHEN 'HUAGUANG' THEN '洗衣机' ELSE '咖啡' END)) AS c(code, name);
+        INSERT INTO rebate.product (tenant_id, sku, name, category_id, unit, list_price, standard_cost)
+        SELECT t.id, format('%s-%s-%s', left(t.code, 2), c.code, lpad(g::text, 2, '0')),
+               format('%s %s%s型', c.name, CASE t.code WHEN 'HUAGUANG' THEN 'HG' ELSE 'QH' END, 100 * g),
+               c.id, CASE t.code WHEN 'HUAGUANG' THEN '台' ELSE '箱' END,
+               lp, round(lp * (0.55 + (g % 4) * 0.05), 2)
+          FROM rebate.product_category c, generate_series(1, 5) AS g,
+               LATERAL (SELECT (CASE t.code WHEN 'HUAGUANG' THEN 1500 + 700 * g ELSE 60 + 15 * g END)::numeric(18,4) AS lp) x
+         WHERE c.tenant_id = t.id AND c.code <> 'ALL';
+
+        -- price policies: the whole range at 92% of list, grade A 88%, 华南 promotion in summer,
+        -- and a quantity break on each category's first product
+        INSERT INTO rebate.price_policy (tenant_id, code, name, category_id, price_percent, floor_percent, valid)
+        SELECT t.id, 'BASE', '全国基础价', c.id, 92, 80, '[2026-01-01,2027-01-01)'
+          FROM rebate.product_category c WHERE c.tenant_id = t.id AND c.code = 'ALL';
+        INSERT INTO rebate.price_policy (tenant_id, code, name, category_id, grade_id, price_percent, floor_percent, valid)
+        SELECT t.id, 'GRADE-A', '金牌经销价', c.id, g.id, 88, 80, '[2026-01-01,2027-01-01)'
+          FROM rebate.product_category c, rebate.partner_grade g
+         WHERE c.tenant_id = t.id AND c.code = 'ALL' AND g.tenant_id = t.id AND g.code = 'A';
+        INSERT INTO rebate.price_policy (tenant_id, code, name, category_id, region_id, promotion, price_percent, valid)
+        SELECT t.id, 'PROMO-SOUTH-SUMMER', '华南夏季促销', c.id, r.id, true, 85, '[2026-06-01,2026-09-01)'
+          FROM rebate.product_category c, rebate.region r
+         WHERE c.tenant_id = t.id AND c.code = 'C1' AND r.tenant_id = t.id AND r.code = 'SOUTH';
+        INSERT INTO rebate.price_policy (tenant_id, code, name, product_id, min_quantity, price, floor_percent, valid)
+        SELECT t.id, 'QTY-' || p.sku, '批量价', p.id, 50, round(p.list_price * 0.86, 2), NULL, '[2026-01-01,2027-01-01)'
+          FROM rebate.product p WHERE p.tenant_id = t.id AND p.sku LIKE '%-01';
+
+        -- quarterly targets for every active partner
+        INSERT INTO rebate.target (tenant_id, partner_id, metric, period, value)
+        SELECT t.id, p.id, 'sales_amount', daterange(q::date, (q + interval '3 months')::date),
+               CASE p.kind WHEN 'distributor' THEN 1 ELSE 0.08 END
+               * CASE t.code WHEN 'HUAGUANG' THEN 6000000 ELSE 400000 END * greatest(1, lines / 6000.0) * 25.0 / partners
+          FROM rebate.partner p,
+               generate_series(date '2026-01-01', date '2026-10-01', interval '3 months') AS q
+         WHERE p.tenant_id = t.id AND p.state = 'active';
+    END LOOP;
+
+    IF NOT audited THEN
+        SET LOCAL session_replication_role = replica;
+    END IF;
+
+    -- a year of orders from active partners, 2-4 lines each; about 3% are returns of an earlier order
+    CREATE TEMP TABLE sample_order ON COMMIT DROP AS
+    SELECT g AS n, p.tenant_id, p.id AS partner_id, p.home_region_id,
+           date '2026-01-01' + (random() * 364)::int AS order_date,
+           random() AS u
+      FROM generate_series(1, n_orders) AS g
+      JOIN LATERAL (SELECT * FROM rebate.partner p
+                     WHERE p.state = 'active' AND p.tenant_id IN (SELECT id FROM rebate.tenant WHERE code IN ('HUAGUANG', 'QINGHE'))
+                     ORDER BY p.id OFFSET floor(random() * 1e9 + g * 0)::bigint % greatest(1, (SELECT count(*) FROM rebate.partner
+                                                  WHERE state = 'active')) LIMIT 1) p ON true;
+    INSERT INTO rebate.sales_order (tenant_id, code, partner_id, kind, ship_to_region_id, order_date, status)
+    SELECT tenant_id, format('SO%s-%s', to_char(order_date, 'YYYYMMDD'), lpad(n::text, 8, '0')), partner_id, 'order',
+           home_region_id, order_date,
+           CASE WHEN order_date < date '2026-11-01' THEN 'closed' WHEN u < 0.5 THEN 'delivered' ELSE 'approved' END
+      FROM sample_order;
+    INSERT INTO rebate.order_line (tenant_id, order_id, partner_id, line_no, product_id, quantity, unit_price, unit_cost)
+    SELECT o.tenant_id, o.id, o.partner_id, l, pr.id,
+           CASE WHEN pr.unit = '台' THEN 1 + floor(random() * 20) ELSE 5 + floor(random() * 80) END,
+           round(pr.list_price * CASE WHEN pa.grade_id = (SELECT id FROM rebate.partner_grade g WHERE g.tenant_id = o.tenant_id AND g.code = 'A')
+                                      THEN 0.88 ELSE 0.92 END, 2),
+           pr.standard_cost
+      FROM rebate.sales_order o
+      JOIN rebate.partner pa ON pa.id = o.partner_id
+      CROSS JOIN LATERAL generate_series(1, 2 + (o.id % 3)::int) AS l
+      JOIN LATERAL (SELECT * FROM rebate.product p WHERE p.tenant_id = o.tenant_id
+                     ORDER BY p.id OFFSET (o.id * 31 + l * 7) % 15 LIMIT 1) pr ON true
+     WHERE o.code LIKE 'SO%';
+    -- returns: one line of an earlier order comes back
+    INSERT INTO rebate.sales_order (tenant_id, code, partner_id, kind, original_order_id, ship_to_region_id, order_date, status)
+    SELECT o.tenant_id, 'RT' || substr(o.code, 3), o.partner_id, 'return', o.id, o.ship_to_region_id,
+           least(o.order_date + 20, date '2026-12-31'), 'closed'
+      FROM rebate.sales_order o
+     WHERE o.kind = 'order' AND o.id % 33 = 0;
+    INSERT INTO rebate.order_line (tenant_id, order_id, partner_id, line_no, product_id, quantity, unit_price, unit_cost)
+    SELECT r.tenant_id, r.id, r.partner_id, 1, l.product_id, greatest(1, floor(l.quantity / 2)), l.unit_price, l.unit_cost
+      FROM rebate.sales_order r
+      JOIN rebate.order_line l ON l.order_id = r.original_order_id AND l.line_no = 1
+     WHERE r.kind = 'return';
+    -- payments: each partner pays about 90% of a month's sales in the following month
+    INSERT INTO rebate.payment (tenant_id, code, partner_id, received_on, amount, method)
+    SELECT f.tenant_id, format('PAY-%s-%s', f.partner_id, to_char(f.month, 'YYYYMM')), f.partner_id,
+           (f.month + interval '1 month' + interval '9 days')::date, round(f.amount * 0.9, 2),
+           CASE WHEN f.partner_id % 5 = 0 THEN 'acceptance_bill' ELSE 'bank_transfer' END
+      FROM (SELECT s.tenant_id, s.partner_id, date_trunc('month', s.order_date)::date AS month, sum(s.amount) AS amount
+              FROM rebate.sales_fact s
+             WHERE s.order_date < date '2026-12-01'
+             GROUP BY 1, 2, 3) f
+     WHERE f.amount > 0;
+
+    IF NOT audited THEN
+        SET LOCAL session_replication_role = origin;
+        INSERT INTO rebate.order_status_history (tenant_id, order_id, partner_id, from_status, to_status, reason,
+                                                 session_role, acting_role)
+        SELECT o.tenant_id, o.id, o.partner_id, NULL, o.status, 'sample data (bulk load)', session_user, current_user
+          FROM rebate.sales_order o;
+    END IF;
+
+    RETURN QUERY
+    SELECT (SELECT count(*) FROM rebate.tenant), (SELECT count(*) FROM rebate.region), (SELECT count(*) FROM rebate.partner),
+           (SELECT count(*) FROM rebate.product), (SELECT count(*) FROM rebate.price_policy),
+           (SELECT count(*) FROM rebate.sales_order), (SELECT count(*) FROM rebate.order_line),
+           (SELECT count(*) FROM rebate.payment), (SELECT count(*) FROM rebate.target);
+END
+$$;
+COMMENT ON FUNCTION rebate_sample.generate(double precision, integer, bigint, boolean) IS
+    'Loads a seeded sample channel data set: two brands, real regions, partners (per brand), products, policies, a year of orders, payments, targets';
