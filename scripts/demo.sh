@@ -10,6 +10,6 @@ provide_server
 
 say "loading the sample data and running the rebate calculation"
 fresh_database rebate_demo
-psql_quiet -d rebate_demo -P footer=off -f "$REPO/scripts/demo.sql"
+(cd "$REPO" && psql_quiet -d rebate_demo -P footer=off -f scripts/demo.sql)
 psql_quiet -d postgres -c "DROP DATABASE rebate_demo"
 say "done"
