@@ -67,7 +67,7 @@ def run_file(path, fill=False):
     cases = examples(path)
     if not cases:
         return 0, 0
-    script = ["\\set ON_ERROR_ROLLBACK on", "\\set ON_ERROR_STOP off", "BEGIN;"]
+    script = ["\\set ON_ERROR_ROLLBACK on", "\\set ON_ERROR_STOP off", "\\set SHOW_CONTEXT never", "BEGIN;"]
     for n, (sql, _, _) in enumerate(cases):
         script.append("\\echo " + MARKER.format(n))
         script.append(sql.rstrip())
