@@ -134,31 +134,37 @@ BEGIN
     END IF;
 
     -- a year of orders from active partners, 2-4 lines each; about 3% are returns of an earlier order
+    CREATE TEMP TABLE sample_partner ON COMMIT DROP AS
+    SELECT row_number() OVER (ORDER BY p.id) AS n, p.tenant_id, p.id AS partner_id, p.home_region_id
+      FROM rebate.partner p
+     WHERE p.state = 'active' AND p.tenant_id IN (SELECT id FROM rebate.tenant WHERE code IN ('HUAGUANG', 'QINGHE'));
+    CREATE UNIQUE INDEX ON sample_partner (n);
     CREATE TEMP TABLE sample_order ON COMMIT DROP AS
-    SELECT g AS n, p.tenant_id, p.id AS partner_id, p.home_region_id,
-           date '2026-01-01' + (random() * 364)::int AS order_date,
-           random() AS u
-      FROM generate_series(1, n_orders) AS g
-      JOIN LATERAL (SELECT * FROM rebate.partner p
-                     WHERE p.state = 'active' AND p.tenant_id IN (SELECT id FROM rebate.tenant WHERE code IN ('HUAGUANG', 'QINGHE'))
-                     ORDER BY p.id OFFSET floor(random() * 1e9 + g * 0)::bigint % greatest(1, (SELECT count(*) FROM rebate.partner
-                                                  WHERE state = 'active')) LIMIT 1) p ON true;
+    SELECT o.n, p.tenant_id, p.partner_id, p.home_region_id, o.order_date, o.u
+      FROM (SELECT g AS n, 1 + floor(random() * (SELECT count(*) FROM sample_partner))::bigint AS pick,
+                   date '2026-01-01' + (random() * 364)::int AS order_date, random() AS u
+              FROM generate_series(1, n_orders) AS g) o
+      JOIN sample_partner p ON p.n = o.pick;
     INSERT INTO rebate.sales_order (tenant_id, code, partner_id, kind, ship_to_region_id, order_date, status)
     SELECT tenant_id, format('SO%s-%s', to_char(order_date, 'YYYYMMDD'), lpad(n::text, 8, '0')), partner_id, 'order',
            home_region_id, order_date,
            CASE WHEN order_date < date '2026-11-01' THEN 'closed' WHEN u < 0.5 THEN 'delivered' ELSE 'approved' END
       FROM sample_order;
+    CREATE TEMP TABLE sample_product ON COMMIT DROP AS
+    SELECT row_number() OVER (PARTITION BY p.tenant_id ORDER BY p.id) AS n,
+           count(*) OVER (PARTITION BY p.tenant_id) AS count, p.*
+      FROM rebate.product p
+     WHERE p.tenant_id IN (SELECT id FROM rebate.tenant WHERE code IN ('HUAGUANG', 'QINGHE'));
     INSERT INTO rebate.order_line (tenant_id, order_id, partner_id, line_no, product_id, quantity, unit_price, unit_cost)
     SELECT o.tenant_id, o.id, o.partner_id, l, pr.id,
            CASE WHEN pr.unit = '台' THEN 1 + floor(random() * 20) ELSE 5 + floor(random() * 80) END,
-           round(pr.list_price * CASE WHEN pa.grade_id = (SELECT id FROM rebate.partner_grade g WHERE g.tenant_id = o.tenant_id AND g.code = 'A')
-                                      THEN 0.88 ELSE 0.92 END, 2),
+           round(pr.list_price * CASE WHEN ga.code = 'A' THEN 0.88 ELSE 0.92 END, 2),
            pr.standard_cost
       FROM rebate.sales_order o
       JOIN rebate.partner pa ON pa.id = o.partner_id
+      LEFT JOIN rebate.partner_grade ga ON ga.id = pa.grade_id
       CROSS JOIN LATERAL generate_series(1, 2 + (o.id % 3)::int) AS l
-      JOIN LATERAL (SELECT * FROM rebate.product p WHERE p.tenant_id = o.tenant_id
-                     ORDER BY p.id OFFSET (o.id * 31 + l * 7) % 15 LIMIT 1) pr ON true
+      JOIN sample_product pr ON pr.tenant_id = o.tenant_id AND pr.n = 1 + (o.id * 31 + l * 7) % pr.count
      WHERE o.code LIKE 'SO%';
     -- returns: one line of an earlier order comes back
     INSERT INTO rebate.sales_order (tenant_id, code, partner_id, kind, original_order_id, ship_to_region_id, order_date, status)
