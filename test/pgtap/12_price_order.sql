@@ -2,7 +2,7 @@
 -- partner users and approved by managers; returns, payments, targets.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(29);
+SELECT plan(30);
 
 INSERT INTO tenant (id, code, name) VALUES (701, 'PX', '价格测试');
 INSERT INTO region (id, tenant_id, code, name, level) VALUES (7100, 701, 'CN', '中国', 'country');
@@ -101,6 +101,12 @@ INSERT INTO sales_order (id, tenant_id, code, partner_id, kind, original_order_i
 VALUES (7502, 701, 'RT-1', 7201, 'return', (SELECT id FROM rebate.sales_order WHERE code = 'SO-1'), 7111, '2026-03-10', 'submitted');
 INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price) VALUES (701, 7502, 1, 7401, 1, 900);
 SELECT is((SELECT sum(amount) FROM sales_fact WHERE partner_id = 7201), 11700.0000, 'sales_fact: 9000 + 3600 - 900');
+
+INSERT INTO sales_order (id, tenant_id, code, partner_id, kind, original_order_id, ship_to_region_id, order_date, status)
+VALUES (7503, 701, 'CN-1', 7201, 'credit_note', (SELECT id FROM rebate.sales_order WHERE code = 'SO-1'), 7111, '2026-03-12', 'submitted');
+INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price) VALUES (701, 7503, 1, 7401, 10, 20);
+SELECT is((SELECT format('%s %s', sum(amount), sum(quantity)) FROM sales_fact WHERE partner_id = 7201),
+          '11500.0000 11.0000', 'a credit note of 10 x 20 lowers the amount, not the quantity');
 
 -- payments and allocations
 INSERT INTO payment (id, tenant_id, code, partner_id, amount) VALUES (7601, 701, 'PAY-1', 7201, 5000);
