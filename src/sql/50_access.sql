@@ -60,6 +60,19 @@ AS $$
 $$;
 COMMENT ON FUNCTION @extschema@.current_role_oid() IS 'current_user as a regrole';
 
+-- The role a change is made by: the session's SET ROLE, else the login
+-- role.  Unlike current_user it does not turn into the owner inside a
+-- SECURITY DEFINER function, so audit and history record who really acted.
+CREATE FUNCTION @extschema@.acting_role() RETURNS name
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE pg_catalog.current_setting('role') WHEN 'none' THEN session_user
+                ELSE pg_catalog.current_setting('role')::name END
+$$;
+COMMENT ON FUNCTION @extschema@.acting_role() IS
+    'The role acting in this session (after SET ROLE), also inside SECURITY DEFINER functions';
+
 CREATE FUNCTION @extschema@.is_group_admin() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp

@@ -35,7 +35,6 @@ DECLARE
     old_json jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
     new_json jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
     row_json jsonb := coalesce(new_json, old_json);
-    acting   text := current_setting('role');
 BEGIN
     IF TG_TABLE_SCHEMA <> '@extschema@' THEN
         RAISE EXCEPTION 'audit_row can only audit tables of the rebate extension'
@@ -54,7 +53,7 @@ BEGIN
                   WHERE n.value IS DISTINCT FROM old_json -> n.key)
             END,
             session_user,
-            CASE WHEN acting = 'none' THEN session_user ELSE acting END);
+            @extschema@.acting_role());
     RETURN NULL;
 END
 $$;

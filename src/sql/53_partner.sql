@@ -136,12 +136,11 @@ CREATE FUNCTION @extschema@.record_partner_history() RETURNS trigger
 AS $$
 DECLARE
     why    text := nullif(current_setting('rebate.change_reason', true), '');
-    acting text := current_setting('role');
+    acting name := @extschema@.acting_role();
 BEGIN
     IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'partner' THEN
         RAISE EXCEPTION 'record_partner_history only serves rebate.partner' USING ERRCODE = 'insufficient_privilege';
     END IF;
-    acting := CASE WHEN acting = 'none' THEN session_user ELSE acting END;
     IF TG_OP = 'INSERT' OR NEW.state IS DISTINCT FROM OLD.state THEN
         INSERT INTO @extschema@.partner_state_history
             (tenant_id, partner_id, from_state, to_state, reason, session_role, acting_role)

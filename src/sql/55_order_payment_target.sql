@@ -62,8 +62,6 @@ CREATE FUNCTION @extschema@.record_order_history() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    acting text := current_setting('role');
 BEGIN
     IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'sales_order' THEN
         RAISE EXCEPTION 'record_order_history only serves rebate.sales_order' USING ERRCODE = 'insufficient_privilege';
@@ -73,7 +71,7 @@ BEGIN
             (tenant_id, order_id, partner_id, from_status, to_status, reason, session_role, acting_role)
         VALUES (NEW.tenant_id, NEW.id, NEW.partner_id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status,
                 nullif(current_setting('rebate.change_reason', true), ''), session_user,
-                CASE WHEN acting = 'none' THEN session_user ELSE acting END);
+                @extschema@.acting_role());
     END IF;
     RETURN NULL;
 END

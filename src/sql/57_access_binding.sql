@@ -50,13 +50,11 @@ CREATE FUNCTION @extschema@.grant_access(role regrole, tenant_id bigint, partner
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    caller   name := session_user;
-    acting   name := current_setting('role');
+    acting   name := @extschema@.acting_role();
     target   pg_catalog.pg_roles%ROWTYPE;
     as_admin boolean;
     group_role text := CASE WHEN partner_id IS NULL THEN 'rebate_manager' ELSE 'rebate_partner' END;
 BEGIN
-    acting := CASE WHEN acting = 'none' THEN caller ELSE acting END;
     as_admin := pg_has_role(acting, 'rebate_admin', 'MEMBER');
     IF NOT as_admin THEN
         IF partner_id IS NULL
@@ -103,10 +101,9 @@ CREATE FUNCTION @extschema@.revoke_access(role regrole) RETURNS void
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    acting  name := current_setting('role');
+    acting  name := @extschema@.acting_role();
     binding @extschema@.access_binding%ROWTYPE;
 BEGIN
-    acting := CASE WHEN acting = 'none' THEN session_user ELSE acting END;
     SELECT * INTO binding FROM @extschema@.access_binding b WHERE b.role = revoke_access.role;
     IF NOT FOUND THEN
         RETURN;
