@@ -74,6 +74,14 @@ BEGIN
         RAISE EXCEPTION 'partner_name_key only serves rebate.partner' USING ERRCODE = 'insufficient_privilege';
     END IF;
     NEW.name_key := @extschema@.normalize_name(NEW.name);
+    -- name the existing partner only to those who may see the tenant; anyone
+    -- else is refused by row-level security before the unique index is reached
+    IF NOT pg_has_role(@extschema@.acting_role(), 'rebate_admin', 'MEMBER')
+       AND NEW.tenant_id IS DISTINCT FROM
+           (SELECT b.tenant_id FROM @extschema@.access_binding b JOIN pg_roles r ON r.oid = b.role
+             WHERE r.rolname = @extschema@.acting_role()) THEN
+        RETURN NEW;
+    END IF;
     SELECT p.code, p.name INTO existing FROM @extschema@.partner p
      WHERE p.tenant_id = NEW.tenant_id AND p.name_key = NEW.name_key AND p.id <> NEW.id;
     IF FOUND THEN

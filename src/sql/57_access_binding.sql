@@ -199,9 +199,14 @@ GRANT SELECT, INSERT, UPDATE, DELETE
       @extschema@.target
    TO rebate_admin, rebate_manager;
 GRANT SELECT ON @extschema@.product_category, @extschema@.product_region, @extschema@.price_policy,
-                @extschema@.sales_order, @extschema@.order_line, @extschema@.order_status_history,
-                @extschema@.payment, @extschema@.payment_allocation, @extschema@.target, @extschema@.sales_fact
+                @extschema@.sales_order, @extschema@.order_status_history,
+                @extschema@.payment, @extschema@.payment_allocation, @extschema@.target
    TO rebate_admin, rebate_manager, rebate_partner;
+GRANT SELECT ON @extschema@.order_line, @extschema@.sales_fact TO rebate_admin, rebate_manager;
+-- partner users see their lines, but not the cost at the time (nor, so, sales_fact's cost)
+GRANT SELECT (id, tenant_id, order_id, partner_id, line_no, product_id, quantity, unit_price, amount,
+              created_at, updated_at)
+   ON @extschema@.order_line TO rebate_partner;
 -- partner users see products but not their cost
 GRANT SELECT (id, tenant_id, sku, name, category_id, unit, list_price, active, created_at, updated_at)
    ON @extschema@.product TO rebate_partner;

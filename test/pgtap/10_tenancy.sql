@@ -3,7 +3,7 @@
 -- partner and the partners below it; the binding cannot be forged; settings
 -- a client can change open nothing; the audit log records and cannot be altered.
 BEGIN;
-SELECT plan(43);
+SELECT plan(44);
 
 -- rows an UPDATE or DELETE touched, run with the caller's rights
 CREATE FUNCTION public.rows_affected(statement text) RETURNS integer LANGUAGE plpgsql AS $$
@@ -56,6 +56,8 @@ SELECT lives_ok($$INSERT INTO rebate.partner (code, name) VALUES ('A3', '宁波�
 SELECT is((SELECT tenant_id FROM rebate.partner WHERE code = 'A3'), 901::bigint, 'in tenant A');
 SELECT throws_ok($$INSERT INTO rebate.partner (tenant_id, code, name) VALUES (902, 'B9', '乙冒名')$$,
                  '42501', NULL, 'manager A cannot write into tenant B');
+SELECT throws_ok($$INSERT INTO rebate.partner (tenant_id, code, name) VALUES (902, 'B8', '南京乙总代')$$,
+                 '42501', NULL, 'nor learn from a duplicate-name refusal what B has registered');
 SELECT is(rows_affected($$UPDATE rebate.partner SET credit_limit = 1 WHERE tenant_id = 902$$), 0, 'manager A updates nothing of B');
 SELECT is(rows_affected($$DELETE FROM rebate.region WHERE tenant_id = 902$$), 0, 'manager A deletes nothing of B');
 SELECT throws_ok($$UPDATE rebate.partner SET tenant_id = 902 WHERE code = 'A2'$$,

@@ -2,7 +2,7 @@
 -- partner users and approved by managers; returns, payments, targets.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(30);
+SELECT plan(31);
 
 INSERT INTO tenant (id, code, name) VALUES (701, 'PX', '价格测试');
 INSERT INTO region (id, tenant_id, code, name, level) VALUES (7100, 701, 'CN', '中国', 'country');
@@ -83,6 +83,7 @@ SELECT is(rows_affected($$UPDATE rebate.sales_order SET status = 'approved' WHER
           'it cannot approve its own order (a submitted order is no longer its to change)');
 SELECT throws_ok($$SELECT standard_cost FROM rebate.product$$, '42501', NULL, 'it does not see product costs');
 SELECT is((SELECT sum(list_price) FROM rebate.product), 3000.0000, 'but sees list prices');
+SELECT throws_ok($$SELECT unit_cost FROM rebate.order_line$$, '42501', NULL, 'nor the cost recorded on its own lines');
 RESET ROLE;
 
 SELECT is((SELECT format('%s %s %s', partner_id, unit_cost, amount) FROM order_line WHERE order_id = (SELECT id FROM rebate.sales_order WHERE code = 'SO-1') AND line_no = 1),
