@@ -24,30 +24,40 @@ BEGIN
 END
 $$;
 
--- The session's binding.  Each role may read its own binding row (and only
--- that: see the policy on rebate.access_binding), so these run with the
--- caller's rights and always answer for current_user.  (PL/pgSQL: the table
--- is created later in the script.)
-CREATE FUNCTION @extschema@.current_tenant_id() RETURNS bigint
+-- A role's binding: the one lookup of rebate.access_binding that the
+-- session functions, the binding functions and the name check share.  Each
+-- role may read only its own binding row (see the policy on
+-- rebate.access_binding), so called with the caller's rights it answers for
+-- that caller only; SECURITY DEFINER callers use it for the acting role.
+-- (PL/pgSQL: the table is created later in the script.)
+CREATE FUNCTION @extschema@.binding_of(role_name name, OUT tenant_id bigint, OUT partner_id bigint)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN (SELECT b.tenant_id FROM @extschema@.access_binding b
-             WHERE b.role OPERATOR(pg_catalog.=) @extschema@.current_role_oid());
+    SELECT b.tenant_id, b.partner_id INTO tenant_id, partner_id
+      FROM @extschema@.access_binding b
+      JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) b.role::oid
+     WHERE r.rolname OPERATOR(pg_catalog.=) role_name;
 END
+$$;
+COMMENT ON FUNCTION @extschema@.binding_of(name) IS
+    'The tenant and partner a role is bound to (NULLs if none); a role may look up only its own binding';
+
+CREATE FUNCTION @extschema@.current_tenant_id() RETURNS bigint
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (@extschema@.binding_of(current_user)).tenant_id
 $$;
 COMMENT ON FUNCTION @extschema@.current_tenant_id() IS
     'The tenant current_user is bound to by rebate.grant_access, or NULL';
 
 CREATE FUNCTION @extschema@.current_partner_id() RETURNS bigint
-    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-    RETURN (SELECT b.partner_id FROM @extschema@.access_binding b
-             WHERE b.role OPERATOR(pg_catalog.=) @extschema@.current_role_oid());
-END
+    SELECT (@extschema@.binding_of(current_user)).partner_id
 $$;
 COMMENT ON FUNCTION @extschema@.current_partner_id() IS
     'The partner current_user is bound to (partner portal users), or NULL';
@@ -83,14 +93,12 @@ COMMENT ON FUNCTION @extschema@.is_group_admin() IS
     'Whether current_user is a group administrator (member of rebate_admin): sees every tenant';
 
 CREATE FUNCTION @extschema@.is_tenant_manager() RETURNS boolean
-    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-    RETURN pg_catalog.pg_has_role(current_user, 'rebate_manager', 'MEMBER')
-       AND EXISTS (SELECT 1 FROM @extschema@.access_binding b
-                    WHERE b.role OPERATOR(pg_catalog.=) @extschema@.current_role_oid() AND b.partner_id IS NULL);
-END
+    SELECT pg_catalog.pg_has_role(current_user, 'rebate_manager', 'MEMBER')
+       AND b.tenant_id IS NOT NULL AND b.partner_id IS NULL
+      FROM @extschema@.binding_of(current_user) AS b
 $$;
 COMMENT ON FUNCTION @extschema@.is_tenant_manager() IS
     'Whether current_user manages its bound tenant (member of rebate_manager, bound without a partner)';

@@ -77,9 +77,7 @@ BEGIN
     -- name the existing partner only to those who may see the tenant; anyone
     -- else is refused by row-level security before the unique index is reached
     IF NOT pg_has_role(@extschema@.acting_role(), 'rebate_admin', 'MEMBER')
-       AND NEW.tenant_id IS DISTINCT FROM
-           (SELECT b.tenant_id FROM @extschema@.access_binding b JOIN pg_roles r ON r.oid = b.role
-             WHERE r.rolname = @extschema@.acting_role()) THEN
+       AND NEW.tenant_id IS DISTINCT FROM (@extschema@.binding_of(@extschema@.acting_role())).tenant_id THEN
         RETURN NEW;
     END IF;
     SELECT p.code, p.name INTO existing FROM @extschema@.partner p

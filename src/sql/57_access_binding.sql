@@ -39,6 +39,18 @@ REVOKE ALL ON FUNCTION @extschema@.drop_group_memberships(oid) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.drop_group_memberships(oid) IS
     'Internal: revokes a role''s direct memberships in rebate_manager and rebate_partner (used by grant_access and revoke_access)';
 
+-- Whether a role is a manager bound to this tenant (for the binding functions).
+CREATE FUNCTION @extschema@.manages_tenant(role_name name, tenant bigint) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.pg_has_role(role_name, 'rebate_manager', 'MEMBER')
+       AND b.tenant_id OPERATOR(pg_catalog.=) tenant AND b.partner_id IS NULL
+      FROM @extschema@.binding_of(role_name) AS b
+$$;
+COMMENT ON FUNCTION @extschema@.manages_tenant(name, bigint) IS
+    'Whether a role is a manager (rebate_manager) bound to the tenant, without a partner';
+
 -- Group admins bind anyone; a tenant's manager binds partner users of its own
 -- tenant.  The role also becomes a member of the matching group role
 -- (rebate_manager or rebate_partner).  SECURITY DEFINER because ordinary
@@ -58,10 +70,7 @@ BEGIN
     as_admin := pg_has_role(acting, 'rebate_admin', 'MEMBER');
     IF NOT as_admin THEN
         IF partner_id IS NULL
-           OR NOT pg_has_role(acting, 'rebate_manager', 'MEMBER')
-           OR NOT EXISTS (SELECT 1 FROM @extschema@.access_binding b
-                           WHERE b.role = (SELECT r.oid FROM pg_roles r WHERE r.rolname = acting)::regrole
-                             AND b.tenant_id = grant_access.tenant_id AND b.partner_id IS NULL) THEN
+           OR NOT @extschema@.manages_tenant(acting, grant_access.tenant_id) THEN
             RAISE EXCEPTION 'permission denied to grant access to tenant %', tenant_id
                 USING ERRCODE = 'insufficient_privilege',
                       HINT = 'Group administrators (rebate_admin) bind managers and partner users; a tenant''s managers bind partner users of their own tenant.';
@@ -109,11 +118,7 @@ BEGIN
         RETURN;
     END IF;
     IF NOT pg_has_role(acting, 'rebate_admin', 'MEMBER')
-       AND NOT (binding.partner_id IS NOT NULL
-                AND pg_has_role(acting, 'rebate_manager', 'MEMBER')
-                AND EXISTS (SELECT 1 FROM @extschema@.access_binding b
-                             WHERE b.role = (SELECT r.oid FROM pg_roles r WHERE r.rolname = acting)::regrole
-                               AND b.tenant_id = binding.tenant_id AND b.partner_id IS NULL)) THEN
+       AND NOT (binding.partner_id IS NOT NULL AND @extschema@.manages_tenant(acting, binding.tenant_id)) THEN
         RAISE EXCEPTION 'permission denied to revoke access of role %', role
             USING ERRCODE = 'insufficient_privilege';
     END IF;
