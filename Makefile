@@ -4,17 +4,19 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION)
 
 MODULE_big  = rebate
 OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.o src/tier_calc.o \
-              src/money.o src/tiered_sum.o src/icu_text.o src/option_words.o src/state_machine.o
+              src/money.o src/tiered_sum.o src/icu_text.o src/option_words.o src/state_machine.o \
+              src/policy_spi.o src/policy_cache.o src/policy_row.o src/policy_violation.o \
+              src/price_policy.o src/region_policy.o src/order_policy.o
 
 # The install script is concatenated from one-topic fragments (src/sql/NN_topic.sql).
-# Released versions keep their full script, frozen, in src/sql/versions/.  An
-# upgrade script is the fragments the new version added (UPGRADE_FROM_x lists
-# them), after src/sql/versions/A--B.pre.sql when existing objects change.
+# Released versions keep their full script and the upgrade script that led to
+# them, frozen, in src/sql/versions/.  The upgrade to the version in the works
+# is the fragments it added (UPGRADE_FROM_x lists them); a new fragment changes
+# earlier objects with ALTER / CREATE OR REPLACE, never by editing a released
+# fragment, so that a fresh install and an upgrade end up the same.
 SQL_FRAGMENTS = $(sort $(wildcard src/sql/[0-9][0-9]_*.sql))
-UPGRADE_FROM_0.1.0 = src/sql/45_text_and_rules.sql src/sql/50_access.sql src/sql/51_audit.sql \
-                     src/sql/52_tenant_region.sql src/sql/53_partner.sql src/sql/54_product_price.sql \
-                     src/sql/55_order_payment_target.sql src/sql/57_access_binding.sql
-DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--$(EXTVERSION).sql
+UPGRADE_FROM_0.2.0 = src/sql/60_policy_enforcement.sql
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.2.0--$(EXTVERSION).sql
 DATA        = $(wildcard src/sql/versions/$(EXTENSION)--*.sql)
 
 # pg_regress: sql/NAME.sql against expected/NAME.out (PGXS defaults), 00_setup first.
@@ -36,5 +38,6 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_FRAGMENTS) $(EXTENSION).control
 	cat $(SQL_FRAGMENTS) > $@
 
-$(EXTENSION)--0.1.0--$(EXTVERSION).sql: $(UPGRADE_FROM_0.1.0) $(EXTENSION).control
-	( printf '%s\n' '\echo Use "ALTER EXTENSION rebate UPDATE" to load this file. \quit'; cat $(UPGRADE_FROM_0.1.0) ) > $@
+UPGRADE_HEADER = printf '%s\n' '\echo Use "ALTER EXTENSION rebate UPDATE" to load this file. \quit'
+$(EXTENSION)--0.2.0--$(EXTVERSION).sql: $(UPGRADE_FROM_0.2.0) $(EXTENSION).control
+	( $(UPGRADE_HEADER); cat $(UPGRADE_FROM_0.2.0) ) > $@

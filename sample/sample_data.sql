@@ -26,6 +26,7 @@ CREATE OR REPLACE FUNCTION rebate_sample.generate(seed double precision DEFAULT 
 AS $$
 DECLARE
     t record;
+    step integer;
     n_orders bigint := greatest(1, lines / 3);
 BEGIN
     IF partners < 8 THEN
@@ -145,11 +146,23 @@ BEGIN
                    date '2026-01-01' + (random() * 364)::int AS order_date, random() AS u
               FROM generate_series(1, n_orders) AS g) o
       JOIN sample_partner p ON p.n = o.pick;
+    -- With the triggers on, orders go in as drafts and walk their lifecycle
+    -- once their lines are in (lines of shipped orders are locked), with the
+    -- credit check off: this is history, not new business.
+    CREATE TEMP TABLE sample_status ON COMMIT DROP AS
+    SELECT code, status AS final_status FROM (
+        SELECT format('SO%s-%s', to_char(order_date, 'YYYYMMDD'), lpad(n::text, 8, '0')) AS code,
+               CASE WHEN order_date < date '2026-11-01' THEN 'closed' WHEN u < 0.5 THEN 'delivered' ELSE 'approved' END AS status
+          FROM sample_order) s;
+    IF audited THEN
+        UPDATE rebate.enforcement_setting SET credit = 'allow'
+         WHERE tenant_id IN (SELECT id FROM rebate.tenant WHERE code IN ('HUAGUANG', 'QINGHE'));
+    END IF;
     INSERT INTO rebate.sales_order (tenant_id, code, partner_id, kind, ship_to_region_id, order_date, status)
-    SELECT tenant_id, format('SO%s-%s', to_char(order_date, 'YYYYMMDD'), lpad(n::text, 8, '0')), partner_id, 'order',
-           home_region_id, order_date,
-           CASE WHEN order_date < date '2026-11-01' THEN 'closed' WHEN u < 0.5 THEN 'delivered' ELSE 'approved' END
-      FROM sample_order;
+    SELECT o.tenant_id, st.code, o.partner_id, 'order', o.home_region_id, o.order_date,
+           CASE WHEN audited THEN 'draft' ELSE st.final_status END
+      FROM sample_order o
+      JOIN sample_status st ON st.code = format('SO%s-%s', to_char(o.order_date, 'YYYYMMDD'), lpad(o.n::text, 8, '0'));
     CREATE TEMP TABLE sample_product ON COMMIT DROP AS
     SELECT row_number() OVER (PARTITION BY p.tenant_id ORDER BY p.id) AS n,
            count(*) OVER (PARTITION BY p.tenant_id) AS count, p.*
@@ -169,14 +182,27 @@ BEGIN
     -- returns: one line of an earlier order comes back
     INSERT INTO rebate.sales_order (tenant_id, code, partner_id, kind, original_order_id, ship_to_region_id, order_date, status)
     SELECT o.tenant_id, 'RT' || substr(o.code, 3), o.partner_id, 'return', o.id, o.ship_to_region_id,
-           least(o.order_date + 20, date '2026-12-31'), 'closed'
+           least(o.order_date + 20, date '2026-12-31'), CASE WHEN audited THEN 'draft' ELSE 'closed' END
       FROM rebate.sales_order o
      WHERE o.kind = 'order' AND o.id % 33 = 0;
+    INSERT INTO sample_status (code, final_status)
+    SELECT o.code, 'closed' FROM rebate.sales_order o WHERE o.kind = 'return';
     INSERT INTO rebate.order_line (tenant_id, order_id, partner_id, line_no, product_id, quantity, unit_price, unit_cost)
     SELECT r.tenant_id, r.id, r.partner_id, 1, l.product_id, greatest(1, floor(l.quantity / 2)), l.unit_price, l.unit_cost
       FROM rebate.sales_order r
       JOIN rebate.order_line l ON l.order_id = r.original_order_id AND l.line_no = 1
      WHERE r.kind = 'return';
+    IF audited THEN
+        FOR step IN 1 .. 5 LOOP
+            UPDATE rebate.sales_order o
+               SET status = (ARRAY['submitted', 'approved', 'shipped', 'delivered', 'closed'])[step]
+              FROM sample_status st
+             WHERE st.code = o.code
+               AND array_position(ARRAY['draft', 'submitted', 'approved', 'shipped', 'delivered', 'closed'], st.final_status) > step;
+        END LOOP;
+        UPDATE rebate.enforcement_setting SET credit = 'review'
+         WHERE tenant_id IN (SELECT id FROM rebate.tenant WHERE code IN ('HUAGUANG', 'QINGHE'));
+    END IF;
     -- payments: each partner pays about 90% of a month's sales in the following month
     INSERT INTO rebate.payment (tenant_id, code, partner_id, received_on, amount, method)
     SELECT f.tenant_id, format('PAY-%s-%s', f.partner_id, to_char(f.month, 'YYYYMM')), f.partner_id,

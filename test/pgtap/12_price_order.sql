@@ -10,8 +10,10 @@ INSERT INTO region (id, tenant_id, code, name, level, parent_id) VALUES
     (7110, 701, 'EAST', '华东', 'area', 7100), (7111, 701, 'SH', '上海', 'province', 7110),
     (7120, 701, 'SOUTH', '华南', 'area', 7100), (7121, 701, 'GD', '广东', 'province', 7120);
 INSERT INTO partner_grade (id, tenant_id, code, name, rank) VALUES (7001, 701, 'A', '金牌', 1), (7002, 701, 'B', '银牌', 2);
-INSERT INTO partner (id, tenant_id, code, name, grade_id, home_region_id) VALUES
-    (7201, 701, 'PA', '上海金牌经销', 7001, 7111), (7202, 701, 'PB', '广州银牌经销', 7002, 7121);
+INSERT INTO partner (id, tenant_id, code, name, grade_id, home_region_id, state, credit_limit) VALUES
+    (7201, 701, 'PA', '上海金牌经销', 7001, 7111, 'active', 100000), (7202, 701, 'PB', '广州银牌经销', 7002, 7121, 'active', 100000);
+INSERT INTO partner_territory (tenant_id, partner_id, region_id, valid) VALUES
+    (701, 7201, 7110, '[2026-01-01,2027-01-01)'), (701, 7202, 7120, '[2026-01-01,2027-01-01)');
 INSERT INTO product_category (id, tenant_id, code, name) VALUES (7300, 701, 'HA', '家电');
 INSERT INTO product_category (id, tenant_id, code, name, parent_id) VALUES (7310, 701, 'AC', '空调', 7300);
 INSERT INTO product (id, tenant_id, sku, name, category_id, list_price, standard_cost) VALUES

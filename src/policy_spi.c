@@ -1,0 +1,72 @@
+/*
+ * policy_spi.c — SPI for the policy triggers: each query is prepared once
+ * per backend and kept, and runs as a role the trigger chooses (the owner
+ * of the table judged, like PostgreSQL's foreign-key triggers), so that a
+ * partner user's order is judged exactly like a manager's.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "policy.h"
+
+uint64
+policy_spi_run(PolicySpi *spi, SavedPlan *plan, Oid as_role, Datum *values, const char *nulls)
+{
+	Oid			saved_role;
+	int			saved_context;
+	int			rc;
+
+	if (!spi->connected)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		spi->connected = true;
+	}
+	if (plan->plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(plan->sql, plan->nargs, plan->argtypes);
+
+		if (prepared == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", plan->sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(prepared) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		plan->plan = prepared;
+	}
+
+	GetUserIdAndSecContext(&saved_role, &saved_context);
+	SetUserIdAndSecContext(as_role, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	/* not read-only: a fresh snapshot sees what earlier rows of this statement did */
+	rc = SPI_execute_plan(plan->plan, values, nulls, false, 0);
+	SetUserIdAndSecContext(saved_role, saved_context);
+
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", plan->sql, SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+void
+policy_spi_finish(PolicySpi *spi)
+{
+	if (spi->connected)
+	{
+		SPI_finish();
+		spi->connected = false;
+	}
+}
+
+Datum
+policy_spi_value(int row, int column, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, isnull);
+}
+
+char *
+policy_spi_text(int row, int column)
+{
+	bool		isnull;
+	Datum		value = policy_spi_value(row, column, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(value);
+}
