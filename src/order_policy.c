@@ -63,7 +63,7 @@ refuse_locked(const char *order_code, const char *status, const char *what)
 /* ---- credit ------------------------------------------------------------- */
 
 static SavedPlan credit_plan = {
-	"SELECT e.credit_limit OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.+) ($4 OPERATOR(pg_catalog./) 100)),"
+	"SELECT pg_catalog.trim_scale(e.credit_limit OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.+) ($4 OPERATOR(pg_catalog./) 100))),"
 	"       e.exposure OPERATOR(pg_catalog.+) $3, e.receivable, e.open_orders,"
 	"       e.this_order OPERATOR(pg_catalog.+) $3,"
 	"       EXISTS (SELECT 1 FROM rebate.policy_violation v"
@@ -93,11 +93,12 @@ typedef struct CreditOrder
  * Whether the order, grown by delta, keeps the partner within its credit
  * limit (and tolerance).  A manager's approval of an earlier credit breach
  * of this order covers it up to the order amount approved.  Over the limit:
- * reject raises; review records a violation (unless one is open already) and
- * returns true: the order is to be held.
+ * reject raises; review records a violation (unless one is open already,
+ * *violation stays 0 then) and returns true: the order is to be held.
  */
 static bool
-credit_breached(PolicySpi *spi, Oid reader, const TenantSettings *settings, const CreditOrder *order, Numeric delta)
+credit_breached(PolicySpi *spi, Oid reader, const TenantSettings *settings, const CreditOrder *order, Numeric delta,
+				int64 *violation)
 {
 	Datum		args[4] = {Int64GetDatum(order->partner_id), Int64GetDatum(order->order_id),
 	NumericGetDatum(delta), NumericGetDatum(settings->credit_tolerance)};
@@ -115,6 +116,7 @@ credit_breached(PolicySpi *spi, Oid reader, const TenantSettings *settings, cons
 	this_order = DatumGetNumeric(policy_spi_value(0, 5, &isnull));
 	if (policy_numeric_cmp(exposure, limit) <= 0 || DatumGetBool(policy_spi_value(0, 6, &isnull)))
 		return false;
+	*violation = 0;
 	if (settings->credit == MODE_REVIEW && DatumGetBool(policy_spi_value(0, 7, &isnull)))
 		return true;
 
@@ -142,7 +144,7 @@ credit_breached(PolicySpi *spi, Oid reader, const TenantSettings *settings, cons
 	b.message = psprintf("order \"%s\" would take partner %s to an exposure of %s, over its credit limit",
 						 order->order_code, partner, policy_numeric_text(exposure));
 	b.hint = pstrdup("Collect payment first, or have a manager raise the partner's credit limit or approve the order.");
-	policy_breach(spi, &b);
+	*violation = policy_breach(spi, &b);
 	return true;
 }
 
@@ -389,8 +391,10 @@ rebate_enforce_order_policy(PG_FUNCTION_ARGS)
 			order_breach.region_id, RelationGetRelid(rel), order_breach.order_id
 		};
 
+		int64		violation;
+
 		if (credit_breached(&spi, reader, &settings, &order,
-							DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))))
+							DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(0))), &violation))
 			hold = true;
 	}
 	policy_spi_finish(&spi);
@@ -504,8 +508,10 @@ rebate_enforce_order_line_state(PG_FUNCTION_ARGS)
 				order.region_id, RelationGetRelid(rel), DatumGetInt64(get(tuple, rel, id_attnum, &isnull))
 			};
 
-			if (credit_breached(&spi, reader, &settings, &credit, delta))
-				policy_hold_order(&spi, order.order_id, order.status, 0);
+			int64		violation;
+
+			if (credit_breached(&spi, reader, &settings, &credit, delta, &violation))
+				policy_hold_order(&spi, order.order_id, order.status, violation);
 		}
 	}
 	policy_spi_finish(&spi);

@@ -140,7 +140,9 @@ policy_hold_order(PolicySpi *spi, int64 order_id, const char *order_status, int6
 	if (strcmp(order_status, "submitted") != 0 && strcmp(order_status, "approved") != 0)
 		return;					/* drafts are held when submitted; held orders stay held */
 	args[0] = Int64GetDatum(order_id);
-	args[1] = CStringGetTextDatum(psprintf("held for review: policy violation %lld", (long long) violation_id));
+	args[1] = CStringGetTextDatum(violation_id != 0
+								  ? psprintf("held for review: policy violation %lld", (long long) violation_id)
+								  : pstrdup("held for review: its open policy violations"));
 	policy_spi_run(spi, &hold_plan, policy_rel_owner(REL_SALES_ORDER), args, NULL);
 }
 
