@@ -55,7 +55,7 @@ $$;
 
 -- A breach: reject raises; review records the violation and holds a
 -- submitted or approved order.
-CREATE FUNCTION bench_policy.breach(mode text, sqlstate text, kind text, message text, detail text, hint text,
+CREATE FUNCTION bench_policy.breach(mode text, code text, kind text, message text, detail text, hint text,
                                     line rebate.order_line, o rebate.sales_order,
                                     expected numeric DEFAULT NULL, actual numeric DEFAULT NULL,
                                     amount numeric DEFAULT NULL, policy_id bigint DEFAULT NULL,
@@ -67,7 +67,7 @@ DECLARE
     violation bigint;
 BEGIN
     IF mode <> 'review' THEN
-        RAISE EXCEPTION USING ERRCODE = sqlstate, MESSAGE = message, DETAIL = coalesce(detail, ''),
+        RAISE EXCEPTION USING ERRCODE = code, MESSAGE = message, DETAIL = coalesce(detail, ''),
                               HINT = coalesce(hint, '');
     END IF;
     INSERT INTO rebate.policy_violation (tenant_id, kind, source_table, source_id, order_id, partner_id,

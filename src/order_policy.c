@@ -55,6 +55,7 @@ refuse_locked(const char *order_code, const char *status, const char *what)
 	ereport(ERROR,
 			(errcode(ERRCODE_REBATE_ORDER_LOCKED),
 			 errmsg("%s of order \"%s\" cannot change: the order is %s", what, order_code, status),
+			 errdetail("Once an order is shipped, delivered, closed or cancelled, only its note and its status along the lifecycle change."),
 			 errhint(strcmp(status, "cancelled") == 0
 					 ? "Place a new order instead."
 					 : "Correct a shipped order with a return or a credit note (rebate.sales_order kind return or credit_note) referring to it.")));

@@ -10,6 +10,8 @@
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "miscadmin.h"
+#include "utils/datetime.h"
 #include "utils/numeric.h"
 
 #include "policy.h"
@@ -29,10 +31,18 @@ policy_numeric_text(Numeric value)
 											   DirectFunctionCall1(numeric_trim_scale, NumericGetDatum(value))));
 }
 
+/* ISO 8601 whatever DateStyle says: messages read the same in every session */
 char *
 policy_date_text(DateADT date)
 {
-	return DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(date)));
+	struct pg_tm tm;
+	char		buf[MAXDATELEN + 1];
+
+	if (DATE_NOT_FINITE(date))
+		return DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(date)));
+	j2date(date + POSTGRES_EPOCH_JDATE, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+	EncodeDateOnly(&tm, USE_ISO_DATES, buf);
+	return pstrdup(buf);
 }
 
 static SavedPlan names_plan = {

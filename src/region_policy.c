@@ -21,8 +21,10 @@ PG_FUNCTION_INFO_V1(rebate_enforce_region_policy);
 static const char *const function_name = "rebate.enforce_region_policy()";
 
 static SavedPlan territories_plan = {
-	"SELECT pg_catalog.string_agg(pg_catalog.format('\"%s\" from %s%s', r.name, pg_catalog.lower(t.valid),"
-	"           CASE WHEN pg_catalog.upper_inf(t.valid) THEN '' ELSE ' until ' || pg_catalog.upper(t.valid) END),"
+	"SELECT pg_catalog.string_agg(pg_catalog.format('\"%s\" from %s%s', r.name,"
+	"           pg_catalog.to_char(pg_catalog.lower(t.valid), 'YYYY-MM-DD'),"
+	"           CASE WHEN pg_catalog.upper_inf(t.valid) THEN ''"
+	"                ELSE ' until ' OPERATOR(pg_catalog.||) pg_catalog.to_char(pg_catalog.upper(t.valid), 'YYYY-MM-DD') END),"
 	"           ', ' ORDER BY r.name)"
 	"  FROM rebate.partner_territory t JOIN rebate.region r ON r.id OPERATOR(pg_catalog.=) t.region_id"
 	" WHERE t.partner_id OPERATOR(pg_catalog.=) $1",
