@@ -42,3 +42,37 @@ SELECT p.code AS partner,
  WHERE f.order_date >= date '2026-07-01' AND f.order_date < date '2026-10-01'
  GROUP BY p.code, tg.value
  ORDER BY p.code;
+
+\echo
+\echo 'Channel policy at work (C triggers on every write). A 华光 dealer orders air conditioners for December 2026:'
+SELECT p.id AS dealer, p.code AS dealer_code, p.home_region_id AS home, pr.id AS product, pr.sku, pr.list_price,
+       (SELECT r.id FROM rebate.region r WHERE r.tenant_id = p.tenant_id AND r.level = 'area'
+           AND NOT rebate.in_territory(p.id, r.id, date '2026-12-10') ORDER BY r.id LIMIT 1) AS elsewhere
+  FROM rebate.partner p
+  JOIN rebate.product pr ON pr.tenant_id = p.tenant_id AND pr.sku = 'HU-C1-02'
+ WHERE p.code = 'HUAGUANG-P00001' \gset
+INSERT INTO rebate.sales_order (tenant_id, code, partner_id, ship_to_region_id, order_date)
+SELECT tenant_id, 'DEMO-1', id, home_region_id, date '2026-12-10' FROM rebate.partner WHERE id = :dealer;
+\set ON_ERROR_STOP off
+\echo
+\echo '1. A line at 60% of the list price, below the 80% floor of the base policy: refused.'
+INSERT INTO rebate.order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price)
+SELECT o.tenant_id, o.id, 1, :product, 5, :list_price * 0.6 FROM rebate.sales_order o WHERE o.code = 'DEMO-1';
+\echo
+\echo '2. An order shipped into another 大区, outside the dealer''s territory (窜货): refused.'
+INSERT INTO rebate.sales_order (tenant_id, code, partner_id, ship_to_region_id, order_date)
+SELECT tenant_id, 'DEMO-2', id, :elsewhere, date '2026-12-10' FROM rebate.partner WHERE id = :dealer;
+\set ON_ERROR_STOP on
+\echo
+\echo '3. The brand puts its base policy under review: the same line is accepted, recorded, and the order held once submitted.'
+UPDATE rebate.price_policy SET enforcement = 'review'
+ WHERE code = 'BASE' AND tenant_id = (SELECT tenant_id FROM rebate.partner WHERE id = :dealer);
+INSERT INTO rebate.order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price)
+SELECT o.tenant_id, o.id, 1, :product, 5, :list_price * 0.6 FROM rebate.sales_order o WHERE o.code = 'DEMO-1';
+UPDATE rebate.sales_order SET status = 'submitted' WHERE code = 'DEMO-1';
+SELECT v.order_code, o.status, v.kind, v.sku, v.unit_price, v.limit_price AS floor, v.amount_gap, v.policy_code
+  FROM rebate.v_price_violations v JOIN rebate.sales_order o ON o.id = v.order_id
+ WHERE v.order_code = 'DEMO-1';
+\echo
+\echo 'Credit exposure of the dealer (receivable = shipped − returns − payments; negative = paid in advance):'
+SELECT * FROM rebate.credit_exposure(:dealer, (SELECT id FROM rebate.sales_order WHERE code = 'DEMO-1'));
