@@ -4,7 +4,7 @@
 -- sessions and cache invalidation within a session.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(85);
+SELECT plan(89);
 
 INSERT INTO tenant (id, code, name) VALUES (801, 'PE', '政策测试');
 INSERT INTO region (id, tenant_id, code, name, level) VALUES (8100, 801, 'CN', '中国', 'country');
@@ -241,6 +241,20 @@ SELECT is((SELECT count(*) FROM rebate.policy_violation WHERE order_id = pg_temp
 SELECT throws_ok($$SELECT rebate.resolve_violation((SELECT id FROM rebate.policy_violation WHERE order_id = pg_temp.order_id('P-REV')), 'approve')$$,
                  '42501', NULL, 'but cannot resolve them');
 RESET ROLE;
+UPDATE price_policy SET enforcement = 'review' WHERE id = 8501;
+SET ROLE t_pe_pa;
+SELECT lives_ok($$INSERT INTO rebate.sales_order (code, partner_id, ship_to_region_id, order_date)
+                  VALUES ('RLS-1', 8201, 8112, '2026-03-20')$$, 'a partner user places a draft');
+SELECT lives_ok($$INSERT INTO rebate.order_line (order_id, line_no, product_id, quantity, unit_price)
+                  VALUES (pg_temp.order_id('RLS-1'), 1, 8401, 2, 790)$$,
+                'review mode: its line below the floor is accepted, the violation written for it');
+SELECT lives_ok($$UPDATE rebate.sales_order SET status = 'submitted' WHERE code = 'RLS-1'$$,
+                'it submits, and row-level security lets the held result through');
+SELECT is((SELECT o.status || ' ' || v.kind || ' ' || v.detected_by FROM rebate.sales_order o
+             JOIN rebate.policy_violation v ON v.order_id = o.id WHERE o.code = 'RLS-1'),
+          'on_hold price_floor t_pe_pa', 'held, with the violation it can read, detected by the partner user');
+RESET ROLE;
+UPDATE price_policy SET enforcement = 'reject' WHERE id = 8501;
 SET ROLE t_pe_other;
 SELECT throws_ok($$SELECT rebate.resolve_violation((SELECT max(id) FROM rebate.policy_violation), 'approve')$$,
                  'P0002', NULL, 'a manager of another tenant cannot resolve them (nor learn they exist)');
