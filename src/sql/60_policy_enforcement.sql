@@ -307,24 +307,18 @@ CREATE TRIGGER policy_price BEFORE INSERT OR UPDATE ON @extschema@.order_line
 CREATE TRIGGER policy_region BEFORE INSERT OR UPDATE ON @extschema@.order_line
     FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_region_policy();
 
-CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.enforcement_setting
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
-CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.price_policy
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
-CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.product
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
-CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.product_category
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
-CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.product_region
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
-CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.partner
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
-CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.partner_territory
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
-CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.region
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
-CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.access_binding
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
+-- Every table the triggers' cached facts come from announces its changes.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['enforcement_setting', 'price_policy', 'product', 'product_category', 'product_region',
+                             'partner', 'partner_territory', 'region', 'access_binding'] LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed()', '@extschema@', t);
+    END LOOP;
+END
+$$;
 
 -- Resolving a violation.  approve: the breach is accepted; the order is
 -- released from on_hold (back to where it was held from) once nothing else
