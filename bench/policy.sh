@@ -149,9 +149,12 @@ set_variant() { bpsql -c "$(variant_sql "$1")"; }
 
 # ---------------------------------------------------------------------------
 say "equivalence: the probes of bench/policy_probe.sql under each variant"
+bpsql -At -c "SELECT ord FROM bench_policy.probe ORDER BY ord" |
+    sed 's/.*/SELECT ord, name, bench_policy.try(statements) FROM bench_policy.probe WHERE ord = &;/' >"$TMP/probes.sql"
 for v in "${VARIANTS[@]}"; do
     set_variant "$v"
-    bpsql -At -F $'\t' -c "SELECT ord, name, bench_policy.try(statements) FROM bench_policy.probe ORDER BY ord" >"$TMP/probe-$v.tsv"
+    # each probe in a transaction of its own
+    bpsql -At -F $'\t' -f "$TMP/probes.sql" >"$TMP/probe-$v.tsv"
 done
 paste "$TMP/probe-c.tsv" "$TMP/probe-plpgsql.tsv" "$TMP/probe-off.tsv" |
     awk -F'\t' '{ printf "  %2d %-52s c: %-6s plpgsql: %-6s off: %s\n", $1, $2, substr($3, 1, 5), substr($6, 1, 5), substr($9, 1, 5) }'

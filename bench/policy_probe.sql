@@ -25,6 +25,24 @@ AS $$
      WHERE d.n = add_line.draft
 $$;
 
+-- Draft order n submitted with a credit limit of 1,000, then a line of
+-- product n taking the partner's exposure to 1,500 (no line of the sample
+-- is left, so the exposure is what the payments make it, at most zero).
+CREATE FUNCTION bench_policy.credit_line(draft bigint, product integer) RETURNS void
+    LANGUAGE sql
+AS $$
+    UPDATE rebate.partner pa SET credit_limit = 1000
+      FROM bench_policy.draft d WHERE d.n = credit_line.draft AND pa.id = d.partner_id;
+    SELECT rebate.set_order_status(d.order_id, 'submitted') FROM bench_policy.draft d WHERE d.n = credit_line.draft;
+    INSERT INTO rebate.order_line (tenant_id, order_id, partner_id, line_no, product_id, quantity, unit_price, unit_cost)
+    SELECT d.tenant_id, d.order_id, d.partner_id, 1, p.product_id, ceil((1500 - e.exposure) / p.unit_price),
+           p.unit_price, p.unit_cost
+      FROM bench_policy.draft d
+      JOIN bench_policy.product p ON p.tenant_id = d.tenant_id AND p.n = credit_line.product
+     CROSS JOIN LATERAL rebate.credit_exposure(d.partner_id, d.order_id) e
+     WHERE d.n = credit_line.draft;
+$$;
+
 CREATE FUNCTION bench_policy.draft_order(n bigint) RETURNS bigint
     LANGUAGE sql STABLE
 AS $$ SELECT d.order_id FROM bench_policy.draft d WHERE d.n = draft_order.n $$;
@@ -175,26 +193,21 @@ $p$),
 $p$),
 (19, 'over the credit limit, tenant rejects', $p$
     UPDATE rebate.enforcement_setting SET credit = 'reject';
-    UPDATE rebate.partner pa SET credit_limit = e.exposure + 1000
-      FROM bench_policy.draft d, rebate.credit_exposure(d.partner_id, d.order_id) e
-     WHERE d.n = 2 AND pa.id = d.partner_id;
-    SELECT rebate.set_order_status(bench_policy.draft_order(2), 'submitted');
-    SELECT bench_policy.add_line(2, 3, 40);
+    SELECT bench_policy.credit_line(2, 3);
 $p$),
 (20, 'over the credit limit, tenant reviews', $p$
     UPDATE rebate.enforcement_setting SET credit = 'review';
-    UPDATE rebate.partner pa SET credit_limit = e.exposure + 1000
-      FROM bench_policy.draft d, rebate.credit_exposure(d.partner_id, d.order_id) e
-     WHERE d.n = 2 AND pa.id = d.partner_id;
-    SELECT rebate.set_order_status(bench_policy.draft_order(2), 'submitted');
-    SELECT bench_policy.add_line(2, 3, 40);
+    SELECT bench_policy.credit_line(2, 3);
     SELECT bench_policy.add_line(2, 4, 40, 1, 2);
 $p$),
-(21, 'within the credit limit with its tolerance', $p$
+(21, 'over the credit limit within its tolerance', $p$
     UPDATE rebate.enforcement_setting SET credit = 'reject', credit_tolerance = 100;
-    UPDATE rebate.partner pa SET credit_limit = e.exposure + 1000
-      FROM bench_policy.draft d, rebate.credit_exposure(d.partner_id, d.order_id) e
-     WHERE d.n = 2 AND pa.id = d.partner_id;
-    SELECT rebate.set_order_status(bench_policy.draft_order(2), 'submitted');
-    SELECT bench_policy.add_line(2, 5, 1);
+    SELECT bench_policy.credit_line(2, 3);
+$p$),
+(22, 'an approved order grows within its credit', $p$
+    UPDATE rebate.enforcement_setting SET credit = 'reject';
+    SELECT bench_policy.add_line(2, 3);
+    SELECT rebate.set_order_status(bench_policy.draft_order(2), s) FROM unnest(ARRAY['submitted', 'approved']) s;
+    SELECT bench_policy.add_line(2, 4, 1, 1, 2);
+    UPDATE rebate.order_line SET quantity = 3 WHERE order_id = bench_policy.draft_order(2) AND line_no = 2;
 $p$);
