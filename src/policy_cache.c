@@ -13,7 +13,8 @@
  *
  * The order a line belongs to changes too often for that: it is remembered
  * only while neither the transaction nor its command counter moves, that is
- * for the rows of one statement as long as nothing was written meanwhile.
+ * for the rows of one statement as long as nothing was written meanwhile
+ * and no savepoint was rolled back.
  */
 #include "postgres.h"
 
@@ -135,6 +136,23 @@ xact_callback(XactEvent event, void *arg)
 	order_cached = false;
 }
 
+/*
+ * A rolled-back savepoint (or a PL/pgSQL exception block) undoes writes
+ * without moving the command counter back past the cached order, so any
+ * subtransaction end forgets it.
+ */
+static void
+subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+				 SubTransactionId parentSubid, void *arg)
+{
+	(void) event;
+	(void) mySubid;
+	(void) parentSubid;
+	(void) arg;
+	xact_generation++;
+	order_cached = false;
+}
+
 static Oid
 relation_owner(Oid relid)
 {
@@ -175,6 +193,7 @@ policy_cache_begin(void)
 	{
 		CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
 		RegisterXactCallback(xact_callback, NULL);
+		RegisterSubXactCallback(subxact_callback, NULL);
 		cache_context = AllocSetContextCreate(CacheMemoryContext, "rebate policy cache",
 											  ALLOCSET_DEFAULT_SIZES);
 		callbacks_registered = true;
@@ -668,8 +687,12 @@ policy_partner_visible(PolicySpi *spi, int64 partner_id)
 
 		policy_spi_run(spi, &visible_plan, writer, &arg, NULL);
 		yes = DatumGetBool(policy_spi_value(0, 1, &isnull));
+		/* only sight is remembered: a role may come to see more (a group
+		 * role granted) without any write to the tables watched */
+		if (!yes)
+			return false;
 		entry = cache_enter(&key);
-		entry->yes = yes;
+		entry->yes = true;
 	}
 	return entry->yes;
 }

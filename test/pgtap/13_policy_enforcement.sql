@@ -4,7 +4,7 @@
 -- sessions and cache invalidation within a session.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(89);
+SELECT plan(93);
 
 INSERT INTO tenant (id, code, name) VALUES (801, 'PE', '政策测试');
 INSERT INTO region (id, tenant_id, code, name, level) VALUES (8100, 801, 'CN', '中国', 'country');
@@ -199,6 +199,36 @@ SELECT throws_ok($$DELETE FROM rebate.order_line WHERE order_id = pg_temp.order_
 SELECT throws_ok($$UPDATE rebate.sales_order SET order_date = '2026-03-11' WHERE code = 'S-2'$$, 'RB040', NULL,
                  'a shipped order''s date is locked');
 SELECT lives_ok($$UPDATE rebate.sales_order SET note = '已发货' WHERE code = 'S-2'$$, 'its note is not');
+-- a savepoint rolled back undoes the shipment: the lines are free again
+SELECT pg_temp.new_order('S-3', 8201, 8111, '2026-03-10');
+SELECT pg_temp.add_line('S-3', 1, 8401, 1, 900);
+SAVEPOINT shipping;
+UPDATE sales_order SET status = 'submitted' WHERE code = 'S-3';
+UPDATE sales_order SET status = 'approved' WHERE code = 'S-3';
+UPDATE sales_order SET status = 'shipped' WHERE code = 'S-3';
+SELECT throws_ok($$DELETE FROM rebate.order_line WHERE order_id = pg_temp.order_id('S-3')$$, 'RB040', NULL,
+                 'inside the savepoint the shipped order''s lines are locked');
+ROLLBACK TO SAVEPOINT shipping;
+SELECT lives_ok($$DELETE FROM rebate.order_line WHERE order_id = pg_temp.order_id('S-3')$$,
+                'after ROLLBACK TO SAVEPOINT the draft''s lines can be deleted again');
+SELECT is(pg_temp.status('S-3'), 'draft', 'and the order is a draft');
+-- the same within one statement: a PL/pgSQL exception block undoes the
+-- shipment without the command counter moving on
+SELECT pg_temp.add_line('S-3', 1, 8401, 1, 900);
+SELECT lives_ok($sql$DO $do$
+DECLARE
+    s3 bigint := pg_temp.order_id('S-3');
+BEGIN
+    BEGIN
+        UPDATE rebate.sales_order SET status = 'submitted' WHERE id = s3;
+        UPDATE rebate.sales_order SET status = 'approved' WHERE id = s3;
+        UPDATE rebate.sales_order SET status = 'shipped' WHERE id = s3;
+        DELETE FROM rebate.order_line WHERE order_id = s3;
+    EXCEPTION WHEN SQLSTATE 'RB040' THEN
+        NULL;
+    END;
+    DELETE FROM rebate.order_line WHERE order_id = s3;
+END $do$$sql$, 'after an exception block rolls the shipment back, the lines can be deleted in the same statement');
 
 -- ---- credit ---------------------------------------------------------------------
 -- PD has no credit (limit 0): it trades on prepayment
