@@ -25,9 +25,10 @@ AS $$
      WHERE d.n = add_line.draft
 $$;
 
--- Draft order n submitted with a credit limit of 1,000, then a line of
--- product n taking the partner's exposure to 1,500 (no line of the sample
--- is left, so the exposure is what the payments make it, at most zero).
+-- Draft order n submitted with a credit limit of 1,000, then one unit of
+-- product n priced to take the partner's exposure to 1,500 (no line of the
+-- sample is left, so the exposure is what the payments make it, at most
+-- zero; there are no ceilings).
 CREATE FUNCTION bench_policy.credit_line(draft bigint, product integer) RETURNS void
     LANGUAGE sql
 AS $$
@@ -35,8 +36,7 @@ AS $$
       FROM bench_policy.draft d WHERE d.n = credit_line.draft AND pa.id = d.partner_id;
     SELECT rebate.set_order_status(d.order_id, 'submitted') FROM bench_policy.draft d WHERE d.n = credit_line.draft;
     INSERT INTO rebate.order_line (tenant_id, order_id, partner_id, line_no, product_id, quantity, unit_price, unit_cost)
-    SELECT d.tenant_id, d.order_id, d.partner_id, 1, p.product_id, ceil((1500 - e.exposure) / p.unit_price),
-           p.unit_price, p.unit_cost
+    SELECT d.tenant_id, d.order_id, d.partner_id, 1, p.product_id, 1, 1500 - e.exposure, p.unit_cost
       FROM bench_policy.draft d
       JOIN bench_policy.product p ON p.tenant_id = d.tenant_id AND p.n = credit_line.product
      CROSS JOIN LATERAL rebate.credit_exposure(d.partner_id, d.order_id) e

@@ -40,7 +40,7 @@ CREATE TABLE bench_policy.draft (
 INSERT INTO rebate.sales_order (tenant_id, code, partner_id, kind, ship_to_region_id, order_date, status)
 SELECT p.tenant_id, 'BENCH-' || lpad(g::text, 8, '0'), p.partner_id, 'order', p.home_region_id,
        date '2026-01-01' + ((g * 37) % 365)::int, 'draft'
-  FROM generate_series(1, greatest(1, :lines / :per_order)) AS g
+  FROM generate_series(1, (:lines + :per_order - 1) / :per_order) AS g
   JOIN bench_policy.partner p ON p.n = 1 + (g - 1) % (SELECT count(*) FROM bench_policy.partner);
 INSERT INTO bench_policy.draft (n, order_id, tenant_id, partner_id)
 SELECT substr(o.code, 7)::bigint, o.id, o.tenant_id, o.partner_id

@@ -212,6 +212,11 @@ if $write_doc; then
         commit="$commit (with uncommitted changes)"
     fi
     table_size=$(bpsql -At -c "SELECT pg_size_pretty(pg_table_size('bench.sales'))")
+    # the section of bench/policy.sh (between its markers) is kept as it is
+    policy_section=""
+    if [ -f "$DOC" ]; then
+        policy_section=$(sed -n '/^<!-- policy-benchmark:begin -->$/,/^<!-- policy-benchmark:end -->$/p' "$DOC")
+    fi
     tiers=$(bpsql -At -c "SELECT string_agg(format('%s in the %s tier', count, rate), ', ' ORDER BY tier) FROM (
                               SELECT rebate.tier_index(value, 'retroactive 0:1%, 100000:2%, 500000:3.5%') AS tier, count(*)
                               FROM bench.result WHERE workers = 0 AND variant = 'sum' GROUP BY 1) t
@@ -298,6 +303,9 @@ check only; no timing is ever asserted.
   high, but not the others — with it on, the variants would not get the same
   treatment. \`--jit on\` measures with it.
 EOF
+        if [ -n "$policy_section" ]; then
+            printf '\n%s\n' "$policy_section"
+        fi
     } >"$DOC"
     say "wrote $DOC"
 fi

@@ -9,6 +9,7 @@
 #   differential  100,000+ random cases against a Python decimal reference
 #   docs          every SQL example in README.md and docs/ with its shown result
 #   benchmark     a small-scale run of bench/run.sh (results must agree; no timing)
+#   policy bench  a small-scale run of bench/policy.sh (C and PL/pgSQL triggers judge alike)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 install_packages
@@ -81,6 +82,13 @@ set +e
 status=$?
 set -e
 record benchmark $status
+
+say "policy benchmark, small scale (the C and PL/pgSQL triggers must judge alike; timings are not judged)"
+set +e
+"$REPO/bench/policy.sh" --small
+status=$?
+set -e
+record policy_benchmark $status
 
 for db in rebate_tap rebate_diff rebate_docs; do
     psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $db" || true

@@ -402,31 +402,41 @@ static SavedPlan region_path_plan = {
 	1, {INT8OID}, NULL
 };
 
-/* The ids from the root down to the region; copied out. */
-static RegionPath *
-region_path(PolicySpi *spi, Oid reader, int64 region_id)
+/* The region ids a query gives for one id, cached; valid until the next query. */
+static const RegionPath *
+cached_region_ids(PolicySpi *spi, SavedPlan *plan, CacheKind kind, Oid reader, int64 id)
 {
 	CacheKey	key;
 	CacheEntry *entry;
-	RegionPath *path;
-	Size		size;
 
-	make_key(&key, CACHE_REGION_PATH, reader, region_id, 0, 0, 0, 0);
+	make_key(&key, kind, reader, id, 0, 0, 0, 0);
 	entry = cache_find(&key);
 	if (entry == NULL)
 	{
-		Datum		arg = Int64GetDatum(region_id);
-		uint64		n = policy_spi_run(spi, &region_path_plan, reader, &arg, NULL);
+		Datum		arg = Int64GetDatum(id);
+		uint64		n = policy_spi_run(spi, plan, reader, &arg, NULL);
+		RegionPath *ids = MemoryContextAllocZero(cache_context,
+												 offsetof(RegionPath, ids) + (n + 1) * sizeof(int64));
 
-		path = MemoryContextAllocZero(cache_context, offsetof(RegionPath, ids) + (n + 1) * sizeof(int64));
-		path->length = (int) n;
+		ids->length = (int) n;
 		for (uint64 i = 0; i < n; i++)
-			path->ids[i] = spi_int64(i, 1);
+			ids->ids[i] = spi_int64(i, 1);
 		entry = cache_enter(&key);
-		entry->payload = path;
+		entry->payload = ids;
 	}
-	path = (RegionPath *) entry->payload;
-	size = offsetof(RegionPath, ids) + (path->length + 1) * sizeof(int64);
+	return (const RegionPath *) entry->payload;
+}
+
+/*
+ * The ids from the root down to the region; copied out, since the next
+ * query may accept an invalidation that empties the cache.
+ */
+static RegionPath *
+region_path(PolicySpi *spi, Oid reader, int64 region_id)
+{
+	const RegionPath *path = cached_region_ids(spi, &region_path_plan, CACHE_REGION_PATH, reader, region_id);
+	Size		size = offsetof(RegionPath, ids) + (path->length + 1) * sizeof(int64);
+
 	return memcpy(palloc(size), path, size);
 }
 
@@ -631,29 +641,24 @@ policy_in_territory(PolicySpi *spi, Oid reader, int64 partner_id, int64 region_i
 }
 
 static SavedPlan product_region_plan = {
-	"SELECT rebate.product_authorised($1, $2)", 2, {INT8OID, INT8OID}, NULL
+	"SELECT region_id FROM rebate.product_region WHERE product_id OPERATOR(pg_catalog.=) $1",
+	1, {INT8OID}, NULL
 };
 
+/* rebate.product_authorised, over the product's cached regions */
 bool
 policy_product_authorised(PolicySpi *spi, Oid reader, int64 product_id, int64 region_id)
 {
-	CacheKey	key;
-	CacheEntry *entry;
+	RegionPath *path = region_path(spi, reader, region_id);
+	const RegionPath *authorised = cached_region_ids(spi, &product_region_plan, CACHE_PRODUCT_REGION,
+													 reader, product_id);
 
-	make_key(&key, CACHE_PRODUCT_REGION, reader, product_id, region_id, 0, 0, 0);
-	entry = cache_find(&key);
-	if (entry == NULL)
-	{
-		Datum		args[2] = {Int64GetDatum(product_id), Int64GetDatum(region_id)};
-		bool		isnull;
-		bool		yes;
-
-		policy_spi_run(spi, &product_region_plan, reader, args, NULL);
-		yes = DatumGetBool(policy_spi_value(0, 1, &isnull)) && !isnull;
-		entry = cache_enter(&key);
-		entry->yes = yes;
-	}
-	return entry->yes;
+	if (authorised->length == 0)
+		return true;
+	for (int i = 0; i < authorised->length; i++)
+		if (path_contains(path, authorised->ids[i]))
+			return true;
+	return false;
 }
 
 /* ---- what the writing role may see ---------------------------------------------- */
