@@ -32,7 +32,8 @@ SELECT is(
       WHERE pronamespace = 'rebate'::regnamespace AND prorettype <> 'trigger'::regtype AND proparallel <> 's'
         AND NOT prosecdef AND proname NOT LIKE 'apply\_%' AND proname NOT IN
             ('grant_access', 'revoke_access', 'drop_group_memberships', 'set_partner_state', 'set_partner_grade',
-             'set_order_status', 'register_for_dump')),
+             'set_order_status', 'register_for_dump', 'activate_program_version', 'revise_program',
+             'rollback_program')),
     0, 'every function that only reads is PARALLEL SAFE, the aggregate too');
 
 -- SECURITY DEFINER only where a role must reach what it may not read or write itself
