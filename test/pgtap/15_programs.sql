@@ -3,7 +3,7 @@
 -- computed over a small tenant whose every number is worked out by hand below.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(66);
+SELECT plan(68);
 
 -- ---- the tenant ------------------------------------------------------------
 -- 华东 (上海) and 华南 (广东); distributor D1 (总代) with dealers S1 (上海) and
@@ -221,6 +221,20 @@ SELECT is((SELECT changed FROM program_history(9501) WHERE version = 2),
           '{"cap": 2000, "schedule": "retroactive 5000:2%, 20000:5%"}'::jsonb, 'the history says what version 2 changed');
 SELECT throws_ok($$SELECT rebate.activate_program_version(id) FROM rebate.program_version WHERE program_id = 9501 AND version = 3$$,
                  'RB001', NULL, 'an active version is not activated again');
+
+-- ---- row-level security -------------------------------------------------------------------
+CREATE ROLE t_rp_s1; CREATE ROLE t_rp_s2; CREATE ROLE t_rp_mgr;
+SELECT rebate.grant_access('t_rp_s1', 901, 9202);
+SELECT rebate.grant_access('t_rp_s2', 901, 9203);
+SELECT rebate.grant_access('t_rp_mgr', 901);
+SET ROLE t_rp_s1;
+SELECT throws_ok($$UPDATE rebate.program_version SET note = 'x' WHERE program_id = 9501$$, '42501', NULL,
+                 'a partner user cannot change programs');
+RESET ROLE;
+SET ROLE t_rp_mgr;
+SELECT is((SELECT count(DISTINCT partner_id) FROM rebate.v_partner_progress), 4::bigint,
+          'a manager sees every partner of the tenant');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
