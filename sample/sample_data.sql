@@ -223,6 +223,10 @@ BEGIN
      CROSS JOIN generate_series(date '2026-01-01', date '2026-10-01', interval '3 months') AS q
      WHERE p.state = 'active' AND p.tenant_id IN (SELECT id FROM rebate.tenant WHERE code IN ('HUAGUANG', 'QINGHE'));
 
+    -- goods arrive three days after the order (the delivery date basis)
+    UPDATE rebate.sales_order SET delivered_on = order_date + 3
+     WHERE status IN ('delivered', 'closed') AND tenant_id IN (SELECT id FROM rebate.tenant WHERE code IN ('HUAGUANG', 'QINGHE'));
+
     IF NOT audited THEN
         SET LOCAL session_replication_role = origin;
         INSERT INTO rebate.order_status_history (tenant_id, order_id, partner_id, from_status, to_status, reason,
@@ -240,3 +244,76 @@ END
 $$;
 COMMENT ON FUNCTION rebate_sample.generate(double precision, integer, bigint, boolean) IS
     'Loads a seeded sample channel data set: two brands, real regions, partners (per brand), products, policies, a year of orders, payments, targets';
+
+-- Five rebate programs per brand, active for 2026, that exercise every kind
+-- and the stacking rules: 华光 combines its target and margin programs by max
+-- and its per-unit and collection programs by cascade; 青禾 uses exclusive and
+-- sum.  Run after generate().
+CREATE OR REPLACE FUNCTION rebate_sample.programs()
+    RETURNS TABLE (tenant text, program text, version_id bigint, metric text, kind text, period_unit text,
+                   stacking text)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+    best bigint;
+    casc bigint;
+    v bigint;
+BEGIN
+    FOR t IN SELECT id, code FROM rebate.tenant WHERE code IN ('HUAGUANG', 'QINGHE') ORDER BY id LOOP
+        INSERT INTO rebate.program_group (tenant_id, code, name, rule)
+        VALUES (t.id, 'BEST', '目标与毛利取其优', CASE t.code WHEN 'HUAGUANG' THEN 'max' ELSE 'exclusive' END)
+        RETURNING id INTO best;
+        INSERT INTO rebate.program_group (tenant_id, code, name, rule)
+        VALUES (t.id, 'UNIT-CASH', '单品与回款', CASE t.code WHEN 'HUAGUANG' THEN 'cascade' ELSE 'sum' END)
+        RETURNING id INTO casc;
+        INSERT INTO rebate.program (tenant_id, code, name) VALUES
+            (t.id, 'Q-VOLUME', '季度销量阶梯返利'), (t.id, 'Q-TARGET', '季度超额返利'), (t.id, 'Q-MARGIN', '季度毛利返利'),
+            (t.id, 'M-UNIT', '月度单品返利'), (t.id, 'M-CASH', '月度回款返利');
+        -- retroactive volume scale, settled monthly on the cumulative basis, 总代 earn 0.5% on their 二代
+        INSERT INTO rebate.program_version (tenant_id, program_id, effective, metric, kind, schedule, interim,
+                                            override_schedule)
+        SELECT t.id, p.id, '[2026-01-01,2027-01-01)', 'net_sales', 'tiered',
+               CASE t.code WHEN 'HUAGUANG' THEN 'retroactive 0:1%, 300000:2%, 600000:3% cap 30000'
+                           ELSE 'retroactive 0:1%, 20000:2%, 50000:3%' END::rebate.tier_schedule,
+               true, 'retroactive 0:0.5%'
+          FROM rebate.program p WHERE p.tenant_id = t.id AND p.code = 'Q-VOLUME';
+        INSERT INTO rebate.program_version (tenant_id, program_id, effective, metric, kind, schedule, apply_to,
+                                            group_id, priority)
+        SELECT t.id, p.id, '[2026-01-01,2027-01-01)', 'net_sales', 'overachievement',
+               'incremental 1.0:3%, 1.2:5%', 'excess', best, 1
+          FROM rebate.program p WHERE p.tenant_id = t.id AND p.code = 'Q-TARGET';
+        INSERT INTO rebate.program_version (tenant_id, program_id, effective, metric, kind, schedule, group_id, priority,
+                                            cap)
+        SELECT t.id, p.id, '[2026-01-01,2027-01-01)', 'gross_margin', 'tiered', 'incremental 0:0.5%, 100000:1%',
+               best, 2, 8000
+          FROM rebate.program p WHERE p.tenant_id = t.id AND p.code = 'Q-MARGIN';
+        -- ¥3 (¥0.5 for drinks) per full 10 units of the first category, returns not counted (不计退)
+        INSERT INTO rebate.program_version (tenant_id, program_id, effective, metric, kind, unit_amount, unit_size,
+                                            category_ids, returns_reduce, period_unit, group_id, priority)
+        SELECT t.id, p.id, '[2026-01-01,2027-01-01)', 'quantity', 'per_unit',
+               CASE t.code WHEN 'HUAGUANG' THEN 3 ELSE 0.5 END, 10,
+               ARRAY[(SELECT c.id FROM rebate.product_category c WHERE c.tenant_id = t.id AND c.code = 'C1')],
+               false, 'month', casc, 1
+          FROM rebate.program p WHERE p.tenant_id = t.id AND p.code = 'M-UNIT';
+        INSERT INTO rebate.program_version (tenant_id, program_id, effective, metric, kind, schedule, period_unit,
+                                            group_id, priority)
+        SELECT t.id, p.id, '[2026-01-01,2027-01-01)', 'collected', 'tiered',
+               CASE t.code WHEN 'HUAGUANG' THEN 'retroactive 50000:0.5%, 200000:1%' ELSE 'retroactive 5000:0.5%, 20000:1%' END::rebate.tier_schedule,
+               'month', casc, 2
+          FROM rebate.program p WHERE p.tenant_id = t.id AND p.code = 'M-CASH';
+        FOR v IN SELECT pv.id FROM rebate.program_version pv WHERE pv.tenant_id = t.id AND pv.status = 'draft' ORDER BY pv.id LOOP
+            PERFORM rebate.activate_program_version(v);
+        END LOOP;
+    END LOOP;
+    RETURN QUERY
+    SELECT tn.code, p.code, pv.id, pv.metric, pv.kind, pv.period_unit, g.rule
+      FROM rebate.program_version pv JOIN rebate.program p ON p.id = pv.program_id
+      JOIN rebate.tenant tn ON tn.id = pv.tenant_id LEFT JOIN rebate.program_group g ON g.id = pv.group_id
+     WHERE tn.code IN ('HUAGUANG', 'QINGHE')
+     ORDER BY tn.code, pv.id;
+END
+$$;
+COMMENT ON FUNCTION rebate_sample.programs() IS
+    'Five active rebate programs per sample brand (tiered with override and interim, overachievement, gross margin, per unit, collected) in max, cascade, exclusive and sum stacking groups';

@@ -10,6 +10,8 @@
 #   docs          every SQL example in README.md and docs/ with its shown result
 #   benchmark     a small-scale run of bench/run.sh (results must agree; no timing)
 #   policy bench  a small-scale run of bench/policy.sh (C and PL/pgSQL triggers judge alike)
+#   concurrency   pgbench clients write orders, returns, payments while others read progress;
+#                 progress equals a plain-SQL recomputation, during the load and after; no deadlock
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 install_packages
@@ -89,6 +91,13 @@ set +e
 status=$?
 set -e
 record policy_benchmark $status
+
+say "concurrency: orders, returns and payments under load; progress equals the recomputation"
+set +e
+"$REPO/test/concurrency.sh"
+status=$?
+set -e
+record concurrency $status
 
 for db in rebate_tap rebate_diff rebate_docs; do
     psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $db" || true

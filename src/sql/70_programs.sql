@@ -204,6 +204,13 @@ BEGIN
         hint := 'A version governs whole periods, so that each period has exactly one version.';
     ELSIF v.interim AND v.period_unit = 'month' THEN
         problem := 'a monthly program has no interim settlements';
+    ELSIF v.group_id IS NOT NULL AND EXISTS (
+              SELECT 1 FROM @extschema@.program_version o
+               WHERE o.group_id = v.group_id AND o.program_id <> v.program_id AND o.status = 'active'
+                 AND o.effective && v.effective
+                 AND (o.period_unit <> v.period_unit OR (v.period_unit = 'range' AND o.effective <> v.effective))) THEN
+        problem := 'the programs of a stacking group must settle over the same periods';
+        hint := 'Give it the period of the group''s other programs, or put it in another group.';
     END IF;
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION '% is invalid: %', what, problem

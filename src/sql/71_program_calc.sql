@@ -8,11 +8,11 @@
 -- ---------------------------------------------------------------------------
 
 -- Orders count for rebates once approved (and while shipped, delivered, closed).
+-- No SET clause, so that it is inlined into the queries that call it.
 CREATE FUNCTION @extschema@.order_counts(status text) RETURNS boolean
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT status IN ('approved', 'shipped', 'delivered', 'closed')
+    SELECT status OPERATOR(pg_catalog.=) ANY ('{approved,shipped,delivered,closed}'::text[])
 $$;
 COMMENT ON FUNCTION @extschema@.order_counts(text) IS
     'Whether an order (or return, credit note) in this status counts for rebates: approved, shipped, delivered, closed';
@@ -34,100 +34,191 @@ $$;
 COMMENT ON FUNCTION @extschema@.order_paid_on(bigint) IS
     'The day the payments allocated to the order first covered its amount; NULL while it is not paid in full';
 
+-- The order lines (and returns, credit notes) a version counts over
+-- [from_day, to_day) of document dates (less grace days), signed: returns
+-- take goods back, returns and credit notes take amounts back.  A return or
+-- credit note that refers to an order counts where that order counted, so it
+-- is judged with the period (and version) of the original sale.  Costs are
+-- not read here: partner users may call this, and only gross-margin programs
+-- need them.  program_scope_lines has no SET clause so that it is inlined
+-- into program_lines' two queries, each planned once per session: for all
+-- partners (a period's close) and for some (progress, one partner).
+CREATE FUNCTION @extschema@.program_scope_lines(v @extschema@.program_version, from_day date, to_day date)
+    RETURNS TABLE (partner_id bigint, line_id bigint, product_id bigint, quantity numeric, amount numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT o.partner_id, l.id, l.product_id,
+           counted.goods * l.quantity,
+           CASE o.kind WHEN 'order' THEN l.amount ELSE -l.amount END
+      -- the documents drive the plan: partner, region, product and category always exist (foreign
+      -- keys), and as outer joins they cannot be planned first, which a plan made once for any
+      -- values (a generic plan) would otherwise do
+      FROM @extschema@.sales_order o
+      JOIN @extschema@.order_line l ON l.order_id = o.id AND l.tenant_id = o.tenant_id
+      LEFT JOIN @extschema@.sales_order orig ON orig.id = o.original_order_id AND orig.tenant_id = o.tenant_id
+      LEFT JOIN @extschema@.partner pa ON pa.id = o.partner_id AND pa.tenant_id = o.tenant_id
+      LEFT JOIN @extschema@.region r ON r.id = o.ship_to_region_id AND r.tenant_id = o.tenant_id
+      LEFT JOIN @extschema@.product pr ON pr.id = l.product_id AND pr.tenant_id = l.tenant_id
+      LEFT JOIN @extschema@.product_category pc ON pc.id = pr.category_id AND pc.tenant_id = pr.tenant_id
+      -- the day the document counts on (less the grace days), and which way goods move
+     CROSS JOIN LATERAL (
+        SELECT CASE WHEN o.kind <> 'order' AND orig.id IS NULL THEN o.order_date
+                    WHEN v.date_basis = 'order' THEN coalesce(orig.order_date, o.order_date)
+                    WHEN v.date_basis = 'delivery' THEN coalesce(orig.delivered_on, o.delivered_on)
+                    ELSE @extschema@.order_paid_on(coalesce(orig.id, o.id))
+               END - v.grace_days AS day,
+               CASE o.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END AS goods) counted
+     WHERE v.metric NOT IN ('collected', 'new_customers')
+       AND o.tenant_id = v.tenant_id
+       -- by order date no document counts before its own date: lets the index skip earlier orders
+       AND o.order_date >= CASE WHEN v.date_basis = 'order' THEN from_day + v.grace_days ELSE '-infinity'::date END
+       AND (v.partner_ids = '{}' OR o.partner_id = ANY (v.partner_ids))
+       AND (v.grade_ids = '{}' OR pa.grade_id = ANY (v.grade_ids))
+       AND o.currency = v.currency
+       AND @extschema@.order_counts(o.status)
+       AND (o.kind = 'order' OR v.returns_reduce)
+       AND (orig.id IS NULL OR @extschema@.order_counts(orig.status))
+       AND (v.region_ids = '{}' OR r.path && v.region_ids)
+       AND (v.product_ids = '{}' OR l.product_id = ANY (v.product_ids))
+       AND (v.category_ids = '{}' OR pc.path && v.category_ids)
+       AND counted.day >= from_day AND counted.day < to_day
+$$;
+COMMENT ON FUNCTION @extschema@.program_scope_lines(@extschema@.program_version, date, date) IS
+    'Internal, inlined into rebate.program_lines: the lines a program version counts over document dates [from_day, to_day)';
+
+CREATE FUNCTION @extschema@.program_lines(v @extschema@.program_version, from_day date, to_day date,
+                                          partners bigint[] DEFAULT NULL)
+    RETURNS TABLE (partner_id bigint, line_id bigint, product_id bigint, quantity numeric, amount numeric)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    -- both queries plan well for any values: plan them once per session
+    SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    IF partners IS NULL THEN
+        RETURN QUERY SELECT s.* FROM @extschema@.program_scope_lines(v, from_day, to_day) s;
+    ELSE
+        RETURN QUERY SELECT s.* FROM @extschema@.program_scope_lines(v, from_day, to_day) s
+                      WHERE s.partner_id = ANY (partners);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.program_lines(@extschema@.program_version, date, date, bigint[]) IS
+    'The order, return and credit-note lines a program version counts over document dates [from_day, to_day) (less grace days), quantity and amount signed; partners NULL means all';
+
+-- The cost of the goods in those lines, per partner and product: the only
+-- place the basis reads order_line.unit_cost, and only for gross-margin
+-- programs, so that everything else works for roles that may not see costs.
+CREATE FUNCTION @extschema@.program_line_costs(v @extschema@.program_version, from_day date, to_day date,
+                                               partners bigint[] DEFAULT NULL)
+    RETURNS TABLE (partner_id bigint, product_id bigint, cost numeric)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT pl.partner_id, pl.product_id, sum(pl.quantity * coalesce(l.unit_cost, 0))
+          FROM @extschema@.program_lines(v, from_day, to_day, partners) pl
+          JOIN @extschema@.order_line l ON l.id = pl.line_id
+         GROUP BY pl.partner_id, pl.product_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.program_line_costs(@extschema@.program_version, date, date, bigint[]) IS
+    'The cost of the goods a program version counts, per partner and product (gross-margin programs; needs the privilege to read order_line.unit_cost)';
+
 -- The basis of every partner in scope over [from_day, to_day) of document
--- dates (less grace days).  partners NULL means all of the tenant's.  Returns
--- and credit notes that refer to an order count where that order counted, so
--- they are judged with the period (and version) of the original sale.
+-- dates (less grace days).  partners NULL means all of the tenant's.
 CREATE FUNCTION @extschema@.program_basis(v @extschema@.program_version, from_day date, to_day date,
                                           partners bigint[] DEFAULT NULL)
     RETURNS TABLE (partner_id bigint, parent_id bigint, basis numeric, unit_earned numeric, documents bigint)
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan
 AS $$
-    WITH scope AS (
-        SELECT pa.id, pa.parent_id, pa.state, pa.home_region_id
-          FROM @extschema@.partner pa
-         WHERE pa.tenant_id = v.tenant_id
-           AND (partners IS NULL OR pa.id = ANY (partners))
-           AND (v.partner_ids = '{}' OR pa.id = ANY (v.partner_ids))
-           AND (v.grade_ids = '{}' OR pa.grade_id = ANY (v.grade_ids))
-    ), sales AS (
-        SELECT o.partner_id, l.product_id,
-               counted.goods * l.quantity AS quantity,
-               CASE o.kind WHEN 'order' THEN l.amount ELSE -l.amount END AS amount,
-               counted.goods * l.quantity * coalesce(l.unit_cost, 0) AS cost
-          FROM @extschema@.sales_order o
-          JOIN scope s ON s.id = o.partner_id
-          LEFT JOIN @extschema@.sales_order orig ON orig.id = o.original_order_id AND orig.tenant_id = o.tenant_id
-          JOIN @extschema@.order_line l ON l.order_id = o.id AND l.tenant_id = o.tenant_id
-          JOIN @extschema@.region r ON r.id = o.ship_to_region_id AND r.tenant_id = o.tenant_id
-          JOIN @extschema@.product pr ON pr.id = l.product_id AND pr.tenant_id = l.tenant_id
-          JOIN @extschema@.product_category pc ON pc.id = pr.category_id AND pc.tenant_id = pr.tenant_id
-          -- the day the document counts on (less the grace days), and which way goods move
-         CROSS JOIN LATERAL (
-            SELECT CASE WHEN o.kind <> 'order' AND orig.id IS NULL THEN o.order_date
-                        WHEN v.date_basis = 'order' THEN coalesce(orig.order_date, o.order_date)
-                        WHEN v.date_basis = 'delivery' THEN coalesce(orig.delivered_on, o.delivered_on)
-                        ELSE @extschema@.order_paid_on(coalesce(orig.id, o.id))
-                   END - v.grace_days AS day,
-                   CASE o.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END AS goods) counted
-         WHERE v.metric NOT IN ('collected', 'new_customers')
-           AND o.tenant_id = v.tenant_id
-           AND o.currency = v.currency
-           AND @extschema@.order_counts(o.status)
-           AND (o.kind = 'order' OR v.returns_reduce)
-           AND (orig.id IS NULL OR @extschema@.order_counts(orig.status))
-           AND (v.region_ids = '{}' OR r.path && v.region_ids)
-           AND (v.product_ids = '{}' OR l.product_id = ANY (v.product_ids))
-           AND (v.category_ids = '{}' OR pc.path && v.category_ids)
-           AND counted.day >= from_day AND counted.day < to_day
-    ), per_product AS (
-        SELECT s.partner_id, sum(s.quantity) AS quantity, sum(s.amount) AS amount, sum(s.cost) AS cost,
-               count(*) AS documents
-          FROM sales s
-         GROUP BY s.partner_id, s.product_id
-    ), sales_basis AS (
-        SELECT p.partner_id,
-               sum(CASE v.metric WHEN 'gross_margin' THEN p.amount - p.cost
-                                 WHEN 'quantity' THEN p.quantity
-                                 ELSE p.amount END) AS basis,
-               -- per full unit_size units, rounded toward zero so that a return takes back what its sale paid
-               sum(CASE WHEN v.unit_amount IS NOT NULL THEN trunc(p.quantity / v.unit_size) * v.unit_amount
-                        WHEN v.unit_percent IS NOT NULL THEN p.amount * v.unit_percent / 100 END) AS unit_earned,
-               sum(p.documents) AS documents
-          FROM per_product p
-         GROUP BY p.partner_id
-    ), collected AS (
-        SELECT pay.partner_id, sum(pay.amount) AS basis, NULL::numeric AS unit_earned, count(*) AS documents
-          FROM @extschema@.payment pay
-          JOIN scope s ON s.id = pay.partner_id
-          LEFT JOIN @extschema@.region r ON r.id = s.home_region_id
-         WHERE v.metric = 'collected'
-           AND pay.tenant_id = v.tenant_id AND pay.currency = v.currency
-           AND (v.region_ids = '{}' OR r.path && v.region_ids)
-           AND pay.received_on - v.grace_days >= from_day AND pay.received_on - v.grace_days < to_day
-         GROUP BY pay.partner_id
-    ), customers AS (
-        SELECT c.partner_id, count(*)::numeric AS basis, NULL::numeric AS unit_earned, count(*) AS documents
-          FROM @extschema@.end_customer c
-          JOIN scope s ON s.id = c.partner_id
-          LEFT JOIN @extschema@.region r ON r.id = coalesce(c.region_id, s.home_region_id)
-         WHERE v.metric = 'new_customers'
-           AND c.tenant_id = v.tenant_id
-           AND (v.region_ids = '{}' OR r.path && v.region_ids)
-           AND c.registered_on - v.grace_days >= from_day AND c.registered_on - v.grace_days < to_day
-         GROUP BY c.partner_id
-    ), found AS (
-        SELECT * FROM sales_basis UNION ALL SELECT * FROM collected UNION ALL SELECT * FROM customers
-    )
-    SELECT s.id, s.parent_id, pg_catalog.trim_scale(coalesce(f.basis, 0)), pg_catalog.trim_scale(f.unit_earned),
-           coalesce(f.documents, 0)
-      FROM scope s
-      LEFT JOIN found f ON f.partner_id = s.id
-     WHERE f.partner_id IS NOT NULL OR s.state = 'active'
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        WITH scope AS (
+            -- all the tenant's partners, or those asked for: two branches, so that a plan made once
+            -- for any values reads a few partners by their key
+            SELECT pa.id, pa.parent_id, pa.state, pa.home_region_id
+              FROM @extschema@.partner pa
+             WHERE partners IS NULL AND pa.tenant_id = v.tenant_id
+               AND (v.partner_ids = '{}' OR pa.id = ANY (v.partner_ids))
+               AND (v.grade_ids = '{}' OR pa.grade_id = ANY (v.grade_ids))
+            UNION ALL
+            SELECT pa.id, pa.parent_id, pa.state, pa.home_region_id
+              FROM pg_catalog.unnest(partners) AS asked (id)
+              JOIN @extschema@.partner pa ON pa.id = asked.id
+             WHERE pa.tenant_id = v.tenant_id
+               AND (v.partner_ids = '{}' OR pa.id = ANY (v.partner_ids))
+               AND (v.grade_ids = '{}' OR pa.grade_id = ANY (v.grade_ids))
+        ), per_product AS (
+            SELECT pl.partner_id, pl.product_id, sum(pl.quantity) AS quantity, sum(pl.amount) AS amount,
+                   count(*) AS documents
+              FROM @extschema@.program_lines(v, from_day, to_day, partners) pl
+             GROUP BY pl.partner_id, pl.product_id
+        ), costs AS (
+            SELECT c.* FROM @extschema@.program_line_costs(v, from_day, to_day, partners) c
+             WHERE v.metric = 'gross_margin'
+        ), sales_basis AS (
+            SELECT p.partner_id,
+                   sum(CASE v.metric WHEN 'gross_margin' THEN p.amount - coalesce(c.cost, 0)
+                                     WHEN 'quantity' THEN p.quantity
+                                     ELSE p.amount END) AS basis,
+                   -- per full unit_size units, rounded toward zero so that a return takes back what its sale paid
+                   sum(CASE WHEN v.unit_amount IS NOT NULL THEN trunc(p.quantity / v.unit_size) * v.unit_amount
+                            WHEN v.unit_percent IS NOT NULL THEN p.amount * v.unit_percent / 100 END) AS unit_earned,
+                   sum(p.documents)::bigint AS documents
+              FROM per_product p
+              LEFT JOIN costs c ON c.partner_id = p.partner_id AND c.product_id = p.product_id
+             GROUP BY p.partner_id
+        ), collected AS (
+            SELECT pay.partner_id, sum(pay.amount) AS basis, NULL::numeric AS unit_earned, count(*) AS documents
+              FROM @extschema@.payment pay
+              JOIN scope s ON s.id = pay.partner_id
+              LEFT JOIN @extschema@.region r ON r.id = s.home_region_id
+             WHERE v.metric = 'collected'
+               AND pay.tenant_id = v.tenant_id AND pay.currency = v.currency
+               AND (v.region_ids = '{}' OR r.path && v.region_ids)
+               AND pay.received_on - v.grace_days >= from_day AND pay.received_on - v.grace_days < to_day
+             GROUP BY pay.partner_id
+        ), customers AS (
+            SELECT c.partner_id, count(*)::numeric AS basis, NULL::numeric AS unit_earned, count(*) AS documents
+              FROM @extschema@.end_customer c
+              JOIN scope s ON s.id = c.partner_id
+              LEFT JOIN @extschema@.region r ON r.id = coalesce(c.region_id, s.home_region_id)
+             WHERE v.metric = 'new_customers'
+               AND c.tenant_id = v.tenant_id
+               AND (v.region_ids = '{}' OR r.path && v.region_ids)
+               AND c.registered_on - v.grace_days >= from_day AND c.registered_on - v.grace_days < to_day
+             GROUP BY c.partner_id
+        ), found AS (
+            SELECT * FROM sales_basis UNION ALL SELECT * FROM collected UNION ALL SELECT * FROM customers
+        )
+        SELECT s.id, s.parent_id, pg_catalog.trim_scale(coalesce(f.basis, 0)), pg_catalog.trim_scale(f.unit_earned),
+               coalesce(f.documents, 0)
+          FROM scope s
+          LEFT JOIN found f ON f.partner_id = s.id
+         WHERE f.partner_id IS NOT NULL OR s.state = 'active';
+END
 $$;
 COMMENT ON FUNCTION @extschema@.program_basis(@extschema@.program_version, date, date, bigint[]) IS
     'The basis of each partner in the version''s scope over document dates [from_day, to_day) (less grace days): active partners, and any partner with documents';
+
+-- The multiplier of a schedule's tier (NULL below the first tier and for lump sums).
+CREATE FUNCTION @extschema@.tier_rate(schedule @extschema@.tier_schedule, tier integer) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE @extschema@.schedule_kind(schedule)
+                WHEN 'percent' THEN pg_catalog.trim_scale((@extschema@.schedule_values(schedule))[tier] OPERATOR(pg_catalog./) 100)
+                WHEN 'per_unit' THEN (@extschema@.schedule_values(schedule))[tier]
+           END
+$$;
+COMMENT ON FUNCTION @extschema@.tier_rate(@extschema@.tier_schedule, integer) IS
+    'The multiplier of tier n of a schedule (a percentage / 100, or the amount per unit); NULL for lump sums or outside the tiers';
 
 -- Rating one basis under a version: the tier, rate, what it earns, how far the
 -- next tier is and what it would pay, and the reason where nothing can be paid.
@@ -176,14 +267,14 @@ BEGIN
         -- tiers start at threshold x comparison, compared exactly (no division)
         SELECT count(*) FILTER (WHERE t.threshold * comparison <= basis)::integer AS reached,
                min(t.threshold * comparison) FILTER (WHERE t.threshold * comparison > basis) AS next_start
-          INTO tiers FROM @extschema@.tiers(v.schedule) t;
+          INTO tiers FROM pg_catalog.unnest(@extschema@.schedule_thresholds(v.schedule)) AS t (threshold);
         tier := tiers.reached;
         earned := @extschema@.overachievement_rebate(basis, comparison, v.schedule, v.apply_to);
         IF tiers.next_start IS NOT NULL THEN
             next_tier_gap := tiers.next_start - basis;
             next_tier_rebate := @extschema@.overachievement_rebate(tiers.next_start, comparison, v.schedule, v.apply_to);
         END IF;
-        SELECT t.rate INTO rate FROM @extschema@.tiers(v.schedule) t WHERE t.tier = rate_basis.tier;
+        rate := @extschema@.tier_rate(v.schedule, tier);
         above := basis - comparison;
         explanation := pg_catalog.format('%s %s against %s %s (%s%%): tier %s%s, %s',
                                          v.metric, basis, CASE WHEN v.metric = 'growth' THEN 'last year''s' ELSE 'target' END,
@@ -199,7 +290,7 @@ BEGIN
         IF next_tier_gap IS NOT NULL THEN
             next_tier_rebate := @extschema@.tiered_rebate(basis + next_tier_gap, v.schedule);
         END IF;
-        SELECT t.rate INTO rate FROM @extschema@.tiers(v.schedule) t WHERE t.tier = rate_basis.tier;
+        rate := @extschema@.tier_rate(v.schedule, tier);
         explanation := pg_catalog.format('%s %s: tier %s of %s (%s, %s)%s: %s', v.metric, basis, tier,
                                          @extschema@.schedule_thresholds(v.schedule)::text,
                                          @extschema@.schedule_mode(v.schedule), @extschema@.schedule_kind(v.schedule),
@@ -210,22 +301,34 @@ $$;
 COMMENT ON FUNCTION @extschema@.rate_basis(@extschema@.program_version, numeric, numeric, numeric) IS
     'Rates one basis under a program version: tier, rate, exact rebate (before the cap), gap to the next tier and what it would pay, status and the formula in words';
 
--- The target of a partner for a program period: the targets of the metric
--- whose periods lie inside it, summed (monthly targets make a quarter's).
-CREATE FUNCTION @extschema@.program_target(v @extschema@.program_version, partner_id bigint, period daterange)
-    RETURNS numeric
-    LANGUAGE sql STABLE PARALLEL SAFE
+-- Targets are looked up per partner and metric by progress.
+CREATE INDEX target_partner_metric ON @extschema@.target (tenant_id, partner_id, metric);
+
+-- The targets of the partners for a program period: for each partner, the
+-- targets of the metric whose periods lie inside it, summed (monthly targets
+-- make a quarter's).  partners NULL means all.
+CREATE FUNCTION @extschema@.program_targets(v @extschema@.program_version, period daterange,
+                                            partners bigint[] DEFAULT NULL)
+    RETURNS TABLE (partner_id bigint, target numeric)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan
 AS $$
-    SELECT sum(t.value)
-      FROM @extschema@.target t
-     WHERE t.tenant_id = v.tenant_id AND t.partner_id = program_target.partner_id
-       AND t.period <@ program_target.period
-       AND t.metric = CASE v.metric WHEN 'net_sales' THEN 'sales_amount' WHEN 'collected' THEN 'collected_amount'
-                                    ELSE v.metric END
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT t.partner_id, sum(t.value)
+          FROM @extschema@.target t
+         WHERE t.tenant_id = v.tenant_id
+           AND t.partner_id = ANY (coalesce(partners, ARRAY[t.partner_id]))
+           AND t.period <@ program_targets.period
+           AND t.metric = CASE v.metric WHEN 'net_sales' THEN 'sales_amount' WHEN 'collected' THEN 'collected_amount'
+                                        ELSE v.metric END
+         GROUP BY t.partner_id;
+END
 $$;
-COMMENT ON FUNCTION @extschema@.program_target(@extschema@.program_version, bigint, daterange) IS
-    'A partner''s target for the program''s metric over a period: the sum of its targets lying inside the period';
+COMMENT ON FUNCTION @extschema@.program_targets(@extschema@.program_version, daterange, bigint[]) IS
+    'Each partner''s target for the program''s metric over a period: the sum of its targets lying inside the period';
 
 -- Every partner's result under a version for a period, counting documents up
 -- to as_of (the whole period when NULL); one partner, or all.  Rows with
@@ -252,73 +355,88 @@ CREATE TYPE @extschema@.program_result AS (
     next_tier_rebate numeric,
     documents        bigint,
     status           text,
-    explanation      text
+    explanation      text,
+    group_id         bigint,
+    stacking         text,
+    paid             numeric
 );
 COMMENT ON TYPE @extschema@.program_result IS
-    'One partner''s result under a program version: component own or override; comparison is the target (overachievement) or last year''s basis (growth); earned before and rebate after the cap, exact; status ok, no_target or no_comparison_base';
+    'One partner''s result under a program version: component own or override; comparison is the target (overachievement) or last year''s basis (growth); earned before and rebate after the cap, paid after stacking, all exact; status ok, no_target, no_comparison_base or not_shown';
 
 CREATE FUNCTION @extschema@.program_results(v @extschema@.program_version, period daterange,
                                             as_of date DEFAULT NULL, partner_id bigint DEFAULT NULL)
     RETURNS SETOF @extschema@.program_result
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan
 AS $$
-    WITH win AS (
-        SELECT lower(period) AS from_day,
-               CASE WHEN as_of IS NULL OR as_of + 1 >= upper(period) THEN upper(period) ELSE as_of + 1 END AS to_day
-    ), own AS (
-        SELECT b.*, 'own'::text AS component,
-               CASE WHEN v.kind = 'overachievement' THEN @extschema@.program_target(v, b.partner_id, period)
-                    WHEN v.metric = 'growth' THEN
-                        (SELECT ly.basis FROM win w2,
-                                LATERAL @extschema@.program_basis(v, (w2.from_day - '1 year'::interval)::date,
-                                                                  (w2.to_day - '1 year'::interval)::date,
-                                                                  ARRAY[b.partner_id]) ly)
-               END AS comparison
-          FROM win w, @extschema@.program_basis(v, w.from_day, w.to_day,
-                                                 CASE WHEN program_results.partner_id IS NULL THEN NULL
-                                                      ELSE ARRAY[program_results.partner_id] END) b
-    ), children AS (
-        SELECT b.*
-          FROM win w, @extschema@.program_basis(v, w.from_day, w.to_day,
-                          (SELECT pg_catalog.array_agg(c.id) FROM @extschema@.partner c
-                            WHERE c.parent_id = program_results.partner_id)) b
-         WHERE v.override_schedule IS NOT NULL AND program_results.partner_id IS NOT NULL
-        UNION ALL
-        SELECT o.partner_id, o.parent_id, o.basis, o.unit_earned, o.documents FROM own o
-         WHERE v.override_schedule IS NOT NULL AND program_results.partner_id IS NULL
-    ), override AS (
-        SELECT c.parent_id AS partner_id, sum(c.basis) AS basis, sum(c.documents) AS documents
-          FROM children c
-         WHERE c.parent_id IS NOT NULL
-           AND (program_results.partner_id IS NULL OR c.parent_id = program_results.partner_id)
-         GROUP BY c.parent_id
-    ), rated AS (
-        SELECT o.partner_id, o.component, o.basis, o.comparison, o.documents, r.*
-          FROM own o, LATERAL @extschema@.rate_basis(v, o.basis, o.comparison, o.unit_earned) r
-        UNION ALL
-        SELECT ov.partner_id, 'override', ov.basis, NULL, ov.documents,
-               @extschema@.tier_index(ov.basis, v.override_schedule),
-               (SELECT t.rate FROM @extschema@.tiers(v.override_schedule) t
-                 WHERE t.tier = @extschema@.tier_index(ov.basis, v.override_schedule)),
-               @extschema@.tiered_rebate(ov.basis, v.override_schedule),
-               @extschema@.next_tier_gap(ov.basis, v.override_schedule),
-               @extschema@.tiered_rebate(ov.basis + @extschema@.next_tier_gap(ov.basis, v.override_schedule),
-                                         v.override_schedule),
-               'ok',
-               pg_catalog.format('override on the %s %s of direct sub-partners: %s', v.metric, ov.basis,
-                                 @extschema@.tiered_rebate(ov.basis, v.override_schedule))
-          FROM override ov
-    )
-    SELECT v.program_id, v.id, v.version, r.partner_id, r.component, period, (w.to_day - 1), v.metric, v.kind,
-           pg_catalog.trim_scale(r.basis), pg_catalog.trim_scale(r.comparison), r.tier, r.rate,
-           pg_catalog.trim_scale(r.earned),
-           coalesce(r.earned > v.cap, false),
-           pg_catalog.trim_scale(CASE WHEN r.earned > v.cap THEN v.cap ELSE r.earned END),
-           pg_catalog.trim_scale(r.next_tier_gap), pg_catalog.trim_scale(r.next_tier_rebate), r.documents, r.status,
-           r.explanation || CASE WHEN r.earned > v.cap THEN pg_catalog.format('; capped at %s', v.cap) ELSE '' END
-      FROM rated r, win w
-     ORDER BY r.partner_id, r.component DESC
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        WITH win AS (
+            SELECT lower(period) AS from_day,
+                   CASE WHEN as_of IS NULL OR as_of + 1 >= upper(period) THEN upper(period) ELSE as_of + 1 END AS to_day
+        ), asked AS (
+            SELECT CASE WHEN program_results.partner_id IS NULL THEN NULL
+                        ELSE ARRAY[program_results.partner_id] END AS partners
+        ), comparisons AS (
+            -- each runs only for the programs that need it
+            SELECT t.partner_id, t.target AS comparison
+              FROM asked a, @extschema@.program_targets(v, period, a.partners) t
+             WHERE v.kind = 'overachievement'
+            UNION ALL
+            SELECT ly.partner_id, ly.basis
+              FROM win w, asked a,
+                   @extschema@.program_basis(v, (w.from_day - '1 year'::interval)::date,
+                                             (w.to_day - '1 year'::interval)::date, a.partners) ly
+             WHERE v.metric = 'growth'
+        ), own AS (
+            SELECT b.*, 'own'::text AS component, c.comparison
+              FROM win w, asked a, @extschema@.program_basis(v, w.from_day, w.to_day, a.partners) b
+              LEFT JOIN comparisons c ON c.partner_id = b.partner_id
+        ), children AS (
+            SELECT b.*
+              FROM win w, @extschema@.program_basis(v, w.from_day, w.to_day,
+                              (SELECT coalesce(pg_catalog.array_agg(c.id), '{}') FROM @extschema@.partner c
+                                WHERE c.tenant_id = v.tenant_id AND c.parent_id = program_results.partner_id)) b
+             WHERE v.override_schedule IS NOT NULL AND program_results.partner_id IS NOT NULL
+            UNION ALL
+            SELECT o.partner_id, o.parent_id, o.basis, o.unit_earned, o.documents FROM own o
+             WHERE v.override_schedule IS NOT NULL AND program_results.partner_id IS NULL
+        ), override AS (
+            SELECT c.parent_id AS partner_id, sum(c.basis) AS basis, sum(c.documents)::bigint AS documents
+              FROM children c
+             WHERE c.parent_id IS NOT NULL
+               AND (program_results.partner_id IS NULL OR c.parent_id = program_results.partner_id)
+             GROUP BY c.parent_id
+        ), rated AS (
+            SELECT o.partner_id, o.component, o.basis, o.comparison, o.documents, r.*
+              FROM own o, LATERAL @extschema@.rate_basis(v, o.basis, o.comparison, o.unit_earned) r
+            UNION ALL
+            SELECT ov.partner_id, 'override', ov.basis, NULL, ov.documents,
+                   @extschema@.tier_index(ov.basis, v.override_schedule),
+                   @extschema@.tier_rate(v.override_schedule, @extschema@.tier_index(ov.basis, v.override_schedule)),
+                   @extschema@.tiered_rebate(ov.basis, v.override_schedule),
+                   @extschema@.next_tier_gap(ov.basis, v.override_schedule),
+                   @extschema@.tiered_rebate(ov.basis + @extschema@.next_tier_gap(ov.basis, v.override_schedule),
+                                             v.override_schedule),
+                   'ok',
+                   pg_catalog.format('override on the %s %s of direct sub-partners: %s', v.metric, ov.basis,
+                                     @extschema@.tiered_rebate(ov.basis, v.override_schedule))
+              FROM override ov
+        )
+        SELECT v.program_id, v.id, v.version, r.partner_id, r.component, period, (w.to_day - 1), v.metric, v.kind,
+               pg_catalog.trim_scale(r.basis), pg_catalog.trim_scale(r.comparison), r.tier, r.rate,
+               pg_catalog.trim_scale(r.earned),
+               coalesce(r.earned > v.cap, false),
+               pg_catalog.trim_scale(CASE WHEN r.earned > v.cap THEN v.cap ELSE r.earned END),
+               pg_catalog.trim_scale(r.next_tier_gap), pg_catalog.trim_scale(r.next_tier_rebate), r.documents, r.status,
+               r.explanation || CASE WHEN r.earned > v.cap THEN pg_catalog.format('; capped at %s', v.cap) ELSE '' END,
+               v.group_id, NULL::text,
+               pg_catalog.trim_scale(CASE WHEN r.earned > v.cap THEN v.cap ELSE r.earned END)
+          FROM rated r, win w
+         ORDER BY r.partner_id, r.component DESC;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.program_results(@extschema@.program_version, daterange, date, bigint) IS
     'Every partner''s result under a program version for a period (documents up to as_of): basis, comparison, tier, rate, exact rebate before and after the cap, next tier, documents counted, status, explanation';
@@ -333,29 +451,157 @@ AS $$
 $$;
 COMMENT ON FUNCTION @extschema@.governing_version(bigint, date) IS 'The active version of the program effective on the date, if any';
 
--- Real-time progress of one partner in every program that governs as_of.
+-- Stacking: programs in one group, for one partner and one period, combine
+-- by the group's rule; the result is each row's paid amount and, in words,
+-- why.  Override rows and programs outside groups are paid what they earn.
+-- A row whose rebate is unknown (NULL: not shown to this reader) makes the
+-- paid amounts of max, exclusive and cascade groups unknown too.
+CREATE FUNCTION @extschema@.apply_stacking(results @extschema@.program_result[])
+    RETURNS SETOF @extschema@.program_result
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g           record;
+    r           @extschema@.program_result;
+    v           @extschema@.program_version;
+    rerated     record;
+    winner      integer;
+    paid_before numeric;
+    unknown     boolean;
+    reduced     numeric;
+    i           integer;
+BEGIN
+    RETURN QUERY SELECT (u).* FROM pg_catalog.unnest(results) AS u WHERE u.group_id IS NULL OR u.component <> 'own';
+    FOR g IN
+        SELECT u.partner_id, u.period, pg.rule, pg.code,
+               pg_catalog.array_agg(u ORDER BY pv.priority, u.program_id) AS members
+          FROM pg_catalog.unnest(results) AS u
+          JOIN @extschema@.program_version pv ON pv.id = u.version_id
+          JOIN @extschema@.program_group pg ON pg.id = u.group_id
+         WHERE u.group_id IS NOT NULL AND u.component = 'own'
+         GROUP BY u.partner_id, u.period, pg.id, pg.rule, pg.code
+    LOOP
+        unknown := EXISTS (SELECT 1 FROM pg_catalog.unnest(g.members) m WHERE m.rebate IS NULL);
+        winner := NULL;
+        IF g.rule = 'max' AND NOT unknown THEN
+            -- the largest rebate; on a tie, the first in priority order
+            SELECT n INTO winner FROM pg_catalog.generate_subscripts(g.members, 1) AS n
+             ORDER BY (g.members[n]).rebate DESC, n LIMIT 1;
+        ELSIF g.rule = 'exclusive' AND NOT unknown THEN
+            SELECT n INTO winner FROM pg_catalog.generate_subscripts(g.members, 1) AS n
+             WHERE (g.members[n]).rebate > 0 ORDER BY n LIMIT 1;
+        END IF;
+        paid_before := 0;
+        FOR i IN 1 .. pg_catalog.array_length(g.members, 1) LOOP
+            r := g.members[i];
+            IF g.rule = 'sum' THEN
+                r.paid := r.rebate;
+                r.stacking := pg_catalog.format('sum in group %s: adds to the others', g.code);
+            ELSIF unknown THEN
+                r.paid := NULL;
+                r.stacking := pg_catalog.format('%s in group %s: not shown, a program of the group is not shown to you',
+                                                g.rule, g.code);
+            ELSIF g.rule IN ('max', 'exclusive') THEN
+                r.paid := CASE WHEN i = winner THEN r.rebate ELSE 0 END;
+                r.stacking := CASE
+                    WHEN i = winner AND g.rule = 'max' THEN pg_catalog.format('max in group %s: pays, the largest', g.code)
+                    WHEN i = winner THEN pg_catalog.format('exclusive in group %s: pays, the first that applies in priority order', g.code)
+                    WHEN winner IS NULL THEN pg_catalog.format('%s in group %s: no program of the group pays', g.rule, g.code)
+                    ELSE pg_catalog.format('%s in group %s: not paid, program %s pays instead', g.rule, g.code,
+                                           (SELECT p.code FROM @extschema@.program p WHERE p.id = (g.members[winner]).program_id))
+                END;
+            ELSE
+                -- cascade: money bases are reduced by what earlier programs of the group paid, then re-rated
+                IF paid_before <> 0 AND r.metric IN ('net_sales', 'gross_margin', 'collected', 'growth')
+                   AND r.status = 'ok' THEN
+                    SELECT * INTO v FROM @extschema@.program_version pv WHERE pv.id = r.version_id;
+                    reduced := r.basis - paid_before;
+                    SELECT * INTO rerated
+                      FROM @extschema@.rate_basis(v, reduced, r.comparison, reduced * v.unit_percent / 100);
+                    r.tier := rerated.tier;
+                    r.rate := rerated.rate;
+                    r.earned := pg_catalog.trim_scale(rerated.earned);
+                    r.cap_applied := coalesce(rerated.earned > v.cap, false);
+                    r.rebate := pg_catalog.trim_scale(CASE WHEN rerated.earned > v.cap THEN v.cap ELSE rerated.earned END);
+                    r.next_tier_gap := pg_catalog.trim_scale(rerated.next_tier_gap);
+                    r.next_tier_rebate := pg_catalog.trim_scale(rerated.next_tier_rebate);
+                    r.explanation := rerated.explanation
+                                     || CASE WHEN r.cap_applied THEN pg_catalog.format('; capped at %s', v.cap) ELSE '' END;
+                    r.stacking := pg_catalog.format('cascade in group %s: rated on %s, the basis %s less %s paid by earlier programs',
+                                                    g.code, pg_catalog.trim_scale(reduced), r.basis,
+                                                    pg_catalog.trim_scale(paid_before));
+                ELSE
+                    r.stacking := pg_catalog.format('cascade in group %s: %s', g.code,
+                                                    CASE WHEN i = 1 THEN 'first in priority order, on its whole basis'
+                                                         ELSE 'basis not reduced (not an amount)' END);
+                END IF;
+                r.paid := r.rebate;
+                paid_before := paid_before + r.paid;
+            END IF;
+            RETURN NEXT r;
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.apply_stacking(@extschema@.program_result[]) IS
+    'Combines results of programs in one stacking group per partner and period by the group''s rule (sum, max, exclusive, cascade): sets paid and stacking (the outcome in words)';
+
+-- Whether the caller may see what gross-margin programs are based on.
+CREATE FUNCTION @extschema@.sees_costs() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.has_column_privilege('@extschema@.order_line'::regclass, 'unit_cost', 'SELECT')
+$$;
+COMMENT ON FUNCTION @extschema@.sees_costs() IS
+    'Whether the current role may read order_line.unit_cost, which the basis of gross-margin programs needs';
+
+-- Real-time progress of one partner in every program that governs as_of,
+-- stacked as it will be settled.  A reader who may not see costs (a partner
+-- user) gets gross-margin programs as status not_shown, without numbers.
 CREATE FUNCTION @extschema@.progress(partner_id bigint, as_of date DEFAULT CURRENT_DATE)
     RETURNS TABLE (program_id bigint, program_code text, program_name text, version integer, component text,
                    period daterange, counted_until date, metric text, kind text, basis numeric, target numeric,
                    achievement numeric, tier integer, rate numeric, earned numeric, cap_applied boolean, rebate numeric,
-                   next_tier_gap numeric, next_tier_rebate numeric, documents bigint, status text, explanation text)
-    LANGUAGE sql STABLE PARALLEL SAFE
+                   next_tier_gap numeric, next_tier_rebate numeric, documents bigint, status text, explanation text,
+                   stacking text, paid numeric)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v       @extschema@.program_version;
+    results @extschema@.program_result[] := '{}';
+    costs   boolean := @extschema@.sees_costs();
+BEGIN
+    FOR v IN SELECT pv.* FROM @extschema@.partner pa
+               JOIN @extschema@.program_version pv ON pv.tenant_id = pa.tenant_id
+              WHERE pa.id = progress.partner_id AND pv.status = 'active' AND pv.effective @> as_of
+    LOOP
+        IF v.metric = 'gross_margin' AND NOT costs THEN
+            results := results || ROW(v.program_id, v.id, v.version, progress.partner_id, 'own',
+                                      @extschema@.program_period(v, as_of), as_of, v.metric, v.kind,
+                                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'not_shown',
+                                      'the basis is the gross margin, which needs costs you may not see; the rebate is shown on the statement',
+                                      v.group_id, NULL, NULL)::@extschema@.program_result;
+        ELSE
+            results := results || ARRAY(SELECT r FROM @extschema@.program_results(v, @extschema@.program_period(v, as_of),
+                                                                                   as_of, progress.partner_id) r);
+        END IF;
+    END LOOP;
+    RETURN QUERY
     SELECT p.id, p.code, p.name, r.version, r.component, r.period, r.counted_until, r.metric, r.kind, r.basis,
            r.comparison,
            CASE WHEN r.comparison > 0 THEN pg_catalog.round(r.basis / r.comparison, 4) END,
            r.tier, r.rate, r.earned, r.cap_applied, r.rebate, r.next_tier_gap, r.next_tier_rebate, r.documents,
-           r.status, r.explanation
-      FROM @extschema@.partner pa
-      JOIN @extschema@.program p ON p.tenant_id = pa.tenant_id
-      JOIN @extschema@.program_version v ON v.program_id = p.id AND v.status = 'active' AND v.effective @> as_of
-     CROSS JOIN LATERAL @extschema@.program_results(v, @extschema@.program_period(v, as_of), as_of, pa.id) r
-     WHERE pa.id = progress.partner_id
-     ORDER BY p.code, r.component DESC
+           r.status, r.explanation, r.stacking, r.paid
+      FROM @extschema@.apply_stacking(results) r
+      JOIN @extschema@.program p ON p.id = r.program_id
+     ORDER BY p.code, r.component DESC;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.progress(bigint, date) IS
-    'A partner''s progress in every program governing as_of: basis so far, target and achievement, tier, rate, rebate earned so far, gap to the next tier and what it would pay';
+    'A partner''s progress in every program governing as_of: basis so far, target and achievement, tier, rate, rebate earned so far, gap to the next tier and what it would pay, stacking outcome and the amount paid';
 
 CREATE VIEW @extschema@.v_partner_progress WITH (security_invoker = true) AS
 SELECT pa.tenant_id, pa.id AS partner_id, pa.code AS partner_code, pa.name AS partner_name, g.*
