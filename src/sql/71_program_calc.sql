@@ -211,6 +211,7 @@ COMMENT ON FUNCTION @extschema@.program_basis(@extschema@.program_version, date,
 -- The multiplier of a schedule's tier (NULL below the first tier and for lump sums).
 CREATE FUNCTION @extschema@.tier_rate(schedule @extschema@.tier_schedule, tier integer) RETURNS numeric
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE @extschema@.schedule_kind(schedule)
                 WHEN 'percent' THEN pg_catalog.trim_scale((@extschema@.schedule_values(schedule))[tier] OPERATOR(pg_catalog./) 100)

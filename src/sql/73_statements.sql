@@ -272,9 +272,14 @@ BEGIN
     SELECT coalesce(pg_catalog.array_agg(s.partner_id), '{}') INTO kept_ids FROM @extschema@.statement s
      WHERE s.tenant_id = t.id AND s.period = close_period.period;
 
-    CREATE TEMP TABLE IF NOT EXISTS rebate_closing_job (version_id bigint, program_period daterange, as_of date, job text)
-        ON COMMIT DROP;
-    TRUNCATE rebate_closing_job;
+    -- scratch tables for this close, gone at commit (a second close in the transaction reuses them)
+    IF pg_catalog.to_regclass('pg_temp.rebate_closing_job') IS NULL THEN
+        CREATE TEMP TABLE rebate_closing_job (version_id bigint, program_period daterange, as_of date, job text)
+            ON COMMIT DROP;
+        CREATE TEMP TABLE rebate_closing_line ON COMMIT DROP AS
+            SELECT * FROM @extschema@.statement_line WITH NO DATA;
+    END IF;
+    TRUNCATE rebate_closing_job, rebate_closing_line;
     INSERT INTO rebate_closing_job SELECT * FROM @extschema@.closing_jobs(t.id, period);
     -- program periods settled before and not settled again here: recomputed for adjustments
     INSERT INTO rebate_closing_job
@@ -291,9 +296,6 @@ BEGIN
                                      WHERE r.partner_id <> ALL (kept_ids));
     END LOOP;
 
-    CREATE TEMP TABLE IF NOT EXISTS rebate_closing_line ON COMMIT DROP AS
-        SELECT * FROM @extschema@.statement_line WITH NO DATA;
-    TRUNCATE rebate_closing_line;
     INSERT INTO rebate_closing_line (partner_id, line_no, line_kind, program_id, version_id, version, component,
                                      program_period, counted_until, metric, kind, basis, comparison, tier, rate,
                                      documents, earned, cap_applied, rebate, stacking, paid, gross, already_settled,
@@ -317,7 +319,7 @@ BEGIN
     -- amounts agreed on resolving disputes, not yet on a statement
     INSERT INTO rebate_closing_line (partner_id, line_no, line_kind, program_period, gross, already_settled, net,
                                      status, explanation, adjustment_id, tenant_id, statement_id, settlement)
-    SELECT a.partner_id, 0, 'manual', ds.period, a.amount, 0, a.amount, 'ok',
+    SELECT a.partner_id, 0, 'manual', ds.period, a.amount, @extschema@.round_money(0, a.currency), a.amount, 'ok',
            pg_catalog.format('agreed on resolving the dispute of statement %s (%s): %s', ds.id, ds.period, a.note),
            a.id, t.id, 0, NULL
       FROM @extschema@.statement_adjustment a
@@ -368,7 +370,7 @@ COMMENT ON FUNCTION @extschema@.close_period(bigint, daterange) IS
 -- The lifecycle, by role: managers issue, resolve and mark paid; the
 -- partner (or a manager on its behalf) confirms or disputes an issued one.
 CREATE FUNCTION @extschema@.statement_for_update(statement_id bigint) RETURNS @extschema@.statement
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

@@ -202,7 +202,7 @@ CREATE FUNCTION @extschema@.verify_period(tenant_id bigint, period daterange)
     RETURNS TABLE (statement_id bigint, partner_id bigint, line_no integer, line_kind text, program_id bigint,
                    component text, program_period daterange, stored_gross numeric, verified_gross numeric,
                    stored_net numeric, verified_net numeric, problem text)
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     -- the plan is large and its row estimates pessimistic: compiling it would take longer than running it
     SET jit = off
@@ -233,10 +233,18 @@ AS $$
                                                               interval '1 month') d) ends) p
          WHERE v.tenant_id = verify_period.tenant_id AND v.status = 'active' AND v.effective @> lower(p.pp)
            AND verify_period.period @> (upper(p.pp) - 1)
+    ), all_jobs AS (
+        -- stacking needs every program of a job's group for the same period
+        SELECT j.* FROM jobs j
+        UNION
+        SELECT g.id, j.program_period, j.counted_until
+          FROM jobs j JOIN @extschema@.program_version v ON v.id = j.version_id
+          JOIN @extschema@.program_version g ON g.group_id = v.group_id AND g.status = 'active'
+                                            AND g.effective @> lower(j.program_period)
     ), earned AS (
         SELECT j.version_id, j.program_period, j.counted_until, v.program_id, v.group_id, v.priority, v.metric,
                v.currency, e.*
-          FROM jobs j JOIN @extschema@.program_version v ON v.id = j.version_id,
+          FROM all_jobs j JOIN @extschema@.program_version v ON v.id = j.version_id,
                LATERAL @extschema@.verify_earned(v, j.program_period, j.counted_until) e
     ), ranked AS (
         SELECT e.*, g.rule,

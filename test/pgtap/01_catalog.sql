@@ -33,7 +33,8 @@ SELECT is(
         AND NOT prosecdef AND proname NOT LIKE 'apply\_%' AND proname NOT IN
             ('grant_access', 'revoke_access', 'drop_group_memberships', 'set_partner_state', 'set_partner_grade',
              'set_order_status', 'register_for_dump', 'activate_program_version', 'revise_program',
-             'rollback_program')),
+             'rollback_program', 'close_period', 'issue_statement', 'issue_statements', 'confirm_statement',
+             'dispute_statement', 'resolve_statement', 'mark_statement_paid', 'set_statement_status')),
     0, 'every function that only reads is PARALLEL SAFE, the aggregate too');
 
 -- SECURITY DEFINER only where a role must reach what it may not read or write itself
@@ -45,13 +46,16 @@ SELECT is(
           'resolve_violation', 'revoke_access'],
     'SECURITY DEFINER functions are exactly the expected ones');
 
--- SQL and PL/pgSQL functions pin their search_path
+-- SQL and PL/pgSQL functions pin their search_path, except two that must be
+-- inlined into their callers (a SET clause prevents inlining); they are
+-- neither SECURITY DEFINER nor reached by one, and their callers pin it
 SELECT is(
     (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
       WHERE pronamespace = 'rebate'::regnamespace
         AND prolang IN (SELECT oid FROM pg_language WHERE lanname IN ('sql', 'plpgsql'))
         AND NOT coalesce(proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']),
-    NULL, 'every SQL and PL/pgSQL function has SET search_path = pg_catalog, pg_temp');
+    ARRAY['order_counts', 'program_scope_lines'],
+    'every other SQL and PL/pgSQL function has SET search_path = pg_catalog, pg_temp');
 
 -- the aggregate can be split: combine function and a non-internal state type (Citus, parallel)
 SELECT is(
