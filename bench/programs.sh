@@ -48,12 +48,14 @@
 #             percentiles from pgbench's per-transaction logs (the first
 #             transaction of each connection, which plans and compiles,
 #             reported apart).
-# Before the timings, and again in --small, progress of --check-partners
-# partners (every partner in --small) must equal rebate.program_results for
-# all partners and verify_period's own recomputation (rebate.verify_earned),
-# program by program; the close must give as many statements as partners
-# with a line.  A disagreement exits non-zero.  Timings are reported, never
-# judged.
+# Before the timings (the only thing --small does besides a few pgbench
+# transactions), the progress of --check-partners partners (every partner in
+# --small) must equal, program by program, rebate.program_results for all
+# partners at once stacked alike (rebate.apply_stacking), and verify_period's
+# own recomputation (rebate.verify_earned: the basis, and the rebate where no
+# cascade re-rates it); every close must write the same statements, one for
+# each partner with documents (or active).  A disagreement exits non-zero.
+# Timings are reported, never judged.
 #
 # Needs the extension built and installed (scripts/test.sh or make install).
 # Uses the server the libpq variables name, or a throwaway one started with
@@ -526,8 +528,10 @@ Every pgbench run:
 $(cat "$TMP/pgbench-runs.md")
 
 Before the timings, the progress of $check_text ($(thousands "$check_rows") rows) equalled, program
-by program, both \`rebate.program_results\` for all partners at once and
-\`verify_period\`'s own recomputation (\`rebate.verify_earned\`); and
+by program, both \`rebate.program_results\` for all partners at once,
+stacked alike, and \`verify_period\`'s own recomputation
+(\`rebate.verify_earned\`: the basis, and the rebate where no cascade
+re-rates it); and
 \`verify_period\` reported no difference after every close. Otherwise the
 benchmark stops. The test suite runs \`bench/programs.sh --small\` (2 × 50
 partners, about 6,000 lines) for these checks only; no timing is asserted.

@@ -10,6 +10,8 @@
 #   docs          every SQL example in README.md and docs/ with its shown result
 #   benchmark     a small-scale run of bench/run.sh (results must agree; no timing)
 #   policy bench  a small-scale run of bench/policy.sh (C and PL/pgSQL triggers judge alike)
+#   programs bench a small-scale run of bench/programs.sh (close_period, verify_period and
+#                 progress agree with the recomputations; no timing)
 #   concurrency   pgbench clients write orders, returns, payments while others read progress;
 #                 progress equals a plain-SQL recomputation, during the load and after; no deadlock
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -91,6 +93,13 @@ set +e
 status=$?
 set -e
 record policy_benchmark $status
+
+say "programs benchmark, small scale (close_period then verify_period finds no difference; progress equals the recomputations; timings are not judged)"
+set +e
+"$REPO/bench/programs.sh" --small
+status=$?
+set -e
+record programs_benchmark $status
 
 say "concurrency: orders, returns and payments under load; progress equals the recomputation"
 set +e
