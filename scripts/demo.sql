@@ -76,3 +76,43 @@ SELECT v.order_code, o.status, v.kind, v.sku, v.unit_price, v.limit_price AS flo
 \echo
 \echo 'Credit exposure of the dealer (receivable = shipped − returns − payments; negative = paid in advance):'
 SELECT * FROM rebate.credit_exposure(:dealer, (SELECT id FROM rebate.sales_order WHERE code = 'DEMO-1'));
+
+\echo
+\echo 'Rebate programs (rebate_sample.programs): five per brand, defined once as data, stacked by group rules:'
+SELECT tenant, program, metric, kind, period_unit, coalesce(stacking, '-') AS stacking
+  FROM rebate_sample.programs() WHERE tenant = 'HUAGUANG';
+
+\echo
+\echo 'Real-time progress of one 华光 dealer on 2026-09-15 (what its portal shows the moment an order commits):'
+SELECT program_code AS program, component, basis, tier, rate, paid AS rebate_so_far, next_tier_gap, next_tier_rebate
+  FROM rebate.progress((SELECT id FROM rebate.partner WHERE code = 'HUAGUANG-P00001'), '2026-09-15');
+
+\echo
+\echo 'Closing the third quarter of 华光 month by month, issuing each month (rebate.close_period, rebate.issue_statements):'
+SELECT id AS huaguang FROM rebate.tenant WHERE code = 'HUAGUANG' \gset
+SELECT 'July' AS month, * FROM rebate.close_period(:huaguang, '[2026-07-01,2026-08-01)');
+SELECT rebate.issue_statements(:huaguang, '[2026-07-01,2026-08-01)') AS issued;
+SELECT 'August' AS month, * FROM rebate.close_period(:huaguang, '[2026-08-01,2026-09-01)');
+SELECT rebate.issue_statements(:huaguang, '[2026-08-01,2026-09-01)') AS issued;
+SELECT 'September' AS month, * FROM rebate.close_period(:huaguang, '[2026-09-01,2026-10-01)');
+SELECT rebate.issue_statements(:huaguang, '[2026-09-01,2026-10-01)') AS issued;
+
+\echo
+\echo 'The September statement of that dealer, line by line (gross - already settled = net; rounded once per line):'
+SELECT l.line_no AS no, l.line_kind AS kind, p.code AS program, l.component, l.basis, l.gross, l.already_settled, l.net,
+       left(coalesce(l.stacking, l.explanation), 60) AS why
+  FROM rebate.statement s
+  JOIN rebate.statement_line l ON l.statement_id = s.id
+  LEFT JOIN rebate.program p ON p.id = l.program_id
+ WHERE s.partner_id = (SELECT id FROM rebate.partner WHERE code = 'HUAGUANG-P00001') AND s.period = '[2026-09-01,2026-10-01)'
+ ORDER BY l.line_no;
+SELECT partner_name, total, total_in_words_zh AS "大写", total_in_words_en AS in_words
+  FROM rebate.v_statement
+ WHERE partner_id = (SELECT id FROM rebate.partner WHERE code = 'HUAGUANG-P00001') AND period = '[2026-09-01,2026-10-01)';
+
+\echo
+\echo 'Cross-check (交叉验证): the independent SQL recomputation against every statement line of the quarter:'
+SELECT m.month, count(v.*) AS differences
+  FROM (VALUES ('[2026-07-01,2026-08-01)'::daterange), ('[2026-08-01,2026-09-01)'), ('[2026-09-01,2026-10-01)')) AS m(month)
+  LEFT JOIN LATERAL rebate.verify_period(:huaguang, m.month) v ON true
+ GROUP BY m.month ORDER BY m.month;

@@ -249,7 +249,7 @@ BEGIN
     CASE
     WHEN v.kind = 'per_unit' THEN
         earned := coalesce(unit_earned, 0);
-        rate := coalesce(v.unit_amount, v.unit_percent / 100);
+        rate := pg_catalog.trim_scale(coalesce(v.unit_amount, v.unit_percent / 100));
         explanation := CASE WHEN v.unit_amount IS NOT NULL
                             THEN pg_catalog.format('%s per full %s units of each product, %s units in all: %s',
                                                    v.unit_amount, v.unit_size, basis, earned)
