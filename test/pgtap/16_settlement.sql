@@ -3,7 +3,7 @@
 -- tenant whose every statement line is worked out by hand in the comments.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(77);
+SELECT plan(79);
 
 -- ---- the tenant ------------------------------------------------------------
 -- Distributor D1 (总代) with dealers S1 and S2 below it; P4 alone.
@@ -343,6 +343,17 @@ SELECT is((SELECT string_agg(format('%s %s-%s=%s', l.line_kind, l.gross, l.alrea
              FROM statement s JOIN statement_line l ON l.statement_id = s.id WHERE s.tenant_id = 952),
           'interim 0.00-0.00=0.00; interim 140.00-0.00=140.00; final 1080.00-140.00=940.00',
           'interim settlements pay the cumulative result so far; the final one re-rates the quarter and pays the difference');
+
+-- ---- trial runs write nothing ---------------------------------------------------------
+SELECT is((SELECT string_agg(proname || ':' || provolatile::text, ',' ORDER BY proname) FROM pg_proc
+            WHERE pronamespace = 'rebate'::regnamespace AND proname IN ('simulate', 'compare', 'progress', 'verify_period')),
+          'compare:s,progress:s,simulate:s,verify_period:s', 'trial runs, progress and the cross-check are STABLE: PostgreSQL refuses any write in them');
+CREATE TEMP TABLE writes_before AS
+SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) AS n FROM pg_stat_xact_user_tables WHERE schemaname = 'rebate';
+SELECT count(*) FROM simulate(9901, '[2026-10-01,2027-01-01)', NULL, '{"schedule": "retroactive 0:9%"}');
+SELECT count(*) FROM compare(9901, 1, 1, '[2026-10-01,2027-01-01)');
+SELECT is((SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_xact_user_tables WHERE schemaname = 'rebate'),
+          (SELECT n FROM writes_before), 'simulate and compare wrote no row');
 
 SELECT * FROM finish();
 ROLLBACK;
