@@ -372,7 +372,17 @@ CREATE FUNCTION @extschema@.program_results(v @extschema@.program_version, perio
     SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
+DECLARE
+    -- a parent's override is rated like a tiered program on its override schedule
+    overriding @extschema@.program_version := v;
 BEGIN
+    overriding.kind := 'tiered';
+    overriding.schedule := v.override_schedule;
+    overriding.unit_amount := NULL;
+    overriding.unit_percent := NULL;
+    IF v.metric = 'growth' THEN
+        overriding.metric := 'net_sales';    -- the override is on the sub-partners' sales, not on their growth
+    END IF;
     RETURN QUERY
         WITH win AS (
             SELECT lower(period) AS from_day,
@@ -414,17 +424,10 @@ BEGIN
             SELECT o.partner_id, o.component, o.basis, o.comparison, o.documents, r.*
               FROM own o, LATERAL @extschema@.rate_basis(v, o.basis, o.comparison, o.unit_earned) r
             UNION ALL
-            SELECT ov.partner_id, 'override', ov.basis, NULL, ov.documents,
-                   @extschema@.tier_index(ov.basis, v.override_schedule),
-                   @extschema@.tier_rate(v.override_schedule, @extschema@.tier_index(ov.basis, v.override_schedule)),
-                   @extschema@.tiered_rebate(ov.basis, v.override_schedule),
-                   @extschema@.next_tier_gap(ov.basis, v.override_schedule),
-                   @extschema@.tiered_rebate(ov.basis + @extschema@.next_tier_gap(ov.basis, v.override_schedule),
-                                             v.override_schedule),
-                   'ok',
-                   pg_catalog.format('override on the %s %s of direct sub-partners: %s', v.metric, ov.basis,
-                                     @extschema@.tiered_rebate(ov.basis, v.override_schedule))
-              FROM override ov
+            SELECT ov.partner_id, 'override', ov.basis, NULL, ov.documents, r.tier, r.rate, r.earned,
+                   r.next_tier_gap, r.next_tier_rebate, r.status,
+                   'override on the sum of direct sub-partners: ' || r.explanation
+              FROM override ov, LATERAL @extschema@.rate_basis(overriding, ov.basis, NULL, NULL) r
         )
         SELECT v.program_id, v.id, v.version, r.partner_id, r.component, period, (w.to_day - 1), v.metric, v.kind,
                pg_catalog.trim_scale(r.basis), pg_catalog.trim_scale(r.comparison), r.tier, r.rate,
