@@ -35,6 +35,7 @@
 #include <unicode/unum.h>
 #include <unicode/ustring.h>
 
+#include "icu_util.h"
 #include "numeric_util.h"
 
 PG_FUNCTION_INFO_V1(rebate_amount_in_words);
@@ -100,13 +101,9 @@ typedef struct SplitAmount
 } SplitAmount;
 
 static void
-check_icu(UErrorCode status, const char *what)
+check_icu(UErrorCode status, const char *call)
 {
-	if (U_FAILURE(status))
-		ereport(ERROR,
-				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("ICU failed while writing an amount in words"),
-				 errdetail("%s returned %s.", what, u_errorName(status))));
+	icu_check(status, "writing an amount in words", call);
 }
 
 /*

@@ -13,6 +13,8 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
+#include "icu_util.h"
+
 #include <unicode/uchar.h>
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
@@ -34,14 +36,20 @@ rebate_icu_version(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(text));
 }
 
-static void
-check_icu(UErrorCode status, const char *what)
+void
+icu_check(UErrorCode status, const char *doing, const char *call)
 {
 	if (U_FAILURE(status))
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("ICU failed while normalizing a name"),
-				 errdetail("%s returned %s.", what, u_errorName(status))));
+				 errmsg("ICU failed while %s", doing),
+				 errdetail("%s returned %s.", call, u_errorName(status))));
+}
+
+static void
+check_icu(UErrorCode status, const char *call)
+{
+	icu_check(status, "normalizing a name", call);
 }
 
 /*
