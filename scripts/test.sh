@@ -14,6 +14,8 @@
 #                 progress agree with the recomputations; no timing)
 #   concurrency   pgbench clients write orders, returns, payments while others read progress;
 #                 progress equals a plain-SQL recomputation, during the load and after; no deadlock
+#   settlement window  across real transactions, a close rechecks exactly the settled periods
+#                 that changed documents can reach, and verify_period agrees
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 install_packages
@@ -107,6 +109,13 @@ set +e
 status=$?
 set -e
 record concurrency $status
+
+say "settlement window: which settled periods a close rechecks, across transactions"
+set +e
+"$REPO/test/settlement_window.sh"
+status=$?
+set -e
+record settlement_window $status
 
 for db in rebate_tap rebate_diff rebate_docs; do
     psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $db" || true

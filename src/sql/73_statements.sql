@@ -306,7 +306,7 @@ BEGIN
                   HINT = 'Give a range such as ''[2026-10-01,2027-01-01)''.';
     END IF;
     -- one close per tenant at a time
-    PERFORM pg_catalog.pg_advisory_xact_lock('@extschema@.statement'::regclass::oid::integer, t.id::integer);
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('rebate.close_period', t.id));
 
     -- statements are settled in order: no draft of another period pending, nothing later closed
     SELECT * INTO blocking FROM @extschema@.statement s
