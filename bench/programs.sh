@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154  # pg_<setting>_<statistic> are set with printf -v
 # bench/programs.sh — rebate programs at scale: how long does closing a
 # quarter take (rebate.close_period, and its cross-check
 # rebate.verify_period), and how fast is one partner's real-time progress
@@ -19,7 +20,8 @@
 # rate-limited run's rate, in % of the saturated tps: 50), --as-of D (the day
 # of progress, 2026-09-15), --check-partners K (partners whose progress is
 # compared with the recomputations in a full run: 200), --keep (keep the
-# database bench_programs afterwards).
+# database bench_programs afterwards), --reuse (use the database a --keep run
+# left instead of loading again; implies --keep; not with --write-doc).
 #
 # Data: rebate_sample.generate(partners => P, lines => N x 99/100,
 # audited => false) (two brands; its lines are order lines, and about one
@@ -59,7 +61,7 @@
 #
 # Needs the extension built and installed (scripts/test.sh or make install).
 # Uses the server the libpq variables name, or a throwaway one started with
-# REBATE_SERVER_OPTS (default below, for a bulk benchmark on 24 GiB).
+# REBATE_SERVER_OPTS (default below for the full size, a bulk benchmark on 24 GiB).
 # shellcheck source=../scripts/common.sh
 source "$(dirname "$0")/../scripts/common.sh"
 
@@ -72,7 +74,7 @@ BEGIN_MARK='<!-- programs-benchmark:begin -->'
 END_MARK='<!-- programs-benchmark:end -->'
 
 usage() {
-    sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2
+    sed -n '3,/^$/s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -81,7 +83,7 @@ thousands() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
 
 mode=full
 opt_partners="" opt_lines="" opt_runs="" opt_seconds=""
-clients=16 threads=2 rate_percent=50 as_of=2026-09-15 check_partners=200 write_doc=false keep=false
+clients=16 threads=2 rate_percent=50 as_of=2026-09-15 check_partners=200 write_doc=false keep=false reuse=false
 while [ $# -gt 0 ]; do
     case $1 in
         --small) mode=small ;;
@@ -96,6 +98,7 @@ while [ $# -gt 0 ]; do
         --check-partners) check_partners=${2:-}; shift ;;
         --write-doc) write_doc=true ;;
         --keep) keep=true ;;
+        --reuse) reuse=true; keep=true ;;
         -h|--help) usage ;;
         *) echo "unknown option: $1" >&2; usage ;;
     esac
@@ -116,10 +119,13 @@ done
 [ "$rate_percent" -le 100 ] || { echo "--rate-percent must be at most 100" >&2; usage; }
 [[ $as_of =~ ^2026-(0[7-9])-[0-3][0-9]$ ]] || { echo "--as-of must be a day of the quarter $QUARTER" >&2; usage; }
 $write_doc && [ $mode = small ] && { echo "--write-doc wants a full run, not --small" >&2; usage; }
+$write_doc && $reuse && { echo "--write-doc reports the load: not with --reuse" >&2; usage; }
 # the sample's lines are order lines; about one order in 33 adds a return line
 gen_lines=$(( lines * 99 / 100 ))
 
-: "${REBATE_SERVER_OPTS=-c shared_buffers=4GB -c work_mem=256MB -c maintenance_work_mem=1GB -c max_wal_size=16GB -c checkpoint_timeout=30min}"
+if [ $mode = full ]; then
+    : "${REBATE_SERVER_OPTS=-c shared_buffers=4GB -c work_mem=256MB -c maintenance_work_mem=1GB -c max_wal_size=16GB -c checkpoint_timeout=30min}"
+fi
 provide_server
 if [ -n "$THROWAWAY_DIR" ]; then
     server_kind="a throwaway cluster started by bench/programs.sh (fsync=off; REBATE_SERVER_OPTS: ${REBATE_SERVER_OPTS:-none})"
@@ -142,22 +148,32 @@ trap cleanup EXIT
 bpsql() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 load_average() { cut -d' ' -f1-3 /proc/loadavg; }
 load_before=$(load_average)
+# the commit whose extension is measured: the tree as it is when the database is created
+commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no -- src sql Makefile 2>/dev/null)" ]; then
+    commit="$commit (with uncommitted changes to src/)"
+fi
 started_all=$SECONDS
 
 # ---------------------------------------------------------------------------
 say "database $DB: rebate_sample.generate(partners => $partners, lines => $gen_lines, audited => false), programs"
-fresh_database $DB
-bpsql -f "$REPO/sample/sample_data.sql"
-t0=$SECONDS
-# the load alone without waiting for the WAL flush (one transaction anyway)
-PGOPTIONS="${PGOPTIONS:-} -c synchronous_commit=off" bpsql -At \
-    -c "SELECT order_lines FROM rebate_sample.generate(partners => $partners, lines => $gen_lines, audited => false)" >/dev/null
-load_generate=$((SECONDS - t0))
-bpsql -At -c "SELECT count(*) FROM rebate_sample.programs()" >/dev/null
-t1=$SECONDS
-bpsql -c "VACUUM (FREEZE, ANALYZE)" -c "CHECKPOINT"
-load_vacuum=$((SECONDS - t1))
-load_total=$((SECONDS - t0))
+if $reuse && [ "$(psql_quiet -d postgres -At -c "SELECT count(*) FROM pg_database WHERE datname = '$DB'")" = 1 ]; then
+    echo "reusing the database $DB a --keep run left (not loaded again)"
+    load_generate=0 load_vacuum=0 load_total=0
+else
+    fresh_database $DB
+    bpsql -f "$REPO/sample/sample_data.sql"
+    t0=$SECONDS
+    # the load alone without waiting for the WAL flush (one transaction anyway)
+    PGOPTIONS="${PGOPTIONS:-} -c synchronous_commit=off" bpsql -At \
+        -c "SELECT order_lines FROM rebate_sample.generate(partners => $partners, lines => $gen_lines, audited => false)" >/dev/null
+    load_generate=$((SECONDS - t0))
+    bpsql -At -c "SELECT count(*) FROM rebate_sample.programs()" >/dev/null
+    t1=$SECONDS
+    bpsql -c "VACUUM (FREEZE, ANALYZE)" -c "CHECKPOINT"
+    load_vacuum=$((SECONDS - t1))
+    load_total=$((SECONDS - t0))
+fi
 
 # the brand with more order lines in the quarter
 read -r tenant tenant_code q_lines q_partners < <(bpsql -At -F ' ' -c "
@@ -165,7 +181,7 @@ read -r tenant tenant_code q_lines q_partners < <(bpsql -At -F ' ' -c "
       FROM rebate.sales_fact f JOIN rebate.tenant t ON t.id = f.tenant_id
      WHERE f.order_date >= '$Q_FROM' AND f.order_date < '$Q_TO'
      GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 1")
-read -r n_partners n_lines n_orders n_payments n_targets < <(bpsql -At -F ' ' -c "
+read -r n_partners n_lines n_orders n_payments _ < <(bpsql -At -F ' ' -c "
     SELECT (SELECT count(*) FROM rebate.partner), (SELECT count(*) FROM rebate.order_line),
            (SELECT count(*) FROM rebate.sales_order), (SELECT count(*) FROM rebate.payment),
            (SELECT count(*) FROM rebate.target)")
@@ -199,23 +215,27 @@ CREATE TEMP TABLE one AS
 SELECT c.id AS partner_id, g.program_id, g.component, g.basis, g.rebate, g.paid
   FROM checked c, LATERAL rebate.progress(c.id, date '$as_of') g;
 -- all partners at once (the path of a close), stacked as progress stacks
+-- (each function once per version: MATERIALIZED keeps the planner from calling it per partner checked)
 CREATE TEMP TABLE all_partners AS
+WITH r AS MATERIALIZED (
+    SELECT r FROM rebate.program_version v,
+           LATERAL rebate.program_results(v, rebate.program_period(v, date '$as_of'), date '$as_of') r
+     WHERE v.tenant_id = $tenant AND v.status = 'active' AND v.effective @> date '$as_of'
+)
 SELECT s.partner_id, s.program_id, s.component, s.basis, s.rebate, s.paid
-  FROM rebate.apply_stacking(ARRAY(
-           SELECT r FROM rebate.program_version v,
-                  LATERAL rebate.program_results(v, rebate.program_period(v, date '$as_of'), date '$as_of') r
-            WHERE v.tenant_id = $tenant AND v.status = 'active' AND v.effective @> date '$as_of'
-              AND r.partner_id IN (SELECT id FROM checked))) s;
+  FROM rebate.apply_stacking(ARRAY(SELECT r.r FROM r WHERE (r.r).partner_id IN (SELECT id FROM checked))) s;
 -- verify_period's own formulation, before stacking: basis, and the rebate
 -- where stacking leaves it as it is (a cascade re-rates what follows)
 CREATE TEMP TABLE independent AS
-SELECT e.partner_id, v.program_id, e.component, e.basis,
-       CASE WHEN g.rule = 'cascade' AND e.component = 'own' THEN NULL ELSE e.earned END AS rebate
-  FROM rebate.program_version v
-  LEFT JOIN rebate.program_group g ON g.id = v.group_id,
-       LATERAL rebate.verify_earned(v, rebate.program_period(v, date '$as_of'), date '$as_of') e
- WHERE v.tenant_id = $tenant AND v.status = 'active' AND v.effective @> date '$as_of'
-   AND e.partner_id IN (SELECT id FROM checked);
+WITH e AS MATERIALIZED (
+    SELECT e.partner_id, v.program_id, e.component, e.basis,
+           CASE WHEN g.rule = 'cascade' AND e.component = 'own' THEN NULL ELSE e.earned END AS rebate
+      FROM rebate.program_version v
+      LEFT JOIN rebate.program_group g ON g.id = v.group_id,
+           LATERAL rebate.verify_earned(v, rebate.program_period(v, date '$as_of'), date '$as_of') e
+     WHERE v.tenant_id = $tenant AND v.status = 'active' AND v.effective @> date '$as_of'
+)
+SELECT * FROM e WHERE e.partner_id IN (SELECT id FROM checked);
 CREATE TEMP TABLE one_unstacked AS
 SELECT o.partner_id, o.program_id, o.component, o.basis,
        CASE WHEN g.rule = 'cascade' AND o.component = 'own' THEN NULL ELSE o.rebate END AS rebate
@@ -255,19 +275,24 @@ VERIFY_SQL="SELECT count(*) FROM rebate.verify_period($tenant, '$QUARTER')"
 BASELINE_SQL="SELECT count(*), sum(s) FROM (SELECT partner_id, sum(amount) AS s FROM rebate.sales_fact
                WHERE tenant_id = $tenant AND order_date >= '$Q_FROM' AND order_date < '$Q_TO' GROUP BY 1) b"
 
-say "close_period: $runs round(s) of baseline, close (from no statements), verify, re-close (drafts there)"
+say "close_period: $runs round(s) of baseline, close (from no statements), verify, re-close (drafts there), close with jit off (from no statements)"
 : >"$TMP/close.tsv"	# what run seconds output
 for ((r = 1; r <= runs; r++)); do
     reset_statements
-    for what in baseline close verify reclose; do
+    for what in baseline close verify reclose close_nojit; do
         case $what in
             baseline) sql=$BASELINE_SQL ;;
             close|reclose) sql=$CLOSE_SQL ;;
+            close_nojit) sql=$CLOSE_SQL; reset_statements ;;
             verify) sql=$VERIFY_SQL ;;
         esac
-        IFS=$'\t' read -r secs out < <(timed "$sql")
+        if [ $what = close_nojit ]; then
+            IFS=$'\t' read -r secs out < <(PGOPTIONS="${PGOPTIONS:-} -c jit=off" timed "$sql")
+        else
+            IFS=$'\t' read -r secs out < <(timed "$sql")
+        fi
         printf '%s\t%s\t%s\t%s\n' "$what" "$r" "$secs" "$out" >>"$TMP/close.tsv"
-        printf '  round %s/%s: %-8s %9.2f s   %s\n' "$r" "$runs" "$what" "$secs" "$(tr '\t' ' ' <<<"$out")"
+        printf '  round %s/%s: %-11s %9.2f s   %s\n' "$r" "$runs" "$what" "$secs" "$(tr '\t' ' ' <<<"$out")"
         if [ "$what" = verify ] && [ "$out" != 0 ]; then
             bpsql -c "SELECT * FROM rebate.verify_period($tenant, '$QUARTER') LIMIT 20"
             say "FAILED: verify_period reports $out differences after close_period"
@@ -276,8 +301,8 @@ for ((r = 1; r <= runs; r++)); do
     done
 done
 read -r n_statements n_stmt_lines stmt_total < <(awk -F'\t' '$1 == "close" { print $4, $5, $6; exit }' "$TMP/close.tsv")
-read -r base_rows base_sum < <(awk -F'\t' '$1 == "baseline" { print $4, $5; exit }' "$TMP/close.tsv")
-if awk -F'\t' -v s="$n_statements" -v l="$n_stmt_lines" '($1 == "close" || $1 == "reclose") && ($4 != s || $5 != l) { bad = 1 }
+read -r base_rows _ < <(awk -F'\t' '$1 == "baseline" { print $4, $5; exit }' "$TMP/close.tsv")
+if awk -F'\t' -v s="$n_statements" -v l="$n_stmt_lines" '$1 ~ /close/ && ($4 != s || $5 != l) { bad = 1 }
                                                         END { exit !bad }' "$TMP/close.tsv"; then
     say "FAILED: the closes did not all write the same statements"
     exit 1
@@ -294,8 +319,9 @@ expected_statements=$(bpsql -At -c "
                           SELECT id FROM rebate.partner WHERE tenant_id = $tenant AND state = 'active') p")
 lines_by_kind=$(bpsql -At -c "
     SELECT string_agg(format('%s %s', n, k), ', ' ORDER BY k)
-      FROM (SELECT l.line_kind || ' (' || CASE WHEN upper(l.program_period) - lower(l.program_period) > 31
-                                              THEN 'quarter' ELSE 'month' END || ')' AS k, count(*) AS n
+      FROM (SELECT l.line_kind || ' lines of ' || CASE WHEN upper(l.program_period) - lower(l.program_period) > 31
+                                                        THEN 'quarterly' ELSE 'monthly' END || ' program periods' AS k,
+                   count(*) AS n
               FROM rebate.statement_line l JOIN rebate.statement s ON s.id = l.statement_id
              WHERE s.tenant_id = $tenant AND s.period = '$QUARTER' GROUP BY 1) x")
 echo "statements: $n_statements (partners active or with documents in the quarter: $expected_statements); lines: $lines_by_kind"
@@ -348,7 +374,7 @@ run_pgbench() {	# run_pgbench SETTING RUN CLIENTS THREADS [RATE]
         -l --log-prefix="$prefix" >"$TMP/pgbench.out" 2>&1) || { cat "$TMP/pgbench.out"; say "FAILED: pgbench ($setting)"; exit 1; }
     tps=$(awk '/^tps = / { print $3; exit }' "$TMP/pgbench.out")
     stats=$(log_stats "$prefix")
-    read -r n p50 p90 p99 max first lag50 lag99 svc50 svc99 failed <<<"$stats"
+    read -r n p50 p90 p99 max first _ lag99 svc50 svc99 failed <<<"$stats"
     if [ -z "$tps" ] || [ "$failed" != 0 ] || [ "$n" = 0 ]; then
         cat "$TMP/pgbench.out"
         say "FAILED: pgbench ($setting): $failed failed transactions"
@@ -370,6 +396,63 @@ for ((r = 1; r <= runs; r++)); do
     run_pgbench rated "$r" "$clients" "$threads" "$rate"
 done
 
+# Where a progress call's time goes: in one session, after a warm-up, each
+# program's rebate.program_results for one partner (what progress runs per
+# program) and progress itself, for a sample of partners without
+# sub-partners, and progress for every partner with sub-partners (its
+# override is computed over their documents too).
+if [ $mode = small ]; then sample_n=10; else sample_n=100; fi
+say "where a progress call's time goes: $sample_n partners without sub-partners, every partner with them"
+bpsql -At -F $'\t' >"$TMP/parts.tsv" <<EOF
+CREATE TEMP TABLE part_time (ord int, part text, who text, ms float8);
+DO \$\$
+DECLARE
+    v rebate.program_version;
+    p bigint;
+    started timestamptz;
+    plain bigint[] := ARRAY(SELECT pa.id FROM rebate.partner pa
+                             WHERE pa.tenant_id = $tenant
+                               AND NOT EXISTS (SELECT 1 FROM rebate.partner c WHERE c.parent_id = pa.id)
+                             ORDER BY hashint8(pa.id * 104729) LIMIT $sample_n);
+    parents bigint[] := ARRAY(SELECT pa.id FROM rebate.partner pa
+                               WHERE pa.tenant_id = $tenant
+                                 AND EXISTS (SELECT 1 FROM rebate.partner c WHERE c.parent_id = pa.id) ORDER BY pa.id);
+BEGIN
+    PERFORM count(*) FROM rebate.progress(plain[1], date '$as_of');	-- warm-up: plans, compiled functions
+    FOREACH p IN ARRAY plain LOOP
+        FOR v IN SELECT pv.* FROM rebate.program_version pv
+                  WHERE pv.tenant_id = $tenant AND pv.status = 'active' AND pv.effective @> date '$as_of' ORDER BY pv.id LOOP
+            started := clock_timestamp();
+            PERFORM count(*) FROM rebate.program_results(v, rebate.program_period(v, date '$as_of'), date '$as_of', p);
+            INSERT INTO part_time SELECT v.id, pg.code, 'plain', extract(epoch FROM clock_timestamp() - started) * 1000
+              FROM rebate.program pg WHERE pg.id = v.program_id;
+        END LOOP;
+        started := clock_timestamp();
+        PERFORM count(*) FROM rebate.progress(p, date '$as_of');
+        INSERT INTO part_time VALUES (1000000, 'progress', 'plain', extract(epoch FROM clock_timestamp() - started) * 1000);
+    END LOOP;
+    FOREACH p IN ARRAY parents LOOP
+        started := clock_timestamp();
+        PERFORM count(*) FROM rebate.progress(p, date '$as_of');
+        INSERT INTO part_time VALUES (1000001, 'progress', 'parent', extract(epoch FROM clock_timestamp() - started) * 1000);
+    END LOOP;
+END
+\$\$;
+SELECT part, who, count(*), percentile_disc(0.5) WITHIN GROUP (ORDER BY ms), percentile_disc(0.9) WITHIN GROUP (ORDER BY ms),
+       max(ms), (SELECT pv.metric || ', ' || pv.kind || ', ' || pv.period_unit FROM rebate.program_version pv WHERE pv.id = ord)
+  FROM part_time GROUP BY ord, part, who ORDER BY ord;
+EOF
+awk -F'\t' '{ printf "  %-10s %-7s %4d calls: median %8.2f ms, p90 %8.2f ms, max %8.2f ms\n", $1, $2, $3, $4, $5, $6 }' "$TMP/parts.tsv"
+n_parents=$(awk -F'\t' '$2 == "parent" { print $3 }' "$TMP/parts.tsv")
+n_plain=$(awk -F'\t' '$1 == "progress" && $2 == "plain" { print $3 }' "$TMP/parts.tsv")
+{
+    echo "| Call, for one partner | partners | median | p90 | max |"
+    echo "|---|--:|--:|--:|--:|"
+    awk -F'\t' '$1 != "progress" { printf "| `program_results` of %s (%s) | %d | %.2f ms | %.2f ms | %.2f ms |\n", $1, $7, $3, $4, $5, $6 }
+                $1 == "progress" && $2 == "plain" { printf "| **`progress`**, partners without sub-partners: the calls above, stacking | %d | %.2f ms | %.2f ms | %.2f ms |\n", $3, $4, $5, $6 }
+                $1 == "progress" && $2 == "parent" { printf "| **`progress`**, partners with sub-partners (distributors; the override reads their documents too) | %d | %.2f ms | %.2f ms | %.2f ms |\n", $3, $4, $5, $6 }' "$TMP/parts.tsv"
+} >"$TMP/parts.md"
+
 elapsed=$((SECONDS - started_all))
 load_after=$(load_average)
 
@@ -382,6 +465,7 @@ median_of() {	# median_of FILE FIELD-OF-SETTING SETTING FIELD
 runs_of() { awk -F'\t' -v s="$2" -v f="$3" -v fmt="$4" '$1 == s { printf "%s" fmt, sep, $f; sep = ", " }' "$1"; }
 m_close=$(median_of "$TMP/close.tsv" close 3)
 m_reclose=$(median_of "$TMP/close.tsv" reclose 3)
+m_close_nojit=$(median_of "$TMP/close.tsv" close_nojit 3)
 m_verify=$(median_of "$TMP/close.tsv" verify 3)
 m_base=$(median_of "$TMP/close.tsv" baseline 3)
 for s in saturated single rated; do
@@ -403,6 +487,7 @@ f1() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else printf "%.1f", v }';
     echo "| baseline: \`SELECT partner_id, sum(amount) FROM rebate.sales_fact\` over the quarter, \`GROUP BY 1\` | $(f2 "$m_base") s | $(runs_of "$TMP/close.tsv" baseline 3 "%.2f") | 1.0× |"
     echo "| \`rebate.close_period\` (no statements before) | $(f2 "$m_close") s | $(runs_of "$TMP/close.tsv" close 3 "%.2f") | $(ratio "$m_close" "$m_base") |"
     echo "| \`rebate.close_period\` again (deletes and recomputes its drafts) | $(f2 "$m_reclose") s | $(runs_of "$TMP/close.tsv" reclose 3 "%.2f") | $(ratio "$m_reclose" "$m_base") |"
+    echo "| \`rebate.close_period\` in a session with \`jit = off\` (no statements before) | $(f2 "$m_close_nojit") s | $(runs_of "$TMP/close.tsv" close_nojit 3 "%.2f") | $(ratio "$m_close_nojit" "$m_base") |"
     echo "| \`rebate.verify_period\` (0 differences in every run) | $(f2 "$m_verify") s | $(runs_of "$TMP/close.tsv" verify 3 "%.2f") | $(ratio "$m_verify" "$m_base") |"
 } >"$TMP/close.md"
 {
@@ -449,16 +534,25 @@ if $write_doc; then
                                         'max_wal_size', 'checkpoint_timeout', 'fsync', 'synchronous_commit', 'jit',
                                         'max_parallel_workers_per_gather')")
     ext_version=$(bpsql -At -c "SELECT extversion FROM pg_extension WHERE extname = 'rebate'")
-    commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-    if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-        commit="$commit (with uncommitted changes)"
-    fi
     shared=$(awk -v a="${load_before%% *}" -v b="${load_after%% *}" 'BEGIN {
         print (a > 0.5 || b > 0.5) ? "the machine was shared: other work was running (the load average is the benchmark'"'"'s own plus the others'"'"')" : "the machine was otherwise idle" }')
-    reading_p99=$(awk -v s="$pg_saturated_p99" -v r="$pg_rated_p99" -v one="$pg_single_p99" -v sv="$pg_rated_svc99" \
+    if [ -n "$THROWAWAY_DIR" ]; then
+        shown_command=$COMMAND
+    else
+        shown_command="PGHOST=${PGHOST:-} PGPORT=${PGPORT:-} $COMMAND"
+    fi
+    reading_close=$(awk -v c="$m_close" -v j="$m_close_nojit" -v vf="$m_verify" 'BEGIN {
+        if (j < c) printf "In a session with `jit = off` the close took %.1f s less (%.0f%%): PostgreSQL JIT-compiles each of its large queries, planned once for any values with high row estimates, and at this size compiling costs more than it saves. ", c - j, (c - j) * 100 / c
+        else printf "In a session with `jit = off` the close took no less time (%.2f s). ", j
+        printf "The cross-check took %.1f× the time of the close.", vf / c }')
+    parent_median=$(awk -F'\t' '$1 == "progress" && $2 == "parent" { print $4 }' "$TMP/parts.tsv")
+    reading_p99=$(awk -v np="${n_parents:-0}" -v dp="${parent_median:-0}" -v s="$pg_saturated_p99" -v r="$pg_rated_p99" -v one="$pg_single_p99" -v sv="$pg_rated_svc99" \
                       -v c="$clients" -v q="$rate_percent" -v n="$(nproc)" 'BEGIN {
         printf "With %d clients in a closed loop on %d cores, each client sends its next call as soon as the last returns, so the server always has %d calls for %d cores: a saturated run measures mostly the wait for a core (queueing), and its latency is about %d ÷ %d times the time of one call however fast that is. ", c, n, c, n, c, n
-        printf "At %d%% of that rate the calls arrive as independent clients would send them (pgbench --rate, Poisson arrivals; the latency counts from the scheduled start, so waiting is included) and the queue stays short: p99 %.2f ms (%s). A single client, never waiting, gives the time of one call alone: p99 %.2f ms.", q, r, (r < 10 ? "goal met" : "goal missed"), one
+        printf "At %d%% of that rate the calls arrive as independent clients would send them (pgbench --rate, Poisson arrivals; the latency counts from the scheduled start, so waiting is included): p99 %.2f ms (%s). A single client, never waiting, gives the time of one call alone: p99 %.2f ms", q, r, (r < 10 ? "goal met" : "goal missed"), one
+        if (one >= 10) printf ", so the goal cannot be met under any load until one call itself is faster: see where its time goes above."
+        else printf "."
+        printf " The longest calls (the max column) are the distributors'"'"' (%d of the brand'"'"'s partners; %.0f ms median alone), which hold a core for as long while the other clients wait.", np, dp
     }')
     {
         cat <<EOF
@@ -472,7 +566,7 @@ quarter in under 60 seconds, and \`rebate.progress\` for one partner under
 $clients concurrent clients with a p99 latency under 10 ms. This section is
 written by
 
-    $COMMAND
+    $shown_command
 
 (run on $(date -u '+%Y-%m-%d %H:%M UTC'), the whole benchmark in $((elapsed / 60)) min $((elapsed % 60)) s, of which loading
 $((load_total / 60)) min $((load_total % 60)) s; \`bench/programs.sh --write-doc\` rewrites only the text between the
@@ -491,11 +585,12 @@ active), $(thousands "$t_lines") order lines, $(thousands "$q_lines") of them in
 | \`rebate.progress\` p99 under 10 ms, $clients clients saturated (closed loop: queueing) | $(f2 "$pg_saturated_p99") ms | **$goal_p99** |
 | for comparison: \`rebate.progress\` p99, 1 client | $(f2 "$pg_single_p99") ms | $goal_p99_single |
 
-**Closing the quarter** wrote $(thousands "$n_statements") draft statements with $(thousands "$n_stmt_lines") lines ($lines_by_kind)
+**Closing the quarter** wrote $(thousands "$n_statements") draft statements with $(thousands "$n_stmt_lines") lines ($lines_by_kind),
 totalling $stmt_total; every run wrote the same. Times are wall clock, one
 session per statement, the commit included; medians of $runs rounds, each
-round running the four in the order shown, from no statements (the previous
-round's drafts deleted and the tables vacuumed, untimed):
+round running the five in the order shown; the closes marked "no statements
+before" start with the previous drafts deleted and the tables vacuumed
+(untimed):
 
 $(cat "$TMP/close.md")
 
@@ -505,7 +600,7 @@ computes $n_programs programs (three quarterly, two monthly: the month of each a
 its own program period, so three final periods each), each over the
 documents, rates them with the C core, stacks them, rounds each line and
 writes statements; \`verify_period\` recomputes all of it in plain SQL and
-compares.
+compares. $reading_close
 
 **Progress of one partner** (\`SELECT * FROM rebate.progress(:p, '$as_of')\`,
 \`:p\` uniform over the brand's $(thousands "$t_partners") partners, $n_programs rows per call):
@@ -516,10 +611,27 @@ for the session; its median is the last column).
 
 $(cat "$TMP/progress.md")
 
+Where a call's time goes: in one session after a warm-up, the
+\`rebate.program_results\` call that \`progress\` makes for each program, and
+\`progress\` itself, timed for $n_plain partners without sub-partners (the
+brand's dealers and agents), and \`progress\` for each of the $n_parents partners with
+sub-partners (the distributors, whose override on their sub-partners'
+sales makes \`progress\` read those partners' documents too):
+
+$(cat "$TMP/parts.md")
+
+\`progress\` recomputes every program from the partner's documents on each
+call (nothing is kept incrementally, by design), so its time grows with the
+partner's documents in the program periods, and for a distributor with all
+of its sub-partners' documents.
+
 In the rate-limited runs the schedule lag (time from a call's scheduled
 start to the moment a client could send it) had a median of $(f2 "$pg_rated_lag50") ms and a p99
 of $(f2 "$pg_rated_lag99") ms; the time of the calls themselves (latency less lag) had a
-median of $(f2 "$pg_rated_svc50") ms and a p99 of $(f2 "$pg_rated_svc99") ms.
+median of $(f2 "$pg_rated_svc50") ms and a p99 of $(f2 "$pg_rated_svc99") ms. With $clients connections open, the wait for a core
+shows inside the server rather than as schedule lag: a call that arrives
+while others run shares the $(nproc) cores with them, and its own time stretches
+(against a single client's median of $(f2 "$pg_single_p50") ms).
 
 **Reading.** $reading_p99
 
@@ -548,7 +660,7 @@ partners, about 6,000 lines) for these checks only; no timing is asserted.
 | Server settings | $server_settings |
 | Load session | synchronous_commit = off (the load only; the timed sessions use the server's setting) |
 | Load average (1, 5, 15 min) | before: $load_before; after: $load_after — $shared |
-| rebate | extension $ext_version, commit $commit |
+| rebate | extension $ext_version as installed when the run began; the tree then: commit $commit |
 | Data | database $data_size after \`VACUUM (FREEZE, ANALYZE)\` |
 
 ### How it is measured
@@ -575,7 +687,8 @@ partners, about 6,000 lines) for these checks only; no timing is asserted.
   \`synchronous_commit\` off in the loading session only.
 - close_period, verify_period and the baseline: each statement in a new
   \`psql\` session; its time is \`clock_timestamp()\` after the statement
-  (committed) less before it. Rounds: baseline, close, verify, re-close.
+  (committed) less before it. Rounds: baseline, close, verify, re-close,
+  close with \`jit = off\` set for its session (\`PGOPTIONS\`).
 - progress: \`pgbench -n -M prepared\` with the script
   \`\\set p random($p_lo, $p_hi)\` / \`SELECT * FROM rebate.progress(:p, '$as_of');\`,
   for ${seconds} s per run; the settings take turns in each round (saturated, 1

@@ -50,16 +50,9 @@ AS $$
     SELECT o.partner_id, l.id, l.product_id,
            counted.goods * l.quantity,
            CASE o.kind WHEN 'order' THEN l.amount ELSE -l.amount END
-      -- the documents drive the plan: partner, region, product and category always exist (foreign
-      -- keys), and as outer joins they cannot be planned first, which a plan made once for any
-      -- values (a generic plan) would otherwise do
       FROM @extschema@.sales_order o
       JOIN @extschema@.order_line l ON l.order_id = o.id AND l.tenant_id = o.tenant_id
       LEFT JOIN @extschema@.sales_order orig ON orig.id = o.original_order_id AND orig.tenant_id = o.tenant_id
-      LEFT JOIN @extschema@.partner pa ON pa.id = o.partner_id AND pa.tenant_id = o.tenant_id
-      LEFT JOIN @extschema@.region r ON r.id = o.ship_to_region_id AND r.tenant_id = o.tenant_id
-      LEFT JOIN @extschema@.product pr ON pr.id = l.product_id AND pr.tenant_id = l.tenant_id
-      LEFT JOIN @extschema@.product_category pc ON pc.id = pr.category_id AND pc.tenant_id = pr.tenant_id
       -- the day the document counts on (less the grace days), and which way goods move
      CROSS JOIN LATERAL (
         SELECT CASE WHEN o.kind <> 'order' AND orig.id IS NULL THEN o.order_date
@@ -70,17 +63,25 @@ AS $$
                CASE o.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END AS goods) counted
      WHERE v.metric NOT IN ('collected', 'new_customers')
        AND o.tenant_id = v.tenant_id
-       -- by order date no document counts before its own date: lets the index skip earlier orders
+       -- by order date no document counts before its own date (the index skips earlier orders), and
+       -- an order counts on its own date (returns and credit notes may come later than the window)
        AND o.order_date >= CASE WHEN v.date_basis = 'order' THEN from_day + v.grace_days ELSE '-infinity'::date END
+       AND (o.kind <> 'order' OR o.order_date < CASE WHEN v.date_basis = 'order' THEN to_day + v.grace_days
+                                                     ELSE 'infinity'::date END)
        AND (v.partner_ids = '{}' OR o.partner_id = ANY (v.partner_ids))
-       AND (v.grade_ids = '{}' OR pa.grade_id = ANY (v.grade_ids))
+       -- the scope is looked up only where the version has one (OR stops at an empty list)
+       AND (v.grade_ids = '{}' OR EXISTS (SELECT 1 FROM @extschema@.partner pa
+                                           WHERE pa.id = o.partner_id AND pa.grade_id = ANY (v.grade_ids)))
        AND o.currency = v.currency
        AND @extschema@.order_counts(o.status)
        AND (o.kind = 'order' OR v.returns_reduce)
        AND (orig.id IS NULL OR @extschema@.order_counts(orig.status))
-       AND (v.region_ids = '{}' OR r.path && v.region_ids)
+       AND (v.region_ids = '{}' OR EXISTS (SELECT 1 FROM @extschema@.region r
+                                            WHERE r.id = o.ship_to_region_id AND r.path && v.region_ids))
        AND (v.product_ids = '{}' OR l.product_id = ANY (v.product_ids))
-       AND (v.category_ids = '{}' OR pc.path && v.category_ids)
+       AND (v.category_ids = '{}' OR EXISTS (SELECT 1 FROM @extschema@.product pr
+                                               JOIN @extschema@.product_category pc ON pc.id = pr.category_id
+                                              WHERE pr.id = l.product_id AND pc.path && v.category_ids))
        AND counted.day >= from_day AND counted.day < to_day
 $$;
 COMMENT ON FUNCTION @extschema@.program_scope_lines(@extschema@.program_version, date, date) IS
@@ -106,23 +107,34 @@ $$;
 COMMENT ON FUNCTION @extschema@.program_lines(@extschema@.program_version, date, date, bigint[]) IS
     'The order, return and credit-note lines a program version counts over document dates [from_day, to_day) (less grace days), quantity and amount signed; partners NULL means all';
 
--- The cost of the goods in those lines, per partner and product: the only
--- place the basis reads order_line.unit_cost, and only for gross-margin
+-- The same lines per partner and product, with the cost of their goods: the
+-- only place the basis reads order_line.unit_cost, and only for gross-margin
 -- programs, so that everything else works for roles that may not see costs.
 CREATE FUNCTION @extschema@.program_line_costs(v @extschema@.program_version, from_day date, to_day date,
                                                partners bigint[] DEFAULT NULL)
-    RETURNS TABLE (partner_id bigint, product_id bigint, cost numeric)
+    RETURNS TABLE (partner_id bigint, product_id bigint, quantity numeric, amount numeric, documents bigint,
+                   cost numeric)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     SET plan_cache_mode = force_generic_plan
 AS $$
-#variable_conflict use_column
 BEGIN
-    RETURN QUERY
-        SELECT pl.partner_id, pl.product_id, sum(pl.quantity * coalesce(l.unit_cost, 0))
-          FROM @extschema@.program_lines(v, from_day, to_day, partners) pl
-          JOIN @extschema@.order_line l ON l.id = pl.line_id
-         GROUP BY pl.partner_id, pl.product_id;
+    IF partners IS NULL THEN
+        RETURN QUERY
+            SELECT s.partner_id, s.product_id, sum(s.quantity), sum(s.amount), count(*),
+                   sum(s.quantity * coalesce(l.unit_cost, 0))
+              FROM @extschema@.program_scope_lines(v, from_day, to_day) s
+              JOIN @extschema@.order_line l ON l.id = s.line_id
+             GROUP BY s.partner_id, s.product_id;
+    ELSE
+        RETURN QUERY
+            SELECT s.partner_id, s.product_id, sum(s.quantity), sum(s.amount), count(*),
+                   sum(s.quantity * coalesce(l.unit_cost, 0))
+              FROM @extschema@.program_scope_lines(v, from_day, to_day) s
+              JOIN @extschema@.order_line l ON l.id = s.line_id
+             WHERE s.partner_id = ANY (partners)
+             GROUP BY s.partner_id, s.product_id;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.program_line_costs(@extschema@.program_version, date, date, bigint[]) IS
@@ -156,16 +168,19 @@ BEGIN
                AND (v.partner_ids = '{}' OR pa.id = ANY (v.partner_ids))
                AND (v.grade_ids = '{}' OR pa.grade_id = ANY (v.grade_ids))
         ), per_product AS (
+            -- each runs only for the programs that need it: costs only for gross margin
             SELECT pl.partner_id, pl.product_id, sum(pl.quantity) AS quantity, sum(pl.amount) AS amount,
-                   count(*) AS documents
+                   count(*) AS documents, 0 AS cost
               FROM @extschema@.program_lines(v, from_day, to_day, partners) pl
+             WHERE v.metric <> 'gross_margin'
              GROUP BY pl.partner_id, pl.product_id
-        ), costs AS (
-            SELECT c.* FROM @extschema@.program_line_costs(v, from_day, to_day, partners) c
+            UNION ALL
+            SELECT c.partner_id, c.product_id, c.quantity, c.amount, c.documents, c.cost
+              FROM @extschema@.program_line_costs(v, from_day, to_day, partners) c
              WHERE v.metric = 'gross_margin'
         ), sales_basis AS (
             SELECT p.partner_id,
-                   sum(CASE v.metric WHEN 'gross_margin' THEN p.amount - coalesce(c.cost, 0)
+                   sum(CASE v.metric WHEN 'gross_margin' THEN p.amount - p.cost
                                      WHEN 'quantity' THEN p.quantity
                                      ELSE p.amount END) AS basis,
                    -- per full unit_size units, rounded toward zero so that a return takes back what its sale paid
@@ -173,7 +188,6 @@ BEGIN
                             WHEN v.unit_percent IS NOT NULL THEN p.amount * v.unit_percent / 100 END) AS unit_earned,
                    sum(p.documents)::bigint AS documents
               FROM per_product p
-              LEFT JOIN costs c ON c.partner_id = p.partner_id AND c.product_id = p.product_id
              GROUP BY p.partner_id
         ), collected AS (
             SELECT pay.partner_id, sum(pay.amount) AS basis, NULL::numeric AS unit_earned, count(*) AS documents
@@ -305,6 +319,17 @@ COMMENT ON FUNCTION @extschema@.rate_basis(@extschema@.program_version, numeric,
 -- Targets are looked up per partner and metric by progress.
 CREATE INDEX target_partner_metric ON @extschema@.target (tenant_id, partner_id, metric);
 
+-- The target metric that measures a program metric.
+CREATE FUNCTION @extschema@.target_metric(program_metric text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE program_metric WHEN 'net_sales' THEN 'sales_amount' WHEN 'collected' THEN 'collected_amount'
+                               ELSE program_metric END
+$$;
+COMMENT ON FUNCTION @extschema@.target_metric(text) IS
+    'The rebate.target metric a program metric is measured against: net_sales -> sales_amount, collected -> collected_amount';
+
 -- The targets of the partners for a program period: for each partner, the
 -- targets of the metric whose periods lie inside it, summed (monthly targets
 -- make a quarter's).  partners NULL means all.
@@ -317,15 +342,22 @@ CREATE FUNCTION @extschema@.program_targets(v @extschema@.program_version, perio
 AS $$
 #variable_conflict use_column
 BEGIN
-    RETURN QUERY
-        SELECT t.partner_id, sum(t.value)
-          FROM @extschema@.target t
-         WHERE t.tenant_id = v.tenant_id
-           AND t.partner_id = ANY (coalesce(partners, ARRAY[t.partner_id]))
-           AND t.period <@ program_targets.period
-           AND t.metric = CASE v.metric WHEN 'net_sales' THEN 'sales_amount' WHEN 'collected' THEN 'collected_amount'
-                                        ELSE v.metric END
-         GROUP BY t.partner_id;
+    -- two queries, so that a plan made once reads one partner's targets by its index
+    IF partners IS NULL THEN
+        RETURN QUERY
+            SELECT t.partner_id, sum(t.value)
+              FROM @extschema@.target t
+             WHERE t.tenant_id = v.tenant_id AND t.period <@ program_targets.period
+               AND t.metric = @extschema@.target_metric(v.metric)
+             GROUP BY t.partner_id;
+    ELSE
+        RETURN QUERY
+            SELECT t.partner_id, sum(t.value)
+              FROM @extschema@.target t
+             WHERE t.tenant_id = v.tenant_id AND t.partner_id = ANY (partners)
+               AND t.metric = @extschema@.target_metric(v.metric) AND t.period <@ program_targets.period
+             GROUP BY t.partner_id;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.program_targets(@extschema@.program_version, daterange, bigint[]) IS

@@ -286,6 +286,8 @@ CREATE FUNCTION @extschema@.close_period(tenant_id bigint, period daterange)
     RETURNS TABLE (currency text, statements integer, lines integer, total numeric, kept integer, rechecked integer)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    -- its queries run once over large data with pessimistic estimates: JIT compiling them costs more than it saves
+    SET jit = off
 AS $$
 DECLARE
     t        @extschema@.tenant;

@@ -99,6 +99,10 @@ AS $$
           FROM @extschema@.sales_order o
          WHERE o.tenant_id = v.tenant_id AND o.currency = v.currency
            AND o.status IN ('approved', 'shipped', 'delivered', 'closed')
+           -- by order date, an order counts on its own date and a return never before its own date
+           AND (v.date_basis <> 'order'
+                OR (o.order_date >= from_day + v.grace_days
+                    AND (o.kind <> 'order' OR o.order_date < to_day + v.grace_days)))
            AND (o.kind = 'order' OR v.returns_reduce)
            AND o.ship_to_region_id IN (SELECT id FROM in_regions)
     ), dated AS (
@@ -246,11 +250,19 @@ AS $$
                v.currency, e.*
           FROM all_jobs j JOIN @extschema@.program_version v ON v.id = j.version_id,
                LATERAL @extschema@.verify_earned(v, j.program_period, j.counted_until) e
-    ), ranked AS (
+    ), numbered AS (
         SELECT e.*, g.rule,
                row_number() OVER (PARTITION BY e.partner_id, e.group_id, e.program_period, e.component
                                   ORDER BY e.priority, e.program_id) AS n
           FROM earned e LEFT JOIN @extschema@.program_group g ON g.id = e.group_id
+    ), ranked AS (
+        -- the member max pays (most, then first in priority order) and the one exclusive pays (first that earns)
+        SELECT x.*,
+               first_value(x.n) OVER (PARTITION BY x.partner_id, x.group_id, x.program_period, x.component
+                                      ORDER BY x.earned DESC, x.n) AS max_n,
+               min(x.n) FILTER (WHERE x.earned > 0)
+                   OVER (PARTITION BY x.partner_id, x.group_id, x.program_period, x.component) AS first_earning_n
+          FROM numbered x
     ), cascaded AS (
         -- cascade: in priority order, an amount basis less what the earlier programs paid, rated again
         WITH RECURSIVE c AS (
@@ -286,21 +298,13 @@ AS $$
         SELECT r.version_id, r.program_period, r.counted_until, r.program_id, r.partner_id, r.component, r.currency,
                CASE
                  WHEN r.group_id IS NULL OR r.component <> 'own' OR r.rule = 'sum' THEN r.earned
-                 WHEN r.rule = 'max' THEN
-                     CASE WHEN r.n = (SELECT r2.n FROM ranked r2
-                                       WHERE r2.partner_id = r.partner_id AND r2.group_id = r.group_id
-                                         AND r2.program_period = r.program_period AND r2.component = r.component
-                                       ORDER BY r2.earned DESC, r2.n LIMIT 1) THEN r.earned ELSE 0 END
-                 WHEN r.rule = 'exclusive' THEN
-                     CASE WHEN r.n = (SELECT min(r2.n) FROM ranked r2
-                                       WHERE r2.partner_id = r.partner_id AND r2.group_id = r.group_id
-                                         AND r2.program_period = r.program_period AND r2.component = r.component
-                                         AND r2.earned > 0) THEN r.earned ELSE 0 END
-                 ELSE (SELECT c.pays FROM cascaded c
-                        WHERE c.version_id = r.version_id AND c.program_period = r.program_period
-                          AND c.partner_id = r.partner_id AND c.component = r.component)
+                 WHEN r.rule = 'max' THEN CASE WHEN r.n = r.max_n THEN r.earned ELSE 0 END
+                 WHEN r.rule = 'exclusive' THEN CASE WHEN r.n = r.first_earning_n THEN r.earned ELSE 0 END
+                 ELSE c.pays
                END AS exact
           FROM ranked r
+          LEFT JOIN cascaded c ON c.version_id = r.version_id AND c.program_period = r.program_period
+                              AND c.partner_id = r.partner_id AND c.component = r.component
     ), verified AS (
         SELECT p.*, @extschema@.verify_round(p.exact, @extschema@.currency_minor_unit(p.currency), t.rounding) AS gross
           FROM paid p, t
@@ -311,7 +315,8 @@ AS $$
                st.gross AS stored_gross, v.gross AS verified_gross, st.net AS stored_net,
                v.gross - coalesce((SELECT sum(l.net) FROM @extschema@.statement_line l
                                      JOIN @extschema@.statement s2 ON s2.id = l.statement_id
-                                    WHERE l.partner_id = coalesce(st.partner_id, v.partner_id)
+                                    WHERE l.tenant_id = verify_period.tenant_id
+                                      AND l.partner_id = coalesce(st.partner_id, v.partner_id)
                                       AND l.program_id = coalesce(st.program_id, v.program_id)
                                       AND l.component = coalesce(st.component, v.component)
                                       AND l.program_period = coalesce(st.program_period, v.program_period)
@@ -321,7 +326,8 @@ AS $$
           FULL JOIN verified v ON v.partner_id = st.partner_id AND v.program_id = st.program_id
                               AND v.component = st.component AND v.program_period = st.program_period
                               AND v.counted_until = st.counted_until
-          LEFT JOIN stmts s ON s.partner_id = v.partner_id AND s.currency = v.currency
+          LEFT JOIN @extschema@.statement s ON s.tenant_id = verify_period.tenant_id AND s.partner_id = v.partner_id
+                                           AND s.period = verify_period.period AND s.currency = v.currency
     )
     SELECT c.statement_id, c.partner_id, c.line_no, c.line_kind, c.program_id, c.component, c.program_period,
            c.stored_gross, c.verified_gross, c.stored_net, c.verified_net,
@@ -339,7 +345,8 @@ AS $$
       FROM compared c
      WHERE c.stored_gross IS NULL AND c.verified_net = 0
        AND EXISTS (SELECT 1 FROM @extschema@.statement_line l JOIN @extschema@.statement s2 ON s2.id = l.statement_id
-                    WHERE l.partner_id = c.partner_id AND l.program_id = c.program_id AND l.component = c.component
+                    WHERE l.tenant_id = verify_period.tenant_id
+                      AND l.partner_id = c.partner_id AND l.program_id = c.program_id AND l.component = c.component
                       AND l.program_period = c.program_period AND s2.status <> 'draft' AND l.line_kind = 'final')
      ORDER BY 2, 5, 6, 7
 $$;
