@@ -355,7 +355,10 @@ BEGIN
             SELECT t.partner_id, sum(t.value)
               FROM @extschema@.target t
              WHERE t.tenant_id = v.tenant_id AND t.partner_id = ANY (partners)
-               AND t.metric = @extschema@.target_metric(v.metric) AND t.period <@ program_targets.period
+               AND t.metric = @extschema@.target_metric(v.metric)
+               -- "inside the period" by its bounds (both are bounded), not <@, which would also
+               -- send the plan to the overlap index and through every target of the period
+               AND lower(t.period) >= lower(program_targets.period) AND upper(t.period) <= upper(program_targets.period)
              GROUP BY t.partner_id;
     END IF;
 END
