@@ -54,8 +54,6 @@ usage() {
     exit 2
 }
 
-is_count() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
-thousands() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
 
 mode=full
 opt_lines="" opt_runs="" opt_pgbench_runs="" plpgsql_runs=1
@@ -610,14 +608,6 @@ off) ÷ (C − off), compares the checks alone; C ÷ off compares whole loads.
 $END_MARK
 EOF
     } >"$TMP/section.md"
-    if [ -f "$DOC" ] && grep -qxF "$BEGIN_MARK" "$DOC" && grep -qxF "$END_MARK" "$DOC"; then
-        awk -v b="$BEGIN_MARK" -v e="$END_MARK" -v section="$TMP/section.md" '
-            $0 == b { while ((getline line < section) > 0) print line; skip = 1; next }
-            $0 == e { skip = 0; next }
-            !skip' "$DOC" >"$TMP/doc.md"
-    else
-        { if [ -f "$DOC" ]; then cat "$DOC"; echo; fi; cat "$TMP/section.md"; } >"$TMP/doc.md"
-    fi
-    cat "$TMP/doc.md" >"$DOC"
+    replace_doc_section "$DOC" "$BEGIN_MARK" "$END_MARK" "$TMP/section.md"
     say "wrote the policy section of $DOC"
 fi

@@ -37,8 +37,6 @@ usage() {
     exit 2
 }
 
-is_count() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
-thousands() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
 
 mode=full
 opt_rows="" opt_partners="" opt_runs=""

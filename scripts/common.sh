@@ -111,3 +111,25 @@ fresh_database() {
         psql_quiet -d "$db" -c "CREATE EXTENSION pgtap"
     fi
 }
+
+# Benchmarks: a positive count, and a number with thousands separators.
+is_count() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
+thousands() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
+
+# replace_doc_section DOC BEGIN_MARK END_MARK SECTION_FILE: puts the section
+# (which carries both marker lines) in place of the text between the markers
+# in DOC, or appends it when DOC has no such markers.
+replace_doc_section() {
+    local doc=$1 begin=$2 end=$3 section=$4 out
+    out=$(mktemp)
+    if [ -f "$doc" ] && grep -qxF "$begin" "$doc" && grep -qxF "$end" "$doc"; then
+        awk -v b="$begin" -v e="$end" -v section="$section" '
+            $0 == b { while ((getline line < section) > 0) print line; skip = 1; next }
+            $0 == e { skip = 0; next }
+            !skip' "$doc" >"$out"
+    else
+        { if [ -f "$doc" ]; then cat "$doc"; echo; fi; cat "$section"; } >"$out"
+    fi
+    cat "$out" >"$doc"
+    rm -f "$out"
+}
