@@ -123,26 +123,34 @@ CREATE TRIGGER lifecycle BEFORE UPDATE OF status ON @extschema@.program_version
 
 -- The first day of the period of the given unit that contains the date.
 CREATE FUNCTION @extschema@.period_start(unit text, day date) RETURNS date
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_catalog.date_trunc(unit, day::timestamp)::date
+BEGIN
+    -- PL/pgSQL, not SQL: progress calls these once per program, and a SQL
+    -- function with a SET clause is planned again on every such call
+    RETURN pg_catalog.date_trunc(unit, day::timestamp)::date;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.period_start(text, date) IS 'The first day of the month, quarter or year containing the date';
 
 -- The period of a version containing a date: [start, end) of its month,
 -- quarter or year, or the version's whole range for range programs.
 CREATE FUNCTION @extschema@.program_period(v @extschema@.program_version, day date) RETURNS daterange
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN v.period_unit = 'range' THEN v.effective
-                ELSE pg_catalog.daterange(@extschema@.period_start(v.period_unit, day),
-                                          (@extschema@.period_start(v.period_unit, day)
-                                           + CASE v.period_unit WHEN 'month' THEN '1 month'::interval
-                                                                WHEN 'quarter' THEN '3 months'::interval
-                                                                ELSE '1 year'::interval END)::date)
-           END
+DECLARE
+    first date;
+BEGIN
+    IF v.period_unit = 'range' THEN
+        RETURN v.effective;
+    END IF;
+    first := pg_catalog.date_trunc(v.period_unit, day::timestamp)::date;
+    RETURN pg_catalog.daterange(first, (first + CASE v.period_unit WHEN 'month' THEN '1 month'::interval
+                                                                   WHEN 'quarter' THEN '3 months'::interval
+                                                                   ELSE '1 year'::interval END)::date);
+END
 $$;
 COMMENT ON FUNCTION @extschema@.program_period(@extschema@.program_version, date) IS
     'The settlement period of the program version that contains the date';

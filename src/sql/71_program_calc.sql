@@ -223,14 +223,18 @@ COMMENT ON FUNCTION @extschema@.program_basis(@extschema@.program_version, date,
     'The basis of each partner in the version''s scope over document dates [from_day, to_day) (less grace days): active partners, and any partner with documents';
 
 -- The multiplier of a schedule's tier (NULL below the first tier and for lump sums).
+-- (PL/pgSQL like the small helpers below: called once per program by
+-- progress, where a SQL function with a SET clause would be planned each time)
 CREATE FUNCTION @extschema@.tier_rate(schedule @extschema@.tier_schedule, tier integer) RETURNS numeric
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE @extschema@.schedule_kind(schedule)
-                WHEN 'percent' THEN pg_catalog.trim_scale((@extschema@.schedule_values(schedule))[tier] OPERATOR(pg_catalog./) 100)
+BEGIN
+    RETURN CASE @extschema@.schedule_kind(schedule)
+                WHEN 'percent' THEN pg_catalog.trim_scale((@extschema@.schedule_values(schedule))[tier] / 100)
                 WHEN 'per_unit' THEN (@extschema@.schedule_values(schedule))[tier]
-           END
+           END;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.tier_rate(@extschema@.tier_schedule, integer) IS
     'The multiplier of tier n of a schedule (a percentage / 100, or the amount per unit); NULL for lump sums or outside the tiers';
@@ -321,11 +325,13 @@ CREATE INDEX target_partner_metric ON @extschema@.target (tenant_id, partner_id,
 
 -- The target metric that measures a program metric.
 CREATE FUNCTION @extschema@.target_metric(program_metric text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE program_metric WHEN 'net_sales' THEN 'sales_amount' WHEN 'collected' THEN 'collected_amount'
-                               ELSE program_metric END
+BEGIN
+    RETURN CASE program_metric WHEN 'net_sales' THEN 'sales_amount' WHEN 'collected' THEN 'collected_amount'
+                               ELSE program_metric END;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.target_metric(text) IS
     'The rebate.target metric a program metric is measured against: net_sales -> sales_amount, collected -> collected_amount';
@@ -410,6 +416,10 @@ AS $$
 DECLARE
     -- a parent's override is rated like a tiered program on its override schedule
     overriding @extschema@.program_version := v;
+    -- one partner's override is looked for only where it has sub-partners
+    has_children boolean := program_results.partner_id IS NOT NULL AND v.override_schedule IS NOT NULL
+                            AND EXISTS (SELECT 1 FROM @extschema@.partner c
+                                         WHERE c.tenant_id = v.tenant_id AND c.parent_id = program_results.partner_id);
 BEGIN
     overriding.kind := 'tiered';
     overriding.schedule := v.override_schedule;
@@ -446,6 +456,7 @@ BEGIN
                               (SELECT coalesce(pg_catalog.array_agg(c.id), '{}') FROM @extschema@.partner c
                                 WHERE c.tenant_id = v.tenant_id AND c.parent_id = program_results.partner_id)) b
              WHERE v.override_schedule IS NOT NULL AND program_results.partner_id IS NOT NULL
+               AND has_children
             UNION ALL
             SELECT o.partner_id, o.parent_id, o.basis, o.unit_earned, o.documents FROM own o
              WHERE v.override_schedule IS NOT NULL AND program_results.partner_id IS NULL
@@ -588,10 +599,12 @@ COMMENT ON FUNCTION @extschema@.apply_stacking(@extschema@.program_result[]) IS
 
 -- Whether the caller may see what gross-margin programs are based on.
 CREATE FUNCTION @extschema@.sees_costs() RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_catalog.has_column_privilege('@extschema@.order_line'::regclass, 'unit_cost', 'SELECT')
+BEGIN
+    RETURN pg_catalog.has_column_privilege('@extschema@.order_line'::regclass, 'unit_cost', 'SELECT');
+END
 $$;
 COMMENT ON FUNCTION @extschema@.sees_costs() IS
     'Whether the current role may read order_line.unit_cost, which the basis of gross-margin programs needs';
