@@ -6,7 +6,8 @@ MODULE_big  = rebate
 OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.o src/tier_calc.o \
               src/money.o src/tiered_sum.o src/icu_text.o src/option_words.o src/state_machine.o \
               src/policy_spi.o src/policy_cache.o src/policy_row.o src/policy_violation.o \
-              src/price_policy.o src/region_policy.o src/order_policy.o src/amount_words.o
+              src/price_policy.o src/region_policy.o src/order_policy.o src/amount_words.o \
+              src/exact_sum.o src/channel_kpis.o src/ratio_aggregates.o
 
 # The install script is concatenated from one-topic fragments (src/sql/NN_topic.sql).
 # Released versions keep their full script and the upgrade script that led to
@@ -20,7 +21,7 @@ DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.4.0--$(EXTVERSION)
 DATA        = $(wildcard src/sql/versions/$(EXTENSION)--*.sql)
 
 # pg_regress: sql/NAME.sql against expected/NAME.out (PGXS defaults), 00_setup first.
-REGRESS     = 00_setup tier_schedule_io tier_schedule_errors binary_input calc_errors round_money tiered_sum_state policy_errors amount_words
+REGRESS     = 00_setup tier_schedule_io tier_schedule_errors binary_input calc_errors round_money tiered_sum_state policy_errors amount_words channel_kpis
 
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n)
 ICU_LIBS   := $(shell pkg-config --libs icu-uc icu-i18n)

@@ -210,12 +210,14 @@ if $write_doc; then
         commit="$commit (with uncommitted changes)"
     fi
     table_size=$(bpsql -At -c "SELECT pg_size_pretty(pg_table_size('bench.sales'))")
-    # the sections of bench/policy.sh and bench/programs.sh (between their markers) are kept as they are
+    # the sections of bench/policy.sh, bench/programs.sh and bench/kpis.sh (between their markers) are kept as they are
     policy_section=""
     programs_section=""
+    kpis_section=""
     if [ -f "$DOC" ]; then
         policy_section=$(sed -n '/^<!-- policy-benchmark:begin -->$/,/^<!-- policy-benchmark:end -->$/p' "$DOC")
         programs_section=$(sed -n '/^<!-- programs-benchmark:begin -->$/,/^<!-- programs-benchmark:end -->$/p' "$DOC")
+        kpis_section=$(sed -n '/^<!-- kpis-benchmark:begin -->$/,/^<!-- kpis-benchmark:end -->$/p' "$DOC")
     fi
     tiers=$(bpsql -At -c "SELECT string_agg(format('%s in the %s tier', count, rate), ', ' ORDER BY tier) FROM (
                               SELECT rebate.tier_index(value, 'retroactive 0:1%, 100000:2%, 500000:3.5%') AS tier, count(*)
@@ -308,6 +310,9 @@ EOF
         fi
         if [ -n "$programs_section" ]; then
             printf '\n%s\n' "$programs_section"
+        fi
+        if [ -n "$kpis_section" ]; then
+            printf '\n%s\n' "$kpis_section"
         fi
     } >"$DOC"
     say "wrote $DOC"

@@ -158,9 +158,11 @@ BEGIN
         UPDATE rebate.enforcement_setting SET credit = 'allow'
          WHERE tenant_id IN (SELECT id FROM rebate.tenant WHERE code IN ('HUAGUANG', 'QINGHE'));
     END IF;
-    INSERT INTO rebate.sales_order (tenant_id, code, partner_id, kind, ship_to_region_id, order_date, status)
+    -- delivery is promised within five days, or two for one order in nine (goods take three: late)
+    INSERT INTO rebate.sales_order (tenant_id, code, partner_id, kind, ship_to_region_id, order_date, status, promised_on)
     SELECT o.tenant_id, st.code, o.partner_id, 'order', o.home_region_id, o.order_date,
-           CASE WHEN audited THEN 'draft' ELSE st.final_status END
+           CASE WHEN audited THEN 'draft' ELSE st.final_status END,
+           o.order_date + CASE WHEN o.n % 9 = 0 THEN 2 ELSE 5 END
       FROM sample_order o
       JOIN sample_status st ON st.code = format('SO%s-%s', to_char(o.order_date, 'YYYYMMDD'), lpad(o.n::text, 8, '0'));
     CREATE TEMP TABLE sample_product ON COMMIT DROP AS

@@ -12,6 +12,8 @@
 #   policy bench  a small-scale run of bench/policy.sh (C and PL/pgSQL triggers judge alike)
 #   programs bench a small-scale run of bench/programs.sh (close_period, verify_period and
 #                 progress agree with the recomputations; no timing)
+#   kpis bench    a small-scale run of bench/kpis.sh (each KPI aggregate = its built-in equivalent,
+#                 workers off and parallel; no timing)
 #   concurrency   pgbench clients write orders, returns, payments while others read progress;
 #                 progress equals a plain-SQL recomputation, during the load and after; no deadlock
 #   settlement window  across real transactions, a close rechecks exactly the settled periods
@@ -102,6 +104,13 @@ set +e
 status=$?
 set -e
 record programs_benchmark $status
+
+say "KPI aggregates benchmark, small scale (each aggregate equals its built-in equivalent, serial and parallel; timings are not judged)"
+set +e
+"$REPO/bench/kpis.sh" --small
+status=$?
+set -e
+record kpis_benchmark $status
 
 say "concurrency: orders, returns and payments under load; progress equals the recomputation"
 set +e

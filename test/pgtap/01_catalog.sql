@@ -34,7 +34,8 @@ SELECT is(
             ('grant_access', 'revoke_access', 'drop_group_memberships', 'set_partner_state', 'set_partner_grade',
              'set_order_status', 'register_for_dump', 'activate_program_version', 'revise_program',
              'rollback_program', 'close_period', 'issue_statement', 'issue_statements', 'confirm_statement',
-             'dispute_statement', 'resolve_statement', 'mark_statement_paid', 'set_statement_status')),
+             'dispute_statement', 'resolve_statement', 'mark_statement_paid', 'set_statement_status',
+             'apply_grade_suggestions', 'create_report_view')),
     0, 'every function that only reads is PARALLEL SAFE, the aggregate too');
 
 -- SECURITY DEFINER only where a role must reach what it may not read or write itself
@@ -42,8 +43,8 @@ SELECT is(
     (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
       WHERE pronamespace = 'rebate'::regnamespace AND prosecdef),
     ARRAY['audit_row', 'check_payment_allocation', 'create_enforcement_setting', 'fill_order_line', 'grant_access',
-          'maintain_tree_path', 'partner_name_key', 'record_order_history', 'record_partner_history',
-          'resolve_violation', 'revoke_access'],
+          'maintain_tree_path', 'partner_name_key', 'partner_scores', 'record_order_history', 'record_partner_history',
+          'refresh_report_snapshots', 'resolve_violation', 'revoke_access'],
     'SECURITY DEFINER functions are exactly the expected ones');
 
 -- SQL and PL/pgSQL functions pin their search_path, except two that must be
