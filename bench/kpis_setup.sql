@@ -22,13 +22,13 @@ SELECT 1 + (g / 3) % :partners AS partner,
        (CASE WHEN k.kind IN ('return', 'credit_note') THEN -1 ELSE 1 END * ((g * 7919) % 100000) / 100.0)::numeric(20, 4) AS amount,
        CASE WHEN g % 11 = 0 OR k.kind = 'payment' THEN NULL WHEN k.kind = 'credit_note' THEN 0
             ELSE (CASE WHEN k.kind = 'return' THEN -1 ELSE 1 END * ((g * 7919) % 100000) / 160.0) END::numeric(20, 4) AS cost,
-       CASE WHEN k.kind = 'order' THEN DATE '2026-01-05' + (g / 3) % 300 END AS promised_on,
-       CASE WHEN k.kind = 'order' AND (g / 3) % 10 <> 0 THEN DATE '2026-01-03' + (g / 3) % 300 + ((g / 3) % 7 = 0)::int * 5 END AS delivered_on,
+       CASE WHEN k.kind = 'order' THEN DATE '2026-01-05' + ((g / 3) % 300)::int END AS promised_on,
+       CASE WHEN k.kind = 'order' AND (g / 3) % 10 <> 0 THEN DATE '2026-01-03' + ((g / 3) % 300)::int + ((g / 3) % 7 = 0)::int * 5 END AS delivered_on,
        (g / 3 / :partners) % 12 >= 6 AS is_current,
        ((g * 31) % 5000 + 1000)::numeric(18, 2) AS target,
        CASE WHEN g % 13 <> 0 THEN ((g * 17) % 10000 / 100.0)::numeric(10, 2) END AS score,
        ((g % 5) / 10.0)::numeric(10, 2) AS weight
-  FROM generate_series(1, :rows) AS g
+  FROM generate_series(1::bigint, :rows) AS g
  CROSS JOIN LATERAL (SELECT CASE g % 20 WHEN 0 THEN 'return' WHEN 1 THEN 'credit_note' WHEN 2 THEN 'payment'
                                          ELSE 'order' END AS kind) k;
 VACUUM (FREEZE, ANALYZE) kpi.facts;
