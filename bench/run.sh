@@ -210,14 +210,16 @@ if $write_doc; then
         commit="$commit (with uncommitted changes)"
     fi
     table_size=$(bpsql -At -c "SELECT pg_size_pretty(pg_table_size('bench.sales'))")
-    # the sections of bench/policy.sh, bench/programs.sh and bench/kpis.sh (between their markers) are kept as they are
+    # the sections of the other benchmarks (between their markers) are kept as they are
     policy_section=""
     programs_section=""
     kpis_section=""
+    views_section=""
     if [ -f "$DOC" ]; then
         policy_section=$(sed -n '/^<!-- policy-benchmark:begin -->$/,/^<!-- policy-benchmark:end -->$/p' "$DOC")
         programs_section=$(sed -n '/^<!-- programs-benchmark:begin -->$/,/^<!-- programs-benchmark:end -->$/p' "$DOC")
         kpis_section=$(sed -n '/^<!-- kpis-benchmark:begin -->$/,/^<!-- kpis-benchmark:end -->$/p' "$DOC")
+        views_section=$(sed -n '/^<!-- views-benchmark:begin -->$/,/^<!-- views-benchmark:end -->$/p' "$DOC")
     fi
     tiers=$(bpsql -At -c "SELECT string_agg(format('%s in the %s tier', count, rate), ', ' ORDER BY tier) FROM (
                               SELECT rebate.tier_index(value, 'retroactive 0:1%, 100000:2%, 500000:3.5%') AS tier, count(*)
@@ -313,6 +315,9 @@ EOF
         fi
         if [ -n "$kpis_section" ]; then
             printf '\n%s\n' "$kpis_section"
+        fi
+        if [ -n "$views_section" ]; then
+            printf '\n%s\n' "$views_section"
         fi
     } >"$DOC"
     say "wrote $DOC"

@@ -116,3 +116,38 @@ SELECT m.month, count(v.*) AS differences
   FROM (VALUES ('[2026-07-01,2026-08-01)'::daterange), ('[2026-08-01,2026-09-01)'), ('[2026-09-01,2026-10-01)')) AS m(month)
   LEFT JOIN LATERAL rebate.verify_period(:huaguang, m.month) v ON true
  GROUP BY m.month ORDER BY m.month;
+
+\echo
+\echo 'Channel performance, Q3 (rebate.v_partner_performance, computed by the C aggregate rebate.channel_kpis): the top five'
+SELECT rank_overall AS rank, partner_name, net_sales, collection_rate AS "回款率", on_time_rate, achievement,
+       previous_growth AS qoq, rebate_earned, rebate_to_sales
+  FROM rebate.v_partner_performance
+ WHERE tenant_id = :huaguang AND grain = 'quarter' AND period_name = '2026-Q3'
+ ORDER BY rank_overall LIMIT 5;
+
+\echo
+\echo 'By area (rebate.v_region_performance, each area includes the provinces and cities below it):'
+SELECT region_name, partners, net_sales, collected, collection_rate AS "回款率", rank_among_siblings AS rank
+  FROM rebate.v_region_performance
+ WHERE tenant_id = :huaguang AND grain = 'quarter' AND period_name = '2026-Q3' AND region_level = 'area'
+ ORDER BY net_sales DESC;
+
+\echo
+\echo 'Scoring (rebate.partner_scores): net sales against target 50%, 回款率 against 0.9 30%, orders against the other partners 20%;'
+\echo 'grades A from 85, B from 65, C below; a grade changes after 2 quarters in another band.'
+INSERT INTO rebate.scoring_model (tenant_id, code, name, period_unit) VALUES (:huaguang, 'DEMO', '季度考核', 'quarter');
+INSERT INTO rebate.scoring_kpi (tenant_id, model_id, kpi, weight, normalisation, target, cap)
+SELECT :huaguang, m.id, k.kpi, k.weight, k.normalisation, k.target, 120
+  FROM rebate.scoring_model m,
+       (VALUES ('net_sales', 50, 'target', NULL::numeric), ('collection_rate', 30, 'target', 0.9),
+               ('orders', 20, 'distribution', NULL)) AS k (kpi, weight, normalisation, target)
+ WHERE m.tenant_id = :huaguang AND m.code = 'DEMO';
+INSERT INTO rebate.scoring_band (tenant_id, model_id, grade_id, min_score)
+SELECT :huaguang, m.id, g.id, CASE g.code WHEN 'A' THEN 85 WHEN 'B' THEN 65 ELSE 0 END
+  FROM rebate.scoring_model m JOIN rebate.partner_grade g ON g.tenant_id = m.tenant_id
+ WHERE m.tenant_id = :huaguang AND m.code = 'DEMO' AND g.code IN ('A', 'B', 'C');
+UPDATE rebate.scoring_model SET active = true WHERE tenant_id = :huaguang AND code = 'DEMO';
+SELECT rank_in_tenant AS rank, partner_name, total, band_grade AS band, current_grade AS grade,
+       coalesce(change || ' to ' || suggested_grade, '-') AS suggestion
+  FROM rebate.partner_scores(:huaguang, '[2026-07-01,2026-10-01)')
+ ORDER BY rank_in_tenant LIMIT 8;

@@ -14,6 +14,8 @@
 #                 progress agree with the recomputations; no timing)
 #   kpis bench    a small-scale run of bench/kpis.sh (each KPI aggregate = its built-in equivalent,
 #                 workers off and parallel; no timing)
+#   views bench   a small-scale run of bench/views.sh (snapshots equal the live BI views; no timing)
+#   dashboard     scripts/dashboard.py draws the picture of docs/bi.md from the sample data
 #   concurrency   pgbench clients write orders, returns, payments while others read progress;
 #                 progress equals a plain-SQL recomputation, during the load and after; no deadlock
 #   settlement window  across real transactions, a close rechecks exactly the settled periods
@@ -112,6 +114,28 @@ status=$?
 set -e
 record kpis_benchmark $status
 
+say "BI views benchmark, small scale (each snapshot equals its live view; timings are not judged)"
+set +e
+"$REPO/bench/views.sh" --small
+status=$?
+set -e
+record views_benchmark $status
+
+say "dashboard: scripts/dashboard.py draws docs/bi.md's picture from the sample data (a well-formed SVG)"
+set +e
+(
+    set -e
+    fresh_database rebate_dash
+    psql_quiet -d rebate_dash -f "$REPO/sample/sample_data.sql"
+    psql_quiet -d rebate_dash -c "SELECT count(*) FROM rebate_sample.generate()" -c "SELECT count(*) FROM rebate_sample.programs()" >/dev/null
+    PGDATABASE=rebate_dash python3 "$REPO/scripts/dashboard.py" /tmp/rebate-dashboard.$$.svg
+    python3 -c "import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); assert d.documentElement.tagName == 'svg'; print('dashboard: a well-formed SVG of', len(d.getElementsByTagName('text')), 'labels')" /tmp/rebate-dashboard.$$.svg
+)
+status=$?
+rm -f /tmp/rebate-dashboard.$$.svg
+set -e
+record dashboard $status
+
 say "concurrency: orders, returns and payments under load; progress equals the recomputation"
 set +e
 "$REPO/test/concurrency.sh"
@@ -126,7 +150,7 @@ status=$?
 set -e
 record settlement_window $status
 
-for db in rebate_tap rebate_diff rebate_docs; do
+for db in rebate_tap rebate_diff rebate_docs rebate_dash; do
     psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $db" || true
 done
 

@@ -4,7 +4,9 @@
 # read rebate.progress; afterwards (and several times during the load, on one
 # REPEATABLE READ snapshot) every partner's progress in every program must
 # equal an independent recomputation in plain SQL, and nothing may deadlock
-# or fail.
+# or fail.  Meanwhile the BI snapshots are refreshed (CONCURRENTLY) over and
+# over; every refresh must succeed, and after a last one the snapshots must
+# equal the live views.
 #
 #   test/concurrency.sh [--clients C] [--threads J] [--seconds T] [--keep]
 #
@@ -443,10 +445,26 @@ mid_checks() {
     done
 }
 : >"$TMP/mid.txt"
+# the BI snapshots refreshed (concurrently, after the first) over and over while the writers write
+refresher() {
+    local n=0
+    while kill -0 "$bench_pid" 2>/dev/null; do
+        if mpsql -At -c "SELECT count(*) FROM rebate.refresh_report_snapshots()" >/dev/null 2>>"$TMP/refresh.err"; then
+            n=$((n + 1))
+        fi
+        echo "$n" >"$TMP/refresh.count"
+        sleep 0.5
+    done
+}
+: >"$TMP/refresh.err"
+echo 0 >"$TMP/refresh.count"
+refresher &
+refresher_pid=$!
 mid_status=0
 mid_checks || mid_status=$?
 bench_status=0
 wait "$bench_pid" || bench_status=$?
+wait "$refresher_pid" || true
 wait_for_sessions || echo "warning: sessions still connected to $DB after the load" >&2
 
 failed=0
@@ -491,6 +509,23 @@ expected_rows=$(cpsql -At -c "SELECT 4 * count(*) + count(*) FILTER (WHERE EXIST
 echo "  $rows rows compared (20 partners x 4 programs + the override rows of parents), $diffs differences"
 [ "$diffs" = 0 ] || fail "$diffs differences between progress and the recomputation after the load"
 [ "$rows" = "$expected_rows" ] || fail "$rows rows compared, $expected_rows expected"
+
+say "after the load: the BI snapshots, refreshed during it, against the live views"
+refreshes=$(cat "$TMP/refresh.count")
+echo "  $refreshes refreshes of the snapshots ran during the load"
+[ -s "$TMP/refresh.err" ] && { sed 's/^/  refresh: /' "$TMP/refresh.err" >&2; fail "a snapshot refresh failed during the load"; }
+[ "$refreshes" -ge 2 ] || fail "fewer than two snapshot refreshes ran during the load"
+snapshot_diffs=$(mpsql -At <<'SQL'
+SELECT count(*) FROM rebate.refresh_report_snapshots();
+SELECT (SELECT count(*) FROM ((SELECT * FROM rebate.v_partner_performance EXCEPT SELECT * FROM rebate.v_partner_performance_snapshot)
+                              UNION ALL (SELECT * FROM rebate.v_partner_performance_snapshot EXCEPT SELECT * FROM rebate.v_partner_performance)) d)
+     + (SELECT count(*) FROM ((SELECT * FROM rebate.v_region_performance EXCEPT SELECT * FROM rebate.v_region_performance_snapshot)
+                              UNION ALL (SELECT * FROM rebate.v_region_performance_snapshot EXCEPT SELECT * FROM rebate.v_region_performance)) d);
+SQL
+)
+snapshot_diffs=$(tail -n 1 <<<"$snapshot_diffs")
+echo "  after a last refresh: $snapshot_diffs rows differ between the snapshots and the live views"
+[ "$snapshot_diffs" = 0 ] || fail "$snapshot_diffs rows differ between the snapshots and the live views"
 
 cpsql -At -F $'\t' >"$TMP/facts.tsv" <<SQL
 SELECT k.kind, count(o.id), NULL,
