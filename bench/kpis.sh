@@ -149,7 +149,8 @@ SELECT '|---|--:|--:|--:|--:|--:|--:|---|';
 SELECT format('| `%s` | %s ms | %s ms | %s× | %s ms | %s ms | %s× | %s |', o.aggregate,
               to_char(o.mine, 'FM999,990'), to_char(o.theirs, 'FM999,990'), to_char(o.ratio, 'FM990.00'),
               to_char(p.mine, 'FM999,990'), to_char(p.theirs, 'FM999,990'), to_char(p.ratio, 'FM990.00'),
-              CASE WHEN greatest(o.ratio, p.ratio) <= 1.2 THEN 'met' ELSE 'missed' END)
+              CASE WHEN o.aggregate LIKE '%sums only' THEN 'not a goal: the built-in side computes fewer numbers'
+                   WHEN greatest(o.ratio, p.ratio) <= 1.2 THEN 'met' ELSE 'missed' END)
   FROM pair o JOIN pair p ON p.aggregate = o.aggregate AND p.workers > 0
  WHERE o.workers = 0 ORDER BY o.ord;
 SELECT '';

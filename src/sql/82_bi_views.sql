@@ -24,56 +24,64 @@ COMMENT ON TABLE @extschema@.performance_setting IS
 -- ---- partner x month / quarter / year ----------------------------------------
 -- Internal (owner only): every tenant, unfiltered; v_partner_performance and
 -- the snapshot show it per user.
+-- One query level after another (no CTE), so that a condition on tenant_id,
+-- a partition column of every window, reaches the scan of the facts.  The
+-- year-before and previous-period sales are the one row exactly that far
+-- back in the partner's series (a RANGE frame), NULL where there is none.
 CREATE VIEW @extschema@.partner_performance_all AS
-WITH per_period AS (
-    SELECT f.tenant_id, f.partner_id, f.currency,
-           CASE WHEN GROUPING(pg_catalog.date_trunc('month', f.day)) = 0 THEN 'month'
-                WHEN GROUPING(pg_catalog.date_trunc('quarter', f.day)) = 0 THEN 'quarter' ELSE 'year' END AS grain,
-           coalesce(pg_catalog.date_trunc('month', f.day), pg_catalog.date_trunc('quarter', f.day),
-                    pg_catalog.date_trunc('year', f.day))::date AS period_start,
-           @extschema@.channel_kpis(f.kind, f.order_id, f.product_id, f.quantity, f.amount, f.cost, f.promised_on,
-                                    f.delivered_on) AS k
-      FROM @extschema@.channel_fact_all f
-     GROUP BY f.tenant_id, f.partner_id, f.currency,
-              GROUPING SETS ((pg_catalog.date_trunc('month', f.day)), (pg_catalog.date_trunc('quarter', f.day)),
-                             (pg_catalog.date_trunc('year', f.day)))
-), bounded AS (
-    SELECT p.*, (p.period_start + CASE p.grain WHEN 'month' THEN '1 month'::interval
-                                               WHEN 'quarter' THEN '3 months'::interval ELSE '1 year'::interval END)::date AS period_end
-      FROM per_period p
-), with_context AS (
-    SELECT b.*, pa.code AS partner_code, pa.name AS partner_name, pa.home_region_id,
-           @extschema@.ranking_region(pa.home_region_id) AS ranking_region_id,
-           (SELECT sum(t.value) FROM @extschema@.target t
-             WHERE t.tenant_id = b.tenant_id AND t.partner_id = b.partner_id AND t.metric = 'sales_amount'
-               AND lower(t.period) >= b.period_start AND upper(t.period) <= b.period_end) AS sales_target,
-           (SELECT sum(sl.net) FROM @extschema@.statement s JOIN @extschema@.statement_line sl ON sl.statement_id = s.id
-             WHERE s.tenant_id = b.tenant_id AND s.partner_id = b.partner_id AND s.currency = b.currency
-               AND s.status <> 'draft' AND lower(s.period) >= b.period_start AND upper(s.period) <= b.period_end) AS rebate_earned,
-           (b.k).net_sales AS net_sales
-      FROM bounded b
-      JOIN @extschema@.partner pa ON pa.id = b.partner_id
-)
-SELECT c.tenant_id, c.partner_id, c.partner_code, c.partner_name, c.home_region_id, c.ranking_region_id, c.grain,
-       pg_catalog.daterange(c.period_start, c.period_end) AS period,
-       @extschema@.period_label(pg_catalog.daterange(c.period_start, c.period_end), c.grain) AS period_name,
-       c.currency, c.k AS kpis, c.sales_target,
-       (SELECT @extschema@.achievement(x.actual, x.target) FROM (VALUES (c.net_sales, c.sales_target)) AS x (actual, target))
+SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_id, w.ranking_region_id, w.grain,
+       pg_catalog.daterange(w.period_start, w.period_end) AS period,
+       @extschema@.period_label(pg_catalog.daterange(w.period_start, w.period_end), w.grain) AS period_name,
+       w.currency, w.k AS kpis, w.sales_target,
+       (SELECT @extschema@.achievement(x.actual, x.target) FROM (VALUES (w.net_sales, w.sales_target)) AS x (actual, target))
            AS achievement,
        (SELECT @extschema@.growth(x.amount, x.is_current)
-          FROM (VALUES (c.net_sales, true), (ly.net_sales, false)) AS x (amount, is_current)) AS yoy_growth,
+          FROM (VALUES (w.net_sales, true), (w.year_before, false)) AS x (amount, is_current)) AS yoy_growth,
        (SELECT @extschema@.growth(x.amount, x.is_current)
-          FROM (VALUES (c.net_sales, true), (prev.net_sales, false)) AS x (amount, is_current)) AS previous_growth,
-       rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency, c.ranking_region_id
-                    ORDER BY c.net_sales DESC) AS rank_in_region,
-       rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency ORDER BY c.net_sales DESC) AS rank_overall,
-       coalesce(c.rebate_earned, 0) AS rebate_earned,
-       CASE WHEN c.net_sales > 0 THEN pg_catalog.round(coalesce(c.rebate_earned, 0) / c.net_sales, 4) END AS rebate_to_sales
-  FROM with_context c
-  LEFT JOIN with_context ly ON ly.tenant_id = c.tenant_id AND ly.partner_id = c.partner_id AND ly.currency = c.currency
-                           AND ly.grain = c.grain AND ly.period_start = (c.period_start - '1 year'::interval)::date
-  LEFT JOIN with_context prev ON prev.tenant_id = c.tenant_id AND prev.partner_id = c.partner_id AND prev.currency = c.currency
-                             AND prev.grain = c.grain AND prev.period_end = c.period_start;
+          FROM (VALUES (w.net_sales, true), (w.period_before, false)) AS x (amount, is_current)) AS previous_growth,
+       w.rank_in_region, w.rank_overall,
+       coalesce(w.rebate_earned, 0) AS rebate_earned,
+       CASE WHEN w.net_sales > 0 THEN pg_catalog.round(coalesce(w.rebate_earned, 0) / w.net_sales, 4) END AS rebate_to_sales
+  FROM (
+    SELECT c.*,
+           sum(c.net_sales) OVER (series ORDER BY c.period_start RANGE BETWEEN '1 year' PRECEDING AND '1 year' PRECEDING)
+               AS year_before,
+           CASE c.grain
+                WHEN 'month' THEN sum(c.net_sales) OVER (series ORDER BY c.period_start
+                                                         RANGE BETWEEN '1 month' PRECEDING AND '1 month' PRECEDING)
+                WHEN 'quarter' THEN sum(c.net_sales) OVER (series ORDER BY c.period_start
+                                                           RANGE BETWEEN '3 months' PRECEDING AND '3 months' PRECEDING)
+                ELSE sum(c.net_sales) OVER (series ORDER BY c.period_start RANGE BETWEEN '1 year' PRECEDING AND '1 year' PRECEDING)
+           END AS period_before,
+           rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency, c.ranking_region_id
+                        ORDER BY c.net_sales DESC) AS rank_in_region,
+           rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency ORDER BY c.net_sales DESC) AS rank_overall
+      FROM (
+        SELECT b.*, pa.code AS partner_code, pa.name AS partner_name, pa.home_region_id,
+               @extschema@.ranking_region(pa.home_region_id) AS ranking_region_id,
+               (SELECT sum(t.value) FROM @extschema@.target t
+                 WHERE t.tenant_id = b.tenant_id AND t.partner_id = b.partner_id AND t.metric = 'sales_amount'
+                   AND lower(t.period) >= b.period_start AND upper(t.period) <= b.period_end) AS sales_target,
+               (SELECT sum(sl.net) FROM @extschema@.statement s JOIN @extschema@.statement_line sl ON sl.statement_id = s.id
+                 WHERE s.tenant_id = b.tenant_id AND s.partner_id = b.partner_id AND s.currency = b.currency
+                   AND s.status <> 'draft' AND lower(s.period) >= b.period_start AND upper(s.period) <= b.period_end)
+                   AS rebate_earned,
+               (b.k).net_sales AS net_sales
+          FROM (
+            SELECT p.*, (p.period_start + CASE p.grain WHEN 'month' THEN '1 month'::interval
+                                                       WHEN 'quarter' THEN '3 months'::interval
+                                                       ELSE '1 year'::interval END)::date AS period_end
+              FROM (
+                -- each fact once per grain (not GROUPING SETS: conditions on tenant and grain reach the scan)
+                SELECT f.tenant_id, f.partner_id, f.currency, g.grain,
+                       pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
+                       @extschema@.channel_kpis(f.kind, f.order_id, f.product_id, f.quantity, f.amount, f.cost,
+                                                f.promised_on, f.delivered_on) AS k
+                  FROM @extschema@.channel_fact_all f
+                 CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
+                 GROUP BY f.tenant_id, f.partner_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)) p) b
+          JOIN @extschema@.partner pa ON pa.id = b.partner_id) c
+    WINDOW series AS (PARTITION BY c.tenant_id, c.partner_id, c.currency, c.grain)) w;
 REVOKE ALL ON @extschema@.partner_performance_all FROM PUBLIC;
 COMMENT ON VIEW @extschema@.partner_performance_all IS
     'Internal (the extension owner''s): v_partner_performance for every tenant, unfiltered, and the query of its snapshot';
@@ -108,20 +116,15 @@ REVOKE ALL ON @extschema@.report_query FROM PUBLIC;
 INSERT INTO @extschema@.report_query VALUES
 ('region', $q$
 WITH per_period AS (
-    SELECT f.tenant_id, a.region_id, f.currency,
-           CASE WHEN GROUPING(pg_catalog.date_trunc('month', f.day)) = 0 THEN 'month'
-                WHEN GROUPING(pg_catalog.date_trunc('quarter', f.day)) = 0 THEN 'quarter' ELSE 'year' END AS grain,
-           coalesce(pg_catalog.date_trunc('month', f.day), pg_catalog.date_trunc('quarter', f.day),
-                    pg_catalog.date_trunc('year', f.day))::date AS period_start,
+    SELECT f.tenant_id, a.region_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
            count(DISTINCT f.partner_id) AS partners,
            @extschema@.channel_kpis(f.kind, f.order_id, f.product_id, f.quantity, f.amount, f.cost, f.promised_on,
                                     f.delivered_on) AS k
       FROM %1$s f
       JOIN @extschema@.region r ON r.id = f.region_id
      CROSS JOIN LATERAL pg_catalog.unnest(r.path) AS a (region_id)
-     GROUP BY f.tenant_id, a.region_id, f.currency,
-              GROUPING SETS ((pg_catalog.date_trunc('month', f.day)), (pg_catalog.date_trunc('quarter', f.day)),
-                             (pg_catalog.date_trunc('year', f.day)))
+     CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
+     GROUP BY f.tenant_id, a.region_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)
 ), c AS (
     SELECT p.*, (p.period_start + CASE p.grain WHEN 'month' THEN '1 month'::interval
                                                WHEN 'quarter' THEN '3 months'::interval ELSE '1 year'::interval END)::date AS period_end
@@ -151,19 +154,14 @@ SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r
 $q$),
 ('product', $q$
 WITH per_period AS (
-    SELECT f.tenant_id, f.product_id, f.currency,
-           CASE WHEN GROUPING(pg_catalog.date_trunc('month', f.day)) = 0 THEN 'month'
-                WHEN GROUPING(pg_catalog.date_trunc('quarter', f.day)) = 0 THEN 'quarter' ELSE 'year' END AS grain,
-           coalesce(pg_catalog.date_trunc('month', f.day), pg_catalog.date_trunc('quarter', f.day),
-                    pg_catalog.date_trunc('year', f.day))::date AS period_start,
+    SELECT f.tenant_id, f.product_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
            count(DISTINCT f.partner_id) AS partners,
            @extschema@.channel_kpis(f.kind, f.order_id, f.product_id, f.quantity, f.amount, f.cost, f.promised_on,
                                     f.delivered_on) AS k
       FROM %1$s f
+     CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
      WHERE f.kind <> 'payment'
-     GROUP BY f.tenant_id, f.product_id, f.currency,
-              GROUPING SETS ((pg_catalog.date_trunc('month', f.day)), (pg_catalog.date_trunc('quarter', f.day)),
-                             (pg_catalog.date_trunc('year', f.day)))
+     GROUP BY f.tenant_id, f.product_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)
 ), c AS (
     SELECT p.*, (p.period_start + CASE p.grain WHEN 'month' THEN '1 month'::interval
                                                WHEN 'quarter' THEN '3 months'::interval ELSE '1 year'::interval END)::date AS period_end
