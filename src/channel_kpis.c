@@ -133,23 +133,13 @@ idset_add(idset_hash *set, int64 id, bool *found)
 	return entry;
 }
 
-static MemoryContext
-aggregate_context(FunctionCallInfo fcinfo, const char *name)
-{
-	MemoryContext context;
-
-	if (!AggCheckCallContext(fcinfo, &context))
-		elog(ERROR, "%s called in non-aggregate context", name);
-	return context;
-}
-
 #define ARG_VARLENA(n) (PG_ARGISNULL(n) ? NULL : (const struct varlena *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(n)))
 
 PG_FUNCTION_INFO_V1(channel_kpis_trans);
 Datum
 channel_kpis_trans(PG_FUNCTION_ARGS)
 {
-	MemoryContext context = aggregate_context(fcinfo, "channel_kpis_trans");
+	MemoryContext context = aggregate_memory_context(fcinfo, "channel_kpis_trans");
 	KpiState   *state;
 	const struct varlena *amount;
 	const struct varlena *quantity;
@@ -246,7 +236,7 @@ PG_FUNCTION_INFO_V1(channel_kpis_combine);
 Datum
 channel_kpis_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext context = aggregate_context(fcinfo, "channel_kpis_combine");
+	MemoryContext context = aggregate_memory_context(fcinfo, "channel_kpis_combine");
 	KpiState   *a;
 	KpiState   *b;
 
@@ -318,7 +308,7 @@ channel_kpis_serialize(PG_FUNCTION_ARGS)
 	ExactSum   *sums[] = KPI_SUMS(state);
 	StringInfoData buf;
 
-	(void) aggregate_context(fcinfo, "channel_kpis_serialize");
+	(void) aggregate_memory_context(fcinfo, "channel_kpis_serialize");
 	pq_begintypsend(&buf);
 	pq_sendbyte(&buf, KPI_STATE_FORMAT);
 	for (size_t i = 0; i < lengthof(sums); i++)
@@ -345,12 +335,9 @@ channel_kpis_deserialize(PG_FUNCTION_ARGS)
 	ExactSum   *sums[] = KPI_SUMS(state);
 	StringInfoData buf;
 
-	(void) aggregate_context(fcinfo, "channel_kpis_deserialize");
+	(void) aggregate_memory_context(fcinfo, "channel_kpis_deserialize");
 
-	buf.data = VARDATA_ANY(bytes);
-	buf.len = VARSIZE_ANY_EXHDR(bytes);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
+	state_reader_init(&buf, bytes);
 	if (pq_getmsgbyte(&buf) != KPI_STATE_FORMAT)
 		elog(ERROR, "channel_kpis state of an unknown format");
 	for (size_t i = 0; i < lengthof(sums); i++)

@@ -184,6 +184,25 @@ exact_sum_recv(StringInfo buf, ExactSum *sum, MemoryContext context)
 		spill_add(sum, num_from_cstring(spill), context);
 }
 
+MemoryContext
+aggregate_memory_context(FunctionCallInfo fcinfo, const char *function_name)
+{
+	MemoryContext context;
+
+	if (!AggCheckCallContext(fcinfo, &context))
+		elog(ERROR, "%s called in non-aggregate context", function_name);
+	return context;
+}
+
+void
+state_reader_init(StringInfo buf, bytea *bytes)
+{
+	buf->data = VARDATA_ANY(bytes);
+	buf->len = VARSIZE_ANY_EXHDR(bytes);
+	buf->maxlen = buf->len;
+	buf->cursor = 0;
+}
+
 /*
  * a / b rounded half away from zero to places decimals, exactly: the integer
  * quotient of a x 10^places by b and its remainder decide the last digit

@@ -8,6 +8,7 @@
 #define REBATE_EXACT_SUM_H
 
 #include "postgres.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 
 #include "numeric_util.h"
@@ -38,6 +39,12 @@ extern void exact_sum_add_product(ExactSum *sum, const struct varlena *value, co
 /* Serialized form: scale, the int128 as two int64, the spill as text ("" if none). */
 extern void exact_sum_send(StringInfo buf, const ExactSum *sum);
 extern void exact_sum_recv(StringInfo buf, ExactSum *sum, MemoryContext context);
+
+/* The aggregate's memory context; an error outside an aggregate (misuse, as PostgreSQL's own say). */
+extern MemoryContext aggregate_memory_context(FunctionCallInfo fcinfo, const char *function_name);
+
+/* A reader over a serialized state (the bytea a deserialize function gets). */
+extern void state_reader_init(StringInfo buf, bytea *bytes);
 
 /* a / b rounded half away from zero to places decimals; NULL when b is zero. */
 extern Numeric num_ratio(Numeric a, Numeric b, int places);

@@ -29,16 +29,6 @@ typedef struct RatioState
 	int64		denominator_rows;
 } RatioState;
 
-static MemoryContext
-ratio_context(FunctionCallInfo fcinfo, const char *name)
-{
-	MemoryContext context;
-
-	if (!AggCheckCallContext(fcinfo, &context))
-		elog(ERROR, "%s called in non-aggregate context", name);
-	return context;
-}
-
 static RatioState *
 ratio_state(FunctionCallInfo fcinfo, MemoryContext context)
 {
@@ -54,7 +44,7 @@ PG_FUNCTION_INFO_V1(growth_trans);
 Datum
 growth_trans(PG_FUNCTION_ARGS)
 {
-	MemoryContext context = ratio_context(fcinfo, "growth_trans");
+	MemoryContext context = aggregate_memory_context(fcinfo, "growth_trans");
 	RatioState *state = ratio_state(fcinfo, context);
 
 	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2))
@@ -78,7 +68,7 @@ PG_FUNCTION_INFO_V1(achievement_trans);
 Datum
 achievement_trans(PG_FUNCTION_ARGS)
 {
-	MemoryContext context = ratio_context(fcinfo, "achievement_trans");
+	MemoryContext context = aggregate_memory_context(fcinfo, "achievement_trans");
 	RatioState *state = ratio_state(fcinfo, context);
 
 	if (!PG_ARGISNULL(1))
@@ -99,7 +89,7 @@ PG_FUNCTION_INFO_V1(weighted_score_trans);
 Datum
 weighted_score_trans(PG_FUNCTION_ARGS)
 {
-	MemoryContext context = ratio_context(fcinfo, "weighted_score_trans");
+	MemoryContext context = aggregate_memory_context(fcinfo, "weighted_score_trans");
 	RatioState *state = ratio_state(fcinfo, context);
 	const struct varlena *weight;
 	NumericParts parts;
@@ -125,7 +115,7 @@ PG_FUNCTION_INFO_V1(ratio_combine);
 Datum
 ratio_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext context = ratio_context(fcinfo, "ratio_combine");
+	MemoryContext context = aggregate_memory_context(fcinfo, "ratio_combine");
 	RatioState *a;
 	RatioState *b;
 
@@ -151,7 +141,7 @@ ratio_serialize(PG_FUNCTION_ARGS)
 	RatioState *state = (RatioState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
 
-	(void) ratio_context(fcinfo, "ratio_serialize");
+	(void) aggregate_memory_context(fcinfo, "ratio_serialize");
 	pq_begintypsend(&buf);
 	pq_sendbyte(&buf, RATIO_STATE_FORMAT);
 	exact_sum_send(&buf, &state->numerator);
@@ -171,12 +161,9 @@ ratio_deserialize(PG_FUNCTION_ARGS)
 	RatioState *state = MemoryContextAllocZero(context, sizeof(RatioState));
 	StringInfoData buf;
 
-	(void) ratio_context(fcinfo, "ratio_deserialize");
+	(void) aggregate_memory_context(fcinfo, "ratio_deserialize");
 
-	buf.data = VARDATA_ANY(bytes);
-	buf.len = VARSIZE_ANY_EXHDR(bytes);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
+	state_reader_init(&buf, bytes);
 	if (pq_getmsgbyte(&buf) != RATIO_STATE_FORMAT)
 		elog(ERROR, "ratio aggregate state of an unknown format");
 	exact_sum_recv(&buf, &state->numerator, context);

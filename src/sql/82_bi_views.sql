@@ -96,9 +96,11 @@ CREATE FUNCTION @extschema@.create_report_view(name text, query text, options te
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- snapshots are filled at once (on a new install that is instant; an update computes them from the data
+    -- there): an unfilled materialized view would make its views fail until the first refresh
     EXECUTE pg_catalog.format('CREATE %s %s AS %s', CASE WHEN options = 'materialized' THEN 'MATERIALIZED VIEW'
                                                          ELSE 'VIEW' END,
-                              name, query || CASE WHEN options = 'materialized' THEN ' WITH NO DATA' ELSE '' END);
+                              name, query);
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.create_report_view(text, text, text) FROM PUBLIC;

@@ -187,10 +187,10 @@ SELECT throws_ok($$SELECT * FROM refresh_report_snapshots()$$, '42501', NULL, 'p
 RESET ROLE;
 SET LOCAL ROLE t_bi_mgr;
 SELECT is((SELECT string_agg(format('%s %s', snapshot, concurrent), ', ' ORDER BY snapshot::text) FROM refresh_report_snapshots()),
-          'partner_performance_snapshot f, product_performance_snapshot f, region_performance_snapshot f',
-          'the first refresh fills the snapshots');
+          'partner_performance_snapshot t, product_performance_snapshot t, region_performance_snapshot t',
+          'the snapshots exist from the install on: refreshes run concurrently');
 SELECT is((SELECT string_agg(format('%s', concurrent), ',') FROM refresh_report_snapshots()), 't,t,t',
-          'later refreshes run concurrently');
+          'and again');
 SELECT is((SELECT count(*) FROM ((SELECT * FROM v_partner_performance EXCEPT SELECT * FROM v_partner_performance_snapshot)
                                  UNION ALL (SELECT * FROM v_partner_performance_snapshot EXCEPT SELECT * FROM v_partner_performance)) d),
           0::bigint, 'the partner snapshot equals the live view');
