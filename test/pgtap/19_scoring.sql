@@ -5,7 +5,7 @@
 -- the grade history.  Every number below is worked out by hand.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(35);
+SELECT plan(36);
 
 -- ---- the tenant -------------------------------------------------------------
 -- Regions: CN > EAST > SH, CN > SOUTH > GD.  Grades A (rank 1), B, C.
@@ -147,6 +147,18 @@ SET LOCAL ROLE t_sc_mgr;
 SELECT is((SELECT count(*) FROM partner_scores(991, '[2026-07-01,2026-10-01)')), 5::bigint, 'the manager sees all five');
 SELECT isnt((SELECT (kpis).gross_margin FROM partner_scores(991, '[2026-07-01,2026-10-01)') WHERE partner_code = 'P1'), NULL,
             'and their margins');
+
+-- the view: the last complete quarter before today, whatever today is
+SELECT is((SELECT count(*) FROM ((SELECT partner_id, total, rank_in_tenant, suggested_grade FROM v_partner_scores WHERE tenant_id = 991
+                                  EXCEPT
+                                  SELECT partner_id, total, rank_in_tenant, suggested_grade
+                                    FROM partner_scores(991, period_before(period_of('quarter', CURRENT_DATE), 'quarter', 1)))
+                                 UNION ALL
+                                 (SELECT partner_id, total, rank_in_tenant, suggested_grade
+                                    FROM partner_scores(991, period_before(period_of('quarter', CURRENT_DATE), 'quarter', 1))
+                                  EXCEPT
+                                  SELECT partner_id, total, rank_in_tenant, suggested_grade FROM v_partner_scores WHERE tenant_id = 991)) d),
+          0::bigint, 'v_partner_scores: partner_scores of the last complete quarter, for the manager');
 
 -- ---- applying the suggestions: through set_partner_grade and its history ------
 SELECT is((SELECT string_agg(format('%s %s>%s', partner_id, coalesce(from_grade, '-'), to_grade), ', ' ORDER BY partner_id)
