@@ -51,25 +51,13 @@ exact_sum_add_units(ExactSum *sum, int128 units, int scale, MemoryContext contex
 void
 exact_sum_add(ExactSum *sum, const struct varlena *value, bool negate, MemoryContext context)
 {
-	NumericParts parts;
 	int128		units;
-	int128		rescaled;
-	NumericFixedResult r;
+	NumericFixedResult r = fixed_sum_add(&sum->fast, &sum->scale, value, negate, &units);
 
-	numeric_read_parts(value, &parts);
-	if (parts.dscale > sum->scale && parts.dscale <= NUMERIC_FIXED_MAX_SCALE &&
-		int128_rescale_checked(sum->fast, sum->scale, parts.dscale, &rescaled))
-	{
-		sum->fast = rescaled;
-		sum->scale = parts.dscale;
-	}
-	r = numeric_parts_to_int128(&parts, sum->scale, &units);
 	if (likely(r == NUMERIC_FIXED_OK))
+		return;
+	if (r == NUMERIC_FIXED_FULL)
 	{
-		if (negate)
-			units = -units;
-		if (likely(int128_add_checked(sum->fast, units, &sum->fast)))
-			return;
 		/* the fast sum is full: move it to the spill and start again from this value */
 		spill_add(sum, int128_to_numeric(sum->fast, sum->scale), context);
 		sum->fast = units;

@@ -45,7 +45,8 @@ typedef enum NumericFixedResult
 {
 	NUMERIC_FIXED_OK,
 	NUMERIC_FIXED_SPECIAL,		/* NaN or infinity */
-	NUMERIC_FIXED_TOO_BIG		/* needs the exact numeric path */
+	NUMERIC_FIXED_TOO_BIG,		/* needs the exact numeric path */
+	NUMERIC_FIXED_FULL			/* fixed_sum_add: the int128 sum would overflow */
 } NumericFixedResult;
 
 /* A numeric's header fields and digits, read in place (possibly short-header, unaligned). */
@@ -71,5 +72,36 @@ extern bool int128_rescale_checked(int128 a, int from_scale, int to_scale,
 
 /* Largest scale the int128 fast path keeps before falling back to numeric. */
 #define NUMERIC_FIXED_MAX_SCALE 30
+
+/*
+ * The hot path of the exact sums (tiered_sum's state, exact_sum.c): adds a
+ * numeric, read in place, to a running int128 count of 10^-*scale units,
+ * first raising *scale to the value's display scale when the sum can be
+ * rescaled.  NUMERIC_FIXED_OK: added.  Otherwise the sum is unchanged and the
+ * caller goes exact: NUMERIC_FIXED_SPECIAL (NaN or infinite),
+ * NUMERIC_FIXED_TOO_BIG (the value itself needs numeric), or
+ * NUMERIC_FIXED_FULL (the sum would overflow; *units holds the value, signed).
+ */
+static inline NumericFixedResult
+fixed_sum_add(int128 *sum, int *scale, const struct varlena *value, bool negate, int128 *units)
+{
+	NumericParts parts;
+	int128		rescaled;
+	NumericFixedResult r;
+
+	numeric_read_parts(value, &parts);
+	if (parts.dscale > *scale && parts.dscale <= NUMERIC_FIXED_MAX_SCALE &&
+		int128_rescale_checked(*sum, *scale, parts.dscale, &rescaled))
+	{
+		*sum = rescaled;
+		*scale = parts.dscale;
+	}
+	r = numeric_parts_to_int128(&parts, *scale, units);
+	if (unlikely(r != NUMERIC_FIXED_OK))
+		return r;
+	if (negate)
+		*units = -*units;
+	return likely(int128_add_checked(*sum, *units, sum)) ? NUMERIC_FIXED_OK : NUMERIC_FIXED_FULL;
+}
 
 #endif

@@ -143,24 +143,15 @@ check_same_schedule(TieredSumState *state, const struct varlena *schedule)
 static TieredSumState *
 state_add(TieredSumState *state, const struct varlena *value)
 {
-	NumericParts parts;
+	int			scale = state->scale;
 	int128		units;
-	int128		rescaled;
-	NumericFixedResult r;
+	NumericFixedResult r = fixed_sum_add(&state->fast, &scale, value, false, &units);
 
-	numeric_read_parts(value, &parts);
-	if (parts.dscale > state->scale && parts.dscale <= NUMERIC_FIXED_MAX_SCALE &&
-		int128_rescale_checked(state->fast, state->scale, parts.dscale, &rescaled))
-	{
-		state->fast = rescaled;
-		state->scale = parts.dscale;
-	}
-
-	r = numeric_parts_to_int128(&parts, state->scale, &units);
+	state->scale = scale;
 	if (likely(r == NUMERIC_FIXED_OK))
+		return state;
+	if (r == NUMERIC_FIXED_FULL)
 	{
-		if (likely(int128_add_checked(state->fast, units, &state->fast)))
-			return state;
 		/* the fast sum is full: move it to the spill and start again from this value */
 		state = state_add_to_spill(state, int128_to_numeric(state->fast, state->scale));
 		state->fast = units;

@@ -175,14 +175,18 @@ CREATE CONSTRAINT TRIGGER check_active AFTER INSERT OR UPDATE OR DELETE ON @exts
 
 -- The area a partner is ranked in: the second level of the region tree
 -- (大区 under the country) above its home region, or the home region itself.
-CREATE FUNCTION @extschema@.ranking_region(home_region_id bigint) RETURNS bigint
-    LANGUAGE sql STABLE PARALLEL SAFE
+-- Given the home region's path (callers join the region once), so that
+-- ranking many rows looks nothing up per row.
+CREATE FUNCTION @extschema@.ranking_region(home_region_path bigint[]) RETURNS bigint
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(r.path[2], r.id) FROM @extschema@.region r WHERE r.id = ranking_region.home_region_id
+BEGIN
+    RETURN coalesce(home_region_path[2], home_region_path[1]);
+END
 $$;
-COMMENT ON FUNCTION @extschema@.ranking_region(bigint) IS
-    'The region a partner is ranked in (rank_in_region): the second level of the region tree above its home region (the 大区), or the home region at the top';
+COMMENT ON FUNCTION @extschema@.ranking_region(bigint[]) IS
+    'The region a partner is ranked in (rank_in_region), from its home region''s path: the second level of the region tree (the 大区), or the home region at the top';
 
 -- Every partner's KPIs for a period, with last year's net sales (growth) and
 -- its targets (achievement), in one pass over rebate.channel_fact.
@@ -221,6 +225,18 @@ $$;
 COMMENT ON FUNCTION @extschema@.period_kpis(bigint, daterange) IS
     'Each partner''s KPIs (rebate.kpis) for a period, growth over the same period a year earlier, achievement of its sales target, and its targets';
 
+-- The length of a month, quarter or year.
+CREATE FUNCTION @extschema@.period_step(unit text) RETURNS interval
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN CASE unit WHEN 'month' THEN '1 month'::interval WHEN 'quarter' THEN '3 months'::interval
+                     ELSE '1 year'::interval END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.period_step(text) IS 'The interval of one month, quarter or year';
+
 -- The month, quarter or year containing a day.
 CREATE FUNCTION @extschema@.period_of(unit text, day date) RETURNS daterange
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
@@ -229,9 +245,7 @@ AS $$
 DECLARE
     first date := @extschema@.period_start(unit, day);
 BEGIN
-    RETURN pg_catalog.daterange(first, (first + CASE unit WHEN 'month' THEN '1 month'::interval
-                                                          WHEN 'quarter' THEN '3 months'::interval
-                                                          ELSE '1 year'::interval END)::date);
+    RETURN pg_catalog.daterange(first, (first + @extschema@.period_step(unit))::date);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.period_of(text, date) IS 'The month, quarter or year containing the day, as [first day, first day of the next)';
@@ -255,8 +269,7 @@ CREATE FUNCTION @extschema@.period_before(period daterange, unit text, n integer
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    step interval := CASE unit WHEN 'month' THEN '1 month'::interval WHEN 'quarter' THEN '3 months'::interval
-                               ELSE '1 year'::interval END;
+    step interval := @extschema@.period_step(unit);
 BEGIN
     RETURN pg_catalog.daterange((lower(period) - n * step)::date, (upper(period) - n * step)::date);
 END
@@ -395,13 +408,14 @@ BEGIN
              CROSS JOIN LATERAL @extschema@.score_period(m, @extschema@.period_before(partner_scores.period, m.period_unit, h.i)) s
               LEFT JOIN @extschema@.partner_grade g ON g.id = s.band_grade_id
         ), now AS (
-            SELECT s.*, pa.code, pa.name, @extschema@.ranking_region(pa.home_region_id) AS region_id,
+            SELECT s.*, pa.code, pa.name, @extschema@.ranking_region(hr.path) AS region_id,
                    cg.code AS current_code, cg.rank AS current_rank,
                    rank() OVER (ORDER BY s.total DESC NULLS LAST) AS rank_in_tenant,
-                   rank() OVER (PARTITION BY @extschema@.ranking_region(pa.home_region_id)
+                   rank() OVER (PARTITION BY @extschema@.ranking_region(hr.path)
                                 ORDER BY s.total DESC NULLS LAST) AS rank_in_region
               FROM scored s
               JOIN @extschema@.partner pa ON pa.id = s.partner_id
+              LEFT JOIN @extschema@.region hr ON hr.id = pa.home_region_id
               LEFT JOIN @extschema@.partner_grade cg ON cg.id = pa.grade_id
              WHERE s.i = 0
         ), runs AS (

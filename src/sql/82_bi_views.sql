@@ -58,7 +58,7 @@ SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_
            rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency ORDER BY c.net_sales DESC) AS rank_overall
       FROM (
         SELECT b.*, pa.code AS partner_code, pa.name AS partner_name, pa.home_region_id,
-               @extschema@.ranking_region(pa.home_region_id) AS ranking_region_id,
+               @extschema@.ranking_region(hr.path) AS ranking_region_id,
                (SELECT sum(t.value) FROM @extschema@.target t
                  WHERE t.tenant_id = b.tenant_id AND t.partner_id = b.partner_id AND t.metric = 'sales_amount'
                    AND lower(t.period) >= b.period_start AND upper(t.period) <= b.period_end) AS sales_target,
@@ -68,9 +68,7 @@ SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_
                    AS rebate_earned,
                (b.k).net_sales AS net_sales
           FROM (
-            SELECT p.*, (p.period_start + CASE p.grain WHEN 'month' THEN '1 month'::interval
-                                                       WHEN 'quarter' THEN '3 months'::interval
-                                                       ELSE '1 year'::interval END)::date AS period_end
+            SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
               FROM (
                 -- each fact once per grain (not GROUPING SETS: conditions on tenant and grain reach the scan)
                 SELECT f.tenant_id, f.partner_id, f.currency, g.grain,
@@ -80,7 +78,8 @@ SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_
                   FROM @extschema@.channel_fact_all f
                  CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
                  GROUP BY f.tenant_id, f.partner_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)) p) b
-          JOIN @extschema@.partner pa ON pa.id = b.partner_id) c
+          JOIN @extschema@.partner pa ON pa.id = b.partner_id
+          LEFT JOIN @extschema@.region hr ON hr.id = pa.home_region_id) c
     WINDOW series AS (PARTITION BY c.tenant_id, c.partner_id, c.currency, c.grain)) w;
 REVOKE ALL ON @extschema@.partner_performance_all FROM PUBLIC;
 COMMENT ON VIEW @extschema@.partner_performance_all IS
@@ -128,8 +127,7 @@ WITH per_period AS (
      CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
      GROUP BY f.tenant_id, a.region_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)
 ), c AS (
-    SELECT p.*, (p.period_start + CASE p.grain WHEN 'month' THEN '1 month'::interval
-                                               WHEN 'quarter' THEN '3 months'::interval ELSE '1 year'::interval END)::date AS period_end
+    SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
       FROM per_period p
 )
 SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r.level AS region_level,
@@ -165,8 +163,7 @@ WITH per_period AS (
      WHERE f.kind <> 'payment'
      GROUP BY f.tenant_id, f.product_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)
 ), c AS (
-    SELECT p.*, (p.period_start + CASE p.grain WHEN 'month' THEN '1 month'::interval
-                                               WHEN 'quarter' THEN '3 months'::interval ELSE '1 year'::interval END)::date AS period_end
+    SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
       FROM per_period p
 )
 SELECT c.tenant_id, c.product_id, pr.sku, pr.name AS product_name, pr.category_id, pc.path AS category_path, c.grain,
