@@ -271,6 +271,21 @@ rejudge_lines(PolicySpi *spi, Oid reader, const TenantSettings *settings, Policy
 	return hold;
 }
 
+/* The order's partner and ship-to region lie in its tenant.  The checks read
+ * as the owner, past row-level security: another tenant's region must not
+ * be judged or quoted, but left to the foreign key, like an id that does not
+ * exist. */
+static bool
+order_in_tenant(PolicySpi *spi, Oid reader, const PolicyBreach *order)
+{
+	PartnerFacts partner;
+
+	if (!policy_partner(spi, reader, order->partner_id, &partner) || partner.tenant_id != order->tenant_id)
+		return false;
+	return order->region_id == 0 ||
+		policy_tenant_of(spi, reader, OWNED_REGION, order->region_id) == order->tenant_id;
+}
+
 Datum
 rebate_enforce_order_policy(PG_FUNCTION_ARGS)
 {
@@ -332,11 +347,12 @@ rebate_enforce_order_policy(PG_FUNCTION_ARGS)
 		}
 	}
 	if (strcmp(kind, "order") != 0 || strcmp(status, "cancelled") == 0 ||
-		!policy_partner_visible(&spi, order_breach.partner_id))
+		!policy_partner_visible(&spi, order_breach.partner_id) || !order_in_tenant(&spi, reader, &order_breach))
 	{
 		policy_spi_finish(&spi);
 		return PointerGetDatum(tuple);	/* returns and credit notes follow their original order;
-										 * row-level security refuses an invisible partner */
+										 * row-level security refuses an invisible partner, the
+										 * foreign keys another tenant's partner or region */
 	}
 
 	entering = status_is(status, "submitted", "approved") && (!is_update || strcmp(old_status, status) != 0);

@@ -114,6 +114,14 @@ extern bool policy_product_authorised(PolicySpi *spi, Oid reader, int64 product_
 extern bool policy_order(PolicySpi *spi, Oid reader, int64 order_id, OrderFacts *out);
 extern bool policy_partner_visible(PolicySpi *spi, int64 partner_id);
 
+/* The tenant a product or region belongs to; 0 if there is none. */
+typedef enum PolicyOwned
+{
+	OWNED_PRODUCT,
+	OWNED_REGION
+} PolicyOwned;
+extern int64 policy_tenant_of(PolicySpi *spi, Oid reader, PolicyOwned what, int64 id);
+
 /* ---- the row judged ----------------------------------------------------- */
 
 typedef enum PolicyField

@@ -64,7 +64,8 @@ typedef enum CacheKind
 	CACHE_PRODUCT_POLICIES,
 	CACHE_TERRITORIES,
 	CACHE_PRODUCT_REGION,
-	CACHE_VISIBLE
+	CACHE_VISIBLE,
+	CACHE_TENANT_OF
 } CacheKind;
 
 typedef struct CacheKey
@@ -662,6 +663,37 @@ policy_product_authorised(PolicySpi *spi, Oid reader, int64 product_id, int64 re
 }
 
 /* ---- what the writing role may see ---------------------------------------------- */
+
+/* ---- which tenant a product or region belongs to ----------------------- */
+
+static SavedPlan tenant_of_plans[] = {
+	[OWNED_PRODUCT] = {"SELECT tenant_id FROM rebate.product WHERE id OPERATOR(pg_catalog.=) $1", 1, {INT8OID}, NULL},
+	[OWNED_REGION] = {"SELECT tenant_id FROM rebate.region WHERE id OPERATOR(pg_catalog.=) $1", 1, {INT8OID}, NULL}
+};
+
+int64
+policy_tenant_of(PolicySpi *spi, Oid reader, PolicyOwned what, int64 id)
+{
+	CacheKey	key;
+	CacheEntry *entry;
+
+	make_key(&key, CACHE_TENANT_OF, reader, what, id, 0, 0, 0);
+	entry = cache_find(&key);
+	if (entry == NULL)
+	{
+		Datum		arg = Int64GetDatum(id);
+		int64		tenant = 0;
+		int64	   *cached;
+
+		if (policy_spi_run(spi, &tenant_of_plans[what], reader, &arg, NULL) == 1)
+			tenant = spi_int64(0, 1);
+		cached = MemoryContextAlloc(cache_context, sizeof(int64));
+		*cached = tenant;
+		entry = cache_enter(&key);
+		entry->payload = cached;
+	}
+	return *(int64 *) entry->payload;
+}
 
 static SavedPlan visible_plan = {
 	"SELECT EXISTS (SELECT 1 FROM rebate.partner WHERE id OPERATOR(pg_catalog.=) $1)", 1, {INT8OID}, NULL

@@ -315,6 +315,45 @@ null_field(PolicyRow *row, MappingEntry *map, PolicyField field)
 					   fields[field].name)));
 }
 
+/*
+ * Judging reads as the owner of the table, past row-level security, so a row
+ * naming another tenant's product or region would have the triggers judge by,
+ * and quote, that tenant's prices, names and territories.  Everything a row
+ * names must lie in the row's own tenant: this returns what does not
+ * ("product" or "region", its id in *id), or NULL.
+ */
+static const char *
+foreign_reference(PolicySpi *spi, PolicyRow *row, int64 *id)
+{
+	if (row->product_id != 0 &&
+		policy_tenant_of(spi, row->reader, OWNED_PRODUCT, row->product_id) != row->tenant_id)
+	{
+		if (id)
+			*id = row->product_id;
+		return "product";
+	}
+	if (row->has_region && row->region_id != 0 &&
+		policy_tenant_of(spi, row->reader, OWNED_REGION, row->region_id) != row->tenant_id)
+	{
+		if (id)
+			*id = row->region_id;
+		return "region";
+	}
+	return NULL;
+}
+
+/* An application's row naming what its tenant does not have: refused the same
+ * whether the id exists in another tenant or nowhere, quoting only the row. */
+static void
+refuse_foreign(PolicyRow *row, const char *what, int64 id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+			 errmsg("tenant %lld has no %s %lld", (long long) row->tenant_id, what, (long long) id),
+			 errdetail("A row of table \"%s\" names it.", RelationGetRelationName(row->trigdata->tg_relation)),
+			 errhint("A row's partner, product and region belong to the row's tenant.")));
+}
+
 bool
 policy_row_load(PolicyRow *row, PolicySpi *spi, FunctionCallInfo fcinfo, const char *function, uint32 required)
 {
@@ -401,6 +440,8 @@ policy_row_load(PolicyRow *row, PolicySpi *spi, FunctionCallInfo fcinfo, const c
 		row->order_date = row->order.order_date;
 		if (row->tenant_id == 0)
 			row->tenant_id = row->order.tenant_id;
+		if (row->tenant_id != row->order.tenant_id || foreign_reference(spi, row, NULL) != NULL)
+			return false;		/* the foreign keys refuse it, as an id that does not exist */
 	}
 	else
 	{
@@ -417,6 +458,20 @@ policy_row_load(PolicyRow *row, PolicySpi *spi, FunctionCallInfo fcinfo, const c
 								(long long) row->partner_id, RelationGetRelationName(trigdata->tg_relation)),
 						 errhint("Map partner_id to a column holding ids of rebate.partner.")));
 			row->tenant_id = partner.tenant_id;
+		}
+		else
+		{
+			PartnerFacts partner;
+
+			if (policy_partner(spi, row->reader, row->partner_id, &partner) && partner.tenant_id != row->tenant_id)
+				refuse_foreign(row, "partner", row->partner_id);
+		}
+		{
+			int64		id;
+			const char *what = foreign_reference(spi, row, &id);
+
+			if (what != NULL)
+				refuse_foreign(row, what, id);
 		}
 	}
 	return true;

@@ -43,8 +43,8 @@ SELECT is(
     (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
       WHERE pronamespace = 'rebate'::regnamespace AND prosecdef),
     ARRAY['audit_row', 'check_payment_allocation', 'create_enforcement_setting', 'fill_order_line', 'grant_access',
-          'maintain_tree_path', 'partner_name_key', 'partner_scores', 'record_order_history', 'record_partner_history',
-          'refresh_report_snapshots', 'resolve_violation', 'revoke_access'],
+          'maintain_tree_path', 'partner_name_key', 'partner_scores', 'record_binding_change', 'record_order_history',
+          'record_partner_history', 'refresh_report_snapshots', 'resolve_violation', 'revoke_access'],
     'SECURITY DEFINER functions are exactly the expected ones');
 
 -- SQL and PL/pgSQL functions pin their search_path, except two that must be

@@ -22,7 +22,7 @@ CREATE ROLE t_user_a1;
 CREATE ROLE t_user_a11;
 CREATE ROLE t_user_a2;
 CREATE ROLE t_user_b1;
-CREATE ROLE t_nobody;
+CREATE ROLE t_nobody LOGIN;
 
 -- data, as the extension owner
 INSERT INTO rebate.tenant (id, code, name) VALUES (901, 'BRAND_A', '甲品牌'), (902, 'BRAND_B', '乙品牌');

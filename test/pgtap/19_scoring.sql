@@ -140,8 +140,9 @@ SELECT throws_ok($$SELECT * FROM apply_grade_suggestions(991, '[2026-07-01,2026-
                  'a partner user may not apply grade changes');
 RESET ROLE;
 SET LOCAL ROLE t_sc_other;
-SELECT is((SELECT count(*) FROM partner_scores(991, '[2026-07-01,2026-10-01)')), 0::bigint,
-          'a manager of another tenant sees nothing');
+SELECT throws_ok($$SELECT count(*) FROM partner_scores(991, '[2026-07-01,2026-10-01)')$$, 'P0002',
+                 'tenant 991 has no active scoring model',
+                 'to a manager of another tenant, its model is exactly like none');
 RESET ROLE;
 SET LOCAL ROLE t_sc_mgr;
 SELECT is((SELECT count(*) FROM partner_scores(991, '[2026-07-01,2026-10-01)')), 5::bigint, 'the manager sees all five');

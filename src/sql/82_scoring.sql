@@ -382,12 +382,15 @@ DECLARE
     m        @extschema@.scoring_model;
     caller   name := @extschema@.acting_role();
     bound    record := @extschema@.binding_of(caller);
-    admin    boolean := pg_catalog.pg_has_role(caller, 'rebate_admin', 'MEMBER');
-    manager  boolean := pg_catalog.pg_has_role(caller, 'rebate_manager', 'MEMBER');
+    admin    boolean := @extschema@.role_is_admin(caller);
+    manager  boolean := @extschema@.manages_tenant(caller, partner_scores.tenant_id);
+    user_of  bigint := CASE WHEN coalesce(bound.tenant_id = partner_scores.tenant_id, false) THEN bound.partner_id END;
     costs    boolean := pg_catalog.has_column_privilege(caller, '@extschema@.order_line'::regclass, 'unit_cost', 'SELECT');
     history  integer;
 BEGIN
-    SELECT * INTO m FROM @extschema@.scoring_model sm WHERE sm.tenant_id = partner_scores.tenant_id AND sm.active;
+    -- another tenant's model is treated exactly like none
+    SELECT * INTO m FROM @extschema@.scoring_model sm
+     WHERE sm.tenant_id = partner_scores.tenant_id AND sm.active AND (admin OR manager OR user_of IS NOT NULL);
     IF m.id IS NULL THEN
         RAISE EXCEPTION 'tenant % has no active scoring model', partner_scores.tenant_id
             USING ERRCODE = 'no_data_found', HINT = 'Define one in rebate.scoring_model and set active = true.';
@@ -456,12 +459,9 @@ BEGIN
                                                        n.current_code, m.demote_after, m.period_unit, r.trail)
                     ELSE pg_catalog.format('stays %s: %s', n.current_code, r.trail) END
           FROM now n JOIN runs r ON r.partner_id = n.partner_id
-         WHERE admin
-            OR (bound.tenant_id = m.tenant_id
-                AND ((manager AND bound.partner_id IS NULL)
-                     OR (bound.partner_id IS NOT NULL
-                         AND EXISTS (SELECT 1 FROM @extschema@.partner v
-                                      WHERE v.id = n.partner_id AND v.path @> ARRAY[bound.partner_id::bigint]))))
+         WHERE admin OR manager
+            OR EXISTS (SELECT 1 FROM @extschema@.partner v
+                        WHERE v.id = n.partner_id AND v.tenant_id = m.tenant_id AND v.path @> ARRAY[user_of])
          ORDER BY n.rank_in_tenant, n.code;
 END
 $$;

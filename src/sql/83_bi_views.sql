@@ -354,8 +354,7 @@ DECLARE
     result    @extschema@.snapshot_refresh;
 BEGIN
     -- inside SECURITY DEFINER current_user is the owner: judge the acting role
-    IF NOT (pg_catalog.pg_has_role(@extschema@.acting_role(), 'rebate_admin', 'MEMBER')
-            OR pg_catalog.pg_has_role(@extschema@.acting_role(), 'rebate_manager', 'MEMBER')) THEN
+    IF NOT @extschema@.may_manage(@extschema@.acting_role(), (@extschema@.binding_of(@extschema@.acting_role())).tenant_id) THEN
         RAISE EXCEPTION 'only admins and managers refresh reporting snapshots' USING ERRCODE = 'insufficient_privilege';
     END IF;
     FOREACH snapshot IN ARRAY ARRAY['@extschema@.partner_performance_snapshot', '@extschema@.region_performance_snapshot',
@@ -392,7 +391,7 @@ GRANT SELECT ON @extschema@.v_partner_performance, @extschema@.v_partner_perform
 
 -- The scores of the last complete period of each tenant's active scoring
 -- model (rebate.partner_scores decides what each caller sees).
-CREATE VIEW @extschema@.v_partner_scores AS
+CREATE VIEW @extschema@.v_partner_scores WITH (security_barrier) AS
 SELECT m.tenant_id, s.period_name, s.partner_id, s.partner_code, s.partner_name, s.ranking_region_id,
        (s.kpis).net_sales, s.kpi_values, s.scores, s.total, s.rank_in_tenant, s.rank_in_region, s.band_grade,
        s.current_grade, s.suggested_grade, s.change, s.reason

@@ -1,0 +1,408 @@
+-- ---------------------------------------------------------------------------
+-- The trust boundary (issue 13).  Every authorisation check goes through
+-- role_is_admin, manages_tenant and may_manage, which answer strictly true
+-- or false: deny by default, never NULL (IF NOT NULL does not raise).  A role
+-- has a tenant only through a binding of its own: the group roles are never
+-- bound, so a role acting through one (SET ROLE rebate_manager) has none.
+-- Bindings follow rules a reviewer can state in one sentence each, and every
+-- change to one is kept in access_binding_history.  BEFORE triggers that read
+-- as the owner judge the writer first and read only inside the row's tenant,
+-- so that no error quotes a row the writer cannot see.  Attestation columns
+-- (who issued, answered, paid ...) are stamped by the server.
+-- ---------------------------------------------------------------------------
+
+-- A role's binding; the rebate group roles never have one (even if a row
+-- named them), so that acting through a group role gives no tenant.
+CREATE OR REPLACE FUNCTION @extschema@.binding_of(role_name name, OUT tenant_id bigint, OUT partner_id bigint)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT b.tenant_id, b.partner_id INTO tenant_id, partner_id
+      FROM @extschema@.access_binding b
+      JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) b.role::oid
+     WHERE r.rolname OPERATOR(pg_catalog.=) role_name
+       AND r.rolname OPERATOR(pg_catalog.<>) ALL (ARRAY['rebate_admin', 'rebate_manager', 'rebate_partner']::name[]);
+END
+$$;
+
+CREATE FUNCTION @extschema@.role_is_admin(role_name name) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.pg_has_role(role_name, 'rebate_admin', 'MEMBER'), false)
+$$;
+COMMENT ON FUNCTION @extschema@.role_is_admin(name) IS
+    'Whether a role is a group administrator (member of rebate_admin); strictly true or false';
+
+CREATE OR REPLACE FUNCTION @extschema@.manages_tenant(role_name name, tenant bigint) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.pg_has_role(role_name, 'rebate_manager', 'MEMBER')
+                    AND b.tenant_id OPERATOR(pg_catalog.=) tenant AND b.partner_id IS NULL, false)
+      FROM @extschema@.binding_of(role_name) AS b
+$$;
+COMMENT ON FUNCTION @extschema@.manages_tenant(name, bigint) IS
+    'Whether a role is a manager (rebate_manager) bound to the tenant by a binding of its own; strictly true or false';
+
+CREATE FUNCTION @extschema@.may_manage(role_name name, tenant bigint) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT @extschema@.role_is_admin(role_name) OR @extschema@.manages_tenant(role_name, tenant)
+$$;
+COMMENT ON FUNCTION @extschema@.may_manage(name, bigint) IS
+    'Whether a role may manage a tenant: a group administrator, or a manager bound to it; strictly true or false';
+
+CREATE OR REPLACE FUNCTION @extschema@.is_group_admin() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT @extschema@.role_is_admin(current_user)
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.is_tenant_manager() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT @extschema@.manages_tenant(current_user, (@extschema@.binding_of(current_user)).tenant_id)
+$$;
+
+-- ---- bindings: rules and history -------------------------------------------
+
+CREATE TABLE @extschema@.access_binding_history (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    role            oid NOT NULL,
+    role_name       name NOT NULL,
+    operation       text NOT NULL CHECK (operation IN ('grant', 'rebind', 'revoke')),
+    old_tenant_id   bigint,
+    old_partner_id  bigint,
+    new_tenant_id   bigint,
+    new_partner_id  bigint,
+    session_role    name NOT NULL,
+    acting_role     name NOT NULL,
+    changed_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE INDEX access_binding_history_role ON @extschema@.access_binding_history (role, changed_at);
+CREATE INDEX access_binding_history_old_tenant ON @extschema@.access_binding_history (old_tenant_id);
+CREATE INDEX access_binding_history_new_tenant ON @extschema@.access_binding_history (new_tenant_id);
+COMMENT ON TABLE @extschema@.access_binding_history IS
+    'Every grant, rebind and revoke of a binding (also by a cascade when a tenant or partner is deleted): the role, the old and the new binding, who and when. Append-only; kept after a revoke';
+COMMENT ON COLUMN @extschema@.access_binding_history.role IS 'The bound role''s oid (the name is kept too: the role may be dropped later)';
+COMMENT ON COLUMN @extschema@.access_binding_history.session_role IS 'The login role (session_user) that made the change';
+COMMENT ON COLUMN @extschema@.access_binding_history.acting_role IS 'The role in effect (after SET ROLE) that made the change';
+REVOKE ALL ON @extschema@.access_binding_history FROM PUBLIC;
+SELECT @extschema@.register_for_dump('@extschema@.access_binding_history');
+ALTER TABLE @extschema@.access_binding_history ENABLE ROW LEVEL SECURITY;
+CREATE POLICY binding_history_read ON @extschema@.access_binding_history FOR SELECT
+    USING ((SELECT @extschema@.is_group_admin())
+           OR ((SELECT @extschema@.is_tenant_manager())
+               AND (SELECT @extschema@.current_tenant_id()) IN (old_tenant_id, new_tenant_id)));
+GRANT SELECT ON @extschema@.access_binding_history TO rebate_admin, rebate_manager;
+
+-- SECURITY DEFINER: it writes the history, which nobody else may; it serves
+-- access_binding only.
+CREATE FUNCTION @extschema@.record_binding_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r regrole := CASE TG_OP WHEN 'DELETE' THEN OLD.role ELSE NEW.role END;
+BEGIN
+    IF TG_RELID <> '@extschema@.access_binding'::regclass THEN
+        RAISE EXCEPTION 'record_binding_change only serves rebate.access_binding' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_OP = 'UPDATE' AND (NEW.tenant_id, NEW.partner_id) IS NOT DISTINCT FROM (OLD.tenant_id, OLD.partner_id)
+       AND NEW.role = OLD.role THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO @extschema@.access_binding_history
+        (role, role_name, operation, old_tenant_id, old_partner_id, new_tenant_id, new_partner_id, session_role, acting_role)
+    VALUES (r::oid, coalesce((SELECT rr.rolname FROM pg_catalog.pg_roles rr WHERE rr.oid = r::oid), r::oid::text),
+            CASE TG_OP WHEN 'INSERT' THEN 'grant' WHEN 'UPDATE' THEN 'rebind' ELSE 'revoke' END,
+            CASE WHEN TG_OP <> 'INSERT' THEN OLD.tenant_id END, CASE WHEN TG_OP <> 'INSERT' THEN OLD.partner_id END,
+            CASE WHEN TG_OP <> 'DELETE' THEN NEW.tenant_id END, CASE WHEN TG_OP <> 'DELETE' THEN NEW.partner_id END,
+            session_user, @extschema@.acting_role());
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.record_binding_change() IS
+    'AFTER trigger on access_binding: appends every grant, rebind and revoke to access_binding_history';
+CREATE TRIGGER history AFTER INSERT OR UPDATE OR DELETE ON @extschema@.access_binding
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.record_binding_change();
+
+-- The existing bindings enter the history as they stand.
+INSERT INTO @extschema@.access_binding_history
+    (role, role_name, operation, new_tenant_id, new_partner_id, session_role, acting_role, changed_at)
+SELECT b.role::oid, r.rolname, 'grant', b.tenant_id, b.partner_id, b.granted_by, b.granted_by, b.granted_at
+  FROM @extschema@.access_binding b JOIN pg_catalog.pg_roles r ON r.oid = b.role::oid;
+
+COMMENT ON COLUMN @extschema@.access_binding.granted_by IS
+    'The login role (session_user) that made the binding: SET ROLE does not change it';
+
+-- Group admins bind anyone who may be bound.  A tenant's manager binds, as
+-- users of its own tenant's partners, only login roles that are unbound or
+-- already partner users of that tenant; never itself, a manager or an admin.
+-- Every check is strict; what is not allowed is refused.
+CREATE OR REPLACE FUNCTION @extschema@.grant_access(role regrole, tenant_id bigint, partner_id bigint DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    acting     name := @extschema@.acting_role();
+    target     pg_catalog.pg_roles%ROWTYPE;
+    bound      @extschema@.access_binding%ROWTYPE;
+    allowed    boolean;
+    group_role text := CASE WHEN partner_id IS NULL THEN 'rebate_manager' ELSE 'rebate_partner' END;
+BEGIN
+    SELECT * INTO target FROM pg_catalog.pg_roles r WHERE r.oid = role;
+    SELECT * INTO bound FROM @extschema@.access_binding b WHERE b.role = grant_access.role;
+    allowed := @extschema@.role_is_admin(acting)
+               OR coalesce(grant_access.partner_id IS NOT NULL
+                           AND @extschema@.manages_tenant(acting, grant_access.tenant_id)
+                           AND target.rolcanlogin
+                           AND NOT pg_catalog.pg_has_role(target.oid, 'rebate_manager', 'MEMBER')
+                           AND (bound.role IS NULL
+                                OR (bound.tenant_id = grant_access.tenant_id AND bound.partner_id IS NOT NULL)), false);
+    IF NOT allowed THEN
+        RAISE EXCEPTION 'permission denied to bind role % to tenant %', role, tenant_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Group administrators (rebate_admin) bind managers and partner users; a tenant''s managers bind login roles that are unbound or partner users of their own tenant, as partner users of that tenant.';
+    END IF;
+    IF target.oid IS NULL OR target.rolsuper OR target.rolcreaterole OR target.rolbypassrls OR target.rolreplication
+       OR target.rolname IN ('rebate_admin', 'rebate_manager', 'rebate_partner') OR target.rolname LIKE 'pg\_%'
+       OR target.rolname IN (acting, session_user) OR @extschema@.role_is_admin(target.rolname) THEN
+        RAISE EXCEPTION 'role % cannot be bound to a tenant', role
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Superusers, roles that create roles or bypass row-level security, built-in roles, the rebate group roles, group administrators and the caller itself are never bound.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.tenant t WHERE t.id = grant_access.tenant_id) THEN
+        RAISE EXCEPTION 'tenant % does not exist', tenant_id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF partner_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.partner p
+                                               WHERE p.id = partner_id AND p.tenant_id = grant_access.tenant_id) THEN
+        RAISE EXCEPTION 'partner % does not belong to tenant %', partner_id, tenant_id
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    INSERT INTO @extschema@.access_binding AS b (role, tenant_id, partner_id, granted_by)
+    VALUES (role, tenant_id, partner_id, session_user)
+    ON CONFLICT ON CONSTRAINT access_binding_pkey DO UPDATE
+        SET tenant_id = excluded.tenant_id, partner_id = excluded.partner_id,
+            granted_by = excluded.granted_by, granted_at = pg_catalog.now();
+    PERFORM @extschema@.drop_group_memberships(target.oid);
+    EXECUTE pg_catalog.format('GRANT %I TO %I', group_role, target.rolname);
+END
+$$;
+
+-- Group admins revoke any binding; a tenant's manager only its own tenant's
+-- partner users.  Anything else, an unbound role included, is refused the
+-- same way.  The binding's end is kept in access_binding_history.
+CREATE OR REPLACE FUNCTION @extschema@.revoke_access(role regrole) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    acting  name := @extschema@.acting_role();
+    bound   @extschema@.access_binding%ROWTYPE;
+    allowed boolean;
+BEGIN
+    SELECT * INTO bound FROM @extschema@.access_binding b WHERE b.role = revoke_access.role;
+    allowed := @extschema@.role_is_admin(acting)
+               OR coalesce(bound.partner_id IS NOT NULL
+                           AND @extschema@.manages_tenant(acting, bound.tenant_id)
+                           AND NOT pg_catalog.pg_has_role(role::oid, 'rebate_manager', 'MEMBER')
+                           AND NOT @extschema@.role_is_admin((SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid = role::oid)), false);
+    IF NOT allowed THEN
+        RAISE EXCEPTION 'permission denied to revoke access of role %', role
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Group administrators revoke any binding; a tenant''s managers revoke the partner users of their own tenant.';
+    END IF;
+    IF bound.role IS NULL THEN
+        RETURN;
+    END IF;
+    DELETE FROM @extschema@.access_binding b WHERE b.role = revoke_access.role;
+    PERFORM @extschema@.drop_group_memberships(role);
+END
+$$;
+
+-- ---- BEFORE triggers that read as the owner: judge the writer first --------
+
+-- The parent is read only inside the row's tenant, and only for a writer who
+-- may manage that tenant: for anyone else the row is left to row-level
+-- security, so the cycle error never prints another tenant's path.
+CREATE OR REPLACE FUNCTION @extschema@.maintain_tree_path() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parent_path bigint[];
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'maintain_tree_path only serves tables of the rebate extension'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_WHEN = 'BEFORE' THEN
+        IF NEW.parent_id IS NULL THEN
+            NEW.path := ARRAY[NEW.id];
+            RETURN NEW;
+        END IF;
+        IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
+            RETURN NEW;                 -- row-level security refuses the row
+        END IF;
+        EXECUTE format('SELECT path FROM %I.%I WHERE id = $1 AND tenant_id = $2', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+            INTO parent_path USING NEW.parent_id, NEW.tenant_id;
+        IF parent_path IS NULL THEN
+            RETURN NEW;                 -- no such parent in the tenant: the foreign key reports it
+        END IF;
+        IF NEW.id = ANY (parent_path) THEN
+            RAISE EXCEPTION '% % cannot be placed under %: that would make a cycle', TG_TABLE_NAME, NEW.id, NEW.parent_id
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('%s %s is itself below %s %s (path %s).',
+                                      TG_TABLE_NAME, NEW.parent_id, TG_TABLE_NAME, NEW.id, parent_path),
+                      HINT = 'Move the descendant elsewhere first, or choose a parent outside this subtree.';
+        END IF;
+        NEW.path := parent_path || NEW.id;
+        RETURN NEW;
+    END IF;
+    -- AFTER UPDATE with a changed path: the children recompute theirs (and so on down)
+    IF NEW.path IS DISTINCT FROM OLD.path THEN
+        EXECUTE format('UPDATE %I.%I SET parent_id = parent_id WHERE parent_id = $1 AND tenant_id = $2',
+                       TG_TABLE_SCHEMA, TG_TABLE_NAME)
+            USING NEW.id, NEW.tenant_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.partner_name_key() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    existing record;
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'partner' THEN
+        RAISE EXCEPTION 'partner_name_key only serves rebate.partner' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    NEW.name_key := @extschema@.normalize_name(NEW.name);
+    -- name the existing partner only to those who manage the tenant; anyone
+    -- else is refused by row-level security before the unique index is reached
+    IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
+        RETURN NEW;
+    END IF;
+    SELECT p.code, p.name INTO existing FROM @extschema@.partner p
+     WHERE p.tenant_id = NEW.tenant_id AND p.name_key = NEW.name_key AND p.id <> NEW.id;
+    IF FOUND THEN
+        RAISE EXCEPTION 'partner "%" is already registered as % "%"', NEW.name, existing.code, existing.name
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = format('Both names normalize to "%s" (full-width, case, spaces and punctuation aside).', NEW.name_key),
+                  HINT = 'Use the existing partner, or tell the two companies apart by their registered names.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- The payment is read only inside the row's tenant and only for a writer who
+-- may manage it; another tenant's payment id is left to the foreign key,
+-- exactly like an id that does not exist.
+CREATE OR REPLACE FUNCTION @extschema@.check_payment_allocation() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    paid      numeric;
+    allocated numeric;
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'payment_allocation' THEN
+        RAISE EXCEPTION 'check_payment_allocation only serves rebate.payment_allocation' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
+        RETURN NEW;                     -- row-level security refuses the row
+    END IF;
+    -- lock the payment so that concurrent allocations are checked one after the other
+    SELECT p.amount INTO paid FROM @extschema@.payment p
+     WHERE p.id = NEW.payment_id AND p.tenant_id = NEW.tenant_id AND p.partner_id = NEW.partner_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NEW;                     -- the foreign key reports it
+    END IF;
+    SELECT coalesce(sum(a.amount), 0) INTO allocated FROM @extschema@.payment_allocation a
+     WHERE a.payment_id = NEW.payment_id AND a.id <> NEW.id;
+    IF allocated + NEW.amount > paid THEN
+        RAISE EXCEPTION 'allocations of payment % would exceed it', NEW.payment_id
+            USING ERRCODE = 'check_violation',
+                  DETAIL = format('The payment is %s; %s is allocated already and %s more was asked.', paid, allocated, NEW.amount);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- ---- attestation: who issued, answered, paid ... is the server's to say ----
+
+-- BEFORE INSERT OR UPDATE trigger.  TG_ARGV[0] names the status column ('' for
+-- none); each further argument is 'when:by_column:at_column', where when is
+-- 'insert' or the statuses (separated by |) whose reaching is attested, and
+-- by_column may be empty.  The columns are stamped with rebate.acting_role()
+-- and the time when that happens; at any other time a write that changes
+-- them is refused, so nobody, the extension's own functions included, can
+-- put another name there.
+CREATE FUNCTION @extschema@.stamp_attestation() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_row    jsonb := pg_catalog.to_jsonb(NEW);
+    old_row    jsonb := CASE WHEN TG_OP = 'UPDATE' THEN pg_catalog.to_jsonb(OLD) END;
+    new_status text := CASE WHEN TG_ARGV[0] <> '' THEN new_row ->> TG_ARGV[0] END;
+    old_status text := CASE WHEN TG_ARGV[0] <> '' THEN old_row ->> TG_ARGV[0] END;
+    stamp      jsonb := '{}';
+    spec       text[];
+    col        text;
+BEGIN
+    FOR i IN 1 .. TG_NARGS - 1 LOOP
+        spec := pg_catalog.string_to_array(TG_ARGV[i], ':');
+        IF (TG_OP = 'INSERT' AND spec[1] = 'insert')
+           OR (spec[1] <> 'insert' AND new_status IS DISTINCT FROM old_status
+               AND new_status = ANY (pg_catalog.string_to_array(spec[1], '|'))) THEN
+            IF spec[2] <> '' THEN
+                stamp := stamp || pg_catalog.jsonb_build_object(spec[2], @extschema@.acting_role());
+            END IF;
+            stamp := stamp || pg_catalog.jsonb_build_object(spec[3], pg_catalog.clock_timestamp());
+            CONTINUE;
+        END IF;
+        FOREACH col IN ARRAY spec[2:3] LOOP
+            CONTINUE WHEN col = '';
+            IF coalesce(old_row -> col, 'null') IS DISTINCT FROM coalesce(new_row -> col, 'null') THEN
+                RAISE EXCEPTION 'column "%" of table "%" is set by the server', col, TG_TABLE_NAME
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = pg_catalog.format('It records who or when %s; it is stamped when that happens.',
+                                                     CASE spec[1] WHEN 'insert' THEN 'the row was created'
+                                                          ELSE 'the status became ' || pg_catalog.replace(spec[1], '|', ' or ') END),
+                          HINT = 'Leave it out of INSERT and UPDATE.';
+            END IF;
+        END LOOP;
+    END LOOP;
+    IF stamp <> '{}' THEN
+        NEW := pg_catalog.jsonb_populate_record(NEW, stamp);
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stamp_attestation() IS
+    'BEFORE trigger: stamps attestation columns (who and when a status was reached) with the acting role and the time, and refuses any other write to them';
+
+CREATE TRIGGER attest BEFORE INSERT OR UPDATE ON @extschema@.statement
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_attestation(
+        'status', 'insert:closed_by:closed_at', 'issued:issued_by:issued_at',
+        'confirmed|disputed:answered_by:answered_at', 'resolved:resolved_by:resolved_at', 'paid:paid_by:paid_at');
+CREATE TRIGGER attest BEFORE INSERT OR UPDATE ON @extschema@.statement_adjustment
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_attestation('', 'insert:created_by:created_at');
+CREATE TRIGGER attest BEFORE INSERT OR UPDATE ON @extschema@.program_version
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_attestation(
+        'status', 'insert:created_by:created_at', 'active::activated_at');
+CREATE TRIGGER attest BEFORE INSERT OR UPDATE ON @extschema@.policy_violation
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_attestation(
+        'status', 'insert:detected_by:detected_at', 'approved|rejected:resolved_by:resolved_at');
+
+REVOKE ALL ON FUNCTION @extschema@.record_binding_change() FROM PUBLIC;
