@@ -458,6 +458,7 @@ rebate_enforce_order_line_state(PG_FUNCTION_ARGS)
 	static AttrNumber order_id_attnum,
 				quantity_attnum,
 				unit_price_attnum,
+				tenant_attnum,
 				id_attnum;
 
 	policy_require_row_trigger(fcinfo, "rebate.enforce_order_line_state()", true);
@@ -473,6 +474,7 @@ rebate_enforce_order_line_state(PG_FUNCTION_ARGS)
 		quantity_attnum = column(rel, "quantity");
 		unit_price_attnum = column(rel, "unit_price");
 		id_attnum = column(rel, "id");
+		tenant_attnum = column(rel, "tenant_id");
 		relid = RelationGetRelid(rel);
 	}
 	reader = rel->rd_rel->relowner;
@@ -492,13 +494,15 @@ rebate_enforce_order_line_state(PG_FUNCTION_ARGS)
 
 		if (old_order != DatumGetInt64(get(tuple, rel, order_id_attnum, &isnull)))
 		{
-			if (policy_order(&spi, reader, old_order, &order) && policy_partner_visible(&spi, order.partner_id) &&
+			if (policy_order(&spi, reader, DatumGetInt64(get(old, rel, tenant_attnum, &isnull)), old_order, &order) &&
+				policy_partner_visible(&spi, order.partner_id) &&
 				status_locked(order.status))
 				refuse_locked(order.code, order.status, "the lines");
 			old = NULL;			/* the new order gains the whole line */
 		}
 	}
-	if (!policy_order(&spi, reader, DatumGetInt64(get(tuple, rel, order_id_attnum, &isnull)), &order) ||
+	if (!policy_order(&spi, reader, DatumGetInt64(get(tuple, rel, tenant_attnum, &isnull)),
+					  DatumGetInt64(get(tuple, rel, order_id_attnum, &isnull)), &order) ||
 		!policy_partner_visible(&spi, order.partner_id))
 	{
 		policy_spi_finish(&spi);

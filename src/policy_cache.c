@@ -65,7 +65,8 @@ typedef enum CacheKind
 	CACHE_TERRITORIES,
 	CACHE_PRODUCT_REGION,
 	CACHE_VISIBLE,
-	CACHE_TENANT_OF
+	CACHE_TENANT_OF,
+	CACHE_MANAGES
 } CacheKind;
 
 typedef struct CacheKey
@@ -664,6 +665,34 @@ policy_product_authorised(PolicySpi *spi, Oid reader, int64 product_id, int64 re
 
 /* ---- what the writing role may see ---------------------------------------------- */
 
+/* ---- whether a role manages a tenant ------------------------------------ */
+
+static SavedPlan manages_plan = {
+	"SELECT rebate.may_manage(r.rolname, $2) FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) $1",
+	2, {OIDOID, INT8OID}, NULL
+};
+
+bool
+policy_role_manages(PolicySpi *spi, Oid role, int64 tenant_id)
+{
+	CacheKey	key;
+	Datum		args[2] = {ObjectIdGetDatum(role), Int64GetDatum(tenant_id)};
+	bool		isnull;
+
+	if (superuser_arg(role))
+		return true;
+	make_key(&key, CACHE_MANAGES, role, tenant_id, 0, 0, 0, 0);
+	if (cache_find(&key) != NULL)
+		return true;
+	/* asked as the extension's owner, who reads every binding; only a yes is
+	 * remembered (bindings are watched, group memberships are not) */
+	if (policy_spi_run(spi, &manages_plan, policy_rel_owner(REL_POLICY_VIOLATION), args, NULL) != 1 ||
+		!DatumGetBool(policy_spi_value(0, 1, &isnull)) || isnull)
+		return false;
+	cache_enter(&key)->yes = true;
+	return true;
+}
+
 /* ---- which tenant a product or region belongs to ----------------------- */
 
 static SavedPlan tenant_of_plans[] = {
@@ -740,24 +769,28 @@ policy_partner_visible(PolicySpi *spi, int64 partner_id)
  * written after a committed status change sees it. */
 static SavedPlan order_plan = {
 	"SELECT tenant_id, partner_id, ship_to_region_id, order_date, status, kind, code"
-	"  FROM rebate.sales_order WHERE id OPERATOR(pg_catalog.=) $1 FOR SHARE",
-	1, {INT8OID}, NULL
+	"  FROM rebate.sales_order WHERE id OPERATOR(pg_catalog.=) $1 AND tenant_id OPERATOR(pg_catalog.=) $2 FOR SHARE",
+	2, {INT8OID, INT8OID}, NULL
 };
 
+/* Only inside the line's tenant: another tenant's order is neither read nor
+ * locked (FOR SHARE would let a writer hold up that tenant's updates). */
 bool
-policy_order(PolicySpi *spi, Oid reader, int64 order_id, OrderFacts *out)
+policy_order(PolicySpi *spi, Oid reader, int64 tenant_id, int64 order_id, OrderFacts *out)
 {
-	Datum		arg;
+	Datum		args[2];
 	bool		isnull;
 
-	if (order_cached && cached_order.order_id == order_id && cached_order_reader == reader &&
+	if (order_cached && cached_order.order_id == order_id && cached_order.tenant_id == tenant_id &&
+		cached_order_reader == reader &&
 		cached_order_generation == xact_generation && cached_order_command == GetCurrentCommandId(false))
 	{
 		*out = cached_order;
 		return true;
 	}
-	arg = Int64GetDatum(order_id);
-	if (policy_spi_run(spi, &order_plan, reader, &arg, NULL) != 1)
+	args[0] = Int64GetDatum(order_id);
+	args[1] = Int64GetDatum(tenant_id);
+	if (policy_spi_run(spi, &order_plan, reader, args, NULL) != 1)
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->order_id = order_id;

@@ -428,7 +428,7 @@ policy_row_load(PolicyRow *row, PolicySpi *spi, FunctionCallInfo fcinfo, const c
 		int64		order_id = DatumGetInt64(heap_getattr(tuple, row->order_attnum,
 														  RelationGetDescr(trigdata->tg_relation), &isnull_order));
 
-		if (isnull_order || !policy_order(spi, row->reader, order_id, &row->order))
+		if (isnull_order || !policy_order(spi, row->reader, row->tenant_id, order_id, &row->order))
 			return false;		/* the NOT NULL or foreign key constraint reports it */
 		if (strcmp(row->order.kind, "order") != 0)
 			return false;		/* returns and credit notes keep the original sale's prices */
@@ -438,9 +438,7 @@ policy_row_load(PolicyRow *row, PolicySpi *spi, FunctionCallInfo fcinfo, const c
 		row->region_id = row->order.region_id;
 		row->has_region = true;
 		row->order_date = row->order.order_date;
-		if (row->tenant_id == 0)
-			row->tenant_id = row->order.tenant_id;
-		if (row->tenant_id != row->order.tenant_id || foreign_reference(spi, row, NULL) != NULL)
+		if (foreign_reference(spi, row, NULL) != NULL)
 			return false;		/* the foreign keys refuse it, as an id that does not exist */
 	}
 	else
@@ -473,6 +471,15 @@ policy_row_load(PolicyRow *row, PolicySpi *spi, FunctionCallInfo fcinfo, const c
 			if (what != NULL)
 				refuse_foreign(row, what, id);
 		}
+		/* judging writes violations as the owner of rebate.policy_violation:
+		 * only a table of a role that manages the tenant may have it do so */
+		if (!policy_role_manages(spi, row->reader, row->tenant_id))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("%s on table \"%s\" may not judge rows of tenant %lld", function,
+							RelationGetRelationName(row->trigdata->tg_relation), (long long) row->tenant_id),
+					 errdetail("The owner of the table does not manage that tenant."),
+					 errhint("Policy triggers serve the tables of group administrators and of the tenant's managers.")));
 	}
 	return true;
 }

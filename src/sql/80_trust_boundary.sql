@@ -406,3 +406,177 @@ CREATE TRIGGER attest BEFORE INSERT OR UPDATE ON @extschema@.policy_violation
         'status', 'insert:detected_by:detected_at', 'approved|rejected:resolved_by:resolved_at');
 
 REVOKE ALL ON FUNCTION @extschema@.record_binding_change() FROM PUBLIC;
+
+-- ---- issued statements: a document the partner holds -----------------------
+
+-- Drafts are written (and rewritten) by close_period.  An issued statement
+-- changes only by a status step, and each step writes only its own columns
+-- (the attestation columns are stamped by the attest trigger); its lines
+-- never change, and no line moves into or out of it.
+CREATE OR REPLACE FUNCTION @extschema@.guard_statement() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    step_columns text[];
+    frozen       text;
+    st           @extschema@.statement;
+BEGIN
+    IF TG_TABLE_NAME = 'statement' THEN
+        IF TG_OP = 'INSERT' THEN
+            IF NEW.status <> 'draft' THEN
+                RAISE EXCEPTION 'a statement starts as a draft'
+                    USING ERRCODE = 'invalid_parameter_value', HINT = 'rebate.close_period writes statements.';
+            END IF;
+            RETURN NEW;
+        END IF;
+        IF TG_OP = 'UPDATE' AND NEW.closed_xmin IS DISTINCT FROM OLD.closed_xmin THEN
+            RAISE EXCEPTION 'column "closed_xmin" of statement % is set by rebate.close_period', OLD.id
+                USING ERRCODE = 'insufficient_privilege', HINT = 'Leave it out of UPDATE.';
+        END IF;
+        IF OLD.status = 'draft' THEN
+            RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+        END IF;
+        step_columns := ARRAY['status', 'updated_at', 'issued_at', 'issued_by', 'answered_at', 'answered_by',
+                              'resolved_at', 'resolved_by', 'paid_at', 'paid_by']
+                        || CASE WHEN TG_OP = 'UPDATE' AND NEW.status IS DISTINCT FROM OLD.status THEN
+                                CASE NEW.status WHEN 'disputed' THEN ARRAY['dispute_reason']
+                                                WHEN 'resolved' THEN ARRAY['resolution_note']
+                                                WHEN 'paid' THEN ARRAY['payment_reference'] END END;
+        IF TG_OP = 'UPDATE' THEN
+            SELECT n.key INTO frozen FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW) - step_columns) n
+             WHERE n.value IS DISTINCT FROM pg_catalog.to_jsonb(OLD) -> n.key
+             ORDER BY n.key LIMIT 1;
+        END IF;
+        IF TG_OP = 'DELETE' OR frozen IS NOT NULL THEN
+            RAISE EXCEPTION 'statement % is % and cannot change', OLD.id, OLD.status
+                USING ERRCODE = 'RB061',
+                      DETAIL = CASE WHEN frozen IS NOT NULL
+                                    THEN pg_catalog.format('Column "%s" was to change; an issued statement is a document the partner holds.', frozen)
+                                    ELSE 'An issued statement is a document the partner holds.' END,
+                      HINT = 'Later changes are settled as adjustment lines on the next statement.';
+        END IF;
+        RETURN NEW;
+    END IF;
+    -- statement_line: the statement it leaves and the one it joins must be drafts
+    FOR st IN SELECT * FROM @extschema@.statement s
+               WHERE s.id IN (CASE WHEN TG_OP <> 'INSERT' THEN OLD.statement_id END,
+                              CASE WHEN TG_OP <> 'DELETE' THEN NEW.statement_id END)
+                 AND s.status <> 'draft'
+               ORDER BY s.id LIMIT 1 LOOP
+        RAISE EXCEPTION 'statement % is % and its lines cannot change', st.id, st.status
+            USING ERRCODE = 'RB061',
+                  HINT = 'Later changes are settled as adjustment lines on the next statement.';
+    END LOOP;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+-- ---- uniqueness inside a tenant ----------------------------------------------
+
+-- A unique or exclusion constraint without tenant_id answers, for another
+-- tenant's ids, before the foreign key does: 23505 / 23P01 instead of 23503
+-- tells that the row exists (and, bisected, its dates or counts).  With
+-- tenant_id in every one, another tenant's id meets the foreign key, exactly
+-- like an id that does not exist.
+ALTER TABLE @extschema@.partner_territory
+    DROP CONSTRAINT partner_territory_int8range_int8range1_valid_excl,
+    ADD CONSTRAINT partner_territory_no_overlap EXCLUDE USING gist (
+        int8range(tenant_id, tenant_id, '[]') WITH =, int8range(partner_id, partner_id, '[]') WITH =,
+        int8range(region_id, region_id, '[]') WITH =, valid WITH &&);
+ALTER TABLE @extschema@.program_version
+    DROP CONSTRAINT program_version_program_id_version_key,
+    ADD CONSTRAINT program_version_version_key UNIQUE (tenant_id, program_id, version),
+    DROP CONSTRAINT program_version_no_overlap,
+    ADD CONSTRAINT program_version_no_overlap EXCLUDE USING gist (
+        int8range(tenant_id, tenant_id, '[]') WITH =, int8range(program_id, program_id, '[]') WITH =,
+        effective WITH &&) WHERE (status = 'active');
+ALTER TABLE @extschema@.statement_line
+    DROP CONSTRAINT statement_line_statement_id_line_no_key,
+    ADD CONSTRAINT statement_line_line_no_key UNIQUE (tenant_id, statement_id, line_no),
+    DROP CONSTRAINT statement_line_adjustment_id_key,
+    ADD CONSTRAINT statement_line_adjustment_key UNIQUE (tenant_id, adjustment_id);
+
+-- ---- ids are the server's ----------------------------------------------------
+
+-- Ids come from one sequence per table, shared by the tenants: a role that
+-- chose its own ids could take the next ones of another tenant (whose inserts
+-- would then fail) or probe which exist.  Nobody but the owner writes an id;
+-- every other column keeps the privileges it had.  A partner user registers
+-- an end customer as of today, never backdated (registered_on counts for the
+-- new_customers metric).
+DO $$
+DECLARE
+    grant_row record;
+BEGIN
+    FOR grant_row IN
+        SELECT c.oid::regclass AS tbl, a.grantee::regrole AS grantee, a.privilege_type,
+               (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(att.attname), ', ' ORDER BY att.attnum)
+                  FROM pg_catalog.pg_attribute att
+                 WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
+                   AND att.attname <> 'id'
+                   AND NOT (c.oid = '@extschema@.end_customer'::regclass AND att.attname = 'registered_on'
+                            AND a.grantee = 'rebate_partner'::regrole)) AS columns
+          FROM pg_catalog.pg_class c
+          CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+         WHERE c.relnamespace = '@extschema@'::regnamespace AND c.relkind = 'r'
+           AND a.privilege_type IN ('INSERT', 'UPDATE')
+           AND a.grantee IN ('rebate_admin'::regrole, 'rebate_manager'::regrole, 'rebate_partner'::regrole)
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute att
+                        WHERE att.attrelid = c.oid AND att.attname = 'id' AND att.attidentity <> '')
+         ORDER BY 1, 2, 3
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE %s ON %s FROM %s', grant_row.privilege_type, grant_row.tbl, grant_row.grantee);
+        EXECUTE pg_catalog.format('GRANT %s (%s) ON %s TO %s', grant_row.privilege_type, grant_row.columns,
+                                  grant_row.tbl, grant_row.grantee);
+    END LOOP;
+END
+$$;
+
+-- A revision is a new row with an id of its own (it took the base's id
+-- column from the sequence, which only the owner may call).
+CREATE OR REPLACE FUNCTION @extschema@.revise_program(program_id bigint, changes jsonb, effective_from date DEFAULT NULL,
+                                                      note text DEFAULT NULL)
+    RETURNS @extschema@.program_version
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base    @extschema@.program_version;
+    fresh   @extschema@.program_version;
+    unknown text;
+    columns text;
+BEGIN
+    SELECT * INTO base FROM @extschema@.program_version pv
+     WHERE pv.program_id = revise_program.program_id ORDER BY pv.version DESC LIMIT 1;
+    IF base.id IS NULL THEN
+        RAISE EXCEPTION 'program % has no version to revise', program_id USING ERRCODE = 'no_data_found',
+              HINT = 'Insert its first version into rebate.program_version.';
+    END IF;
+    SELECT k INTO unknown FROM pg_catalog.jsonb_object_keys(coalesce(changes, '{}')) AS k
+     WHERE k IN ('id', 'tenant_id', 'program_id', 'version', 'status', 'created_by', 'activated_at', 'created_at', 'updated_at')
+        OR k NOT IN (SELECT a.attname FROM pg_catalog.pg_attribute a
+                      WHERE a.attrelid = '@extschema@.program_version'::regclass AND a.attnum > 0 AND NOT a.attisdropped)
+     LIMIT 1;
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'a revision cannot set "%"', unknown
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Change the definition columns of rebate.program_version (metric, kind, schedule, scope, ...).';
+    END IF;
+    fresh := pg_catalog.jsonb_populate_record(base, coalesce(changes, '{}'));
+    fresh.note := note;
+    IF effective_from IS NOT NULL THEN
+        fresh.effective := pg_catalog.daterange(effective_from, upper(fresh.effective));
+    END IF;
+    -- the definition columns; id, version, status and the stamps start afresh
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = '@extschema@.program_version'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname NOT IN ('id', 'version', 'status', 'created_by', 'activated_at', 'created_at', 'updated_at');
+    EXECUTE pg_catalog.format('INSERT INTO @extschema@.program_version (%1$s) SELECT %1$s FROM pg_catalog.jsonb_populate_record(NULL::@extschema@.program_version, $1) RETURNING *', columns)
+       INTO fresh USING pg_catalog.to_jsonb(fresh);
+    RETURN fresh;
+END
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.verify_period(bigint, daterange) FROM PUBLIC;

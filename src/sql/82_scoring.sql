@@ -42,7 +42,7 @@ CREATE TABLE @extschema@.scoring_kpi (
     lower_is_better boolean NOT NULL DEFAULT false,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    UNIQUE (model_id, kpi),
+    UNIQUE (tenant_id, model_id, kpi),
     FOREIGN KEY (tenant_id, model_id) REFERENCES @extschema@.scoring_model (tenant_id, id) ON DELETE CASCADE
 );
 COMMENT ON TABLE @extschema@.scoring_kpi IS
@@ -60,8 +60,8 @@ CREATE TABLE @extschema@.scoring_band (
     min_score  numeric(7,2) NOT NULL CHECK (min_score >= 0),
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    UNIQUE (model_id, grade_id),
-    UNIQUE (model_id, min_score),
+    UNIQUE (tenant_id, model_id, grade_id),
+    UNIQUE (tenant_id, model_id, min_score),
     FOREIGN KEY (tenant_id, model_id) REFERENCES @extschema@.scoring_model (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, grade_id) REFERENCES @extschema@.partner_grade (tenant_id, id)
 );
@@ -444,7 +444,10 @@ BEGIN
                              (n.kpis).products)::@extschema@.kpis END,
                CASE WHEN costs THEN n.kpi_values ELSE n.kpi_values - ARRAY['gross_margin', 'margin_rate'] END,
                CASE WHEN costs THEN n.scores ELSE n.scores - ARRAY['gross_margin', 'margin_rate'] END,
-               pg_catalog.trim_scale(n.total), n.rank_in_tenant, n.rank_in_region, n.band_code, n.current_code,
+               -- a total weighting margins would give them away to a reader who may not read costs
+               CASE WHEN costs OR NOT EXISTS (SELECT 1 FROM @extschema@.scoring_kpi k
+                                               WHERE k.model_id = m.id AND k.kpi IN ('gross_margin', 'margin_rate'))
+                    THEN pg_catalog.trim_scale(n.total) END, n.rank_in_tenant, n.rank_in_region, n.band_code, n.current_code,
                CASE WHEN n.current_rank IS NULL THEN n.band_code
                     WHEN r.up THEN (SELECT g.code FROM @extschema@.partner_grade g WHERE g.tenant_id = m.tenant_id AND g.rank = r.up_to)
                     WHEN r.down THEN (SELECT g.code FROM @extschema@.partner_grade g WHERE g.tenant_id = m.tenant_id AND g.rank = r.down_to)

@@ -146,9 +146,11 @@ SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r
                     ORDER BY (c.k).net_sales DESC) AS rank_among_siblings
   FROM c
   JOIN @extschema@.region r ON r.id = c.region_id
+  -- region targets are the brand's: partner users, whom row-level security does not show them, get NULL
   LEFT JOIN LATERAL (SELECT sum(t.value) AS sales_target FROM @extschema@.target t
                       WHERE t.tenant_id = c.tenant_id AND t.region_id = c.region_id AND t.metric = 'sales_amount'
-                        AND lower(t.period) >= c.period_start AND upper(t.period) <= c.period_end) tg ON true
+                        AND lower(t.period) >= c.period_start AND upper(t.period) <= c.period_end
+                        AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager()))) tg ON true
   LEFT JOIN c ly ON ly.tenant_id = c.tenant_id AND ly.region_id = c.region_id AND ly.currency = c.currency
                 AND ly.grain = c.grain AND ly.period_start = (c.period_start - '1 year'::interval)::date
 $q$),
@@ -255,7 +257,9 @@ $q$),
 SELECT q.tenant_id, q.period, q.period_name, q.currency, q.rank_overall AS rank,
        CASE WHEN v.named THEN q.partner_id END AS partner_id,
        CASE WHEN v.named THEN q.partner_name ELSE pg_catalog.format('#%%s', q.rank_overall) END AS partner_label,
-       v.own AS is_own, (q.kpis).net_sales, q.achievement, q.yoy_growth
+       v.own AS is_own,
+       -- anonymous: no amounts of others (net sales and achievement together would give their hidden targets)
+       CASE WHEN v.named THEN (q.kpis).net_sales END AS net_sales, q.achievement, q.yoy_growth
   FROM %1$s q
   LEFT JOIN @extschema@.performance_setting ps ON ps.tenant_id = q.tenant_id
  CROSS JOIN LATERAL (
