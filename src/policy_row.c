@@ -464,13 +464,6 @@ policy_row_load(PolicyRow *row, PolicySpi *spi, FunctionCallInfo fcinfo, const c
 			if (policy_partner(spi, row->reader, row->partner_id, &partner) && partner.tenant_id != row->tenant_id)
 				refuse_foreign(row, "partner", row->partner_id);
 		}
-		{
-			int64		id;
-			const char *what = foreign_reference(spi, row, &id);
-
-			if (what != NULL)
-				refuse_foreign(row, what, id);
-		}
 		/* judging writes violations as the owner of rebate.policy_violation:
 		 * only a table of a role that manages the tenant may have it do so */
 		if (!policy_role_manages(spi, row->reader, row->tenant_id))
@@ -480,6 +473,13 @@ policy_row_load(PolicyRow *row, PolicySpi *spi, FunctionCallInfo fcinfo, const c
 							RelationGetRelationName(row->trigdata->tg_relation), (long long) row->tenant_id),
 					 errdetail("The owner of the table does not manage that tenant."),
 					 errhint("Policy triggers serve the tables of group administrators and of the tenant's managers.")));
+		{
+			int64		id;
+			const char *what = foreign_reference(spi, row, &id);
+
+			if (what != NULL)
+				refuse_foreign(row, what, id);
+		}
 	}
 	return true;
 }

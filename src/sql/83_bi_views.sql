@@ -402,7 +402,9 @@ SELECT m.tenant_id, s.period_name, s.partner_id, s.partner_code, s.partner_name,
   FROM @extschema@.scoring_model m
  CROSS JOIN LATERAL @extschema@.partner_scores(m.tenant_id,
            @extschema@.period_before(@extschema@.period_of(m.period_unit, CURRENT_DATE), m.period_unit, 1)) s
- WHERE m.active;
+ WHERE m.active
+   -- only the reader's tenant is scored (partner_scores treats any other like one without a model)
+   AND ((SELECT @extschema@.is_group_admin()) OR m.tenant_id = (SELECT @extschema@.current_tenant_id()));
 COMMENT ON VIEW @extschema@.v_partner_scores IS
     '渠道商评分 Each partner''s scores under its tenant''s active scoring model for the last complete period: KPI values and scores, total, ranks, grade band and the suggested upgrade or downgrade (rebate.partner_scores)';
 GRANT SELECT ON @extschema@.v_partner_scores TO rebate_admin, rebate_manager, rebate_partner;

@@ -343,45 +343,48 @@ $$;
 -- BEFORE INSERT OR UPDATE trigger.  TG_ARGV[0] names the status column ('' for
 -- none); each further argument is 'when:by_column:at_column', where when is
 -- 'insert' or the statuses (separated by |) whose reaching is attested, and
--- by_column may be empty.  The columns are stamped with rebate.acting_role()
--- and the time when that happens; at any other time a write that changes
--- them is refused, so nobody, the extension's own functions included, can
--- put another name there.
+-- by_column may be empty.  When that happens the columns are stamped with
+-- rebate.acting_role() and the time.  A write may leave a by_column as it was
+-- or name the acting role in it (as the extension's functions do); naming
+-- anyone else is refused, and so is any change at any other time.
 CREATE FUNCTION @extschema@.stamp_attestation() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    actor      name := @extschema@.acting_role();
     new_row    jsonb := pg_catalog.to_jsonb(NEW);
     old_row    jsonb := CASE WHEN TG_OP = 'UPDATE' THEN pg_catalog.to_jsonb(OLD) END;
     new_status text := CASE WHEN TG_ARGV[0] <> '' THEN new_row ->> TG_ARGV[0] END;
     old_status text := CASE WHEN TG_ARGV[0] <> '' THEN old_row ->> TG_ARGV[0] END;
     stamp      jsonb := '{}';
     spec       text[];
-    col        text;
+    stamping   boolean;
+    forged     text;
 BEGIN
     FOR i IN 1 .. TG_NARGS - 1 LOOP
         spec := pg_catalog.string_to_array(TG_ARGV[i], ':');
-        IF (TG_OP = 'INSERT' AND spec[1] = 'insert')
-           OR (spec[1] <> 'insert' AND new_status IS DISTINCT FROM old_status
-               AND new_status = ANY (pg_catalog.string_to_array(spec[1], '|'))) THEN
+        stamping := CASE WHEN spec[1] = 'insert' THEN TG_OP = 'INSERT'
+                         ELSE new_status IS DISTINCT FROM old_status
+                              AND new_status = ANY (pg_catalog.string_to_array(spec[1], '|')) END;
+        forged := CASE
+            WHEN spec[2] <> '' AND (new_row ->> spec[2]) IS DISTINCT FROM (old_row ->> spec[2])
+                 AND (NOT stamping OR (new_row ->> spec[2]) IS DISTINCT FROM actor::text) THEN spec[2]
+            WHEN NOT stamping AND (new_row -> spec[3]) IS DISTINCT FROM coalesce(old_row -> spec[3], 'null') THEN spec[3] END;
+        IF forged IS NOT NULL THEN
+            RAISE EXCEPTION 'column "%" of table "%" is set by the server', forged, TG_TABLE_NAME
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = pg_catalog.format('It records who and when %s, as the acting role and the time.',
+                                                 CASE spec[1] WHEN 'insert' THEN 'the row was created'
+                                                      ELSE 'the status became ' || pg_catalog.replace(spec[1], '|', ' or ') END),
+                      HINT = 'Leave it out of INSERT and UPDATE.';
+        END IF;
+        IF stamping THEN
             IF spec[2] <> '' THEN
-                stamp := stamp || pg_catalog.jsonb_build_object(spec[2], @extschema@.acting_role());
+                stamp := stamp || pg_catalog.jsonb_build_object(spec[2], actor);
             END IF;
             stamp := stamp || pg_catalog.jsonb_build_object(spec[3], pg_catalog.clock_timestamp());
-            CONTINUE;
         END IF;
-        FOREACH col IN ARRAY spec[2:3] LOOP
-            CONTINUE WHEN col = '';
-            IF coalesce(old_row -> col, 'null') IS DISTINCT FROM coalesce(new_row -> col, 'null') THEN
-                RAISE EXCEPTION 'column "%" of table "%" is set by the server', col, TG_TABLE_NAME
-                    USING ERRCODE = 'insufficient_privilege',
-                          DETAIL = pg_catalog.format('It records who or when %s; it is stamped when that happens.',
-                                                     CASE spec[1] WHEN 'insert' THEN 'the row was created'
-                                                          ELSE 'the status became ' || pg_catalog.replace(spec[1], '|', ' or ') END),
-                          HINT = 'Leave it out of INSERT and UPDATE.';
-            END IF;
-        END LOOP;
     END LOOP;
     IF stamp <> '{}' THEN
         NEW := pg_catalog.jsonb_populate_record(NEW, stamp);

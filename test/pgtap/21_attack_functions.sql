@@ -1,0 +1,215 @@
+-- The attack suite, part 1: every SECURITY DEFINER function a role can call,
+-- attacked by another brand's manager, a sibling dealer, a distributor, a
+-- role acting through each group role, a role granted a group role without a
+-- binding, and an unbound role (test/attack/fixture.sql).  Each attempt must
+-- change nothing outside the attacker's reach and quote nothing hidden from
+-- it; the authorisation primitive answers strictly true or false; bindings
+-- follow their rules and every change to one is kept.  The last test fails
+-- when a SECURITY DEFINER function appears that this file does not attack.
+BEGIN;
+SELECT plan(57);
+\ir ../attack/fixture.sql
+
+-- ---- the primitive: strictly true or false, and no tenant through a group role --
+SELECT is((SELECT count(*)::int FROM (VALUES ('atk_admin'), ('atk_mgr_a'), ('atk_mgr_b'), ('atk_d1'), ('atk_s1'),
+                                             ('atk_loose'), ('atk_unbound'), ('atk_nologin'), ('rebate_admin'),
+                                             ('rebate_manager'), ('rebate_partner'), (NULL)) r (role)
+                 CROSS JOIN (VALUES (9401::bigint), (9402), (NULL)) t (tenant)
+           WHERE rebate.role_is_admin(r.role) IS NULL OR rebate.manages_tenant(r.role, t.tenant) IS NULL
+              OR rebate.may_manage(r.role, t.tenant) IS NULL),
+          0, 'role_is_admin, manages_tenant and may_manage are never NULL: for group roles, unbound roles, NULL tenants');
+SELECT is((SELECT array_agg(r ORDER BY r) FROM unnest(ARRAY['atk_mgr_a', 'atk_loose', 'rebate_manager', 'rebate_partner',
+                                                           'atk_unbound', 'atk_d1']) r
+            WHERE rebate.may_manage(r, 9401)),
+          ARRAY['atk_mgr_a'], 'only the bound manager manages its tenant');
+SELECT is((SELECT row(b.tenant_id, b.partner_id)::text FROM rebate.binding_of('rebate_manager') b), '(,)',
+          'a group role has no binding');
+SELECT is((attack.run('atk_mgr_a>rebate_manager',
+                      $q$DO $d$ BEGIN IF rebate.current_tenant_id() IS NOT NULL OR rebate.is_tenant_manager()
+                                      OR rebate.is_tenant_manager() IS NULL THEN RAISE 'has a tenant'; END IF; END $d$$q$)).sqlstate,
+          '00000', 'a manager acting through rebate_manager has no tenant and manages nothing');
+SELECT is((attack.run('atk_loose', $q$DO $d$ BEGIN IF rebate.current_tenant_id() IS NOT NULL OR rebate.is_tenant_manager()
+                                          OR rebate.visible_partner_ids() <> '{}' THEN RAISE 'has a tenant'; END IF; END $d$$q$)).sqlstate,
+          '00000', 'a role granted the group roles without a binding has no tenant and sees no partner');
+
+-- ---- grant_access: nobody binds across the boundary ---------------------------
+SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_spare', 9402, 940212)$$,
+                      'acting through rebate_manager binds nobody into another brand', '42501');
+SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_spare', 9401, 940112)$$,
+                      'nor into its own brand', '42501');
+SELECT attack.attempt('atk_loose', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_loose', 9402, 940212)$$,
+                      'a member of rebate_manager without a binding binds nobody, itself included', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_spare', 9402, 940212)$$,
+                      'a manager binds nobody into another brand', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_mgr_b', 9401, 940112)$$,
+                      'a manager cannot take over another brand''s manager', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_b_user', 9401, 940112)$$,
+                      'nor another brand''s partner user', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_admin', 9401, 940112)$$,
+                      'nor a group administrator (never bound at all)', '22023');
+SELECT attack.attempt('atk_mgr_a', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_loose', 9401, 940112)$$,
+                      'nor a member of rebate_manager', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_mgr_a', 9401, 940112)$$,
+                      'nor itself', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_spare', 9401)$$,
+                      'a manager makes no manager', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_nologin', 9401, 940112)$$,
+                      'a manager binds login roles only (a group would lend the binding to its members)', '42501');
+SELECT attack.attempt('atk_s1', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_spare', 9401, 940112)$$,
+                      'a partner user may not call grant_access', '42501');
+SELECT attack.attempt('atk_unbound', 'rebate.grant_access(regrole,bigint,bigint)',
+                      $$SELECT rebate.grant_access('atk_unbound', 9402)$$,
+                      'nor may an unbound role', '42501');
+SELECT attack.like_missing('atk_mgr_a', 'rebate.grant_access(regrole,bigint,bigint)',
+                           $$SELECT rebate.grant_access('atk_spare', 9401, 940212)$$,
+                           $$SELECT rebate.grant_access('atk_spare', 9401, 999999)$$,
+                           'another brand''s partner is, to a manager, a partner that does not exist');
+
+-- ---- revoke_access --------------------------------------------------------------
+SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.revoke_access(regrole)',
+                      $$SELECT rebate.revoke_access('atk_b_user')$$, 'acting through rebate_manager revokes nothing', '42501');
+SELECT attack.attempt('atk_loose', 'rebate.revoke_access(regrole)',
+                      $$SELECT rebate.revoke_access('atk_s1')$$, 'an unbound member of rebate_manager revokes nothing', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.revoke_access(regrole)',
+                      $$SELECT rebate.revoke_access('atk_b_user')$$, 'a manager revokes nobody of another brand', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.revoke_access(regrole)',
+                      $$SELECT rebate.revoke_access('atk_mgr_b')$$, 'nor another brand''s manager', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.revoke_access(regrole)',
+                      $$SELECT rebate.revoke_access('atk_admin')$$, 'nor an administrator', '42501');
+SELECT attack.like_missing('atk_mgr_a', 'rebate.revoke_access(regrole)',
+                           $$SELECT rebate.revoke_access('atk_b_user')$$, $$SELECT rebate.revoke_access('atk_unbound')$$,
+                           'a role bound elsewhere is, to a manager, like an unbound one');
+
+-- ---- bindings made by the rules, and every change kept ---------------------------
+SET SESSION AUTHORIZATION atk_mgr_a;
+SELECT lives_ok($$SELECT rebate.grant_access('atk_spare', 9401, 940112)$$, 'a manager binds an unbound login role to its partner');
+SELECT lives_ok($$SELECT rebate.grant_access('atk_spare', 9401, 940111)$$, 'and rebinds it to another of its partners');
+SELECT lives_ok($$SELECT rebate.revoke_access('atk_spare')$$, 'and revokes it');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION atk_admin;
+SET ROLE rebate_admin;
+SELECT lives_ok($$SELECT rebate.grant_access('atk_spare', 9402)$$, 'an administrator, through rebate_admin, binds a manager');
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+SELECT is((SELECT string_agg(format('%s %s>%s/%s %s/%s', operation, coalesce(old_tenant_id::text, '-'),
+                                    coalesce(new_tenant_id::text, '-'), coalesce(new_partner_id::text, '-'),
+                                    session_role, acting_role), '; ' ORDER BY id)
+             FROM rebate.access_binding_history WHERE role_name = 'atk_spare'),
+          'grant ->9401/940112 atk_mgr_a/atk_mgr_a; rebind 9401>9401/940111 atk_mgr_a/atk_mgr_a; '
+          'revoke 9401>-/- atk_mgr_a/atk_mgr_a; grant ->9402/- atk_admin/rebate_admin',
+          'access_binding_history keeps grant, rebind and revoke with the old and new binding, the login and the acting role');
+SELECT is((SELECT granted_by::text FROM rebate.access_binding WHERE role = 'atk_spare'::regrole), 'atk_admin',
+          'granted_by is the login role, not the group role it acted through');
+SELECT is((SELECT count(*)::int FROM rebate.access_binding_history WHERE role_name LIKE 'atk\_%' AND operation = 'grant'
+              AND session_role = 'postgres'), 5, 'the fixture''s own grants are kept too');
+SET SESSION AUTHORIZATION atk_mgr_a;
+SELECT is((SELECT count(*)::int FROM rebate.access_binding_history WHERE 9402 IN (old_tenant_id, new_tenant_id)), 0,
+          'a manager reads no binding history of another brand');
+SELECT cmp_ok((SELECT count(*)::int FROM rebate.access_binding_history WHERE 9401 IN (old_tenant_id, new_tenant_id)), '>=', 6,
+              'but its own brand''s');
+RESET SESSION AUTHORIZATION;
+SELECT attack.attempt('atk_mgr_a', 'rebate.record_binding_change()',
+                      $$DELETE FROM rebate.access_binding_history$$, 'nobody rewrites the binding history', '42501');
+SELECT attack.attempt('atk_admin', 'rebate.record_binding_change()',
+                      $$UPDATE rebate.access_binding_history SET acting_role = 'someone'$$, 'not even an administrator', '42501');
+
+-- ---- resolve_violation --------------------------------------------------------------
+SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.resolve_violation(bigint,text,text)',
+                      $$SELECT rebate.resolve_violation(940295, 'reject')$$,
+                      'acting through rebate_manager rejects no violation of another brand (which would cancel its order)');
+SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.resolve_violation(bigint,text,text)',
+                      $$SELECT rebate.resolve_violation(940195, 'approve')$$, 'nor of its own brand', 'P0002');
+SELECT attack.attempt('atk_loose', 'rebate.resolve_violation(bigint,text,text)',
+                      $$SELECT rebate.resolve_violation(940295, 'reject')$$, 'nor does an unbound member of rebate_manager', 'P0002');
+SELECT attack.like_missing('atk_mgr_a', 'rebate.resolve_violation(bigint,text,text)',
+                           $$SELECT rebate.resolve_violation(940295, 'reject')$$,
+                           $$SELECT rebate.resolve_violation(999999, 'reject')$$,
+                           'another brand''s violation is, to a manager, one that does not exist');
+SELECT attack.attempt('atk_s1', 'rebate.resolve_violation(bigint,text,text)',
+                      $$SELECT rebate.resolve_violation(940195, 'approve')$$, 'a partner user resolves nothing', '42501');
+
+-- ---- partner_scores ------------------------------------------------------------------
+SELECT attack.like_missing('atk_s1', 'rebate.partner_scores(bigint,daterange)',
+                           $$SELECT * FROM rebate.partner_scores(9402, '[2026-01-01,2026-04-01)')$$,
+                           $$SELECT * FROM rebate.partner_scores(9499, '[2026-01-01,2026-04-01)')$$,
+                           'another brand''s scores are, to a partner user, those of a tenant without a model');
+SELECT attack.like_missing('atk_mgr_a', 'rebate.partner_scores(bigint,daterange)',
+                           $$SELECT * FROM rebate.partner_scores(9402, '[2026-01-01,2026-01-02)')$$,
+                           $$SELECT * FROM rebate.partner_scores(9499, '[2026-01-01,2026-01-02)')$$,
+                           'its model''s name and period do not show in a period error either');
+SELECT attack.like_missing('atk_mgr_a>rebate_manager', 'rebate.partner_scores(bigint,daterange)',
+                           $$SELECT * FROM rebate.partner_scores(9401, '[2026-01-01,2026-04-01)')$$,
+                           $$SELECT * FROM rebate.partner_scores(9499, '[2026-01-01,2026-04-01)')$$,
+                           'acting through rebate_manager sees no brand''s scores');
+SELECT attack.attempt('atk_s1', 'rebate.partner_scores(bigint,daterange)',
+                      $$SELECT attack.spy(s) FROM rebate.partner_scores(9401, '[2026-01-01,2026-04-01)') s$$,
+                      'a dealer sees its own score, nothing of its sibling or of costs', '00000');
+SET SESSION AUTHORIZATION atk_s1;
+SELECT is((SELECT string_agg(format('%s %s %s', partner_id, total IS NULL, rank_in_tenant IS NOT NULL), ',')
+             FROM rebate.partner_scores(9401, '[2026-01-01,2026-04-01)')),
+          '940112 t t', 'its row, ranked, with no total: the total weights the margin it may not read');
+RESET SESSION AUTHORIZATION;
+CREATE TEMP TABLE scores_a AS
+SELECT string_agg(format('%s %s', partner_id, total), ', ' ORDER BY partner_id) AS totals
+  FROM rebate.partner_scores(9401, '[2026-01-01,2026-04-01)');
+GRANT SELECT ON scores_a TO PUBLIC;
+SET SESSION AUTHORIZATION atk_mgr_a;
+SELECT is((SELECT string_agg(format('%s %s', partner_id, total), ', ' ORDER BY partner_id)
+             FROM rebate.partner_scores(9401, '[2026-01-01,2026-04-01)')), (SELECT totals FROM scores_a),
+          'the manager sees every partner and every total');
+RESET SESSION AUTHORIZATION;
+
+-- ---- refresh_report_snapshots -----------------------------------------------------------
+SELECT attack.attempt('atk_loose', 'rebate.refresh_report_snapshots()',
+                      $$SELECT * FROM rebate.refresh_report_snapshots()$$,
+                      'an unbound member of rebate_manager may not refresh the snapshots', '42501');
+SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.refresh_report_snapshots()',
+                      $$SELECT * FROM rebate.refresh_report_snapshots()$$,
+                      'nor may a manager acting through rebate_manager', '42501');
+SELECT attack.attempt('atk_s1', 'rebate.refresh_report_snapshots()',
+                      $$SELECT * FROM rebate.refresh_report_snapshots()$$, 'nor a partner user', '42501');
+
+-- ---- the functions a manager runs on its own brand, aimed at another -----------------
+SELECT attack.like_missing('atk_mgr_a', 'rebate.close_period(bigint,daterange)',
+                           $$SELECT * FROM rebate.close_period(9402, '[2026-04-01,2026-05-01)')$$,
+                           $$SELECT * FROM rebate.close_period(9499, '[2026-04-01,2026-05-01)')$$,
+                           'close_period of another brand is like that of a tenant that does not exist');
+SELECT attack.attempt('atk_mgr_a', 'rebate.issue_statements(bigint,daterange)',
+                      $$SELECT rebate.issue_statements(9402, '[2026-03-01,2026-04-01)')$$,
+                      'issue_statements of another brand does nothing');
+SELECT attack.like_missing('atk_mgr_a', 'rebate.mark_statement_paid(bigint,text)',
+                           format('SELECT rebate.mark_statement_paid(%s, %L)', (SELECT min(id) FROM rebate.statement WHERE tenant_id = 9402), 'x'),
+                           $$SELECT rebate.mark_statement_paid(999999999, 'x')$$,
+                           'marking another brand''s statement paid is like a statement that does not exist');
+SELECT attack.like_missing('atk_s1', 'rebate.confirm_statement(bigint)',
+                           format('SELECT rebate.confirm_statement(%s)', (SELECT id FROM rebate.statement WHERE partner_id = 940113)),
+                           $$SELECT rebate.confirm_statement(999999999)$$,
+                           'a dealer confirming its sibling''s statement is like a statement that does not exist');
+SELECT attack.attempt('atk_s1', 'rebate.progress(bigint,date)',
+                      $q$DO $d$ BEGIN IF EXISTS (SELECT FROM rebate.progress(940113, '2026-03-31') p WHERE attack.spy(p)) THEN
+                                         RAISE 'a sibling''s progress shows'; END IF; END $d$$q$,
+                      'a sibling''s progress shows nothing, as for a partner that does not exist', '00000');
+SELECT attack.attempt('atk_mgr_a', 'rebate.set_partner_state(bigint,text,text)',
+                      $$SELECT rebate.set_partner_state(940214, 'suspended', 'x')$$,
+                      'another brand''s partner cannot be suspended', 'P0002');
+
+-- ---- every SECURITY DEFINER function that is called (not a trigger) was attacked above --
+SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
+            WHERE p.pronamespace = 'rebate'::regnamespace AND p.prosecdef AND p.prorettype <> 'trigger'::regtype
+              AND p.oid::regprocedure::text NOT IN (SELECT object FROM attack.covered)),
+          NULL, 'every callable SECURITY DEFINER function is attacked by this file');
+
+SELECT * FROM finish();
+ROLLBACK;
