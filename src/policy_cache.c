@@ -3,7 +3,8 @@
  * they forget it.
  *
  * Policy facts (tenant settings, partners, price-policy candidates,
- * territories, product authorisations) are cached per backend.  Any write to
+ * territories, product authorisations, the tenant of a product or region,
+ * whether a table's owner manages a tenant) are cached per backend.  Any write to
  * a table they come from fires rebate.policy_changed(), an AFTER STATEMENT
  * trigger that queues a relcache invalidation of that table: this backend
  * processes it at the end of the statement, every other one when it commits,
@@ -663,8 +664,6 @@ policy_product_authorised(PolicySpi *spi, Oid reader, int64 product_id, int64 re
 	return false;
 }
 
-/* ---- what the writing role may see ---------------------------------------------- */
-
 /* ---- whether a role manages a tenant ------------------------------------ */
 
 static SavedPlan manages_plan = {
@@ -723,6 +722,8 @@ policy_tenant_of(PolicySpi *spi, Oid reader, PolicyOwned what, int64 id)
 	}
 	return *(int64 *) entry->payload;
 }
+
+/* ---- what the writing role may see ---------------------------------------------- */
 
 static SavedPlan visible_plan = {
 	"SELECT EXISTS (SELECT 1 FROM rebate.partner WHERE id OPERATOR(pg_catalog.=) $1)", 1, {INT8OID}, NULL

@@ -482,8 +482,7 @@ AS $$
 DECLARE
     s record;
 BEGIN
-    IF NOT (@extschema@.is_group_admin()
-            OR (@extschema@.is_tenant_manager() AND apply_grade_suggestions.tenant_id = @extschema@.current_tenant_id())) THEN
+    IF NOT @extschema@.may_manage(current_user, apply_grade_suggestions.tenant_id) THEN
         RAISE EXCEPTION 'only the tenant''s managers may change partner grades'
             USING ERRCODE = 'insufficient_privilege';
     END IF;

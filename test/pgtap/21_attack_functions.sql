@@ -7,7 +7,7 @@
 -- follow their rules and every change to one is kept.  The last test fails
 -- when a SECURITY DEFINER function appears that this file does not attack.
 BEGIN;
-SELECT plan(57);
+SELECT plan(60);
 \ir ../attack/fixture.sql
 
 -- ---- the primitive: strictly true or false, and no tenant through a group role --
@@ -201,6 +201,15 @@ SELECT attack.attempt('atk_s1', 'rebate.progress(bigint,date)',
                       $q$DO $d$ BEGIN IF EXISTS (SELECT FROM rebate.progress(940113, '2026-03-31') p WHERE attack.spy(p)) THEN
                                          RAISE 'a sibling''s progress shows'; END IF; END $d$$q$,
                       'a sibling''s progress shows nothing, as for a partner that does not exist', '00000');
+SELECT attack.attempt('atk_mgr_a', 'rebate.apply_grade_suggestions(bigint,daterange)',
+                      $$SELECT * FROM rebate.apply_grade_suggestions(9402, '[2026-01-01,2026-04-01)')$$,
+                      'a manager changes no grade of another brand', '42501');
+SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.apply_grade_suggestions(bigint,daterange)',
+                      $$SELECT * FROM rebate.apply_grade_suggestions(9401, '[2026-01-01,2026-04-01)')$$,
+                      'nor of its own, acting through rebate_manager', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.apply_grade_suggestions(bigint,daterange)',
+                      $$SELECT * FROM rebate.apply_grade_suggestions(NULL, '[2026-01-01,2026-04-01)')$$,
+                      'nor of no tenant at all (a NULL tenant is no way past the check)', '42501');
 SELECT attack.attempt('atk_mgr_a', 'rebate.set_partner_state(bigint,text,text)',
                       $$SELECT rebate.set_partner_state(940214, 'suspended', 'x')$$,
                       'another brand''s partner cannot be suspended', 'P0002');
