@@ -16,8 +16,8 @@ OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.
 # earlier objects with ALTER / CREATE OR REPLACE, never by editing a released
 # fragment, so that a fresh install and an upgrade end up the same.
 SQL_FRAGMENTS = $(sort $(wildcard src/sql/[0-9][0-9]_*.sql))
-UPGRADE_FROM_0.4.0 = $(sort $(wildcard src/sql/8[0-9]_*.sql))
-DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.4.0--$(EXTVERSION).sql
+UPGRADE_FROM_0.5.0 = $(sort $(wildcard src/sql/8[5-9]_*.sql))
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.5.0--$(EXTVERSION).sql
 DATA        = $(wildcard src/sql/versions/$(EXTENSION)--*.sql)
 
 # pg_regress: sql/NAME.sql against expected/NAME.out (PGXS defaults), 00_setup first.
@@ -40,5 +40,5 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_FRAGMENTS) $(EXTENSION).control
 	cat $(SQL_FRAGMENTS) > $@
 
 UPGRADE_HEADER = printf '%s\n' '\echo Use "ALTER EXTENSION rebate UPDATE" to load this file. \quit'
-$(EXTENSION)--0.4.0--$(EXTVERSION).sql: $(UPGRADE_FROM_0.4.0) $(EXTENSION).control
-	( $(UPGRADE_HEADER); cat $(UPGRADE_FROM_0.4.0) ) > $@
+$(EXTENSION)--0.5.0--$(EXTVERSION).sql: $(UPGRADE_FROM_0.5.0) $(EXTENSION).control
+	( $(UPGRADE_HEADER); cat $(UPGRADE_FROM_0.5.0) /dev/null ) > $@

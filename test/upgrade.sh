@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Upgrade test: for every released version, install it, ALTER EXTENSION ...
 # UPDATE to the current one, and compare everything the extension owns with a
-# fresh install (test/upgrade_signature.sql).  Uses the libpq variables.
+# fresh install (test/upgrade_signature.sql); then, from 0.2.0 on, update an
+# installation with bindings and run the attack suite on it.  Uses the libpq
+# variables.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 current=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$here/../rebate.control")
@@ -31,7 +33,38 @@ for script in "$here"/../src/sql/versions/rebate--*.sql; do
         failed=$((failed + 1))
     fi
 done
+# The fixes reach existing installations: each release with bindings (from
+# 0.2.0 on), with a tenant, a partner, a manager and a partner user bound,
+# updated, keeps its bindings (entered in access_binding_history) and passes
+# the attack suite (test/pgtap/2[1-3]_attack_*.sql).
+roles="rebate_t_upg_mgr_$$ rebate_t_upg_usr_$$"
+for script in "$here"/../src/sql/versions/rebate--*.sql; do
+    old=$(basename "$script" .sql)
+    old=${old#rebate--}
+    case $old in *--*|0.1.0) continue ;; esac
+    psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_old" -c "CREATE DATABASE rebate_upgrade_old"
+    for r in $roles; do psql_ -d postgres -c "DROP ROLE IF EXISTS $r" -c "CREATE ROLE $r LOGIN"; done
+    set -- $roles
+    psql_ -d rebate_upgrade_old -c "CREATE EXTENSION rebate VERSION '$old'" \
+          -c "INSERT INTO rebate.tenant (id, code, name) VALUES (1, 'T1', '品牌一')" \
+          -c "INSERT INTO rebate.partner (id, tenant_id, code, name) VALUES (11, 1, 'P1', '一店')" \
+          -c "SELECT rebate.grant_access('$1', 1)" -c "SELECT rebate.grant_access('$2', 1, 11)" >/dev/null
+    psql_ -d rebate_upgrade_old -c "ALTER EXTENSION rebate UPDATE" -c "CREATE EXTENSION pgtap"
+    checked=$((checked + 1))
+    kept=$(psql_ -At -d rebate_upgrade_old -c "SELECT string_agg(format('%s %s/%s', operation, new_tenant_id, new_partner_id), ', ' ORDER BY id)
+                                               FROM rebate.access_binding_history WHERE role_name IN ('$1', '$2')")
+    if [ "$kept" = "grant 1/, grant 1/11" ] \
+       && pg_prove -d rebate_upgrade_old "$here"/pgtap/2[1-3]_attack_*.sql >/tmp/rebate_upgrade_attack.$$ 2>&1; then
+        echo "ok - $old with bindings, updated to $current: bindings kept in the history, the attack suite passes"
+    else
+        cat /tmp/rebate_upgrade_attack.$$ 2>/dev/null || true
+        echo "not ok - $old with bindings, updated to $current: history '$kept', or the attack suite failed (above)"
+        failed=$((failed + 1))
+    fi
+done
+for r in $roles; do psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_old" -c "DROP ROLE IF EXISTS $r"; done
+
 psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_fresh" -c "DROP DATABASE IF EXISTS rebate_upgrade_old"
-rm -f /tmp/rebate_upgrade_fresh.$$ /tmp/rebate_upgrade_old.$$
+rm -f /tmp/rebate_upgrade_fresh.$$ /tmp/rebate_upgrade_old.$$ /tmp/rebate_upgrade_attack.$$
 echo "upgrade: $((checked - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$checked" -gt 0 ]
