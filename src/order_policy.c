@@ -453,6 +453,7 @@ rebate_enforce_order_line_state(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Oid			reader;
 	OrderFacts	order;
+	int64		tenant_id;
 	PolicySpi	spi = {false};
 	static Oid	relid = InvalidOid;
 	static AttrNumber order_id_attnum,
@@ -494,15 +495,19 @@ rebate_enforce_order_line_state(PG_FUNCTION_ARGS)
 
 		if (old_order != DatumGetInt64(get(tuple, rel, order_id_attnum, &isnull)))
 		{
-			if (policy_order(&spi, reader, DatumGetInt64(get(old, rel, tenant_attnum, &isnull)), old_order, &order) &&
+			int64		old_tenant = DatumGetInt64(get(old, rel, tenant_attnum, &isnull));
+
+			if (policy_tenant_visible(&spi, old_tenant) && policy_order(&spi, reader, old_tenant, old_order, &order) &&
 				policy_partner_visible(&spi, order.partner_id) &&
 				status_locked(order.status))
 				refuse_locked(order.code, order.status, "the lines");
 			old = NULL;			/* the new order gains the whole line */
 		}
 	}
-	if (!policy_order(&spi, reader, DatumGetInt64(get(tuple, rel, tenant_attnum, &isnull)),
-					  DatumGetInt64(get(tuple, rel, order_id_attnum, &isnull)), &order) ||
+	tenant_id = DatumGetInt64(get(tuple, rel, tenant_attnum, &isnull));
+	/* the order is read, and locked, only for a writer who sees its tenant */
+	if (!policy_tenant_visible(&spi, tenant_id) ||
+		!policy_order(&spi, reader, tenant_id, DatumGetInt64(get(tuple, rel, order_id_attnum, &isnull)), &order) ||
 		!policy_partner_visible(&spi, order.partner_id))
 	{
 		policy_spi_finish(&spi);

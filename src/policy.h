@@ -112,7 +112,9 @@ extern bool policy_effective_price(PolicySpi *spi, Oid reader, int64 product_id,
 extern bool policy_in_territory(PolicySpi *spi, Oid reader, int64 partner_id, int64 region_id, DateADT on_date);
 extern bool policy_product_authorised(PolicySpi *spi, Oid reader, int64 product_id, int64 region_id);
 extern bool policy_order(PolicySpi *spi, Oid reader, int64 tenant_id, int64 order_id, OrderFacts *out);
+/* Whether the writing role (not the reader) sees a partner, a tenant. */
 extern bool policy_partner_visible(PolicySpi *spi, int64 partner_id);
+extern bool policy_tenant_visible(PolicySpi *spi, int64 tenant_id);
 /* Whether a role is a group administrator or a manager of the tenant. */
 extern bool policy_role_manages(PolicySpi *spi, Oid role, int64 tenant_id);
 

@@ -725,18 +725,15 @@ policy_tenant_of(PolicySpi *spi, Oid reader, PolicyOwned what, int64 id)
 
 /* ---- what the writing role may see ---------------------------------------------- */
 
-static SavedPlan visible_plan = {
-	"SELECT EXISTS (SELECT 1 FROM rebate.partner WHERE id OPERATOR(pg_catalog.=) $1)", 1, {INT8OID}, NULL
+/* Whether the writing role sees a partner or a tenant: asked under its own
+ * row-level security, before anything is read as the owner. */
+static SavedPlan visible_plans[] = {
+	{"SELECT EXISTS (SELECT 1 FROM rebate.partner WHERE id OPERATOR(pg_catalog.=) $1)", 1, {INT8OID}, NULL},
+	{"SELECT EXISTS (SELECT 1 FROM rebate.tenant WHERE id OPERATOR(pg_catalog.=) $1)", 1, {INT8OID}, NULL}
 };
 
-/*
- * Whether the role writing can see the partner.  The triggers fire before
- * row-level security checks the new row; judging a row for a partner the
- * writer may not see would name that partner in the message.  Such a row is
- * left to row-level security (or the foreign keys) to refuse.
- */
-bool
-policy_partner_visible(PolicySpi *spi, int64 partner_id)
+static bool
+writer_sees(PolicySpi *spi, int which, int64 id)
 {
 	Oid			writer = GetUserId();
 	CacheKey	key;
@@ -744,24 +741,34 @@ policy_partner_visible(PolicySpi *spi, int64 partner_id)
 
 	if (superuser_arg(writer))
 		return true;
-	make_key(&key, CACHE_VISIBLE, writer, partner_id, 0, 0, 0, 0);
+	make_key(&key, CACHE_VISIBLE, writer, id, 0, 0, 0, which);
 	entry = cache_find(&key);
 	if (entry == NULL)
 	{
-		Datum		arg = Int64GetDatum(partner_id);
+		Datum		arg = Int64GetDatum(id);
 		bool		isnull;
-		bool		yes;
 
-		policy_spi_run(spi, &visible_plan, writer, &arg, NULL);
-		yes = DatumGetBool(policy_spi_value(0, 1, &isnull));
+		policy_spi_run(spi, &visible_plans[which], writer, &arg, NULL);
 		/* only sight is remembered: a role may come to see more (a group
 		 * role granted) without any write to the tables watched */
-		if (!yes)
+		if (!DatumGetBool(policy_spi_value(0, 1, &isnull)))
 			return false;
 		entry = cache_enter(&key);
 		entry->yes = true;
 	}
 	return entry->yes;
+}
+
+bool
+policy_partner_visible(PolicySpi *spi, int64 partner_id)
+{
+	return writer_sees(spi, 0, partner_id);
+}
+
+bool
+policy_tenant_visible(PolicySpi *spi, int64 tenant_id)
+{
+	return writer_sees(spi, 1, tenant_id);
 }
 
 /* ---- the order of a line, for one statement -------------------------------- */
@@ -774,8 +781,10 @@ static SavedPlan order_plan = {
 	2, {INT8OID, INT8OID}, NULL
 };
 
-/* Only inside the line's tenant: another tenant's order is neither read nor
- * locked (FOR SHARE would let a writer hold up that tenant's updates). */
+/* Only inside the line's tenant, which the callers have checked the writer
+ * sees (policy_tenant_visible): another tenant's order is neither read nor
+ * locked (FOR SHARE would let a writer hold up, and so detect, that tenant's
+ * updates of it). */
 bool
 policy_order(PolicySpi *spi, Oid reader, int64 tenant_id, int64 order_id, OrderFacts *out)
 {

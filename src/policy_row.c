@@ -428,7 +428,8 @@ policy_row_load(PolicyRow *row, PolicySpi *spi, FunctionCallInfo fcinfo, const c
 		int64		order_id = DatumGetInt64(heap_getattr(tuple, row->order_attnum,
 														  RelationGetDescr(trigdata->tg_relation), &isnull_order));
 
-		if (isnull_order || !policy_order(spi, row->reader, row->tenant_id, order_id, &row->order))
+		if (isnull_order || !policy_tenant_visible(spi, row->tenant_id) ||
+			!policy_order(spi, row->reader, row->tenant_id, order_id, &row->order))
 			return false;		/* the NOT NULL or foreign key constraint reports it */
 		if (strcmp(row->order.kind, "order") != 0)
 			return false;		/* returns and credit notes keep the original sale's prices */

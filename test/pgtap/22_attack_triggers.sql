@@ -8,7 +8,7 @@
 -- a table gains such a trigger, or a SECURITY DEFINER trigger function
 -- appears, that this file does not attack.
 BEGIN;
-SELECT plan(58);
+SELECT plan(66);
 \ir ../attack/fixture.sql
 
 -- ---- order lines: the C policy triggers and fill_order_line ------------------------
@@ -32,6 +32,24 @@ SELECT attack.attempt('atk_s1', 'rebate.order_line',
     $$UPDATE rebate.order_line SET quantity = 0 WHERE order_id = 940152$$, 'a dealer changes no line of its sibling');
 SELECT attack.attempt('atk_d1', 'rebate.order_line',
     $$DELETE FROM rebate.order_line WHERE order_id = 940153$$, 'a distributor deletes no line outside its partners');
+
+-- another brand's order is neither read nor locked: a FOR SHARE lock from an
+-- attempt would change the row's xmax (a second session would wait on it, and
+-- so learn that the order exists and is being worked on)
+INSERT INTO rebate.sales_order (id, tenant_id, code, partner_id, ship_to_region_id, order_date, status)
+VALUES (940259, 9402, 'ZQXBO59', 940212, 940203, '2026-03-20', 'approved');
+CREATE TEMP TABLE locked_before AS SELECT xmax::text AS locker FROM rebate.sales_order WHERE id = 940259;
+SELECT attack.like_missing(actor, 'rebate.enforce_order_line_state()',
+    $$INSERT INTO rebate.order_line (tenant_id, order_id, partner_id, line_no, product_id, quantity, unit_price) VALUES (9402, 940259, 940212, 9, 940231, 1, 1)$$,
+    $$INSERT INTO rebate.order_line (tenant_id, order_id, partner_id, line_no, product_id, quantity, unit_price) VALUES (9402, 999999, 940212, 9, 940231, 1, 1)$$,
+    'a line naming another brand''s order and tenant ends like one naming an order that does not exist')
+  FROM unnest(ARRAY['atk_mgr_a', 'atk_s1', 'atk_loose', 'atk_mgr_a>rebate_manager']) actor;
+SELECT attack.like_missing('atk_mgr_a', 'rebate.enforce_order_line_state()',
+    $$UPDATE rebate.order_line SET tenant_id = 9402, order_id = 940259 WHERE id = 940151$$,
+    $$UPDATE rebate.order_line SET tenant_id = 9402, order_id = 999999 WHERE id = 940151$$,
+    'so does moving a line there');
+SELECT is((SELECT xmax::text FROM rebate.sales_order WHERE id = 940259), (SELECT locker FROM locked_before),
+          'and none of them took a lock on that order');
 
 -- ---- orders: territory (窜货) and the partner's state --------------------------------
 SELECT attack.like_missing('atk_s1', 'rebate.sales_order',
@@ -132,6 +150,13 @@ SELECT attack.attempt('atk_mgr_a', 'rebate.statement',
 SELECT attack.attempt('atk_mgr_a', 'rebate.stamp_attestation()',
     format('UPDATE rebate.statement SET closed_by = %L WHERE id = %s', 'atk_admin', (SELECT draft FROM stmt)),
     'not even a draft''s author can be rewritten', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.statement',
+    $$INSERT INTO rebate.statement (partner_id, period, currency, total, line_count, closed_xmin)
+      VALUES (940112, '[2026-05-01,2026-06-01)', 'CNY', 0, 0, 9999999999)$$,
+    'a statement cannot claim a closing horizon past its snapshot (the next close would skip late documents)', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.statement',
+    format('UPDATE rebate.statement SET total = 123 WHERE id = %1$s; SELECT rebate.issue_statement(%1$s)', (SELECT draft FROM stmt)),
+    'a draft whose total is not its lines'' cannot be issued', 'RB061');
 SELECT attack.attempt('atk_s1', 'rebate.statement',
     format('UPDATE rebate.statement SET status = %L, answered_by = %L WHERE id = %s', 'confirmed', 'atk_mgr_a',
            (SELECT issued FROM stmt)),

@@ -1313,6 +1313,16 @@ $$;
 COMMENT ON FUNCTION @extschema@.may_manage(name, bigint) IS
     'Whether a role may manage a tenant: a group administrator, or a manager bound to it; strictly true or false';
 
+CREATE FUNCTION @extschema@.sees_tenant(role_name name, tenant bigint) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT @extschema@.role_is_admin(role_name)
+        OR coalesce((@extschema@.binding_of(role_name)).tenant_id OPERATOR(pg_catalog.=) tenant, false)
+$$;
+COMMENT ON FUNCTION @extschema@.sees_tenant(name, bigint) IS
+    'Whether a role sees a tenant: a group administrator, or bound to it (as manager or partner user); strictly true or false';
+
 CREATE OR REPLACE FUNCTION @extschema@.is_group_admin() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -1562,6 +1572,32 @@ BEGIN
 END
 $$;
 
+-- The order's partner and the product's cost are read only for a writer who
+-- sees the row's tenant: for anyone else the row is left to row-level
+-- security untouched.
+CREATE OR REPLACE FUNCTION @extschema@.fill_order_line() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'order_line' THEN
+        RAISE EXCEPTION 'fill_order_line only serves rebate.order_line' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT @extschema@.sees_tenant(@extschema@.acting_role(), NEW.tenant_id) THEN
+        RETURN NEW;                     -- row-level security refuses the row
+    END IF;
+    IF NEW.partner_id IS NULL THEN
+        SELECT o.partner_id INTO NEW.partner_id FROM @extschema@.sales_order o
+         WHERE o.id = NEW.order_id AND o.tenant_id = NEW.tenant_id;
+    END IF;
+    IF NEW.unit_cost IS NULL THEN
+        SELECT p.standard_cost INTO NEW.unit_cost FROM @extschema@.product p
+         WHERE p.id = NEW.product_id AND p.tenant_id = NEW.tenant_id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 -- The payment is read only inside the row's tenant and only for a writer who
 -- may manage it; another tenant's payment id is left to the foreign key,
 -- exactly like an id that does not exist.
@@ -1681,6 +1717,8 @@ AS $$
 DECLARE
     step_columns text[];
     frozen       text;
+    lines        bigint;
+    lines_total  numeric;
     st           @extschema@.statement;
 BEGIN
     IF TG_TABLE_NAME = 'statement' THEN
@@ -1689,11 +1727,30 @@ BEGIN
                 RAISE EXCEPTION 'a statement starts as a draft'
                     USING ERRCODE = 'invalid_parameter_value', HINT = 'rebate.close_period writes statements.';
             END IF;
+            -- the changes a later close rechecks start from here: never from a transaction to come
+            IF NEW.closed_xmin > pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot()) THEN
+                RAISE EXCEPTION 'column "closed_xmin" of a statement is set by rebate.close_period'
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = 'It may not lie past the transactions the closing snapshot saw.',
+                          HINT = 'Leave it out of INSERT.';
+            END IF;
             RETURN NEW;
         END IF;
         IF TG_OP = 'UPDATE' AND NEW.closed_xmin IS DISTINCT FROM OLD.closed_xmin THEN
             RAISE EXCEPTION 'column "closed_xmin" of statement % is set by rebate.close_period', OLD.id
                 USING ERRCODE = 'insufficient_privilege', HINT = 'Leave it out of UPDATE.';
+        END IF;
+        IF OLD.status = 'draft' AND TG_OP = 'UPDATE' AND NEW.status <> 'draft' THEN
+            -- what is issued is what its lines add up to
+            SELECT count(*), coalesce(sum(l.net), 0) INTO lines, lines_total
+              FROM @extschema@.statement_line l WHERE l.statement_id = OLD.id;
+            IF (NEW.line_count, NEW.total) IS DISTINCT FROM (lines, lines_total) THEN
+                RAISE EXCEPTION 'statement % does not add up to its lines', OLD.id
+                    USING ERRCODE = 'RB061',
+                          DETAIL = pg_catalog.format('It says %s line(s) totalling %s; its lines are %s, totalling %s.',
+                                                     NEW.line_count, NEW.total, lines, lines_total),
+                          HINT = 'Close the period again (rebate.close_period) to recompute the draft.';
+            END IF;
         END IF;
         IF OLD.status = 'draft' THEN
             RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
