@@ -7,7 +7,7 @@
 -- follow their rules and every change to one is kept.  The last test fails
 -- when a SECURITY DEFINER function appears that this file does not attack.
 BEGIN;
-SELECT plan(60);
+SELECT plan(61);
 \ir ../attack/fixture.sql
 
 -- ---- the primitive: strictly true or false, and no tenant through a group role --
@@ -119,6 +119,11 @@ SELECT is((SELECT count(*)::int FROM rebate.access_binding_history WHERE 9402 IN
           'a manager reads no binding history of another brand');
 SELECT cmp_ok((SELECT count(*)::int FROM rebate.access_binding_history WHERE 9401 IN (old_tenant_id, new_tenant_id)), '>=', 6,
               'but its own brand''s');
+RESET SESSION AUTHORIZATION;
+SELECT rebate.grant_access('atk_spare', 9401, 940112);   -- an admin moves the role from brand B to A
+SET SESSION AUTHORIZATION atk_mgr_a;
+SELECT is((SELECT count(*)::int FROM rebate.access_binding_history WHERE role_name = 'atk_spare' AND 9402 IN (old_tenant_id, new_tenant_id)),
+          0, 'nor a move between brands, which would show it the other brand''s side');
 RESET SESSION AUTHORIZATION;
 SELECT attack.attempt('atk_mgr_a', 'rebate.record_binding_change()',
                       $$DELETE FROM rebate.access_binding_history$$, 'nobody rewrites the binding history', '42501');

@@ -5672,10 +5672,14 @@ COMMENT ON COLUMN @extschema@.access_binding_history.acting_role IS 'The role in
 REVOKE ALL ON @extschema@.access_binding_history FROM PUBLIC;
 SELECT @extschema@.register_for_dump('@extschema@.access_binding_history');
 ALTER TABLE @extschema@.access_binding_history ENABLE ROW LEVEL SECURITY;
+-- a manager reads the changes that stay inside its tenant (a grant into it, a
+-- rebind within it, a revoke from it); a move between tenants, which only an
+-- admin makes, would show each side the other's tenant and partner
 CREATE POLICY binding_history_read ON @extschema@.access_binding_history FOR SELECT
     USING ((SELECT @extschema@.is_group_admin())
            OR ((SELECT @extschema@.is_tenant_manager())
-               AND (SELECT @extschema@.current_tenant_id()) IN (old_tenant_id, new_tenant_id)));
+               AND coalesce(old_tenant_id, new_tenant_id) = (SELECT @extschema@.current_tenant_id())
+               AND coalesce(new_tenant_id, old_tenant_id) = (SELECT @extschema@.current_tenant_id())));
 GRANT SELECT ON @extschema@.access_binding_history TO rebate_admin, rebate_manager;
 
 -- SECURITY DEFINER: it writes the history, which nobody else may; it serves
