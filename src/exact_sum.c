@@ -30,7 +30,7 @@ spill_add(ExactSum *sum, Numeric amount, MemoryContext context)
 		pfree(previous);
 }
 
-void
+static void
 exact_sum_add_units(ExactSum *sum, int128 units, int scale, MemoryContext context)
 {
 	int128		rescaled;
@@ -83,12 +83,6 @@ exact_sum_merge(ExactSum *sum, const ExactSum *other, MemoryContext context)
 	exact_sum_add_units(sum, other->fast, other->scale, context);
 	if (other->spill != NULL)
 		spill_add(sum, other->spill, context);
-}
-
-bool
-exact_sum_is_zero(const ExactSum *sum)
-{
-	return sum->fast == 0 && (sum->spill == NULL || num_sign(sum->spill) == 0);
 }
 
 Numeric

@@ -23,13 +23,9 @@ typedef struct ExactSum
 /* Adds a numeric (possibly short-header, read in place); negate subtracts it. */
 extern void exact_sum_add(ExactSum *sum, const struct varlena *value, bool negate, MemoryContext context);
 
-/* Adds value / 10^scale. */
-extern void exact_sum_add_units(ExactSum *sum, int128 units, int scale, MemoryContext context);
-
 /* Adds another sum into sum. */
 extern void exact_sum_merge(ExactSum *sum, const ExactSum *other, MemoryContext context);
 
-extern bool exact_sum_is_zero(const ExactSum *sum);
 extern Numeric exact_sum_total(const ExactSum *sum);
 
 /* value x weight, both read in place, added exactly. */

@@ -57,12 +57,6 @@ num_sign(Numeric a)
 }
 
 Numeric
-num_min(Numeric a, Numeric b)
-{
-	return num_cmp(a, b) <= 0 ? a : b;
-}
-
-Numeric
 num_max(Numeric a, Numeric b)
 {
 	return num_cmp(a, b) >= 0 ? a : b;

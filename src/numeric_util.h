@@ -22,7 +22,6 @@ extern Numeric num_sub(Numeric a, Numeric b);
 extern Numeric num_mul(Numeric a, Numeric b);
 extern int	num_cmp(Numeric a, Numeric b);
 extern int	num_sign(Numeric a);
-extern Numeric num_min(Numeric a, Numeric b);
 extern Numeric num_max(Numeric a, Numeric b);
 extern Numeric num_trim(Numeric a);
 extern Numeric num_from_int64(int64 v);

@@ -35,13 +35,13 @@
 #define SCHEDULE_SYNTAX_HINT \
 	"A schedule looks like \"retroactive 0:1%%, 100000:2%%\", \"incremental 0:10 per unit, 5:12 per unit\" or \"retroactive 100000:2000 cap 5000\"."
 
-const char *
+static const char *
 tier_mode_name(TierMode mode)
 {
 	return mode == TIER_MODE_RETROACTIVE ? "retroactive" : "incremental";
 }
 
-const char *
+static const char *
 tier_kind_name(TierKind kind)
 {
 	switch (kind)
@@ -216,7 +216,11 @@ append_number(char *dest, Numeric n)
 	return INTALIGN(size);
 }
 
-TierSchedule
+/*
+ * Build a validated, canonical schedule.  Shared by text input, binary
+ * receive and the SQL constructor, so no path accepts what another refuses.
+ */
+static TierSchedule
 tier_schedule_build(TierMode mode, TierKind kind, int ntiers,
 					Numeric *thresholds, Numeric *values, Numeric cap)
 {

@@ -65,17 +65,7 @@ extern void tier_view_init(TierView *view, TierSchedule schedule);
 /* The multiplier of tier i (0-based): p/100 for percent, v for per unit. */
 extern Numeric tier_rate(const TierView *view, int i);
 
-/*
- * Build a validated, canonical schedule.  Shared by text input, binary
- * receive and the SQL constructor, so no path accepts what another refuses.
- */
-extern TierSchedule tier_schedule_build(TierMode mode, TierKind kind, int ntiers,
-										Numeric *thresholds, Numeric *values,
-										Numeric cap);
-
 extern char *tier_schedule_to_cstring(TierSchedule schedule);
-extern const char *tier_mode_name(TierMode mode);
-extern const char *tier_kind_name(TierKind kind);
 
 /* The type's I/O functions, for types that embed a schedule. */
 extern Datum tier_schedule_in(PG_FUNCTION_ARGS);

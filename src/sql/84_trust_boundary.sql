@@ -644,3 +644,282 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION @extschema@.verify_period(bigint, daterange) FROM PUBLIC;
+
+-- ---- locks: never on another tenant's rows, nor on a key anyone can take ----
+
+-- A violation is judged before it is locked.
+CREATE OR REPLACE FUNCTION @extschema@.resolve_violation(violation_id bigint, decision text, note text DEFAULT NULL)
+    RETURNS @extschema@.policy_violation
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    acting     name := @extschema@.acting_role();
+    v          @extschema@.policy_violation;
+    held_from  text;
+    order_status text;
+    line_level boolean;
+BEGIN
+    IF decision IS NULL OR decision NOT IN ('approve', 'reject') THEN
+        RAISE EXCEPTION 'invalid decision "%"', decision
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Decide "approve" or "reject".';
+    END IF;
+    -- judged before it is locked: another tenant's violation is neither read nor locked
+    SELECT * INTO v FROM @extschema@.policy_violation pv
+     WHERE pv.id = violation_id AND @extschema@.may_manage(acting, pv.tenant_id) FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'violation % does not exist or is not yours to resolve', violation_id
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'Managers of the violation''s tenant (rebate_manager) and group administrators resolve violations.';
+    END IF;
+    IF v.status <> 'open' THEN
+        RAISE EXCEPTION 'violation % was already resolved', violation_id
+            USING ERRCODE = 'RB050',
+                  DETAIL = pg_catalog.format('It was %s by %s at %s.', v.status, v.resolved_by, v.resolved_at);
+    END IF;
+    UPDATE @extschema@.policy_violation pv
+       SET status = CASE decision WHEN 'approve' THEN 'approved' ELSE 'rejected' END,
+           resolved_at = pg_catalog.now(), resolved_by = acting, resolution_note = note
+     WHERE pv.id = violation_id
+    RETURNING * INTO v;
+
+    IF v.order_id IS NULL OR v.source_table NOT IN ('@extschema@.order_line'::regclass, '@extschema@.sales_order'::regclass) THEN
+        RETURN v;                       -- an application's own table: recorded, nothing to release or cancel
+    END IF;
+    line_level := v.kind IN ('price_floor', 'price_ceiling', 'no_price_policy', 'product_region')
+                  AND v.source_table = '@extschema@.order_line'::regclass;
+    IF decision = 'reject' AND NOT line_level THEN
+        UPDATE @extschema@.policy_violation pv
+           SET status = 'rejected', resolved_at = pg_catalog.now(), resolved_by = acting,
+               resolution_note = pg_catalog.format('order cancelled with violation %s', violation_id)
+         WHERE pv.order_id = v.order_id AND pv.status = 'open';
+        PERFORM @extschema@.set_order_status(v.order_id, 'cancelled',
+                                             pg_catalog.format('violation %s rejected: %s', violation_id, note));
+        RETURN v;
+    END IF;
+    IF decision = 'reject' THEN
+        DELETE FROM @extschema@.order_line l WHERE l.id = v.source_id AND l.order_id = v.order_id;
+    END IF;
+    -- release the order once nothing else holds it
+    SELECT o.status INTO order_status FROM @extschema@.sales_order o WHERE o.id = v.order_id;
+    IF order_status = 'on_hold' AND NOT EXISTS (SELECT 1 FROM @extschema@.policy_violation pv
+                                                 WHERE pv.order_id = v.order_id AND pv.status = 'open') THEN
+        SELECT h.from_status INTO held_from FROM @extschema@.order_status_history h
+         WHERE h.order_id = v.order_id AND h.to_status = 'on_hold'
+         ORDER BY h.changed_at DESC, h.id DESC LIMIT 1;
+        PERFORM @extschema@.set_order_status(v.order_id,
+                                             CASE WHEN held_from = 'approved' THEN 'approved' ELSE 'submitted' END,
+                                             pg_catalog.format('violation %s %s: %s', violation_id, v.status, note));
+    END IF;
+    RETURN v;
+END
+$$;
+
+-- One close per tenant at a time, serialised on the tenant's settings row.
+CREATE OR REPLACE FUNCTION @extschema@.close_period(tenant_id bigint, period daterange)
+    RETURNS TABLE (currency text, statements integer, lines integer, total numeric, kept integer, rechecked integer)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    -- its queries run once over large data with pessimistic estimates: JIT compiling them costs more than it saves
+    SET jit = off
+AS $$
+DECLARE
+    t        @extschema@.tenant;
+    blocking @extschema@.statement;
+    results  @extschema@.program_result[] := '{}';
+    kept_ids bigint[];
+    -- every transaction below this has ended: all later snapshots see what it wrote
+    horizon  bigint := pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot());
+    changed  date;
+BEGIN
+    SELECT * INTO t FROM @extschema@.tenant x WHERE x.id = close_period.tenant_id;
+    IF t.id IS NULL THEN
+        RAISE EXCEPTION 'tenant % does not exist or is not visible to you', tenant_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF period IS NULL OR isempty(period) OR lower_inf(period) OR upper_inf(period) THEN
+        RAISE EXCEPTION 'the period to close must have a first and a last day'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = pg_catalog.format('The period given is %s.', period),
+                  HINT = 'Give a range such as ''[2026-10-01,2027-01-01)''.';
+    END IF;
+    -- one close per tenant at a time: on the tenant's settings row, which only its
+    -- managers and the admins may lock (an advisory lock's key anyone can take,
+    -- to hold a tenant's close up or to watch for it)
+    PERFORM 1 FROM @extschema@.enforcement_setting es WHERE es.tenant_id = t.id FOR NO KEY UPDATE;
+
+    -- statements are settled in order: no draft of another period pending, nothing later closed
+    SELECT * INTO blocking FROM @extschema@.statement s
+     WHERE s.tenant_id = t.id
+       AND ((s.status = 'draft' AND s.period <> close_period.period)
+            OR (s.status <> 'draft' AND upper(s.period) > upper(close_period.period)))
+     ORDER BY s.status = 'draft' DESC, upper(s.period) DESC LIMIT 1;
+    IF blocking.id IS NOT NULL THEN
+        RAISE EXCEPTION 'period % cannot be closed while period % has % statements', period, blocking.period,
+                        CASE WHEN blocking.status = 'draft' THEN 'draft' ELSE 'issued' END
+            USING ERRCODE = 'RB062',
+                  DETAIL = CASE WHEN blocking.status = 'draft'
+                                THEN 'What a statement settles depends on what the statements before it settled.'
+                                ELSE 'A later period is already settled.' END,
+                  HINT = CASE WHEN blocking.status = 'draft'
+                              THEN pg_catalog.format('Issue the statements of %s (rebate.issue_statements), or close %s again.',
+                                                     blocking.period, blocking.period)
+                              ELSE 'Changes to earlier periods are settled as adjustments when the next period is closed.' END;
+    END IF;
+
+    -- closing again recomputes drafts; issued statements stay as they are
+    DELETE FROM @extschema@.statement s
+     WHERE s.tenant_id = t.id AND s.period = close_period.period AND s.status = 'draft';
+    SELECT coalesce(pg_catalog.array_agg(s.partner_id), '{}') INTO kept_ids FROM @extschema@.statement s
+     WHERE s.tenant_id = t.id AND s.period = close_period.period;
+
+    -- scratch tables for this close, gone at commit (a second close in the transaction reuses them)
+    IF pg_catalog.to_regclass('pg_temp.rebate_closing_job') IS NULL THEN
+        CREATE TEMP TABLE rebate_closing_job (version_id bigint, program_period daterange, as_of date, job text)
+            ON COMMIT DROP;
+        CREATE TEMP TABLE rebate_closing_line ON COMMIT DROP AS
+            SELECT * FROM @extschema@.statement_line WITH NO DATA;
+    END IF;
+    TRUNCATE rebate_closing_job, rebate_closing_line;
+    INSERT INTO rebate_closing_job SELECT * FROM @extschema@.closing_jobs(t.id, period);
+    -- program periods settled before and not settled again here are recomputed for adjustments
+    -- where documents changed since the last close can count in them
+    changed := @extschema@.changed_since(t.id, (SELECT s.closed_xmin FROM @extschema@.statement s
+                                                 WHERE s.tenant_id = t.id AND s.status <> 'draft'
+                                                 ORDER BY s.closed_at DESC LIMIT 1));
+    INSERT INTO rebate_closing_job
+    SELECT DISTINCT ON (so.version_id, so.program_period)
+           so.version_id, so.program_period,
+           least(upper(so.program_period), upper(close_period.period)) - 1, 'adjustment'
+      FROM @extschema@.settled_so_far(t.id) so
+      JOIN @extschema@.program_version pv ON pv.id = so.version_id
+     WHERE upper(so.program_period) + pv.grace_days > changed
+       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job j
+                        WHERE j.version_id = so.version_id AND j.program_period = so.program_period);
+
+    -- one statement: every result from one snapshot
+    results := ARRAY(SELECT r FROM rebate_closing_job j
+                       JOIN @extschema@.program_version pv ON pv.id = j.version_id
+                      CROSS JOIN LATERAL @extschema@.program_results(pv, j.program_period, j.as_of) r
+                      WHERE r.partner_id <> ALL (kept_ids));
+
+    INSERT INTO rebate_closing_line (partner_id, line_no, line_kind, program_id, version_id, version, component,
+                                     program_period, counted_until, metric, kind, basis, comparison, tier, rate,
+                                     documents, earned, cap_applied, rebate, stacking, paid, gross, already_settled,
+                                     net, settlement, status, explanation, tenant_id, statement_id)
+    SELECT r.partner_id, 0,
+           CASE WHEN j.job = 'final' AND coalesce(so.has_final, false) THEN 'adjustment' ELSE j.job END,
+           r.program_id, r.version_id, r.version, r.component, r.period, r.counted_until, r.metric, r.kind,
+           r.basis, r.comparison, r.tier, r.rate, r.documents, r.earned, r.cap_applied, r.rebate, r.stacking, r.paid,
+           g.gross, coalesce(so.settled, g.zero), g.gross - coalesce(so.settled, 0), pv.settlement, r.status,
+           r.explanation, t.id, 0
+      FROM @extschema@.apply_stacking(results) r
+      JOIN rebate_closing_job j ON j.version_id = r.version_id AND j.program_period = r.period
+      JOIN @extschema@.program_version pv ON pv.id = r.version_id
+      LEFT JOIN @extschema@.settled_so_far(t.id) so
+             ON so.partner_id = r.partner_id AND so.program_id = r.program_id AND so.component = r.component
+            AND so.program_period = r.period
+     CROSS JOIN LATERAL (SELECT @extschema@.round_money(r.paid, pv.currency, t.rounding) AS gross,
+                               @extschema@.round_money(0, pv.currency) AS zero) g
+     WHERE j.job IN ('final', 'interim') AND NOT coalesce(so.has_final, false)
+        OR g.gross <> coalesce(so.settled, 0);
+    -- amounts agreed on resolving disputes, not yet on a statement
+    INSERT INTO rebate_closing_line (partner_id, line_no, line_kind, program_period, gross, already_settled, net,
+                                     status, explanation, adjustment_id, tenant_id, statement_id, settlement)
+    SELECT a.partner_id, 0, 'manual', ds.period, a.amount, @extschema@.round_money(0, a.currency), a.amount, 'ok',
+           pg_catalog.format('agreed on resolving the dispute of statement %s (%s): %s', ds.id, ds.period, a.note),
+           a.id, t.id, 0, NULL
+      FROM @extschema@.statement_adjustment a
+      JOIN @extschema@.statement ds ON ds.id = a.statement_id
+     WHERE a.tenant_id = t.id AND a.partner_id <> ALL (kept_ids)
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.statement_line l WHERE l.adjustment_id = a.id);
+
+    INSERT INTO @extschema@.statement (tenant_id, partner_id, period, currency, total, line_count, closed_xmin)
+    SELECT t.id, c.partner_id, period, coalesce(pv.currency, a.currency), sum(c.net), count(*), horizon
+      FROM rebate_closing_line c
+      LEFT JOIN @extschema@.program_version pv ON pv.id = c.version_id
+      LEFT JOIN @extschema@.statement_adjustment a ON a.id = c.adjustment_id
+     GROUP BY c.partner_id, coalesce(pv.currency, a.currency);
+
+    INSERT INTO @extschema@.statement_line
+          (tenant_id, statement_id, partner_id, line_no, line_kind, program_id, version_id, version, component,
+           program_period, counted_until, metric, kind, basis, comparison, tier, rate, documents, earned, cap_applied,
+           rebate, stacking, paid, gross, already_settled, net, settlement, status, explanation, adjustment_id)
+    SELECT t.id, s.id, c.partner_id,
+           pg_catalog.row_number() OVER (PARTITION BY s.id
+                                         ORDER BY CASE c.line_kind WHEN 'final' THEN 1 WHEN 'interim' THEN 2
+                                                                   WHEN 'adjustment' THEN 3 ELSE 4 END,
+                                                  p.code, c.component DESC, c.program_period, c.adjustment_id),
+           c.line_kind, c.program_id, c.version_id, c.version, c.component, c.program_period, c.counted_until,
+           c.metric, c.kind, c.basis, c.comparison, c.tier, c.rate, c.documents, c.earned, c.cap_applied, c.rebate,
+           c.stacking, c.paid, c.gross, c.already_settled, c.net, c.settlement, c.status, c.explanation,
+           c.adjustment_id
+      FROM rebate_closing_line c
+      LEFT JOIN @extschema@.program p ON p.id = c.program_id
+      LEFT JOIN @extschema@.program_version pv ON pv.id = c.version_id
+      LEFT JOIN @extschema@.statement_adjustment a ON a.id = c.adjustment_id
+      JOIN @extschema@.statement s ON s.tenant_id = t.id AND s.partner_id = c.partner_id AND s.period = close_period.period
+                                  AND s.currency = coalesce(pv.currency, a.currency) AND s.status = 'draft';
+
+    RETURN QUERY
+    SELECT s.currency, (count(*) FILTER (WHERE s.status = 'draft'))::integer,
+           (sum(s.line_count) FILTER (WHERE s.status = 'draft'))::integer,
+           sum(s.total) FILTER (WHERE s.status = 'draft'),
+           (count(*) FILTER (WHERE s.status <> 'draft'))::integer,
+           (SELECT count(*) FROM rebate_closing_job j WHERE j.job = 'adjustment')::integer
+      FROM @extschema@.statement s
+     WHERE s.tenant_id = t.id AND s.period = close_period.period
+     GROUP BY s.currency ORDER BY s.currency;
+END
+$$;
+
+-- ---- the audit log: each tenant sees its own values only ---------------------
+CREATE OR REPLACE FUNCTION @extschema@.audit_row() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    old_json jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+    new_json jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+    row_json jsonb := coalesce(new_json, old_json);
+    tenant_key text := CASE WHEN TG_TABLE_NAME = 'tenant' THEN 'id' ELSE 'tenant_id' END;
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'audit_row can only audit tables of the rebate extension'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- a row an admin moves to another tenant leaves the one (a delete there) and
+    -- arrives in the other (an insert): each tenant's log shows only its own
+    -- values, and settlement sees the change on both sides
+    IF TG_OP = 'UPDATE' AND (old_json ->> tenant_key) IS DISTINCT FROM (new_json ->> tenant_key) THEN
+        INSERT INTO @extschema@.audit_log
+            (tenant_id, table_name, row_id, operation, old_row, new_row, changed_columns, session_role, acting_role)
+        VALUES ((old_json ->> tenant_key)::bigint, TG_TABLE_NAME, (old_json ->> 'id')::bigint, 'DELETE', old_json, NULL,
+                NULL, session_user, @extschema@.acting_role()),
+               ((new_json ->> tenant_key)::bigint, TG_TABLE_NAME, (new_json ->> 'id')::bigint, 'INSERT', NULL, new_json,
+                NULL, session_user, @extschema@.acting_role());
+        RETURN NULL;
+    END IF;
+    INSERT INTO @extschema@.audit_log
+        (tenant_id, table_name, row_id, operation, old_row, new_row, changed_columns, session_role, acting_role)
+    VALUES ((row_json ->> tenant_key)::bigint,
+            TG_TABLE_NAME,
+            (row_json ->> 'id')::bigint,
+            TG_OP,
+            old_json,
+            new_json,
+            CASE WHEN TG_OP = 'UPDATE' THEN
+                (SELECT array_agg(n.key ORDER BY n.key) FROM jsonb_each(new_json) n
+                  WHERE n.value IS DISTINCT FROM old_json -> n.key)
+            END,
+            session_user,
+            @extschema@.acting_role());
+    RETURN NULL;
+END
+$$;
+
+-- ---- orders a partner user places are dated by the server ---------------------
+
+-- The day an order counts in decides its period (and, once the period is
+-- settled, whether it is paid as an adjustment): partner users do not choose
+-- it, as they do not choose when they registered a customer.
+REVOKE INSERT (order_date), UPDATE (order_date) ON @extschema@.sales_order FROM rebate_partner;
+

@@ -117,6 +117,7 @@ CREATE FUNCTION attack.hidden_markers(actor text) RETURNS text[]
            WHEN 'atk_d1' THEN b || ARRAY['ZQXO', '61.2345', '8765432']
            WHEN 'atk_s1' THEN b || ARRAY['ZQXO', 'ZQXS', '61.2345', '8765432']
            WHEN 'atk_b_user' THEN ARRAY['ZQXA', 'ZQXO', 'ZQXS', '61.2345', '8765432', '71.2345', '1234567']
+           WHEN 'atk_mgr_b' THEN ARRAY['ZQXA', 'ZQXO', 'ZQXS', '61.2345', '8765432']
            ELSE b || ARRAY['ZQXA', 'ZQXO', 'ZQXS', '61.2345', '8765432'] END   -- no tenant: everything is hidden
       FROM (SELECT ARRAY['ZQXB', '43.2109', '71.2345', '5432.1098', '1234567'] AS b) x
 $$;

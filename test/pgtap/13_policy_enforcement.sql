@@ -273,8 +273,11 @@ SELECT throws_ok($$SELECT rebate.resolve_violation((SELECT id FROM rebate.policy
 RESET ROLE;
 UPDATE price_policy SET enforcement = 'review' WHERE id = 8501;
 SET ROLE t_pe_pa;
-SELECT lives_ok($$INSERT INTO rebate.sales_order (code, partner_id, ship_to_region_id, order_date)
-                  VALUES ('RLS-1', 8201, 8112, '2026-03-20')$$, 'a partner user places a draft');
+SELECT lives_ok($$INSERT INTO rebate.sales_order (code, partner_id, ship_to_region_id)
+                  VALUES ('RLS-1', 8201, 8112)$$, 'a partner user places a draft (dated today)');
+RESET ROLE;
+UPDATE rebate.sales_order SET order_date = '2026-03-20' WHERE code = 'RLS-1';   -- a manager dates it
+SET ROLE t_pe_pa;
 SELECT lives_ok($$INSERT INTO rebate.order_line (order_id, line_no, product_id, quantity, unit_price)
                   VALUES (pg_temp.order_id('RLS-1'), 1, 8401, 2, 790)$$,
                 'review mode: its line below the floor is accepted, the violation written for it');

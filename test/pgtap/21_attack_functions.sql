@@ -7,7 +7,7 @@
 -- follow their rules and every change to one is kept.  The last test fails
 -- when a SECURITY DEFINER function appears that this file does not attack.
 BEGIN;
-SELECT plan(61);
+SELECT plan(65);
 \ir ../attack/fixture.sql
 
 -- ---- the primitive: strictly true or false, and no tenant through a group role --
@@ -142,6 +142,8 @@ SELECT attack.like_missing('atk_mgr_a', 'rebate.resolve_violation(bigint,text,te
                            $$SELECT rebate.resolve_violation(940295, 'reject')$$,
                            $$SELECT rebate.resolve_violation(999999, 'reject')$$,
                            'another brand''s violation is, to a manager, one that does not exist');
+SELECT is((SELECT xmax::text FROM rebate.policy_violation WHERE id = 940295), '0',
+          'and none of these attempts locked the other brand''s violation (a second session would have waited on it)');
 SELECT attack.attempt('atk_s1', 'rebate.resolve_violation(bigint,text,text)',
                       $$SELECT rebate.resolve_violation(940195, 'approve')$$, 'a partner user resolves nothing', '42501');
 
@@ -187,6 +189,15 @@ SELECT attack.attempt('atk_s1', 'rebate.refresh_report_snapshots()',
                       $$SELECT * FROM rebate.refresh_report_snapshots()$$, 'nor a partner user', '42501');
 
 -- ---- the functions a manager runs on its own brand, aimed at another -----------------
+SELECT is((SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), 0,
+          'closing takes no advisory lock (whose key anyone could take, to hold a close up or watch for it)');
+SELECT attack.attempt('atk_s1', 'rebate.close_period(bigint,daterange)',
+                      $$SELECT 1 FROM rebate.enforcement_setting WHERE tenant_id = 9401 FOR NO KEY UPDATE$$,
+                      'the row a close serialises on cannot be locked by a partner user', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.close_period(bigint,daterange)',
+                      $q$DO $d$ BEGIN PERFORM 1 FROM rebate.enforcement_setting WHERE tenant_id = 9402 FOR NO KEY UPDATE;
+                                     IF FOUND THEN RAISE 'locked'; END IF; END $d$$q$,
+                      'nor by another brand''s manager', '00000');
 SELECT attack.like_missing('atk_mgr_a', 'rebate.close_period(bigint,daterange)',
                            $$SELECT * FROM rebate.close_period(9402, '[2026-04-01,2026-05-01)')$$,
                            $$SELECT * FROM rebate.close_period(9499, '[2026-04-01,2026-05-01)')$$,

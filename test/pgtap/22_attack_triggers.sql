@@ -8,7 +8,7 @@
 -- a table gains such a trigger, or a SECURITY DEFINER trigger function
 -- appears, that this file does not attack.
 BEGIN;
-SELECT plan(66);
+SELECT plan(69);
 \ir ../attack/fixture.sql
 
 -- ---- order lines: the C policy triggers and fill_order_line ------------------------
@@ -269,6 +269,18 @@ SELECT attack.attempt('atk_mgr_a', 'rebate.create_enforcement_setting()',
 SELECT attack.attempt('atk_mgr_a', 'rebate.record_binding_change()',
     $$INSERT INTO rebate.access_binding (role, tenant_id) VALUES ('atk_spare', 9401)$$,
     'a binding is written through grant_access only, which the history records', '42501');
+SELECT attack.attempt('atk_s1', 'rebate.sales_order',
+    $$INSERT INTO rebate.sales_order (code, partner_id, ship_to_region_id, order_date) VALUES ('X7', 940112, 940103, '2026-03-01')$$,
+    'a dealer cannot date its order into a period of its choosing (a settled one, say)', '42501');
+-- an admin moves a row from A to B: B's manager reads no value it had in A
+INSERT INTO rebate.region (id, tenant_id, code, name, level) VALUES (940109, 9401, 'ZQXAMV', 'ZQXA搬迁', 'custom');
+UPDATE rebate.region SET tenant_id = 9402, code = 'MOVED', name = '迁入' WHERE id = 940109;
+SELECT attack.attempt('atk_mgr_b', 'rebate.audit_row()',
+    $$SELECT attack.spy(a) FROM rebate.audit_log a WHERE a.row_id = 940109$$,
+    'the audit log shows the manager of the brand a row moved into none of its values in the other brand', '00000');
+SELECT is((SELECT string_agg(format('%s %s', tenant_id, operation), ', ' ORDER BY id) FROM rebate.audit_log
+            WHERE table_name = 'region' AND row_id = 940109),
+          '9401 INSERT, 9401 DELETE, 9402 INSERT', 'each brand''s log has its side of the move');
 SELECT attack.attempt('atk_s1', 'rebate.end_customer',
     $$INSERT INTO rebate.end_customer (partner_id, name, registered_on) VALUES (940112, '新客户', '2025-01-01')$$,
     'a dealer cannot backdate a customer registration (it counts for new_customers)', '42501');
