@@ -5,7 +5,7 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION)
 MODULE_big  = rebate
 OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.o src/tier_calc.o \
               src/money.o src/tiered_sum.o src/icu_text.o src/option_words.o src/state_machine.o \
-              src/policy_spi.o src/policy_cache.o src/policy_row.o src/policy_violation.o \
+              src/policy_spi.o src/policy_cache.o src/policy_facts.o src/policy_row.o src/policy_violation.o \
               src/price_policy.o src/region_policy.o src/order_policy.o src/amount_words.o \
               src/exact_sum.o src/channel_kpis.o src/ratio_aggregates.o
 

@@ -286,145 +286,196 @@ order_in_tenant(PolicySpi *spi, Oid reader, const PolicyBreach *order)
 		policy_tenant_of(spi, reader, OWNED_REGION, order->region_id) == order->tenant_id;
 }
 
+/* An order row being judged, and what the rules share about it. */
+typedef struct OrderJudged
+{
+	TriggerData *trigdata;
+	Relation	rel;
+	const OrderColumns *col;
+	HeapTuple	tuple;			/* NEW */
+	bool		is_update;
+	char	   *status;
+	char	   *old_status;		/* NULL on insert */
+	bool		entering;		/* becoming submitted or approved */
+	Oid			reader;
+	TenantSettings settings;
+	PolicyBreach breach;		/* filled in from the order, for every rule's breaches */
+	PolicySpi  *spi;
+} OrderJudged;
+
+static char *
+order_code(OrderJudged *o)
+{
+	bool		isnull;
+
+	return TextDatumGetCString(get(o->tuple, o->rel, o->col->code, &isnull));
+}
+
+/* A shipped, delivered, closed or cancelled order keeps its partner, region,
+ * date, kind and currency. */
+static void
+judge_locked(OrderJudged *o)
+{
+	static const char *const locked_columns[] = {
+		"tenant_id", "partner_id", "kind", "original_order_id", "ship_to_region_id", "order_date", "currency"
+	};
+	const AttrNumber attnums[] = {
+		o->col->tenant_id, o->col->partner_id, o->col->kind, o->col->original_order_id,
+		o->col->ship_to_region_id, o->col->order_date, o->col->currency
+	};
+
+	if (!o->is_update || !status_locked(o->old_status))
+		return;
+	for (int i = 0; i < (int) lengthof(attnums); i++)
+		if (column_changed(o->trigdata, attnums[i]))
+			refuse_locked(order_code(o), o->old_status, psprintf("the %s", locked_columns[i]));
+}
+
+/* An active partner places orders: a new live order, or a draft submitted. */
+static void
+judge_partner_active(OrderJudged *o)
+{
+	PartnerFacts facts;
+	char	   *partner;
+
+	if (!((!o->is_update && status_live(o->status)) || (o->entering && strcmp(o->old_status, "draft") == 0)))
+		return;
+	if (!policy_partner(o->spi, o->reader, o->breach.partner_id, &facts) || strcmp(facts.state, "active") == 0)
+		return;
+	policy_names(o->spi, o->reader, 0, o->breach.partner_id, 0, NULL, &partner, NULL);
+	ereport(ERROR,
+			(errcode(ERRCODE_REBATE_PARTNER_NOT_ACTIVE),
+			 errmsg("partner %s is %s and cannot place orders", partner, facts.state),
+			 errdetail("Its state has been \"%s\" since %s.", facts.state, policy_date_text(facts.state_since)),
+			 errhint("Only active partners place orders; a manager changes the state with rebate.set_partner_state.")));
+}
+
+/* The order ships into the partner's territory (窜货).  Returns whether a
+ * review-mode breach holds it. */
+static bool
+judge_territory(OrderJudged *o)
+{
+	PolicyBreach b = o->breach;
+	char	   *partner;
+	char	   *region;
+
+	if (o->settings.territory == MODE_ALLOW)
+		return false;
+	if (o->is_update && !column_changed(o->trigdata, o->col->partner_id) &&
+		!column_changed(o->trigdata, o->col->ship_to_region_id) && !column_changed(o->trigdata, o->col->order_date))
+		return false;
+	if (policy_in_territory(o->spi, o->reader, b.partner_id, b.region_id, b.order_date))
+		return false;
+	b.kind = "territory";
+	b.mode = o->settings.territory;
+	policy_names(o->spi, o->reader, 0, b.partner_id, b.region_id, NULL, &partner, &region);
+	policy_fill_territory_breach(&b, o->spi, o->reader, partner, region, b.order_date, b.partner_id);
+	policy_breach(o->spi, &b);
+	return true;
+}
+
+/* A new ship-to region: the products of the lines must be sold there. */
+static bool
+judge_ship_to_products(OrderJudged *o)
+{
+	return o->is_update && o->settings.product_region != MODE_ALLOW &&
+		column_changed(o->trigdata, o->col->ship_to_region_id) &&
+		rejudge_lines(o->spi, o->reader, &o->settings, &o->breach);
+}
+
+/* An order entering submitted or approved with violations still open is held. */
+static bool
+judge_open_violations(OrderJudged *o)
+{
+	Datum		arg = Int64GetDatum(o->breach.order_id);
+	bool		isnull;
+
+	if (!o->entering)
+		return false;
+	policy_spi_run(o->spi, &open_violations_plan, o->reader, &arg, NULL);
+	return DatumGetBool(policy_spi_value(0, 1, &isnull));
+}
+
+/* Submitting or approving checks the partner's credit. */
+static bool
+judge_credit(OrderJudged *o)
+{
+	CreditOrder order = {
+		o->breach.tenant_id, o->breach.partner_id, o->breach.order_id, NULL, o->breach.order_date,
+		o->breach.region_id, RelationGetRelid(o->rel), o->breach.order_id
+	};
+	int64		violation;
+
+	if (!o->entering || o->settings.credit == MODE_ALLOW)
+		return false;
+	order.order_code = order_code(o);
+	return credit_breached(o->spi, o->reader, &o->settings, &order,
+						   DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(0))), &violation);
+}
+
 Datum
 rebate_enforce_order_policy(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel;
-	const OrderColumns *col;
-	HeapTuple	tuple;
-	bool		is_update;
-	bool		isnull;
-	char	   *status;
-	char	   *kind;
-	char	   *old_status = NULL;
-	bool		entering;
-	bool		hold = false;
-	Oid			reader;
-	TenantSettings settings;
-	PolicyBreach order_breach;
+	OrderJudged o;
 	PolicySpi	spi = {false};
-	char	   *partner;
-	char	   *region;
+	bool		isnull;
+	char	   *kind;
+	bool		hold;
 
 	policy_require_row_trigger(fcinfo, "rebate.enforce_order_policy()", false);
 	policy_cache_begin();
-	rel = trigdata->tg_relation;
-	col = order_columns_of(rel);
-	is_update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
-	tuple = is_update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
-	reader = rel->rd_rel->relowner;
+	memset(&o, 0, sizeof(o));
+	o.trigdata = trigdata;
+	o.spi = &spi;
+	o.rel = trigdata->tg_relation;
+	o.col = order_columns_of(o.rel);
+	o.is_update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
+	o.tuple = o.is_update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	o.reader = o.rel->rd_rel->relowner;
+	o.status = TextDatumGetCString(get(o.tuple, o.rel, o.col->status, &isnull));
+	if (o.is_update)
+		o.old_status = TextDatumGetCString(get(trigdata->tg_trigtuple, o.rel, o.col->status, &isnull));
+	kind = TextDatumGetCString(get(o.tuple, o.rel, o.col->kind, &isnull));
+	o.breach.order_id = DatumGetInt64(get(o.tuple, o.rel, o.col->id, &isnull));
+	o.breach.tenant_id = DatumGetInt64(get(o.tuple, o.rel, o.col->tenant_id, &isnull));
+	o.breach.partner_id = DatumGetInt64(get(o.tuple, o.rel, o.col->partner_id, &isnull));
+	o.breach.region_id = DatumGetInt64(get(o.tuple, o.rel, o.col->ship_to_region_id, &isnull));
+	o.breach.order_date = DatumGetDateADT(get(o.tuple, o.rel, o.col->order_date, &isnull));
+	o.breach.source_table = RelationGetRelid(o.rel);
+	o.breach.source_id = o.breach.order_id;
+	o.breach.has_source_id = true;
 
-	status = TextDatumGetCString(get(tuple, rel, col->status, &isnull));
-	kind = TextDatumGetCString(get(tuple, rel, col->kind, &isnull));
-	memset(&order_breach, 0, sizeof(order_breach));
-	order_breach.order_id = DatumGetInt64(get(tuple, rel, col->id, &isnull));
-	order_breach.tenant_id = DatumGetInt64(get(tuple, rel, col->tenant_id, &isnull));
-	order_breach.partner_id = DatumGetInt64(get(tuple, rel, col->partner_id, &isnull));
-	order_breach.region_id = DatumGetInt64(get(tuple, rel, col->ship_to_region_id, &isnull));
-	order_breach.order_date = DatumGetDateADT(get(tuple, rel, col->order_date, &isnull));
-	order_breach.source_table = RelationGetRelid(rel);
-	order_breach.source_id = order_breach.order_id;
-	order_breach.has_source_id = true;
-
-	if (is_update)
-	{
-		old_status = TextDatumGetCString(get(trigdata->tg_trigtuple, rel, col->status, &isnull));
-		if (status_locked(old_status))
-		{
-			static const char *const locked_columns[] = {
-				"tenant_id", "partner_id", "kind", "original_order_id", "ship_to_region_id", "order_date", "currency"
-			};
-			const AttrNumber attnums[] = {
-				col->tenant_id, col->partner_id, col->kind, col->original_order_id,
-				col->ship_to_region_id, col->order_date, col->currency
-			};
-
-			for (int i = 0; i < (int) lengthof(attnums); i++)
-				if (column_changed(trigdata, attnums[i]))
-					refuse_locked(TextDatumGetCString(get(tuple, rel, col->code, &isnull)), old_status,
-								  psprintf("the %s", locked_columns[i]));
-		}
-	}
-	if (strcmp(kind, "order") != 0 || strcmp(status, "cancelled") == 0 ||
-		!policy_partner_visible(&spi, order_breach.partner_id) || !order_in_tenant(&spi, reader, &order_breach))
+	judge_locked(&o);
+	if (strcmp(kind, "order") != 0 || strcmp(o.status, "cancelled") == 0 ||
+		!policy_partner_visible(&spi, o.breach.partner_id) || !order_in_tenant(&spi, o.reader, &o.breach))
 	{
 		policy_spi_finish(&spi);
-		return PointerGetDatum(tuple);	/* returns and credit notes follow their original order;
-										 * row-level security refuses an invisible partner, the
-										 * foreign keys another tenant's partner or region */
+		return PointerGetDatum(o.tuple);	/* returns and credit notes follow their original order;
+											 * row-level security refuses an invisible partner, the
+											 * foreign keys another tenant's partner or region */
 	}
+	o.entering = status_is(o.status, "submitted", "approved") &&
+		(!o.is_update || strcmp(o.old_status, o.status) != 0);
+	policy_tenant_settings(&spi, o.reader, o.breach.tenant_id, &o.settings);
 
-	entering = status_is(status, "submitted", "approved") && (!is_update || strcmp(old_status, status) != 0);
-	policy_tenant_settings(&spi, reader, order_breach.tenant_id, &settings);
-
-	/* an active partner places orders */
-	if ((!is_update && status_live(status)) || (entering && strcmp(old_status, "draft") == 0))
-	{
-		PartnerFacts facts;
-
-		if (policy_partner(&spi, reader, order_breach.partner_id, &facts) && strcmp(facts.state, "active") != 0)
-		{
-			policy_names(&spi, reader, 0, order_breach.partner_id, 0, NULL, &partner, NULL);
-			ereport(ERROR,
-					(errcode(ERRCODE_REBATE_PARTNER_NOT_ACTIVE),
-					 errmsg("partner %s is %s and cannot place orders", partner, facts.state),
-					 errdetail("Its state has been \"%s\" since %s.", facts.state, policy_date_text(facts.state_since)),
-					 errhint("Only active partners place orders; a manager changes the state with rebate.set_partner_state.")));
-		}
-	}
-
-	/* territory (窜货) */
-	if (settings.territory != MODE_ALLOW &&
-		(!is_update || column_changed(trigdata, col->partner_id) ||
-		 column_changed(trigdata, col->ship_to_region_id) || column_changed(trigdata, col->order_date)) &&
-		!policy_in_territory(&spi, reader, order_breach.partner_id, order_breach.region_id, order_breach.order_date))
-	{
-		PolicyBreach b = order_breach;
-
-		b.kind = "territory";
-		b.mode = settings.territory;
-		policy_names(&spi, reader, 0, b.partner_id, b.region_id, NULL, &partner, &region);
-		policy_fill_territory_breach(&b, &spi, reader, partner, region, b.order_date, b.partner_id);
-		policy_breach(&spi, &b);
-		hold = true;
-	}
-	if (is_update && settings.product_region != MODE_ALLOW && column_changed(trigdata, col->ship_to_region_id) &&
-		rejudge_lines(&spi, reader, &settings, &order_breach))
-		hold = true;
-
-	if (entering && !hold)
-	{
-		Datum		arg = Int64GetDatum(order_breach.order_id);
-
-		policy_spi_run(&spi, &open_violations_plan, reader, &arg, NULL);
-		hold = DatumGetBool(policy_spi_value(0, 1, &isnull));
-	}
-	if (entering && settings.credit != MODE_ALLOW)
-	{
-		CreditOrder order = {
-			order_breach.tenant_id, order_breach.partner_id, order_breach.order_id,
-			TextDatumGetCString(get(tuple, rel, col->code, &isnull)), order_breach.order_date,
-			order_breach.region_id, RelationGetRelid(rel), order_breach.order_id
-		};
-
-		int64		violation;
-
-		if (credit_breached(&spi, reader, &settings, &order,
-							DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(0))), &violation))
-			hold = true;
-	}
+	judge_partner_active(&o);
+	hold = judge_territory(&o);
+	hold |= judge_ship_to_products(&o);
+	if (!hold)
+		hold = judge_open_violations(&o);
+	hold |= judge_credit(&o);
 	policy_spi_finish(&spi);
 
-	if (hold && status_is(status, "submitted", "approved"))
+	if (hold && status_is(o.status, "submitted", "approved"))
 	{
-		int			attnum = col->status;
+		int			attnum = o.col->status;
 		Datum		value = CStringGetTextDatum("on_hold");
 		bool		null = false;
 
-		tuple = heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), 1, &attnum, &value, &null);
+		o.tuple = heap_modify_tuple_by_cols(o.tuple, RelationGetDescr(o.rel), 1, &attnum, &value, &null);
 	}
-	return PointerGetDatum(tuple);
+	return PointerGetDatum(o.tuple);
 }
 
 /* ---- rebate.order_line ----------------------------------------------------- */

@@ -38,6 +38,8 @@ extern uint64 policy_spi_run(PolicySpi *spi, SavedPlan *plan, Oid as_role, Datum
 extern void policy_spi_finish(PolicySpi *spi);
 extern Datum policy_spi_value(int row, int column, bool *isnull);
 extern char *policy_spi_text(int row, int column);	/* NULL if null */
+extern int64 policy_spi_int64(int row, int column);	/* 0 if null */
+extern Numeric policy_spi_numeric(int row, int column);	/* NULL if null */
 
 /* ---- modes, settings, caches -------------------------------------------- */
 
@@ -174,6 +176,11 @@ extern bool policy_row_load(PolicyRow *row, PolicySpi *spi, FunctionCallInfo fci
 							uint32 required);
 /* The tuple to return, built after SPI has finished (in the caller's memory). */
 extern HeapTuple policy_row_result(PolicyRow *row);
+/* A line-policy trigger's whole body: load the row, judge it (when any of the
+ * 'changed' fields changed; 0: always), return the row to write. */
+typedef void (*PolicyJudge) (PolicySpi *spi, PolicyRow *row);
+extern Datum policy_row_trigger(FunctionCallInfo fcinfo, const char *function, uint32 required, uint32 changed,
+								PolicyJudge judge);
 /* On UPDATE: whether any of these fields changed (always true on INSERT). */
 extern bool policy_row_changed(PolicyRow *row, uint32 fields);
 extern void policy_require_row_trigger(FunctionCallInfo fcinfo, const char *function, bool allow_delete);

@@ -539,3 +539,17 @@ policy_row_result(PolicyRow *row)
 	return heap_modify_tuple_by_cols(row->tuple, RelationGetDescr(row->trigdata->tg_relation), 1,
 									 &column, &value, &isnull);
 }
+
+Datum
+policy_row_trigger(FunctionCallInfo fcinfo, const char *function, uint32 required, uint32 changed, PolicyJudge judge)
+{
+	PolicySpi	spi = {false};
+	PolicyRow	row;
+
+	policy_cache_begin();
+	if (policy_row_load(&row, &spi, fcinfo, function, required) &&
+		(changed == 0 || policy_row_changed(&row, changed)))
+		judge(&spi, &row);
+	policy_spi_finish(&spi);
+	return PointerGetDatum(policy_row_result(&row));
+}

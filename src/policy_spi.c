@@ -70,3 +70,21 @@ policy_spi_text(int row, int column)
 
 	return isnull ? NULL : TextDatumGetCString(value);
 }
+
+int64
+policy_spi_int64(int row, int column)
+{
+	bool		isnull;
+	Datum		value = policy_spi_value(row, column, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(value);
+}
+
+Numeric
+policy_spi_numeric(int row, int column)
+{
+	bool		isnull;
+	Datum		value = policy_spi_value(row, column, &isnull);
+
+	return isnull ? NULL : DatumGetNumeric(value);
+}

@@ -83,15 +83,8 @@ judge_line(PolicySpi *spi, PolicyRow *row)
 Datum
 rebate_enforce_price_policy(PG_FUNCTION_ARGS)
 {
-	PolicySpi	spi = {false};
-	PolicyRow	row;
-
-	policy_cache_begin();
-	if (policy_row_load(&row, &spi, fcinfo, function_name,
-						PF_BIT(PF_PARTNER) | PF_BIT(PF_PRODUCT) | PF_BIT(PF_UNIT_PRICE)) &&
-		policy_row_changed(&row, PF_BIT(PF_PRODUCT) | PF_BIT(PF_UNIT_PRICE) | PF_BIT(PF_QUANTITY) |
-						   PF_BIT(PF_PARTNER) | PF_BIT(PF_REGION) | PF_BIT(PF_ORDER_DATE)))
-		judge_line(&spi, &row);
-	policy_spi_finish(&spi);
-	return PointerGetDatum(policy_row_result(&row));
+	return policy_row_trigger(fcinfo, function_name, PF_BIT(PF_PARTNER) | PF_BIT(PF_PRODUCT) | PF_BIT(PF_UNIT_PRICE),
+							  PF_BIT(PF_PRODUCT) | PF_BIT(PF_UNIT_PRICE) | PF_BIT(PF_QUANTITY) |
+							  PF_BIT(PF_PARTNER) | PF_BIT(PF_REGION) | PF_BIT(PF_ORDER_DATE),
+							  judge_line);
 }

@@ -100,13 +100,7 @@ judge_row(PolicySpi *spi, PolicyRow *row)
 Datum
 rebate_enforce_region_policy(PG_FUNCTION_ARGS)
 {
-	PolicySpi	spi = {false};
-	PolicyRow	row;
-
-	policy_cache_begin();
-	if (policy_row_load(&row, &spi, fcinfo, function_name,
-						PF_BIT(PF_PARTNER) | PF_BIT(PF_PRODUCT) | PF_BIT(PF_REGION)))
-		judge_row(&spi, &row);
-	policy_spi_finish(&spi);
-	return PointerGetDatum(policy_row_result(&row));
+	/* each rule looks at its own fields' changes */
+	return policy_row_trigger(fcinfo, function_name, PF_BIT(PF_PARTNER) | PF_BIT(PF_PRODUCT) | PF_BIT(PF_REGION), 0,
+							  judge_row);
 }

@@ -164,9 +164,12 @@ SELECT attack.attempt('atk_s1', 'rebate.partner_scores(bigint,daterange)',
                       $$SELECT attack.spy(s) FROM rebate.partner_scores(9401, '[2026-01-01,2026-04-01)') s$$,
                       'a dealer sees its own score, nothing of its sibling or of costs', '00000');
 SET SESSION AUTHORIZATION atk_s1;
-SELECT is((SELECT string_agg(format('%s %s %s', partner_id, total IS NULL, rank_in_tenant IS NOT NULL), ',')
+SELECT is((SELECT string_agg(format('%s %s', partner_id,
+                                    num_nulls(total, rank_in_tenant, rank_in_region, band_grade, suggested_grade, change)), ',')
+                    || ': ' || string_agg(reason, ',')
              FROM rebate.partner_scores(9401, '[2026-01-01,2026-04-01)')),
-          '940112 t t', 'its row, ranked, with no total: the total weights the margin it may not read');
+          '940112 6: scored with margins, which this role may not read',
+          'its row, without the total, ranks, band, suggestion or trail of totals: they weight the margin it may not read');
 RESET SESSION AUTHORIZATION;
 CREATE TEMP TABLE scores_a AS
 SELECT string_agg(format('%s %s', partner_id, total), ', ' ORDER BY partner_id) AS totals

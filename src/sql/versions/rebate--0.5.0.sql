@@ -4909,6 +4909,7 @@ DECLARE
     manager  boolean := @extschema@.manages_tenant(caller, partner_scores.tenant_id);
     user_of  bigint := CASE WHEN coalesce(bound.tenant_id = partner_scores.tenant_id, false) THEN bound.partner_id END;
     costs    boolean := pg_catalog.has_column_privilege(caller, '@extschema@.order_line'::regclass, 'unit_cost', 'SELECT');
+    hidden   boolean;
     history  integer;
 BEGIN
     -- another tenant's model is treated exactly like none
@@ -4926,6 +4927,11 @@ BEGIN
                                            @extschema@.period_of(m.period_unit, coalesce(lower(partner_scores.period), CURRENT_DATE)));
     END IF;
     PERFORM @extschema@.check_scoring_model(m.id);
+    -- a model that weights margins: its total, and all that follows from it (band,
+    -- ranks, suggestion, the trail of totals), would give them away to a reader
+    -- who may not read costs
+    hidden := NOT costs AND EXISTS (SELECT 1 FROM @extschema@.scoring_kpi k
+                                     WHERE k.model_id = m.id AND k.kpi IN ('gross_margin', 'margin_rate'));
     history := greatest(m.promote_after, m.demote_after);
     RETURN QUERY
         WITH scored AS (
@@ -4967,17 +4973,18 @@ BEGIN
                              (n.kpis).products)::@extschema@.kpis END,
                CASE WHEN costs THEN n.kpi_values ELSE n.kpi_values - ARRAY['gross_margin', 'margin_rate'] END,
                CASE WHEN costs THEN n.scores ELSE n.scores - ARRAY['gross_margin', 'margin_rate'] END,
-               -- a total weighting margins would give them away to a reader who may not read costs
-               CASE WHEN costs OR NOT EXISTS (SELECT 1 FROM @extschema@.scoring_kpi k
-                                               WHERE k.model_id = m.id AND k.kpi IN ('gross_margin', 'margin_rate'))
-                    THEN pg_catalog.trim_scale(n.total) END, n.rank_in_tenant, n.rank_in_region, n.band_code, n.current_code,
-               CASE WHEN n.current_rank IS NULL THEN n.band_code
+               CASE WHEN NOT hidden THEN pg_catalog.trim_scale(n.total) END,
+               CASE WHEN NOT hidden THEN n.rank_in_tenant END, CASE WHEN NOT hidden THEN n.rank_in_region END,
+               CASE WHEN NOT hidden THEN n.band_code END, n.current_code,
+               CASE WHEN hidden THEN NULL
+                    WHEN n.current_rank IS NULL THEN n.band_code
                     WHEN r.up THEN (SELECT g.code FROM @extschema@.partner_grade g WHERE g.tenant_id = m.tenant_id AND g.rank = r.up_to)
                     WHEN r.down THEN (SELECT g.code FROM @extschema@.partner_grade g WHERE g.tenant_id = m.tenant_id AND g.rank = r.down_to)
                END,
-               CASE WHEN n.band_code IS NULL THEN NULL
+               CASE WHEN hidden OR n.band_code IS NULL THEN NULL
                     WHEN n.current_rank IS NULL THEN 'assign' WHEN r.up THEN 'upgrade' WHEN r.down THEN 'downgrade' END,
-               CASE WHEN n.band_code IS NULL THEN 'no KPI could be scored'
+               CASE WHEN hidden THEN 'scored with margins, which this role may not read'
+                    WHEN n.band_code IS NULL THEN 'no KPI could be scored'
                     WHEN n.current_rank IS NULL THEN pg_catalog.format('no grade yet; band %s: %s', n.band_code, r.trail)
                     WHEN r.up THEN pg_catalog.format('in a better band than %s for %s consecutive %s(s): %s',
                                                      n.current_code, m.promote_after, m.period_unit, r.trail)
