@@ -916,6 +916,15 @@ BEGIN
 END
 $$;
 
+-- ---- programs: a partner user reads the terms that are its own -------------------
+
+-- A version scoped to named partners is their terms: a sibling dealer does
+-- not read which partners get special terms, nor what (a distributor reads
+-- those of the partners below it).
+CREATE POLICY partner_reads_own_terms ON @extschema@.program_version AS RESTRICTIVE FOR SELECT
+    USING ((SELECT @extschema@.current_partner_id()) IS NULL OR partner_ids = '{}'
+           OR partner_ids && (SELECT @extschema@.visible_partner_ids()));
+
 -- ---- orders a partner user places are dated by the server ---------------------
 
 -- The day an order counts in decides its period (and, once the period is

@@ -8,7 +8,7 @@
 -- a table gains such a trigger, or a SECURITY DEFINER trigger function
 -- appears, that this file does not attack.
 BEGIN;
-SELECT plan(69);
+SELECT plan(72);
 \ir ../attack/fixture.sql
 
 -- ---- order lines: the C policy triggers and fill_order_line ------------------------
@@ -204,6 +204,19 @@ SELECT attack.like_missing('atk_mgr_a', 'rebate.program_version',
     $$INSERT INTO rebate.program_version (program_id, version, effective, metric, kind, schedule) VALUES (940281, 1, '[2027-01-01,)', 'net_sales', 'tiered', 'retroactive 0:1%')$$,
     $$INSERT INTO rebate.program_version (program_id, version, effective, metric, kind, schedule) VALUES (999999, 1, '[2027-01-01,)', 'net_sales', 'tiered', 'retroactive 0:1%')$$,
     'a version of another brand''s program: its versions are not counted by a duplicate-key error');
+INSERT INTO rebate.program (id, tenant_id, code, name) VALUES (940183, 9401, 'ZQXSPRG', 'ZQXS特供');
+INSERT INTO rebate.program_version (tenant_id, program_id, effective, metric, kind, schedule, period_unit, partner_ids, note)
+VALUES (9401, 940183, '[2026-04-01,)', 'net_sales', 'tiered', 'retroactive 0:9%', 'month', '{940113}', 'ZQXS special terms');
+SELECT attack.attempt('atk_s1', 'rebate.program_version',
+    $$SELECT attack.spy(v.note) FROM rebate.program_version v WHERE v.program_id = 940183$$,
+    'a dealer reads no special terms of its sibling', '00000');
+SET SESSION AUTHORIZATION atk_s1;
+SELECT is((SELECT count(*)::int FROM rebate.program_version WHERE program_id = 940183), 0, 'not a row of them');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION atk_d1;
+SELECT is((SELECT count(*)::int FROM rebate.program_version WHERE program_id = 940183), 1,
+          'the distributor above both reads them');
+RESET SESSION AUTHORIZATION;
 SELECT attack.attempt('atk_mgr_a', 'rebate.policy_violation',
     $$UPDATE rebate.policy_violation SET resolved_by = 'atk_admin', resolved_at = now(), status = 'approved' WHERE id = 940195$$,
     'a violation is resolved only through resolve_violation, which stamps who', '42501');
