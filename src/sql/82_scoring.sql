@@ -472,7 +472,7 @@ BEGIN
          WHERE admin OR manager
             OR EXISTS (SELECT 1 FROM @extschema@.partner v
                         WHERE v.id = n.partner_id AND v.tenant_id = m.tenant_id AND v.path @> ARRAY[user_of])
-         ORDER BY n.rank_in_tenant, n.code;
+         ORDER BY CASE WHEN NOT hidden THEN n.rank_in_tenant END, n.code;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.partner_scores(bigint, daterange) IS
@@ -487,7 +487,11 @@ CREATE FUNCTION @extschema@.apply_grade_suggestions(tenant_id bigint, period dat
 AS $$
 #variable_conflict use_column
 DECLARE
-    s record;
+    s       record;
+    -- the grade history is read by the partner's users: no totals that weight margins
+    margins boolean := EXISTS (SELECT 1 FROM @extschema@.scoring_model m JOIN @extschema@.scoring_kpi k ON k.model_id = m.id
+                                WHERE m.tenant_id = apply_grade_suggestions.tenant_id AND m.active
+                                  AND k.kpi IN ('gross_margin', 'margin_rate'));
 BEGIN
     IF NOT @extschema@.may_manage(current_user, apply_grade_suggestions.tenant_id) THEN
         RAISE EXCEPTION 'only the tenant''s managers may change partner grades'
@@ -496,7 +500,10 @@ BEGIN
     FOR s IN SELECT * FROM @extschema@.partner_scores(apply_grade_suggestions.tenant_id, period) ps
               WHERE ps.suggested_grade IS NOT NULL ORDER BY ps.partner_code LOOP
         PERFORM @extschema@.set_partner_grade(s.partner_id, s.suggested_grade,
-                                              pg_catalog.format('scoring %s %s: %s', s.period_name, s.change, s.reason));
+                                              CASE WHEN margins
+                                                   THEN pg_catalog.format('scoring %s %s (the model weights margins: its totals are not recorded here)',
+                                                                          s.period_name, s.change)
+                                                   ELSE pg_catalog.format('scoring %s %s: %s', s.period_name, s.change, s.reason) END);
         partner_id := s.partner_id;
         from_grade := s.current_grade;
         to_grade := s.suggested_grade;

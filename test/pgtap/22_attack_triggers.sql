@@ -8,7 +8,7 @@
 -- a table gains such a trigger, or a SECURITY DEFINER trigger function
 -- appears, that this file does not attack.
 BEGIN;
-SELECT plan(72);
+SELECT plan(76);
 \ir ../attack/fixture.sql
 
 -- ---- order lines: the C policy triggers and fill_order_line ------------------------
@@ -211,7 +211,8 @@ SELECT attack.attempt('atk_s1', 'rebate.program_version',
     $$SELECT attack.spy(v.note) FROM rebate.program_version v WHERE v.program_id = 940183$$,
     'a dealer reads no special terms of its sibling', '00000');
 SET SESSION AUTHORIZATION atk_s1;
-SELECT is((SELECT count(*)::int FROM rebate.program_version WHERE program_id = 940183), 0, 'not a row of them');
+SELECT is((SELECT count(*)::int FROM rebate.program_version WHERE program_id = 940183)
+          + (SELECT count(*)::int FROM rebate.program WHERE id = 940183), 0, 'not a row of them, nor of the program');
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION atk_d1;
 SELECT is((SELECT count(*)::int FROM rebate.program_version WHERE program_id = 940183), 1,
@@ -285,6 +286,17 @@ SELECT attack.attempt('atk_mgr_a', 'rebate.record_binding_change()',
 SELECT attack.attempt('atk_s1', 'rebate.sales_order',
     $$INSERT INTO rebate.sales_order (code, partner_id, ship_to_region_id, order_date) VALUES ('X7', 940112, 940103, '2026-03-01')$$,
     'a dealer cannot date its order into a period of its choosing (a settled one, say)', '42501');
+-- a draft opened before a period closed and submitted after is dated when submitted
+SET SESSION AUTHORIZATION atk_s1;
+SELECT lives_ok($$INSERT INTO rebate.sales_order (code, partner_id, ship_to_region_id) VALUES ('X8', 940112, 940103)$$,
+                'a dealer opens a draft');
+RESET SESSION AUTHORIZATION;
+UPDATE rebate.sales_order SET order_date = '2026-03-31' WHERE code = 'X8';   -- as if opened on the period's last day
+SET SESSION AUTHORIZATION atk_s1;
+SELECT lives_ok($$UPDATE rebate.sales_order SET status = 'submitted' WHERE code = 'X8'$$, 'and submits it after the close');
+RESET SESSION AUTHORIZATION;
+SELECT is((SELECT order_date FROM rebate.sales_order WHERE code = 'X8'), CURRENT_DATE,
+          'it counts from the day it was submitted, not in the settled period');
 -- an admin moves a row from A to B: B's manager reads no value it had in A
 INSERT INTO rebate.region (id, tenant_id, code, name, level) VALUES (940109, 9401, 'ZQXAMV', 'ZQXA搬迁', 'custom');
 UPDATE rebate.region SET tenant_id = 9402, code = 'MOVED', name = '迁入' WHERE id = 940109;
@@ -298,7 +310,12 @@ SELECT attack.attempt('atk_s1', 'rebate.end_customer',
     $$INSERT INTO rebate.end_customer (partner_id, name, registered_on) VALUES (940112, '新客户', '2025-01-01')$$,
     'a dealer cannot backdate a customer registration (it counts for new_customers)', '42501');
 SET SESSION AUTHORIZATION atk_s1;
-SELECT is((SELECT count(*)::int FROM rebate.sales_order), 3, 'a dealer sees its own orders and nothing of its sibling''s or another brand''s');
+SELECT is((SELECT count(*)::int FROM rebate.sales_order), 4, 'a dealer sees its own four orders and nothing of its sibling''s or another brand''s');
+RESET SESSION AUTHORIZATION;
+
+SET SESSION AUTHORIZATION atk_mgr_b;
+SELECT lives_ok($$SELECT count(*) FROM rebate.close_period(9402, '[2026-04-01,2026-05-01)')$$,
+                'a manager closes in a transaction where another role closed before (the scratch tables are the session''s)');
 RESET SESSION AUTHORIZATION;
 
 -- ---- every table with a reading or guarding BEFORE trigger, every SECURITY DEFINER trigger function ----

@@ -4995,7 +4995,7 @@ BEGIN
          WHERE admin OR manager
             OR EXISTS (SELECT 1 FROM @extschema@.partner v
                         WHERE v.id = n.partner_id AND v.tenant_id = m.tenant_id AND v.path @> ARRAY[user_of])
-         ORDER BY n.rank_in_tenant, n.code;
+         ORDER BY CASE WHEN NOT hidden THEN n.rank_in_tenant END, n.code;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.partner_scores(bigint, daterange) IS
@@ -5010,7 +5010,11 @@ CREATE FUNCTION @extschema@.apply_grade_suggestions(tenant_id bigint, period dat
 AS $$
 #variable_conflict use_column
 DECLARE
-    s record;
+    s       record;
+    -- the grade history is read by the partner's users: no totals that weight margins
+    margins boolean := EXISTS (SELECT 1 FROM @extschema@.scoring_model m JOIN @extschema@.scoring_kpi k ON k.model_id = m.id
+                                WHERE m.tenant_id = apply_grade_suggestions.tenant_id AND m.active
+                                  AND k.kpi IN ('gross_margin', 'margin_rate'));
 BEGIN
     IF NOT @extschema@.may_manage(current_user, apply_grade_suggestions.tenant_id) THEN
         RAISE EXCEPTION 'only the tenant''s managers may change partner grades'
@@ -5019,7 +5023,10 @@ BEGIN
     FOR s IN SELECT * FROM @extschema@.partner_scores(apply_grade_suggestions.tenant_id, period) ps
               WHERE ps.suggested_grade IS NOT NULL ORDER BY ps.partner_code LOOP
         PERFORM @extschema@.set_partner_grade(s.partner_id, s.suggested_grade,
-                                              pg_catalog.format('scoring %s %s: %s', s.period_name, s.change, s.reason));
+                                              CASE WHEN margins
+                                                   THEN pg_catalog.format('scoring %s %s (the model weights margins: its totals are not recorded here)',
+                                                                          s.period_name, s.change)
+                                                   ELSE pg_catalog.format('scoring %s %s: %s', s.period_name, s.change, s.reason) END);
         partner_id := s.partner_id;
         from_grade := s.current_grade;
         to_grade := s.suggested_grade;
@@ -6306,6 +6313,15 @@ DECLARE
     horizon  bigint := pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot());
     changed  date;
 BEGIN
+    -- only READ COMMITTED sees, once the close's lock is granted, what a close of
+    -- the tenant it waited for committed
+    IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'rebate.close_period runs in READ COMMITTED transactions only'
+            USING ERRCODE = 'invalid_transaction_state',
+                  DETAIL = pg_catalog.format('This transaction is %s: it would settle on a snapshot taken before a concurrent close of the tenant committed, and pay again what that close settled.',
+                                             pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))),
+                  HINT = 'Close in a READ COMMITTED transaction (the default).';
+    END IF;
     SELECT * INTO t FROM @extschema@.tenant x WHERE x.id = close_period.tenant_id;
     IF t.id IS NULL THEN
         RAISE EXCEPTION 'tenant % does not exist or is not visible to you', tenant_id USING ERRCODE = 'no_data_found';
@@ -6351,6 +6367,8 @@ BEGIN
             ON COMMIT DROP;
         CREATE TEMP TABLE rebate_closing_line ON COMMIT DROP AS
             SELECT * FROM @extschema@.statement_line WITH NO DATA;
+        -- the session's own scratch: another role closing later in this transaction reuses it
+        GRANT ALL ON rebate_closing_job, rebate_closing_line TO PUBLIC;
     END IF;
     TRUNCATE rebate_closing_job, rebate_closing_line;
     INSERT INTO rebate_closing_job SELECT * FROM @extschema@.closing_jobs(t.id, period);
@@ -6499,12 +6517,37 @@ CREATE POLICY partner_reads_own_terms ON @extschema@.program_version AS RESTRICT
     USING ((SELECT @extschema@.current_partner_id()) IS NULL OR partner_ids = '{}'
            OR partner_ids && (SELECT @extschema@.visible_partner_ids()));
 
+-- A partner user sees a program only when it sees one of its versions.
+CREATE POLICY partner_reads_own_programs ON @extschema@.program AS RESTRICTIVE FOR SELECT
+    USING ((SELECT @extschema@.current_partner_id()) IS NULL
+           OR EXISTS (SELECT 1 FROM @extschema@.program_version v WHERE v.program_id = program.id));
+
 -- ---- orders a partner user places are dated by the server ---------------------
 
 -- The day an order counts in decides its period (and, once the period is
 -- settled, whether it is paid as an adjustment): partner users do not choose
 -- it, as they do not choose when they registered a customer.
 REVOKE INSERT (order_date), UPDATE (order_date) ON @extschema@.sales_order FROM rebate_partner;
+
+-- A draft a partner user submits is dated the day it is submitted: an empty
+-- draft opened before a period closed and filled after would otherwise date a
+-- sale into the settled period.
+CREATE FUNCTION @extschema@.date_partner_submission() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF OLD.status = 'draft' AND NEW.status <> 'draft' AND @extschema@.current_partner_id() IS NOT NULL THEN
+        NEW.order_date := CURRENT_DATE;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.date_partner_submission() IS
+    'BEFORE UPDATE trigger on sales_order: a draft a partner user submits is dated the day it is submitted';
+-- (before the policy trigger, which judges the territory on the order's date)
+CREATE TRIGGER date_submission BEFORE UPDATE OF status ON @extschema@.sales_order
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.date_partner_submission();
 
 -- ---------------------------------------------------------------------------
 -- Facts about this installation, for DBAs.
