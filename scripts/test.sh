@@ -20,6 +20,8 @@
 #                 progress equals a plain-SQL recomputation, during the load and after; no deadlock
 #   settlement window  across real transactions, a close rechecks exactly the settled periods
 #                 that changed documents can reach, and verify_period agrees
+#   session attacks  attacks that need a fresh backend of their own (a partner user's temporary
+#                 types against the policy triggers' plans)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 install_packages
@@ -149,6 +151,13 @@ set +e
 status=$?
 set -e
 record settlement_window $status
+
+say "session attacks: a partner user's own session against the policy triggers"
+set +e
+"$REPO/test/session_attacks.sh"
+status=$?
+set -e
+record session_attacks $status
 
 for db in rebate_tap rebate_diff rebate_docs rebate_dash; do
     psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $db" || true

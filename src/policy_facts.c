@@ -87,7 +87,7 @@ policy_tenant_settings(PolicySpi *spi, Oid reader, int64 tenant_id, TenantSettin
 /* ---- partners ------------------------------------------------------------ */
 
 static SavedPlan partner_plan = {
-	"SELECT tenant_id, state, state_changed_at::date, grade_id FROM rebate.partner WHERE id OPERATOR(pg_catalog.=) $1",
+	"SELECT tenant_id, state, state_changed_at::pg_catalog.date, grade_id FROM rebate.partner WHERE id OPERATOR(pg_catalog.=) $1",
 	1, {INT8OID}, NULL
 };
 

@@ -2,12 +2,18 @@
  * policy_spi.c — SPI for the policy triggers: each query is prepared once
  * per backend and kept, and runs as a role the trigger chooses (the owner
  * of the table judged, like PostgreSQL's foreign-key triggers), so that a
- * partner user's order is judged exactly like a manager's.
+ * partner user's order is judged exactly like a manager's.  Each query is
+ * prepared and run under search_path = pg_catalog, pg_temp, whatever the
+ * writer set: a name it resolves is never the writer's own temporary type or
+ * table (a domain named "date" in pg_temp, its check run as the owner, would
+ * be a way to the owner's rights; and a kept plan serves the backend's later
+ * users).
  */
 #include "postgres.h"
 
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "policy.h"
 
@@ -17,6 +23,7 @@ policy_spi_run(PolicySpi *spi, SavedPlan *plan, Oid as_role, Datum *values, cons
 	Oid			saved_role;
 	int			saved_context;
 	int			rc;
+	int			guc_level;
 
 	if (!spi->connected)
 	{
@@ -24,6 +31,9 @@ policy_spi_run(PolicySpi *spi, SavedPlan *plan, Oid as_role, Datum *values, cons
 			elog(ERROR, "SPI_connect failed");
 		spi->connected = true;
 	}
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	if (plan->plan == NULL)
 	{
 		SPIPlanPtr	prepared = SPI_prepare(plan->sql, plan->nargs, plan->argtypes);
@@ -40,6 +50,7 @@ policy_spi_run(PolicySpi *spi, SavedPlan *plan, Oid as_role, Datum *values, cons
 	/* not read-only: a fresh snapshot sees what earlier rows of this statement did */
 	rc = SPI_execute_plan(plan->plan, values, nulls, false, 0);
 	SetUserIdAndSecContext(saved_role, saved_context);
+	AtEOXact_GUC(true, guc_level);
 
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", plan->sql, SPI_result_code_string(rc));

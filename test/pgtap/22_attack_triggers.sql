@@ -8,7 +8,7 @@
 -- a table gains such a trigger, or a SECURITY DEFINER trigger function
 -- appears, that this file does not attack.
 BEGIN;
-SELECT plan(76);
+SELECT plan(77);
 \ir ../attack/fixture.sql
 
 -- ---- order lines: the C policy triggers and fill_order_line ------------------------
@@ -313,6 +313,20 @@ SET SESSION AUTHORIZATION atk_s1;
 SELECT is((SELECT count(*)::int FROM rebate.sales_order), 4, 'a dealer sees its own four orders and nothing of its sibling''s or another brand''s');
 RESET SESSION AUTHORIZATION;
 
+-- a session shared by several users: a dealer leaves scratch tables of close_period's names, with a trigger
+SET SESSION AUTHORIZATION atk_s1;
+CREATE TEMP TABLE rebate_closing_job (version_id bigint, program_period daterange, as_of date, job text);
+CREATE FUNCTION pg_temp.hijack() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE rebate.partner SET credit_limit = 1 WHERE tenant_id = 9402; RETURN NEW; END $$;
+CREATE TRIGGER hijack BEFORE INSERT ON rebate_closing_job FOR EACH ROW EXECUTE FUNCTION pg_temp.hijack();
+GRANT ALL ON rebate_closing_job TO PUBLIC;
+RESET SESSION AUTHORIZATION;
+SELECT attack.attempt('atk_mgr_b', 'rebate.close_period(bigint,daterange)',
+    $$SELECT count(*) FROM rebate.close_period(9402, '[2026-04-01,2026-05-01)')$$,
+    'a manager''s close never works in another user''s tables (whose trigger would run with its rights)', '42P07');
+SET SESSION AUTHORIZATION atk_s1;
+DROP TABLE rebate_closing_job;
+RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION atk_mgr_b;
 SELECT lives_ok($$SELECT count(*) FROM rebate.close_period(9402, '[2026-04-01,2026-05-01)')$$,
                 'a manager closes in a transaction where another role closed before (the scratch tables are the session''s)');

@@ -2052,16 +2052,29 @@ BEGIN
     SELECT coalesce(pg_catalog.array_agg(s.partner_id), '{}') INTO kept_ids FROM @extschema@.statement s
      WHERE s.tenant_id = t.id AND s.period = close_period.period;
 
-    -- scratch tables for this close, gone at commit (a second close in the transaction reuses them)
-    IF pg_catalog.to_regclass('pg_temp.rebate_closing_job') IS NULL THEN
-        CREATE TEMP TABLE rebate_closing_job (version_id bigint, program_period daterange, as_of date, job text)
-            ON COMMIT DROP;
-        CREATE TEMP TABLE rebate_closing_line ON COMMIT DROP AS
-            SELECT * FROM @extschema@.statement_line WITH NO DATA;
-        -- the session's own scratch: another role closing later in this transaction reuses it
-        GRANT ALL ON rebate_closing_job, rebate_closing_line TO PUBLIC;
+    -- scratch tables of this close, made afresh and dropped at its end.  Tables of
+    -- those names this role did not make are never used: in a session shared by
+    -- several users, another user's table (with a trigger on it) would run that
+    -- user's code with this manager's rights.
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                WHERE c.relnamespace = pg_catalog.pg_my_temp_schema()
+                  AND c.relname IN ('rebate_closing_job', 'rebate_closing_line')
+                  AND c.relowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)) THEN
+        RAISE EXCEPTION 'temporary tables named rebate_closing_job or rebate_closing_line belong to another role'
+            USING ERRCODE = 'duplicate_table',
+                  DETAIL = 'rebate.close_period works in tables of those names that it makes itself.',
+                  HINT = 'Close in a session that no other user shares (connection pools reset sessions between users with DISCARD ALL).';
     END IF;
-    TRUNCATE rebate_closing_job, rebate_closing_line;
+    IF pg_catalog.to_regclass('pg_temp.rebate_closing_job') IS NOT NULL THEN
+        DROP TABLE rebate_closing_job;          -- left by a close of this role that failed in a subtransaction
+    END IF;
+    IF pg_catalog.to_regclass('pg_temp.rebate_closing_line') IS NOT NULL THEN
+        DROP TABLE rebate_closing_line;
+    END IF;
+    CREATE TEMP TABLE rebate_closing_job (version_id bigint, program_period daterange, as_of date, job text)
+        ON COMMIT DROP;
+    CREATE TEMP TABLE rebate_closing_line ON COMMIT DROP AS
+        SELECT * FROM @extschema@.statement_line WITH NO DATA;
     INSERT INTO rebate_closing_job SELECT * FROM @extschema@.closing_jobs(t.id, period);
     -- program periods settled before and not settled again here are recomputed for adjustments
     -- where documents changed since the last close can count in them
@@ -2151,7 +2164,61 @@ BEGIN
       FROM @extschema@.statement s
      WHERE s.tenant_id = t.id AND s.period = close_period.period
      GROUP BY s.currency ORDER BY s.currency;
+    DROP TABLE rebate_closing_job, rebate_closing_line;
 END
+$$;
+
+-- ---- names resolved under the caller's search_path ------------------------------
+
+-- These two are inlined into their callers (a SET clause would prevent it), so
+-- they are planned under the caller's search_path, where a user's temporary
+-- type could stand in for an unqualified type name: every type is qualified.
+CREATE OR REPLACE FUNCTION @extschema@.order_counts(status text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT status OPERATOR(pg_catalog.=) ANY ('{approved,shipped,delivered,closed}'::pg_catalog.text[])
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.program_scope_lines(v @extschema@.program_version, from_day date, to_day date)
+    RETURNS TABLE (partner_id bigint, line_id bigint, product_id bigint, quantity numeric, amount numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT o.partner_id, l.id, l.product_id,
+           counted.goods * l.quantity,
+           CASE o.kind WHEN 'order' THEN l.amount ELSE -l.amount END
+      FROM @extschema@.sales_order o
+      JOIN @extschema@.order_line l ON l.order_id = o.id AND l.tenant_id = o.tenant_id
+      LEFT JOIN @extschema@.sales_order orig ON orig.id = o.original_order_id AND orig.tenant_id = o.tenant_id
+      -- the day the document counts on (less the grace days), and which way goods move
+     CROSS JOIN LATERAL (
+        SELECT CASE WHEN o.kind <> 'order' AND orig.id IS NULL THEN o.order_date
+                    WHEN v.date_basis = 'order' THEN coalesce(orig.order_date, o.order_date)
+                    WHEN v.date_basis = 'delivery' THEN coalesce(orig.delivered_on, o.delivered_on)
+                    ELSE @extschema@.order_paid_on(coalesce(orig.id, o.id))
+               END - v.grace_days AS day,
+               CASE o.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END AS goods) counted
+     WHERE v.metric NOT IN ('collected', 'new_customers')
+       AND o.tenant_id = v.tenant_id
+       -- by order date no document counts before its own date (the index skips earlier orders), and
+       -- an order counts on its own date (returns and credit notes may come later than the window)
+       AND o.order_date >= CASE WHEN v.date_basis = 'order' THEN from_day + v.grace_days ELSE '-infinity'::pg_catalog.date END
+       AND (o.kind <> 'order' OR o.order_date < CASE WHEN v.date_basis = 'order' THEN to_day + v.grace_days
+                                                     ELSE 'infinity'::pg_catalog.date END)
+       AND (v.partner_ids = '{}' OR o.partner_id = ANY (v.partner_ids))
+       -- the scope is looked up only where the version has one (OR stops at an empty list)
+       AND (v.grade_ids = '{}' OR EXISTS (SELECT 1 FROM @extschema@.partner pa
+                                           WHERE pa.id = o.partner_id AND pa.grade_id = ANY (v.grade_ids)))
+       AND o.currency = v.currency
+       AND @extschema@.order_counts(o.status)
+       AND (o.kind = 'order' OR v.returns_reduce)
+       AND (orig.id IS NULL OR @extschema@.order_counts(orig.status))
+       AND (v.region_ids = '{}' OR EXISTS (SELECT 1 FROM @extschema@.region r
+                                            WHERE r.id = o.ship_to_region_id AND r.path && v.region_ids))
+       AND (v.product_ids = '{}' OR l.product_id = ANY (v.product_ids))
+       AND (v.category_ids = '{}' OR EXISTS (SELECT 1 FROM @extschema@.product pr
+                                               JOIN @extschema@.product_category pc ON pc.id = pr.category_id
+                                              WHERE pr.id = l.product_id AND pc.path && v.category_ids))
+       AND counted.day >= from_day AND counted.day < to_day
 $$;
 
 -- ---- the audit log: each tenant sees its own values only ---------------------
