@@ -122,11 +122,12 @@ CREATE FUNCTION @extschema@.record_binding_change() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    r regrole := CASE TG_OP WHEN 'DELETE' THEN OLD.role ELSE NEW.role END;
+    r regrole;
 BEGIN
     IF TG_RELID <> '@extschema@.access_binding'::regclass THEN
         RAISE EXCEPTION 'record_binding_change only serves rebate.access_binding' USING ERRCODE = 'insufficient_privilege';
     END IF;
+    r := CASE TG_OP WHEN 'DELETE' THEN OLD.role ELSE NEW.role END;
     IF TG_OP = 'UPDATE' AND (NEW.tenant_id, NEW.partner_id) IS NOT DISTINCT FROM (OLD.tenant_id, OLD.partner_id)
        AND NEW.role = OLD.role THEN
         RETURN NULL;
@@ -449,6 +450,23 @@ CREATE TRIGGER attest BEFORE INSERT OR UPDATE ON @extschema@.policy_violation
         'status', 'insert:detected_by:detected_at', 'approved|rejected:resolved_by:resolved_at');
 
 REVOKE ALL ON FUNCTION @extschema@.record_binding_change() FROM PUBLIC;
+
+-- A SECURITY DEFINER trigger function serves the extension's own tables, whose
+-- triggers the install made: nobody may attach one to a table of its own
+-- (EXECUTE is checked when a trigger is created, not when it fires).  Each
+-- also refuses other tables before it touches the row, but a user's type in
+-- the row could run the user's code (a cast) with the owner's rights.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = '@extschema@'::regnamespace AND p.prosecdef
+                AND p.prorettype = 'pg_catalog.trigger'::regtype LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$$;
 
 -- ---- issued statements: a document the partner holds -----------------------
 
@@ -955,15 +973,20 @@ CREATE OR REPLACE FUNCTION @extschema@.audit_row() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    old_json jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
-    new_json jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
-    row_json jsonb := coalesce(new_json, old_json);
+    old_json jsonb;
+    new_json jsonb;
+    row_json jsonb;
     tenant_key text := CASE WHEN TG_TABLE_NAME = 'tenant' THEN 'id' ELSE 'tenant_id' END;
 BEGIN
     IF TG_TABLE_SCHEMA <> '@extschema@' THEN
         RAISE EXCEPTION 'audit_row can only audit tables of the rebate extension'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- the row is touched only now: on a table of its own a user's type could run
+    -- its code (a cast to json) with this function's rights
+    old_json := CASE WHEN TG_OP <> 'INSERT' THEN pg_catalog.to_jsonb(OLD) END;
+    new_json := CASE WHEN TG_OP <> 'DELETE' THEN pg_catalog.to_jsonb(NEW) END;
+    row_json := coalesce(new_json, old_json);
     -- a row an admin moves to another tenant leaves the one (a delete there) and
     -- arrives in the other (an insert): each tenant's log shows only its own
     -- values, and settlement sees the change on both sides

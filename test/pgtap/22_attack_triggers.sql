@@ -8,7 +8,7 @@
 -- a table gains such a trigger, or a SECURITY DEFINER trigger function
 -- appears, that this file does not attack.
 BEGIN;
-SELECT plan(77);
+SELECT plan(79);
 \ir ../attack/fixture.sql
 
 -- ---- order lines: the C policy triggers and fill_order_line ------------------------
@@ -257,11 +257,19 @@ SELECT attack.like_missing('atk_mgr_a', 'rebate.enforce_price_policy()',
     'on its own table, another brand''s product is one its tenant does not have');
 
 -- ---- the SECURITY DEFINER trigger functions on tables of one's own, and their outputs ---------------
-SELECT attack.attempt('atk_mgr_a', 'rebate.audit_row()',
-    $q$CREATE TEMP TABLE fake (id bigint, tenant_id bigint);
+SELECT attack.attempt(actor, 'rebate.audit_row()',
+    $q$CREATE TYPE pg_temp.evil AS ENUM ('x');
+       CREATE FUNCTION pg_temp.evil_json(pg_temp.evil) RETURNS json LANGUAGE plpgsql AS $f$
+       BEGIN
+           IF current_user <> session_user THEN RAISE EXCEPTION 'escalated to %', current_user; END IF;
+           RETURN '{}';
+       END $f$;
+       CREATE CAST (pg_temp.evil AS json) WITH FUNCTION pg_temp.evil_json(pg_temp.evil);
+       CREATE TEMP TABLE fake (id bigint, tenant_id bigint, e pg_temp.evil);
        CREATE TRIGGER x AFTER INSERT ON fake FOR EACH ROW EXECUTE FUNCTION rebate.audit_row();
-       INSERT INTO fake VALUES (1, 9402)$q$,
-    'audit_row writes no entry for a table of one''s own', '42501');
+       INSERT INTO fake VALUES (1, 9402, 'x')$q$,
+    'audit_row on a table of one''s own: no entry, and no code of the attacker''s runs with the owner''s rights', '42501')
+  FROM unnest(ARRAY['atk_mgr_a', 'atk_unbound']) actor;
 SELECT attack.attempt('atk_mgr_a', 'rebate.audit_row()',
     $$INSERT INTO rebate.audit_log (tenant_id, table_name, operation, session_role, acting_role) VALUES (9402, 'x', 'INSERT', 'x', 'x')$$,
     'nor can the audit log be written directly', '42501');
@@ -344,6 +352,11 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
             WHERE p.pronamespace = 'rebate'::regnamespace AND p.prosecdef AND p.prorettype = 'trigger'::regtype
               AND p.oid::regprocedure::text NOT IN (SELECT object FROM attack.covered)),
           NULL, 'every SECURITY DEFINER trigger function is attacked by this file');
+SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
+            WHERE p.pronamespace = 'rebate'::regnamespace AND p.prosecdef AND p.prorettype = 'trigger'::regtype
+              AND EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                           WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner)),
+          NULL, 'no SECURITY DEFINER trigger function can be attached by anyone but the owner (EXECUTE for nobody else)');
 
 SELECT * FROM finish();
 ROLLBACK;
