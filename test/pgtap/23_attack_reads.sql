@@ -9,7 +9,7 @@
 -- by a user role are security_invoker or security_barrier; internal ones are
 -- unreadable; attestation columns are stamped or unwritable.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 \ir ../attack/fixture.sql
 
 CREATE TABLE attack.actor (name text PRIMARY KEY, hidden text);
@@ -157,6 +157,12 @@ SELECT is((SELECT array_agg(format('%s.%s', a.attrelid::regclass, a.attname) ORD
                              AND (has_column_privilege(r.oid, c.oid, a.attnum, 'INSERT')
                                   OR has_column_privilege(r.oid, c.oid, a.attnum, 'UPDATE')))),
           NULL, 'no user role chooses an id (ids come from sequences the tenants share)');
+
+SELECT is((SELECT array_agg(DISTINCT format('%s %s', c.oid::regclass, a.privilege_type) ORDER BY 1)
+             FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
+            WHERE c.relnamespace = 'rebate'::regnamespace
+              AND a.privilege_type IN ('REFERENCES', 'TRIGGER', 'TRUNCATE') AND a.grantee <> c.relowner),
+          NULL, 'nobody but the owner may reference, trigger on or truncate an extension table (a foreign key onto one runs its checks as the owner)');
 
 SELECT * FROM finish();
 ROLLBACK;
