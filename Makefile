@@ -9,16 +9,20 @@ OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.
               src/price_policy.o src/region_policy.o src/order_policy.o src/amount_words.o \
               src/exact_sum.o src/channel_kpis.o src/ratio_aggregates.o
 
-# The install script is concatenated from one-topic fragments (src/sql/NN_topic.sql).
-# Released versions keep their full script and the upgrade script that led to
-# them, frozen, in src/sql/versions/.  The upgrade to the version in the works
-# is the fragments it added (UPGRADE_FROM_x lists them); a new fragment changes
-# earlier objects with ALTER / CREATE OR REPLACE, never by editing a released
-# fragment, so that a fresh install and an upgrade end up the same.
-SQL_FRAGMENTS = $(sort $(wildcard src/sql/[0-9][0-9]_*.sql))
-UPGRADE_FROM_0.5.0 = $(sort $(wildcard src/sql/8[5-9]_*.sql))
-DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.5.0--$(EXTVERSION).sql
-DATA        = $(wildcard src/sql/versions/$(EXTENSION)--*.sql)
+# The install script is the topic files of src/sql/ concatenated in
+# dependency order (INSTALL_SQL); each object has its one current definition
+# there, edited in place.  Released versions are reached through hand-written
+# upgrade scripts in src/sql/updates/ (the first release's full script plus
+# rebate--A--B.sql for every release since): CREATE EXTENSION ... VERSION
+# installs an older version from that chain, and test/upgrade.sh checks that
+# every release, updated, equals a fresh install.  docs/development.md says
+# where each kind of change goes.
+INSTALL_SQL = header tier_schedule calculation access audit tenant_region partner product_price \
+              orders access_binding policy periods programs program_calc statements verify \
+              channel_kpis scoring bi_views privileges info
+INSTALL_SQL_FILES = $(foreach f,$(INSTALL_SQL),src/sql/$(f).sql)
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(wildcard src/sql/updates/$(EXTENSION)--*.sql)
 
 # pg_regress: sql/NAME.sql against expected/NAME.out (PGXS defaults), 00_setup first.
 REGRESS     = 00_setup tier_schedule_io tier_schedule_errors binary_input calc_errors round_money tiered_sum_state policy_errors amount_words channel_kpis settlement_isolation
@@ -36,9 +40,5 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(EXTENSION)--$(EXTVERSION).sql: $(SQL_FRAGMENTS) $(EXTENSION).control
-	cat $(SQL_FRAGMENTS) > $@
-
-UPGRADE_HEADER = printf '%s\n' '\echo Use "ALTER EXTENSION rebate UPDATE" to load this file. \quit'
-$(EXTENSION)--0.5.0--$(EXTVERSION).sql: $(UPGRADE_FROM_0.5.0) $(EXTENSION).control
-	( $(UPGRADE_HEADER); cat $(UPGRADE_FROM_0.5.0) /dev/null ) > $@
+$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL_FILES) $(EXTENSION).control
+	cat $(INSTALL_SQL_FILES) > $@

@@ -5,6 +5,9 @@
 -- Prints one line per variant and setting, then the tiers the partners
 -- reached, and ends with an error (psql exits non-zero) on any disagreement,
 -- or when a "check" run with workers (bench.timing) got no parallel plan.
+-- With the psql variable tap set (bench/run.sh --check), each of these
+-- checks prints an "ok - ..." or "not ok - ..." line instead, before the
+-- same error.
 
 \set ON_ERROR_STOP on
 
@@ -29,6 +32,28 @@ SELECT runs.workers, runs.ord, runs.name,
             OR mine.value IS NULL) AS disagreements
 FROM runs;
 
+\if :{?tap}
+\pset format unaligned
+\pset tuples_only on
+SELECT format('%s - %s, workers %s: %s partners, %s disagreements with plain SQL',
+              CASE WHEN disagreements = 0 AND partners > 0 THEN 'ok' ELSE 'not ok' END,
+              name, workers, partners, disagreements)
+FROM agreement ORDER BY workers, ord;
+-- the conditions of the DO block below, one line each
+SELECT format('%s - every variant stored its result with workers off and on (%s of %s runs)',
+              CASE WHEN (SELECT count(DISTINCT workers) FROM agreement) >= 2
+                        AND (SELECT count(*) FROM agreement) = 2 * (SELECT count(*) FROM bench.variant)
+                   THEN 'ok' ELSE 'not ok' END,
+              (SELECT count(*) FROM agreement), 2 * (SELECT count(*) FROM bench.variant));
+SELECT format('%s - with workers, every variant got a parallel plan%s',
+              CASE WHEN bad IS NULL THEN 'ok' ELSE 'not ok' END, ' (none for ' || bad || ')')
+FROM (SELECT string_agg(DISTINCT variant, ', ') AS bad
+        FROM bench.timing WHERE phase = 'check' AND workers > 0 AND workers_planned = 0) b;
+SELECT format('# partners per tier (retroactive 0:1%%, 100000:2%%, 500000:3.5%%): %s',
+              string_agg(format('tier %s: %s', tier, partners), ', ' ORDER BY tier))
+FROM (SELECT rebate.tier_index(value, 'retroactive 0:1%, 100000:2%, 500000:3.5%') AS tier, count(*) AS partners
+        FROM bench.result WHERE workers = 0 AND variant = 'sum' GROUP BY 1) t;
+\else
 \pset footer off
 SELECT format('%-22s workers %s: %s partners, %s disagreements%s',
               name, workers, partners, disagreements,
@@ -39,6 +64,7 @@ SELECT rebate.tier_index(value, 'retroactive 0:1%, 100000:2%, 500000:3.5%') AS t
        count(*) AS partners, min(value) AS smallest_sum, max(value) AS largest_sum
 FROM bench.result WHERE workers = 0 AND variant = 'sum'
 GROUP BY 1 ORDER BY 1;
+\endif
 
 -- Fail (psql exits 3 under ON_ERROR_STOP) when anything disagrees or is missing.
 DO $$

@@ -5,8 +5,12 @@
 # in the same session, parallel workers off and on.
 #
 #   bench/kpis.sh              full size: 10,000,000 facts, 10,000 partners x 12 months, 5 runs
-#   bench/kpis.sh --small      100,000 facts, 500 partners, 1 run (the test suite's: checks results)
+#   bench/kpis.sh --small      100,000 facts, 500 partners, 1 run (a quick try; the timings mean little)
+#   bench/kpis.sh --check      100,000 facts, 500 partners: the correctness checks only, one "ok - ..."
+#                              or "not ok - ..." line each, no timing (the test suite's, through
+#                              test/bench_agreement.sh)
 #   bench/kpis.sh --write-doc  also write the section "Channel KPI aggregates" of docs/performance.md
+#                              (not with --check)
 #
 # Options: --rows N, --partners P, --runs R (timed runs per query and
 # setting), --workers W (max_parallel_workers_per_gather of the parallel
@@ -15,16 +19,18 @@
 # Data and queries: bench/kpis_setup.sql.  Every pair must first give the
 # same result per group (as text), with workers off and with parallel plans
 # made free (so that even --small takes them): a disagreement exits non-zero.
-# Then, per setting, one warm-up run of every query and R rounds in which the
-# queries take turns; a run's time is the executor's (EXPLAIN ANALYZE,
-# TIMING OFF).  Ratios divide medians measured in the same session.  Timings
-# are reported, never judged.
+# --check stops there and reports every pair.  Then, per setting, one warm-up
+# run of every query and R rounds in which the queries take turns; a run's
+# time is the executor's (EXPLAIN ANALYZE, TIMING OFF).  Ratios divide medians
+# measured in the same session.  Timings are reported, never judged.
 #
 # Needs the extension built and installed (scripts/test.sh or make install).
 # Uses the server the libpq variables name, or a throwaway one started with
 # REBATE_SERVER_OPTS (default below).
 # shellcheck source=../scripts/common.sh
 source "$(dirname "$0")/../scripts/common.sh"
+# shellcheck source=checks.sh
+source "$(dirname "$0")/checks.sh"
 
 DOC=$REPO/docs/performance.md
 DB=rebate_kpis_bench
@@ -41,6 +47,7 @@ mode=full opt_rows="" opt_partners="" opt_runs="" workers=2 write_doc=false keep
 while [ $# -gt 0 ]; do
     case $1 in
         --small) mode=small ;;
+        --check) mode=check; check_mode=true ;;
         --rows) opt_rows=${2:-}; shift ;;
         --partners) opt_partners=${2:-}; shift ;;
         --runs) opt_runs=${2:-}; shift ;;
@@ -52,7 +59,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-if [ $mode = small ]; then
+$write_doc && $check_mode && { echo "--write-doc wants timings, not --check" >&2; usage; }
+if [ $mode != full ]; then
     rows=100000 partners=500 runs=1
 else
     rows=10000000 partners=10000 runs=5
@@ -90,11 +98,8 @@ echo "generated in $load_seconds s; kpi.facts: $table_size"
 say "correctness: each aggregate = its built-in equivalent, group by group, workers off and parallel plans forced"
 failed=0
 for w in 0 "$workers"; do
-    while read -r aggregate differences groups launched; do
-        printf '  workers %s: %-24s %s groups, %s differences%s\n' "$w" "$aggregate" "$groups" "$differences" \
-            "$([ "$w" -gt 0 ] && echo ", $launched workers launched")"
-        [ "$differences" = 0 ] || failed=1
-    done < <(kpsql -At -F ' ' <<SQL
+    # into a file first, so that an error of the query stops the run
+    kpsql -At -F ' ' >"$TMP/check-$w.txt" <<SQL
 SET work_mem = '$WORK_MEM';
 SET max_parallel_workers_per_gather = $w;
 SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
@@ -104,8 +109,22 @@ SELECT replace(v.aggregate, ' ', '_'), kpi.differences(v.aggregate),
        (kpi.time_query(v.query)).launched
   FROM kpi.variant v WHERE v.side = 'rebate' ORDER BY v.ord;
 SQL
-)
+    while read -r aggregate differences groups launched; do
+        if $check_mode; then
+            status=0
+            [ "$differences" = 0 ] || status=1
+            verdict $status "$aggregate, workers $w: $groups groups equal the built-in equivalent's ($differences differences$([ "$w" -gt 0 ] && echo ", $launched workers launched"))" \
+                "$aggregate differs from its built-in equivalent: $differences rows of one side missing from the other"
+        else
+            printf '  workers %s: %-24s %s groups, %s differences%s\n' "$w" "$aggregate" "$groups" "$differences" \
+                "$([ "$w" -gt 0 ] && echo ", $launched workers launched")"
+        fi
+        [ "$differences" = 0 ] || failed=1
+    done <"$TMP/check-$w.txt"
 done
+if $check_mode; then
+    checks_exit
+fi
 if [ $failed -ne 0 ]; then
     say "FAILED: an aggregate differs from its built-in equivalent; no timings taken"
     exit 1

@@ -6,8 +6,12 @@
 #
 #   bench/policy.sh              full size: 1,000,000 lines per load; 3 runs of
 #                                off and C, 1 of PL/pgSQL (about 35 minutes)
-#   bench/policy.sh --small      20,000 lines, 1 run: checks that the variants work (the test suite's)
-#   bench/policy.sh --write-doc  also write the policy section of docs/performance.md
+#   bench/policy.sh --small      20,000 lines, 1 run of everything (a quick try; the timings mean little)
+#   bench/policy.sh --check      20,000 lines: the correctness checks only, one "ok - ..." or
+#                                "not ok - ..." line each: the probes, then one untimed load of
+#                                each variant, batched and pgbench (the test suite's, through
+#                                test/bench_agreement.sh)
+#   bench/policy.sh --write-doc  also write the policy section of docs/performance.md (not with --check)
 #
 # Options: --lines N (lines per load), --runs R (timed runs of off and C
 # per load), --pgbench-runs R (of off and C in the pgbench load; default
@@ -33,13 +37,17 @@
 # median with enforcement off.  First, the C and PL/pgSQL triggers must
 # judge the probes of bench/policy_probe.sql alike, and every run must load
 # all its lines without a violation: otherwise the exit status is non-zero.
-# Timings are reported, never judged.
+# Timings are reported, never judged.  --check runs those checks alone (each
+# load once per variant, no timing, no diagnostics of the caches and of the
+# PL/pgSQL trigger's queries) and reports every one.
 #
 # Needs the extension built and installed (scripts/test.sh or make install).
 # Uses the server the libpq variables name, or a throwaway one started with
 # REBATE_SERVER_OPTS.
 # shellcheck source=../scripts/common.sh
 source "$(dirname "$0")/../scripts/common.sh"
+# shellcheck source=checks.sh
+source "$(dirname "$0")/checks.sh"
 
 BENCH=$REPO/bench
 DOC=$REPO/docs/performance.md
@@ -61,6 +69,7 @@ batch=10000 clients=8 threads=2 partners=200 sync_commit=off only="" write_doc=f
 while [ $# -gt 0 ]; do
     case $1 in
         --small) mode=small ;;
+        --check) mode=check; check_mode=true ;;
         --lines) opt_lines=${2:-}; shift ;;
         --runs) opt_runs=${2:-}; shift ;;
         --pgbench-runs) opt_pgbench_runs=${2:-}; shift ;;
@@ -78,13 +87,17 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-if [ $mode = small ]; then
+$write_doc && $check_mode && { echo "--write-doc wants timings, not --check" >&2; usage; }
+if [ $mode != full ]; then
     lines=20000 runs=1
 else
     lines=1000000 runs=3
 fi
 lines=${opt_lines:-$lines} runs=${opt_runs:-$runs}
 pgbench_runs=${opt_pgbench_runs:-$runs}
+if $check_mode; then
+    runs=1 pgbench_runs=1 plpgsql_runs=1	# one load of each variant, untimed
+fi
 for n in "$lines" "$runs" "$pgbench_runs" "$plpgsql_runs" "$batch" "$clients" "$threads" "$partners"; do
     is_count "$n" || { echo "not a positive whole number: $n" >&2; usage; }
 done
@@ -158,23 +171,31 @@ for v in "${VARIANTS[@]}"; do
     # each probe in a transaction of its own
     bpsql -At -F $'\t' -f "$TMP/probes.sql" >"$TMP/probe-$v.tsv"
 done
-paste "$TMP/probe-c.tsv" "$TMP/probe-plpgsql.tsv" "$TMP/probe-off.tsv" |
-    awk -F'\t' '{ printf "  %2d %-48s C: %s\n     %-48s PL/pgSQL: %s; off: %s\n", $1, $2, $3, "",
-                          $6 == $3 ? "the same" : $6, $9 ~ /^ok/ ? "accepted" : $9 }'
-if ! cmp -s "$TMP/probe-c.tsv" "$TMP/probe-plpgsql.tsv"; then
-    say "FAILED: the PL/pgSQL trigger does not judge as the C triggers do:"
-    diff "$TMP/probe-c.tsv" "$TMP/probe-plpgsql.tsv" || true
-    exit 1
-fi
-if awk -F'\t' '$3 !~ /^ok/ { bad = 1 } END { exit !bad }' "$TMP/probe-off.tsv"; then
-    say "FAILED: with enforcement off a probe was refused:"
-    grep -v $'\tok' "$TMP/probe-off.tsv" || true
-    exit 1
-fi
 refused=$(awk -F'\t' '$3 !~ /^ok/' "$TMP/probe-c.tsv" | wc -l)
 reviewed=$(awk -F'\t' '$3 ~ /^ok .*\(/' "$TMP/probe-c.tsv" | wc -l)
 n_probes=$(wc -l <"$TMP/probe-c.tsv")
-echo "C and PL/pgSQL agree on all $n_probes probes ($refused refused, $reviewed accepted with violations recorded)"
+probes_alike=0 probes_off_accepted=0
+cmp -s "$TMP/probe-c.tsv" "$TMP/probe-plpgsql.tsv" || probes_alike=1
+awk -F'\t' '$3 !~ /^ok/ { bad = 1 } END { exit bad }' "$TMP/probe-off.tsv" || probes_off_accepted=1
+# the probes one by one (--check: only when a check fails)
+if ! $check_mode || [ $probes_alike -ne 0 ] || [ $probes_off_accepted -ne 0 ]; then
+    paste "$TMP/probe-c.tsv" "$TMP/probe-plpgsql.tsv" "$TMP/probe-off.tsv" |
+        awk -F'\t' '{ printf "  %2d %-48s C: %s\n     %-48s PL/pgSQL: %s; off: %s\n", $1, $2, $3, "",
+                              $6 == $3 ? "the same" : $6, $9 ~ /^ok/ ? "accepted" : $9 }'
+fi
+if [ $probes_alike -ne 0 ]; then
+    echo "the PL/pgSQL trigger does not judge as the C triggers do (< C, > PL/pgSQL):"
+    diff "$TMP/probe-c.tsv" "$TMP/probe-plpgsql.tsv" || true
+fi
+verdict $probes_alike "the C and PL/pgSQL triggers judge all $n_probes probes alike ($refused refused, $reviewed accepted with violations recorded)" \
+    "the PL/pgSQL trigger does not judge as the C triggers do (see above)"
+if [ $probes_off_accepted -ne 0 ]; then
+    echo "with enforcement off a probe was refused:"
+    grep -v $'\tok' "$TMP/probe-off.tsv" || true
+fi
+verdict $probes_off_accepted "with enforcement off, all $n_probes probes are accepted" \
+    "with enforcement off a probe was refused (see above)"
+$check_mode || echo "C and PL/pgSQL agree on all $n_probes probes ($refused refused, $reviewed accepted with violations recorded)"
 
 # ---------------------------------------------------------------------------
 # Each run: empty tables, the variant's triggers, vacuum and checkpoint.
@@ -188,15 +209,16 @@ reset_for() {
 
 # After a run: every line in (and audited), no violation.
 check_load() {	# check_load VARIANT LOAD EXPECTED
-    local got
+    local got status=0
     got=$(bpsql -At -c "SELECT count(*) || ' ' || (SELECT count(*) FROM rebate.policy_violation)
                                || ' ' || (SELECT count(*) FROM rebate.audit_log)
                           FROM rebate.order_line")
     read -r n_lines n_violations n_audit <<<"$got"
     if [ "$n_lines" != "$3" ] || [ "$n_violations" != 0 ] || [ "$n_audit" != "$3" ]; then
-        say "FAILED: $2 load with $1: $n_lines lines (expected $3), $n_violations violations, $n_audit audit rows"
-        exit 1
+        status=1
     fi
+    verdict $status "$2 load with $1: all $(thousands "$3") lines in and audited, no violation" \
+        "$2 load with $1: $n_lines lines (expected $3), $n_violations violations, $n_audit audit rows"
 }
 
 # the variants' order in round r: rotating, so none is always first;
@@ -220,14 +242,23 @@ if $do_batched; then
                 FROM bench_policy.line_src WHERE n > $((k * batch)) AND n <= $(((k + 1) * batch)) ORDER BY n;"
     done >"$TMP/batched.sql"
     rounds=$(( runs > plpgsql_runs ? runs : plpgsql_runs ))
-    say "batched load: $(thousands "$lines") lines, $(thousands "$batch") per statement and transaction, $rounds round(s)"
+    if $check_mode; then
+        say "batched load: $(thousands "$lines") lines, $(thousands "$batch") per statement and transaction, once with each variant"
+    else
+        say "batched load: $(thousands "$lines") lines, $(thousands "$batch") per statement and transaction, $rounds round(s)"
+    fi
     for ((r = 1; r <= rounds; r++)); do
         for v in $(round_order "$r" "$runs"); do
             reset_for "$v"
             t0=$(now_ns)
-            bpsql -f "$TMP/batched.sql"
+            if $check_mode; then	# a refused line: reported by check_load, then the next variant
+                bpsql -f "$TMP/batched.sql" || echo "# the batched load with $v stopped at the error above"
+            else
+                bpsql -f "$TMP/batched.sql"
+            fi
             t1=$(now_ns)
             check_load "$v" batched "$lines"
+            $check_mode && continue
             secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
             tps=$(awk -v s="$secs" -v n="$lines" 'BEGIN { printf "%.1f", n / s }')
             printf 'batched\t%s\t%s\t%s\t%s\n' "$v" "$r" "$secs" "$tps" >>"$TMP/timing.tsv"
@@ -247,23 +278,33 @@ SELECT d.tenant_id, d.order_id, d.partner_id, nextval('bench_policy.line_no'), p
  WHERE d.n = :o;
 EOF
     rounds=$(( pgbench_runs > plpgsql_runs ? pgbench_runs : plpgsql_runs ))
-    say "pgbench load: $(thousands "$pgbench_lines") single-line transactions, $clients clients, $threads threads, -M prepared, $rounds round(s)"
+    if $check_mode; then
+        say "pgbench load: $(thousands "$pgbench_lines") single-line transactions, $clients clients, $threads threads, -M prepared, once with each variant"
+    else
+        say "pgbench load: $(thousands "$pgbench_lines") single-line transactions, $clients clients, $threads threads, -M prepared, $rounds round(s)"
+    fi
     for ((r = 1; r <= rounds; r++)); do
         for v in $(round_order "$r" "$pgbench_runs"); do
             reset_for "$v"
             t0=$(now_ns)
-            "$PGBENCH" -n -d "$DB" -c "$clients" -j "$threads" -t "$per_client" -M prepared --random-seed=42 \
-                -D norders="$n_orders" -D nproducts="$n_products" -f "$TMP/pgbench.sql" >"$TMP/pgbench.out" 2>&1 \
-                || { cat "$TMP/pgbench.out"; exit 1; }
+            if ! "$PGBENCH" -n -c "$clients" -j "$threads" -t "$per_client" -M prepared --random-seed=42 \
+                -D norders="$n_orders" -D nproducts="$n_products" -f "$TMP/pgbench.sql" "$DB" >"$TMP/pgbench.out" 2>&1; then
+                cat "$TMP/pgbench.out"
+                $check_mode || exit 1
+                verdict 1 "pgbench load with $v: no failed transaction" "pgbench with $v exited non-zero (see above)"
+                continue
+            fi
             t1=$(now_ns)
             check_load "$v" pgbench "$pgbench_lines"
             tps=$(awk '/^tps = / { print $3; exit }' "$TMP/pgbench.out")
             failed=$(awk '/^number of failed transactions:/ { print $5; exit }' "$TMP/pgbench.out")
+            pgbench_ok=0
             if [ -z "$tps" ] || [ "${failed:-0}" != 0 ]; then
                 cat "$TMP/pgbench.out"
-                say "FAILED: pgbench with $v"
-                exit 1
+                pgbench_ok=1
             fi
+            verdict $pgbench_ok "pgbench load with $v: no failed transaction" "pgbench with $v"
+            $check_mode && continue
             # the load's time: transactions / tps (pgbench's, without connecting)
             secs=$(awk -v t="$tps" -v n="$pgbench_lines" 'BEGIN { printf "%.3f", n / t }')
             wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
@@ -272,6 +313,10 @@ EOF
                 "$(thousands "${tps%.*}")" "$wall"
         done
     done
+fi
+
+if $check_mode; then
+    checks_exit	# the rest measures: the caches' misses, the PL/pgSQL trigger's queries, the report
 fi
 
 : >"$TMP/misses.md"
@@ -285,8 +330,8 @@ if $do_pgbench; then
     say "the C triggers' cache misses: an untimed pgbench load of $(thousands "$diag_lines") lines, $clients new sessions"
     reset_for c
     bpsql -c "SELECT pg_stat_reset()" >/dev/null
-    PGOPTIONS="$PGOPTIONS -c track_functions=all" "$PGBENCH" -n -d "$DB" -c "$clients" -j "$threads" -t "$diag_per_client" \
-        -M prepared --random-seed=42 -D norders="$n_orders" -D nproducts="$n_products" -f "$TMP/pgbench.sql" \
+    PGOPTIONS="$PGOPTIONS -c track_functions=all" "$PGBENCH" -n -c "$clients" -j "$threads" -t "$diag_per_client" \
+        -M prepared --random-seed=42 -D norders="$n_orders" -D nproducts="$n_products" -f "$TMP/pgbench.sql" "$DB" \
         >"$TMP/pgbench-diag.out" 2>&1 || { cat "$TMP/pgbench-diag.out"; exit 1; }
     sleep 1	# the sessions' statistics reach the collector as they end
     bpsql -At -F $'\t' >"$TMP/misses.tsv" <<'EOF'

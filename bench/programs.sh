@@ -8,8 +8,12 @@
 #   bench/programs.sh              full size: 2 brands x 5,000 partners, 10,000,000 order lines,
 #                                  5 programs per brand; 3 closes, 3 pgbench runs of 60 s per
 #                                  setting (about 40 minutes, a quarter of it loading)
-#   bench/programs.sh --small      2 x 50 partners, about 6,000 lines: checks the results only
-#                                  (the test suite's; a few seconds)
+#   bench/programs.sh --small      2 x 50 partners, about 6,000 lines: the checks, 1 round of
+#                                  closes, pgbench a few transactions per client (a quick try;
+#                                  a few seconds; the timings mean little)
+#   bench/programs.sh --check      the same data: the correctness checks only, one "ok - ..." or
+#                                  "not ok - ..." line each, no timing (the test suite's,
+#                                  through test/bench_agreement.sh)
 #   bench/programs.sh --write-doc  also write the section "Rebate programs: close_period and
 #                                  progress" of docs/performance.md (the rest is kept)
 #
@@ -50,20 +54,25 @@
 #             percentiles from pgbench's per-transaction logs (the first
 #             transaction of each connection, which plans and compiles,
 #             reported apart).
-# Before the timings (the only thing --small does besides a few pgbench
-# transactions), the progress of --check-partners partners (every partner in
-# --small) must equal, program by program, rebate.program_results for all
-# partners at once stacked alike (rebate.apply_stacking), and verify_period's
+# Before the timings, the progress of --check-partners partners (every
+# partner in --small and --check) must equal, program by program,
+# rebate.program_results for all partners at once stacked alike
+# (rebate.apply_stacking), and verify_period's
 # own recomputation (rebate.verify_earned: the basis, and the rebate where no
 # cascade re-rates it); every close must write the same statements, one for
 # each partner with documents (or active).  A disagreement exits non-zero.
-# Timings are reported, never judged.
+# Timings are reported, never judged.  --check runs the checks alone: the
+# closes and verify_period once, no baseline, and a few progress
+# transactions per pgbench setting, which must not fail; it reports every
+# check.
 #
 # Needs the extension built and installed (scripts/test.sh or make install).
 # Uses the server the libpq variables name, or a throwaway one started with
 # REBATE_SERVER_OPTS (default below for the full size, a bulk benchmark on 24 GiB).
 # shellcheck source=../scripts/common.sh
 source "$(dirname "$0")/../scripts/common.sh"
+# shellcheck source=checks.sh
+source "$(dirname "$0")/checks.sh"
 
 DOC=$REPO/docs/performance.md
 DB=bench_programs
@@ -85,6 +94,7 @@ clients=16 threads=2 rate_percent=50 as_of=2026-09-15 check_partners=200 write_d
 while [ $# -gt 0 ]; do
     case $1 in
         --small) mode=small ;;
+        --check) mode=check; check_mode=true ;;
         --partners) opt_partners=${2:-}; shift ;;
         --lines) opt_lines=${2:-}; shift ;;
         --runs) opt_runs=${2:-}; shift ;;
@@ -102,12 +112,15 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-if [ $mode = small ]; then
+if [ $mode != full ]; then
     partners=50 lines=6000 runs=1 seconds=""
 else
     partners=5000 lines=10000000 runs=3 seconds=60
 fi
 partners=${opt_partners:-$partners} lines=${opt_lines:-$lines} runs=${opt_runs:-$runs} seconds=${opt_seconds:-$seconds}
+if $check_mode; then
+    runs=1 seconds=""	# the closes once; a few pgbench transactions per setting
+fi
 for n in "$partners" "$lines" "$runs" "$clients" "$threads" "$rate_percent" "$check_partners" ${seconds:+"$seconds"}; do
     is_count "$n" || { echo "not a positive whole number: $n" >&2; usage; }
 done
@@ -116,7 +129,7 @@ done
 [ "$threads" -le "$clients" ] || { echo "--threads must not exceed --clients" >&2; usage; }
 [ "$rate_percent" -le 100 ] || { echo "--rate-percent must be at most 100" >&2; usage; }
 [[ $as_of =~ ^2026-(0[7-9])-[0-3][0-9]$ ]] || { echo "--as-of must be a day of the quarter $QUARTER" >&2; usage; }
-$write_doc && [ $mode = small ] && { echo "--write-doc wants a full run, not --small" >&2; usage; }
+$write_doc && [ $mode != full ] && { echo "--write-doc wants a full run, not --$mode" >&2; usage; }
 $write_doc && $reuse && { echo "--write-doc reports the load: not with --reuse" >&2; usage; }
 # the sample's lines are order lines; about one order in 33 adds a return line
 gen_lines=$(( lines * 99 / 100 ))
@@ -197,8 +210,8 @@ echo "brand $tenant_code (tenant $tenant): $(thousands "$t_partners") partners (
 echo "  $(thousands "$t_lines") order lines, $(thousands "$q_lines") in the quarter from $(thousands "$q_partners") partners; $n_programs programs"
 
 # ---------------------------------------------------------------------------
-# progress against the recomputations: every partner (small) or a sample
-if [ $mode = small ]; then
+# progress against the recomputations: every partner (small, check) or a sample
+if [ $mode != full ]; then
     check_sql="SELECT id FROM rebate.partner WHERE tenant_id = $tenant"
     check_text="every partner of the brand"
 else
@@ -249,11 +262,14 @@ SELECT (SELECT count(*) FROM one),
 EOF
 }
 read -r check_rows diff_results diff_independent check_with_rows < <(check_progress)
-echo "progress rows: $check_rows (for $check_with_rows partners); differences from program_results: $diff_results, from verify_earned: $diff_independent"
-if [ "$diff_results" != 0 ] || [ "$diff_independent" != 0 ] || [ "$check_rows" = 0 ]; then
-    say "FAILED: progress does not equal the recomputations"
-    exit 1
-fi
+$check_mode || echo "progress rows: $check_rows (for $check_with_rows partners); differences from program_results: $diff_results, from verify_earned: $diff_independent"
+progress_ok=0 independent_ok=0
+if [ "$diff_results" != 0 ] || [ "$check_rows" = 0 ]; then progress_ok=1; fi
+if [ "$diff_independent" != 0 ] || [ "$check_rows" = 0 ]; then independent_ok=1; fi
+verdict $progress_ok "progress equals rebate.program_results for all partners at once, stacked alike ($check_rows rows for $check_with_rows partners, $diff_results differences)" \
+    "progress does not equal the recomputations"
+verdict $independent_ok "progress equals verify_period's own recomputation, rebate.verify_earned ($diff_independent differences)" \
+    "progress does not equal the recomputations"
 
 # ---------------------------------------------------------------------------
 # one timed statement in a session of its own: "seconds<TAB>its output row"
@@ -273,38 +289,52 @@ VERIFY_SQL="SELECT count(*) FROM rebate.verify_period($tenant, '$QUARTER')"
 BASELINE_SQL="SELECT count(*), sum(s) FROM (SELECT partner_id, sum(amount) AS s FROM rebate.sales_fact
                WHERE tenant_id = $tenant AND order_date >= '$Q_FROM' AND order_date < '$Q_TO' GROUP BY 1) b"
 
-say "close_period: $runs round(s) of baseline, close (from no statements), verify, re-close (drafts there), close with jit off (from no statements)"
+if $check_mode; then
+    whats=(close verify reclose close_nojit)
+    say "close_period: close (from no statements), verify, re-close (drafts there), close with jit off (from no statements)"
+else
+    whats=(baseline close verify reclose close_nojit)
+    say "close_period: $runs round(s) of baseline, close (from no statements), verify, re-close (drafts there), close with jit off (from no statements)"
+fi
 : >"$TMP/close.tsv"	# what run seconds output
 for ((r = 1; r <= runs; r++)); do
     reset_statements
-    for what in baseline close verify reclose close_nojit; do
+    for what in "${whats[@]}"; do
         case $what in
             baseline) sql=$BASELINE_SQL ;;
             close|reclose) sql=$CLOSE_SQL ;;
             close_nojit) sql=$CLOSE_SQL; reset_statements ;;
             verify) sql=$VERIFY_SQL ;;
         esac
-        if [ $what = close_nojit ]; then
-            IFS=$'\t' read -r secs out < <(PGOPTIONS="${PGOPTIONS:-} -c jit=off" timed "$sql")
+        # (a statement that fails gives no line to read: a benchmark stops; --check goes on
+        # with an empty output, which the checks below report)
+        if [ "$what" = close_nojit ]; then
+            IFS=$'\t' read -r secs out < <(PGOPTIONS="${PGOPTIONS:-} -c jit=off" timed "$sql") || $check_mode
         else
-            IFS=$'\t' read -r secs out < <(timed "$sql")
+            IFS=$'\t' read -r secs out < <(timed "$sql") || $check_mode
         fi
         printf '%s\t%s\t%s\t%s\n' "$what" "$r" "$secs" "$out" >>"$TMP/close.tsv"
-        printf '  round %s/%s: %-11s %9.2f s   %s\n' "$r" "$runs" "$what" "$secs" "$(tr '\t' ' ' <<<"$out")"
-        if [ "$what" = verify ] && [ "$out" != 0 ]; then
-            bpsql -c "SELECT * FROM rebate.verify_period($tenant, '$QUARTER') LIMIT 20"
-            say "FAILED: verify_period reports $out differences after close_period"
-            exit 1
+        $check_mode || printf '  round %s/%s: %-11s %9.2f s   %s\n' "$r" "$runs" "$what" "$secs" "$(tr '\t' ' ' <<<"$out")"
+        if [ "$what" = verify ]; then
+            verify_ok=0
+            if [ "$out" != 0 ]; then
+                bpsql -c "SELECT * FROM rebate.verify_period($tenant, '$QUARTER') LIMIT 20" || true
+                verify_ok=1
+            fi
+            verdict $verify_ok "verify_period finds no difference after close_period" \
+                "verify_period reports ${out:-(it failed: see above)} differences after close_period"
         fi
     done
 done
 read -r n_statements n_stmt_lines stmt_total < <(awk -F'\t' '$1 == "close" { print $4, $5, $6; exit }' "$TMP/close.tsv")
-read -r base_rows _ < <(awk -F'\t' '$1 == "baseline" { print $4, $5; exit }' "$TMP/close.tsv")
+$check_mode || read -r base_rows _ < <(awk -F'\t' '$1 == "baseline" { print $4, $5; exit }' "$TMP/close.tsv")
+same_ok=0
 if awk -F'\t' -v s="$n_statements" -v l="$n_stmt_lines" '$1 ~ /close/ && ($4 != s || $5 != l) { bad = 1 }
                                                         END { exit !bad }' "$TMP/close.tsv"; then
-    say "FAILED: the closes did not all write the same statements"
-    exit 1
+    same_ok=1
 fi
+verdict $same_ok "every close writes the same statements (close, re-close, close with jit off: $n_statements statements, $n_stmt_lines lines, total $stmt_total)" \
+    "the closes did not all write the same statements"
 # a statement for every partner with a line in the quarter (or a payment in a month of it)
 expected_statements=$(bpsql -At -c "
     SELECT count(*) FROM (SELECT partner_id FROM rebate.sales_fact
@@ -322,11 +352,13 @@ lines_by_kind=$(bpsql -At -c "
                    count(*) AS n
               FROM rebate.statement_line l JOIN rebate.statement s ON s.id = l.statement_id
              WHERE s.tenant_id = $tenant AND s.period = '$QUARTER' GROUP BY 1) x")
-echo "statements: $n_statements (partners active or with documents in the quarter: $expected_statements); lines: $lines_by_kind"
-if [ "$n_statements" -gt "$expected_statements" ] || [ "$n_statements" -lt "$q_partners" ]; then
-    say "FAILED: $n_statements statements; expected between $q_partners and $expected_statements"
-    exit 1
+$check_mode || echo "statements: $n_statements (partners active or with documents in the quarter: $expected_statements); lines: $lines_by_kind"
+count_ok=0
+if ! is_count "$n_statements" || [ "$n_statements" -gt "$expected_statements" ] || [ "$n_statements" -lt "$q_partners" ]; then
+    count_ok=1
 fi
+verdict $count_ok "close_period writes one statement per partner with lines in the quarter, at most one per partner active or with documents ($n_statements: between $q_partners and $expected_statements)" \
+    "$n_statements statements; expected between $q_partners and $expected_statements"
 
 # ---------------------------------------------------------------------------
 # progress under pgbench
@@ -367,23 +399,40 @@ run_pgbench() {	# run_pgbench SETTING RUN CLIENTS THREADS [RATE]
     else
         length=(-t $(( c == 1 ? 100 : 20 )))	# --small: a few transactions per client
     fi
-    (cd "$TMP" && "$PGBENCH" -n -d "$DB" -M prepared -c "$c" -j "$j" "${length[@]}" ${rate:+--rate "$rate"} \
-        --random-seed="$((41 + run))" -D lo="$p_lo" -D hi="$p_hi" -f "$TMP/progress.sql" \
-        -l --log-prefix="$prefix" >"$TMP/pgbench.out" 2>&1) || { cat "$TMP/pgbench.out"; say "FAILED: pgbench ($setting)"; exit 1; }
+    local what="progress of random partners under pgbench, "
+    case $setting in
+        saturated) what+="$c clients saturated" ;;
+        single) what+="1 client" ;;
+        rated) what+="$c clients at $rate_percent% of the saturated rate" ;;
+    esac
+    what+=": no failed transaction"
+    if ! (cd "$TMP" && "$PGBENCH" -n -M prepared -c "$c" -j "$j" "${length[@]}" ${rate:+--rate "$rate"} \
+        --random-seed="$((41 + run))" -D lo="$p_lo" -D hi="$p_hi" -f "$TMP/progress.sql" "$DB" \
+        -l --log-prefix="$prefix" >"$TMP/pgbench.out" 2>&1); then
+        cat "$TMP/pgbench.out"
+        verdict 1 "$what" "pgbench ($setting)"
+        return 0
+    fi
     tps=$(awk '/^tps = / { print $3; exit }' "$TMP/pgbench.out")
     stats=$(log_stats "$prefix")
     read -r n p50 p90 p99 max first _ lag99 svc50 svc99 failed <<<"$stats"
     if [ -z "$tps" ] || [ "$failed" != 0 ] || [ "$n" = 0 ]; then
         cat "$TMP/pgbench.out"
-        say "FAILED: pgbench ($setting): $failed failed transactions"
-        exit 1
+        verdict 1 "$what" "pgbench ($setting): $failed failed transactions"
+        return 0
     fi
+    verdict 0 "$what"
     printf '%s\t%s\t%s\t%s\n' "$setting" "$run" "$tps" "$(tr ' ' '\t' <<<"$stats")" >>"$TMP/pgbench.tsv"
+    $check_mode && return 0
     printf '  round %s/%s: %-10s %8.1f tps  median %7.2f ms  p90 %7.2f  p99 %7.2f  max %8.2f  first call %7.2f ms%s\n' \
         "$run" "$runs" "$setting" "$tps" "$p50" "$p90" "$p99" "$max" "$first" \
         "$([ -n "$rate" ] && printf '  (lag p99 %s ms, service median %s p99 %s ms)' "$lag99" "$svc50" "$svc99")"
 }
-say "progress: pgbench -M prepared, ${seconds:+$seconds s per run, }$runs round(s): $clients clients saturated, 1 client, $clients clients at $rate_percent% of the saturated rate"
+if $check_mode; then
+    say "progress: pgbench -M prepared, a few transactions each: $clients clients saturated, 1 client, $clients clients at $rate_percent% of the saturated rate"
+else
+    say "progress: pgbench -M prepared, ${seconds:+$seconds s per run, }$runs round(s): $clients clients saturated, 1 client, $clients clients at $rate_percent% of the saturated rate"
+fi
 rate=""
 for ((r = 1; r <= runs; r++)); do
     run_pgbench saturated "$r" "$clients" "$threads"
@@ -393,6 +442,9 @@ for ((r = 1; r <= runs; r++)); do
     run_pgbench single "$r" 1 1
     run_pgbench rated "$r" "$clients" "$threads" "$rate"
 done
+if $check_mode; then
+    checks_exit	# the rest measures: where a progress call's time goes, the report
+fi
 
 # Where a progress call's time goes: in one session, after a warm-up, each
 # program's rebate.program_results for one partner (what progress runs per
@@ -643,8 +695,9 @@ stacked alike, and \`verify_period\`'s own recomputation
 (\`rebate.verify_earned\`: the basis, and the rebate where no cascade
 re-rates it); and
 \`verify_period\` reported no difference after every close. Otherwise the
-benchmark stops. The test suite runs \`bench/programs.sh --small\` (2 × 50
-partners, about 6,000 lines) for these checks only; no timing is asserted.
+benchmark stops. The test suite runs these checks alone,
+\`bench/programs.sh --check\` (2 × 50 partners, about 6,000 lines, no
+timing), through \`test/bench_agreement.sh\`; no timing is asserted.
 
 ### Machine
 

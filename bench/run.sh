@@ -3,8 +3,11 @@
 # over the same calculation in PL/pgSQL and plain SQL?
 #
 #   bench/run.sh                 full size: 10,000,000 rows, 10,000 partners, 5 runs
-#   bench/run.sh --small         200,000 rows, 1,000 partners, 1 run (the test suite's)
-#   bench/run.sh --write-doc     also rewrite docs/performance.md with the results
+#   bench/run.sh --small         200,000 rows, 1,000 partners, 1 run (a quick try; the timings mean little)
+#   bench/run.sh --check         200,000 rows, 1,000 partners: the correctness checks only, one
+#                                "ok - ..." or "not ok - ..." line each, no timing (the test
+#                                suite's, through test/bench_agreement.sh)
+#   bench/run.sh --write-doc     also rewrite docs/performance.md with the results (not with --check)
 #
 # Options: --rows N --partners M --runs R (timed runs per variant and setting),
 # --workers W (max_parallel_workers_per_gather of the "parallel on" runs, 2),
@@ -14,9 +17,11 @@
 # The data are generated inside the database (bench/setup.sql).  Every variant
 # runs once per parallel setting to store its result, and all must agree with
 # plain SQL per partner (bench/check.sql): a disagreement exits non-zero.
-# Then each session (parallel off, then on) does one warm-up run of every
-# variant and R rounds of timed runs, the variants taking turns; a run's time
-# is the Execution Time of EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON).  The
+# --check stops there: every check is reported, and the exit status says
+# whether any failed.  Then each session (parallel off, then on) does one
+# warm-up run of every variant and R rounds of timed runs, the variants taking
+# turns; a run's time is the Execution Time of EXPLAIN (ANALYZE, TIMING OFF,
+# SUMMARY ON).  The
 # report (bench/report.sql) gives medians and ratios.  Timings are reported,
 # never judged: the exit status says only whether the variants agree.
 #
@@ -26,6 +31,8 @@
 # 10-million-row table).
 # shellcheck source=../scripts/common.sh
 source "$(dirname "$0")/../scripts/common.sh"
+# shellcheck source=checks.sh
+source "$(dirname "$0")/checks.sh"
 
 BENCH=$REPO/bench
 DOC=$REPO/docs/performance.md
@@ -44,6 +51,7 @@ workers=2 seed=0.42 jit=off write_doc=false keep=false
 while [ $# -gt 0 ]; do
     case $1 in
         --small) mode=small ;;
+        --check) mode=check; check_mode=true ;;
         --rows) opt_rows=${2:-}; shift ;;
         --partners) opt_partners=${2:-}; shift ;;
         --runs) opt_runs=${2:-}; shift ;;
@@ -57,7 +65,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-if [ $mode = small ]; then
+$write_doc && $check_mode && { echo "--write-doc wants timings, not --check" >&2; usage; }
+if [ $mode != full ]; then
     rows=200000 partners=1000 runs=1
 else
     rows=10000000 partners=10000 runs=5
@@ -118,15 +127,18 @@ explain() { echo "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON, FORMAT JSON) $1;"; }
 
 # psql -At output of a session -> "phase workers variant run ms planned launched"
 # lines on stdout, progress on stderr.
+# (--check: no progress, the times are not shown)
 parse_session() {	# parse_session RUNS
-    awk -v runs="$1" '
+    local progress=/dev/stderr
+    if $check_mode; then progress=/dev/null; fi
+    awk -v runs="$1" -v progress="$progress" '
         function flush() {
             if (phase != "" && ms != "") {
                 printf "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", phase, w, variant, run, ms, planned, launched
                 if (phase == "run")
-                    printf "  workers %s, run %s/%s: %-22s %10.0f ms\n", w, run, runs, variant, ms > "/dev/stderr"
+                    printf "  workers %s, run %s/%s: %-22s %10.0f ms\n", w, run, runs, variant, ms > progress
                 else
-                    printf "  workers %s, %-6s %-22s %10.0f ms\n", w, phase ":", variant, ms > "/dev/stderr"
+                    printf "  workers %s, %-6s %-22s %10.0f ms\n", w, phase ":", variant, ms > progress
                 fflush()
             }
             ms = ""
@@ -164,9 +176,19 @@ for w in 0 "$workers"; do
 done
 load_timings
 set +e
-bpsql -f "$BENCH/check.sql"
+if $check_mode; then
+    bpsql -v tap=on -f "$BENCH/check.sql" >"$TMP/check.out" 2>&1
+else
+    bpsql -f "$BENCH/check.sql"
+fi
 agree=$?
 set -e
+if $check_mode; then
+    count_verdicts "$TMP/check.out"
+    verdict $agree "bench/check.sql: no disagreement, every variant stored, parallel plans taken" \
+        "bench/check.sql failed (psql exit status $agree; see above)"
+    checks_exit
+fi
 if [ $agree -ne 0 ]; then
     say "FAILED: the variants do not agree (see above); no timings taken"
     exit 1
@@ -283,8 +305,8 @@ hand-written \`CASE\` for plain SQL). The queries and the PL/pgSQL code are in
 Every run first checks that all variants give the same rebate for every
 partner, with parallel workers off and on (numeric equality against the plain
 SQL \`CASE\`); the benchmark exits non-zero otherwise. The test suite runs
-\`bench/run.sh --small\` (200,000 rows, 1,000 partners, one run) for that
-check only; no timing is ever asserted.
+that check alone, \`bench/run.sh --check\` (200,000 rows, 1,000 partners, no
+timed runs), through \`test/bench_agreement.sh\`; no timing is ever asserted.
 
 ## How it is measured
 

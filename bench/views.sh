@@ -3,8 +3,11 @@
 # as snapshots, and how long does refreshing the snapshots take?
 #
 #   bench/views.sh              full size: 2 brands x 5,000 partners, 10,000,000 order lines, 3 runs
-#   bench/views.sh --small      2 x 50 partners, about 6,000 lines, 1 run (the test suite's: checks only)
-#   bench/views.sh --write-doc  also write the section "BI views" of docs/performance.md
+#   bench/views.sh --small      2 x 50 partners, about 6,000 lines, 1 run (a quick try; the timings mean little)
+#   bench/views.sh --check      the same data: the correctness checks only, one "ok - ..." or
+#                               "not ok - ..." line each, no timing (the test suite's, through
+#                               test/bench_agreement.sh)
+#   bench/views.sh --write-doc  also write the section "BI views" of docs/performance.md (not with --check)
 #
 # Options: --partners P (per brand), --lines N, --runs R, --keep (keep the
 # database rebate_views_bench).
@@ -17,9 +20,14 @@
 # portal's views.  Before timing, the snapshots must equal the live views
 # for the manager (a difference exits non-zero).  A run's time is the
 # executor's (EXPLAIN ANALYZE, TIMING OFF); medians of R runs after a
-# warm-up.  Timings are reported, never judged.
+# warm-up.  Timings are reported, never judged.  --check refreshes the
+# snapshots twice (the first time after the load, then concurrently),
+# compares them with the live views and runs each timed query once, untimed,
+# as its role; it reports every check.
 # shellcheck source=../scripts/common.sh
 source "$(dirname "$0")/../scripts/common.sh"
+# shellcheck source=checks.sh
+source "$(dirname "$0")/checks.sh"
 
 DOC=$REPO/docs/performance.md
 DB=rebate_views_bench
@@ -37,6 +45,7 @@ mode=full opt_partners="" opt_lines="" opt_runs="" write_doc=false keep=false
 while [ $# -gt 0 ]; do
     case $1 in
         --small) mode=small ;;
+        --check) mode=check; check_mode=true ;;
         --partners) opt_partners=${2:-}; shift ;;
         --lines) opt_lines=${2:-}; shift ;;
         --runs) opt_runs=${2:-}; shift ;;
@@ -47,12 +56,16 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-if [ $mode = small ]; then
+$write_doc && $check_mode && { echo "--write-doc wants timings, not --check" >&2; usage; }
+if [ $mode != full ]; then
     partners=50 lines=6000 runs=1
 else
     partners=5000 lines=10000000 runs=3
 fi
 partners=${opt_partners:-$partners} lines=${opt_lines:-$lines} runs=${opt_runs:-$runs}
+if $check_mode; then
+    runs=1	# the first refresh and one concurrent refresh
+fi
 for n in "$partners" "$lines" "$runs"; do
     is_count "$n" || { echo "not a positive whole number: $n" >&2; usage; }
 done
@@ -132,27 +145,49 @@ echo "loaded in $load_seconds s: $(thousands "$facts") facts (lines and payments
 
 say "snapshots: the first refresh after the load, then the following ones"
 refresh() { vpsql -At -F ' ' -c "SELECT format('%s %s %s', snapshot, seconds, concurrent) FROM rebate.refresh_report_snapshots()"; }
-refresh | tee "$TMP/refresh-first.txt"
-: >"$TMP/refresh-concurrent.txt"
-for r in $(seq 1 "$runs"); do
-    refresh | tee -a "$TMP/refresh-concurrent.txt"
-done
+if $check_mode; then
+    refreshed=0
+    { refresh >"$TMP/refresh-first.txt" && refresh >"$TMP/refresh-concurrent.txt"; } || refreshed=$?
+    verdict $refreshed "rebate.refresh_report_snapshots() refreshes the snapshots after the load, then again" \
+        "rebate.refresh_report_snapshots() failed (see above)"
+else
+    refresh | tee "$TMP/refresh-first.txt"
+    : >"$TMP/refresh-concurrent.txt"
+    for r in $(seq 1 "$runs"); do
+        refresh | tee -a "$TMP/refresh-concurrent.txt"
+    done
+fi
 
 say "check: each snapshot equals its live view, for the manager"
-differences=$(vpsql -At <<SQL
+# per view: "view rows-that-differ rows-of-the-snapshot"
+vpsql -At -F ' ' >"$TMP/differences.txt" <<SQL
 SET ROLE bench_views_mgr_$ROLE_SUFFIX;
-SELECT (SELECT count(*) FROM ((SELECT * FROM rebate.v_partner_performance EXCEPT SELECT * FROM rebate.v_partner_performance_snapshot)
-                              UNION ALL (SELECT * FROM rebate.v_partner_performance_snapshot EXCEPT SELECT * FROM rebate.v_partner_performance)) d)
-     + (SELECT count(*) FROM ((SELECT * FROM rebate.v_region_performance EXCEPT SELECT * FROM rebate.v_region_performance_snapshot)
-                              UNION ALL (SELECT * FROM rebate.v_region_performance_snapshot EXCEPT SELECT * FROM rebate.v_region_performance)) d)
-     + (SELECT count(*) FROM ((SELECT * FROM rebate.v_product_performance EXCEPT SELECT * FROM rebate.v_product_performance_snapshot)
-                              UNION ALL (SELECT * FROM rebate.v_product_performance_snapshot EXCEPT SELECT * FROM rebate.v_product_performance)) d);
+SELECT 'v_partner_performance',
+       (SELECT count(*) FROM ((SELECT * FROM rebate.v_partner_performance EXCEPT SELECT * FROM rebate.v_partner_performance_snapshot)
+                              UNION ALL (SELECT * FROM rebate.v_partner_performance_snapshot EXCEPT SELECT * FROM rebate.v_partner_performance)) d),
+       (SELECT count(*) FROM rebate.v_partner_performance_snapshot);
+SELECT 'v_region_performance',
+       (SELECT count(*) FROM ((SELECT * FROM rebate.v_region_performance EXCEPT SELECT * FROM rebate.v_region_performance_snapshot)
+                              UNION ALL (SELECT * FROM rebate.v_region_performance_snapshot EXCEPT SELECT * FROM rebate.v_region_performance)) d),
+       (SELECT count(*) FROM rebate.v_region_performance_snapshot);
+SELECT 'v_product_performance',
+       (SELECT count(*) FROM ((SELECT * FROM rebate.v_product_performance EXCEPT SELECT * FROM rebate.v_product_performance_snapshot)
+                              UNION ALL (SELECT * FROM rebate.v_product_performance_snapshot EXCEPT SELECT * FROM rebate.v_product_performance)) d),
+       (SELECT count(*) FROM rebate.v_product_performance_snapshot);
 SQL
-)
-echo "rows that differ: $differences"
-[ "$differences" = 0 ] || { say "FAILED: a snapshot differs from its live view"; exit 1; }
+differences=$(awk '{ n += $2 } END { print n + 0 }' "$TMP/differences.txt")
+if $check_mode; then
+    while read -r view n_differ n_rows; do
+        status=0
+        [ "$n_differ" = 0 ] || status=1
+        verdict $status "rebate.${view}_snapshot equals rebate.$view for the manager ($n_rows rows in the snapshot, $n_differ differ)" \
+            "rebate.${view}_snapshot differs from rebate.$view: $n_differ rows of one side missing from the other"
+    done <"$TMP/differences.txt"
+else
+    echo "rows that differ: $differences"
+    [ "$differences" = 0 ] || { say "FAILED: a snapshot differs from its live view"; exit 1; }
+fi
 
-say "timing: a warm-up and $runs run(s) of each query, as the role a dashboard would use"
 time_queries() {	# time_queries ROLE LABEL<TAB>QUERY lines on stdin
     local role=$1 script=$TMP/time-$1.sql
     {
@@ -167,7 +202,7 @@ time_queries() {	# time_queries ROLE LABEL<TAB>QUERY lines on stdin
     vpsql -f "$script"
 }
 period="tenant_id = $tenant AND grain = 'quarter' AND period_name = '2026-Q3'"
-time_queries "bench_views_mgr_$ROLE_SUFFIX" <<EOF
+manager_queries=$(cat <<EOF
 v_partner_performance, the brand's partners in Q3 (manager)	SELECT * FROM rebate.v_partner_performance WHERE $period
 v_partner_performance_snapshot, the same	SELECT * FROM rebate.v_partner_performance_snapshot WHERE $period
 v_region_performance, the brand's regions in Q3	SELECT * FROM rebate.v_region_performance WHERE $period
@@ -178,12 +213,31 @@ v_rebate_efficiency, the brand's Q3	SELECT * FROM rebate.v_rebate_efficiency WHE
 v_rebate_efficiency_snapshot, the same	SELECT * FROM rebate.v_rebate_efficiency_snapshot WHERE tenant_id = $tenant AND period_name = '2026-Q3'
 partner_scores, the brand's Q3 (two quarters scored)	SELECT * FROM rebate.partner_scores($tenant, '$Q3')
 EOF
-time_queries "bench_views_dealer_$ROLE_SUFFIX" <<EOF
+)
+dealer_queries=$(cat <<EOF
 v_partner_performance, a dealer's own Q3 (partner user)	SELECT * FROM rebate.v_partner_performance WHERE grain = 'quarter' AND period_name = '2026-Q3'
 v_partner_performance_snapshot, the same	SELECT * FROM rebate.v_partner_performance_snapshot WHERE grain = 'quarter' AND period_name = '2026-Q3'
 v_leaderboard, Q3 (partner user)	SELECT * FROM rebate.v_leaderboard WHERE period_name = '2026-Q3'
 v_leaderboard_snapshot, the same	SELECT * FROM rebate.v_leaderboard_snapshot WHERE period_name = '2026-Q3'
 EOF
+)
+if $check_mode; then
+    say "check: each query of the timings runs, once and untimed, as the role a dashboard would use"
+    run_queries() {	# run_queries ROLE WHO: LABEL<TAB>QUERY lines on stdin
+        local role=$1 who=$2 label query n status
+        while IFS=$'\t' read -r label query; do
+            status=0
+            n=$(vpsql -At -c "SET ROLE $role" -c "SELECT count(*) FROM ($query) q" </dev/null) || status=$?
+            verdict $status "$label: runs as the $who${n:+ ($n rows)}" "$label: fails as the $who (see above)"
+        done
+    }
+    run_queries "bench_views_mgr_$ROLE_SUFFIX" manager <<<"$manager_queries"
+    run_queries "bench_views_dealer_$ROLE_SUFFIX" "partner user" <<<"$dealer_queries"
+    checks_exit
+fi
+say "timing: a warm-up and $runs run(s) of each query, as the role a dashboard would use"
+time_queries "bench_views_mgr_$ROLE_SUFFIX" <<<"$manager_queries"
+time_queries "bench_views_dealer_$ROLE_SUFFIX" <<<"$dealer_queries"
 
 vpsql -At >"$TMP/report.md" <<'SQL'
 SELECT '| Query | role | rows | median | runs (ms) |';

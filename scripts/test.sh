@@ -8,13 +8,13 @@
 #   dump_restore  pg_dump + pg_restore gives back every row, and RLS still holds
 #   differential  100,000+ random cases against a Python decimal reference
 #   docs          every SQL example in README.md and docs/ with its shown result
-#   benchmark     a small-scale run of bench/run.sh (results must agree; no timing)
-#   policy bench  a small-scale run of bench/policy.sh (C and PL/pgSQL triggers judge alike)
-#   programs bench a small-scale run of bench/programs.sh (close_period, verify_period and
-#                 progress agree with the recomputations; no timing)
-#   kpis bench    a small-scale run of bench/kpis.sh (each KPI aggregate = its built-in equivalent,
-#                 workers off and parallel; no timing)
-#   views bench   a small-scale run of bench/views.sh (snapshots equal the live BI views; no timing)
+#   bench agreement  test/bench_agreement.sh: the correctness checks of the five benchmarks,
+#                 each bench/*.sh --check on its small data set, no timing: the tiered_sum
+#                 variants agree with plain SQL (bench/run.sh); the C and PL/pgSQL policy
+#                 triggers judge alike (bench/policy.sh); close_period, verify_period and
+#                 progress agree with the recomputations (bench/programs.sh); each KPI
+#                 aggregate = its built-in equivalent, workers off and parallel (bench/kpis.sh);
+#                 the snapshots equal the live BI views (bench/views.sh)
 #   dashboard     scripts/dashboard.py draws the picture of docs/bi.md from the sample data
 #   concurrency   pgbench clients write orders, returns, payments while others read progress;
 #                 progress equals a plain-SQL recomputation, during the load and after; no deadlock
@@ -88,40 +88,12 @@ status=$?
 set -e
 record docs $status
 
-say "benchmark, small scale (checks that every variant agrees; timings are not judged)"
+say "bench agreement: the benchmarks' correctness checks (bench/*.sh --check, small data sets; nothing timed)"
 set +e
-"$REPO/bench/run.sh" --small
+"$REPO/test/bench_agreement.sh"
 status=$?
 set -e
-record benchmark $status
-
-say "policy benchmark, small scale (the C and PL/pgSQL triggers must judge alike; timings are not judged)"
-set +e
-"$REPO/bench/policy.sh" --small
-status=$?
-set -e
-record policy_benchmark $status
-
-say "programs benchmark, small scale (close_period then verify_period finds no difference; progress equals the recomputations; timings are not judged)"
-set +e
-"$REPO/bench/programs.sh" --small
-status=$?
-set -e
-record programs_benchmark $status
-
-say "KPI aggregates benchmark, small scale (each aggregate equals its built-in equivalent, serial and parallel; timings are not judged)"
-set +e
-"$REPO/bench/kpis.sh" --small
-status=$?
-set -e
-record kpis_benchmark $status
-
-say "BI views benchmark, small scale (each snapshot equals its live view; timings are not judged)"
-set +e
-"$REPO/bench/views.sh" --small
-status=$?
-set -e
-record views_benchmark $status
+record bench_agreement $status
 
 say "dashboard: scripts/dashboard.py draws docs/bi.md's picture from the sample data (a well-formed SVG)"
 set +e

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Upgrade test: for every released version, install it, ALTER EXTENSION ...
-# UPDATE to the current one, and compare everything the extension owns with a
-# fresh install (test/upgrade_signature.sql); then, from 0.2.0 on, update an
-# installation with bindings and run the attack suite on it.  Uses the libpq
-# variables.
+# UPDATE to the current one, and compare it with a fresh install twice: the
+# catalog facts of everything the extension owns (test/upgrade_signature.sql),
+# and the DDL pg_dump --schema-only prints for them (test/schema_ddl.sql).
+# Released versions are installed the way PostgreSQL installs them: the first
+# release's script, then the upgrade scripts of src/sql/updates/ in a chain.
+# Then, from 0.2.0 on, update an installation with bindings and run the
+# attack suite on it.  Uses the libpq variables.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 current=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$here/../rebate.control")
@@ -12,16 +15,21 @@ psql_() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP
 signature() {	# signature DB
     psql_ -d "$1" -f "$here/upgrade_signature.sql"
 }
+ddl() {	# ddl DB: the extension's objects as pg_dump prints them (destroys the extension)
+    psql_ -d "$1" -f "$here/schema_ddl.sql"
+    pg_dump --schema-only -d "$1" | grep -v '^\\\(un\)\?restrict '
+}
+# the released versions: the first release's script and the target of every upgrade script
+released=$(cd "$here/../src/sql/updates" && ls rebate--*.sql | sed -n 's/^rebate--\(.*--\)\?\([0-9.]*\)\.sql$/\2/p' \
+           | grep -vxF "$current" | sort -V)
 
 psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_fresh" -c "CREATE DATABASE rebate_upgrade_fresh"
 psql_ -d rebate_upgrade_fresh -c "CREATE EXTENSION rebate"
 signature rebate_upgrade_fresh > /tmp/rebate_upgrade_fresh.$$
+ddl rebate_upgrade_fresh > /tmp/rebate_upgrade_fresh_ddl.$$
 
 failed=0 checked=0
-for script in "$here"/../src/sql/versions/rebate--*.sql; do
-    old=$(basename "$script" .sql)
-    old=${old#rebate--}
-    case $old in *--*) continue ;; esac
+for old in $released; do
     psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_old" -c "CREATE DATABASE rebate_upgrade_old"
     psql_ -d rebate_upgrade_old -c "CREATE EXTENSION rebate VERSION '$old'" -c "ALTER EXTENSION rebate UPDATE"
     signature rebate_upgrade_old > /tmp/rebate_upgrade_old.$$
@@ -32,16 +40,22 @@ for script in "$here"/../src/sql/versions/rebate--*.sql; do
         echo "not ok - $old updated to $current differs from a fresh install (diff above)"
         failed=$((failed + 1))
     fi
+    ddl rebate_upgrade_old > /tmp/rebate_upgrade_old_ddl.$$
+    checked=$((checked + 1))
+    if diff -u /tmp/rebate_upgrade_fresh_ddl.$$ /tmp/rebate_upgrade_old_ddl.$$; then
+        echo "ok - $old updated to $current has the DDL of a fresh $current (pg_dump --schema-only, $(wc -l < /tmp/rebate_upgrade_fresh_ddl.$$) lines)"
+    else
+        echo "not ok - $old updated to $current: pg_dump --schema-only differs from a fresh install (diff above)"
+        failed=$((failed + 1))
+    fi
 done
 # The fixes reach existing installations: each release with bindings (from
 # 0.2.0 on), with a tenant, a partner, a manager and a partner user bound,
 # updated, keeps its bindings (entered in access_binding_history) and passes
 # the attack suite (test/pgtap/2[1-3]_attack_*.sql).
 roles="rebate_t_upg_mgr_$$ rebate_t_upg_usr_$$"
-for script in "$here"/../src/sql/versions/rebate--*.sql; do
-    old=$(basename "$script" .sql)
-    old=${old#rebate--}
-    case $old in *--*|0.1.0) continue ;; esac
+for old in $released; do
+    [ "$old" = 0.1.0 ] && continue
     psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_old" -c "CREATE DATABASE rebate_upgrade_old"
     for r in $roles; do psql_ -d postgres -c "DROP ROLE IF EXISTS $r" -c "CREATE ROLE $r LOGIN"; done
     set -- $roles
@@ -65,6 +79,6 @@ done
 for r in $roles; do psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_old" -c "DROP ROLE IF EXISTS $r"; done
 
 psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_fresh" -c "DROP DATABASE IF EXISTS rebate_upgrade_old"
-rm -f /tmp/rebate_upgrade_fresh.$$ /tmp/rebate_upgrade_old.$$ /tmp/rebate_upgrade_attack.$$
+rm -f /tmp/rebate_upgrade_fresh.$$ /tmp/rebate_upgrade_old.$$ /tmp/rebate_upgrade_fresh_ddl.$$ /tmp/rebate_upgrade_old_ddl.$$ /tmp/rebate_upgrade_attack.$$
 echo "upgrade: $((checked - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$checked" -gt 0 ]

@@ -8,6 +8,14 @@
 -- written only through rebate.grant_access / rebate.revoke_access.  The
 -- binding of current_user, never a setting the client controls, decides what
 -- row-level security lets a session see.
+--
+-- Every authorisation check goes through role_is_admin, manages_tenant and
+-- may_manage, which answer strictly true or false: deny by default, never
+-- NULL (IF NOT NULL does not raise).  A role has a tenant only through a
+-- binding of its own: the group roles are never bound, so a role acting
+-- through one (SET ROLE rebate_manager) has none.  BEFORE triggers that read
+-- as the owner judge the writer first and read only inside the row's tenant,
+-- so that no error quotes a row the writer cannot see.  docs/security.md.
 -- ---------------------------------------------------------------------------
 
 GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
@@ -28,8 +36,10 @@ $$;
 -- session functions, the binding functions and the name check share.  Each
 -- role may read only its own binding row (see the policy on
 -- rebate.access_binding), so called with the caller's rights it answers for
--- that caller only; SECURITY DEFINER callers use it for the acting role.
--- (PL/pgSQL: the table is created later in the script.)
+-- that caller only; SECURITY DEFINER callers use it for the acting role.  The
+-- rebate group roles never have one (even if a row named them), so that
+-- acting through a group role gives no tenant.  (PL/pgSQL: the table is
+-- created later in the script.)
 CREATE FUNCTION @extschema@.binding_of(role_name name, OUT tenant_id bigint, OUT partner_id bigint)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -38,11 +48,51 @@ BEGIN
     SELECT b.tenant_id, b.partner_id INTO tenant_id, partner_id
       FROM @extschema@.access_binding b
       JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) b.role::oid
-     WHERE r.rolname OPERATOR(pg_catalog.=) role_name;
+     WHERE r.rolname OPERATOR(pg_catalog.=) role_name
+       AND r.rolname OPERATOR(pg_catalog.<>) ALL (ARRAY['rebate_admin', 'rebate_manager', 'rebate_partner']::name[]);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.binding_of(name) IS
     'The tenant and partner a role is bound to (NULLs if none); a role may look up only its own binding';
+
+CREATE FUNCTION @extschema@.role_is_admin(role_name name) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.pg_has_role(role_name, 'rebate_admin', 'MEMBER'), false)
+$$;
+COMMENT ON FUNCTION @extschema@.role_is_admin(name) IS
+    'Whether a role is a group administrator (member of rebate_admin); strictly true or false';
+
+CREATE FUNCTION @extschema@.manages_tenant(role_name name, tenant bigint) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.pg_has_role(role_name, 'rebate_manager', 'MEMBER')
+                    AND b.tenant_id OPERATOR(pg_catalog.=) tenant AND b.partner_id IS NULL, false)
+      FROM @extschema@.binding_of(role_name) AS b
+$$;
+COMMENT ON FUNCTION @extschema@.manages_tenant(name, bigint) IS
+    'Whether a role is a manager (rebate_manager) bound to the tenant by a binding of its own; strictly true or false';
+
+CREATE FUNCTION @extschema@.may_manage(role_name name, tenant bigint) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT @extschema@.role_is_admin(role_name) OR @extschema@.manages_tenant(role_name, tenant)
+$$;
+COMMENT ON FUNCTION @extschema@.may_manage(name, bigint) IS
+    'Whether a role may manage a tenant: a group administrator, or a manager bound to it; strictly true or false';
+
+CREATE FUNCTION @extschema@.sees_tenant(role_name name, tenant bigint) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT @extschema@.role_is_admin(role_name)
+        OR coalesce((@extschema@.binding_of(role_name)).tenant_id OPERATOR(pg_catalog.=) tenant, false)
+$$;
+COMMENT ON FUNCTION @extschema@.sees_tenant(name, bigint) IS
+    'Whether a role sees a tenant: a group administrator, or bound to it (as manager or partner user); strictly true or false';
 
 CREATE FUNCTION @extschema@.current_tenant_id() RETURNS bigint
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -87,7 +137,7 @@ CREATE FUNCTION @extschema@.is_group_admin() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_catalog.pg_has_role(current_user, 'rebate_admin', 'MEMBER')
+    SELECT @extschema@.role_is_admin(current_user)
 $$;
 COMMENT ON FUNCTION @extschema@.is_group_admin() IS
     'Whether current_user is a group administrator (member of rebate_admin): sees every tenant';
@@ -96,9 +146,7 @@ CREATE FUNCTION @extschema@.is_tenant_manager() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_catalog.pg_has_role(current_user, 'rebate_manager', 'MEMBER')
-       AND b.tenant_id IS NOT NULL AND b.partner_id IS NULL
-      FROM @extschema@.binding_of(current_user) AS b
+    SELECT @extschema@.manages_tenant(current_user, (@extschema@.binding_of(current_user)).tenant_id)
 $$;
 COMMENT ON FUNCTION @extschema@.is_tenant_manager() IS
     'Whether current_user manages its bound tenant (member of rebate_manager, bound without a partner)';

@@ -8,18 +8,20 @@ CREATE TABLE @extschema@.tenant (
     name        text NOT NULL CHECK (btrim(name) <> ''),
     currency    text NOT NULL DEFAULT 'CNY' CHECK (currency ~ '^[A-Z]{3}$'),
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    rounding    text NOT NULL DEFAULT 'half_up'
+                CHECK (rounding IN ('half_up', 'half_even', 'down', 'up'))
 );
 COMMENT ON TABLE @extschema@.tenant IS 'Brands (品牌): each tenant''s data is isolated from the others''';
 COMMENT ON COLUMN @extschema@.tenant.currency IS 'Default currency of the brand (ISO 4217), for regions that set none';
+COMMENT ON COLUMN @extschema@.tenant.rounding IS
+    'How statement lines round to the currency''s minor unit (rebate.round_money mode): half_up, half_even, down, up';
 
--- Trees (regions, partners, product categories) keep, in each row, the path
--- of ids from the root down to the row itself, so "everything under X" is
--- the one GIN-indexed predicate  path @> ARRAY[X].  This trigger computes the
--- path from the parent's, refuses cycles, and carries a move down to the
--- descendants.  SECURITY DEFINER: it reads the parent and rewrites
--- descendants' paths whatever the caller may see; the tables' foreign keys
--- keep parent and child in one tenant.
+-- ---- BEFORE triggers that read as the owner: judge the writer first --------
+
+-- The parent is read only inside the row's tenant, and only for a writer who
+-- may manage that tenant: for anyone else the row is left to row-level
+-- security, so the cycle error never prints another tenant's path.
 CREATE FUNCTION @extschema@.maintain_tree_path() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -36,10 +38,13 @@ BEGIN
             NEW.path := ARRAY[NEW.id];
             RETURN NEW;
         END IF;
-        EXECUTE format('SELECT path FROM %I.%I WHERE id = $1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
-            INTO parent_path USING NEW.parent_id;
+        IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
+            RETURN NEW;                 -- row-level security refuses the row
+        END IF;
+        EXECUTE format('SELECT path FROM %I.%I WHERE id = $1 AND tenant_id = $2', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+            INTO parent_path USING NEW.parent_id, NEW.tenant_id;
         IF parent_path IS NULL THEN
-            RETURN NEW;                 -- no such parent: the foreign key reports it
+            RETURN NEW;                 -- no such parent in the tenant: the foreign key reports it
         END IF;
         IF NEW.id = ANY (parent_path) THEN
             RAISE EXCEPTION '% % cannot be placed under %: that would make a cycle', TG_TABLE_NAME, NEW.id, NEW.parent_id
@@ -53,8 +58,9 @@ BEGIN
     END IF;
     -- AFTER UPDATE with a changed path: the children recompute theirs (and so on down)
     IF NEW.path IS DISTINCT FROM OLD.path THEN
-        EXECUTE format('UPDATE %I.%I SET parent_id = parent_id WHERE parent_id = $1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
-            USING NEW.id;
+        EXECUTE format('UPDATE %I.%I SET parent_id = parent_id WHERE parent_id = $1 AND tenant_id = $2',
+                       TG_TABLE_SCHEMA, TG_TABLE_NAME)
+            USING NEW.id, NEW.tenant_id;
     END IF;
     RETURN NULL;
 END

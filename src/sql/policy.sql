@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- Policy enforcement (0.3.0): price floors and ceilings, territories and
+-- Policy enforcement: price floors and ceilings, territories and
 -- product authorisation (窜货), credit limits and order state rules, held by
 -- C triggers on every write; the violations they record and their review.
 -- ---------------------------------------------------------------------------
@@ -50,19 +50,6 @@ COMMENT ON FUNCTION @extschema@.create_enforcement_setting() IS
     'AFTER INSERT trigger on tenant: gives the new tenant its enforcement_setting row with the defaults';
 CREATE TRIGGER enforcement_setting AFTER INSERT ON @extschema@.tenant
     FOR EACH ROW EXECUTE FUNCTION @extschema@.create_enforcement_setting();
-
--- Price policies gain a ceiling and an enforcement mode.
-ALTER TABLE @extschema@.price_policy
-    ADD COLUMN ceiling_price   numeric(18,4) CHECK (ceiling_price >= 0),
-    ADD COLUMN ceiling_percent numeric(7,4) CHECK (ceiling_percent > 0),
-    ADD COLUMN enforcement     text NOT NULL DEFAULT 'reject' CHECK (enforcement IN ('reject', 'review')),
-    ADD CONSTRAINT price_policy_at_most_one_ceiling CHECK (num_nonnulls(ceiling_price, ceiling_percent) <= 1),
-    ADD CONSTRAINT price_policy_ceiling_above_floor
-        CHECK (ceiling_price IS NULL OR floor_price IS NULL OR ceiling_price >= floor_price);
-COMMENT ON COLUMN @extschema@.price_policy.ceiling_price IS
-    'Highest unit price a partner may be invoiced at (限价); or ceiling_percent of list price (may exceed 100)';
-COMMENT ON COLUMN @extschema@.price_policy.enforcement IS
-    'A line outside floor or ceiling is refused (reject) or accepted, recorded and its order held (review)';
 
 -- Every policy of a product (its own, its category's and the categories'
 -- above), numbered most specific first in the order documented at
@@ -116,7 +103,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.price_policy_candidates(bigint, bigint, bigint, date) IS
     'The price policies that could apply to a product sold to a partner in a region on a date, numbered most specific first (quantity breaks aside)';
 
-CREATE OR REPLACE FUNCTION @extschema@.effective_price(product_id bigint, partner_id bigint, region_id bigint,
+CREATE FUNCTION @extschema@.effective_price(product_id bigint, partner_id bigint, region_id bigint,
                                                        on_date date DEFAULT CURRENT_DATE, quantity numeric DEFAULT 1)
     RETURNS @extschema@.price_policy
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -129,6 +116,8 @@ AS $$
      ORDER BY c.precedence
      LIMIT 1
 $$;
+COMMENT ON FUNCTION @extschema@.effective_price(bigint, bigint, bigint, date, numeric) IS
+    'The price policy that applies to a product sold to a partner in a region on a date in a quantity: promotion, then product over category (deeper first), deeper region, grade-specific, higher quantity break';
 
 -- What a policy means for one product in money: price, floor and ceiling.
 CREATE FUNCTION @extschema@.policy_price_limits(policy @extschema@.price_policy, product_id bigint,
@@ -146,13 +135,15 @@ $$;
 COMMENT ON FUNCTION @extschema@.policy_price_limits(@extschema@.price_policy, bigint) IS
     'The unit price, floor and ceiling a policy gives a product: its amounts, or its percentages of the list price rounded to 4 places';
 
-CREATE OR REPLACE FUNCTION @extschema@.policy_unit_price(policy @extschema@.price_policy, product_id bigint,
+CREATE FUNCTION @extschema@.policy_unit_price(policy @extschema@.price_policy, product_id bigint,
                                                          OUT unit_price numeric, OUT floor_price numeric)
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT l.unit_price, l.floor_price FROM @extschema@.policy_price_limits(policy, product_id) l
 $$;
+COMMENT ON FUNCTION @extschema@.policy_unit_price(@extschema@.price_policy, bigint) IS
+    'The unit price and floor a policy gives a product: its price, or its percentage of the list price rounded to 4 places';
 
 -- Territory and product authorisation, through the region tree: a territory
 -- or product region covers itself and every region below it.
@@ -320,13 +311,9 @@ BEGIN
 END
 $$;
 
--- Resolving a violation.  approve: the breach is accepted; the order is
--- released from on_hold (back to where it was held from) once nothing else
--- holds it.  reject: a line-level breach deletes the line (then releases the
--- order likewise); an order-level one cancels the order and closes its other
--- open violations.  SECURITY DEFINER: partner users may not touch violations,
--- managers may not forge a resolution by writing the table; the caller must
--- manage the violation's tenant.
+-- ---- locks: never on another tenant's rows, nor on a key anyone can take ----
+
+-- A violation is judged before it is locked.
 CREATE FUNCTION @extschema@.resolve_violation(violation_id bigint, decision text, note text DEFAULT NULL)
     RETURNS @extschema@.policy_violation
     LANGUAGE plpgsql SECURITY DEFINER
@@ -343,9 +330,10 @@ BEGIN
         RAISE EXCEPTION 'invalid decision "%"', decision
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Decide "approve" or "reject".';
     END IF;
-    SELECT * INTO v FROM @extschema@.policy_violation pv WHERE pv.id = violation_id FOR UPDATE;
-    IF NOT FOUND OR NOT (pg_has_role(acting, 'rebate_admin', 'MEMBER')
-                         OR @extschema@.manages_tenant(acting, v.tenant_id)) THEN
+    -- judged before it is locked: another tenant's violation is neither read nor locked
+    SELECT * INTO v FROM @extschema@.policy_violation pv
+     WHERE pv.id = violation_id AND @extschema@.may_manage(acting, pv.tenant_id) FOR UPDATE;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'violation % does not exist or is not yours to resolve', violation_id
             USING ERRCODE = 'no_data_found',
                   HINT = 'Managers of the violation''s tenant (rebate_manager) and group administrators resolve violations.';
@@ -477,20 +465,11 @@ COMMENT ON COLUMN @extschema@.v_cross_territory_sales.intruded_partner_id IS
     'The partner with an exclusive territory covering the region on that date (the deepest), if any';
 COMMENT ON COLUMN @extschema@.v_cross_territory_sales.violation_id IS 'The territory violation recorded for the order, if review mode recorded one';
 
--- Partners may now see a submission held on the spot (on_hold) as the
--- result of their own insert or submit.
-ALTER POLICY partner_places_order ON @extschema@.sales_order
-    WITH CHECK (tenant_id = (SELECT @extschema@.current_tenant_id())
-                AND partner_id = (SELECT @extschema@.current_partner_id())
-                AND status IN ('draft', 'submitted', 'on_hold'));
-ALTER POLICY partner_edits_draft ON @extschema@.sales_order
-    USING (tenant_id = (SELECT @extschema@.current_tenant_id())
-           AND partner_id = (SELECT @extschema@.current_partner_id()) AND status = 'draft')
-    WITH CHECK (tenant_id = (SELECT @extschema@.current_tenant_id())
-                AND partner_id = (SELECT @extschema@.current_partner_id()) AND status IN ('draft', 'submitted', 'on_hold'));
-
 SELECT @extschema@.apply_standard_triggers('@extschema@.enforcement_setting');
 SELECT @extschema@.apply_standard_triggers('@extschema@.policy_violation');
+CREATE TRIGGER attest BEFORE INSERT OR UPDATE ON @extschema@.policy_violation
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_attestation(
+        'status', 'insert:detected_by:detected_at', 'approved|rejected:resolved_by:resolved_at');
 SELECT @extschema@.apply_tenant_rls('@extschema@.enforcement_setting', 'tenant_id');
 SELECT @extschema@.apply_tenant_rls('@extschema@.policy_violation', 'tenant_id', 'partner_id');
 

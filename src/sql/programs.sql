@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- Rebate programs (0.4.0): a rebate policy defined once, as data, versioned.
+-- Rebate programs: a rebate policy defined once, as data, versioned.
 -- A program is an identity (code, name); what it pays is in its versions,
 -- each with a lifecycle draft -> active -> retired and an effective date
 -- range.  Active versions of one program never overlap, so every date has at
@@ -75,12 +75,13 @@ CREATE TABLE @extschema@.program_version (
     activated_at       timestamptz,
     created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    UNIQUE (program_id, version),
+    CONSTRAINT program_version_version_key UNIQUE (tenant_id, program_id, version),
     UNIQUE (tenant_id, id),
     FOREIGN KEY (tenant_id, program_id) REFERENCES @extschema@.program (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, group_id) REFERENCES @extschema@.program_group (tenant_id, id),
     CONSTRAINT program_version_no_overlap EXCLUDE USING gist (
-        int8range(program_id, program_id, '[]') WITH =, effective WITH &&) WHERE (status = 'active')
+        int8range(tenant_id, tenant_id, '[]') WITH =, int8range(program_id, program_id, '[]') WITH =,
+        effective WITH &&) WHERE (status = 'active')
 );
 CREATE INDEX program_version_tenant ON @extschema@.program_version (tenant_id, status);
 COMMENT ON TABLE @extschema@.program_version IS
@@ -121,35 +122,17 @@ COMMENT ON COLUMN @extschema@.program_version.currency IS 'The program pays in t
 CREATE TRIGGER lifecycle BEFORE UPDATE OF status ON @extschema@.program_version
     FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_transition('status', 'draft>active', 'active>retired', 'draft>retired');
 
--- The first day of the period of the given unit that contains the date.
-CREATE FUNCTION @extschema@.period_start(unit text, day date) RETURNS date
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    -- PL/pgSQL, not SQL: progress calls these once per program, and a SQL
-    -- function with a SET clause is planned again on every such call
-    RETURN pg_catalog.date_trunc(unit, day::timestamp)::date;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.period_start(text, date) IS 'The first day of the month, quarter or year containing the date';
-
 -- The period of a version containing a date: [start, end) of its month,
 -- quarter or year, or the version's whole range for range programs.
 CREATE FUNCTION @extschema@.program_period(v @extschema@.program_version, day date) RETURNS daterange
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    first date;
 BEGIN
     IF v.period_unit = 'range' THEN
         RETURN v.effective;
     END IF;
-    first := pg_catalog.date_trunc(v.period_unit, day::timestamp)::date;
-    RETURN pg_catalog.daterange(first, (first + CASE v.period_unit WHEN 'month' THEN '1 month'::interval
-                                                                   WHEN 'quarter' THEN '3 months'::interval
-                                                                   ELSE '1 year'::interval END)::date);
+    RETURN @extschema@.period_of(v.period_unit, day);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.program_period(@extschema@.program_version, date) IS
@@ -333,10 +316,10 @@ $$;
 COMMENT ON FUNCTION @extschema@.activate_program_version(bigint) IS
     'Makes a draft version active from its effective start; the active version it supersedes ends that day';
 
--- A new draft version: the latest version's definition with the changes given
--- (jsonb keys are program_version columns), effective from the date given.
+-- A revision is a new row with an id of its own (it took the base's id
+-- column from the sequence, which only the owner may call).
 CREATE FUNCTION @extschema@.revise_program(program_id bigint, changes jsonb, effective_from date DEFAULT NULL,
-                                           note text DEFAULT NULL)
+                                                      note text DEFAULT NULL)
     RETURNS @extschema@.program_version
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -345,6 +328,7 @@ DECLARE
     base    @extschema@.program_version;
     fresh   @extschema@.program_version;
     unknown text;
+    columns text;
 BEGIN
     SELECT * INTO base FROM @extschema@.program_version pv
      WHERE pv.program_id = revise_program.program_id ORDER BY pv.version DESC LIMIT 1;
@@ -363,18 +347,17 @@ BEGIN
                   HINT = 'Change the definition columns of rebate.program_version (metric, kind, schedule, scope, ...).';
     END IF;
     fresh := pg_catalog.jsonb_populate_record(base, coalesce(changes, '{}'));
-    fresh.id := pg_catalog.nextval(pg_catalog.pg_get_serial_sequence('@extschema@.program_version', 'id')::regclass);
-    fresh.version := NULL;
-    fresh.created_at := pg_catalog.now();
-    fresh.updated_at := pg_catalog.now();
-    fresh.status := 'draft';
-    fresh.activated_at := NULL;
-    fresh.created_by := @extschema@.acting_role();
     fresh.note := note;
     IF effective_from IS NOT NULL THEN
         fresh.effective := pg_catalog.daterange(effective_from, upper(fresh.effective));
     END IF;
-    INSERT INTO @extschema@.program_version SELECT (fresh).* RETURNING * INTO fresh;
+    -- the definition columns; id, version, status and the stamps start afresh
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = '@extschema@.program_version'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname NOT IN ('id', 'version', 'status', 'created_by', 'activated_at', 'created_at', 'updated_at');
+    EXECUTE pg_catalog.format('INSERT INTO @extschema@.program_version (%1$s) SELECT %1$s FROM pg_catalog.jsonb_populate_record(NULL::@extschema@.program_version, $1) RETURNING *', columns)
+       INTO fresh USING pg_catalog.to_jsonb(fresh);
     RETURN fresh;
 END
 $$;
@@ -467,40 +450,31 @@ COMMENT ON FUNCTION @extschema@.end_customer_name_key() IS 'BEFORE trigger on en
 CREATE TRIGGER name_key BEFORE INSERT OR UPDATE OF name ON @extschema@.end_customer
     FOR EACH ROW EXECUTE FUNCTION @extschema@.end_customer_name_key();
 
--- The delivery date of an order (date basis delivery): set when the order
--- becomes delivered, unless given; imported history may carry its own.
-ALTER TABLE @extschema@.sales_order ADD COLUMN delivered_on date;
-COMMENT ON COLUMN @extschema@.sales_order.delivered_on IS
-    'The day the goods were delivered: set when the status becomes delivered (unless given)';
-UPDATE @extschema@.sales_order o
-   SET delivered_on = (SELECT min(h.changed_at)::date FROM @extschema@.order_status_history h
-                        WHERE h.order_id = o.id AND h.to_status = 'delivered')
- WHERE o.status IN ('delivered', 'closed');
-
-CREATE FUNCTION @extschema@.stamp_delivery() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF NEW.status IN ('delivered', 'closed') AND NEW.delivered_on IS NULL THEN
-        NEW.delivered_on := CURRENT_DATE;
-    END IF;
-    RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.stamp_delivery() IS
-    'BEFORE trigger on sales_order: sets delivered_on when the order becomes delivered or closed without one';
-CREATE TRIGGER stamp_delivery BEFORE INSERT OR UPDATE OF status ON @extschema@.sales_order
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_delivery();
-
 -- Row-level security, standard triggers, grants.
 SELECT @extschema@.apply_standard_triggers('@extschema@.program_group');
 SELECT @extschema@.apply_standard_triggers('@extschema@.program');
 SELECT @extschema@.apply_standard_triggers('@extschema@.program_version');
+CREATE TRIGGER attest BEFORE INSERT OR UPDATE ON @extschema@.program_version
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_attestation(
+        'status', 'insert:created_by:created_at', 'active::activated_at');
 SELECT @extschema@.apply_standard_triggers('@extschema@.end_customer');
 SELECT @extschema@.apply_tenant_rls('@extschema@.program_group', 'tenant_id');
 SELECT @extschema@.apply_tenant_rls('@extschema@.program', 'tenant_id');
 SELECT @extschema@.apply_tenant_rls('@extschema@.program_version', 'tenant_id');
+
+-- ---- programs: a partner user reads the terms that are its own -------------------
+
+-- A version scoped to named partners is their terms: a sibling dealer does
+-- not read which partners get special terms, nor what (a distributor reads
+-- those of the partners below it).
+CREATE POLICY partner_reads_own_terms ON @extschema@.program_version AS RESTRICTIVE FOR SELECT
+    USING ((SELECT @extschema@.current_partner_id()) IS NULL OR partner_ids = '{}'
+           OR partner_ids && (SELECT @extschema@.visible_partner_ids()));
+
+-- A partner user sees a program only when it sees one of its versions.
+CREATE POLICY partner_reads_own_programs ON @extschema@.program AS RESTRICTIVE FOR SELECT
+    USING ((SELECT @extschema@.current_partner_id()) IS NULL
+           OR EXISTS (SELECT 1 FROM @extschema@.program_version v WHERE v.program_id = program.id));
 SELECT @extschema@.apply_tenant_rls('@extschema@.end_customer', 'tenant_id', 'partner_id');
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.program_group, @extschema@.program, @extschema@.program_version,

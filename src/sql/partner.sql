@@ -74,10 +74,9 @@ BEGIN
         RAISE EXCEPTION 'partner_name_key only serves rebate.partner' USING ERRCODE = 'insufficient_privilege';
     END IF;
     NEW.name_key := @extschema@.normalize_name(NEW.name);
-    -- name the existing partner only to those who may see the tenant; anyone
+    -- name the existing partner only to those who manage the tenant; anyone
     -- else is refused by row-level security before the unique index is reached
-    IF NOT pg_has_role(@extschema@.acting_role(), 'rebate_admin', 'MEMBER')
-       AND NEW.tenant_id IS DISTINCT FROM (@extschema@.binding_of(@extschema@.acting_role())).tenant_id THEN
+    IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
         RETURN NEW;
     END IF;
     SELECT p.code, p.name INTO existing FROM @extschema@.partner p
@@ -239,9 +238,9 @@ CREATE TABLE @extschema@.partner_territory (
     FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id),
     -- one authorisation per partner and region at a time (ids as one-point ranges: no btree_gist needed)
-    EXCLUDE USING gist (int8range(partner_id, partner_id, '[]') WITH =,
-                        int8range(region_id, region_id, '[]') WITH =,
-                        valid WITH &&)
+    CONSTRAINT partner_territory_no_overlap EXCLUDE USING gist (
+        int8range(tenant_id, tenant_id, '[]') WITH =, int8range(partner_id, partner_id, '[]') WITH =,
+        int8range(region_id, region_id, '[]') WITH =, valid WITH &&)
 );
 COMMENT ON TABLE @extschema@.partner_territory IS
     'Regions a partner is authorised to sell into (the region and everything under it), for a validity period';

@@ -1,5 +1,5 @@
 -- rebate: channel-partner rebates, price/region policy and channel performance.
--- This script is assembled by the Makefile from src/sql/NN_topic.sql fragments.
+-- This script is the topic files of src/sql/ concatenated by the Makefile (INSTALL_SQL).
 \echo Use "CREATE EXTENSION rebate" to load this file. \quit
 
 -- Every object below is schema-qualified (@extschema@ or pg_catalog), and every

@@ -83,6 +83,9 @@ CREATE TABLE @extschema@.price_policy (
                             ELSE 'base' END) STORED,
     created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    ceiling_price  numeric(18,4) CHECK (ceiling_price >= 0),
+    ceiling_percent numeric(7,4) CHECK (ceiling_percent > 0),
+    enforcement    text NOT NULL DEFAULT 'reject' CHECK (enforcement IN ('reject', 'review')),
     UNIQUE (tenant_id, code),
     FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id),
     FOREIGN KEY (tenant_id, category_id) REFERENCES @extschema@.product_category (tenant_id, id),
@@ -101,7 +104,10 @@ CREATE TABLE @extschema@.price_policy (
         int8range(coalesce(region_id, 0), coalesce(region_id, 0), '[]') WITH =,
         int4range(promotion::int, promotion::int, '[]') WITH =,
         numrange(min_quantity, min_quantity, '[]') WITH =,
-        valid WITH &&)
+        valid WITH &&),
+    CONSTRAINT price_policy_at_most_one_ceiling CHECK (num_nonnulls(ceiling_price, ceiling_percent) <= 1),
+    CONSTRAINT price_policy_ceiling_above_floor
+        CHECK (ceiling_price IS NULL OR floor_price IS NULL OR ceiling_price >= floor_price)
 );
 COMMENT ON TABLE @extschema@.price_policy IS
     'Prices partners pay and floors they may not undercut, by product or category, grade, region subtree, period and quantity break; rebate.effective_price picks the one that applies';
@@ -111,59 +117,7 @@ COMMENT ON COLUMN @extschema@.price_policy.floor_price IS 'Lowest unit price a p
 COMMENT ON COLUMN @extschema@.price_policy.min_quantity IS 'Quantity break: applies to order lines of at least this quantity';
 COMMENT ON COLUMN @extschema@.price_policy.kind IS 'base, grade, regional, grade_regional or promotion (derived)';
 COMMENT ON COLUMN @extschema@.price_policy.valid IS 'Validity period [from, to); policies of one scope never overlap';
-
--- The policy that applies.  Candidates: the product's own policies and those
--- of its category and every category above it; for the partner's grade or
--- any grade; for a region containing the sale's region, or everywhere; valid
--- on the date; for a quantity break the quantity reaches.  The most specific
--- wins, in this order: a promotion over a regular price; a product over a
--- category, a deeper category over a shallower one; a deeper region over a
--- shallower one (everywhere is shallowest); a grade-specific policy over one
--- for any grade; the higher quantity break; then the later start, the higher id.
-CREATE FUNCTION @extschema@.effective_price(product_id bigint, partner_id bigint, region_id bigint,
-                                            on_date date DEFAULT CURRENT_DATE, quantity numeric DEFAULT 1)
-    RETURNS @extschema@.price_policy
-    LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pp.*
-      FROM @extschema@.product p
-      JOIN @extschema@.product_category c ON c.id = p.category_id
-      JOIN @extschema@.partner pa ON pa.id = effective_price.partner_id AND pa.tenant_id = p.tenant_id
-      LEFT JOIN @extschema@.region sale_region ON sale_region.id = effective_price.region_id
-                                              AND sale_region.tenant_id = p.tenant_id
-      JOIN @extschema@.price_policy pp
-        ON pp.tenant_id = p.tenant_id
-       AND (pp.product_id = p.id OR pp.category_id = ANY (c.path))
-       AND (pp.grade_id IS NULL OR pp.grade_id = pa.grade_id)
-       AND (pp.region_id IS NULL OR pp.region_id = ANY (sale_region.path))
-       AND pp.valid @> effective_price.on_date
-       AND pp.min_quantity <= effective_price.quantity
-      LEFT JOIN @extschema@.region policy_region ON policy_region.id = pp.region_id
-     WHERE p.id = effective_price.product_id
-     ORDER BY pp.promotion DESC,
-              (pp.product_id IS NOT NULL) DESC,
-              coalesce(array_position(c.path, pp.category_id), 0) DESC,
-              coalesce(cardinality(policy_region.path), 0) DESC,
-              (pp.grade_id IS NOT NULL) DESC,
-              pp.min_quantity DESC,
-              lower(pp.valid) DESC NULLS LAST,
-              pp.id DESC
-     LIMIT 1
-$$;
-COMMENT ON FUNCTION @extschema@.effective_price(bigint, bigint, bigint, date, numeric) IS
-    'The price policy that applies to a product sold to a partner in a region on a date in a quantity: promotion, then product over category (deeper first), deeper region, grade-specific, higher quantity break';
-
--- What a policy means for one product: its unit price and floor in money.
-CREATE FUNCTION @extschema@.policy_unit_price(policy @extschema@.price_policy, product_id bigint,
-                                              OUT unit_price numeric, OUT floor_price numeric)
-    LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT coalesce(policy.price, pg_catalog.round(p.list_price * policy.price_percent / 100, 4)),
-           coalesce(policy.floor_price, pg_catalog.round(p.list_price * policy.floor_percent / 100, 4))
-      FROM @extschema@.product p
-     WHERE p.id = policy_unit_price.product_id
-$$;
-COMMENT ON FUNCTION @extschema@.policy_unit_price(@extschema@.price_policy, bigint) IS
-    'The unit price and floor a policy gives a product: its price, or its percentage of the list price rounded to 4 places';
+COMMENT ON COLUMN @extschema@.price_policy.ceiling_price IS
+    'Highest unit price a partner may be invoiced at (限价); or ceiling_percent of list price (may exceed 100)';
+COMMENT ON COLUMN @extschema@.price_policy.enforcement IS
+    'A line outside floor or ceiling is refused (reject) or accepted, recorded and its order held (review)';

@@ -13,6 +13,8 @@ CREATE TABLE @extschema@.access_binding (
 );
 COMMENT ON TABLE @extschema@.access_binding IS
     'Which tenant (and partner) each login role acts for; written only by rebate.grant_access and rebate.revoke_access';
+COMMENT ON COLUMN @extschema@.access_binding.granted_by IS
+    'The login role (session_user) that made the binding: SET ROLE does not change it';
 REVOKE ALL ON @extschema@.access_binding FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_binding', '');
 -- every role reads its own binding (the session functions need it), group admins all of them
@@ -39,50 +41,42 @@ REVOKE ALL ON FUNCTION @extschema@.drop_group_memberships(oid) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.drop_group_memberships(oid) IS
     'Internal: revokes a role''s direct memberships in rebate_manager and rebate_partner (used by grant_access and revoke_access)';
 
--- Whether a role is a manager bound to this tenant (for the binding functions).
-CREATE FUNCTION @extschema@.manages_tenant(role_name name, tenant bigint) RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.pg_has_role(role_name, 'rebate_manager', 'MEMBER')
-       AND b.tenant_id OPERATOR(pg_catalog.=) tenant AND b.partner_id IS NULL
-      FROM @extschema@.binding_of(role_name) AS b
-$$;
-COMMENT ON FUNCTION @extschema@.manages_tenant(name, bigint) IS
-    'Whether a role is a manager (rebate_manager) bound to the tenant, without a partner';
-
--- Group admins bind anyone; a tenant's manager binds partner users of its own
--- tenant.  The role also becomes a member of the matching group role
--- (rebate_manager or rebate_partner).  SECURITY DEFINER because ordinary
--- roles cannot write the binding table or grant group roles; every argument
--- is checked so that nothing here lends more than the caller already has.
+-- Group admins bind anyone who may be bound.  A tenant's manager binds, as
+-- users of its own tenant's partners, only login roles that are unbound or
+-- already partner users of that tenant; never itself, a manager or an admin.
+-- Every check is strict; what is not allowed is refused.
 CREATE FUNCTION @extschema@.grant_access(role regrole, tenant_id bigint, partner_id bigint DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    acting   name := @extschema@.acting_role();
-    target   pg_catalog.pg_roles%ROWTYPE;
-    as_admin boolean;
+    acting     name := @extschema@.acting_role();
+    target     pg_catalog.pg_roles%ROWTYPE;
+    bound      @extschema@.access_binding%ROWTYPE;
+    allowed    boolean;
     group_role text := CASE WHEN partner_id IS NULL THEN 'rebate_manager' ELSE 'rebate_partner' END;
 BEGIN
-    as_admin := pg_has_role(acting, 'rebate_admin', 'MEMBER');
-    IF NOT as_admin THEN
-        IF partner_id IS NULL
-           OR NOT @extschema@.manages_tenant(acting, grant_access.tenant_id) THEN
-            RAISE EXCEPTION 'permission denied to grant access to tenant %', tenant_id
-                USING ERRCODE = 'insufficient_privilege',
-                      HINT = 'Group administrators (rebate_admin) bind managers and partner users; a tenant''s managers bind partner users of their own tenant.';
-        END IF;
+    SELECT * INTO target FROM pg_catalog.pg_roles r WHERE r.oid = role;
+    SELECT * INTO bound FROM @extschema@.access_binding b WHERE b.role = grant_access.role;
+    allowed := @extschema@.role_is_admin(acting)
+               OR coalesce(grant_access.partner_id IS NOT NULL
+                           AND @extschema@.manages_tenant(acting, grant_access.tenant_id)
+                           AND target.rolcanlogin
+                           AND NOT pg_catalog.pg_has_role(target.oid, 'rebate_manager', 'MEMBER')
+                           AND (bound.role IS NULL
+                                OR (bound.tenant_id = grant_access.tenant_id AND bound.partner_id IS NOT NULL)), false);
+    IF NOT allowed THEN
+        RAISE EXCEPTION 'permission denied to bind role % to tenant %', role, tenant_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Group administrators (rebate_admin) bind managers and partner users; a tenant''s managers bind login roles that are unbound or partner users of their own tenant, as partner users of that tenant.';
     END IF;
-    SELECT * INTO target FROM pg_roles r WHERE r.oid = role;
-    IF target.rolsuper OR target.rolcreaterole OR target.rolbypassrls OR target.rolreplication
-       OR target.rolname IN ('rebate_admin', 'rebate_manager', 'rebate_partner')
-       OR target.rolname = acting OR target.rolname LIKE 'pg\_%' THEN
+    IF target.oid IS NULL OR target.rolsuper OR target.rolcreaterole OR target.rolbypassrls OR target.rolreplication
+       OR target.rolname IN ('rebate_admin', 'rebate_manager', 'rebate_partner') OR target.rolname LIKE 'pg\_%'
+       OR target.rolname IN (acting, session_user) OR @extschema@.role_is_admin(target.rolname) THEN
         RAISE EXCEPTION 'role % cannot be bound to a tenant', role
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Superusers, roles that create roles or bypass row-level security, built-in roles, the rebate group roles and the caller itself are never bound.';
+                  DETAIL = 'Superusers, roles that create roles or bypass row-level security, built-in roles, the rebate group roles, group administrators and the caller itself are never bound.';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM @extschema@.tenant t WHERE t.id = grant_access.tenant_id) THEN
         RAISE EXCEPTION 'tenant % does not exist', tenant_id USING ERRCODE = 'foreign_key_violation';
@@ -93,34 +87,43 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation';
     END IF;
     INSERT INTO @extschema@.access_binding AS b (role, tenant_id, partner_id, granted_by)
-    VALUES (role, tenant_id, partner_id, acting)
+    VALUES (role, tenant_id, partner_id, session_user)
     ON CONFLICT ON CONSTRAINT access_binding_pkey DO UPDATE
         SET tenant_id = excluded.tenant_id, partner_id = excluded.partner_id,
             granted_by = excluded.granted_by, granted_at = pg_catalog.now();
     PERFORM @extschema@.drop_group_memberships(target.oid);
-    EXECUTE format('GRANT %I TO %I', group_role, target.rolname);
+    EXECUTE pg_catalog.format('GRANT %I TO %I', group_role, target.rolname);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.grant_access(regrole, bigint, bigint) IS
     'Binds a login role to a tenant (as its manager) or to a partner of it (as a partner user), and grants the matching group role';
 REVOKE ALL ON FUNCTION @extschema@.grant_access(regrole, bigint, bigint) FROM PUBLIC;
 
+-- Group admins revoke any binding; a tenant's manager only its own tenant's
+-- partner users.  Anything else, an unbound role included, is refused the
+-- same way.  The binding's end is kept in access_binding_history.
 CREATE FUNCTION @extschema@.revoke_access(role regrole) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     acting  name := @extschema@.acting_role();
-    binding @extschema@.access_binding%ROWTYPE;
+    bound   @extschema@.access_binding%ROWTYPE;
+    allowed boolean;
 BEGIN
-    SELECT * INTO binding FROM @extschema@.access_binding b WHERE b.role = revoke_access.role;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    IF NOT pg_has_role(acting, 'rebate_admin', 'MEMBER')
-       AND NOT (binding.partner_id IS NOT NULL AND @extschema@.manages_tenant(acting, binding.tenant_id)) THEN
+    SELECT * INTO bound FROM @extschema@.access_binding b WHERE b.role = revoke_access.role;
+    allowed := @extschema@.role_is_admin(acting)
+               OR coalesce(bound.partner_id IS NOT NULL
+                           AND @extschema@.manages_tenant(acting, bound.tenant_id)
+                           AND NOT pg_catalog.pg_has_role(role::oid, 'rebate_manager', 'MEMBER')
+                           AND NOT @extschema@.role_is_admin((SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid = role::oid)), false);
+    IF NOT allowed THEN
         RAISE EXCEPTION 'permission denied to revoke access of role %', role
-            USING ERRCODE = 'insufficient_privilege';
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Group administrators revoke any binding; a tenant''s managers revoke the partner users of their own tenant.';
+    END IF;
+    IF bound.role IS NULL THEN
+        RETURN;
     END IF;
     DELETE FROM @extschema@.access_binding b WHERE b.role = revoke_access.role;
     PERFORM @extschema@.drop_group_memberships(role);
@@ -173,16 +176,18 @@ SELECT @extschema@.apply_tenant_rls('@extschema@.payment_allocation', 'tenant_id
 SELECT @extschema@.apply_tenant_rls('@extschema@.target', 'tenant_id', 'partner_id');
 
 -- Partner users place orders for themselves: new orders (draft or submitted)
--- and their lines, and changes to their own drafts.
+-- and their lines, and changes to their own drafts.  They may see a
+-- submission held on the spot (on_hold) as the result of their own insert or
+-- submit.
 CREATE POLICY partner_places_order ON @extschema@.sales_order FOR INSERT
     WITH CHECK (tenant_id = (SELECT @extschema@.current_tenant_id())
                 AND partner_id = (SELECT @extschema@.current_partner_id())
-                AND status IN ('draft', 'submitted'));
+                AND status IN ('draft', 'submitted', 'on_hold'));
 CREATE POLICY partner_edits_draft ON @extschema@.sales_order FOR UPDATE
     USING (tenant_id = (SELECT @extschema@.current_tenant_id())
            AND partner_id = (SELECT @extschema@.current_partner_id()) AND status = 'draft')
     WITH CHECK (tenant_id = (SELECT @extschema@.current_tenant_id())
-                AND partner_id = (SELECT @extschema@.current_partner_id()) AND status IN ('draft', 'submitted'));
+                AND partner_id = (SELECT @extschema@.current_partner_id()) AND status IN ('draft', 'submitted', 'on_hold'));
 CREATE POLICY partner_adds_lines ON @extschema@.order_line FOR INSERT
     WITH CHECK (tenant_id = (SELECT @extschema@.current_tenant_id())
                 AND partner_id = (SELECT @extschema@.current_partner_id())
@@ -222,3 +227,73 @@ GRANT INSERT (tenant_id, order_id, partner_id, line_no, product_id, quantity, un
    ON @extschema@.order_line TO rebate_partner;
 GRANT SELECT ON @extschema@.audit_log TO rebate_admin, rebate_manager;
 GRANT SELECT ON @extschema@.access_binding TO rebate_admin, rebate_manager, rebate_partner;
+
+-- ---- bindings: rules and history -------------------------------------------
+
+CREATE TABLE @extschema@.access_binding_history (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    role            oid NOT NULL,
+    role_name       name NOT NULL,
+    operation       text NOT NULL CHECK (operation IN ('grant', 'rebind', 'revoke')),
+    old_tenant_id   bigint,
+    old_partner_id  bigint,
+    new_tenant_id   bigint,
+    new_partner_id  bigint,
+    session_role    name NOT NULL,
+    acting_role     name NOT NULL,
+    changed_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE INDEX access_binding_history_role ON @extschema@.access_binding_history (role, changed_at);
+CREATE INDEX access_binding_history_old_tenant ON @extschema@.access_binding_history (old_tenant_id);
+CREATE INDEX access_binding_history_new_tenant ON @extschema@.access_binding_history (new_tenant_id);
+COMMENT ON TABLE @extschema@.access_binding_history IS
+    'Every grant, rebind and revoke of a binding (also by a cascade when a tenant or partner is deleted): the role, the old and the new binding, who and when. Append-only; kept after a revoke';
+COMMENT ON COLUMN @extschema@.access_binding_history.role IS 'The bound role''s oid (the name is kept too: the role may be dropped later)';
+COMMENT ON COLUMN @extschema@.access_binding_history.session_role IS 'The login role (session_user) that made the change';
+COMMENT ON COLUMN @extschema@.access_binding_history.acting_role IS 'The role in effect (after SET ROLE) that made the change';
+REVOKE ALL ON @extschema@.access_binding_history FROM PUBLIC;
+SELECT @extschema@.register_for_dump('@extschema@.access_binding_history');
+ALTER TABLE @extschema@.access_binding_history ENABLE ROW LEVEL SECURITY;
+-- a manager reads the changes that stay inside its tenant (a grant into it, a
+-- rebind within it, a revoke from it); a move between tenants, which only an
+-- admin makes, would show each side the other's tenant and partner
+CREATE POLICY binding_history_read ON @extschema@.access_binding_history FOR SELECT
+    USING ((SELECT @extschema@.is_group_admin())
+           OR ((SELECT @extschema@.is_tenant_manager())
+               AND coalesce(old_tenant_id, new_tenant_id) = (SELECT @extschema@.current_tenant_id())
+               AND coalesce(new_tenant_id, old_tenant_id) = (SELECT @extschema@.current_tenant_id())));
+GRANT SELECT ON @extschema@.access_binding_history TO rebate_admin, rebate_manager;
+
+-- SECURITY DEFINER: it writes the history, which nobody else may; it serves
+-- access_binding only.
+CREATE FUNCTION @extschema@.record_binding_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r regrole;
+BEGIN
+    IF TG_RELID <> '@extschema@.access_binding'::regclass THEN
+        RAISE EXCEPTION 'record_binding_change only serves rebate.access_binding' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    r := CASE TG_OP WHEN 'DELETE' THEN OLD.role ELSE NEW.role END;
+    IF TG_OP = 'UPDATE' AND (NEW.tenant_id, NEW.partner_id) IS NOT DISTINCT FROM (OLD.tenant_id, OLD.partner_id)
+       AND NEW.role = OLD.role THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO @extschema@.access_binding_history
+        (role, role_name, operation, old_tenant_id, old_partner_id, new_tenant_id, new_partner_id, session_role, acting_role)
+    VALUES (r::oid, coalesce((SELECT rr.rolname FROM pg_catalog.pg_roles rr WHERE rr.oid = r::oid), r::oid::text),
+            CASE TG_OP WHEN 'INSERT' THEN 'grant' WHEN 'UPDATE' THEN 'rebind' ELSE 'revoke' END,
+            CASE WHEN TG_OP <> 'INSERT' THEN OLD.tenant_id END, CASE WHEN TG_OP <> 'INSERT' THEN OLD.partner_id END,
+            CASE WHEN TG_OP <> 'DELETE' THEN NEW.tenant_id END, CASE WHEN TG_OP <> 'DELETE' THEN NEW.partner_id END,
+            session_user, @extschema@.acting_role());
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.record_binding_change() IS
+    'AFTER trigger on access_binding: appends every grant, rebind and revoke to access_binding_history';
+
+REVOKE ALL ON FUNCTION @extschema@.record_binding_change() FROM PUBLIC;
+CREATE TRIGGER history AFTER INSERT OR UPDATE OR DELETE ON @extschema@.access_binding
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.record_binding_change();

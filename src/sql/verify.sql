@@ -354,3 +354,4 @@ COMMENT ON FUNCTION @extschema@.verify_period(bigint, daterange) IS
     'Cross-check (交叉验证): recomputes the statement lines of a tenant''s period by an independent plain-SQL formulation and returns every line that differs (none when all agree)';
 
 GRANT EXECUTE ON FUNCTION @extschema@.verify_period(bigint, daterange) TO rebate_admin, rebate_manager;
+REVOKE ALL ON FUNCTION @extschema@.verify_period(bigint, daterange) FROM PUBLIC;

@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- Views for BI tools (0.5.0): stable names and columns, every column
+-- Views for BI tools: stable names and columns, every column
 -- commented in Chinese and English.  Each view aggregates the facts as the
 -- extension's owner and then shows each user what the tenant_read policies
 -- would let it see: group admins everything, managers their tenant, partner

@@ -19,13 +19,16 @@ CREATE TABLE @extschema@.sales_order (
     note                text,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    delivered_on        date,
+    promised_on         date,
     UNIQUE (tenant_id, code),
     UNIQUE (tenant_id, id),
     UNIQUE (tenant_id, id, partner_id),
     FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id),
     FOREIGN KEY (tenant_id, ship_to_region_id) REFERENCES @extschema@.region (tenant_id, id),
     FOREIGN KEY (tenant_id, original_order_id, partner_id) REFERENCES @extschema@.sales_order (tenant_id, id, partner_id),
-    CONSTRAINT sales_order_only_returns_refer CHECK (kind <> 'order' OR original_order_id IS NULL)
+    CONSTRAINT sales_order_only_returns_refer CHECK (kind <> 'order' OR original_order_id IS NULL),
+    CONSTRAINT sales_order_promised_after_order CHECK (promised_on >= order_date)
 );
 CREATE INDEX sales_order_partner_date ON @extschema@.sales_order (tenant_id, partner_id, order_date);
 COMMENT ON TABLE @extschema@.sales_order IS
@@ -33,6 +36,10 @@ COMMENT ON TABLE @extschema@.sales_order IS
 COMMENT ON COLUMN @extschema@.sales_order.status IS
     'draft -> submitted -> approved -> shipped -> delivered -> closed; cancelled before shipping; on_hold for review from submitted or approved';
 COMMENT ON COLUMN @extschema@.sales_order.original_order_id IS 'For a return or credit note: the order it corrects (same partner)';
+COMMENT ON COLUMN @extschema@.sales_order.delivered_on IS
+    'The day the goods were delivered: set when the status becomes delivered (unless given)';
+COMMENT ON COLUMN @extschema@.sales_order.promised_on IS
+    'The day delivery was promised by (set by the manufacturer); on time means delivered_on <= promised_on';
 
 -- New orders may start in any status (history is imported as it is; partner
 -- users may only create drafts and submitted orders, see the policies).
@@ -122,7 +129,9 @@ COMMENT ON TABLE @extschema@.order_line IS
 COMMENT ON COLUMN @extschema@.order_line.partner_id IS 'The order''s partner (filled in from the order; kept for row-level security)';
 COMMENT ON COLUMN @extschema@.order_line.unit_cost IS 'Cost per unit when the order was placed (defaults to the product''s standard cost)';
 
--- partner_id and unit_cost come from the order and the product when not given
+-- The order's partner and the product's cost are read only for a writer who
+-- sees the row's tenant: for anyone else the row is left to row-level
+-- security untouched.
 CREATE FUNCTION @extschema@.fill_order_line() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -130,6 +139,9 @@ AS $$
 BEGIN
     IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'order_line' THEN
         RAISE EXCEPTION 'fill_order_line only serves rebate.order_line' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT @extschema@.sees_tenant(@extschema@.acting_role(), NEW.tenant_id) THEN
+        RETURN NEW;                     -- row-level security refuses the row
     END IF;
     IF NEW.partner_id IS NULL THEN
         SELECT o.partner_id INTO NEW.partner_id FROM @extschema@.sales_order o
@@ -206,6 +218,9 @@ CREATE TABLE @extschema@.payment_allocation (
 COMMENT ON TABLE @extschema@.payment_allocation IS
     'Which orders a payment pays for (same partner); allocations of a payment never exceed it';
 
+-- The payment is read only inside the row's tenant and only for a writer who
+-- may manage it; another tenant's payment id is left to the foreign key,
+-- exactly like an id that does not exist.
 CREATE FUNCTION @extschema@.check_payment_allocation() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -217,8 +232,15 @@ BEGIN
     IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'payment_allocation' THEN
         RAISE EXCEPTION 'check_payment_allocation only serves rebate.payment_allocation' USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
+        RETURN NEW;                     -- row-level security refuses the row
+    END IF;
     -- lock the payment so that concurrent allocations are checked one after the other
-    SELECT p.amount INTO paid FROM @extschema@.payment p WHERE p.id = NEW.payment_id FOR UPDATE;
+    SELECT p.amount INTO paid FROM @extschema@.payment p
+     WHERE p.id = NEW.payment_id AND p.tenant_id = NEW.tenant_id AND p.partner_id = NEW.partner_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NEW;                     -- the foreign key reports it
+    END IF;
     SELECT coalesce(sum(a.amount), 0) INTO allocated FROM @extschema@.payment_allocation a
      WHERE a.payment_id = NEW.payment_id AND a.id <> NEW.id;
     IF allocated + NEW.amount > paid THEN
@@ -260,3 +282,39 @@ CREATE TABLE @extschema@.target (
 COMMENT ON TABLE @extschema@.target IS
     'Targets per partner (or region), metric and period, which overachievement rebates and scoring measure against; periods of one subject and metric never overlap';
 COMMENT ON COLUMN @extschema@.target.period IS 'The period [from, to), e.g. [2026-01-01, 2026-04-01) for Q1';
+
+CREATE FUNCTION @extschema@.stamp_delivery() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.status IN ('delivered', 'closed') AND NEW.delivered_on IS NULL THEN
+        NEW.delivered_on := CURRENT_DATE;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stamp_delivery() IS
+    'BEFORE trigger on sales_order: sets delivered_on when the order becomes delivered or closed without one';
+CREATE TRIGGER stamp_delivery BEFORE INSERT OR UPDATE OF status ON @extschema@.sales_order
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_delivery();
+
+-- A draft a partner user submits is dated the day it is submitted: an empty
+-- draft opened before a period closed and filled after would otherwise date a
+-- sale into the settled period.
+CREATE FUNCTION @extschema@.date_partner_submission() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF OLD.status = 'draft' AND NEW.status <> 'draft' AND @extschema@.current_partner_id() IS NOT NULL THEN
+        NEW.order_date := CURRENT_DATE;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.date_partner_submission() IS
+    'BEFORE UPDATE trigger on sales_order: a draft a partner user submits is dated the day it is submitted';
+-- (before the policy trigger, which judges the territory on the order's date)
+CREATE TRIGGER date_submission BEFORE UPDATE OF status ON @extschema@.sales_order
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.date_partner_submission();

@@ -1,18 +1,12 @@
--- ---------------------------------------------------------------------------
--- Computing programs: the basis of each partner from the documents already
--- in the tables, rated by the C calculation core (tiered_rebate,
--- overachievement_rebate, tier_index, next_tier_gap).  Nothing is kept
--- incrementally: every answer is a recomputation from the documents, so a
--- committed order, return or payment shows in the next query, concurrent
--- writers share no row, and nothing can drift.
--- ---------------------------------------------------------------------------
+-- ---- names resolved under the caller's search_path ------------------------------
 
--- Orders count for rebates once approved (and while shipped, delivered, closed).
--- No SET clause, so that it is inlined into the queries that call it.
+-- These two are inlined into their callers (a SET clause would prevent it), so
+-- they are planned under the caller's search_path, where a user's temporary
+-- type could stand in for an unqualified type name: every type is qualified.
 CREATE FUNCTION @extschema@.order_counts(status text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT status OPERATOR(pg_catalog.=) ANY ('{approved,shipped,delivered,closed}'::text[])
+    SELECT status OPERATOR(pg_catalog.=) ANY ('{approved,shipped,delivered,closed}'::pg_catalog.text[])
 $$;
 COMMENT ON FUNCTION @extschema@.order_counts(text) IS
     'Whether an order (or return, credit note) in this status counts for rebates: approved, shipped, delivered, closed';
@@ -65,9 +59,9 @@ AS $$
        AND o.tenant_id = v.tenant_id
        -- by order date no document counts before its own date (the index skips earlier orders), and
        -- an order counts on its own date (returns and credit notes may come later than the window)
-       AND o.order_date >= CASE WHEN v.date_basis = 'order' THEN from_day + v.grace_days ELSE '-infinity'::date END
+       AND o.order_date >= CASE WHEN v.date_basis = 'order' THEN from_day + v.grace_days ELSE '-infinity'::pg_catalog.date END
        AND (o.kind <> 'order' OR o.order_date < CASE WHEN v.date_basis = 'order' THEN to_day + v.grace_days
-                                                     ELSE 'infinity'::date END)
+                                                     ELSE 'infinity'::pg_catalog.date END)
        AND (v.partner_ids = '{}' OR o.partner_id = ANY (v.partner_ids))
        -- the scope is looked up only where the version has one (OR stops at an empty list)
        AND (v.grade_ids = '{}' OR EXISTS (SELECT 1 FROM @extschema@.partner pa

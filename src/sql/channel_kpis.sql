@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- Channel performance (0.5.0): KPI aggregates in C.
+-- Channel performance: KPI aggregates in C.
 --
 -- rebate.channel_kpis computes, in one pass over order lines and payments
 -- (rebate.channel_fact), what a channel performance row needs; growth,
@@ -9,14 +9,6 @@
 -- Money is summed exactly; rates and averages are rounded once, half away
 -- from zero, to 4 decimal places.
 -- ---------------------------------------------------------------------------
-
--- The date the manufacturer promised delivery by: on-time delivery is
--- delivered_on <= promised_on.
-ALTER TABLE @extschema@.sales_order ADD COLUMN promised_on date;
-ALTER TABLE @extschema@.sales_order ADD CONSTRAINT sales_order_promised_after_order
-    CHECK (promised_on >= order_date);
-COMMENT ON COLUMN @extschema@.sales_order.promised_on IS
-    'The day delivery was promised by (set by the manufacturer); on time means delivered_on <= promised_on';
 
 CREATE TYPE @extschema@.kpis AS (
     net_sales           numeric,
