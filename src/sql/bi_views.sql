@@ -409,9 +409,10 @@ COMMENT ON VIEW @extschema@.v_partner_scores IS
     '渠道商评分 Each partner''s scores under its tenant''s active scoring model for the last complete period: KPI values and scores, total, ranks, grade band and the suggested upgrade or downgrade (rebate.partner_scores)';
 GRANT SELECT ON @extschema@.v_partner_scores TO rebate_admin, rebate_manager, rebate_partner;
 
--- Every column of every reporting view has a comment in Chinese and English
--- (BI tools show them as field descriptions); the install fails if one is
--- missing.
+-- Every column of every view has a comment in Chinese and English (BI tools
+-- show them as field descriptions): the columns no COMMENT ON COLUMN above
+-- describes take the description of their name from this map, and the
+-- install fails if one has neither.
 DO $$
 DECLARE
     col       record;
@@ -489,17 +490,31 @@ BEGIN
         'band_grade', '得分等级 The grade band the total falls in',
         'current_grade', '当前等级 The partner''s grade now',
         'suggested_grade', '建议等级 The grade the model suggests (upgrade, downgrade or first assignment)',
-        'change', '等级变动 upgrade, downgrade, assign, or NULL');
+        'change', '等级变动 upgrade, downgrade, assign, or NULL')
+        || pg_catalog.jsonb_build_object(
+        -- the fact views (sales_fact, channel_fact and channel_fact_all) and the snapshots
+        'kind', '单据类型 Document kind: order, return or credit_note (lines), or payment',
+        'status', '订单状态 The order''s status (rebate.sales_order.status)',
+        'order_date', '订单日期 The order''s date (returns and credit notes: their own date)',
+        'day', '日期 The order date of lines, the day received of payments',
+        'order_id', '订单 Order, return or credit note id (rebate.sales_order); NULL for payments',
+        'order_line_id', '订单行 Order line id (rebate.order_line); NULL for payments',
+        'payment_id', '回款 Payment id (rebate.payment); NULL for lines',
+        'amount', '金额 Line amount (negative for returns and credit notes) or payment amount',
+        'cost', '成本 Cost of the goods on the line, signed like quantity; NULL where the line has no cost or the user may not see costs',
+        'promised_on', '承诺交期 The day delivery was promised by (rebate.sales_order.promised_on)',
+        'delivered_on', '交付日期 The day the goods were delivered (rebate.sales_order.delivered_on)',
+        'kpis', '渠道指标 All channel KPIs of the row (rebate.kpis, from rebate.channel_kpis)');
     FOR col IN
         SELECT a.attrelid::regclass AS view, a.attname
           FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-         WHERE c.relnamespace = '@extschema@'::regnamespace AND c.relkind = 'v' AND c.relname LIKE 'v\_%'
-           AND c.relname NOT IN ('v_price_violations', 'v_cross_territory_sales', 'v_partner_progress', 'v_statement')
+         WHERE c.relnamespace = '@extschema@'::regnamespace AND c.relkind IN ('v', 'm')
            AND a.attnum > 0 AND NOT a.attisdropped
+           AND pg_catalog.col_description(a.attrelid, a.attnum) IS NULL
     LOOP
         described := comments ->> col.attname::text;
         IF described IS NULL THEN
-            RAISE EXCEPTION 'reporting view % column % has no comment', col.view, col.attname;
+            RAISE EXCEPTION 'view % column % has no comment', col.view, col.attname;
         END IF;
         EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', col.view, col.attname, described);
     END LOOP;

@@ -426,6 +426,32 @@ COMMENT ON VIEW @extschema@.v_price_violations IS
     'Price violations (below floor, above ceiling, no policy) with partner, product, region and policy names; price_gap = unit price - limit';
 COMMENT ON COLUMN @extschema@.v_price_violations.price_gap IS 'Unit price minus the floor (negative) or ceiling (positive); NULL without a policy';
 COMMENT ON COLUMN @extschema@.v_price_violations.amount_gap IS 'price_gap x quantity: the money below the floor or above the ceiling';
+COMMENT ON COLUMN @extschema@.v_price_violations.violation_id IS '违规记录 Violation id (rebate.policy_violation)';
+COMMENT ON COLUMN @extschema@.v_price_violations.tenant_id IS '租户 Tenant: the manufacturer or brand';
+COMMENT ON COLUMN @extschema@.v_price_violations.kind IS '违规类型 price_floor (unit price below the floor, 低于价格底线), price_ceiling (above the ceiling, 超出限价) or no_price_policy (no price policy applies to the line)';
+COMMENT ON COLUMN @extschema@.v_price_violations.status IS '处理状态 open (awaiting a manager''s decision, rebate.resolve_violation), approved (the price accepted) or rejected (the line deleted, or its order cancelled)';
+COMMENT ON COLUMN @extschema@.v_price_violations.detected_at IS '发现时间 When the line was written and the violation recorded (transaction time)';
+COMMENT ON COLUMN @extschema@.v_price_violations.order_id IS '订单 Order id (rebate.sales_order); NULL for a violation on an application''s own table';
+COMMENT ON COLUMN @extschema@.v_price_violations.order_code IS '订单编号 Order code; NULL when order_id is NULL';
+COMMENT ON COLUMN @extschema@.v_price_violations.order_line_id IS '订单行 The order line judged (rebate.order_line id; the line no longer exists once the violation is rejected); on an application''s own table, the id (key column) of its row, NULL when unknown';
+COMMENT ON COLUMN @extschema@.v_price_violations.order_date IS '订单日期 The date the price was judged on: the order date (on an application''s table without a date column, the day the row was written)';
+COMMENT ON COLUMN @extschema@.v_price_violations.partner_id IS '渠道商 Partner id (rebate.partner)';
+COMMENT ON COLUMN @extschema@.v_price_violations.partner_code IS '渠道商编码 Partner code';
+COMMENT ON COLUMN @extschema@.v_price_violations.partner_name IS '渠道商名称 Partner name';
+COMMENT ON COLUMN @extschema@.v_price_violations.product_id IS '产品 Product id (rebate.product)';
+COMMENT ON COLUMN @extschema@.v_price_violations.sku IS '产品编码 SKU';
+COMMENT ON COLUMN @extschema@.v_price_violations.product_name IS '产品名称 Product name';
+COMMENT ON COLUMN @extschema@.v_price_violations.region_id IS '发货区域 The ship-to region (rebate.region) the price policy was looked up for; NULL when an application''s table gives none';
+COMMENT ON COLUMN @extschema@.v_price_violations.region_name IS '区域名称 Name of the ship-to region; NULL without one';
+COMMENT ON COLUMN @extschema@.v_price_violations.quantity IS '数量 Quantity of the line, positive (1 where an application''s table maps no quantity)';
+COMMENT ON COLUMN @extschema@.v_price_violations.unit_price IS '成交单价 The unit price on the line, in the order''s currency';
+COMMENT ON COLUMN @extschema@.v_price_violations.limit_price IS '限制价格 The limit crossed: the effective policy''s floor (price_floor) or ceiling (price_ceiling) unit price, a percentage of the list price resolved to an amount; NULL for no_price_policy';
+COMMENT ON COLUMN @extschema@.v_price_violations.policy_id IS '价格政策 The price policy (rebate.price_policy) whose floor or ceiling was crossed: the effective one for the product, partner, region, date and quantity; NULL for no_price_policy';
+COMMENT ON COLUMN @extschema@.v_price_violations.policy_code IS '价格政策编码 Price policy code; NULL for no_price_policy';
+COMMENT ON COLUMN @extschema@.v_price_violations.resolved_by IS '处理人 The role that approved or rejected the violation; NULL while open';
+COMMENT ON COLUMN @extschema@.v_price_violations.resolved_at IS '处理时间 When the violation was approved or rejected; NULL while open';
+COMMENT ON COLUMN @extschema@.v_price_violations.resolution_note IS '处理说明 The note given with the decision (order cancelled with violation N when another violation''s rejection cancelled the order); NULL while open or when none was given';
+COMMENT ON COLUMN @extschema@.v_price_violations.source_table IS '来源表 The table written: rebate.order_line, or an application''s own table carrying rebate.enforce_price_policy()';
 
 -- BI: 窜货 — sales shipped outside the partner's territories, however they
 -- got in (review mode, allow mode, history loaded before enforcement, a
@@ -464,6 +490,19 @@ COMMENT ON VIEW @extschema@.v_cross_territory_sales IS
 COMMENT ON COLUMN @extschema@.v_cross_territory_sales.intruded_partner_id IS
     'The partner with an exclusive territory covering the region on that date (the deepest), if any';
 COMMENT ON COLUMN @extschema@.v_cross_territory_sales.violation_id IS 'The territory violation recorded for the order, if review mode recorded one';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.tenant_id IS '租户 Tenant: the manufacturer or brand';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.order_id IS '订单 Order id (rebate.sales_order); orders only, not returns or credit notes';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.order_code IS '订单编号 Order code';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.order_date IS '订单日期 Order date: the territories are those valid on this day';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.status IS '订单状态 Order status: submitted, approved, on_hold, shipped, delivered or closed (drafts and cancelled orders are left out)';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.partner_id IS '渠道商 The partner that placed the order (rebate.partner)';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.partner_code IS '渠道商编码 Partner code';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.partner_name IS '渠道商名称 Partner name';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.region_id IS '发货区域 The order''s ship-to region (rebate.region), outside every territory of the partner valid on the order date';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.region_name IS '区域名称 Name of the ship-to region';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.home_region_id IS '所在区域 The partner''s home region (rebate.region); NULL when none is set';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.amount IS '订单金额 Order amount: the sum of its lines'' amounts (quantity x unit price), positive, in the order''s currency; NULL for an order without lines';
+COMMENT ON COLUMN @extschema@.v_cross_territory_sales.violation_status IS '违规处理状态 Status of that territory violation: open (the order waits on_hold) or approved (accepted by a manager); a rejection cancels the order, which leaves the view; NULL when none was recorded';
 
 SELECT @extschema@.apply_standard_triggers('@extschema@.enforcement_setting');
 SELECT @extschema@.apply_standard_triggers('@extschema@.policy_violation');

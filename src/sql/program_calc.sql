@@ -655,6 +655,34 @@ SELECT pa.tenant_id, pa.id AS partner_id, pa.code AS partner_code, pa.name AS pa
  CROSS JOIN LATERAL @extschema@.progress(pa.id, CURRENT_DATE) g;
 COMMENT ON VIEW @extschema@.v_partner_progress IS
     'Every visible partner''s progress in the programs governing today (rebate.progress); a partner user sees its own rows';
+COMMENT ON COLUMN @extschema@.v_partner_progress.tenant_id IS '租户 Tenant: the manufacturer or brand';
+COMMENT ON COLUMN @extschema@.v_partner_progress.partner_id IS '渠道商 Partner id (rebate.partner)';
+COMMENT ON COLUMN @extschema@.v_partner_progress.partner_code IS '渠道商编码 Partner code';
+COMMENT ON COLUMN @extschema@.v_partner_progress.partner_name IS '渠道商名称 Partner name';
+COMMENT ON COLUMN @extschema@.v_partner_progress.program_id IS '返利政策 Rebate program id (rebate.program)';
+COMMENT ON COLUMN @extschema@.v_partner_progress.program_code IS '政策编码 Rebate program code';
+COMMENT ON COLUMN @extschema@.v_partner_progress.program_name IS '政策名称 Rebate program name';
+COMMENT ON COLUMN @extschema@.v_partner_progress.version IS '政策版本 Number of the program version governing today (active, effective today)';
+COMMENT ON COLUMN @extschema@.v_partner_progress.component IS '返利构成 own (on the partner''s own basis) or override (what a parent partner, 总代, earns on the summed basis of its direct sub-partners, 二代, by the override schedule)';
+COMMENT ON COLUMN @extschema@.v_partner_progress.period IS '结算期间 The program period containing today: its month, quarter or year [first day, first day of the next period), or the version''s whole effective range for range programs';
+COMMENT ON COLUMN @extschema@.v_partner_progress.counted_until IS '统计截至日 The last day counted: today. A document counts on its order, delivery or payment date (the version''s date_basis) less the grace days, from the period''s first day up to this day';
+COMMENT ON COLUMN @extschema@.v_partner_progress.metric IS '考核指标 The basis: net_sales, gross_margin, collected, quantity, new_customers or growth';
+COMMENT ON COLUMN @extschema@.v_partner_progress.kind IS '计算方式 tiered, overachievement (against a target), per_unit or fixed';
+COMMENT ON COLUMN @extschema@.v_partner_progress.basis IS '累计基数 The basis so far, in the metric''s unit: net sales, gross margin or payments in the program''s currency (growth: net sales), quantity, or end customers registered; returns and credit notes subtract unless the version ignores them (不计退); override rows: the direct sub-partners'' bases summed; exact; NULL when not_shown';
+COMMENT ON COLUMN @extschema@.v_partner_progress.target IS '目标 Overachievement programs: the partner''s targets for the metric lying inside the period, summed (NULL without one); growth programs: its basis over the same days a year earlier; NULL for other programs and override rows';
+COMMENT ON COLUMN @extschema@.v_partner_progress.achievement IS '达成率 basis / target, rounded to 4 decimal places (1.0 = 100%; for growth, 1.1 = 10% growth); NULL when the target is NULL or not above 0';
+COMMENT ON COLUMN @extschema@.v_partner_progress.tier IS '当前档位 The tier reached: 0 below the first threshold, else 1..n (fixed programs: 1 once the basis reaches the minimum); NULL for per_unit programs and where nothing is rated (no_target, no_comparison_base, not_shown)';
+COMMENT ON COLUMN @extschema@.v_partner_progress.rate IS '返利比例 The multiplier of the tier reached: a percentage / 100 (0.03 = 3%) or an amount per unit; per_unit programs: the amount per full unit_size units, or unit_percent / 100; NULL for lump sums, fixed programs, below the first tier and where nothing is rated';
+COMMENT ON COLUMN @extschema@.v_partner_progress.earned IS '应得返利 The rebate earned so far, exact, before the version''s cap (a schedule''s own cap applied); 0 for no_target and no_comparison_base; NULL when not_shown';
+COMMENT ON COLUMN @extschema@.v_partner_progress.cap_applied IS '封顶 Whether earned exceeds the version''s cap, so that rebate is the cap; false without a cap; NULL when not_shown';
+COMMENT ON COLUMN @extschema@.v_partner_progress.rebate IS '返利 The rebate so far after the version''s cap, exact, in the program''s currency (rounding is the statement''s); NULL when not_shown';
+COMMENT ON COLUMN @extschema@.v_partner_progress.next_tier_gap IS '距下一档 How much more basis (in the metric''s unit) reaches the next tier (fixed programs: the minimum); NULL in the top tier, for per_unit programs and where nothing is rated';
+COMMENT ON COLUMN @extschema@.v_partner_progress.next_tier_rebate IS '下一档返利 The whole rebate (exact, before the version''s cap) the basis would earn on reaching the next tier, not the increase; NULL when next_tier_gap is NULL';
+COMMENT ON COLUMN @extschema@.v_partner_progress.documents IS '单据数 Documents counted: order, return and credit-note lines (payments for collected, end customers registered for new_customers); override rows: the sub-partners'' summed; NULL when not_shown';
+COMMENT ON COLUMN @extschema@.v_partner_progress.status IS '状态 ok; no_target (overachievement without a target above 0: nothing is paid); no_comparison_base (growth without net sales a year earlier: nothing is paid); not_shown (a gross-margin program and the reader may not see costs: no numbers)';
+COMMENT ON COLUMN @extschema@.v_partner_progress.explanation IS '计算说明 The calculation in words: basis, tier, rate and rebate, and the cap where it applied';
+COMMENT ON COLUMN @extschema@.v_partner_progress.stacking IS '叠加说明 The outcome in the program''s stacking group, in words (sum, max, exclusive, cascade; in cascade groups tier, rate, earned, rebate and the next tier are re-rated on the basis less what earlier programs paid); NULL for programs in no group and for override rows';
+COMMENT ON COLUMN @extschema@.v_partner_progress.paid IS '实付返利 What the program pays after the cap and stacking, exact: the rebate outside groups, in sum groups and in cascade groups; in max and exclusive groups the winner''s rebate, 0 for the others; NULL when not_shown, or when a max, exclusive or cascade group has a program not shown to the reader';
 
 -- Trial runs: a version (or the governing one, or a draft), optionally with
 -- changes to its definition, over a past period; nothing is written.

@@ -646,6 +646,34 @@ SELECT s.*, pa.code AS partner_code, pa.name AS partner_name,
   JOIN @extschema@.partner pa ON pa.id = s.partner_id;
 COMMENT ON VIEW @extschema@.v_statement IS
     'Statements with the partner and the total in words (Chinese 大写 and English), for printing';
+COMMENT ON COLUMN @extschema@.v_statement.id IS '对账单 Statement id (rebate.statement)';
+COMMENT ON COLUMN @extschema@.v_statement.tenant_id IS '租户 Tenant: the manufacturer or brand';
+COMMENT ON COLUMN @extschema@.v_statement.partner_id IS '渠道商 Partner id (rebate.partner)';
+COMMENT ON COLUMN @extschema@.v_statement.period IS '结算期间 The period closed by rebate.close_period: [first day, first day after its last day)';
+COMMENT ON COLUMN @extschema@.v_statement.currency IS '币种 Currency of the amounts: one statement per partner, period and currency (the programs'' currency)';
+COMMENT ON COLUMN @extschema@.v_statement.status IS '对账单状态 draft (recomputed by closing the period again; partner users do not see drafts) -> issued -> confirmed or disputed (by the partner); disputed -> resolved; confirmed or resolved -> paid';
+COMMENT ON COLUMN @extschema@.v_statement.total IS '返利合计 Total: the sum of the lines'' net amounts, each line rounded once to the currency''s minor unit; the rebate the statement settles, negative when corrections (adjustment lines for periods already settled, manual lines agreed in disputes) take back more than is paid';
+COMMENT ON COLUMN @extschema@.v_statement.line_count IS '行数 Number of lines (rebate.statement_line)';
+COMMENT ON COLUMN @extschema@.v_statement.closed_at IS '结算时间 When rebate.close_period wrote the statement (for a draft, the last close)';
+COMMENT ON COLUMN @extschema@.v_statement.closed_by IS '结算人 The role that ran rebate.close_period';
+COMMENT ON COLUMN @extschema@.v_statement.closed_xmin IS '结算事务号 Every transaction numbered below this had ended when the close computed: the next close looks for changes in the audit log from here on';
+COMMENT ON COLUMN @extschema@.v_statement.issued_at IS '下发时间 When the statement was issued to the partner; NULL while a draft';
+COMMENT ON COLUMN @extschema@.v_statement.issued_by IS '下发人 The role that issued it; NULL while a draft';
+COMMENT ON COLUMN @extschema@.v_statement.answered_at IS '答复时间 When the partner (or a manager on its behalf) confirmed or disputed it; NULL before';
+COMMENT ON COLUMN @extschema@.v_statement.answered_by IS '答复人 The role that confirmed or disputed it; NULL before';
+COMMENT ON COLUMN @extschema@.v_statement.dispute_reason IS '异议原因 The reason given with a dispute (kept after resolution); NULL unless disputed';
+COMMENT ON COLUMN @extschema@.v_statement.resolved_at IS '异议处理时间 When a manager resolved the dispute; NULL unless resolved';
+COMMENT ON COLUMN @extschema@.v_statement.resolved_by IS '异议处理人 The role that resolved the dispute; NULL unless resolved';
+COMMENT ON COLUMN @extschema@.v_statement.resolution_note IS '处理说明 What was agreed with the partner on resolving the dispute (an agreed adjustment goes on the partner''s next statement as a manual line); NULL unless resolved';
+COMMENT ON COLUMN @extschema@.v_statement.paid_at IS '付款时间 When the statement was marked paid; NULL until then';
+COMMENT ON COLUMN @extschema@.v_statement.paid_by IS '付款登记人 The role that marked it paid; NULL until then';
+COMMENT ON COLUMN @extschema@.v_statement.payment_reference IS '付款凭证号 The payment''s reference given when it was marked paid; NULL if none was given';
+COMMENT ON COLUMN @extschema@.v_statement.created_at IS '创建时间 When the statement row was written (the close''s transaction start)';
+COMMENT ON COLUMN @extschema@.v_statement.updated_at IS '更新时间 When the statement row last changed (status changes)';
+COMMENT ON COLUMN @extschema@.v_statement.partner_code IS '渠道商编码 Partner code';
+COMMENT ON COLUMN @extschema@.v_statement.partner_name IS '渠道商名称 Partner name';
+COMMENT ON COLUMN @extschema@.v_statement.total_in_words_zh IS '大写金额 The total in Chinese financial capitals (人民币壹万贰仟叁佰肆拾伍元陆角柒分), rounded half away from zero to 2 decimals, 负 when negative; CNY only: reading it for a statement in another currency raises an error';
+COMMENT ON COLUMN @extschema@.v_statement.total_in_words_en IS '英文金额 The total in English words (one thousand two hundred thirty-four yuan and fifty fen), rounded half away from zero to 2 decimals, minus when negative; CNY, EUR, GBP, HKD and USD only: another currency raises an error';
 
 -- Row-level security, audit, grants.
 SELECT @extschema@.apply_standard_triggers('@extschema@.statement');

@@ -127,3 +127,7 @@ SELECT r.id AS region_id,
 COMMENT ON VIEW @extschema@.region_settings IS 'Each region''s effective VAT rate and currency, inherited down the tree';
 COMMENT ON COLUMN @extschema@.region_settings.vat_rate IS 'The region''s own VAT rate, else its nearest ancestor''s; NULL if none is set';
 COMMENT ON COLUMN @extschema@.region_settings.currency IS 'The region''s own currency, else its nearest ancestor''s, else the tenant''s';
+COMMENT ON COLUMN @extschema@.region_settings.region_id IS '区域 Region id (rebate.region)';
+COMMENT ON COLUMN @extschema@.region_settings.tenant_id IS '租户 Tenant: the manufacturer or brand';
+COMMENT ON COLUMN @extschema@.region_settings.code IS '区域编码 Region code';
+COMMENT ON COLUMN @extschema@.region_settings.name IS '区域名称 Region name';

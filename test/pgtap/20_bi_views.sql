@@ -3,7 +3,7 @@
 -- each role sees of them.  Every figure worked out by hand below.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(38);
+SELECT plan(39);
 
 -- ---- the tenant -------------------------------------------------------------
 -- Regions CN > EAST > SH and CN > SOUTH > GD.  Categories ALL > AC.
@@ -228,6 +228,11 @@ SELECT is((SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attr
               AND a.attnum > 0
               AND NOT coalesce(col_description(c.oid, a.attnum) ~ '[\u4e00-\u9fff]' AND col_description(c.oid, a.attnum) ~ '[A-Za-z]{3}', false)),
           0::bigint, 'every column of every BI view has a comment in Chinese and English');
+SELECT is((SELECT string_agg(c.relname || '.' || a.attname, ', ' ORDER BY c.relname, a.attnum)
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            WHERE c.relnamespace = 'rebate'::regnamespace AND c.relkind IN ('v', 'm') AND a.attnum > 0
+              AND coalesce(btrim(col_description(c.oid, a.attnum)), '') = ''),
+          NULL, 'every column of every view and materialized view of the extension has a comment');
 
 SELECT * FROM finish();
 ROLLBACK;
