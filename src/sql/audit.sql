@@ -32,7 +32,8 @@ DECLARE
     old_json jsonb;
     new_json jsonb;
     row_json jsonb;
-    tenant_key text := CASE WHEN TG_TABLE_NAME = 'tenant' THEN 'id' ELSE 'tenant_id' END;
+    audited    text := TG_ARGV[0];   -- the table, as the install named it
+    tenant_key text;
 BEGIN
     IF TG_TABLE_SCHEMA <> '@extschema@' THEN
         RAISE EXCEPTION 'audit_row can only audit tables of the rebate extension'
@@ -43,22 +44,24 @@ BEGIN
     old_json := CASE WHEN TG_OP <> 'INSERT' THEN pg_catalog.to_jsonb(OLD) END;
     new_json := CASE WHEN TG_OP <> 'DELETE' THEN pg_catalog.to_jsonb(NEW) END;
     row_json := coalesce(new_json, old_json);
+    -- a tenant's own row is keyed by id, every other row by tenant_id
+    tenant_key := CASE WHEN row_json ? 'tenant_id' THEN 'tenant_id' ELSE 'id' END;
     -- a row an admin moves to another tenant leaves the one (a delete there) and
     -- arrives in the other (an insert): each tenant's log shows only its own
     -- values, and settlement sees the change on both sides
     IF TG_OP = 'UPDATE' AND (old_json ->> tenant_key) IS DISTINCT FROM (new_json ->> tenant_key) THEN
         INSERT INTO @extschema@.audit_log
             (tenant_id, table_name, row_id, operation, old_row, new_row, changed_columns, session_role, acting_role)
-        VALUES ((old_json ->> tenant_key)::bigint, TG_TABLE_NAME, (old_json ->> 'id')::bigint, 'DELETE', old_json, NULL,
+        VALUES ((old_json ->> tenant_key)::bigint, audited, (old_json ->> 'id')::bigint, 'DELETE', old_json, NULL,
                 NULL, session_user, @extschema@.acting_role()),
-               ((new_json ->> tenant_key)::bigint, TG_TABLE_NAME, (new_json ->> 'id')::bigint, 'INSERT', NULL, new_json,
+               ((new_json ->> tenant_key)::bigint, audited, (new_json ->> 'id')::bigint, 'INSERT', NULL, new_json,
                 NULL, session_user, @extschema@.acting_role());
         RETURN NULL;
     END IF;
     INSERT INTO @extschema@.audit_log
         (tenant_id, table_name, row_id, operation, old_row, new_row, changed_columns, session_role, acting_role)
     VALUES ((row_json ->> tenant_key)::bigint,
-            TG_TABLE_NAME,
+            audited,
             (row_json ->> 'id')::bigint,
             TG_OP,
             old_json,
@@ -73,7 +76,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.audit_row() IS
-    'AFTER ROW trigger on every business table: appends the change to rebate.audit_log';
+    'AFTER ROW trigger on every business table: appends the change to rebate.audit_log (argument: the table''s name, as audit_log.table_name records it)';
 
 -- pg_dump dumps the rows of these tables (and where their id sequences stand,
 -- so that a restored database goes on numbering after the restored rows).
@@ -95,13 +98,17 @@ COMMENT ON FUNCTION @extschema@.register_for_dump(regclass) IS
     'Internal: registers a table and its id sequence with pg_extension_config_dump';
 
 -- Attach the audit trigger and updated_at maintenance to a business table (install/upgrade scripts only).
+-- A trigger function that serves several tables is told which by an
+-- argument the install writes, never by TG_TABLE_NAME: in a sharded
+-- deployment the table that fires is a shard with a name of its own.
 CREATE FUNCTION @extschema@.apply_standard_triggers(tbl regclass) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     EXECUTE pg_catalog.format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s '
-                              'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_row()', tbl);
+                              'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_row(%L)',
+                              tbl, (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl));
     EXECUTE pg_catalog.format('CREATE TRIGGER touch_updated_at BEFORE UPDATE ON %s '
                               'FOR EACH ROW EXECUTE FUNCTION @extschema@.touch_updated_at()', tbl);
     PERFORM @extschema@.register_for_dump(tbl);
@@ -151,7 +158,7 @@ BEGIN
                  AND (NOT stamping OR (new_row ->> spec[2]) IS DISTINCT FROM actor::text) THEN spec[2]
             WHEN NOT stamping AND (new_row -> spec[3]) IS DISTINCT FROM coalesce(old_row -> spec[3], 'null') THEN spec[3] END;
         IF forged IS NOT NULL THEN
-            RAISE EXCEPTION 'column "%" of table "%" is set by the server', forged, TG_TABLE_NAME
+            RAISE EXCEPTION 'column "%" is set by the server', forged
                 USING ERRCODE = 'insufficient_privilege',
                       DETAIL = pg_catalog.format('It records who and when %s, as the acting role and the time.',
                                                  CASE spec[1] WHEN 'insert' THEN 'the row was created'

@@ -70,7 +70,7 @@ CREATE FUNCTION @extschema@.record_order_history() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'sales_order' THEN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
         RAISE EXCEPTION 'record_order_history only serves rebate.sales_order' USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status THEN
@@ -137,7 +137,7 @@ CREATE FUNCTION @extschema@.fill_order_line() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'order_line' THEN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
         RAISE EXCEPTION 'fill_order_line only serves rebate.order_line' USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF NOT @extschema@.sees_tenant(@extschema@.acting_role(), NEW.tenant_id) THEN
@@ -229,7 +229,7 @@ DECLARE
     paid      numeric;
     allocated numeric;
 BEGIN
-    IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'payment_allocation' THEN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
         RAISE EXCEPTION 'check_payment_allocation only serves rebate.payment_allocation' USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN

@@ -70,7 +70,7 @@ AS $$
 DECLARE
     existing record;
 BEGIN
-    IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'partner' THEN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
         RAISE EXCEPTION 'partner_name_key only serves rebate.partner' USING ERRCODE = 'insufficient_privilege';
     END IF;
     NEW.name_key := @extschema@.normalize_name(NEW.name);
@@ -143,7 +143,7 @@ DECLARE
     why    text := nullif(current_setting('rebate.change_reason', true), '');
     acting name := @extschema@.acting_role();
 BEGIN
-    IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'partner' THEN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
         RAISE EXCEPTION 'record_partner_history only serves rebate.partner' USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF TG_OP = 'INSERT' OR NEW.state IS DISTINCT FROM OLD.state THEN

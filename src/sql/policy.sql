@@ -39,7 +39,7 @@ CREATE FUNCTION @extschema@.create_enforcement_setting() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_TABLE_SCHEMA <> '@extschema@' OR TG_TABLE_NAME <> 'tenant' THEN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
         RAISE EXCEPTION 'create_enforcement_setting only serves rebate.tenant' USING ERRCODE = 'insufficient_privilege';
     END IF;
     INSERT INTO @extschema@.enforcement_setting (tenant_id) VALUES (NEW.id) ON CONFLICT DO NOTHING;

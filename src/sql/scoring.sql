@@ -153,7 +153,7 @@ DECLARE
     changed bigint;
 BEGIN
     -- separate statements: NEW of scoring_model has no model_id
-    IF TG_TABLE_NAME = 'scoring_model' THEN
+    IF TG_ARGV[0] = 'scoring_model' THEN
         changed := NEW.id;
     ELSE
         changed := coalesce(NEW.model_id, OLD.model_id);
@@ -165,13 +165,13 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.check_active_scoring_model() IS
-    'Deferred constraint trigger: an active scoring model (or one made active) must pass rebate.check_scoring_model at commit';
+    'Deferred constraint trigger: an active scoring model (or one made active) must pass rebate.check_scoring_model at commit (argument: the table it is on)';
 CREATE CONSTRAINT TRIGGER check_active AFTER INSERT OR UPDATE ON @extschema@.scoring_model
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.check_active_scoring_model();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.check_active_scoring_model('scoring_model');
 CREATE CONSTRAINT TRIGGER check_active AFTER INSERT OR UPDATE OR DELETE ON @extschema@.scoring_kpi
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.check_active_scoring_model();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.check_active_scoring_model('scoring_kpi');
 CREATE CONSTRAINT TRIGGER check_active AFTER INSERT OR UPDATE OR DELETE ON @extschema@.scoring_band
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.check_active_scoring_model();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.check_active_scoring_model('scoring_band');
 
 -- The area a partner is ranked in: the second level of the region tree
 -- (大区 under the country) above its home region, or the home region itself.

@@ -146,7 +146,7 @@ DECLARE
     lines_total  numeric;
     st           @extschema@.statement;
 BEGIN
-    IF TG_TABLE_NAME = 'statement' THEN
+    IF TG_ARGV[0] = 'statement' THEN
         IF TG_OP = 'INSERT' THEN
             IF NEW.status <> 'draft' THEN
                 RAISE EXCEPTION 'a statement starts as a draft'
@@ -215,11 +215,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.guard_statement() IS
-    'BEFORE trigger on statement and statement_line: statements start as drafts; only drafts and their lines change or go (RB061)';
+    'BEFORE trigger on statement and statement_line (argument: which of the two): statements start as drafts; only drafts and their lines change or go (RB061)';
 CREATE TRIGGER guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.statement
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.guard_statement();
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.guard_statement('statement');
 CREATE TRIGGER guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.statement_line
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.guard_statement();
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.guard_statement('statement_line');
 
 -- The program periods a close settles: for every version active in the
 -- tenant, each of its periods that ends inside the closed period (final:

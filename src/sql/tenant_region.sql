@@ -41,16 +41,16 @@ BEGIN
         IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
             RETURN NEW;                 -- row-level security refuses the row
         END IF;
-        EXECUTE format('SELECT path FROM %I.%I WHERE id = $1 AND tenant_id = $2', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        EXECUTE format('SELECT path FROM %s WHERE id = $1 AND tenant_id = $2', TG_RELID::regclass)
             INTO parent_path USING NEW.parent_id, NEW.tenant_id;
         IF parent_path IS NULL THEN
             RETURN NEW;                 -- no such parent in the tenant: the foreign key reports it
         END IF;
         IF NEW.id = ANY (parent_path) THEN
-            RAISE EXCEPTION '% % cannot be placed under %: that would make a cycle', TG_TABLE_NAME, NEW.id, NEW.parent_id
+            RAISE EXCEPTION '% % cannot be placed under %: that would make a cycle', TG_ARGV[0], NEW.id, NEW.parent_id
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = format('%s %s is itself below %s %s (path %s).',
-                                      TG_TABLE_NAME, NEW.parent_id, TG_TABLE_NAME, NEW.id, parent_path),
+                                      TG_ARGV[0], NEW.parent_id, TG_ARGV[0], NEW.id, parent_path),
                       HINT = 'Move the descendant elsewhere first, or choose a parent outside this subtree.';
         END IF;
         NEW.path := parent_path || NEW.id;
@@ -58,15 +58,15 @@ BEGIN
     END IF;
     -- AFTER UPDATE with a changed path: the children recompute theirs (and so on down)
     IF NEW.path IS DISTINCT FROM OLD.path THEN
-        EXECUTE format('UPDATE %I.%I SET parent_id = parent_id WHERE parent_id = $1 AND tenant_id = $2',
-                       TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        EXECUTE format('UPDATE %s SET parent_id = parent_id WHERE parent_id = $1 AND tenant_id = $2',
+                       TG_RELID::regclass)
             USING NEW.id, NEW.tenant_id;
     END IF;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.maintain_tree_path() IS
-    'Trigger for tree tables (region, partner, product_category): keeps path = ancestors'' ids down to the row, refuses cycles';
+    'Trigger for tree tables (region, partner, product_category): keeps path = ancestors'' ids down to the row, refuses cycles (argument: the table''s name, for messages)';
 
 CREATE FUNCTION @extschema@.apply_tree_triggers(tbl regclass) RETURNS void
     LANGUAGE plpgsql
@@ -74,9 +74,11 @@ CREATE FUNCTION @extschema@.apply_tree_triggers(tbl regclass) RETURNS void
 AS $$
 BEGIN
     EXECUTE pg_catalog.format('CREATE TRIGGER tree_path BEFORE INSERT OR UPDATE ON %s '
-                              'FOR EACH ROW EXECUTE FUNCTION @extschema@.maintain_tree_path()', tbl);
+                              'FOR EACH ROW EXECUTE FUNCTION @extschema@.maintain_tree_path(%L)',
+                              tbl, (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl));
     EXECUTE pg_catalog.format('CREATE TRIGGER tree_path_descendants AFTER UPDATE ON %s '
-                              'FOR EACH ROW EXECUTE FUNCTION @extschema@.maintain_tree_path()', tbl);
+                              'FOR EACH ROW EXECUTE FUNCTION @extschema@.maintain_tree_path(%L)',
+                              tbl, (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl));
     EXECUTE pg_catalog.format('CREATE INDEX ON %s USING gin (path)', tbl);
 END
 $$;

@@ -229,3 +229,434 @@ COMMENT ON COLUMN @extschema@.v_statement.partner_code IS '渠道商编码 Partn
 COMMENT ON COLUMN @extschema@.v_statement.partner_name IS '渠道商名称 Partner name';
 COMMENT ON COLUMN @extschema@.v_statement.total_in_words_zh IS '大写金额 The total in Chinese financial capitals (人民币壹万贰仟叁佰肆拾伍元陆角柒分), rounded half away from zero to 2 decimals, 负 when negative; CNY only: reading it for a statement in another currency raises an error';
 COMMENT ON COLUMN @extschema@.v_statement.total_in_words_en IS '英文金额 The total in English words (one thousand two hundred thirty-four yuan and fifty fen), rounded half away from zero to 2 decimals, minus when negative; CNY, EUR, GBP, HKD and USD only: another currency raises an error';
+
+-- ---- triggers do not depend on their table's name ------------------------------
+-- A trigger function that serves several tables is told which by an argument;
+-- the guards of the single-table ones check the schema only.
+CREATE OR REPLACE FUNCTION @extschema@.audit_row() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    old_json jsonb;
+    new_json jsonb;
+    row_json jsonb;
+    audited    text := TG_ARGV[0];   -- the table, as the install named it
+    tenant_key text;
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'audit_row can only audit tables of the rebate extension'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- the row is touched only now: on a table of its own a user's type could run
+    -- its code (a cast to json) with this function's rights
+    old_json := CASE WHEN TG_OP <> 'INSERT' THEN pg_catalog.to_jsonb(OLD) END;
+    new_json := CASE WHEN TG_OP <> 'DELETE' THEN pg_catalog.to_jsonb(NEW) END;
+    row_json := coalesce(new_json, old_json);
+    -- a tenant's own row is keyed by id, every other row by tenant_id
+    tenant_key := CASE WHEN row_json ? 'tenant_id' THEN 'tenant_id' ELSE 'id' END;
+    -- a row an admin moves to another tenant leaves the one (a delete there) and
+    -- arrives in the other (an insert): each tenant's log shows only its own
+    -- values, and settlement sees the change on both sides
+    IF TG_OP = 'UPDATE' AND (old_json ->> tenant_key) IS DISTINCT FROM (new_json ->> tenant_key) THEN
+        INSERT INTO @extschema@.audit_log
+            (tenant_id, table_name, row_id, operation, old_row, new_row, changed_columns, session_role, acting_role)
+        VALUES ((old_json ->> tenant_key)::bigint, audited, (old_json ->> 'id')::bigint, 'DELETE', old_json, NULL,
+                NULL, session_user, @extschema@.acting_role()),
+               ((new_json ->> tenant_key)::bigint, audited, (new_json ->> 'id')::bigint, 'INSERT', NULL, new_json,
+                NULL, session_user, @extschema@.acting_role());
+        RETURN NULL;
+    END IF;
+    INSERT INTO @extschema@.audit_log
+        (tenant_id, table_name, row_id, operation, old_row, new_row, changed_columns, session_role, acting_role)
+    VALUES ((row_json ->> tenant_key)::bigint,
+            audited,
+            (row_json ->> 'id')::bigint,
+            TG_OP,
+            old_json,
+            new_json,
+            CASE WHEN TG_OP = 'UPDATE' THEN
+                (SELECT array_agg(n.key ORDER BY n.key) FROM jsonb_each(new_json) n
+                  WHERE n.value IS DISTINCT FROM old_json -> n.key)
+            END,
+            session_user,
+            @extschema@.acting_role());
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.audit_row() IS
+    'AFTER ROW trigger on every business table: appends the change to rebate.audit_log (argument: the table''s name, as audit_log.table_name records it)';
+CREATE OR REPLACE FUNCTION @extschema@.apply_standard_triggers(tbl regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE pg_catalog.format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s '
+                              'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_row(%L)',
+                              tbl, (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl));
+    EXECUTE pg_catalog.format('CREATE TRIGGER touch_updated_at BEFORE UPDATE ON %s '
+                              'FOR EACH ROW EXECUTE FUNCTION @extschema@.touch_updated_at()', tbl);
+    PERFORM @extschema@.register_for_dump(tbl);
+END
+$$;
+CREATE OR REPLACE FUNCTION @extschema@.maintain_tree_path() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parent_path bigint[];
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'maintain_tree_path only serves tables of the rebate extension'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_WHEN = 'BEFORE' THEN
+        IF NEW.parent_id IS NULL THEN
+            NEW.path := ARRAY[NEW.id];
+            RETURN NEW;
+        END IF;
+        IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
+            RETURN NEW;                 -- row-level security refuses the row
+        END IF;
+        EXECUTE format('SELECT path FROM %s WHERE id = $1 AND tenant_id = $2', TG_RELID::regclass)
+            INTO parent_path USING NEW.parent_id, NEW.tenant_id;
+        IF parent_path IS NULL THEN
+            RETURN NEW;                 -- no such parent in the tenant: the foreign key reports it
+        END IF;
+        IF NEW.id = ANY (parent_path) THEN
+            RAISE EXCEPTION '% % cannot be placed under %: that would make a cycle', TG_ARGV[0], NEW.id, NEW.parent_id
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('%s %s is itself below %s %s (path %s).',
+                                      TG_ARGV[0], NEW.parent_id, TG_ARGV[0], NEW.id, parent_path),
+                      HINT = 'Move the descendant elsewhere first, or choose a parent outside this subtree.';
+        END IF;
+        NEW.path := parent_path || NEW.id;
+        RETURN NEW;
+    END IF;
+    -- AFTER UPDATE with a changed path: the children recompute theirs (and so on down)
+    IF NEW.path IS DISTINCT FROM OLD.path THEN
+        EXECUTE format('UPDATE %s SET parent_id = parent_id WHERE parent_id = $1 AND tenant_id = $2',
+                       TG_RELID::regclass)
+            USING NEW.id, NEW.tenant_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.maintain_tree_path() IS
+    'Trigger for tree tables (region, partner, product_category): keeps path = ancestors'' ids down to the row, refuses cycles (argument: the table''s name, for messages)';
+CREATE OR REPLACE FUNCTION @extschema@.apply_tree_triggers(tbl regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE pg_catalog.format('CREATE TRIGGER tree_path BEFORE INSERT OR UPDATE ON %s '
+                              'FOR EACH ROW EXECUTE FUNCTION @extschema@.maintain_tree_path(%L)',
+                              tbl, (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl));
+    EXECUTE pg_catalog.format('CREATE TRIGGER tree_path_descendants AFTER UPDATE ON %s '
+                              'FOR EACH ROW EXECUTE FUNCTION @extschema@.maintain_tree_path(%L)',
+                              tbl, (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl));
+    EXECUTE pg_catalog.format('CREATE INDEX ON %s USING gin (path)', tbl);
+END
+$$;
+CREATE OR REPLACE FUNCTION @extschema@.check_active_scoring_model() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    changed bigint;
+BEGIN
+    -- separate statements: NEW of scoring_model has no model_id
+    IF TG_ARGV[0] = 'scoring_model' THEN
+        changed := NEW.id;
+    ELSE
+        changed := coalesce(NEW.model_id, OLD.model_id);
+    END IF;
+    IF EXISTS (SELECT 1 FROM @extschema@.scoring_model m WHERE m.id = changed AND m.active) THEN
+        PERFORM @extschema@.check_scoring_model(changed);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_active_scoring_model() IS
+    'Deferred constraint trigger: an active scoring model (or one made active) must pass rebate.check_scoring_model at commit (argument: the table it is on)';
+CREATE OR REPLACE FUNCTION @extschema@.guard_statement() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    step_columns text[];
+    frozen       text;
+    lines        bigint;
+    lines_total  numeric;
+    st           @extschema@.statement;
+BEGIN
+    IF TG_ARGV[0] = 'statement' THEN
+        IF TG_OP = 'INSERT' THEN
+            IF NEW.status <> 'draft' THEN
+                RAISE EXCEPTION 'a statement starts as a draft'
+                    USING ERRCODE = 'invalid_parameter_value', HINT = 'rebate.close_period writes statements.';
+            END IF;
+            -- the changes a later close rechecks start from here: never from a transaction to come
+            IF NEW.closed_xmin > pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot()) THEN
+                RAISE EXCEPTION 'column "closed_xmin" of a statement is set by rebate.close_period'
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = 'It may not lie past the transactions the closing snapshot saw.',
+                          HINT = 'Leave it out of INSERT.';
+            END IF;
+            RETURN NEW;
+        END IF;
+        IF TG_OP = 'UPDATE' AND NEW.closed_xmin IS DISTINCT FROM OLD.closed_xmin THEN
+            RAISE EXCEPTION 'column "closed_xmin" of statement % is set by rebate.close_period', OLD.id
+                USING ERRCODE = 'insufficient_privilege', HINT = 'Leave it out of UPDATE.';
+        END IF;
+        IF OLD.status = 'draft' AND TG_OP = 'UPDATE' AND NEW.status <> 'draft' THEN
+            -- what is issued is what its lines add up to
+            SELECT count(*), coalesce(sum(l.net), 0) INTO lines, lines_total
+              FROM @extschema@.statement_line l WHERE l.statement_id = OLD.id;
+            IF (NEW.line_count, NEW.total) IS DISTINCT FROM (lines, lines_total) THEN
+                RAISE EXCEPTION 'statement % does not add up to its lines', OLD.id
+                    USING ERRCODE = 'RB061',
+                          DETAIL = pg_catalog.format('It says %s line(s) totalling %s; its lines are %s, totalling %s.',
+                                                     NEW.line_count, NEW.total, lines, lines_total),
+                          HINT = 'Close the period again (rebate.close_period) to recompute the draft.';
+            END IF;
+        END IF;
+        IF OLD.status = 'draft' THEN
+            RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+        END IF;
+        step_columns := ARRAY['status', 'updated_at', 'issued_at', 'issued_by', 'answered_at', 'answered_by',
+                              'resolved_at', 'resolved_by', 'paid_at', 'paid_by']
+                        || CASE WHEN TG_OP = 'UPDATE' AND NEW.status IS DISTINCT FROM OLD.status THEN
+                                CASE NEW.status WHEN 'disputed' THEN ARRAY['dispute_reason']
+                                                WHEN 'resolved' THEN ARRAY['resolution_note']
+                                                WHEN 'paid' THEN ARRAY['payment_reference'] END END;
+        IF TG_OP = 'UPDATE' THEN
+            SELECT n.key INTO frozen FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW) - step_columns) n
+             WHERE n.value IS DISTINCT FROM pg_catalog.to_jsonb(OLD) -> n.key
+             ORDER BY n.key LIMIT 1;
+        END IF;
+        IF TG_OP = 'DELETE' OR frozen IS NOT NULL THEN
+            RAISE EXCEPTION 'statement % is % and cannot change', OLD.id, OLD.status
+                USING ERRCODE = 'RB061',
+                      DETAIL = CASE WHEN frozen IS NOT NULL
+                                    THEN pg_catalog.format('Column "%s" was to change; an issued statement is a document the partner holds.', frozen)
+                                    ELSE 'An issued statement is a document the partner holds.' END,
+                      HINT = 'Later changes are settled as adjustment lines on the next statement.';
+        END IF;
+        RETURN NEW;
+    END IF;
+    -- statement_line: the statement it leaves and the one it joins must be drafts
+    FOR st IN SELECT * FROM @extschema@.statement s
+               WHERE s.id IN (CASE WHEN TG_OP <> 'INSERT' THEN OLD.statement_id END,
+                              CASE WHEN TG_OP <> 'DELETE' THEN NEW.statement_id END)
+                 AND s.status <> 'draft'
+               ORDER BY s.id LIMIT 1 LOOP
+        RAISE EXCEPTION 'statement % is % and its lines cannot change', st.id, st.status
+            USING ERRCODE = 'RB061',
+                  HINT = 'Later changes are settled as adjustment lines on the next statement.';
+    END LOOP;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.guard_statement() IS
+    'BEFORE trigger on statement and statement_line (argument: which of the two): statements start as drafts; only drafts and their lines change or go (RB061)';
+CREATE OR REPLACE FUNCTION @extschema@.record_order_history() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'record_order_history only serves rebate.sales_order' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status THEN
+        INSERT INTO @extschema@.order_status_history
+            (tenant_id, order_id, partner_id, from_status, to_status, reason, session_role, acting_role)
+        VALUES (NEW.tenant_id, NEW.id, NEW.partner_id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status,
+                nullif(current_setting('rebate.change_reason', true), ''), session_user,
+                @extschema@.acting_role());
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE FUNCTION @extschema@.fill_order_line() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'fill_order_line only serves rebate.order_line' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT @extschema@.sees_tenant(@extschema@.acting_role(), NEW.tenant_id) THEN
+        RETURN NEW;                     -- row-level security refuses the row
+    END IF;
+    IF NEW.partner_id IS NULL THEN
+        SELECT o.partner_id INTO NEW.partner_id FROM @extschema@.sales_order o
+         WHERE o.id = NEW.order_id AND o.tenant_id = NEW.tenant_id;
+    END IF;
+    IF NEW.unit_cost IS NULL THEN
+        SELECT p.standard_cost INTO NEW.unit_cost FROM @extschema@.product p
+         WHERE p.id = NEW.product_id AND p.tenant_id = NEW.tenant_id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE OR REPLACE FUNCTION @extschema@.check_payment_allocation() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    paid      numeric;
+    allocated numeric;
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'check_payment_allocation only serves rebate.payment_allocation' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
+        RETURN NEW;                     -- row-level security refuses the row
+    END IF;
+    -- lock the payment so that concurrent allocations are checked one after the other
+    SELECT p.amount INTO paid FROM @extschema@.payment p
+     WHERE p.id = NEW.payment_id AND p.tenant_id = NEW.tenant_id AND p.partner_id = NEW.partner_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NEW;                     -- the foreign key reports it
+    END IF;
+    SELECT coalesce(sum(a.amount), 0) INTO allocated FROM @extschema@.payment_allocation a
+     WHERE a.payment_id = NEW.payment_id AND a.id <> NEW.id;
+    IF allocated + NEW.amount > paid THEN
+        RAISE EXCEPTION 'allocations of payment % would exceed it', NEW.payment_id
+            USING ERRCODE = 'check_violation',
+                  DETAIL = format('The payment is %s; %s is allocated already and %s more was asked.', paid, allocated, NEW.amount);
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE OR REPLACE FUNCTION @extschema@.partner_name_key() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    existing record;
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'partner_name_key only serves rebate.partner' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    NEW.name_key := @extschema@.normalize_name(NEW.name);
+    -- name the existing partner only to those who manage the tenant; anyone
+    -- else is refused by row-level security before the unique index is reached
+    IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
+        RETURN NEW;
+    END IF;
+    SELECT p.code, p.name INTO existing FROM @extschema@.partner p
+     WHERE p.tenant_id = NEW.tenant_id AND p.name_key = NEW.name_key AND p.id <> NEW.id;
+    IF FOUND THEN
+        RAISE EXCEPTION 'partner "%" is already registered as % "%"', NEW.name, existing.code, existing.name
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = format('Both names normalize to "%s" (full-width, case, spaces and punctuation aside).', NEW.name_key),
+                  HINT = 'Use the existing partner, or tell the two companies apart by their registered names.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE OR REPLACE FUNCTION @extschema@.record_partner_history() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    why    text := nullif(current_setting('rebate.change_reason', true), '');
+    acting name := @extschema@.acting_role();
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'record_partner_history only serves rebate.partner' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.state IS DISTINCT FROM OLD.state THEN
+        INSERT INTO @extschema@.partner_state_history
+            (tenant_id, partner_id, from_state, to_state, reason, session_role, acting_role)
+        VALUES (NEW.tenant_id, NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.state END, NEW.state, why, session_user, acting);
+    END IF;
+    IF (TG_OP = 'INSERT' AND NEW.grade_id IS NOT NULL)
+       OR (TG_OP = 'UPDATE' AND NEW.grade_id IS DISTINCT FROM OLD.grade_id) THEN
+        INSERT INTO @extschema@.partner_grade_history
+            (tenant_id, partner_id, from_grade_id, to_grade_id, reason, session_role, acting_role)
+        VALUES (NEW.tenant_id, NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.grade_id END, NEW.grade_id, why, session_user, acting);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE FUNCTION @extschema@.create_enforcement_setting() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'create_enforcement_setting only serves rebate.tenant' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO @extschema@.enforcement_setting (tenant_id) VALUES (NEW.id) ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.stamp_attestation() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor      name := @extschema@.acting_role();
+    new_row    jsonb := pg_catalog.to_jsonb(NEW);
+    old_row    jsonb := CASE WHEN TG_OP = 'UPDATE' THEN pg_catalog.to_jsonb(OLD) END;
+    new_status text := CASE WHEN TG_ARGV[0] <> '' THEN new_row ->> TG_ARGV[0] END;
+    old_status text := CASE WHEN TG_ARGV[0] <> '' THEN old_row ->> TG_ARGV[0] END;
+    stamp      jsonb := '{}';
+    spec       text[];
+    stamping   boolean;
+    forged     text;
+BEGIN
+    FOR i IN 1 .. TG_NARGS - 1 LOOP
+        spec := pg_catalog.string_to_array(TG_ARGV[i], ':');
+        stamping := CASE WHEN spec[1] = 'insert' THEN TG_OP = 'INSERT'
+                         ELSE new_status IS DISTINCT FROM old_status
+                              AND new_status = ANY (pg_catalog.string_to_array(spec[1], '|')) END;
+        forged := CASE
+            WHEN spec[2] <> '' AND (new_row ->> spec[2]) IS DISTINCT FROM (old_row ->> spec[2])
+                 AND (NOT stamping OR (new_row ->> spec[2]) IS DISTINCT FROM actor::text) THEN spec[2]
+            WHEN NOT stamping AND (new_row -> spec[3]) IS DISTINCT FROM coalesce(old_row -> spec[3], 'null') THEN spec[3] END;
+        IF forged IS NOT NULL THEN
+            RAISE EXCEPTION 'column "%" is set by the server', forged
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = pg_catalog.format('It records who and when %s, as the acting role and the time.',
+                                                 CASE spec[1] WHEN 'insert' THEN 'the row was created'
+                                                      ELSE 'the status became ' || pg_catalog.replace(spec[1], '|', ' or ') END),
+                      HINT = 'Leave it out of INSERT and UPDATE.';
+        END IF;
+        IF stamping THEN
+            IF spec[2] <> '' THEN
+                stamp := stamp || pg_catalog.jsonb_build_object(spec[2], actor);
+            END IF;
+            stamp := stamp || pg_catalog.jsonb_build_object(spec[3], pg_catalog.clock_timestamp());
+        END IF;
+    END LOOP;
+    IF stamp <> '{}' THEN
+        NEW := pg_catalog.jsonb_populate_record(NEW, stamp);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- The triggers of the functions that take the table's name as an argument, made again with it.
+DO $$
+DECLARE
+    trig record;
+BEGIN
+    FOR trig IN
+        SELECT t.tgname, t.tgrelid::regclass AS tbl, c.relname, pg_catalog.pg_get_triggerdef(t.oid) AS def
+          FROM pg_catalog.pg_trigger t
+          JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+          JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+         WHERE c.relnamespace = '@extschema@'::regnamespace AND p.pronamespace = '@extschema@'::regnamespace
+           AND p.proname IN ('audit_row', 'maintain_tree_path', 'guard_statement', 'check_active_scoring_model')
+           AND t.tgnargs = 0 AND NOT t.tgisinternal
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trig.tgname, trig.tbl);
+        EXECUTE pg_catalog.regexp_replace(trig.def, '\(\)$', pg_catalog.format('(%L)', trig.relname));
+    END LOOP;
+END
+$$;
