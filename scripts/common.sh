@@ -106,7 +106,7 @@ psql_quiet() {
 fresh_database() {
     local db=$1 with_pgtap=${2:-}
     psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-    psql_quiet -d "$db" -c "CREATE EXTENSION rebate"
+    psql_quiet -d "$db" -c "CREATE EXTENSION rebate CASCADE"
     if [ -n "$with_pgtap" ]; then
         psql_quiet -d "$db" -c "CREATE EXTENSION pgtap"
     fi

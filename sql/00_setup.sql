@@ -1,6 +1,6 @@
 -- Installs the extension and a helper that shows an error's SQLSTATE, message,
 -- detail and hint as a row, so expected/ pins all four exactly.
-CREATE EXTENSION rebate;
+CREATE EXTENSION rebate CASCADE;
 SET search_path = public, rebate;
 
 CREATE FUNCTION public.error_of(statement text,

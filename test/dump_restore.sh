@@ -22,7 +22,7 @@ trap cleanup EXIT
 psql_ -d postgres -c "DROP DATABASE IF EXISTS $src" -c "CREATE DATABASE $src" \
       -c "DROP DATABASE IF EXISTS $dst" -c "CREATE DATABASE $dst" \
       -c "CREATE ROLE $mgr" -c "CREATE ROLE $usr"
-psql_ -d "$src" -c "CREATE EXTENSION rebate" -f "$here/../sample/sample_data.sql" \
+psql_ -d "$src" -c "CREATE EXTENSION rebate CASCADE" -f "$here/../sample/sample_data.sql" \
       -c "SELECT rebate_sample.generate(partners => 12, lines => 900)" >/dev/null
 psql_ -d "$src" -c "SELECT rebate.grant_access('$mgr', (SELECT id FROM rebate.tenant WHERE code = 'HUAGUANG'))" \
       -c "SELECT rebate.grant_access('$usr', (SELECT id FROM rebate.tenant WHERE code = 'HUAGUANG'),

@@ -20,7 +20,7 @@ trap cleanup EXIT
 psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" -c "CREATE ROLE $dealer LOGIN"
 q() { psql -X -q -v ON_ERROR_STOP=1 -At -d "$db" "$@"; }
 
-q -c "CREATE EXTENSION rebate" >/dev/null
+q -c "CREATE EXTENSION rebate CASCADE" >/dev/null
 q <<SQL >/dev/null
 INSERT INTO rebate.tenant (id, code, name) VALUES (1, 'T1', '品牌');
 INSERT INTO rebate.region (id, tenant_id, code, name, level) VALUES (11, 1, 'CN', '中国', 'country');

@@ -14,7 +14,7 @@ psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 trap 'psql_quiet -d postgres -c "DROP DATABASE IF EXISTS '"$db"'" >/dev/null 2>&1 || true' EXIT
 q() { psql -X -q -v ON_ERROR_STOP=1 -At -d "$db" -c "$1"; }
 
-q "CREATE EXTENSION rebate" >/dev/null
+q "CREATE EXTENSION rebate CASCADE" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$REPO/sample/sample_data.sql" >/dev/null
 q "SELECT rebate_sample.generate(lines => 3000)" >/dev/null
 q "SELECT count(*) FROM rebate_sample.programs()" >/dev/null

@@ -24,14 +24,14 @@ released=$(cd "$here/../src/sql/updates" && ls rebate--*.sql | sed -n 's/^rebate
            | grep -vxF "$current" | sort -V)
 
 psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_fresh" -c "CREATE DATABASE rebate_upgrade_fresh"
-psql_ -d rebate_upgrade_fresh -c "CREATE EXTENSION rebate"
+psql_ -d rebate_upgrade_fresh -c "CREATE EXTENSION rebate CASCADE"
 signature rebate_upgrade_fresh > /tmp/rebate_upgrade_fresh.$$
 ddl rebate_upgrade_fresh > /tmp/rebate_upgrade_fresh_ddl.$$
 
 failed=0 checked=0
 for old in $released; do
     psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_old" -c "CREATE DATABASE rebate_upgrade_old"
-    psql_ -d rebate_upgrade_old -c "CREATE EXTENSION rebate VERSION '$old'" -c "ALTER EXTENSION rebate UPDATE"
+    psql_ -d rebate_upgrade_old -c "CREATE EXTENSION rebate VERSION '$old' CASCADE" -c "ALTER EXTENSION rebate UPDATE"
     signature rebate_upgrade_old > /tmp/rebate_upgrade_old.$$
     checked=$((checked + 1))
     if diff -u /tmp/rebate_upgrade_fresh.$$ /tmp/rebate_upgrade_old.$$; then
@@ -59,7 +59,7 @@ for old in $released; do
     psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_old" -c "CREATE DATABASE rebate_upgrade_old"
     for r in $roles; do psql_ -d postgres -c "DROP ROLE IF EXISTS $r" -c "CREATE ROLE $r LOGIN"; done
     set -- $roles
-    psql_ -d rebate_upgrade_old -c "CREATE EXTENSION rebate VERSION '$old'" \
+    psql_ -d rebate_upgrade_old -c "CREATE EXTENSION rebate VERSION '$old' CASCADE" \
           -c "INSERT INTO rebate.tenant (id, code, name) VALUES (1, 'T1', '品牌一')" \
           -c "INSERT INTO rebate.partner (id, tenant_id, code, name) VALUES (11, 1, 'P1', '一店')" \
           -c "SELECT rebate.grant_access('$1', 1)" -c "SELECT rebate.grant_access('$2', 1, 11)" >/dev/null

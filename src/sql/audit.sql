@@ -3,8 +3,8 @@
 -- ---------------------------------------------------------------------------
 
 CREATE TABLE @extschema@.audit_log (
-    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    tenant_id     bigint,
+    id            bigint GENERATED ALWAYS AS IDENTITY,
+    tenant_id     bigint NOT NULL,
     table_name    text NOT NULL,
     row_id        bigint,
     operation     text NOT NULL CHECK (operation IN ('INSERT', 'UPDATE', 'DELETE')),
@@ -14,8 +14,10 @@ CREATE TABLE @extschema@.audit_log (
     session_role  name NOT NULL,
     acting_role   name NOT NULL,
     changed_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    transaction_id bigint NOT NULL DEFAULT pg_catalog.txid_current()
+    transaction_id bigint NOT NULL DEFAULT pg_catalog.txid_current(),
+    PRIMARY KEY (tenant_id, id)
 );
+CREATE INDEX audit_log_by_id ON @extschema@.audit_log (id);
 CREATE INDEX audit_log_tenant_table_row ON @extschema@.audit_log (tenant_id, table_name, row_id);
 COMMENT ON TABLE @extschema@.audit_log IS
     'Every change to every business table: who (session and acting role), when, which row, old and new values. Append-only: no role but its owner may change it';

@@ -2,7 +2,7 @@
 -- planner, Citus and DBAs rely on.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(13);
+SELECT plan(16);
 
 SELECT has_schema('rebate');
 SELECT has_type('rebate', 'tier_schedule', 'type tier_schedule exists');
@@ -80,6 +80,39 @@ SELECT is(
     (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
       WHERE pronamespace = 'rebate'::regnamespace AND prosrc ~* 'TG_(TABLE_)?NAME|TG_RELNAME'),
     NULL, 'no function of the extension reads TG_TABLE_NAME');
+
+-- the keys a tenant-sharded deployment needs (Citus: every primary key, unique
+-- and exclusion constraint holds the distribution column, exclusions with =,
+-- and foreign keys between distributed tables include it).  access_binding
+-- maps cluster-wide roles to tenants, keyed by role: every node reads it (a
+-- reference table), so it is not split by tenant.
+SELECT is(
+    (SELECT array_agg(format('%s %s', c.conrelid::regclass, c.conname) ORDER BY 1)
+       FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
+      WHERE r.relnamespace = 'rebate'::regnamespace AND c.contype IN ('p', 'u', 'x')
+        AND r.oid <> 'rebate.access_binding'::regclass
+        AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attname = 'tenant_id')
+        AND NOT EXISTS (SELECT 1 FROM unnest(c.conkey) k JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum = k
+                         WHERE a.attname = 'tenant_id')),
+    NULL, 'every primary key, unique and exclusion constraint of a tenant table holds tenant_id itself');
+SELECT is(
+    (SELECT array_agg(format('%s %s', c.conrelid::regclass, c.conname) ORDER BY 1)
+       FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
+      WHERE r.relnamespace = 'rebate'::regnamespace AND c.contype = 'x'
+        AND NOT EXISTS (SELECT 1 FROM unnest(c.conkey, c.conexclop) AS e (k, op)
+                          JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum = e.k
+                         WHERE a.attname = 'tenant_id' AND e.op = 'pg_catalog.=(bigint,bigint)'::regoperator)),
+    NULL, 'every exclusion constraint names tenant_id WITH =');
+SELECT is(
+    (SELECT array_agg(format('%s %s', c.conrelid::regclass, c.conname) ORDER BY 1)
+       FROM pg_constraint c
+      WHERE c.contype = 'f' AND c.connamespace = 'rebate'::regnamespace
+        AND c.confrelid <> 'rebate.tenant'::regclass
+        AND NOT EXISTS (SELECT 1 FROM unnest(c.conkey, c.confkey) AS k (own, other)
+                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.own
+                          JOIN pg_attribute b ON b.attrelid = c.confrelid AND b.attnum = k.other
+                         WHERE a.attname = 'tenant_id' AND b.attname = 'tenant_id')),
+    NULL, 'every foreign key between tenant tables matches tenant_id to tenant_id');
 
 SELECT * FROM finish();
 ROLLBACK;

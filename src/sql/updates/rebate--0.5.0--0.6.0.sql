@@ -660,3 +660,94 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- ---- keys for a tenant-sharded deployment ----------------------------------------
+-- Every tenant table's primary key is (tenant_id, id), which also serves the
+-- foreign keys that referred to UNIQUE (tenant_id, id); a plain index on id
+-- keeps lookups by id alone as fast as before.  Exclusion constraints name
+-- tenant_id WITH = directly (btree_gist, now required: CREATE EXTENSION
+-- btree_gist before this update).
+ALTER TABLE @extschema@.audit_log ALTER COLUMN tenant_id SET NOT NULL;
+ALTER TABLE @extschema@.enforcement_setting DROP CONSTRAINT enforcement_setting_id_key;
+DO $$
+DECLARE
+    tbl        text;
+    rel        regclass;
+    uniq       record;
+    fk         record;
+    recreate   text[];
+    statement  text;
+BEGIN
+    FOREACH tbl IN ARRAY ARRAY[
+                          'audit_log',
+                          'end_customer',
+                          'order_line',
+                          'order_status_history',
+                          'partner',
+                          'partner_grade',
+                          'partner_grade_history',
+                          'partner_state_history',
+                          'partner_territory',
+                          'payment',
+                          'payment_allocation',
+                          'performance_setting',
+                          'policy_violation',
+                          'price_policy',
+                          'product',
+                          'product_category',
+                          'product_region',
+                          'program',
+                          'program_group',
+                          'program_version',
+                          'region',
+                          'sales_order',
+                          'scoring_band',
+                          'scoring_kpi',
+                          'scoring_model',
+                          'statement',
+                          'statement_adjustment',
+                          'statement_line',
+                          'target'] LOOP
+        rel := pg_catalog.format('@extschema@.%I', tbl)::regclass;
+        recreate := '{}';
+        -- the unique constraint (tenant_id, id) and the foreign keys that use its index
+        SELECT c.conname, c.conindid INTO uniq FROM pg_catalog.pg_constraint c
+         WHERE c.conrelid = rel AND c.contype = 'u' AND pg_catalog.pg_get_constraintdef(c.oid) = 'UNIQUE (tenant_id, id)';
+        IF FOUND THEN
+            FOR fk IN SELECT c.conname, c.conrelid::regclass AS referrer, pg_catalog.pg_get_constraintdef(c.oid) AS def
+                        FROM pg_catalog.pg_constraint c
+                       WHERE c.contype = 'f' AND c.conindid = uniq.conindid
+                       ORDER BY c.conrelid, c.conname LOOP
+                EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', fk.referrer, fk.conname);
+                recreate := recreate || pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.referrer, fk.conname, fk.def);
+            END LOOP;
+            EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', rel, uniq.conname);
+        END IF;
+        EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I PRIMARY KEY (tenant_id, id)',
+                                  rel, tbl || '_pkey', tbl || '_pkey');
+        EXECUTE pg_catalog.format('CREATE INDEX %I ON %s (id)', tbl || '_by_id', rel);
+        FOREACH statement IN ARRAY recreate LOOP
+            EXECUTE statement;
+        END LOOP;
+    END LOOP;
+END
+$$;
+ALTER TABLE @extschema@.partner_territory
+    DROP CONSTRAINT partner_territory_no_overlap,
+    ADD CONSTRAINT partner_territory_no_overlap EXCLUDE USING gist (
+        tenant_id WITH =, partner_id WITH =, region_id WITH =, valid WITH &&);
+ALTER TABLE @extschema@.price_policy
+    DROP CONSTRAINT price_policy_no_overlap,
+    ADD CONSTRAINT price_policy_no_overlap EXCLUDE USING gist (
+        tenant_id WITH =, (coalesce(product_id, 0)) WITH =, (coalesce(category_id, 0)) WITH =,
+        (coalesce(grade_id, 0)) WITH =, (coalesce(region_id, 0)) WITH =, (promotion::integer) WITH =,
+        min_quantity WITH =, valid WITH &&);
+ALTER TABLE @extschema@.target
+    DROP CONSTRAINT target_no_overlap,
+    ADD CONSTRAINT target_no_overlap EXCLUDE USING gist (
+        tenant_id WITH =, (coalesce(partner_id, 0)) WITH =, (coalesce(region_id, 0)) WITH =, metric WITH =,
+        period WITH &&);
+ALTER TABLE @extschema@.program_version
+    DROP CONSTRAINT program_version_no_overlap,
+    ADD CONSTRAINT program_version_no_overlap EXCLUDE USING gist (
+        tenant_id WITH =, program_id WITH =, effective WITH &&) WHERE (status = 'active');
