@@ -25,7 +25,10 @@ COMMENT ON COLUMN @extschema@.audit_log.session_role IS 'The login role (session
 COMMENT ON COLUMN @extschema@.audit_log.acting_role IS 'The role in effect when the change was made (after SET ROLE)';
 COMMENT ON COLUMN @extschema@.audit_log.changed_columns IS 'For updates: the columns whose values changed';
 
--- ---- the audit log: each tenant sees its own values only ---------------------
+-- SECURITY DEFINER so that it can write the log while nobody else can; it
+-- refuses to run for tables outside the extension's schema, so attaching it
+-- to a table of one's own cannot forge entries.  The acting role is read from
+-- the session's role setting, which a definer function does not change.
 CREATE FUNCTION @extschema@.audit_row() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp

@@ -134,6 +134,7 @@ COMMENT ON TABLE @extschema@.order_line IS
 COMMENT ON COLUMN @extschema@.order_line.partner_id IS 'The order''s partner (filled in from the order; kept for row-level security)';
 COMMENT ON COLUMN @extschema@.order_line.unit_cost IS 'Cost per unit when the order was placed (defaults to the product''s standard cost)';
 
+-- partner_id and unit_cost come from the order and the product when not given.
 -- The order's partner and the product's cost are read only for a writer who
 -- sees the row's tenant: for anyone else the row is left to row-level
 -- security untouched.

@@ -313,8 +313,13 @@ BEGIN
 END
 $$;
 
--- ---- locks: never on another tenant's rows, nor on a key anyone can take ----
-
+-- Resolving a violation.  approve: the breach is accepted; the order is
+-- released from on_hold (back to where it was held from) once nothing else
+-- holds it.  reject: a line-level breach deletes the line (then releases the
+-- order likewise); an order-level one cancels the order and closes its other
+-- open violations.  SECURITY DEFINER: partner users may not touch violations,
+-- managers may not forge a resolution by writing the table; the caller must
+-- manage the violation's tenant.
 -- A violation is judged before it is locked.
 CREATE FUNCTION @extschema@.resolve_violation(violation_id bigint, decision text, note text DEFAULT NULL)
     RETURNS @extschema@.policy_violation

@@ -1,8 +1,17 @@
--- ---- names resolved under the caller's search_path ------------------------------
+-- ---------------------------------------------------------------------------
+-- Computing programs: the basis of each partner from the documents already
+-- in the tables, rated by the C calculation core (tiered_rebate,
+-- overachievement_rebate, tier_index, next_tier_gap).  Nothing is kept
+-- incrementally: every answer is a recomputation from the documents, so a
+-- committed order, return or payment shows in the next query, concurrent
+-- writers share no row, and nothing can drift.
+-- ---------------------------------------------------------------------------
 
--- These two are inlined into their callers (a SET clause would prevent it), so
--- they are planned under the caller's search_path, where a user's temporary
--- type could stand in for an unqualified type name: every type is qualified.
+-- Orders count for rebates once approved (and while shipped, delivered, closed).
+-- Inlined into its callers (a SET clause would prevent it), so it is planned
+-- under the caller's search_path, where a user's temporary type could stand
+-- in for an unqualified type name: every type is qualified (so is every type
+-- in program_scope_lines, inlined likewise).
 CREATE FUNCTION @extschema@.order_counts(status text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$

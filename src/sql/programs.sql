@@ -318,6 +318,8 @@ $$;
 COMMENT ON FUNCTION @extschema@.activate_program_version(bigint) IS
     'Makes a draft version active from its effective start; the active version it supersedes ends that day';
 
+-- A new draft version: the latest version's definition with the changes given
+-- (jsonb keys are program_version columns), effective from the date given.
 -- A revision is a new row with an id of its own (it took the base's id
 -- column from the sequence, which only the owner may call).
 CREATE FUNCTION @extschema@.revise_program(program_id bigint, changes jsonb, effective_from date DEFAULT NULL,

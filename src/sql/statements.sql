@@ -325,6 +325,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.changed_since(bigint, bigint) IS
     'The earliest day a document changed since transaction since_xmin (per the audit log) can count on; -infinity for changes of scope; NULL when nothing changed';
 
+-- Closing a period.
 -- One close per tenant at a time, serialised on the tenant's settings row.
 CREATE FUNCTION @extschema@.close_period(tenant_id bigint, period daterange)
     RETURNS TABLE (currency text, statements integer, lines integer, total numeric, kept integer, rechecked integer)

@@ -17,8 +17,13 @@ COMMENT ON COLUMN @extschema@.tenant.currency IS 'Default currency of the brand 
 COMMENT ON COLUMN @extschema@.tenant.rounding IS
     'How statement lines round to the currency''s minor unit (rebate.round_money mode): half_up, half_even, down, up';
 
--- ---- BEFORE triggers that read as the owner: judge the writer first --------
-
+-- Trees (regions, partners, product categories) keep, in each row, the path
+-- of ids from the root down to the row itself, so "everything under X" is
+-- the one GIN-indexed predicate  path @> ARRAY[X].  This trigger computes the
+-- path from the parent's, refuses cycles, and carries a move down to the
+-- descendants.  SECURITY DEFINER: it reads the parent and rewrites
+-- descendants' paths whatever the caller may see; the tables' foreign keys
+-- keep parent and child in one tenant.
 -- The parent is read only inside the row's tenant, and only for a writer who
 -- may manage that tenant: for anyone else the row is left to row-level
 -- security, so the cycle error never prints another tenant's path.
