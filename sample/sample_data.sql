@@ -218,7 +218,7 @@ BEGIN
 
     -- quarterly sales targets: around each active partner's actual average quarter (70% to 130%)
     INSERT INTO rebate.target (tenant_id, partner_id, metric, period, value)
-    SELECT p.tenant_id, p.id, 'sales_amount', daterange(q::date, (q + interval '3 months')::date),
+    SELECT p.tenant_id, p.id, 'net_sales', daterange(q::date, (q + interval '3 months')::date),
            round(coalesce(y.amount, 0) / 4 * (0.7 + 0.6 * ((p.id * 7919 + extract(month FROM q)::int * 31) % 100) / 100.0), -3)
       FROM rebate.partner p
       LEFT JOIN (SELECT partner_id, sum(amount) AS amount FROM rebate.sales_fact GROUP BY partner_id) y ON y.partner_id = p.id

@@ -38,7 +38,7 @@ SELECT p.code AS partner,
                           'incremental 1.0:3%, 1.2:5%', apply_to => 'excess')) AS bonus_cny
   FROM rebate.sales_fact f
   JOIN rebate.partner p ON p.id = f.partner_id AND p.kind = 'distributor'
-  JOIN rebate.target tg ON tg.partner_id = p.id AND tg.metric = 'sales_amount' AND tg.period @> date '2026-07-01'
+  JOIN rebate.target tg ON tg.partner_id = p.id AND tg.metric = 'net_sales' AND tg.period @> date '2026-07-01'
  WHERE f.order_date >= date '2026-07-01' AND f.order_date < date '2026-10-01'
  GROUP BY p.code, tg.value
  ORDER BY p.code;

@@ -25,29 +25,12 @@
 #include "utils/datum.h"
 #include "utils/rel.h"
 
+#include "order_status.h"
 #include "policy.h"
 #include "rebate_errcodes.h"
 
 PG_FUNCTION_INFO_V1(rebate_enforce_order_policy);
 PG_FUNCTION_INFO_V1(rebate_enforce_order_line_state);
-
-static bool
-status_is(const char *status, const char *a, const char *b)
-{
-	return strcmp(status, a) == 0 || (b != NULL && strcmp(status, b) == 0);
-}
-
-static bool
-status_locked(const char *status)
-{
-	return status_is(status, "shipped", "delivered") || status_is(status, "closed", "cancelled");
-}
-
-static bool
-status_live(const char *status)
-{
-	return status_is(status, "draft", "submitted") || status_is(status, "approved", "on_hold");
-}
 
 static void
 refuse_locked(const char *order_code, const char *status, const char *what)
@@ -324,7 +307,7 @@ judge_locked(OrderJudged *o)
 		o->col->ship_to_region_id, o->col->order_date, o->col->currency
 	};
 
-	if (!o->is_update || !status_locked(o->old_status))
+	if (!o->is_update || !order_status_in(o->old_status, ORDER_STATUSES_LOCKED))
 		return;
 	for (int i = 0; i < (int) lengthof(attnums); i++)
 		if (column_changed(o->trigdata, attnums[i]))
@@ -338,7 +321,7 @@ judge_partner_active(OrderJudged *o)
 	PartnerFacts facts;
 	char	   *partner;
 
-	if (!((!o->is_update && status_live(o->status)) || (o->entering && strcmp(o->old_status, "draft") == 0)))
+	if (!((!o->is_update && order_status_in(o->status, ORDER_STATUSES_LIVE)) || (o->entering && strcmp(o->old_status, "draft") == 0)))
 		return;
 	if (!policy_partner(o->spi, o->reader, o->breach.partner_id, &facts) || strcmp(facts.state, "active") == 0)
 		return;
@@ -455,7 +438,7 @@ rebate_enforce_order_policy(PG_FUNCTION_ARGS)
 											 * row-level security refuses an invisible partner, the
 											 * foreign keys another tenant's partner or region */
 	}
-	o.entering = status_is(o.status, "submitted", "approved") &&
+	o.entering = order_status_in(o.status, ORDER_STATUSES_HOLDABLE) &&
 		(!o.is_update || strcmp(o.old_status, o.status) != 0);
 	policy_tenant_settings(&spi, o.reader, o.breach.tenant_id, &o.settings);
 
@@ -467,7 +450,7 @@ rebate_enforce_order_policy(PG_FUNCTION_ARGS)
 	hold |= judge_credit(&o);
 	policy_spi_finish(&spi);
 
-	if (hold && status_is(o.status, "submitted", "approved"))
+	if (hold && order_status_in(o.status, ORDER_STATUSES_HOLDABLE))
 	{
 		int			attnum = o.col->status;
 		Datum		value = CStringGetTextDatum("on_hold");
@@ -550,7 +533,7 @@ rebate_enforce_order_line_state(PG_FUNCTION_ARGS)
 
 			if (policy_tenant_visible(&spi, old_tenant) && policy_order(&spi, reader, old_tenant, old_order, &order) &&
 				policy_partner_visible(&spi, order.partner_id) &&
-				status_locked(order.status))
+				order_status_in(order.status, ORDER_STATUSES_LOCKED))
 				refuse_locked(order.code, order.status, "the lines");
 			old = NULL;			/* the new order gains the whole line */
 		}
@@ -564,10 +547,10 @@ rebate_enforce_order_line_state(PG_FUNCTION_ARGS)
 		policy_spi_finish(&spi);
 		return PointerGetDatum(tuple);	/* the foreign key reports it */
 	}
-	if (status_locked(order.status))
+	if (order_status_in(order.status, ORDER_STATUSES_LOCKED))
 		refuse_locked(order.code, order.status, "the lines");
 
-	if (!is_delete && strcmp(order.kind, "order") == 0 && status_is(order.status, "submitted", "approved"))
+	if (!is_delete && strcmp(order.kind, "order") == 0 && order_status_in(order.status, ORDER_STATUSES_HOLDABLE))
 	{
 		Numeric		delta = line_amount(tuple, rel, quantity_attnum, unit_price_attnum);
 		TenantSettings settings;

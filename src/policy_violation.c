@@ -14,6 +14,7 @@
 #include "utils/datetime.h"
 #include "utils/numeric.h"
 
+#include "order_status.h"
 #include "policy.h"
 
 int
@@ -147,7 +148,7 @@ policy_hold_order(PolicySpi *spi, int64 order_id, const char *order_status, int6
 {
 	Datum		args[2];
 
-	if (strcmp(order_status, "submitted") != 0 && strcmp(order_status, "approved") != 0)
+	if (!order_status_in(order_status, ORDER_STATUSES_HOLDABLE))
 		return;					/* drafts are held when submitted; held orders stay held */
 	args[0] = Int64GetDatum(order_id);
 	args[1] = CStringGetTextDatum(violation_id != 0

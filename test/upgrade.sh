@@ -78,6 +78,39 @@ for old in $released; do
 done
 for r in $roles; do psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_old" -c "DROP ROLE IF EXISTS $r"; done
 
+# The data reach the new release unchanged in meaning: the last release with
+# the sample data (today's generator, its targets under 0.5.0's metric name),
+# updated, gives every partner the same progress (basis, target, tier,
+# earned) as before, keeps its targets under the catalog's metric names, and
+# its region snapshot equals the live view.
+last=$(printf '%s\n' $released | tail -1)
+sample_sql=/tmp/rebate_upgrade_sample.$$
+sed "s/'net_sales', daterange(/'sales_amount', daterange(/" "$here/../sample/sample_data.sql" >"$sample_sql"
+{
+    progress_sql="SELECT string_agg(format('%s %s %s %s %s %s %s', pa.id, g.program_code, g.period, g.basis, g.target, g.tier, g.earned),
+                                    E'\n' ORDER BY pa.id, g.program_code, g.component)
+                    FROM rebate.partner pa CROSS JOIN LATERAL rebate.progress(pa.id, '2026-09-15') g"
+    psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_old" -c "CREATE DATABASE rebate_upgrade_old"
+    psql_ -d rebate_upgrade_old -c "CREATE EXTENSION rebate VERSION '$last' CASCADE" -f "$sample_sql" \
+          -c "SELECT count(*) FROM rebate_sample.generate()" -c "SELECT count(*) FROM rebate_sample.programs()" >/dev/null
+    before=$(psql_ -At -d rebate_upgrade_old -c "$progress_sql")
+    psql_ -d rebate_upgrade_old -c "ALTER EXTENSION rebate UPDATE"
+    after=$(psql_ -At -d rebate_upgrade_old -c "$progress_sql")
+    odd=$(psql_ -At -d rebate_upgrade_old -c "SELECT count(*) FROM rebate.target WHERE NOT metric = ANY (rebate.metric_names('target'))")
+    drift=$(psql_ -At -d rebate_upgrade_old -c "SELECT count(*) FROM ((SELECT * FROM rebate.v_region_performance_snapshot EXCEPT ALL SELECT * FROM rebate.v_region_performance)
+                                                UNION ALL (SELECT * FROM rebate.v_region_performance EXCEPT ALL SELECT * FROM rebate.v_region_performance_snapshot)) d")
+    checked=$((checked + 1))
+    if [ "$(printf '%s\n' "$before" | wc -l)" -gt 100 ] && [ "$before" = "$after" ] && [ "$odd" = 0 ] && [ "$drift" = 0 ]; then
+        echo "ok - $last with the sample data, updated to $current: the same progress for every partner ($(printf '%s\n' "$before" | wc -l) rows), targets under the catalog's names, the region snapshot equals its view"
+    else
+        diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") | head -20 || true
+        echo "not ok - $last with the sample data, updated to $current: progress differs (above), $odd targets under other names, $drift snapshot rows differ"
+        failed=$((failed + 1))
+    fi
+    psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_old"
+}
+rm -f "$sample_sql"
+
 psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_fresh" -c "DROP DATABASE IF EXISTS rebate_upgrade_old"
 rm -f /tmp/rebate_upgrade_fresh.$$ /tmp/rebate_upgrade_old.$$ /tmp/rebate_upgrade_fresh_ddl.$$ /tmp/rebate_upgrade_old_ddl.$$ /tmp/rebate_upgrade_attack.$$
 echo "upgrade: $((checked - failed)) passed, $failed failed"

@@ -62,7 +62,7 @@ SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_
         SELECT b.*, pa.code AS partner_code, pa.name AS partner_name, pa.home_region_id,
                @extschema@.ranking_region(hr.path) AS ranking_region_id,
                (SELECT sum(t.value) FROM @extschema@.target t
-                 WHERE t.tenant_id = b.tenant_id AND t.partner_id = b.partner_id AND t.metric = 'sales_amount'
+                 WHERE t.tenant_id = b.tenant_id AND t.partner_id = b.partner_id AND t.metric = 'net_sales'
                    AND lower(t.period) >= b.period_start AND upper(t.period) <= b.period_end) AS sales_target,
                (SELECT sum(sl.net) FROM @extschema@.statement s JOIN @extschema@.statement_line sl ON sl.statement_id = s.id
                  WHERE s.tenant_id = b.tenant_id AND s.partner_id = b.partner_id AND s.currency = b.currency
@@ -150,7 +150,7 @@ SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r
   JOIN @extschema@.region r ON r.id = c.region_id
   -- region targets are the brand's: partner users, whom row-level security does not show them, get NULL
   LEFT JOIN LATERAL (SELECT sum(t.value) AS sales_target FROM @extschema@.target t
-                      WHERE t.tenant_id = c.tenant_id AND t.region_id = c.region_id AND t.metric = 'sales_amount'
+                      WHERE t.tenant_id = c.tenant_id AND t.region_id = c.region_id AND t.metric = 'net_sales'
                         AND lower(t.period) >= c.period_start AND upper(t.period) <= c.period_end
                         AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager()))) tg ON true
   LEFT JOIN c ly ON ly.tenant_id = c.tenant_id AND ly.region_id = c.region_id AND ly.currency = c.currency

@@ -200,14 +200,14 @@ AS $$
                            FROM @extschema@.sales_order o
                            JOIN @extschema@.order_line l ON l.order_id = o.id AND l.tenant_id = o.tenant_id
                           WHERE o.tenant_id = pa.tenant_id AND o.partner_id = pa.id
-                            AND o.status IN ('shipped', 'delivered', 'closed')), 0)
+                            AND o.status = ANY (@extschema@.order_statuses('receivable'))), 0)
              - coalesce((SELECT sum(p.amount) FROM @extschema@.payment p
                           WHERE p.tenant_id = pa.tenant_id AND p.partner_id = pa.id), 0) AS receivable,
                coalesce((SELECT sum(l.amount)
                            FROM @extschema@.sales_order o
                            JOIN @extschema@.order_line l ON l.order_id = o.id AND l.tenant_id = o.tenant_id
                           WHERE o.tenant_id = pa.tenant_id AND o.partner_id = pa.id AND o.kind = 'order'
-                            AND o.status IN ('submitted', 'approved', 'on_hold')
+                            AND o.status = ANY (@extschema@.order_statuses('open'))
                             AND o.id IS DISTINCT FROM credit_exposure.order_id), 0) AS open_orders,
                coalesce((SELECT sum(l.amount) FROM @extschema@.order_line l
                           WHERE l.order_id = credit_exposure.order_id AND l.tenant_id = pa.tenant_id), 0) AS this_order
@@ -490,7 +490,7 @@ SELECT o.tenant_id,
   JOIN @extschema@.partner pa ON pa.id = o.partner_id
   JOIN @extschema@.region r ON r.id = o.ship_to_region_id
  WHERE o.kind = 'order'
-   AND o.status NOT IN ('draft', 'cancelled')
+   AND o.status = ANY (@extschema@.order_statuses('placed'))
    AND NOT @extschema@.in_territory(o.partner_id, o.ship_to_region_id, o.order_date);
 COMMENT ON VIEW @extschema@.v_cross_territory_sales IS
     'Orders (not draft, not cancelled) shipped to a region outside every territory of the partner valid on the order date (窜货)';

@@ -15,7 +15,7 @@
 CREATE FUNCTION @extschema@.order_counts(status text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT status OPERATOR(pg_catalog.=) ANY ('{approved,shipped,delivered,closed}'::pg_catalog.text[])
+    SELECT status OPERATOR(pg_catalog.=) ANY (@extschema@.order_statuses('counted'))
 $$;
 COMMENT ON FUNCTION @extschema@.order_counts(text) IS
     'Whether an order (or return, credit note) in this status counts for rebates: approved, shipped, delivered, closed';
@@ -64,7 +64,7 @@ AS $$
                     ELSE @extschema@.order_paid_on(coalesce(orig.id, o.id))
                END - v.grace_days AS day,
                CASE o.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END AS goods) counted
-     WHERE v.metric NOT IN ('collected', 'new_customers')
+     WHERE v.metric OPERATOR(pg_catalog.=) ANY (@extschema@.metric_names('product_scope'))
        AND o.tenant_id = v.tenant_id
        -- by order date no document counts before its own date (the index skips earlier orders), and
        -- an order counts on its own date (returns and credit notes may come later than the window)
@@ -153,6 +153,9 @@ CREATE FUNCTION @extschema@.program_basis(v @extschema@.program_version, from_da
     SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
+DECLARE
+    -- how the metric's basis is counted (rebate.metric): each branch below runs only for its kind
+    counted_from text := (SELECT m.basis FROM @extschema@.metrics() m WHERE m.name = v.metric);
 BEGIN
     RETURN QUERY
         WITH scope AS (
@@ -175,17 +178,17 @@ BEGIN
             SELECT pl.partner_id, pl.product_id, sum(pl.quantity) AS quantity, sum(pl.amount) AS amount,
                    count(*) AS documents, 0 AS cost
               FROM @extschema@.program_lines(v, from_day, to_day, partners) pl
-             WHERE v.metric <> 'gross_margin'
+             WHERE NOT v.metric = ANY (@extschema@.metric_names('needs_cost'))
              GROUP BY pl.partner_id, pl.product_id
             UNION ALL
             SELECT c.partner_id, c.product_id, c.quantity, c.amount, c.documents, c.cost
               FROM @extschema@.program_line_costs(v, from_day, to_day, partners) c
-             WHERE v.metric = 'gross_margin'
+             WHERE v.metric = ANY (@extschema@.metric_names('needs_cost'))
         ), sales_basis AS (
             SELECT p.partner_id,
-                   sum(CASE v.metric WHEN 'gross_margin' THEN p.amount - p.cost
-                                     WHEN 'quantity' THEN p.quantity
-                                     ELSE p.amount END) AS basis,
+                   sum(CASE counted_from WHEN 'line_margin' THEN p.amount - p.cost
+                                         WHEN 'line_quantity' THEN p.quantity
+                                         ELSE p.amount END) AS basis,
                    -- per full unit_size units, rounded toward zero so that a return takes back what its sale paid
                    sum(CASE WHEN v.unit_amount IS NOT NULL THEN trunc(p.quantity / v.unit_size) * v.unit_amount
                             WHEN v.unit_percent IS NOT NULL THEN p.amount * v.unit_percent / 100 END) AS unit_earned,
@@ -197,7 +200,7 @@ BEGIN
               FROM @extschema@.payment pay
               JOIN scope s ON s.id = pay.partner_id
               LEFT JOIN @extschema@.region r ON r.id = s.home_region_id
-             WHERE v.metric = 'collected'
+             WHERE counted_from = 'payments'
                AND pay.tenant_id = v.tenant_id AND pay.currency = v.currency
                AND (v.region_ids = '{}' OR r.path && v.region_ids)
                AND pay.received_on - v.grace_days >= from_day AND pay.received_on - v.grace_days < to_day
@@ -207,7 +210,7 @@ BEGIN
               FROM @extschema@.end_customer c
               JOIN scope s ON s.id = c.partner_id
               LEFT JOIN @extschema@.region r ON r.id = coalesce(c.region_id, s.home_region_id)
-             WHERE v.metric = 'new_customers'
+             WHERE counted_from = 'customers'
                AND c.tenant_id = v.tenant_id
                AND (v.region_ids = '{}' OR r.path && v.region_ids)
                AND c.registered_on - v.grace_days >= from_day AND c.registered_on - v.grace_days < to_day
@@ -254,15 +257,15 @@ CREATE FUNCTION @extschema@.rate_basis(v @extschema@.program_version, basis nume
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    against_target boolean := v.kind = 'overachievement' OR v.metric = 'growth';
+    against_target boolean := v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year'));
     tiers   record;
     above   numeric;
 BEGIN
     status := 'ok';
     IF against_target AND (comparison IS NULL OR comparison <= 0) THEN
-        status := CASE WHEN v.metric = 'growth' THEN 'no_comparison_base' ELSE 'no_target' END;
+        status := CASE WHEN v.metric = ANY (@extschema@.metric_names('last_year')) THEN 'no_comparison_base' ELSE 'no_target' END;
         earned := 0;
-        explanation := CASE WHEN v.metric = 'growth'
+        explanation := CASE WHEN v.metric = ANY (@extschema@.metric_names('last_year'))
                             THEN pg_catalog.format('no net sales in the same period a year earlier to grow from (%s): nothing is paid', coalesce(comparison, 0))
                             ELSE 'no target is set for the partner in this period: nothing is paid' END;
         RETURN;
@@ -299,7 +302,7 @@ BEGIN
         rate := @extschema@.tier_rate(v.schedule, tier);
         above := basis - comparison;
         explanation := pg_catalog.format('%s %s against %s %s (%s%%): tier %s%s, %s',
-                                         v.metric, basis, CASE WHEN v.metric = 'growth' THEN 'last year''s' ELSE 'target' END,
+                                         v.metric, basis, CASE WHEN v.metric = ANY (@extschema@.metric_names('last_year')) THEN 'last year''s' ELSE 'target' END,
                                          comparison, pg_catalog.round(basis * 100 / comparison, 2), tier,
                                          CASE WHEN rate IS NULL THEN '' ELSE pg_catalog.format(' at %s on the %s', rate,
                                               CASE WHEN v.apply_to = 'excess' THEN pg_catalog.format('excess %s', above)
@@ -326,19 +329,6 @@ COMMENT ON FUNCTION @extschema@.rate_basis(@extschema@.program_version, numeric,
 -- Targets are looked up per partner and metric by progress.
 CREATE INDEX target_partner_metric ON @extschema@.target (tenant_id, partner_id, metric);
 
--- The target metric that measures a program metric.
-CREATE FUNCTION @extschema@.target_metric(program_metric text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RETURN CASE program_metric WHEN 'net_sales' THEN 'sales_amount' WHEN 'collected' THEN 'collected_amount'
-                               ELSE program_metric END;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.target_metric(text) IS
-    'The rebate.target metric a program metric is measured against: net_sales -> sales_amount, collected -> collected_amount';
-
 -- The targets of the partners for a program period: for each partner, the
 -- targets of the metric whose periods lie inside it, summed (monthly targets
 -- make a quarter's).  partners NULL means all.
@@ -357,14 +347,14 @@ BEGIN
             SELECT t.partner_id, sum(t.value)
               FROM @extschema@.target t
              WHERE t.tenant_id = v.tenant_id AND t.period <@ program_targets.period
-               AND t.metric = @extschema@.target_metric(v.metric)
+               AND t.metric = v.metric
              GROUP BY t.partner_id;
     ELSE
         RETURN QUERY
             SELECT t.partner_id, sum(t.value)
               FROM @extschema@.target t
              WHERE t.tenant_id = v.tenant_id AND t.partner_id = ANY (partners)
-               AND t.metric = @extschema@.target_metric(v.metric)
+               AND t.metric = v.metric
                -- "inside the period" by its bounds (both are bounded), not <@, which would also
                -- send the plan to the overlap index and through every target of the period
                AND lower(t.period) >= lower(program_targets.period) AND upper(t.period) <= upper(program_targets.period)
@@ -428,7 +418,7 @@ BEGIN
     overriding.schedule := v.override_schedule;
     overriding.unit_amount := NULL;
     overriding.unit_percent := NULL;
-    IF v.metric = 'growth' THEN
+    IF v.metric = ANY (@extschema@.metric_names('last_year')) THEN
         overriding.metric := 'net_sales';    -- the override is on the sub-partners' sales, not on their growth
     END IF;
     RETURN QUERY
@@ -448,7 +438,7 @@ BEGIN
               FROM win w, asked a,
                    @extschema@.program_basis(v, (w.from_day - '1 year'::interval)::date,
                                              (w.to_day - '1 year'::interval)::date, a.partners) ly
-             WHERE v.metric = 'growth'
+             WHERE v.metric = ANY (@extschema@.metric_names('last_year'))
         ), own AS (
             SELECT b.*, 'own'::text AS component, c.comparison
               FROM win w, asked a, @extschema@.program_basis(v, w.from_day, w.to_day, a.partners) b
@@ -566,7 +556,7 @@ BEGIN
                 END;
             ELSE
                 -- cascade: money bases are reduced by what earlier programs of the group paid, then re-rated
-                IF paid_before <> 0 AND r.metric IN ('net_sales', 'gross_margin', 'collected', 'growth')
+                IF paid_before <> 0 AND r.metric = ANY (@extschema@.metric_names('money_basis'))
                    AND r.status = 'ok' THEN
                     SELECT * INTO v FROM @extschema@.program_version pv WHERE pv.id = r.version_id;
                     reduced := r.basis - paid_before;
@@ -633,7 +623,7 @@ BEGIN
                JOIN @extschema@.program_version pv ON pv.tenant_id = pa.tenant_id
               WHERE pa.id = progress.partner_id AND pv.status = 'active' AND pv.effective @> as_of
     LOOP
-        IF v.metric = 'gross_margin' AND NOT costs THEN
+        IF v.metric = ANY (@extschema@.metric_names('needs_cost')) AND NOT costs THEN
             results := results || ROW(v.program_id, v.id, v.version, progress.partner_id, 'own',
                                       @extschema@.program_period(v, as_of), as_of, v.metric, v.kind,
                                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'not_shown',

@@ -46,8 +46,7 @@ CREATE TABLE @extschema@.program_version (
     version            integer NOT NULL CHECK (version > 0),   -- numbered by the guard trigger
     status             text NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'active', 'retired')),
     effective          daterange NOT NULL CHECK (NOT isempty(effective) AND NOT lower_inf(effective)),
-    metric             text NOT NULL CHECK (metric IN ('net_sales', 'gross_margin', 'collected', 'quantity',
-                                                       'new_customers', 'growth')),
+    metric             text NOT NULL CHECK (metric OPERATOR(pg_catalog.=) ANY (@extschema@.metric_names('program'))),
     kind               text NOT NULL CHECK (kind IN ('tiered', 'overachievement', 'per_unit', 'fixed')),
     schedule           @extschema@.tier_schedule,
     apply_to           text NOT NULL DEFAULT 'total' CHECK (apply_to IN ('total', 'excess')),
@@ -162,10 +161,11 @@ BEGIN
     ELSIF v.kind IN ('per_unit', 'fixed') AND v.schedule IS NOT NULL THEN
         problem := pg_catalog.format('a %s program has no schedule', v.kind);
         hint := 'Leave schedule empty: per_unit pays unit_amount or unit_percent, fixed pays fixed_amount.';
-    ELSIF v.kind = 'overachievement' AND v.metric NOT IN ('net_sales', 'quantity', 'collected', 'new_customers') THEN
+    ELSIF v.kind = 'overachievement' AND NOT v.metric = ANY (@extschema@.metric_names('target')) THEN
         problem := pg_catalog.format('targets are not kept for the metric %s', v.metric);
-        hint := 'Overachievement measures net_sales, quantity, collected or new_customers against rebate.target.';
-    ELSIF v.metric = 'growth' AND v.kind <> 'tiered' THEN
+        hint := pg_catalog.format('Overachievement measures %s against rebate.target.',
+                                  pg_catalog.array_to_string(@extschema@.metric_names('target'), ', '));
+    ELSIF v.metric = ANY (@extschema@.metric_names('last_year')) AND v.kind <> 'tiered' THEN
         problem := 'the growth metric takes a tiered schedule of ratios to the same period a year earlier';
         hint := 'Use kind tiered with thresholds such as 1.1 for 10% growth.';
     ELSIF v.kind = 'per_unit' AND pg_catalog.num_nonnulls(v.unit_amount, v.unit_percent) <> 1 THEN
@@ -183,7 +183,7 @@ BEGIN
         hint := 'fixed_amount is paid once the metric reaches fixed_minimum in the period.';
     ELSIF v.kind <> 'fixed' AND (v.fixed_amount IS NOT NULL OR v.fixed_minimum IS NOT NULL) THEN
         problem := 'only fixed programs pay fixed_amount';
-    ELSIF v.metric IN ('collected', 'new_customers') AND (v.category_ids <> '{}' OR v.product_ids <> '{}') THEN
+    ELSIF NOT v.metric = ANY (@extschema@.metric_names('product_scope')) AND (v.category_ids <> '{}' OR v.product_ids <> '{}') THEN
         problem := pg_catalog.format('the metric %s cannot be scoped by products or categories', v.metric);
         hint := 'Payments and end customers carry no products; scope them by region, grade or partner.';
     ELSIF v.period_unit = 'range' AND upper_inf(v.effective) THEN

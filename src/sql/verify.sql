@@ -98,7 +98,7 @@ AS $$
                CASE WHEN o.original_order_id IS NULL THEN o.id ELSE o.original_order_id END AS sale_id
           FROM @extschema@.sales_order o
          WHERE o.tenant_id = v.tenant_id AND o.currency = v.currency
-           AND o.status IN ('approved', 'shipped', 'delivered', 'closed')
+           AND o.status = ANY (@extschema@.order_statuses('counted'))
            -- by order date, an order counts on its own date and a return never before its own date
            AND (v.date_basis <> 'order'
                 OR (o.order_date >= from_day + v.grace_days
@@ -112,35 +112,36 @@ AS $$
                     WHEN v.date_basis = 'delivery' THEN s.delivered_on
                     ELSE (SELECT f.day FROM paid_in_full f WHERE f.order_id = s.id) END AS day
           FROM documents d JOIN @extschema@.sales_order s ON s.id = d.sale_id
-         WHERE s.status IN ('approved', 'shipped', 'delivered', 'closed')
+         WHERE s.status = ANY (@extschema@.order_statuses('counted'))
     ), per_product AS (
         SELECT d.partner_id, ol.product_id,
                sum(ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END) AS qty,
                sum(ol.amount * CASE d.kind WHEN 'order' THEN 1 ELSE -1 END) AS amount,
                sum(ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END
-                   * CASE WHEN v.metric = 'gross_margin' THEN coalesce(ol.unit_cost, 0) ELSE 0 END) AS cost
+                   * CASE WHEN v.metric = ANY (@extschema@.metric_names('needs_cost')) THEN coalesce(ol.unit_cost, 0) ELSE 0 END) AS cost
           FROM dated d JOIN @extschema@.order_line ol ON ol.order_id = d.id
          WHERE d.day >= from_day + v.grace_days AND d.day < to_day + v.grace_days
            AND ol.product_id IN (SELECT id FROM in_products)
          GROUP BY d.partner_id, ol.product_id
     ), found AS (
         SELECT pp.partner_id,
-               sum(CASE v.metric WHEN 'quantity' THEN pp.qty WHEN 'gross_margin' THEN pp.amount - pp.cost ELSE pp.amount END) AS basis,
+               sum(CASE (SELECT m.basis FROM @extschema@.metrics() m WHERE m.name = v.metric) WHEN 'line_quantity' THEN pp.qty
+                        WHEN 'line_margin' THEN pp.amount - pp.cost ELSE pp.amount END) AS basis,
                sum(CASE WHEN v.unit_amount IS NOT NULL THEN trunc(pp.qty / v.unit_size) * v.unit_amount
                         ELSE pp.amount * v.unit_percent / 100 END) AS unit_amount
-          FROM per_product pp WHERE v.metric NOT IN ('collected', 'new_customers')
+          FROM per_product pp WHERE v.metric = ANY (@extschema@.metric_names('product_scope'))
          GROUP BY pp.partner_id
         UNION ALL
         SELECT p.partner_id, sum(p.amount), NULL
           FROM @extschema@.payment p JOIN partners pa ON pa.id = p.partner_id
-         WHERE v.metric = 'collected' AND p.tenant_id = v.tenant_id AND p.currency = v.currency
+         WHERE (SELECT m.basis FROM @extschema@.metrics() m WHERE m.name = v.metric) = 'payments' AND p.tenant_id = v.tenant_id AND p.currency = v.currency
            AND (cardinality(v.region_ids) = 0 OR pa.home_region_id IN (SELECT id FROM in_regions))
            AND p.received_on >= from_day + v.grace_days AND p.received_on < to_day + v.grace_days
          GROUP BY p.partner_id
         UNION ALL
         SELECT c.partner_id, count(*), NULL
           FROM @extschema@.end_customer c JOIN partners pa ON pa.id = c.partner_id
-         WHERE v.metric = 'new_customers' AND c.tenant_id = v.tenant_id
+         WHERE (SELECT m.basis FROM @extschema@.metrics() m WHERE m.name = v.metric) = 'customers' AND c.tenant_id = v.tenant_id
            AND (cardinality(v.region_ids) = 0 OR coalesce(c.region_id, pa.home_region_id) IN (SELECT id FROM in_regions))
            AND c.registered_on >= from_day + v.grace_days AND c.registered_on < to_day + v.grace_days
          GROUP BY c.partner_id
@@ -164,16 +165,15 @@ AS $$
     ), last_year AS (
         SELECT * FROM @extschema@.verify_basis(v, (lower(program_period) - interval '1 year')::date,
                                                (as_of + 1 - interval '1 year')::date)
-         WHERE v.metric = 'growth'
+         WHERE v.metric = ANY (@extschema@.metric_names('last_year'))
     ), targets AS (
         SELECT t.partner_id, sum(t.value) AS value FROM @extschema@.target t
          WHERE v.kind = 'overachievement' AND t.tenant_id = v.tenant_id AND t.period <@ program_period
-           AND t.metric = CASE v.metric WHEN 'net_sales' THEN 'sales_amount' WHEN 'collected' THEN 'collected_amount'
-                                        ELSE v.metric END
+           AND t.metric = v.metric
          GROUP BY t.partner_id
     ), own AS (
         SELECT n.partner_id, n.basis,
-               CASE WHEN v.kind = 'overachievement' OR v.metric = 'growth' THEN coalesce(t.value, ly.basis) END AS against,
+               CASE WHEN v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year')) THEN coalesce(t.value, ly.basis) END AS against,
                n.unit_amount
           FROM now_ n
           LEFT JOIN targets t ON t.partner_id = n.partner_id
@@ -181,14 +181,14 @@ AS $$
     ), rated AS (
         SELECT o.partner_id, 'own'::text AS component, o.basis,
                CASE
-                 WHEN (v.kind = 'overachievement' OR v.metric = 'growth') AND NOT coalesce(o.against > 0, false) THEN 0
+                 WHEN (v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year'))) AND NOT coalesce(o.against > 0, false) THEN 0
                  WHEN v.kind = 'per_unit' THEN coalesce(o.unit_amount, 0)
                  WHEN v.kind = 'fixed' THEN CASE WHEN o.basis >= v.fixed_minimum THEN v.fixed_amount ELSE 0 END
-                 WHEN v.kind = 'overachievement' OR v.metric = 'growth'
+                 WHEN v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year'))
                      THEN @extschema@.verify_schedule(o.basis, v.schedule, o.against, v.apply_to)
                  ELSE @extschema@.verify_schedule(o.basis, v.schedule)
                END AS earned,
-               NOT ((v.kind = 'overachievement' OR v.metric = 'growth') AND NOT coalesce(o.against > 0, false)) AS rated
+               NOT ((v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year'))) AND NOT coalesce(o.against > 0, false)) AS rated
           FROM own o
         UNION ALL
         SELECT n.parent_id, 'override', sum(n.basis), @extschema@.verify_schedule(sum(n.basis), v.override_schedule), true
@@ -272,18 +272,18 @@ AS $$
               FROM c JOIN ranked r ON r.partner_id = c.partner_id AND r.group_id = c.group_id
                                   AND r.program_period = c.program_period AND r.component = c.component AND r.n = c.n + 1
              CROSS JOIN LATERAL (
-                SELECT CASE WHEN r.metric IN ('net_sales', 'gross_margin', 'collected', 'growth') AND r.rated
+                SELECT CASE WHEN r.metric = ANY (@extschema@.metric_names('money_basis')) AND r.rated
                                  AND c.paid_so_far <> 0
                             THEN (SELECT ve.earned FROM @extschema@.program_version v2,
                                          LATERAL (SELECT CASE
                                              WHEN v2.kind = 'per_unit' THEN (r.basis - c.paid_so_far) * v2.unit_percent / 100
                                              WHEN v2.kind = 'fixed' THEN CASE WHEN r.basis - c.paid_so_far >= v2.fixed_minimum THEN v2.fixed_amount ELSE 0 END
-                                             WHEN v2.kind = 'overachievement' OR v2.metric = 'growth'
+                                             WHEN v2.kind = 'overachievement' OR v2.metric = ANY (@extschema@.metric_names('last_year'))
                                                  THEN @extschema@.verify_schedule(r.basis - c.paid_so_far, v2.schedule,
                                                         coalesce((SELECT sum(tg.value) FROM @extschema@.target tg
                                                                    WHERE v2.kind = 'overachievement' AND tg.partner_id = r.partner_id
                                                                      AND tg.period <@ r.program_period
-                                                                     AND tg.metric = CASE v2.metric WHEN 'net_sales' THEN 'sales_amount' WHEN 'collected' THEN 'collected_amount' ELSE v2.metric END),
+                                                                     AND tg.metric = v2.metric),
                                                                  (SELECT ly.basis FROM @extschema@.verify_basis(v2, (lower(r.program_period) - interval '1 year')::date,
                                                                                                                (r.counted_until + 1 - interval '1 year')::date) ly
                                                                    WHERE ly.partner_id = r.partner_id)),

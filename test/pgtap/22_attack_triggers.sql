@@ -8,7 +8,7 @@
 -- a table gains such a trigger, or a SECURITY DEFINER trigger function
 -- appears, that this file does not attack.
 BEGIN;
-SELECT plan(79);
+SELECT plan(81);
 \ir ../attack/fixture.sql
 
 -- ---- order lines: the C policy triggers and fill_order_line ------------------------
@@ -339,6 +339,15 @@ SET SESSION AUTHORIZATION atk_mgr_b;
 SELECT lives_ok($$SELECT count(*) FROM rebate.close_period(9402, '[2026-04-01,2026-05-01)')$$,
                 'a manager closes in a transaction where another role closed before (the scratch tables are the session''s)');
 RESET SESSION AUTHORIZATION;
+
+-- ---- targets: an older metric name is stored as the catalog's (name_target_metric) --------
+SELECT attack.like_missing('atk_mgr_a', 'rebate.target',
+    $$INSERT INTO rebate.target (partner_id, metric, period, value) VALUES (940213, 'sales_amount', '[2026-01-01,2026-04-01)', 1)$$,
+    $$INSERT INTO rebate.target (partner_id, metric, period, value) VALUES (999999, 'sales_amount', '[2026-01-01,2026-04-01)', 1)$$,
+    'a target for another brand''s partner, over the period of its own target: like a partner that does not exist');
+SELECT attack.attempt('atk_s1', 'rebate.name_target_metric()',
+    $$INSERT INTO rebate.target (partner_id, metric, period, value) VALUES (940112, 'collected_amount', '[2027-01-01,2027-04-01)', 1)$$,
+    'a dealer sets no target of its own', '42501');
 
 -- ---- every table with a reading or guarding BEFORE trigger, every SECURITY DEFINER trigger function ----
 SELECT is((SELECT array_agg(DISTINCT t.tgrelid::regclass::text ORDER BY t.tgrelid::regclass::text) FROM pg_trigger t
