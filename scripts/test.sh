@@ -22,6 +22,8 @@
 #                 that changed documents can reach, and verify_period agrees
 #   session attacks  attacks that need a fresh backend of their own (a partner user's temporary
 #                 types against the policy triggers' plans)
+#   citus keys    on a throwaway single-node Citus (installed from ../shared/citus when missing),
+#                 every tenant table distributes by tenant_id with its keys and foreign keys
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 install_packages
@@ -130,6 +132,13 @@ set +e
 status=$?
 set -e
 record session_attacks $status
+
+say "citus keys: Citus 13 distributes every tenant table by tenant_id with its keys (single node)"
+set +e
+"$REPO/test/citus_keys.sh"
+status=$?
+set -e
+record citus_keys $status
 
 for db in rebate_tap rebate_diff rebate_docs rebate_dash; do
     psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $db" || true
