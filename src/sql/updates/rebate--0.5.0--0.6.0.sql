@@ -3,6 +3,7 @@
 -- rebate 0.5.0 -> 0.6.0: the source laid out by topic (issue 14).
 
 -- ---- every column of every view has a comment --------------------------------
+-- (region_performance_snapshot's, made again below, get theirs there)
 COMMENT ON COLUMN @extschema@.channel_fact.tenant_id IS '租户 Tenant: the manufacturer or brand';
 COMMENT ON COLUMN @extschema@.channel_fact.partner_id IS '渠道商 Partner id (rebate.partner)';
 COMMENT ON COLUMN @extschema@.channel_fact.currency IS '币种 Currency of the amounts';
@@ -91,36 +92,6 @@ COMMENT ON COLUMN @extschema@.product_performance_snapshot.products IS '动销�
 COMMENT ON COLUMN @extschema@.product_performance_snapshot.yoy_growth IS '同比增长率 Growth of net sales over the same period a year earlier; NULL without a base';
 COMMENT ON COLUMN @extschema@.product_performance_snapshot.rank_in_category IS '类别内排名 Rank by net sales among the products of the same category';
 COMMENT ON COLUMN @extschema@.product_performance_snapshot.rank_overall IS '总排名 Rank by net sales among the tenant''s partners (or products) in the period';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.tenant_id IS '租户 Tenant: the manufacturer or brand';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.region_id IS '区域 Region id (rebate.region); its figures include every region below it';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.region_code IS '区域编码 Region code';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.region_name IS '区域名称 Region name';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.region_level IS '区域层级 Region level: country, area, province, city, district';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.parent_region_id IS '上级区域 Parent region: drill up';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.region_path IS '区域路径 Region ids from the top down to this one: drill down and up';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.grain IS '统计粒度 Grain: month, quarter or year';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.period IS '统计期间 The period: [first day, first day of the next period)';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.period_name IS '期间名称 The period by name: 2026-07, 2026-Q3, 2026';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.currency IS '币种 Currency of the amounts';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.partners IS '渠道商数 Partners with documents in the period';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.net_sales IS '净销售额 Net sales: gross sales - returns - credit notes';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.gross_sales IS '销售额 Gross sales: the amounts of order lines';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.returns IS '退货额 Returns, positive';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.credit_notes IS '折让额 Credit notes, positive';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.gross_margin IS '毛利 Gross margin over lines with a cost; NULL for users who may not see costs';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.margin_rate IS '毛利率 Gross margin / net sales of the lines with a cost; NULL for users who may not see costs';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.quantity IS '净数量 Net quantity: ordered - returned';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.orders IS '订单数 Distinct orders';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.average_order_value IS '客单价 Average order value: gross sales / orders';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.return_rate IS '退货率 Return rate: returns / gross sales';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.collected IS '回款额 Payments received';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.collection_rate IS '回款率 Collection rate: collected / net sales';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.on_time_rate IS '准时交付率 On-time delivery rate: orders delivered by the promised date / delivered orders with one';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.products IS '动销品种数 Distinct products sold';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.sales_target IS '销售目标 Sales target: the targets lying inside the period';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.achievement IS '目标达成率 Target achievement: net sales / sales target; NULL without a target';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.yoy_growth IS '同比增长率 Growth of net sales over the same period a year earlier; NULL without a base';
-COMMENT ON COLUMN @extschema@.region_performance_snapshot.rank_among_siblings IS '同级排名 Rank by net sales among the regions with the same parent';
 COMMENT ON COLUMN @extschema@.region_settings.region_id IS '区域 Region id (rebate.region)';
 COMMENT ON COLUMN @extschema@.region_settings.tenant_id IS '租户 Tenant: the manufacturer or brand';
 COMMENT ON COLUMN @extschema@.region_settings.code IS '区域编码 Region code';
