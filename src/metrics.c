@@ -137,17 +137,26 @@ rebate_metric_name(PG_FUNCTION_ARGS)
 }
 
 /* rebate.metrics(): the catalog, one row per metric. */
+#define METRIC_COLUMNS 12
+
 Datum
 rebate_metrics(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
 	InitMaterializedSRF(fcinfo, 0);
+	/* the SQL declaration must be the one this library was built with */
+	if (rsinfo->setDesc->natts != METRIC_COLUMNS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("rebate.metrics() is declared with %d columns, the library returns %d",
+						rsinfo->setDesc->natts, METRIC_COLUMNS),
+				 errhint("Update the extension: ALTER EXTENSION rebate UPDATE.")));
 	for (int i = 0; i < (int) lengthof(metrics); i++)
 	{
 		const Metric *m = &metrics[i];
-		Datum		values[11];
-		bool		nulls[11] = {false};
+		Datum		values[METRIC_COLUMNS];
+		bool		nulls[METRIC_COLUMNS] = {false};
 
 		values[0] = CStringGetTextDatum(m->name);
 		values[1] = CStringGetTextDatum(m->description);
@@ -159,10 +168,11 @@ rebate_metrics(PG_FUNCTION_ARGS)
 		values[7] = BoolGetDatum((m->uses & METRIC_PRODUCT_SCOPE) != 0);
 		values[8] = BoolGetDatum((m->uses & METRIC_NEEDS_COST) != 0);
 		values[9] = BoolGetDatum((m->uses & METRIC_LAST_YEAR) != 0);
+		values[10] = BoolGetDatum((m->uses & METRIC_MONEY_BASIS) != 0);
 		if (m->alias != NULL)
-			values[10] = CStringGetTextDatum(m->alias);
+			values[11] = CStringGetTextDatum(m->alias);
 		else
-			nulls[10] = true;
+			nulls[11] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

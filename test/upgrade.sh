@@ -82,9 +82,12 @@ for r in $roles; do psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade
 # 0.5.0 on (today's sample generator runs there) with the sample data, its
 # targets under 0.5.0's metric name, updated, gives every partner the same
 # progress (basis, target, tier, earned) as before, keeps its targets under
-# the catalog's metric names, and its region snapshot, current before,
-# equals the live view after.
+# the catalog's metric names (neither audited nor re-dated), its region
+# snapshot, current before, equals the live view after, and a privilege the
+# installation granted on the snapshot's view is kept.
 sample_sql=/tmp/rebate_upgrade_sample.$$
+bi_role=rebate_t_upg_bi_$$
+psql_ -d postgres -c "DROP ROLE IF EXISTS $bi_role" -c "CREATE ROLE $bi_role NOLOGIN"
 sed "s/'net_sales', daterange(/'sales_amount', daterange(/" "$here/../sample/sample_data.sql" >"$sample_sql"
 for last in $released; do
     case $last in 0.[1-4].*) continue ;; esac
@@ -94,24 +97,31 @@ for last in $released; do
     psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_old" -c "CREATE DATABASE rebate_upgrade_old"
     psql_ -d rebate_upgrade_old -c "CREATE EXTENSION rebate VERSION '$last' CASCADE" -f "$sample_sql" \
           -c "SELECT count(*) FROM rebate_sample.generate()" -c "SELECT count(*) FROM rebate_sample.programs()" \
-          -c "SELECT count(*) FROM rebate.refresh_report_snapshots()" >/dev/null
+          -c "SELECT count(*) FROM rebate.refresh_report_snapshots()" \
+          -c "GRANT SELECT ON rebate.v_region_performance_snapshot TO $bi_role" >/dev/null
+    targets_sql="SELECT format('%s %s', max(updated_at), (SELECT count(*) FROM rebate.audit_log WHERE table_name = 'target')) FROM rebate.target"
+    targets_before=$(psql_ -At -d rebate_upgrade_old -c "$targets_sql")
     before=$(psql_ -At -d rebate_upgrade_old -c "$progress_sql")
     psql_ -d rebate_upgrade_old -c "ALTER EXTENSION rebate UPDATE"
     after=$(psql_ -At -d rebate_upgrade_old -c "$progress_sql")
     odd=$(psql_ -At -d rebate_upgrade_old -c "SELECT count(*) FROM rebate.target WHERE NOT metric = ANY (rebate.metric_names('target'))")
+    targets_after=$(psql_ -At -d rebate_upgrade_old -c "$targets_sql")
+    kept=$(psql_ -At -d rebate_upgrade_old -c "SELECT has_table_privilege('$bi_role', 'rebate.v_region_performance_snapshot', 'SELECT')")
     drift=$(psql_ -At -d rebate_upgrade_old -c "SELECT count(*) FROM ((SELECT * FROM rebate.v_region_performance_snapshot EXCEPT ALL SELECT * FROM rebate.v_region_performance)
                                                 UNION ALL (SELECT * FROM rebate.v_region_performance EXCEPT ALL SELECT * FROM rebate.v_region_performance_snapshot)) d")
     checked=$((checked + 1))
-    if [ "$(printf '%s\n' "$before" | wc -l)" -gt 100 ] && [ "$before" = "$after" ] && [ "$odd" = 0 ] && [ "$drift" = 0 ]; then
-        echo "ok - $last with the sample data, updated to $current: the same progress for every partner ($(printf '%s\n' "$before" | wc -l) rows), targets under the catalog's names, the region snapshot equals its view"
+    if [ "$(printf '%s\n' "$before" | wc -l)" -gt 100 ] && [ "$before" = "$after" ] && [ "$odd" = 0 ] && [ "$drift" = 0 ] \
+       && [ "$targets_before" = "$targets_after" ] && [ "$kept" = t ]; then
+        echo "ok - $last with the sample data, updated to $current: the same progress for every partner ($(printf '%s\n' "$before" | wc -l) rows), targets under the catalog's names and as they were dated and audited, the region snapshot equals its view and keeps its privileges"
     else
         diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") | head -20 || true
-        echo "not ok - $last with the sample data, updated to $current: progress differs (above), $odd targets under other names, $drift snapshot rows differ"
+        echo "not ok - $last with the sample data, updated to $current: progress differs (above), $odd targets under other names, $drift snapshot rows differ, targets '$targets_before' -> '$targets_after', privilege kept: $kept"
         failed=$((failed + 1))
     fi
     psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_old"
 done
 rm -f "$sample_sql"
+psql_ -d postgres -c "DROP ROLE IF EXISTS $bi_role"
 
 psql_ -d postgres -c "DROP DATABASE IF EXISTS rebate_upgrade_fresh" -c "DROP DATABASE IF EXISTS rebate_upgrade_old"
 rm -f /tmp/rebate_upgrade_fresh.$$ /tmp/rebate_upgrade_old.$$ /tmp/rebate_upgrade_fresh_ddl.$$ /tmp/rebate_upgrade_old_ddl.$$ /tmp/rebate_upgrade_attack.$$

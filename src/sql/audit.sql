@@ -17,7 +17,7 @@ CREATE TABLE @extschema@.audit_log (
     transaction_id bigint NOT NULL DEFAULT pg_catalog.txid_current(),
     PRIMARY KEY (tenant_id, id)
 );
-CREATE INDEX audit_log_by_id ON @extschema@.audit_log (id);
+CREATE UNIQUE INDEX audit_log_by_id ON @extschema@.audit_log (id);
 CREATE INDEX audit_log_tenant_table_row ON @extschema@.audit_log (tenant_id, table_name, row_id);
 COMMENT ON TABLE @extschema@.audit_log IS
     'Every change to every business table: who (session and acting role), when, which row, old and new values. Append-only: no role but its owner may change it';

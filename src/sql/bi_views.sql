@@ -19,7 +19,7 @@ CREATE TABLE @extschema@.performance_setting (
     updated_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id)
 );
-CREATE INDEX performance_setting_by_id ON @extschema@.performance_setting (id);
+CREATE UNIQUE INDEX performance_setting_by_id ON @extschema@.performance_setting (id);
 COMMENT ON TABLE @extschema@.performance_setting IS
     'Per tenant: when v_rebate_efficiency flags 高返利低产出 (rebate rate in the top share, growth in the bottom share of partners) and what partner users see of v_leaderboard (named, anonymous, own_only); tenants without a row use the defaults';
 

@@ -19,7 +19,7 @@ COMMENT ON FUNCTION @extschema@.metric_name(text) IS
 CREATE FUNCTION @extschema@.metrics(OUT name text, OUT description text, OUT unit text, OUT basis text,
                                     OUT program boolean, OUT target boolean, OUT scoring boolean,
                                     OUT product_scope boolean, OUT needs_cost boolean, OUT last_year boolean,
-                                    OUT alias text)
+                                    OUT money_basis boolean, OUT alias text)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'rebate_metrics' LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 16;
 COMMENT ON FUNCTION @extschema@.metrics() IS 'The metric catalog, one row per metric (the view rebate.metric)';
@@ -37,5 +37,6 @@ COMMENT ON COLUMN @extschema@.metric.scoring IS '评分 Whether scoring models s
 COMMENT ON COLUMN @extschema@.metric.product_scope IS '按产品 Whether it is counted from order lines, so a program may scope it by product or category';
 COMMENT ON COLUMN @extschema@.metric.needs_cost IS '需成本 Whether it reads the cost of the goods (order_line.unit_cost)';
 COMMENT ON COLUMN @extschema@.metric.last_year IS '同比 Whether it is compared with the same period a year earlier';
+COMMENT ON COLUMN @extschema@.metric.money_basis IS '金额基数 Whether its basis is money, which a cascade reduces by what earlier programs of the group paid';
 COMMENT ON COLUMN @extschema@.metric.alias IS '旧名 An older name still accepted as input, or NULL';
 GRANT SELECT ON @extschema@.metric TO rebate_admin, rebate_manager, rebate_partner;

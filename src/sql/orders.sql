@@ -38,7 +38,7 @@ CREATE TABLE @extschema@.sales_order (
     CONSTRAINT sales_order_only_returns_refer CHECK (kind <> 'order' OR original_order_id IS NULL),
     CONSTRAINT sales_order_promised_after_order CHECK (promised_on >= order_date)
 );
-CREATE INDEX sales_order_by_id ON @extschema@.sales_order (id);
+CREATE UNIQUE INDEX sales_order_by_id ON @extschema@.sales_order (id);
 CREATE INDEX sales_order_partner_date ON @extschema@.sales_order (tenant_id, partner_id, order_date);
 COMMENT ON TABLE @extschema@.sales_order IS
     'Orders placed by partners; returns (kind = return: goods come back) and credit notes (kind = credit_note: a price reduction, no goods), usually referring to the original order, whose lines reduce the rebate basis';
@@ -72,7 +72,7 @@ CREATE TABLE @extschema@.order_status_history (
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, order_id, partner_id) REFERENCES @extschema@.sales_order (tenant_id, id, partner_id) ON DELETE CASCADE
 );
-CREATE INDEX order_status_history_by_id ON @extschema@.order_status_history (id);
+CREATE UNIQUE INDEX order_status_history_by_id ON @extschema@.order_status_history (id);
 CREATE INDEX order_status_history_order ON @extschema@.order_status_history (tenant_id, order_id, changed_at);
 COMMENT ON TABLE @extschema@.order_status_history IS 'Every status change of every order: from, to, why, who, when';
 
@@ -135,7 +135,7 @@ CREATE TABLE @extschema@.order_line (
     FOREIGN KEY (tenant_id, order_id, partner_id) REFERENCES @extschema@.sales_order (tenant_id, id, partner_id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id)
 );
-CREATE INDEX order_line_by_id ON @extschema@.order_line (id);
+CREATE UNIQUE INDEX order_line_by_id ON @extschema@.order_line (id);
 CREATE INDEX order_line_product ON @extschema@.order_line (tenant_id, product_id);
 COMMENT ON TABLE @extschema@.order_line IS
     'Order lines: quantity, unit price and unit cost at the time; amount = quantity x unit price. Lines of returns are positive and count negative in rebate.sales_fact';
@@ -214,7 +214,7 @@ CREATE TABLE @extschema@.payment (
     UNIQUE (tenant_id, id, partner_id),
     FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id)
 );
-CREATE INDEX payment_by_id ON @extschema@.payment (id);
+CREATE UNIQUE INDEX payment_by_id ON @extschema@.payment (id);
 CREATE INDEX payment_partner_date ON @extschema@.payment (tenant_id, partner_id, received_on);
 COMMENT ON TABLE @extschema@.payment IS 'Money collected from partners (回款); acceptance_bill is a bank acceptance (承兑汇票), offset a rebate offset';
 
@@ -232,7 +232,7 @@ CREATE TABLE @extschema@.payment_allocation (
     FOREIGN KEY (tenant_id, payment_id, partner_id) REFERENCES @extschema@.payment (tenant_id, id, partner_id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, order_id, partner_id) REFERENCES @extschema@.sales_order (tenant_id, id, partner_id)
 );
-CREATE INDEX payment_allocation_by_id ON @extschema@.payment_allocation (id);
+CREATE UNIQUE INDEX payment_allocation_by_id ON @extschema@.payment_allocation (id);
 COMMENT ON TABLE @extschema@.payment_allocation IS
     'Which orders a payment pays for (same partner); allocations of a payment never exceed it';
 
@@ -292,7 +292,7 @@ CREATE TABLE @extschema@.target (
         tenant_id WITH =, (coalesce(partner_id, 0)) WITH =, (coalesce(region_id, 0)) WITH =, metric WITH =,
         period WITH &&)
 );
-CREATE INDEX target_by_id ON @extschema@.target (id);
+CREATE UNIQUE INDEX target_by_id ON @extschema@.target (id);
 COMMENT ON TABLE @extschema@.target IS
     'Targets per partner (or region), metric and period, which overachievement rebates and scoring measure against; periods of one subject and metric never overlap';
 COMMENT ON COLUMN @extschema@.target.period IS 'The period [from, to), e.g. [2026-01-01, 2026-04-01) for Q1';

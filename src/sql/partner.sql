@@ -15,7 +15,7 @@ CREATE TABLE @extschema@.partner_grade (
     UNIQUE (tenant_id, rank),
     PRIMARY KEY (tenant_id, id)
 );
-CREATE INDEX partner_grade_by_id ON @extschema@.partner_grade (id);
+CREATE UNIQUE INDEX partner_grade_by_id ON @extschema@.partner_grade (id);
 COMMENT ON TABLE @extschema@.partner_grade IS 'Partner grades (A/B/C, 金牌/银牌...), defined per tenant';
 COMMENT ON COLUMN @extschema@.partner_grade.rank IS 'Order of the grades: 1 is the highest';
 
@@ -52,7 +52,7 @@ CREATE TABLE @extschema@.partner (
     FOREIGN KEY (tenant_id, parent_id) REFERENCES @extschema@.partner (tenant_id, id),
     CHECK (parent_id IS DISTINCT FROM id)
 );
-CREATE INDEX partner_by_id ON @extschema@.partner (id);
+CREATE UNIQUE INDEX partner_by_id ON @extschema@.partner (id);
 CREATE INDEX partner_parent ON @extschema@.partner (tenant_id, parent_id);
 COMMENT ON TABLE @extschema@.partner IS
     'Channel partners: distributors (总代), dealers (二代/经销商), agents, retailers; a hierarchy through parent_id';
@@ -120,7 +120,7 @@ CREATE TABLE @extschema@.partner_state_history (
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id) ON DELETE CASCADE
 );
-CREATE INDEX partner_state_history_by_id ON @extschema@.partner_state_history (id);
+CREATE UNIQUE INDEX partner_state_history_by_id ON @extschema@.partner_state_history (id);
 CREATE INDEX partner_state_history_partner ON @extschema@.partner_state_history (tenant_id, partner_id, changed_at);
 COMMENT ON TABLE @extschema@.partner_state_history IS 'Every lifecycle change of every partner: from, to, why, who, when';
 
@@ -137,7 +137,7 @@ CREATE TABLE @extschema@.partner_grade_history (
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id) ON DELETE CASCADE
 );
-CREATE INDEX partner_grade_history_by_id ON @extschema@.partner_grade_history (id);
+CREATE UNIQUE INDEX partner_grade_history_by_id ON @extschema@.partner_grade_history (id);
 CREATE INDEX partner_grade_history_partner ON @extschema@.partner_grade_history (tenant_id, partner_id, changed_at);
 COMMENT ON TABLE @extschema@.partner_grade_history IS 'Every grade change (升级/降级) of every partner: from, to, why, who, when';
 
@@ -248,7 +248,7 @@ CREATE TABLE @extschema@.partner_territory (
     CONSTRAINT partner_territory_no_overlap EXCLUDE USING gist (
         tenant_id WITH =, partner_id WITH =, region_id WITH =, valid WITH &&)
 );
-CREATE INDEX partner_territory_by_id ON @extschema@.partner_territory (id);
+CREATE UNIQUE INDEX partner_territory_by_id ON @extschema@.partner_territory (id);
 COMMENT ON TABLE @extschema@.partner_territory IS
     'Regions a partner is authorised to sell into (the region and everything under it), for a validity period';
 COMMENT ON COLUMN @extschema@.partner_territory.valid IS 'Validity period [from, to); periods of one partner and region never overlap';

@@ -250,7 +250,7 @@ CREATE TABLE @extschema@.policy_violation (
     FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id),
     CONSTRAINT policy_violation_resolution CHECK ((status = 'open') = (resolved_at IS NULL))
 );
-CREATE INDEX policy_violation_by_id ON @extschema@.policy_violation (id);
+CREATE UNIQUE INDEX policy_violation_by_id ON @extschema@.policy_violation (id);
 CREATE INDEX policy_violation_open_order ON @extschema@.policy_violation (order_id) WHERE status = 'open';
 CREATE INDEX policy_violation_order ON @extschema@.policy_violation (order_id, kind);
 CREATE INDEX policy_violation_tenant_time ON @extschema@.policy_violation (tenant_id, detected_at);

@@ -16,7 +16,7 @@ CREATE TABLE @extschema@.product_category (
     FOREIGN KEY (tenant_id, parent_id) REFERENCES @extschema@.product_category (tenant_id, id),
     CHECK (parent_id IS DISTINCT FROM id)
 );
-CREATE INDEX product_category_by_id ON @extschema@.product_category (id);
+CREATE UNIQUE INDEX product_category_by_id ON @extschema@.product_category (id);
 COMMENT ON TABLE @extschema@.product_category IS 'Product categories as a tree; everything under category X is  path @> ARRAY[X]';
 COMMENT ON COLUMN @extschema@.product_category.path IS 'Ids from the root category down to this one (maintained); GIN-indexed';
 SELECT @extschema@.apply_tree_triggers('@extschema@.product_category');
@@ -37,7 +37,7 @@ CREATE TABLE @extschema@.product (
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, category_id) REFERENCES @extschema@.product_category (tenant_id, id)
 );
-CREATE INDEX product_by_id ON @extschema@.product (id);
+CREATE UNIQUE INDEX product_by_id ON @extschema@.product (id);
 CREATE INDEX product_category_idx ON @extschema@.product (tenant_id, category_id);
 COMMENT ON TABLE @extschema@.product IS 'Products (SKUs) with list price and standard cost; partner users do not see the cost';
 COMMENT ON COLUMN @extschema@.product.sku IS 'The SKU: the product''s business code, unique per tenant';
@@ -56,7 +56,7 @@ CREATE TABLE @extschema@.product_region (
     FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id)
 );
-CREATE INDEX product_region_by_id ON @extschema@.product_region (id);
+CREATE UNIQUE INDEX product_region_by_id ON @extschema@.product_region (id);
 COMMENT ON TABLE @extschema@.product_region IS
     'Where a product may be sold: the region and everything under it. A product without rows may be sold everywhere';
 
@@ -110,7 +110,7 @@ CREATE TABLE @extschema@.price_policy (
     CONSTRAINT price_policy_ceiling_above_floor
         CHECK (ceiling_price IS NULL OR floor_price IS NULL OR ceiling_price >= floor_price)
 );
-CREATE INDEX price_policy_by_id ON @extschema@.price_policy (id);
+CREATE UNIQUE INDEX price_policy_by_id ON @extschema@.price_policy (id);
 COMMENT ON TABLE @extschema@.price_policy IS
     'Prices partners pay and floors they may not undercut, by product or category, grade, region subtree, period and quantity break; rebate.effective_price picks the one that applies';
 COMMENT ON COLUMN @extschema@.price_policy.price IS 'Unit price; or else price_percent of the list price';

@@ -20,7 +20,7 @@ CREATE TABLE @extschema@.program_group (
     UNIQUE (tenant_id, code),
     PRIMARY KEY (tenant_id, id)
 );
-CREATE INDEX program_group_by_id ON @extschema@.program_group (id);
+CREATE UNIQUE INDEX program_group_by_id ON @extschema@.program_group (id);
 COMMENT ON TABLE @extschema@.program_group IS
     'Stacking groups of rebate programs: sum (all add), max (the best one pays), exclusive (the first in priority order that pays), cascade (in priority order, each basis reduced by what the earlier ones paid); programs in different groups add';
 
@@ -35,7 +35,7 @@ CREATE TABLE @extschema@.program (
     UNIQUE (tenant_id, code),
     PRIMARY KEY (tenant_id, id)
 );
-CREATE INDEX program_by_id ON @extschema@.program (id);
+CREATE UNIQUE INDEX program_by_id ON @extschema@.program (id);
 COMMENT ON TABLE @extschema@.program IS
     'Rebate programs (返利政策): the identity; what a program pays is in rebate.program_version';
 
@@ -83,7 +83,7 @@ CREATE TABLE @extschema@.program_version (
     CONSTRAINT program_version_no_overlap EXCLUDE USING gist (
         tenant_id WITH =, program_id WITH =, effective WITH &&) WHERE (status = 'active')
 );
-CREATE INDEX program_version_by_id ON @extschema@.program_version (id);
+CREATE UNIQUE INDEX program_version_by_id ON @extschema@.program_version (id);
 CREATE INDEX program_version_tenant ON @extschema@.program_version (tenant_id, status);
 COMMENT ON TABLE @extschema@.program_version IS
     'What a rebate program pays, version by version: metric, kind, schedule, scope, period, stacking, cap; active versions of a program never overlap';
@@ -437,7 +437,7 @@ CREATE TABLE @extschema@.end_customer (
     FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id),
     FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id)
 );
-CREATE INDEX end_customer_by_id ON @extschema@.end_customer (id);
+CREATE UNIQUE INDEX end_customer_by_id ON @extschema@.end_customer (id);
 CREATE INDEX end_customer_partner ON @extschema@.end_customer (tenant_id, partner_id, registered_on);
 COMMENT ON TABLE @extschema@.end_customer IS
     'End customers registered by partners (客户报备): a company registered once per tenant, so two partners never chase the same client (撞单); counted by the new_customers metric';

@@ -22,7 +22,7 @@ CREATE TABLE @extschema@.scoring_model (
     UNIQUE (tenant_id, code),
     PRIMARY KEY (tenant_id, id)
 );
-CREATE INDEX scoring_model_by_id ON @extschema@.scoring_model (id);
+CREATE UNIQUE INDEX scoring_model_by_id ON @extschema@.scoring_model (id);
 CREATE UNIQUE INDEX scoring_model_one_active ON @extschema@.scoring_model (tenant_id) WHERE active;
 COMMENT ON TABLE @extschema@.scoring_model IS
     'A tenant''s partner scoring model (考核模型): the period it scores, and after how many consecutive periods in a better (worse) band a partner is suggested for an upgrade (downgrade); one active model per tenant';
@@ -45,7 +45,7 @@ CREATE TABLE @extschema@.scoring_kpi (
     UNIQUE (tenant_id, model_id, kpi),
     FOREIGN KEY (tenant_id, model_id) REFERENCES @extschema@.scoring_model (tenant_id, id) ON DELETE CASCADE
 );
-CREATE INDEX scoring_kpi_by_id ON @extschema@.scoring_kpi (id);
+CREATE UNIQUE INDEX scoring_kpi_by_id ON @extschema@.scoring_kpi (id);
 COMMENT ON TABLE @extschema@.scoring_kpi IS
     'The KPIs of a scoring model with their weights (adding up to 100) and how each becomes a score of 0 to cap: target (value / target x 100; net_sales, collected and quantity may use the partner''s rebate.target), distribution (cume_dist among the tenant''s partners x 100) or bands (thresholds and their scores)';
 COMMENT ON COLUMN @extschema@.scoring_kpi.target IS
@@ -67,7 +67,7 @@ CREATE TABLE @extschema@.scoring_band (
     FOREIGN KEY (tenant_id, model_id) REFERENCES @extschema@.scoring_model (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, grade_id) REFERENCES @extschema@.partner_grade (tenant_id, id)
 );
-CREATE INDEX scoring_band_by_id ON @extschema@.scoring_band (id);
+CREATE UNIQUE INDEX scoring_band_by_id ON @extschema@.scoring_band (id);
 COMMENT ON TABLE @extschema@.scoring_band IS
     'Grade bands of a scoring model: a total score at or above min_score is in the band of that grade (A/B/C/D); one band starts at 0';
 
@@ -390,8 +390,8 @@ BEGIN
                              (n.kpis).return_rate, (n.kpis).collected, (n.kpis).collection_rate, (n.kpis).payments,
                              (n.kpis).promised_deliveries, (n.kpis).on_time_deliveries, (n.kpis).on_time_rate,
                              (n.kpis).products)::@extschema@.kpis END,
-               CASE WHEN costs THEN n.kpi_values ELSE n.kpi_values - ARRAY['gross_margin', 'margin_rate'] END,
-               CASE WHEN costs THEN n.scores ELSE n.scores - ARRAY['gross_margin', 'margin_rate'] END,
+               CASE WHEN costs THEN n.kpi_values ELSE n.kpi_values - @extschema@.metric_names('needs_cost') END,
+               CASE WHEN costs THEN n.scores ELSE n.scores - @extschema@.metric_names('needs_cost') END,
                CASE WHEN NOT hidden THEN pg_catalog.trim_scale(n.total) END,
                CASE WHEN NOT hidden THEN n.rank_in_tenant END, CASE WHEN NOT hidden THEN n.rank_in_region END,
                CASE WHEN NOT hidden THEN n.band_code END, n.current_code,

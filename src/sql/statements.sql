@@ -42,7 +42,7 @@ CREATE TABLE @extschema@.statement (
     FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id),
     CHECK (status <> 'disputed' OR btrim(coalesce(dispute_reason, '')) <> '')
 );
-CREATE INDEX statement_by_id ON @extschema@.statement (id);
+CREATE UNIQUE INDEX statement_by_id ON @extschema@.statement (id);
 CREATE INDEX statement_tenant_period ON @extschema@.statement (tenant_id, status, period);
 COMMENT ON TABLE @extschema@.statement IS
     'Rebate statements (返利对账单): one per partner, settlement period and currency, written by rebate.close_period; total is the sum of its lines'' net amounts';
@@ -67,7 +67,7 @@ CREATE TABLE @extschema@.statement_adjustment (
     FOREIGN KEY (tenant_id, statement_id) REFERENCES @extschema@.statement (tenant_id, id),
     FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id)
 );
-CREATE INDEX statement_adjustment_by_id ON @extschema@.statement_adjustment (id);
+CREATE UNIQUE INDEX statement_adjustment_by_id ON @extschema@.statement_adjustment (id);
 COMMENT ON TABLE @extschema@.statement_adjustment IS
     'Amounts agreed when a disputed statement is resolved; the next close puts each on the partner''s next statement as a manual line';
 
@@ -115,7 +115,7 @@ CREATE TABLE @extschema@.statement_line (
     FOREIGN KEY (tenant_id, version_id) REFERENCES @extschema@.program_version (tenant_id, id),
     FOREIGN KEY (tenant_id, adjustment_id) REFERENCES @extschema@.statement_adjustment (tenant_id, id)
 );
-CREATE INDEX statement_line_by_id ON @extschema@.statement_line (id);
+CREATE UNIQUE INDEX statement_line_by_id ON @extschema@.statement_line (id);
 CREATE INDEX statement_line_statement ON @extschema@.statement_line (statement_id);
 CREATE INDEX statement_line_settled ON @extschema@.statement_line (tenant_id, partner_id, program_id, program_period);
 COMMENT ON TABLE @extschema@.statement_line IS

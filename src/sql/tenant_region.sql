@@ -108,7 +108,7 @@ CREATE TABLE @extschema@.region (
     FOREIGN KEY (tenant_id, parent_id) REFERENCES @extschema@.region (tenant_id, id),
     CHECK (parent_id IS DISTINCT FROM id)
 );
-CREATE INDEX region_by_id ON @extschema@.region (id);
+CREATE UNIQUE INDEX region_by_id ON @extschema@.region (id);
 COMMENT ON TABLE @extschema@.region IS
     'Sales regions as a tree (country > 大区 > province > city > district, or custom groupings); everything under region X is  path @> ARRAY[X]';
 COMMENT ON COLUMN @extschema@.region.path IS 'Ids from the root down to this region (maintained); GIN-indexed';

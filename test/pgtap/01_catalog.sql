@@ -2,7 +2,7 @@
 -- planner, Citus and DBAs rely on.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(16);
+SELECT plan(17);
 
 SELECT has_schema('rebate');
 SELECT has_type('rebate', 'tier_schedule', 'type tier_schedule exists');
@@ -113,6 +113,17 @@ SELECT is(
                           JOIN pg_attribute b ON b.attrelid = c.confrelid AND b.attnum = k.other
                          WHERE a.attname = 'tenant_id' AND b.attname = 'tenant_id')),
     NULL, 'every foreign key between tenant tables matches tenant_id to tenant_id');
+
+-- on one node ids stay unique across tenants (a lookup by id alone never
+-- meets another tenant's row): a unique index on id beside the primary key
+SELECT is(
+    (SELECT array_agg(r.oid::regclass::text ORDER BY 1) FROM pg_class r
+      WHERE r.relnamespace = 'rebate'::regnamespace AND r.relkind = 'r'
+        AND r.oid NOT IN ('rebate.access_binding'::regclass, 'rebate.tenant'::regclass, 'rebate.enforcement_setting'::regclass)
+        AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attname = 'tenant_id')
+        AND NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum = i.indkey[0]
+                         WHERE i.indrelid = r.oid AND i.indisunique AND i.indnatts = 1 AND a.attname = 'id')),
+    NULL, 'every tenant table keeps its ids unique with a unique index on id');
 
 SELECT * FROM finish();
 ROLLBACK;

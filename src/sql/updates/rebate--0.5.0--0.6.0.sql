@@ -634,8 +634,9 @@ $$;
 
 -- ---- keys for a tenant-sharded deployment ----------------------------------------
 -- Every tenant table's primary key is (tenant_id, id), which also serves the
--- foreign keys that referred to UNIQUE (tenant_id, id); a plain index on id
--- keeps lookups by id alone as fast as before.  Exclusion constraints name
+-- foreign keys that referred to UNIQUE (tenant_id, id); a unique index on id
+-- keeps ids unique across tenants on one node (as the primary key did) and
+-- lookups by id alone fast.  Exclusion constraints name
 -- tenant_id WITH = directly (btree_gist, now required: CREATE EXTENSION
 -- btree_gist before this update).
 ALTER TABLE @extschema@.audit_log ALTER COLUMN tenant_id SET NOT NULL;
@@ -696,7 +697,7 @@ BEGIN
         END IF;
         EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I PRIMARY KEY (tenant_id, id)',
                                   rel, tbl || '_pkey', tbl || '_pkey');
-        EXECUTE pg_catalog.format('CREATE INDEX %I ON %s (id)', tbl || '_by_id', rel);
+        EXECUTE pg_catalog.format('CREATE UNIQUE INDEX %I ON %s (id)', tbl || '_by_id', rel);
         FOREACH statement IN ARRAY recreate LOOP
             EXECUTE statement;
         END LOOP;
@@ -839,7 +840,7 @@ COMMENT ON FUNCTION @extschema@.metric_name(text) IS
 CREATE FUNCTION @extschema@.metrics(OUT name text, OUT description text, OUT unit text, OUT basis text,
                                     OUT program boolean, OUT target boolean, OUT scoring boolean,
                                     OUT product_scope boolean, OUT needs_cost boolean, OUT last_year boolean,
-                                    OUT alias text)
+                                    OUT money_basis boolean, OUT alias text)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'rebate_metrics' LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 16;
 COMMENT ON FUNCTION @extschema@.metrics() IS 'The metric catalog, one row per metric (the view rebate.metric)';
@@ -857,12 +858,17 @@ COMMENT ON COLUMN @extschema@.metric.scoring IS '评分 Whether scoring models s
 COMMENT ON COLUMN @extschema@.metric.product_scope IS '按产品 Whether it is counted from order lines, so a program may scope it by product or category';
 COMMENT ON COLUMN @extschema@.metric.needs_cost IS '需成本 Whether it reads the cost of the goods (order_line.unit_cost)';
 COMMENT ON COLUMN @extschema@.metric.last_year IS '同比 Whether it is compared with the same period a year earlier';
+COMMENT ON COLUMN @extschema@.metric.money_basis IS '金额基数 Whether its basis is money, which a cascade reduces by what earlier programs of the group paid';
 COMMENT ON COLUMN @extschema@.metric.alias IS '旧名 An older name still accepted as input, or NULL';
 GRANT SELECT ON @extschema@.metric TO rebate_admin, rebate_manager, rebate_partner;
 
-ALTER TABLE @extschema@.target DROP CONSTRAINT target_metric_check;
+-- a renamed vocabulary, not a change of the targets: neither audited nor
+-- dated (a change there would make the next close recheck settled periods)
+ALTER TABLE @extschema@.target DROP CONSTRAINT target_metric_check,
+    DISABLE TRIGGER audit, DISABLE TRIGGER touch_updated_at;
 UPDATE @extschema@.target SET metric = @extschema@.metric_name(metric)
  WHERE metric IS DISTINCT FROM @extschema@.metric_name(metric);
+ALTER TABLE @extschema@.target ENABLE TRIGGER audit, ENABLE TRIGGER touch_updated_at;
 ALTER TABLE @extschema@.target
     ADD CONSTRAINT target_metric_check CHECK (metric OPERATOR(pg_catalog.=) ANY (@extschema@.metric_names('target')));
 
@@ -1876,8 +1882,8 @@ BEGIN
                              (n.kpis).return_rate, (n.kpis).collected, (n.kpis).collection_rate, (n.kpis).payments,
                              (n.kpis).promised_deliveries, (n.kpis).on_time_deliveries, (n.kpis).on_time_rate,
                              (n.kpis).products)::@extschema@.kpis END,
-               CASE WHEN costs THEN n.kpi_values ELSE n.kpi_values - ARRAY['gross_margin', 'margin_rate'] END,
-               CASE WHEN costs THEN n.scores ELSE n.scores - ARRAY['gross_margin', 'margin_rate'] END,
+               CASE WHEN costs THEN n.kpi_values ELSE n.kpi_values - @extschema@.metric_names('needs_cost') END,
+               CASE WHEN costs THEN n.scores ELSE n.scores - @extschema@.metric_names('needs_cost') END,
                CASE WHEN NOT hidden THEN pg_catalog.trim_scale(n.total) END,
                CASE WHEN NOT hidden THEN n.rank_in_tenant END, CASE WHEN NOT hidden THEN n.rank_in_region END,
                CASE WHEN NOT hidden THEN n.band_code END, n.current_code,
@@ -2001,12 +2007,31 @@ BEGIN
 END
 $$;
 ALTER VIEW @extschema@.v_region_performance SET (security_barrier);
--- the region snapshot is made again (filled from the data here) with its view, key, privileges and comments
+-- The region snapshot is made again (filled from the data here) with its
+-- view, key, privileges (those granted since included) and comments.  An
+-- object of the installation's own built on either stops the update (no
+-- CASCADE): drop it first, and make it again after.
+CREATE TEMP TABLE rebate_region_snapshot_grants AS
+SELECT c.relname, a.grantee::regrole AS grantee, a.privilege_type, a.is_grantable
+  FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+ WHERE c.oid IN ('@extschema@.region_performance_snapshot'::regclass, '@extschema@.v_region_performance_snapshot'::regclass)
+   AND a.grantee <> 0 AND a.grantee <> c.relowner;
+CREATE TEMP TABLE rebate_region_snapshot_refresh AS
+SELECT r.refreshed_at FROM @extschema@.snapshot_refresh r
+ WHERE r.snapshot = '@extschema@.region_performance_snapshot'::regclass;
 DELETE FROM @extschema@.snapshot_refresh WHERE snapshot = '@extschema@.region_performance_snapshot'::regclass;
-DROP MATERIALIZED VIEW @extschema@.region_performance_snapshot CASCADE;
+DROP VIEW @extschema@.v_region_performance_snapshot;
+DROP MATERIALIZED VIEW @extschema@.region_performance_snapshot;
+CREATE TEMP TABLE rebate_region_snapshot_made (started timestamptz);
+INSERT INTO rebate_region_snapshot_made VALUES (pg_catalog.clock_timestamp());
 SELECT @extschema@.create_report_view('@extschema@.region_performance_snapshot',
     pg_catalog.format(query, '@extschema@.channel_fact_all'), 'materialized')
   FROM @extschema@.report_query WHERE report = 'region';
+-- it was refreshed now: recorded as such where the old one had been refreshed
+INSERT INTO @extschema@.snapshot_refresh (snapshot, refreshed_at, seconds, concurrent)
+SELECT '@extschema@.region_performance_snapshot'::regclass, pg_catalog.now(),
+       pg_catalog.round(EXTRACT(epoch FROM pg_catalog.clock_timestamp() - m.started)::numeric, 3), false
+  FROM rebate_region_snapshot_made m WHERE EXISTS (SELECT 1 FROM rebate_region_snapshot_refresh);
 CREATE UNIQUE INDEX region_performance_snapshot_key
     ON @extschema@.region_performance_snapshot (tenant_id, region_id, grain, period, currency);
 REVOKE ALL ON @extschema@.region_performance_snapshot FROM PUBLIC;
@@ -2016,6 +2041,17 @@ SELECT s.* FROM @extschema@.region_performance_snapshot s
     OR (s.tenant_id = (SELECT @extschema@.current_tenant_id()) AND (SELECT @extschema@.is_tenant_manager()));
 ALTER VIEW @extschema@.v_region_performance_snapshot SET (security_barrier);
 GRANT SELECT ON @extschema@.v_region_performance_snapshot TO rebate_admin, rebate_manager, rebate_partner;
+DO $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN SELECT * FROM rebate_region_snapshot_grants LOOP
+        EXECUTE pg_catalog.format('GRANT %s ON @extschema@.%I TO %s%s', g.privilege_type, g.relname, g.grantee,
+                                  CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$$;
+DROP TABLE rebate_region_snapshot_grants, rebate_region_snapshot_refresh, rebate_region_snapshot_made;
 COMMENT ON VIEW @extschema@.v_region_performance_snapshot IS
     '区域绩效（快照） v_region_performance over every partner''s facts as of the last refresh; managers and admins';
 COMMENT ON COLUMN @extschema@.region_performance_snapshot.tenant_id IS '租户 Tenant: the manufacturer or brand';
