@@ -272,12 +272,14 @@ BEGIN
     END IF;
     CASE
     WHEN v.kind = 'per_unit' THEN
-        earned := coalesce(unit_earned, 0);
+        -- a period whose returns outweigh its sales earns nothing: a rebate is never negative
+        earned := greatest(coalesce(unit_earned, 0), 0);
         rate := pg_catalog.trim_scale(coalesce(v.unit_amount, v.unit_percent / 100));
         explanation := CASE WHEN v.unit_amount IS NOT NULL
                             THEN pg_catalog.format('%s per full %s units of each product, %s units in all: %s',
                                                    v.unit_amount, v.unit_size, basis, earned)
-                            ELSE pg_catalog.format('%s%% of %s net sales: %s', v.unit_percent, basis, earned) END;
+                            ELSE pg_catalog.format('%s%% of %s net sales: %s', v.unit_percent, basis, earned) END
+                       || CASE WHEN unit_earned < 0 THEN ' (returns outweigh sales: nothing is paid)' ELSE '' END;
     WHEN v.kind = 'fixed' THEN
         earned := CASE WHEN basis >= v.fixed_minimum THEN v.fixed_amount ELSE 0 END;
         tier := CASE WHEN basis >= v.fixed_minimum THEN 1 ELSE 0 END;

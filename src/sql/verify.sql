@@ -182,7 +182,7 @@ AS $$
         SELECT o.partner_id, 'own'::text AS component, o.basis,
                CASE
                  WHEN (v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year'))) AND NOT coalesce(o.against > 0, false) THEN 0
-                 WHEN v.kind = 'per_unit' THEN coalesce(o.unit_amount, 0)
+                 WHEN v.kind = 'per_unit' THEN greatest(coalesce(o.unit_amount, 0), 0)
                  WHEN v.kind = 'fixed' THEN CASE WHEN o.basis >= v.fixed_minimum THEN v.fixed_amount ELSE 0 END
                  WHEN v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year'))
                      THEN @extschema@.verify_schedule(o.basis, v.schedule, o.against, v.apply_to)
@@ -276,7 +276,7 @@ AS $$
                                  AND c.paid_so_far <> 0
                             THEN (SELECT ve.earned FROM @extschema@.program_version v2,
                                          LATERAL (SELECT CASE
-                                             WHEN v2.kind = 'per_unit' THEN (r.basis - c.paid_so_far) * v2.unit_percent / 100
+                                             WHEN v2.kind = 'per_unit' THEN greatest((r.basis - c.paid_so_far) * v2.unit_percent / 100, 0)
                                              WHEN v2.kind = 'fixed' THEN CASE WHEN r.basis - c.paid_so_far >= v2.fixed_minimum THEN v2.fixed_amount ELSE 0 END
                                              WHEN v2.kind = 'overachievement' OR v2.metric = ANY (@extschema@.metric_names('last_year'))
                                                  THEN @extschema@.verify_schedule(r.basis - c.paid_so_far, v2.schedule,
