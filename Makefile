@@ -25,7 +25,7 @@ DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(wildcard src/sql/updates/$(EXTENSION)--*.sql)
 
 # pg_regress: sql/NAME.sql against expected/NAME.out (PGXS defaults), 00_setup first.
-REGRESS     = 00_setup tier_schedule_io tier_schedule_errors binary_input calc_errors round_money tiered_sum_state policy_errors amount_words channel_kpis settlement_isolation order_statuses metrics
+REGRESS     = 00_setup tier_schedule_io tier_schedule_errors binary_input calc_errors round_money tiered_sum_state policy_errors amount_words channel_kpis settlement_isolation order_statuses metrics program_errors
 
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n)
 ICU_LIBS   := $(shell pkg-config --libs icu-uc icu-i18n)
@@ -42,3 +42,7 @@ include $(PGXS)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL_FILES) $(EXTENSION).control
 	cat $(INSTALL_SQL_FILES) > $@
+
+# PGXS does not track headers: a changed struct in a header rebuilds every object
+# (an object built against the old layout would share a struct of another size).
+$(OBJS): $(wildcard $(srcdir)/src/*.h)

@@ -7,6 +7,9 @@
 #   upgrade       each released version + ALTER EXTENSION UPDATE = a fresh install
 #   dump_restore  pg_dump + pg_restore gives back every row, and RLS still holds
 #   differential  100,000+ random cases against a Python decimal reference
+#   settlement differential  random tenants of programs, documents and late documents, closed month
+#                 by month, against test/program_model.py (written from docs/programs.md and
+#                 docs/statements.md): every statement line and a sample of progress
 #   docs          every SQL example in README.md and docs/ with its shown result
 #   bench agreement  test/bench_agreement.sh: the correctness checks of the five benchmarks,
 #                 each bench/*.sh --check on its small data set, no timing: the tiered_sum
@@ -81,6 +84,14 @@ PGDATABASE=rebate_diff python3 "$REPO/test/differential.py" --cases "${REBATE_DI
 status=$?
 set -e
 record differential $status
+
+say "settlement differential: programs and closes against the independent Python model"
+fresh_database rebate_settle_diff
+set +e
+PGDATABASE=rebate_settle_diff python3 "$REPO/test/settlement_differential.py" --scenarios "${REBATE_SETTLEMENT_SCENARIOS:-40}"
+status=$?
+set -e
+record settlement_differential $status
 
 say "documentation examples"
 fresh_database rebate_docs

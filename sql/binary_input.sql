@@ -21,6 +21,13 @@ END $$;
 
 -- what send produces, received back
 SELECT pg_temp.copy_in(rebate.tier_schedule_send('incremental 0:1%, 100000:2.5% cap 20000'));
+-- a scale mixing lump sums and rates: flag 2 and one lump-sum mark per tier after the numbers
+SELECT rebate.tier_schedule_send('retroactive 1000:100, 5000:2%');
+SELECT pg_temp.copy_in(rebate.tier_schedule_send('retroactive 1000:100, 5000:2%'));
+-- a mark that is neither 0 nor 1, and marks on a scale of lump sums, are refused
+SELECT pg_temp.copy_in(overlay(rebate.tier_schedule_send('retroactive 1000:100, 5000:2%') placing '\x07'::bytea
+                               from length(rebate.tier_schedule_send('retroactive 1000:100, 5000:2%'))));
+SELECT pg_temp.copy_in(overlay(rebate.tier_schedule_send('retroactive 1000:100, 5000:2%') placing '\x03'::bytea from 3));
 -- bytes below: format 1, mode, kind, flags, tier count, then each number as
 -- int32 length + numeric's binary form (ndigits, weight, sign, dscale, digits)
 -- a sender's non-canonical numbers are canonicalized (1.000 -> 1), and values validated

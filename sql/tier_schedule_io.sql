@@ -45,7 +45,8 @@ INSERT INTO schedules VALUES
     (1, 'retroactive 0:1%, 100000:2%, 500000:3.5%'),
     (2, 'incremental 0:1%, 100000:2% cap 20000'),
     (3, 'retroactive 100000:2000, 500000:12000'),
-    (4, 'incremental 0:10 per unit, 5:12 per unit, 20:15 per unit');
+    (4, 'incremental 0:10 per unit, 5:12 per unit, 20:15 per unit'),
+    (5, 'incremental 0:1%, 500:30, 800:5% cap 900');
 COPY schedules TO '/tmp/rebate_regress_schedules.bin' (FORMAT binary);
 CREATE TEMP TABLE schedules_back (id int, s rebate.tier_schedule);
 COPY schedules_back FROM '/tmp/rebate_regress_schedules.bin' (FORMAT binary);
@@ -69,3 +70,22 @@ SELECT * FROM rebate.tiers('incremental 0:10 per unit, 5:12 per unit');
 SELECT s::jsonb FROM schedules ORDER BY id;
 SELECT (s::jsonb)::rebate.tier_schedule = s AS jsonb_round_trip FROM schedules ORDER BY id;
 SELECT '{"mode": "incremental", "kind": "per_unit", "tiers": [{"threshold": 0, "value": 3}]}'::jsonb::rebate.tier_schedule;
+
+-- Scales mixing lump sums with rates: canonical text, kinds, binary and jsonb round trips,
+-- and what they pay (retroactive: the top tier alone; incremental: each lump sum reached once,
+-- each rate on its band).
+SELECT s::text AS canonical, rebate.schedule_kind(s) AS kind, rebate.schedule_tier_kinds(s) AS tier_kinds
+  FROM (VALUES (' RETROACTIVE 1000:100.00 ,5000:2.0% cap 900'::rebate.tier_schedule),
+               ('incremental 0:1%, 500:30, 800:5%'),
+               ('retroactive 0:5 per unit, 10:40')) AS x(s);
+SELECT s::jsonb AS json, s::jsonb::rebate.tier_schedule OPERATOR(rebate.=) s AS jsonb_round_trip
+  FROM (VALUES ('incremental 0:1%, 500:30, 800:5%'::rebate.tier_schedule)) AS x(s);
+SELECT rebate.tier_schedule('incremental', '{0,500,800}', '{1,30,5}', ARRAY['percent', 'lump_sum', 'percent'])
+       OPERATOR(rebate.=) 'incremental 0:1%, 500:30, 800:5%' AS constructor_equal;
+SELECT b, rebate.tiered_rebate(b, 'retroactive 500:50, 900:8%') AS retroactive,
+       rebate.tiered_rebate(b, 'incremental 0:1%, 500:30, 800:5%') AS incremental,
+       rebate.tier_index(b, 'incremental 0:1%, 500:30, 800:5%') AS tier
+  FROM unnest('{0,499,500,800,1000}'::numeric[]) AS b;
+SELECT * FROM rebate.tiers('incremental 0:1%, 500:30, 800:5%');
+SELECT * FROM error_of($$SELECT 'retroactive 0:1%, 100:5 per unit'::rebate.tier_schedule$$);
+SELECT * FROM error_of($$SELECT rebate.tier_schedule('retroactive', '{0,100}', '{1,5}', ARRAY['percent'])$$);

@@ -20,6 +20,8 @@
 
 /* Decimal places of effective_rate: a ratio cannot be exact, so say where it stops. */
 #define EFFECTIVE_RATE_SCALE 12
+/* Decimal places of an incremental scale's share of another measure (far below any minor unit). */
+#define PAYOUT_SCALE 20
 
 void
 check_finite_number(Numeric n, const char *message)
@@ -75,42 +77,104 @@ tiers_reached(Numeric *starts, int ntiers, Numeric basis)
 	return lo;
 }
 
+/*
+ * What the tiers reached pay, in two parts: the lump sums due, and the rates'
+ * part on the basis.  Retroactive: the top tier reached pays alone, its lump
+ * sum or its rate on the basis (on the excess over the target with
+ * excess_only).  Incremental: each rate tier pays on the part of its band
+ * covered, and each lump-sum tier reached is paid once (its band earns no
+ * rate).
+ */
+static void
+tier_parts(const TierView *view, const Numeric *starts, int reached, Numeric basis, Numeric target,
+		   bool excess_only, Numeric *lumps, Numeric *rated)
+{
+	Numeric		zero = num_zero();
+
+	*lumps = zero;
+	*rated = zero;
+	if (reached == 0)
+		return;
+	if (view->mode == TIER_MODE_RETROACTIVE)
+	{
+		int			top = reached - 1;
+
+		if (tier_kind(view, top) == TIER_KIND_LUMP_SUM)
+			*lumps = view->values[top];
+		else
+			*rated = num_mul(tier_rate(view, top),
+							 excess_only ? num_max(zero, num_sub(basis, target)) : basis);
+		return;
+	}
+	for (int j = 0; j < reached; j++)
+	{
+		Numeric		band_top = (j + 1 < reached) ? starts[j + 1] : basis;
+		Numeric		band_bottom = excess_only ? num_max(starts[j], target) : starts[j];
+
+		if (tier_kind(view, j) == TIER_KIND_LUMP_SUM)
+			*lumps = num_add(*lumps, view->values[j]);
+		else if (num_cmp(band_top, band_bottom) > 0)
+			*rated = num_add(*rated, num_mul(tier_rate(view, j), num_sub(band_top, band_bottom)));
+	}
+}
+
+static Numeric
+capped(const TierView *view, Numeric amount)
+{
+	if (view->cap != NULL && num_cmp(amount, view->cap) > 0)
+		return view->cap;
+	return amount;
+}
+
 Numeric
 tier_rebate_compute(const TierView *view, Numeric basis, Numeric target, bool excess_only)
 {
 	Numeric    *starts = tier_starts(view, target);
 	int			reached = tiers_reached(starts, view->ntiers, basis);
-	Numeric		zero = num_zero();
-	Numeric		result = zero;
+	Numeric		lumps;
+	Numeric		rated;
 
-	if (reached == 0)
-		return zero;
+	tier_parts(view, starts, reached, basis, target, excess_only, &lumps, &rated);
+	return num_trim(capped(view, num_add(lumps, rated)));
+}
 
-	if (view->kind == TIER_KIND_LUMP_SUM)
-		result = view->values[reached - 1];
-	else if (view->mode == TIER_MODE_RETROACTIVE)
-	{
-		Numeric		paid_on = excess_only ? num_max(zero, num_sub(basis, target)) : basis;
+/*
+ * numerator / denominator (> 0), rounded half away from zero to `places`
+ * decimal places: a truncated integer division with one guard digit, so the
+ * quotient is rounded exactly once.
+ */
+static Numeric
+div_rounded(Numeric numerator, Numeric denominator, int places)
+{
+	bool		negative = num_sign(numerator) < 0;
+	Numeric		magnitude = negative ? num_sub(num_zero(), numerator) : numerator;
+	Numeric		scaled = num_mul(magnitude, num_pow10(places + 1));
+	Numeric		quotient = DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc,
+															   NumericGetDatum(scaled),
+															   NumericGetDatum(denominator)));
+	Numeric		rounded = DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc,
+															  NumericGetDatum(num_add(quotient, num_from_int64(5))),
+															  NumericGetDatum(num_from_int64(10))));
+	Numeric		result = num_trim(num_shift_point_left(rounded, places));
 
-		result = num_mul(tier_rate(view, reached - 1), paid_on);
-	}
-	else
-	{
-		/* each band [start_j, start_j+1) pays its own rate on the part of it covered */
-		for (int j = 0; j < reached; j++)
-		{
-			Numeric		band_top = (j + 1 < reached) ? starts[j + 1] : basis;
-			Numeric		band_bottom = excess_only ? num_max(starts[j], target) : starts[j];
+	return negative ? num_sub(num_zero(), result) : result;
+}
 
-			if (num_cmp(band_top, band_bottom) > 0)
-				result = num_add(result,
-								 num_mul(tier_rate(view, j), num_sub(band_top, band_bottom)));
-		}
-	}
+Numeric
+tier_payout_compute(const TierView *view, Numeric basis, Numeric payout, Numeric target)
+{
+	Numeric    *starts = tier_starts(view, target);
+	int			reached = tiers_reached(starts, view->ntiers, basis);
+	Numeric		lumps;
+	Numeric		rated;
 
-	if (view->cap != NULL && num_cmp(result, view->cap) > 0)
-		result = view->cap;
-	return num_trim(result);
+	tier_parts(view, starts, reached, basis, target, false, &lumps, &rated);
+	if (reached > 0 && view->mode == TIER_MODE_RETROACTIVE && tier_kind(view, reached - 1) != TIER_KIND_LUMP_SUM)
+		rated = num_mul(tier_rate(view, reached - 1), payout);
+	else if (view->mode == TIER_MODE_INCREMENTAL)
+		rated = num_sign(basis) > 0 ? div_rounded(num_mul(rated, payout), basis, PAYOUT_SCALE) : num_zero();
+	/* a payout measure below zero earns nothing from the rates; lump sums reached are paid */
+	return num_trim(capped(view, num_add(lumps, num_max(num_zero(), rated))));
 }
 
 /* The (basis, schedule) arguments every basis function takes, checked. */
@@ -170,23 +234,12 @@ rebate_effective_rate(PG_FUNCTION_ARGS)
 	TierView	view;
 	Numeric		basis = basis_and_schedule(fcinfo, &view);
 	Numeric		rebate;
-	Numeric		scaled;
-	Numeric		quotient;
-	Numeric		rounded;
 
 	if (num_sign(basis) == 0)
 		PG_RETURN_NULL();
 	rebate = tier_rebate_compute(&view, basis, NULL, false);
-
 	/* rebate is 0 whenever basis < 0, so the quotient is never negative */
-	scaled = num_mul(rebate, num_pow10(EFFECTIVE_RATE_SCALE + 1));
-	quotient = DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc,
-												   NumericGetDatum(scaled),
-												   NumericGetDatum(basis)));
-	rounded = DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc,
-												  NumericGetDatum(num_add(quotient, num_from_int64(5))),
-												  NumericGetDatum(num_from_int64(10))));
-	PG_RETURN_NUMERIC(num_trim(num_shift_point_left(rounded, EFFECTIVE_RATE_SCALE)));
+	PG_RETURN_NUMERIC(div_rounded(rebate, basis, EFFECTIVE_RATE_SCALE));
 }
 
 PG_FUNCTION_INFO_V1(rebate_overachievement_rebate);
@@ -207,4 +260,78 @@ rebate_overachievement_rebate(PG_FUNCTION_ARGS)
 	check_target(target);
 	tier_view_init(&view, PG_GETARG_TIER_SCHEDULE(2));
 	PG_RETURN_NUMERIC(tier_rebate_compute(&view, actual, target, excess_only));
+}
+
+Numeric
+tier_on_top_compute(const TierView *view, Numeric below, Numeric basis)
+{
+	Numeric		total = num_add(below, basis);
+	Numeric    *starts = tier_starts(view, NULL);
+	int			reached = tiers_reached(starts, view->ntiers, total);
+	Numeric		lumps;
+	Numeric		rated;
+	Numeric		result;
+
+	if (view->mode == TIER_MODE_RETROACTIVE)
+	{
+		/* the tier the whole window reaches, on the period's own basis */
+		tier_parts(view, starts, reached, basis, NULL, false, &lumps, &rated);
+		result = num_add(lumps, rated);
+	}
+	else
+	{
+		/* the bands the period's basis occupies above what came before it */
+		Numeric		lumps_below;
+		Numeric		rated_below;
+
+		tier_parts(view, starts, reached, total, NULL, false, &lumps, &rated);
+		tier_parts(view, starts, tiers_reached(starts, view->ntiers, below), below, NULL, false,
+				   &lumps_below, &rated_below);
+		result = num_sub(num_add(lumps, rated), num_add(lumps_below, rated_below));
+	}
+	return num_trim(capped(view, num_max(num_zero(), result)));
+}
+
+/*
+ * rebate.tiered_rebate_on_top(below, basis, schedule): see tier_on_top_compute.
+ */
+PG_FUNCTION_INFO_V1(rebate_tiered_rebate_on_top);
+Datum
+rebate_tiered_rebate_on_top(PG_FUNCTION_ARGS)
+{
+	Numeric		below = PG_GETARG_NUMERIC(0);
+	TierView	view;
+
+	check_finite_number(below, gettext_noop("basis below must be a finite number"));
+	check_finite_number(PG_GETARG_NUMERIC(1), gettext_noop("rebate basis must be a finite number"));
+	tier_view_init(&view, PG_GETARG_TIER_SCHEDULE(2));
+	PG_RETURN_NUMERIC(tier_on_top_compute(&view, below, PG_GETARG_NUMERIC(1)));
+}
+
+/*
+ * rebate.tiered_payout(basis, payout, schedule, target): thresholds read the
+ * basis (scaled by the target where one is given), rates pay on the payout
+ * measure; see tier_payout_compute.
+ */
+PG_FUNCTION_INFO_V1(rebate_tiered_payout);
+Datum
+rebate_tiered_payout(PG_FUNCTION_ARGS)
+{
+	TierView	view;
+	Numeric		basis;
+	Numeric		payout;
+	Numeric		target;
+
+	/* strict in its first three arguments; a null target means none */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	basis = PG_GETARG_NUMERIC(0);
+	payout = PG_GETARG_NUMERIC(1);
+	target = PG_ARGISNULL(3) ? NULL : PG_GETARG_NUMERIC(3);
+	check_finite_number(basis, gettext_noop("rebate basis must be a finite number"));
+	tier_view_init(&view, PG_GETARG_TIER_SCHEDULE(2));
+	check_finite_number(payout, gettext_noop("payout measure must be a finite number"));
+	if (target != NULL)
+		check_target(target);
+	PG_RETURN_NUMERIC(tier_payout_compute(&view, basis, payout, target));
 }

@@ -8,6 +8,9 @@
  *     mode     := 'retroactive' | 'incremental'
  *     tier     := number ':' value
  *     value    := number '%' | number 'per' 'unit' | number
+ *
+ * A scale's rates are all percentages or all amounts per unit; lump sums may
+ * stand alone or mix with either ("retroactive 1000:100, 5000:2%").
  */
 #include "postgres.h"
 
@@ -44,6 +47,7 @@ tier_mode_name(TierMode mode)
 static const char *
 tier_kind_name(TierKind kind)
 {
+	/* (a mixed scale is named "mixed" by tier_schedule_kind) */
 	switch (kind)
 	{
 		case TIER_KIND_PERCENT:
@@ -115,12 +119,21 @@ tier_view_init(TierView *view, TierSchedule schedule)
 		view->thresholds[i] = next_number(&cursor);
 		view->values[i] = next_number(&cursor);
 	}
+	view->lump_tiers = (schedule->flags & TIER_SCHEDULE_HAS_LUMP_TIERS) ? (const uint8 *) cursor : NULL;
+}
+
+TierKind
+tier_kind(const TierView *view, int i)
+{
+	if (view->lump_tiers != NULL && view->lump_tiers[i])
+		return TIER_KIND_LUMP_SUM;
+	return view->kind;
 }
 
 Numeric
 tier_rate(const TierView *view, int i)
 {
-	Assert(view->kind != TIER_KIND_LUMP_SUM);
+	Assert(tier_kind(view, i) != TIER_KIND_LUMP_SUM);
 	if (view->kind == TIER_KIND_PERCENT)
 		return num_shift_point_left(view->values[i], 2);
 	return view->values[i];
@@ -140,7 +153,7 @@ check_tier_finite(Numeric n, const char *message, int tier)
 
 static void
 validate_schedule(TierMode mode, TierKind kind, int ntiers,
-				  Numeric *thresholds, Numeric *values, Numeric cap)
+				  Numeric *thresholds, Numeric *values, const TierKind *kinds, Numeric cap)
 {
 	Numeric		hundred = num_from_int64(100);
 
@@ -185,13 +198,13 @@ validate_schedule(TierMode mode, TierKind kind, int ntiers,
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("tier value must not be negative"),
-					 errdetail("Tier %d has %s.", tier, describe_value(kind, values[i])),
+					 errdetail("Tier %d has %s.", tier, describe_value(kinds[i], values[i])),
 					 errhint("A rebate scale pays; deductions are not tiers.")));
-		if (kind == TIER_KIND_PERCENT && num_cmp(values[i], hundred) > 0)
+		if (kinds[i] == TIER_KIND_PERCENT && num_cmp(values[i], hundred) > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("tier percentage must not exceed 100%%"),
-					 errdetail("Tier %d has %s.", tier, describe_value(kind, values[i])),
+					 errdetail("Tier %d has %s.", tier, describe_value(kinds[i], values[i])),
 					 errhint("Percentages are written in percent, e.g. \"2.5%%\"; for an amount per unit write \"per unit\".")));
 	}
 	if (cap != NULL)
@@ -217,12 +230,45 @@ append_number(char *dest, Numeric n)
 }
 
 /*
- * Build a validated, canonical schedule.  Shared by text input, binary
- * receive and the SQL constructor, so no path accepts what another refuses.
+ * The schedule's kind from its tiers' kinds: the rates' kind, or lump sum
+ * when every tier is one.  Rates of two kinds in one scale are refused.
+ */
+static TierKind
+schedule_kind_of(const TierKind *kinds, int ntiers, bool *mixed)
+{
+	TierKind	kind = TIER_KIND_LUMP_SUM;
+	int			first_rate = 0;
+	bool		any_lump = false;
+
+	for (int i = 0; i < ntiers; i++)
+	{
+		if (kinds[i] == TIER_KIND_LUMP_SUM)
+			any_lump = true;
+		else if (kind == TIER_KIND_LUMP_SUM)
+		{
+			kind = kinds[i];
+			first_rate = i;
+		}
+		else if (kinds[i] != kind)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the rates of a schedule must all be percentages or all amounts per unit"),
+					 errdetail("Tier %d is %s but tier %d is %s.",
+							   first_rate + 1, describe_kind(kind), i + 1, describe_kind(kinds[i])),
+					 errhint("Write every rate as a percentage (\"2%%\") or every rate as an amount per unit (\"3 per unit\"); lump sums (\"2000\") may stand beside either.")));
+	}
+	*mixed = any_lump && kind != TIER_KIND_LUMP_SUM;
+	return kind;
+}
+
+/*
+ * Build a validated, canonical schedule from each tier's kind of value.
+ * Shared by text input, binary receive and the SQL constructor, so no path
+ * accepts what another refuses.
  */
 static TierSchedule
-tier_schedule_build(TierMode mode, TierKind kind, int ntiers,
-					Numeric *thresholds, Numeric *values, Numeric cap)
+tier_schedule_build(TierMode mode, int ntiers, Numeric *thresholds, Numeric *values,
+					const TierKind *kinds, Numeric cap)
 {
 	Numeric    *canon_t;
 	Numeric    *canon_v;
@@ -230,8 +276,10 @@ tier_schedule_build(TierMode mode, TierKind kind, int ntiers,
 	Size		size = offsetof(TierScheduleData, numbers);
 	TierSchedule result;
 	char	   *cursor;
+	bool		mixed;
+	TierKind	kind = schedule_kind_of(kinds, ntiers, &mixed);
 
-	validate_schedule(mode, kind, ntiers, thresholds, values, cap);
+	validate_schedule(mode, kind, ntiers, thresholds, values, kinds, cap);
 
 	/* canonical numbers: trailing zeros trimmed, always a 4-byte header */
 	canon_t = palloc(sizeof(Numeric) * ntiers);
@@ -247,13 +295,15 @@ tier_schedule_build(TierMode mode, TierKind kind, int ntiers,
 		canon_v[i] = num_trim(values[i]);
 		size += append_number(NULL, canon_t[i]) + append_number(NULL, canon_v[i]);
 	}
+	if (mixed)
+		size += ntiers;
 
 	result = palloc0(size);
 	SET_VARSIZE(result, size);
 	result->format = TIER_SCHEDULE_FORMAT;
 	result->mode = mode;
 	result->kind = kind;
-	result->flags = cap != NULL ? TIER_SCHEDULE_HAS_CAP : 0;
+	result->flags = (cap != NULL ? TIER_SCHEDULE_HAS_CAP : 0) | (mixed ? TIER_SCHEDULE_HAS_LUMP_TIERS : 0);
 	result->ntiers = ntiers;
 	cursor = result->numbers;
 	if (canon_cap != NULL)
@@ -263,6 +313,9 @@ tier_schedule_build(TierMode mode, TierKind kind, int ntiers,
 		cursor += append_number(cursor, canon_t[i]);
 		cursor += append_number(cursor, canon_v[i]);
 	}
+	if (mixed)
+		for (int i = 0; i < ntiers; i++)
+			*cursor++ = (kinds[i] == TIER_KIND_LUMP_SUM) ? 1 : 0;
 	return result;
 }
 
@@ -349,28 +402,16 @@ parse_number(ScheduleParser *ps, const char *expected)
 	return num_from_cstring(pnstrdup(start, q - start));
 }
 
-static void
-check_same_kind(TierKind first, TierKind this_kind, int tier)
-{
-	if (this_kind != first)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("all tiers of a schedule must use the same kind of value"),
-				 errdetail("Tier 1 is %s but tier %d is %s.",
-						   describe_kind(first), tier, describe_kind(this_kind)),
-				 errhint("Write every tier as a percentage (\"2%%\"), every tier as an amount per unit (\"3 per unit\"), or every tier as a lump sum (\"2000\").")));
-}
-
 static TierSchedule
 parse_schedule(const char *input)
 {
 	ScheduleParser ps = {input, input};
 	TierMode	mode;
-	TierKind	kind = TIER_KIND_PERCENT;
 	int			capacity = 8;
 	int			ntiers = 0;
 	Numeric    *thresholds = palloc(sizeof(Numeric) * capacity);
 	Numeric    *values = palloc(sizeof(Numeric) * capacity);
+	TierKind   *kinds = palloc(sizeof(TierKind) * capacity);
 	Numeric		cap = NULL;
 
 	skip_space(&ps);
@@ -383,7 +424,7 @@ parse_schedule(const char *input)
 
 	skip_space(&ps);
 	if (*ps.p == '\0')
-		validate_schedule(mode, kind, 0, NULL, NULL, NULL);	/* reports the empty schedule */
+		validate_schedule(mode, TIER_KIND_PERCENT, 0, NULL, NULL, NULL, NULL);	/* reports the empty schedule */
 
 	for (;;)
 	{
@@ -394,6 +435,7 @@ parse_schedule(const char *input)
 			capacity *= 2;
 			thresholds = repalloc(thresholds, sizeof(Numeric) * capacity);
 			values = repalloc(values, sizeof(Numeric) * capacity);
+			kinds = repalloc(kinds, sizeof(TierKind) * capacity);
 		}
 		skip_space(&ps);
 		thresholds[ntiers] = parse_number(&ps, "a tier threshold");
@@ -418,10 +460,7 @@ parse_schedule(const char *input)
 		}
 		else
 			this_kind = TIER_KIND_LUMP_SUM;
-		if (ntiers == 0)
-			kind = this_kind;
-		else
-			check_same_kind(kind, this_kind, ntiers + 1);
+		kinds[ntiers] = this_kind;
 		ntiers++;
 
 		skip_space(&ps);
@@ -439,7 +478,7 @@ parse_schedule(const char *input)
 	if (*ps.p != '\0')
 		syntax_error(&ps, "\",\", \"cap\" or the end of the schedule");
 
-	return tier_schedule_build(mode, kind, ntiers, thresholds, values, cap);
+	return tier_schedule_build(mode, ntiers, thresholds, values, kinds, cap);
 }
 
 PG_FUNCTION_INFO_V1(tier_schedule_in);
@@ -463,7 +502,7 @@ tier_schedule_to_cstring(TierSchedule schedule)
 	for (int i = 0; i < view.ntiers; i++)
 		appendStringInfo(&out, "%s%s:%s", i == 0 ? " " : ", ",
 						 num_to_cstring(view.thresholds[i]),
-						 describe_value(view.kind, view.values[i]));
+						 describe_value(tier_kind(&view, i), view.values[i]));
 	if (view.cap != NULL)
 		appendStringInfo(&out, " cap %s", num_to_cstring(view.cap));
 	return out.data;
@@ -500,6 +539,9 @@ tier_schedule_send(PG_FUNCTION_ARGS)
 		send_embedded(&buf, numeric_send, NumericGetDatum(view.thresholds[i]));
 		send_embedded(&buf, numeric_send, NumericGetDatum(view.values[i]));
 	}
+	if (view.lump_tiers != NULL)
+		for (int i = 0; i < view.ntiers; i++)
+			pq_sendbyte(&buf, view.lump_tiers[i]);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
@@ -516,6 +558,7 @@ tier_schedule_recv(PG_FUNCTION_ARGS)
 	Numeric		cap = NULL;
 	Numeric    *thresholds;
 	Numeric    *values;
+	TierKind   *kinds;
 
 	if (format != TIER_SCHEDULE_FORMAT)
 		ereport(ERROR,
@@ -524,7 +567,8 @@ tier_schedule_recv(PG_FUNCTION_ARGS)
 				 errhint("This server reads format %d.", TIER_SCHEDULE_FORMAT)));
 	if ((mode != TIER_MODE_RETROACTIVE && mode != TIER_MODE_INCREMENTAL) ||
 		kind < TIER_KIND_PERCENT || kind > TIER_KIND_LUMP_SUM ||
-		(flags & ~TIER_SCHEDULE_HAS_CAP) != 0 ||
+		(flags & ~(TIER_SCHEDULE_HAS_CAP | TIER_SCHEDULE_HAS_LUMP_TIERS)) != 0 ||
+		((flags & TIER_SCHEDULE_HAS_LUMP_TIERS) && kind == TIER_KIND_LUMP_SUM) ||
 		ntiers < 0 || ntiers > TIER_SCHEDULE_MAX_TIERS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
@@ -534,13 +578,27 @@ tier_schedule_recv(PG_FUNCTION_ARGS)
 		cap = DatumGetNumeric(recv_embedded(buf, numeric_recv, "numeric"));
 	thresholds = palloc(sizeof(Numeric) * Max(ntiers, 1));
 	values = palloc(sizeof(Numeric) * Max(ntiers, 1));
+	kinds = palloc(sizeof(TierKind) * Max(ntiers, 1));
 	for (int i = 0; i < ntiers; i++)
 	{
 		thresholds[i] = DatumGetNumeric(recv_embedded(buf, numeric_recv, "numeric"));
 		values[i] = DatumGetNumeric(recv_embedded(buf, numeric_recv, "numeric"));
+		kinds[i] = (TierKind) kind;
 	}
-	PG_RETURN_TIER_SCHEDULE(tier_schedule_build((TierMode) mode, (TierKind) kind, ntiers,
-												 thresholds, values, cap));
+	if (flags & TIER_SCHEDULE_HAS_LUMP_TIERS)
+		for (int i = 0; i < ntiers; i++)
+		{
+			int			lump = pq_getmsgbyte(buf);
+
+			if (lump != 0 && lump != 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						 errmsg("invalid binary tier_schedule tier kind"),
+						 errdetail("Tier %d is marked %d; a lump-sum mark is 0 or 1.", i + 1, lump)));
+			if (lump)
+				kinds[i] = TIER_KIND_LUMP_SUM;
+		}
+	PG_RETURN_TIER_SCHEDULE(tier_schedule_build((TierMode) mode, ntiers, thresholds, values, kinds, cap));
 }
 
 /* ---------- comparison and hashing (canonical form makes bytes decisive) ---------- */
@@ -639,20 +697,57 @@ numeric_array_elements(ArrayType *array, const char *argname, Numeric **elements
 	return n;
 }
 
+static TierKind
+kind_from_text(text *given)
+{
+	return (TierKind) option_word_value(text_to_cstring(given), kind_words, lengthof(kind_words),
+										gettext_noop("unknown tier value kind \"%s\""),
+										"Use \"percent\", \"per_unit\" or \"lump_sum\".");
+}
+
+/* The kinds array of the constructor's mixed form, one kind per tier. */
+static int
+kind_array_elements(ArrayType *array, TierKind **kinds)
+{
+	Datum	   *datums;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tier schedule arrays must be one-dimensional"),
+				 errdetail("The kinds array has %d dimensions.", ARR_NDIM(array))));
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &datums, &nulls, &n);
+	*kinds = palloc(sizeof(TierKind) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("tier schedule arrays must not contain nulls"),
+					 errdetail("Element %d of the kinds array is null.", i + 1)));
+		(*kinds)[i] = kind_from_text(DatumGetTextPP(datums[i]));
+	}
+	return n;
+}
+
 /*
  * rebate.tier_schedule(mode, thresholds, values, kind, cap): null mode, arrays
  * or kind give null (as a strict function would); a null cap means no cap.
+ * kind is one kind for every tier, or (the mixed form) an array of each
+ * tier's kind.
  */
-PG_FUNCTION_INFO_V1(tier_schedule_make);
-Datum
-tier_schedule_make(PG_FUNCTION_ARGS)
+static Datum
+make_schedule(FunctionCallInfo fcinfo, bool kind_per_tier)
 {
 	Numeric    *thresholds;
 	Numeric    *values;
+	TierKind   *kinds;
 	int			nt;
 	int			nv;
+	int			nk;
 	TierMode	mode;
-	TierKind	kind;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
@@ -660,19 +755,45 @@ tier_schedule_make(PG_FUNCTION_ARGS)
 										mode_words, lengthof(mode_words),
 										gettext_noop("unknown tier schedule mode \"%s\""),
 										"Use \"retroactive\" or \"incremental\".");
-	kind = (TierKind) option_word_value(text_to_cstring(PG_GETARG_TEXT_PP(3)),
-										kind_words, lengthof(kind_words),
-										gettext_noop("unknown tier value kind \"%s\""),
-										"Use \"percent\", \"per_unit\" or \"lump_sum\".");
 	nt = numeric_array_elements(PG_GETARG_ARRAYTYPE_P(1), "thresholds", &thresholds);
 	nv = numeric_array_elements(PG_GETARG_ARRAYTYPE_P(2), "values", &values);
+	if (kind_per_tier)
+		nk = kind_array_elements(PG_GETARG_ARRAYTYPE_P(3), &kinds);
+	else
+	{
+		TierKind	kind = kind_from_text(PG_GETARG_TEXT_PP(3));
+
+		nk = nt;
+		kinds = palloc(sizeof(TierKind) * Max(nt, 1));
+		for (int i = 0; i < nt; i++)
+			kinds[i] = kind;
+	}
 	if (nt != nv)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("thresholds and values must have the same number of elements"),
 				 errdetail("There are %d thresholds and %d values.", nt, nv)));
-	PG_RETURN_TIER_SCHEDULE(tier_schedule_build(mode, kind, nt, thresholds, values,
+	if (nt != nk)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("thresholds and kinds must have the same number of elements"),
+				 errdetail("There are %d thresholds and %d kinds.", nt, nk)));
+	PG_RETURN_TIER_SCHEDULE(tier_schedule_build(mode, nt, thresholds, values, kinds,
 												PG_ARGISNULL(4) ? NULL : PG_GETARG_NUMERIC(4)));
+}
+
+PG_FUNCTION_INFO_V1(tier_schedule_make);
+Datum
+tier_schedule_make(PG_FUNCTION_ARGS)
+{
+	return make_schedule(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(tier_schedule_make_mixed);
+Datum
+tier_schedule_make_mixed(PG_FUNCTION_ARGS)
+{
+	return make_schedule(fcinfo, true);
 }
 
 PG_FUNCTION_INFO_V1(tier_schedule_mode);
@@ -690,7 +811,24 @@ tier_schedule_kind(PG_FUNCTION_ARGS)
 {
 	TierSchedule s = PG_GETARG_TIER_SCHEDULE(0);
 
+	if (s->flags & TIER_SCHEDULE_HAS_LUMP_TIERS)
+		PG_RETURN_TEXT_P(cstring_to_text("mixed"));
 	PG_RETURN_TEXT_P(cstring_to_text(tier_kind_name((TierKind) s->kind)));
+}
+
+/* Each tier's kind of value: percent, per_unit or lump_sum. */
+PG_FUNCTION_INFO_V1(tier_schedule_tier_kinds);
+Datum
+tier_schedule_tier_kinds(PG_FUNCTION_ARGS)
+{
+	TierView	view;
+	Datum	   *kinds;
+
+	tier_view_init(&view, PG_GETARG_TIER_SCHEDULE(0));
+	kinds = palloc(sizeof(Datum) * view.ntiers);
+	for (int i = 0; i < view.ntiers; i++)
+		kinds[i] = PointerGetDatum(cstring_to_text(tier_kind_name(tier_kind(&view, i))));
+	PG_RETURN_ARRAYTYPE_P(construct_array(kinds, view.ntiers, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 PG_FUNCTION_INFO_V1(tier_schedule_cap);

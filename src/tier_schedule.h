@@ -6,7 +6,9 @@
  * the order [cap], threshold 1, value 1, threshold 2, value 2, ...  Storing
  * real numerics lets the calculation hand them to numeric.c without copying.
  * Every number is stored with trailing fractional zeros trimmed and padding
- * zeroed, so equal schedules are byte-identical and print identically.
+ * zeroed, so equal schedules are byte-identical and print identically.  A
+ * scale mixing lump sums with rates adds one byte per tier after the numbers
+ * (TIER_SCHEDULE_HAS_LUMP_TIERS).
  */
 #ifndef REBATE_TIER_SCHEDULE_H
 #define REBATE_TIER_SCHEDULE_H
@@ -31,6 +33,11 @@ typedef enum TierKind
 } TierKind;
 
 #define TIER_SCHEDULE_HAS_CAP 0x01
+/*
+ * A scale that mixes lump sums with rates: kind is the rates' kind (percent
+ * or per unit) and one byte per tier follows the numbers, 1 for a lump sum.
+ */
+#define TIER_SCHEDULE_HAS_LUMP_TIERS 0x02
 
 typedef struct TierScheduleData
 {
@@ -58,11 +65,15 @@ typedef struct TierView
 	Numeric		cap;			/* NULL when there is none */
 	Numeric    *thresholds;		/* ntiers entries, strictly increasing, >= 0 */
 	Numeric    *values;			/* as written: 3.5 for 3.5%, 12 for 12 per unit */
+	const uint8 *lump_tiers;	/* mixed scales: 1 where tier i is a lump sum; else NULL */
 } TierView;
 
 extern void tier_view_init(TierView *view, TierSchedule schedule);
 
-/* The multiplier of tier i (0-based): p/100 for percent, v for per unit. */
+/* The kind of value of tier i (0-based): the schedule's, or a lump sum in a mixed scale. */
+extern TierKind tier_kind(const TierView *view, int i);
+
+/* The multiplier of tier i (0-based, not a lump sum): p/100 for percent, v for per unit. */
 extern Numeric tier_rate(const TierView *view, int i);
 
 extern char *tier_schedule_to_cstring(TierSchedule schedule);

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Differential test: the rebate extension against test/reference.py.
 
-Generates seeded random cases (schedules in messy-but-valid text form, bases,
-overachievement inputs, tiered_sum groups, round_money inputs and a few
-invalid schedules), ships them to PostgreSQL in one psql session (\\copy into
+Generates seeded random cases (schedules in messy-but-valid text form, among
+them mixed scales of lump sums beside rates; bases, overachievement inputs,
+tiered_payout inputs with and without a target, tiered_sum groups,
+round_money inputs and a few invalid schedules), ships them to PostgreSQL in one psql session (\\copy into
 TEMP tables, one SELECT per function family, \\copy the results out), and
 compares every result with the independent Python reference.
 
@@ -145,6 +146,27 @@ class Gen:
             kind = ref.LUMP_SUM
         return mode, kind
 
+    def tier_kinds(self, mode: str, n: int) -> list:
+        """Each tier's kind: mostly one kind, about a quarter mixed scales
+        (lump sums beside rates of one kind, in either mode)."""
+        r = self.r
+        if n >= 2 and r.random() < 0.25:
+            rate = r.choice([ref.PERCENT, ref.PER_UNIT])
+            p_lump = r.choice([0.2, 0.4, 0.6])
+            kinds = [ref.LUMP_SUM if r.random() < p_lump else rate for _ in range(n)]
+            if all(k == ref.LUMP_SUM for k in kinds):
+                kinds[r.randrange(n)] = rate
+            if all(k != ref.LUMP_SUM for k in kinds):
+                kinds[r.randrange(n)] = ref.LUMP_SUM
+            return kinds
+        _, kind = self.kind_and_mode()
+        if kind == ref.LUMP_SUM and mode == ref.INCREMENTAL:
+            kind = ref.PER_UNIT
+        return [kind] * n
+
+    def tier_values(self, kinds) -> list:
+        return [self.values(k, 1)[0] for k in kinds]
+
     def cap_for(self, s_nocap: ref.Schedule, probe_bases) -> Decimal | None:
         r = self.r
         if r.random() >= 0.30:
@@ -161,8 +183,9 @@ class Gen:
 
     def schedule(self, ratio: bool = False) -> ref.Schedule:
         r = self.r
-        mode, kind = self.kind_and_mode()
+        mode = r.choice([ref.RETROACTIVE, ref.INCREMENTAL])
         n = self.n_tiers() if not ratio else r.randint(1, 8)
+        kinds = self.tier_kinds(mode, n)
         if ratio:
             places = r.randint(0, 4)
             # achievement ratios such as 0.8, 1.0, 1.15
@@ -175,25 +198,25 @@ class Gen:
                 ts.append(ts[-1] + gap)
         else:
             ts = self.thresholds(n, self.magnitude(), r.randint(0, 4), 0.6)
-        vs = self.values(kind, n)
-        s = ref.Schedule(mode, kind, tuple(ts), tuple(vs), None)
+        vs = self.tier_values(kinds)
+        s = ref.Schedule(mode, kinds[0], tuple(ts), tuple(vs), None, tuple(kinds))
         probe = [ts[-1] * 2 + 1, ts[len(ts) // 2] + 1]
         cap = self.cap_for(s, probe)
-        return ref.Schedule(mode, kind, tuple(ts), tuple(vs), cap)
+        return ref.Schedule(mode, kinds[0], tuple(ts), tuple(vs), cap, tuple(kinds))
 
     def schedule_text(self, s: ref.Schedule) -> str:
         parts = [self.sp(), self.word(s.mode), self.sp()]
-        for i, (t, v) in enumerate(zip(s.thresholds, s.values)):
+        for i, (t, v, k) in enumerate(zip(s.thresholds, s.values, s.kinds)):
             if i:
                 parts += [self.sp(), ",", self.sp()]
             parts += [self.messy_num(t), self.sp(), ":", self.sp(), self.messy_num(v)]
-            if s.kind == ref.PERCENT:
+            if k == ref.PERCENT:
                 parts += [self.sp(), "%"]
-            elif s.kind == ref.PER_UNIT:
+            elif k == ref.PER_UNIT:
                 parts += [self.sp(), self.word("per"), self.sp(True), self.word("unit")]
         if s.cap is not None:
             # "5cap 1" and "2%cap 1" need no space, but "unit" and "cap" are words
-            parts += [self.sp(s.kind == ref.PER_UNIT), self.word("cap"), self.sp(),
+            parts += [self.sp(s.kinds[-1] == ref.PER_UNIT), self.word("cap"), self.sp(),
                       self.messy_num(s.cap)]
         parts.append(self.sp())
         return "".join(parts)
@@ -243,11 +266,17 @@ class Gen:
         if c == 4:
             return "retroactive 0:1%% cap -%s" % r.randint(1, 100)
         if c == 5:
+            # rates of two kinds (also beside lump sums): 22023
             return r.choice(["retroactive 0:1%, 10:2 per unit",
                              "incremental 0:1 per unit, 10:2%",
-                             "retroactive 0:100, 10:2%"])
+                             "retroactive 0:100, 10:2%, 20:3 per unit",
+                             "incremental 0:5 per unit, 10:300, 20:2%",
+                             "incremental 0:1%%, %s:%s, %s:%s per unit" % (
+                                 r.randint(1, 9), r.randint(0, 99), r.randint(10, 99), r.randint(0, 9))])
         if c == 6:
-            return "incremental 0:%s, 100:%s" % (r.randint(0, 99), r.randint(100, 999))
+            # a scale of lump sums only, incremental
+            return r.choice(["incremental 0:%s, 100:%s" % (r.randint(0, 99), r.randint(100, 999)),
+                             "incremental %s:%s" % (r.randint(0, 99), r.randint(0, 999))])
         if c == 7:
             return r.choice(["retroactive", "incremental cap 5", "   ", "retroactive ,"])
         if c == 8:
@@ -272,7 +301,14 @@ ERROR_EXPRESSIONS = [
     "rebate.round_money(1.005, 'XYZ')",
     "rebate.round_money(1.005, 'USD', 'bankers')",
     "rebate.round_money(1.005, 'USD', '')",
+    # READING: tiered_payout's target is "as in overachievement_rebate": not positive is an error
+    "rebate.tiered_payout(100, 100, 'retroactive 0:1%', 0)",
+    "rebate.tiered_payout(100, 100, 'incremental 0:1%, 1:2', -1)",
 ]
+
+# Invalid schedule texts whose documented SQLSTATE the test checks too:
+# rates of two kinds are a well-formed value that is not allowed (22023).
+KIND_MIX_STATE = "22023"
 
 # Fixed cases beyond the worked examples: (schedule, basis).  The first two
 # make effective_rate meet an exact tie at the 13th decimal (5e-13, 2.5e-12).
@@ -286,6 +322,43 @@ FIXED_MAIN = [
     ("retroactive 5:100 cap 50", "5"),
     ("retroactive 5:100 cap 50", "4.999999"),
     ("incremental 0:100%", "123456789012345678901234.123456"),
+    # mixed scales, the examples of docs/reference.md and their edges
+    ("retroactive 1000:100, 5000:2%", "999.99"),
+    ("retroactive 1000:100, 5000:2%", "4999.99"),
+    ("retroactive 1000:100, 5000:2%", "5000"),
+    ("incremental 0:1%, 500:30, 800:5%", "499.99"),
+    ("incremental 0:1%, 500:30, 800:5%", "500"),
+    ("incremental 0:1%, 500:30, 800:5%", "1000"),
+    ("incremental 0:30, 500:1 per unit cap 100", "700"),
+    ("retroactive 0:5, 10:1 per unit, 20:7", "-1"),
+]
+
+# Fixed tiered_payout cases: (schedule, basis, payout, target or None or 'NULL').
+# The docs' examples, exact ties at the 21st decimal (half away from zero),
+# payouts of 0 and below, basis 0, lump sums at threshold 0.
+FIXED_PAYOUT = [
+    ("retroactive 1000:3%", "1200", "135000", None),
+    ("incremental 0:1%, 1000:3%", "1500", "135000", None),
+    ("retroactive 1000:100, 5000:2%", "6000", "60000", None),
+    ("retroactive 1.2:20 per unit", "1500", "1000", "1000"),
+    ("incremental 0:1%, 15:3%", "19", "19000", None),
+    ("incremental 0:1 per unit", "2", "0.000000000000000000015", None),
+    ("incremental 0:1 per unit", "2", "0.000000000000000000025", None),
+    ("incremental 0:1 per unit, 1:2 per unit", "2", "0.00000000000000000001", None),
+    ("incremental 0:1 per unit, 1:2 per unit", "3", "1", None),
+    ("incremental 0:1 per unit, 1:2 per unit", "3", "2", None),
+    ("retroactive 0:1%", "0", "100", None),
+    ("incremental 0:1%, 0.5:7", "0", "100", None),
+    ("incremental 0:7, 10:1%", "0", "100", None),
+    ("incremental 0:7, 10:1%", "-5", "100", None),
+    ("retroactive 0:1%", "100", "0", None),
+    ("retroactive 0:1%", "100", "-50", None),
+    ("retroactive 1000:100", "2000", "-5", None),
+    ("incremental 0:1%, 1000:50", "2000", "-5", None),
+    ("incremental 0:1%, 1000:50", "2000", "-50000", None),
+    ("incremental 0:1%, 1000:50 cap 30", "2000", "1000", None),
+    ("retroactive 0:1%", "100", "100", "NULL"),
+    ("retroactive 0.8:1%, 1:2% cap 5", "100", "1000", "100"),
 ]
 
 
@@ -303,6 +376,8 @@ def build_cases(seed: int, n_cases: int):
     agg_groups = {}          # gid -> (sid, [basis|None])
     money_rows = []          # (id, amount_t, currency|None, mode|None, amount)
     invalid_rows = []        # (iid, text)
+    invalid_state = {}       # iid -> SQLSTATE the docs name, where checked
+    pay_rows = []            # (id, sid, basis_t, payout_t, target_t|None|'NULL', basis, payout, target|None)
 
     def add_schedule(s: ref.Schedule, text: str | None = None) -> int:
         sid = len(sched_rows) + 1
@@ -325,12 +400,17 @@ def build_cases(seed: int, n_cases: int):
     for text, b in FIXED_MAIN:
         sid = add_schedule(ref.parse_schedule(text), text)
         main_rows.append((len(main_rows) + 1, sid, b, D(b)))
+    for text, b, p, t in FIXED_PAYOUT:
+        sid = add_schedule(ref.parse_schedule(text), text)
+        pay_rows.append((len(pay_rows) + 1, sid, b, p, t, D(b), D(p),
+                         None if t in (None, "NULL") else D(t)))
 
     n_money = n_cases * 15 // 100
     n_over = n_cases * 20 // 100
     n_groups = max(50, n_cases // 40)
     n_invalid = max(20, n_cases // 500)
-    n_main_cases = max(0, n_cases - n_money - n_over - n_groups - n_invalid)
+    n_pay = n_cases * 12 // 100
+    n_main_cases = max(0, n_cases - n_money - n_over - n_groups - n_invalid - n_pay)
 
     # tiered_rebate / tier_index / next_tier_gap / effective_rate
     main_cases = len(sched_rows) + 4 * len(main_rows)
@@ -360,6 +440,55 @@ def build_cases(seed: int, n_cases: int):
             apply_to = r.choice(["total", "excess", "total", "excess", None])
             over_rows.append((len(over_rows) + 1, sid, g.basis_text(actual),
                               g.basis_text(target), apply_to, actual, target))
+
+    # tiered_payout: thresholds on one measure, paying on another
+    def payout_for(b: Decimal) -> Decimal:
+        c = r.random()
+        if c < 0.40:           # a price: units -> amount, or amount -> units
+            price = g.dec(10 ** r.randint(0, 4), r.randint(0, 3))
+            if r.random() < 0.3:
+                price = g.dec(1, r.randint(1, 6))
+            p = b * price
+        elif c < 0.55:
+            p = g.dec(10 ** r.randint(0, 12), r.randint(0, 6))
+        elif c < 0.67:
+            p = -g.dec(10 ** r.randint(0, 9), r.randint(0, 4))
+        elif c < 0.73:
+            p = D(0)
+        elif c < 0.80:          # far below the 20th decimal: rounding ties and zeros
+            p = (D(r.randint(1, 999)) * r.choice([1, 5])).scaleb(-r.randint(18, 24))
+        elif c < 0.85:
+            p = g.dec(10 ** r.randint(20, 26), r.randint(0, 4))
+        else:
+            p = b
+        if p.as_tuple().exponent < -40:
+            p = p.quantize(D(1).scaleb(-40), rounding=decimal.ROUND_DOWN,
+                           context=decimal.Context(prec=1000))
+        return p
+
+    while len(pay_rows) < n_pay:
+        ratio = r.random() < 0.3
+        s = g.schedule(ratio=ratio)
+        sid = add_schedule(s)
+        for _ in range(r.randint(2, 8)):
+            if ratio and r.random() < 0.9:
+                if r.random() < 0.1:
+                    target = D(r.randint(1, 99)).scaleb(-2)
+                else:
+                    target = g.dec(10 ** r.randint(0, 9), r.randint(0, 2))
+                    if target <= 0:
+                        target = D("0.01")
+                pts = [t * target for t in s.thresholds] + [target]
+                tt = g.basis_text(target)
+            else:
+                target = None
+                pts = list(s.thresholds)
+                tt = "NULL" if r.random() < 0.1 else None
+            b = g.basis_near(pts)
+            if r.random() < 0.05:
+                b = D(0)
+            p = payout_for(b)
+            pay_rows.append((len(pay_rows) + 1, sid, g.basis_text(b), g.basis_text(p), tt, b, p, target))
 
     # tiered_sum
     main_sids = [row[0] for row in sched_rows]
@@ -422,12 +551,22 @@ def build_cases(seed: int, n_cases: int):
             else:
                 raise AssertionError("reference accepts invalid schedule %r" % text)
             expr = "%s::rebate.tier_schedule" % sql_literal(text)
+            if _rate_kinds_mixed(text):
+                invalid_state[i] = KIND_MIX_STATE
         else:
             expr = r.choice(ERROR_EXPRESSIONS)
         invalid_rows.append((i, expr))
 
     return dict(sched=sched_rows, main=main_rows, over=over_rows, agg=agg_rows,
-                agg_groups=agg_groups, money=money_rows, invalid=invalid_rows)
+                agg_groups=agg_groups, money=money_rows, invalid=invalid_rows,
+                invalid_state=invalid_state, pay=pay_rows)
+
+
+def _rate_kinds_mixed(text: str) -> bool:
+    """Whether an (invalid) schedule text is well-formed but has rates of both kinds."""
+    t = text.lower()
+    return "%" in t and "per unit" in t and not any(
+        x in t for x in ("-", "%%", ",,", "cap 5 cap"))
 
 
 # ---------------------------------------------------------------------------
@@ -455,30 +594,33 @@ CREATE TEMP TABLE d_over (id int, sid int, actual numeric, target numeric, apply
 CREATE TEMP TABLE d_agg (gid int, sid int, basis numeric);
 CREATE TEMP TABLE d_money (id int, amount numeric, currency text, mode text);
 CREATE TEMP TABLE d_invalid (id int, txt text);
+CREATE TEMP TABLE d_pay (id int, sid int, basis numeric, payout numeric, target text);
 \copy d_sched FROM '{dir}/sched.csv' WITH (FORMAT csv)
 \copy d_main FROM '{dir}/main.csv' WITH (FORMAT csv)
 \copy d_over FROM '{dir}/over.csv' WITH (FORMAT csv)
 \copy d_agg FROM '{dir}/agg.csv' WITH (FORMAT csv)
 \copy d_money FROM '{dir}/money.csv' WITH (FORMAT csv)
 \copy d_invalid FROM '{dir}/invalid.csv' WITH (FORMAT csv)
+\copy d_pay FROM '{dir}/pay.csv' WITH (FORMAT csv)
 CREATE FUNCTION pg_temp.try_cast(t text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN RETURN t::rebate.tier_schedule::text;
 EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM; END $$;
 CREATE FUNCTION pg_temp.try_expr(e text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE r text;
 BEGIN EXECUTE 'SELECT (' || e || ')::text' INTO r; RETURN r;
-EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM; END $$;
+EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM || ' [' || SQLSTATE || ']'; END $$;
 \copy (SELECT id, pg_temp.try_expr(txt) FROM d_invalid ORDER BY id) TO '{dir}/out_invalid.csv' WITH (FORMAT csv)
 \copy (SELECT 1, rebate.tiered_sum(basis, 'retroactive 0:1%') FROM d_agg WHERE false) TO '{dir}/out_empty.csv' WITH (FORMAT csv)
 """
 
 FAST_SQL = r"""
 CREATE TEMP TABLE d_ps AS SELECT sid, txt::rebate.tier_schedule AS ts FROM d_sched;
-ANALYZE d_ps; ANALYZE d_main; ANALYZE d_over; ANALYZE d_agg;
+ANALYZE d_ps; ANALYZE d_main; ANALYZE d_over; ANALYZE d_agg; ANALYZE d_pay;
 \copy (SELECT sid, ts::text FROM d_ps ORDER BY sid) TO '{dir}/out_sched.csv' WITH (FORMAT csv)
 \copy (SELECT m.id, rebate.tiered_rebate(m.basis, p.ts), rebate.tier_index(m.basis, p.ts), rebate.next_tier_gap(m.basis, p.ts), rebate.effective_rate(m.basis, p.ts) FROM d_main m JOIN d_ps p USING (sid) ORDER BY m.id) TO '{dir}/out_main.csv' WITH (FORMAT csv)
 \copy (SELECT o.id, CASE WHEN o.apply_to IS NULL THEN rebate.overachievement_rebate(o.actual, o.target, p.ts) ELSE rebate.overachievement_rebate(o.actual, o.target, p.ts, o.apply_to) END FROM d_over o JOIN d_ps p USING (sid) ORDER BY o.id) TO '{dir}/out_over.csv' WITH (FORMAT csv)
 \copy (SELECT a.gid, rebate.tiered_sum(a.basis, p.ts) FROM d_agg a JOIN d_ps p USING (sid) GROUP BY a.gid ORDER BY a.gid) TO '{dir}/out_agg.csv' WITH (FORMAT csv)
+\copy (SELECT y.id, CASE WHEN y.target IS NULL THEN rebate.tiered_payout(y.basis, y.payout, p.ts) ELSE rebate.tiered_payout(y.basis, y.payout, p.ts, nullif(y.target, 'NULL')::numeric) END FROM d_pay y JOIN d_ps p USING (sid) ORDER BY y.id) TO '{dir}/out_pay.csv' WITH (FORMAT csv)
 \copy (SELECT id, CASE WHEN currency IS NULL THEN rebate.round_money(amount) WHEN mode IS NULL THEN rebate.round_money(amount, currency) ELSE rebate.round_money(amount, currency, mode) END FROM d_money ORDER BY id) TO '{dir}/out_money.csv' WITH (FORMAT csv)
 """
 
@@ -517,6 +659,11 @@ BEGIN
   IF ap IS NULL THEN RETURN rebate.overachievement_rebate(a, t, s)::text; END IF;
   RETURN rebate.overachievement_rebate(a, t, s, ap)::text;
 EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM; END $$;
+CREATE FUNCTION pg_temp.s_pay(b numeric, y numeric, s rebate.tier_schedule, t text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  IF t IS NULL THEN RETURN rebate.tiered_payout(b, y, s)::text; END IF;
+  RETURN rebate.tiered_payout(b, y, s, nullif(t, 'NULL')::numeric)::text;
+EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM; END $$;
 CREATE FUNCTION pg_temp.s_agg(g int) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN RETURN (SELECT rebate.tiered_sum(a.basis, p.ts) FROM d_agg a JOIN d_ps p USING (sid) WHERE a.gid = g)::text;
 EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM; END $$;
@@ -530,6 +677,7 @@ EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM; END $$;
 \copy (SELECT m.id, (x).r, (x).i, (x).g, (x).e FROM (SELECT m.id, pg_temp.s_main(m.basis, p.ts) AS x FROM d_main m JOIN d_ps p USING (sid)) m ORDER BY m.id) TO '{dir}/out_main.csv' WITH (FORMAT csv)
 \copy (SELECT o.id, pg_temp.s_over(o.actual, o.target, p.ts, o.apply_to) FROM d_over o JOIN d_ps p USING (sid) ORDER BY o.id) TO '{dir}/out_over.csv' WITH (FORMAT csv)
 \copy (SELECT gid, pg_temp.s_agg(gid) FROM (SELECT DISTINCT gid FROM d_agg) q ORDER BY gid) TO '{dir}/out_agg.csv' WITH (FORMAT csv)
+\copy (SELECT y.id, pg_temp.s_pay(y.basis, y.payout, p.ts, y.target) FROM d_pay y JOIN d_ps p USING (sid) ORDER BY y.id) TO '{dir}/out_pay.csv' WITH (FORMAT csv)
 \copy (SELECT id, pg_temp.s_money(amount, currency, mode) FROM d_money ORDER BY id) TO '{dir}/out_money.csv' WITH (FORMAT csv)
 """
 
@@ -610,6 +758,27 @@ def compare(cases, outdir: str, rep: Report, parallel: bool):
         exp = ref.overachievement_rebate(a, t, s, "total" if ap is None else ap)
         rep.check("overachievement_rebate", inp, ref.fmt(exp), got)
 
+    pay = {row[0]: row for row in cases["pay"]}
+    out = read_csv(os.path.join(outdir, "out_pay.csv"))
+    if len(out) != len(pay):
+        rep.check("tiered_payout", "row count", str(len(pay)), str(len(out)), numeric=False)
+    for yid, got in out:
+        _, sid, bt, pt, tt, b, p, t = pay[int(yid)]
+        s = sched[sid][2]
+        inp = "tiered_payout(%s, %s, '%s'%s)" % (bt, pt, ref.canonical(s),
+                                                 "" if tt is None else ", " + tt)
+        exp = ref.fmt(ref.tiered_payout(b, p, s, t))
+        label = "tiered_payout"
+        if got != exp and p < 0:
+            # which other reading of a negative payout measure the code followed, if any
+            floor = ref.fmt(ref.tiered_payout(b, p, s, t, negative_payout="floor"))
+            nothing = ref.fmt(ref.tiered_payout(b, p, s, t, negative_payout="nothing"))
+            if got == floor:
+                label = "tiered_payout [payout < 0: the negative rate share taken off lump sums]"
+            elif got == nothing:
+                label = "tiered_payout [payout < 0: nothing paid, lump sums reached included]"
+        rep.check(label, inp, exp, got)
+
     groups = cases["agg_groups"]
     for fname, label in [("out_agg.csv", "tiered_sum")] + (
             [("out_agg_par.csv", "tiered_sum (parallel)")] if parallel else []):
@@ -638,10 +807,15 @@ def compare(cases, outdir: str, rep: Report, parallel: bool):
                   ref.fmt_scaled(exp), got, numeric=False)
 
     inval = dict(cases["invalid"])
+    states = cases["invalid_state"]
     for iid, got in read_csv(os.path.join(outdir, "out_invalid.csv")):
         ok = got is not None and got.startswith("ERROR: ")
         rep.check("invalid input rejected", inval[int(iid)],
                   "ERROR", "ERROR" if ok else "accepted as %r" % got, numeric=False)
+        if ok and int(iid) in states:
+            st = got.rsplit("[", 1)[-1].rstrip("]")
+            rep.check("invalid input SQLSTATE", inval[int(iid)], states[int(iid)], st,
+                      numeric=False)
     for _, got in read_csv(os.path.join(outdir, "out_empty.csv")):
         rep.check("tiered_sum", "no rows at all", None, got)
 
@@ -671,6 +845,8 @@ def main(argv=None) -> int:
         write_csv(os.path.join(workdir, "money.csv"),
                   [(i, at, c, m) for i, at, c, m, _ in cases["money"]])
         write_csv(os.path.join(workdir, "invalid.csv"), cases["invalid"])
+        write_csv(os.path.join(workdir, "pay.csv"),
+                  [(i, sid, bt, pt, tt) for i, sid, bt, pt, tt, _, _, _ in cases["pay"]])
 
         fill = dict(dir=workdir, ptab="rebate_diff_agg_%d" % os.getpid())
         parallel = not args.no_parallel

@@ -6,7 +6,8 @@ transaction that is rolled back, each statement under a savepoint so an
 example that shows an error does not stop the rest).  When a ```sql block is
 followed by a ```text block, the text is the example's expected psql output
 and must match exactly (trailing spaces aside); a ```sql block without one
-must run without error.  Connection settings come from the libpq variables.
+must run without error (an empty ```text block is refused: it reads as a
+result that went missing).  Connection settings come from the libpq variables.
 
     python3 test/doc_examples.py README.md docs/*.md
     python3 test/doc_examples.py --fill docs/new-page.md   # writers: add missing results
@@ -89,6 +90,9 @@ def run_file(path, fill=False):
             if re.search(r"^(ERROR|FATAL):", got, flags=re.M):
                 failures += 1
                 print(f"not ok - {where}: example raised an error\n{got}\n")
+        elif not normalize(expected):
+            failures += 1
+            print(f"not ok - {where}: an empty result block (an example without output shows none)\n")
         elif got != normalize(expected):
             failures += 1
             print(f"not ok - {where}: output differs\n--- shown in the docs\n{normalize(expected)}\n--- actual\n{got}\n")
@@ -105,6 +109,8 @@ def fill_missing(path, cases, outputs):
             continue
         end = line + sql.count("\n")      # index of the closing fence (0-based)
         got = normalize(outputs.get(str(n), ""))
+        if not got:
+            continue                      # an example without output shows none
         lines[end + 1:end + 1] = ["", "```text"] + got.split("\n") + ["```"]
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines))

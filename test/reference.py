@@ -3,8 +3,11 @@
 This module is the *independent reference* used by test/differential.py.  It
 is written from the specification of the extension (tier schedule text form,
 tiered_rebate, tier_index, next_tier_gap, effective_rate,
-overachievement_rebate, tiered_sum, round_money), not from the C sources, so
-that a disagreement between the two points at a bug in one of them.
+overachievement_rebate, tiered_sum, tiered_payout, round_money; mixed scales
+of lump sums beside rates), as docs/reference.md states it, not from the C
+sources, so that a disagreement between the two points at a bug in one of
+them.  Readings chosen where the documentation leaves room are marked
+READING.
 
 Only the standard library is used.  All arithmetic is exact: results are
 computed with ``decimal`` under a context whose precision is far larger than
@@ -34,6 +37,7 @@ __all__ = [
     "effective_rate",
     "overachievement_rebate",
     "tiered_sum",
+    "tiered_payout",
     "round_money",
     "MINOR_UNITS",
     "EXACT",
@@ -53,6 +57,7 @@ INCREMENTAL = "incremental"
 PERCENT = "percent"
 PER_UNIT = "per_unit"
 LUMP_SUM = "lump_sum"
+MIXED = "mixed"
 
 
 class ScheduleError(ValueError):
@@ -61,25 +66,48 @@ class ScheduleError(ValueError):
 
 @dataclass(frozen=True)
 class Schedule:
+    """A schedule.  `kinds` holds each tier's kind; `kind` is the common kind,
+    or 'mixed' when lump sums stand beside rates (normalized on creation, so
+    Schedule(mode, 'percent', ts, vs) and Schedule(mode, 'mixed', ts, vs,
+    kinds=...) compare as the same value whenever they are)."""
     mode: str                      # 'retroactive' | 'incremental'
-    kind: str                      # 'percent' | 'per_unit' | 'lump_sum'
+    kind: str                      # 'percent' | 'per_unit' | 'lump_sum' | 'mixed'
     thresholds: Tuple[Decimal, ...]
     values: Tuple[Decimal, ...]    # as written: 2.5 for 2.5%, 3 for 3 per unit
     cap: Optional[Decimal] = None
+    kinds: Tuple[str, ...] = ()    # each tier's kind
+
+    def __post_init__(self):
+        if not self.kinds:
+            if self.kind == MIXED:
+                raise ValueError("a mixed schedule needs its tiers' kinds")
+            object.__setattr__(self, "kinds", (self.kind,) * len(self.thresholds))
+        else:
+            ks = tuple(self.kinds)
+            object.__setattr__(self, "kinds", ks)
+            object.__setattr__(self, "kind", ks[0] if len(set(ks)) == 1 else MIXED)
+
+    def is_lump(self, i: int) -> bool:
+        return self.kinds[i] == LUMP_SUM
 
     def rate(self, i: int) -> Decimal:
         """Multiplier of tier i (0-based): p% -> p/100, v per unit -> v."""
-        if self.kind == PERCENT:
+        k = self.kinds[i]
+        if k == PERCENT:
             return EXACT.divide(self.values[i], HUNDRED)  # exact: /100
-        if self.kind == PER_UNIT:
+        if k == PER_UNIT:
             return self.values[i]
         raise ValueError("lump-sum tiers have no rate")
+
+    def rate_kind(self) -> Optional[str]:
+        """The kind of the rates (percent / per_unit), None for lump sums only."""
+        return next((k for k in self.kinds if k != LUMP_SUM), None)
 
     def scaled(self, factor: Decimal) -> "Schedule":
         """The same schedule with every threshold multiplied by factor."""
         return Schedule(self.mode, self.kind,
                         tuple(EXACT.multiply(t, factor) for t in self.thresholds),
-                        self.values, self.cap)
+                        self.values, self.cap, self.kinds)
 
 
 # ---------------------------------------------------------------------------
@@ -172,12 +200,14 @@ def parse_schedule(text: str) -> Schedule:
     if peek()[0] != "eof":
         raise ScheduleError("trailing input %r" % (peek(),))
 
-    # Constraints.
-    kind = kinds[0]
-    if any(k != kind for k in kinds):
-        raise ScheduleError("all tiers must use the same kind of value")
-    if kind == LUMP_SUM and mode != RETROACTIVE:
-        raise ScheduleError("lump sums are only allowed in retroactive mode")
+    # Constraints.  The rates are all percentages or all amounts per unit;
+    # lump sums may stand beside either (mixed scales); a scale of lump sums
+    # only is retroactive.
+    rate_kinds = set(k for k in kinds if k != LUMP_SUM)
+    if len(rate_kinds) > 1:
+        raise ScheduleError("the rates must be all percentages or all amounts per unit")
+    if not rate_kinds and mode != RETROACTIVE:
+        raise ScheduleError("a scale of lump sums only must be retroactive")
     if thresholds[0] < 0:
         raise ScheduleError("thresholds must be >= 0")
     for a, b in zip(thresholds, thresholds[1:]):
@@ -186,12 +216,13 @@ def parse_schedule(text: str) -> Schedule:
     for v in values:
         if v < 0:
             raise ScheduleError("values must be >= 0")
-        if kind == PERCENT and v > HUNDRED:
+    for v, k in zip(values, kinds):
+        if k == PERCENT and v > HUNDRED:
             raise ScheduleError("percent must be <= 100")
     if cap is not None and cap < 0:
         raise ScheduleError("cap must be >= 0")
 
-    return Schedule(mode, kind, tuple(thresholds), tuple(values), cap)
+    return Schedule(mode, kinds[0], tuple(thresholds), tuple(values), cap, tuple(kinds))
 
 
 def fmt(d: Optional[Decimal]) -> Optional[str]:
@@ -216,10 +247,10 @@ def fmt_scaled(d: Decimal) -> str:
 def canonical(s: Schedule) -> str:
     """Canonical text of a schedule, as the type's output function prints it."""
     parts = []
-    for t, v in zip(s.thresholds, s.values):
-        if s.kind == PERCENT:
+    for t, v, k in zip(s.thresholds, s.values, s.kinds):
+        if k == PERCENT:
             parts.append("%s:%s%%" % (fmt(t), fmt(v)))
-        elif s.kind == PER_UNIT:
+        elif k == PER_UNIT:
             parts.append("%s:%s per unit" % (fmt(t), fmt(v)))
         else:
             parts.append("%s:%s" % (fmt(t), fmt(v)))
@@ -252,23 +283,43 @@ def next_tier_gap(basis: Decimal, s: Schedule) -> Optional[Decimal]:
     return EXACT.subtract(s.thresholds[i], basis)
 
 
+def _band_width(basis: Decimal, T, k: int, floor: Optional[Decimal] = None) -> Decimal:
+    """The part of band k = [T_k, T_k+1) (the last one open) that basis covers,
+    counting only what lies above `floor` when given."""
+    n = len(T)
+    lo = T[k] if floor is None else max(T[k], floor)
+    hi = basis if k == n - 1 else min(basis, T[k + 1])
+    width = EXACT.subtract(hi, lo)
+    return width if width > 0 else ZERO
+
+
+def _incremental_parts(basis: Decimal, s: Schedule, floor: Optional[Decimal] = None):
+    """(lump sums reached, sum of rate_k * covered part of band k)."""
+    lumps = ZERO
+    rated = ZERO
+    for k, t in enumerate(s.thresholds):
+        if basis < t:
+            break
+        if s.is_lump(k):
+            lumps = EXACT.add(lumps, s.values[k])   # paid once when reached; no rate
+            continue
+        w = _band_width(basis, s.thresholds, k, floor)
+        if w > 0:
+            rated = EXACT.add(rated, EXACT.multiply(s.rate(k), w))
+    return lumps, rated
+
+
 def _uncapped(basis: Decimal, s: Schedule) -> Decimal:
     i = tier_index(basis, s)
     if i == 0:
         return ZERO
-    if s.kind == LUMP_SUM:                   # retroactive only
-        return s.values[i - 1]
     if s.mode == RETROACTIVE:
+        # the top tier reached pays alone: its lump sum, or its rate on the whole basis
+        if s.is_lump(i - 1):
+            return s.values[i - 1]
         return EXACT.multiply(s.rate(i - 1), basis)
-    total = ZERO
-    n = len(s.thresholds)
-    for k in range(n):
-        lo = s.thresholds[k]
-        hi = basis if k == n - 1 else min(basis, s.thresholds[k + 1])
-        width = EXACT.subtract(hi, lo)
-        if width > 0:
-            total = EXACT.add(total, EXACT.multiply(s.rate(k), width))
-    return total
+    lumps, rated = _incremental_parts(basis, s)
+    return EXACT.add(lumps, rated)
 
 
 def tiered_rebate(basis: Decimal, s: Schedule) -> Decimal:
@@ -315,6 +366,11 @@ def overachievement_rebate(actual: Decimal, target: Decimal, s: Schedule,
     target.  'total' pays tiered_rebate(actual) on the scaled schedule;
     'excess' pays only on the part of actual above target.  Lump sums pay the
     reached tier's amount either way.  The (unscaled) cap applies last.
+
+    READING (mixed scales with 'excess', not spelled out): retroactive, a
+    reached lump-sum tier pays its amount and a reached rate tier
+    rate * max(0, actual - target); incremental, each lump sum reached is paid
+    once and each rate band pays on its covered part above the target.
     """
     if not target > 0:
         raise ValueError("target must be > 0")
@@ -324,22 +380,16 @@ def overachievement_rebate(actual: Decimal, target: Decimal, s: Schedule,
     scaled = s.scaled(target)
     if apply_to == "total" or s.kind == LUMP_SUM:
         return tiered_rebate(actual, scaled)
-    T = scaled.thresholds
     i = tier_index(actual, scaled)
     if i == 0:
         return _apply_cap(ZERO, s)
     if s.mode == RETROACTIVE:
+        if s.is_lump(i - 1):
+            return _apply_cap(s.values[i - 1], s)
         excess = max(ZERO, EXACT.subtract(actual, target))
         return _apply_cap(EXACT.multiply(s.rate(i - 1), excess), s)
-    total = ZERO
-    n = len(T)
-    for k in range(n):
-        lo = max(T[k], target)
-        hi = actual if k == n - 1 else min(actual, T[k + 1])
-        width = EXACT.subtract(hi, lo)
-        if width > 0:
-            total = EXACT.add(total, EXACT.multiply(s.rate(k), width))
-    return _apply_cap(total, s)
+    lumps, rated = _incremental_parts(actual, scaled, floor=target)
+    return _apply_cap(EXACT.add(lumps, rated), s)
 
 
 def tiered_sum(bases, s: Schedule) -> Optional[Decimal]:
@@ -351,6 +401,54 @@ def tiered_sum(bases, s: Schedule) -> Optional[Decimal]:
     for b in vals:
         total = EXACT.add(total, b)
     return tiered_rebate(total, s)
+
+
+def tiered_payout(basis: Decimal, payout: Decimal, s: Schedule,
+                  target: Optional[Decimal] = None,
+                  negative_payout: str = "rates") -> Decimal:
+    """Thresholds reached by `basis` (times `target` when given), rates paid
+    on `payout`.
+
+    Retroactive: the top tier reached pays rate * payout, or its lump sum.
+    Incremental: every lump sum reached, plus sum(rate_k * band_k) * payout /
+    basis rounded half away from zero to 20 decimals; nothing from the rates
+    when basis <= 0.  Never below 0; the (unscaled) cap last.
+
+    Negative payout (reference.md: "The rates' part is never below 0: a
+    negative payout measure earns nothing from the rates, while the lump
+    sums the basis reaches are paid"): lumps + max(0, rate part), the
+    default negative_payout='rates'.  The readings an earlier text left open,
+    kept to label mismatches: 'nothing' (payout < 0 gives 0, lump sums
+    included) and 'floor' (only the total floored at 0).
+    READING (target): not positive is an error, "as in overachievement_rebate".
+    """
+    if target is not None:
+        if not target > 0:
+            raise ValueError("target must be > 0")
+        sc = s.scaled(target)
+    else:
+        sc = s
+    if negative_payout == "nothing" and payout < 0:
+        return _apply_cap(ZERO, s)
+    i = tier_index(basis, sc)
+    if s.mode == RETROACTIVE:
+        if i == 0:
+            r = ZERO
+        elif sc.is_lump(i - 1):
+            r = sc.values[i - 1]
+        else:
+            r = EXACT.multiply(sc.rate(i - 1), payout)
+    else:
+        lumps, rated = _incremental_parts(basis, sc)
+        share = ZERO
+        if basis > 0 and rated != 0:
+            share = _div_round(EXACT.multiply(rated, payout), basis, 20, decimal.ROUND_HALF_UP)
+        if negative_payout == "rates" and share < 0:
+            share = ZERO
+        r = EXACT.add(lumps, share)
+    if r < 0:
+        r = ZERO
+    return _apply_cap(r, s)
 
 
 # ---------------------------------------------------------------------------
@@ -406,6 +504,34 @@ def _self_check() -> None:
     assert fmt_scaled(round_money(Decimal("-0.001"), "CNY", "half_up")) == "0.00"
     assert fmt(effective_rate(Decimal(3), parse_schedule("retroactive 0:1 per unit"))) == "1"
     assert _div_round(Decimal(-2), Decimal(3), 12, decimal.ROUND_HALF_UP) == Decimal("-0.666666666667")
+    # mixed scales (docs/reference.md)
+    m = parse_schedule("retroactive 1000:100, 5000:2%")
+    assert m.kind == MIXED and m.kinds == (LUMP_SUM, PERCENT), m
+    assert canonical(m) == "retroactive 1000:100, 5000:2%"
+    assert [tiered_rebate(Decimal(b), m) for b in ("999", "1000", "4999", "5000", "6000")] == [
+        0, 100, 100, 100, 120]
+    m = parse_schedule("incremental 0:1%, 500:30, 800:5%")
+    assert tiered_rebate(Decimal(1000), m) == Decimal(5 + 30 + 10), tiered_rebate(Decimal(1000), m)
+    assert tiered_rebate(Decimal(600), m) == Decimal(5 + 30)
+    for bad in ("retroactive 0:1%, 10:2 per unit", "incremental 0:100, 10:200",
+                "retroactive 0:5, 10:1%, 20:1 per unit"):
+        try:
+            parse_schedule(bad)
+        except ScheduleError:
+            pass
+        else:
+            raise AssertionError(bad)
+    # tiered_payout (docs/reference.md)
+    P = lambda b, p, t, tg=None: tiered_payout(Decimal(b), Decimal(p), parse_schedule(t),
+                                               None if tg is None else Decimal(tg))
+    assert P(1200, 135000, "retroactive 1000:3%") == 4050
+    assert P(1500, 135000, "incremental 0:1%, 1000:3%") == 2250
+    assert P(6000, 60000, "retroactive 1000:100, 5000:2%") == 1200
+    assert P(1500, 1000, "retroactive 1.2:20 per unit", 1000) == 20000
+    assert P(19, 19000, "incremental 0:1%, 15:3%") == 270          # docs/programs.md
+    assert P(3, 1, "incremental 0:1 per unit") == 1
+    assert P(3, 2, "incremental 0:1 per unit, 1:2 per unit") == Decimal("3.33333333333333333333")
+    assert P(3, 1, "incremental 0:1 per unit, 1:2 per unit") == Decimal("1.66666666666666666667")
 
 
 _self_check()

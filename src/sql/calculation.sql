@@ -23,6 +23,18 @@ CREATE FUNCTION @extschema@.effective_rate(basis numeric, schedule @extschema@.t
 COMMENT ON FUNCTION @extschema@.effective_rate(numeric, @extschema@.tier_schedule) IS
     'rebate / basis, rounded half up to 12 decimal places; NULL for a zero basis';
 
+CREATE FUNCTION @extschema@.tiered_payout(basis numeric, payout numeric, schedule @extschema@.tier_schedule,
+                                          target numeric DEFAULT NULL) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'rebate_tiered_payout' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.tiered_payout(numeric, numeric, @extschema@.tier_schedule, numeric) IS
+    'A schedule whose thresholds read the basis (achievement ratios of target where given) paying on another measure, payout: retroactive, the top tier reached pays its lump sum or its rate on the payout; incremental, the lump sums reached plus each rate band''s share of the payout pro rata to the basis (20 decimal places); the rates'' part never below 0 (lump sums reached are paid); capped; NULL when basis, payout or schedule is';
+
+CREATE FUNCTION @extschema@.tiered_rebate_on_top(below numeric, basis numeric, schedule @extschema@.tier_schedule)
+    RETURNS numeric
+    AS 'MODULE_PATHNAME', 'rebate_tiered_rebate_on_top' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.tiered_rebate_on_top(numeric, numeric, @extschema@.tier_schedule) IS
+    'The rebate of a basis placed on top of another (a period''s own basis above the earlier periods of its window): retroactive, the tier below + basis reaches pays its lump sum or its rate on basis; incremental, the rebate of below + basis less that of below; never below 0, capped';
+
 CREATE FUNCTION @extschema@.overachievement_rebate(actual numeric, target numeric,
                                                    schedule @extschema@.tier_schedule,
                                                    apply_to text DEFAULT 'total') RETURNS numeric

@@ -24,6 +24,17 @@ CREATE FUNCTION @extschema@.metrics(OUT name text, OUT description text, OUT uni
     AS 'MODULE_PATHNAME', 'rebate_metrics' LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 16;
 COMMENT ON FUNCTION @extschema@.metrics() IS 'The metric catalog, one row per metric (the view rebate.metric)';
 
+-- How a metric's value is computed (the catalog's basis column): the branch
+-- rebate.program_basis and rebate.verify_basis take for it.
+CREATE FUNCTION @extschema@.metric_basis(metric text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.basis FROM @extschema@.metrics() m WHERE m.name = metric
+$$;
+COMMENT ON FUNCTION @extschema@.metric_basis(text) IS
+    'How a metric''s value is computed: line_amount, line_margin, line_quantity, payments, customers or kpis; NULL for a name not in the catalog';
+
 CREATE VIEW @extschema@.metric WITH (security_invoker = true) AS SELECT * FROM @extschema@.metrics();
 COMMENT ON VIEW @extschema@.metric IS
     '指标 The metrics programs pay on, targets measure, scoring models score and views report';

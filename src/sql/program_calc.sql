@@ -147,7 +147,8 @@ COMMENT ON FUNCTION @extschema@.program_line_costs(@extschema@.program_version, 
 -- dates (less grace days).  partners NULL means all of the tenant's.
 CREATE FUNCTION @extschema@.program_basis(v @extschema@.program_version, from_day date, to_day date,
                                           partners bigint[] DEFAULT NULL)
-    RETURNS TABLE (partner_id bigint, parent_id bigint, basis numeric, unit_earned numeric, documents bigint)
+    RETURNS TABLE (partner_id bigint, parent_id bigint, basis numeric, unit_earned numeric, documents bigint,
+                   payout numeric)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     SET plan_cache_mode = force_generic_plan
@@ -155,7 +156,12 @@ AS $$
 #variable_conflict use_column
 DECLARE
     -- how the metric's basis is counted (rebate.metric): each branch below runs only for its kind
-    counted_from text := (SELECT m.basis FROM @extschema@.metrics() m WHERE m.name = v.metric);
+    counted_from text := @extschema@.metric_basis(v.metric);
+    -- and the measure the program pays on, where it is another (NULL: none)
+    paid_from    text := @extschema@.metric_basis(v.payout_metric);
+    -- costs are read only where the metric or the payout measure needs them
+    with_costs   boolean := v.metric = ANY (@extschema@.metric_names('needs_cost'))
+                            OR coalesce(v.payout_metric = ANY (@extschema@.metric_names('needs_cost')), false);
 BEGIN
     RETURN QUERY
         WITH scope AS (
@@ -178,12 +184,12 @@ BEGIN
             SELECT pl.partner_id, pl.product_id, sum(pl.quantity) AS quantity, sum(pl.amount) AS amount,
                    count(*) AS documents, 0 AS cost
               FROM @extschema@.program_lines(v, from_day, to_day, partners) pl
-             WHERE NOT v.metric = ANY (@extschema@.metric_names('needs_cost'))
+             WHERE NOT with_costs
              GROUP BY pl.partner_id, pl.product_id
             UNION ALL
             SELECT c.partner_id, c.product_id, c.quantity, c.amount, c.documents, c.cost
               FROM @extschema@.program_line_costs(v, from_day, to_day, partners) c
-             WHERE v.metric = ANY (@extschema@.metric_names('needs_cost'))
+             WHERE with_costs
         ), sales_basis AS (
             SELECT p.partner_id,
                    sum(CASE counted_from WHEN 'line_margin' THEN p.amount - p.cost
@@ -192,11 +198,15 @@ BEGIN
                    -- per full unit_size units, rounded toward zero so that a return takes back what its sale paid
                    sum(CASE WHEN v.unit_amount IS NOT NULL THEN trunc(p.quantity / v.unit_size) * v.unit_amount
                             WHEN v.unit_percent IS NOT NULL THEN p.amount * v.unit_percent / 100 END) AS unit_earned,
-                   sum(p.documents)::bigint AS documents
+                   sum(p.documents)::bigint AS documents,
+                   sum(CASE paid_from WHEN 'line_margin' THEN p.amount - p.cost
+                                      WHEN 'line_quantity' THEN p.quantity
+                                      WHEN 'line_amount' THEN p.amount END) AS payout
               FROM per_product p
              GROUP BY p.partner_id
         ), collected AS (
-            SELECT pay.partner_id, sum(pay.amount) AS basis, NULL::numeric AS unit_earned, count(*) AS documents
+            SELECT pay.partner_id, sum(pay.amount) AS basis, NULL::numeric AS unit_earned, count(*) AS documents,
+                   NULL::numeric AS payout
               FROM @extschema@.payment pay
               JOIN scope s ON s.id = pay.partner_id
               LEFT JOIN @extschema@.region r ON r.id = s.home_region_id
@@ -206,7 +216,8 @@ BEGIN
                AND pay.received_on - v.grace_days >= from_day AND pay.received_on - v.grace_days < to_day
              GROUP BY pay.partner_id
         ), customers AS (
-            SELECT c.partner_id, count(*)::numeric AS basis, NULL::numeric AS unit_earned, count(*) AS documents
+            SELECT c.partner_id, count(*)::numeric AS basis, NULL::numeric AS unit_earned, count(*) AS documents,
+                   NULL::numeric AS payout
               FROM @extschema@.end_customer c
               JOIN scope s ON s.id = c.partner_id
               LEFT JOIN @extschema@.region r ON r.id = coalesce(c.region_id, s.home_region_id)
@@ -219,14 +230,15 @@ BEGIN
             SELECT * FROM sales_basis UNION ALL SELECT * FROM collected UNION ALL SELECT * FROM customers
         )
         SELECT s.id, s.parent_id, pg_catalog.trim_scale(coalesce(f.basis, 0)), pg_catalog.trim_scale(f.unit_earned),
-               coalesce(f.documents, 0)
+               coalesce(f.documents, 0),
+               CASE WHEN paid_from IS NOT NULL THEN pg_catalog.trim_scale(coalesce(f.payout, 0)) END
           FROM scope s
           LEFT JOIN found f ON f.partner_id = s.id
          WHERE f.partner_id IS NOT NULL OR s.state = 'active';
 END
 $$;
 COMMENT ON FUNCTION @extschema@.program_basis(@extschema@.program_version, date, date, bigint[]) IS
-    'The basis of each partner in the version''s scope over document dates [from_day, to_day) (less grace days): active partners, and any partner with documents';
+    'The basis of each partner in the version''s scope over document dates [from_day, to_day) (less grace days): active partners, and any partner with documents; payout is the measure the program pays on where it is not the metric (payout_metric), else NULL';
 
 -- The multiplier of a schedule's tier (NULL below the first tier and for lump sums).
 -- (PL/pgSQL like the small helpers below: called once per program by
@@ -236,7 +248,7 @@ CREATE FUNCTION @extschema@.tier_rate(schedule @extschema@.tier_schedule, tier i
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN CASE @extschema@.schedule_kind(schedule)
+    RETURN CASE (@extschema@.schedule_tier_kinds(schedule))[tier]
                 WHEN 'percent' THEN pg_catalog.trim_scale((@extschema@.schedule_values(schedule))[tier] / 100)
                 WHEN 'per_unit' THEN (@extschema@.schedule_values(schedule))[tier]
            END;
@@ -246,10 +258,12 @@ COMMENT ON FUNCTION @extschema@.tier_rate(@extschema@.tier_schedule, integer) IS
     'The multiplier of tier n of a schedule (a percentage / 100, or the amount per unit); NULL for lump sums or outside the tiers';
 
 -- Rating one basis under a version: the tier, rate, what it earns, how far the
--- next tier is and what it would pay, and the reason where nothing can be paid.
+-- next tier is and what it would pay (on the payout measure counted so far,
+-- for programs paying on another measure), and the reason where nothing can
+-- be paid.
 -- comparison is the target (overachievement) or last year's basis (growth).
 CREATE FUNCTION @extschema@.rate_basis(v @extschema@.program_version, basis numeric, comparison numeric,
-                                       unit_earned numeric,
+                                       unit_earned numeric, payout numeric, window_basis numeric,
                                        OUT tier integer, OUT rate numeric, OUT earned numeric,
                                        OUT next_tier_gap numeric, OUT next_tier_rebate numeric,
                                        OUT status text, OUT explanation text)
@@ -258,6 +272,10 @@ CREATE FUNCTION @extschema@.rate_basis(v @extschema@.program_version, basis nume
 AS $$
 DECLARE
     against_target boolean := v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year'));
+    -- thresholds in the metric, paid on another measure (payout_metric)
+    pays_on_payout boolean := v.payout_metric IS NOT NULL AND v.kind IN ('tiered', 'overachievement');
+    -- the tiers reached by a window of periods, the period paid on its own basis on top
+    windowed boolean := v.tier_window <> 'period' AND v.kind = 'tiered' AND window_basis IS NOT NULL;
     tiers   record;
     above   numeric;
 BEGIN
@@ -296,10 +314,13 @@ BEGIN
                min(t.threshold * comparison) FILTER (WHERE t.threshold * comparison > basis) AS next_start
           INTO tiers FROM pg_catalog.unnest(@extschema@.schedule_thresholds(v.schedule)) AS t (threshold);
         tier := tiers.reached;
-        earned := @extschema@.overachievement_rebate(basis, comparison, v.schedule, v.apply_to);
+        earned := CASE WHEN pays_on_payout THEN @extschema@.tiered_payout(basis, payout, v.schedule, comparison)
+                       ELSE @extschema@.overachievement_rebate(basis, comparison, v.schedule, v.apply_to) END;
         IF tiers.next_start IS NOT NULL THEN
             next_tier_gap := tiers.next_start - basis;
-            next_tier_rebate := @extschema@.overachievement_rebate(tiers.next_start, comparison, v.schedule, v.apply_to);
+            next_tier_rebate := CASE WHEN pays_on_payout
+                                     THEN @extschema@.tiered_payout(tiers.next_start, payout, v.schedule, comparison)
+                                     ELSE @extschema@.overachievement_rebate(tiers.next_start, comparison, v.schedule, v.apply_to) END;
         END IF;
         rate := @extschema@.tier_rate(v.schedule, tier);
         above := basis - comparison;
@@ -307,26 +328,47 @@ BEGIN
                                          v.metric, basis, CASE WHEN v.metric = ANY (@extschema@.metric_names('last_year')) THEN 'last year''s' ELSE 'target' END,
                                          comparison, pg_catalog.round(basis * 100 / comparison, 2), tier,
                                          CASE WHEN rate IS NULL THEN '' ELSE pg_catalog.format(' at %s on the %s', rate,
-                                              CASE WHEN v.apply_to = 'excess' THEN pg_catalog.format('excess %s', above)
+                                              CASE WHEN pays_on_payout THEN pg_catalog.format('%s %s', v.payout_metric, payout)
+                                                   WHEN v.apply_to = 'excess' THEN pg_catalog.format('excess %s', above)
                                                    ELSE 'whole basis' END) END,
                                          earned);
+    WHEN windowed THEN
+        tier := @extschema@.tier_index(window_basis, v.schedule);
+        earned := @extschema@.tiered_rebate_on_top(window_basis - basis, basis, v.schedule);
+        next_tier_gap := @extschema@.next_tier_gap(window_basis, v.schedule);
+        IF next_tier_gap IS NOT NULL THEN
+            next_tier_rebate := @extschema@.tiered_rebate_on_top(window_basis - basis, basis + next_tier_gap, v.schedule);
+        END IF;
+        rate := @extschema@.tier_rate(v.schedule, tier);
+        explanation := pg_catalog.format('%s %s on top of %s earlier in the %s, %s in all: tier %s of %s (%s, %s)%s: %s',
+                                         v.metric, basis, window_basis - basis,
+                                         CASE v.tier_window WHEN 'to_date' THEN 'year to date'
+                                              ELSE pg_catalog.format('%s %ss rolling', v.window_periods, v.period_unit) END,
+                                         window_basis, tier, @extschema@.schedule_thresholds(v.schedule)::text,
+                                         @extschema@.schedule_mode(v.schedule), @extschema@.schedule_kind(v.schedule),
+                                         CASE WHEN rate IS NULL THEN '' ELSE pg_catalog.format(' at %s', rate) END, earned);
     ELSE
         tier := @extschema@.tier_index(basis, v.schedule);
-        earned := @extschema@.tiered_rebate(basis, v.schedule);
+        earned := CASE WHEN pays_on_payout THEN @extschema@.tiered_payout(basis, payout, v.schedule)
+                       ELSE @extschema@.tiered_rebate(basis, v.schedule) END;
         next_tier_gap := @extschema@.next_tier_gap(basis, v.schedule);
         IF next_tier_gap IS NOT NULL THEN
-            next_tier_rebate := @extschema@.tiered_rebate(basis + next_tier_gap, v.schedule);
+            next_tier_rebate := CASE WHEN pays_on_payout
+                                     THEN @extschema@.tiered_payout(basis + next_tier_gap, payout, v.schedule)
+                                     ELSE @extschema@.tiered_rebate(basis + next_tier_gap, v.schedule) END;
         END IF;
         rate := @extschema@.tier_rate(v.schedule, tier);
         explanation := pg_catalog.format('%s %s: tier %s of %s (%s, %s)%s: %s', v.metric, basis, tier,
                                          @extschema@.schedule_thresholds(v.schedule)::text,
                                          @extschema@.schedule_mode(v.schedule), @extschema@.schedule_kind(v.schedule),
-                                         CASE WHEN rate IS NULL THEN '' ELSE pg_catalog.format(' at %s', rate) END, earned);
+                                         CASE WHEN rate IS NULL THEN ''
+                                              WHEN pays_on_payout THEN pg_catalog.format(' at %s on %s %s', rate, v.payout_metric, payout)
+                                              ELSE pg_catalog.format(' at %s', rate) END, earned);
     END CASE;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rate_basis(@extschema@.program_version, numeric, numeric, numeric) IS
-    'Rates one basis under a program version: tier, rate, exact rebate (before the cap), gap to the next tier and what it would pay, status and the formula in words';
+COMMENT ON FUNCTION @extschema@.rate_basis(@extschema@.program_version, numeric, numeric, numeric, numeric, numeric) IS
+    'Rates one basis under a program version (payout: the measure it pays on, where payout_metric names one, rated by rebate.tiered_payout; window_basis: the basis of the tier window, where the version has one, rated by rebate.tiered_rebate_on_top): tier, rate, exact rebate (before the cap), gap to the next tier and what it would pay, status and the formula in words';
 
 -- Targets are looked up per partner and metric by progress.
 CREATE INDEX target_partner_metric ON @extschema@.target (tenant_id, partner_id, metric);
@@ -395,10 +437,109 @@ CREATE TYPE @extschema@.program_result AS (
     explanation      text,
     group_id         bigint,
     stacking         text,
-    paid             numeric
+    paid             numeric,
+    payout           numeric,
+    guarantee        numeric,
+    carry_forward    numeric
 );
 COMMENT ON TYPE @extschema@.program_result IS
-    'One partner''s result under a program version: component own or override; comparison is the target (overachievement) or last year''s basis (growth); earned before and rebate after the cap, paid after stacking, all exact; status ok, no_target, no_comparison_base or not_shown';
+    'One partner''s result under a program version: component own or override; comparison is the target (overachievement) or last year''s basis (growth); earned before and rebate after the cap, paid after stacking, all exact; status ok, no_target, no_comparison_base or not_shown; payout is the measure paid on where the version names a payout_metric; guarantee the minimum paid (own rows of guaranteed programs) and carry_forward the position carried to the next period (shortfall: minus what is to be recovered; excess: what counts toward later minimums; both: rebates less minimums so far)';
+
+-- A guaranteed minimum, one period: what is paid given the rebate earned and
+-- the position carried in, and the position carried on.  The position is
+-- signed: shortfall, minus what earlier minimums paid beyond the rebates (to
+-- recover from rebates above later minimums); excess, what earlier rebates
+-- paid above the minimums (counting toward later ones); both, the rebates so
+-- far less the minimums so far (so that what is paid in all is the larger of
+-- the two sums); none carries nothing.
+CREATE FUNCTION @extschema@.guarantee_step(carry text, guarantee numeric, earned numeric, carried_in numeric,
+                                           OUT paid numeric, OUT carried_on numeric)
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pos numeric := coalesce(carried_in, 0);
+BEGIN
+    CASE carry
+    WHEN 'shortfall' THEN
+        paid := greatest(guarantee, earned + pos);
+        carried_on := pos + earned - paid;
+    WHEN 'excess' THEN
+        paid := greatest(earned, guarantee - pos);
+        carried_on := greatest(pos + earned - guarantee, 0);
+    WHEN 'both' THEN
+        paid := guarantee + greatest(pos + earned - guarantee, 0) - greatest(pos, 0);
+        carried_on := pos + earned - guarantee;
+    ELSE
+        paid := greatest(earned, guarantee);
+    END CASE;
+    paid := pg_catalog.trim_scale(paid);
+    carried_on := pg_catalog.trim_scale(carried_on);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.guarantee_step(text, numeric, numeric, numeric) IS
+    'One period of a guaranteed minimum: paid and the position carried on, from the rebate earned and the position carried in (shortfall, excess, both or none)';
+
+-- The same version without its guarantee: what its periods earn.
+CREATE FUNCTION @extschema@.without_guarantee(v @extschema@.program_version) RETURNS @extschema@.program_version
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    v.guarantee := NULL;
+    v.guarantee_carry := 'none';
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.without_guarantee(@extschema@.program_version) IS
+    'Internal: a version with its guaranteed minimum taken away, to compute what its periods earn';
+
+-- The position a guaranteed minimum carries into a period, per partner: the
+-- program's earlier periods, back to the first of the run whose versions
+-- carry a guarantee the same way over the same period unit, folded forward.
+CREATE FUNCTION @extschema@.guarantee_position(v @extschema@.program_version, period daterange,
+                                               for_partner bigint DEFAULT NULL)
+    RETURNS TABLE (partner_id bigint, carried numeric)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    chain   @extschema@.program_version[] := '{}';
+    periods daterange[] := '{}';
+    earlier @extschema@.program_version;
+    p       daterange := period;
+    pos     jsonb := '{}';
+    r       record;
+    step    record;
+BEGIN
+    IF v.guarantee IS NULL OR v.guarantee_carry = 'none' THEN
+        RETURN;
+    END IF;
+    LOOP
+        earlier := @extschema@.governing_version(v.program_id, lower(p) - 1);
+        EXIT WHEN earlier.id IS NULL OR earlier.guarantee IS NULL OR earlier.guarantee_carry <> v.guarantee_carry
+                  OR earlier.period_unit <> v.period_unit OR earlier.period_unit = 'range';
+        p := @extschema@.program_period(earlier, lower(p) - 1);
+        chain := earlier || chain;
+        periods := p || periods;
+    END LOOP;
+    FOR i IN 1 .. coalesce(pg_catalog.array_length(chain, 1), 0) LOOP
+        FOR r IN SELECT x.partner_id, x.rebate
+                   FROM @extschema@.program_results(@extschema@.without_guarantee(chain[i]), periods[i], NULL,
+                                                    guarantee_position.for_partner) x
+                  WHERE x.component = 'own' AND x.rebate IS NOT NULL
+        LOOP
+            step := @extschema@.guarantee_step(chain[i].guarantee_carry, chain[i].guarantee, r.rebate,
+                                               (pos ->> r.partner_id::text)::numeric);
+            pos := pos || pg_catalog.jsonb_build_object(r.partner_id::text, step.carried_on);
+        END LOOP;
+    END LOOP;
+    RETURN QUERY SELECT e.key::bigint, (e.value #>> '{}')::numeric FROM pg_catalog.jsonb_each(pos) AS e;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.guarantee_position(@extschema@.program_version, daterange, bigint) IS
+    'The position a guaranteed minimum carries into a period, per partner, from the program''s earlier periods that carry it';
 
 CREATE FUNCTION @extschema@.program_results(v @extschema@.program_version, period daterange,
                                             as_of date DEFAULT NULL, partner_id bigint DEFAULT NULL)
@@ -416,17 +557,48 @@ DECLARE
                             AND EXISTS (SELECT 1 FROM @extschema@.partner c
                                          WHERE c.tenant_id = v.tenant_id AND c.parent_id = program_results.partner_id);
 BEGIN
+    IF v.guarantee IS NOT NULL THEN
+        -- the rebates as earned, then the minimum, with what earlier periods carry in
+        RETURN QUERY
+            SELECT r.program_id, r.version_id, r.version, r.partner_id, r.component, r.period, r.counted_until,
+                   r.metric, r.kind, r.basis, r.comparison, r.tier, r.rate, r.earned, r.cap_applied, r.rebate,
+                   r.next_tier_gap, r.next_tier_rebate, r.documents, r.status,
+                   r.explanation || CASE WHEN r.component = 'own' THEN pg_catalog.format('; guaranteed minimum %s%s: pays %s',
+                       pg_catalog.trim_scale(v.guarantee),
+                       CASE WHEN v.guarantee_carry <> 'none'
+                            THEN pg_catalog.format(' (%s carried: %s in, %s on)', v.guarantee_carry,
+                                                   coalesce(gp.carried, 0), g.carried_on) ELSE '' END,
+                       g.paid) ELSE '' END,
+                   r.group_id, r.stacking, coalesce(g.paid, r.paid), r.payout,
+                   CASE WHEN r.component = 'own' THEN pg_catalog.trim_scale(v.guarantee) END, g.carried_on
+              FROM @extschema@.program_results(@extschema@.without_guarantee(v), period, as_of, program_results.partner_id) r
+              LEFT JOIN @extschema@.guarantee_position(v, period, program_results.partner_id) gp
+                     ON gp.partner_id = r.partner_id
+              LEFT JOIN LATERAL @extschema@.guarantee_step(v.guarantee_carry, v.guarantee, r.rebate, gp.carried) g
+                     ON r.component = 'own';
+        RETURN;
+    END IF;
     overriding.kind := 'tiered';
     overriding.schedule := v.override_schedule;
     overriding.unit_amount := NULL;
     overriding.unit_percent := NULL;
+    overriding.payout_metric := NULL;
+    overriding.tier_window := 'period';
     IF v.metric = ANY (@extschema@.metric_names('last_year')) THEN
         overriding.metric := 'net_sales';    -- the override is on the sub-partners' sales, not on their growth
     END IF;
     RETURN QUERY
         WITH win AS (
             SELECT lower(period) AS from_day,
-                   CASE WHEN as_of IS NULL OR as_of + 1 >= upper(period) THEN upper(period) ELSE as_of + 1 END AS to_day
+                   CASE WHEN as_of IS NULL OR as_of + 1 >= upper(period) THEN upper(period) ELSE as_of + 1 END AS to_day,
+                   -- where the tiers are reached by a window: its first day
+                   CASE v.tier_window
+                        WHEN 'to_date' THEN pg_catalog.date_trunc('year', lower(period))::date
+                        WHEN 'rolling' THEN (lower(period) - (v.window_periods - 1)
+                                             * CASE v.period_unit WHEN 'month' THEN '1 month'::interval
+                                                                  WHEN 'quarter' THEN '3 months'::interval
+                                                                  ELSE '1 year'::interval END)::date
+                   END AS window_from
         ), asked AS (
             SELECT CASE WHEN program_results.partner_id IS NULL THEN NULL
                         ELSE ARRAY[program_results.partner_id] END AS partners
@@ -441,10 +613,15 @@ BEGIN
                    @extschema@.program_basis(v, (w.from_day - '1 year'::interval)::date,
                                              (w.to_day - '1 year'::interval)::date, a.partners) ly
              WHERE v.metric = ANY (@extschema@.metric_names('last_year'))
+        ), windows AS (
+            SELECT wb.partner_id, wb.basis
+              FROM win w, asked a, @extschema@.program_basis(v, w.window_from, w.to_day, a.partners) wb
+             WHERE v.tier_window <> 'period'
         ), own AS (
-            SELECT b.*, 'own'::text AS component, c.comparison
+            SELECT b.*, 'own'::text AS component, c.comparison, wd.basis AS window_basis
               FROM win w, asked a, @extschema@.program_basis(v, w.from_day, w.to_day, a.partners) b
               LEFT JOIN comparisons c ON c.partner_id = b.partner_id
+              LEFT JOIN windows wd ON wd.partner_id = b.partner_id
         ), children AS (
             SELECT b.*
               FROM win w, @extschema@.program_basis(v, w.from_day, w.to_day,
@@ -453,7 +630,7 @@ BEGIN
              WHERE v.override_schedule IS NOT NULL AND program_results.partner_id IS NOT NULL
                AND has_children
             UNION ALL
-            SELECT o.partner_id, o.parent_id, o.basis, o.unit_earned, o.documents FROM own o
+            SELECT o.partner_id, o.parent_id, o.basis, o.unit_earned, o.documents, o.payout FROM own o
              WHERE v.override_schedule IS NOT NULL AND program_results.partner_id IS NULL
         ), override AS (
             SELECT c.parent_id AS partner_id, sum(c.basis) AS basis, sum(c.documents)::bigint AS documents
@@ -462,13 +639,13 @@ BEGIN
                AND (program_results.partner_id IS NULL OR c.parent_id = program_results.partner_id)
              GROUP BY c.parent_id
         ), rated AS (
-            SELECT o.partner_id, o.component, o.basis, o.comparison, o.documents, r.*
-              FROM own o, LATERAL @extschema@.rate_basis(v, o.basis, o.comparison, o.unit_earned) r
+            SELECT o.partner_id, o.component, o.basis, o.comparison, o.documents, o.payout, r.*
+              FROM own o, LATERAL @extschema@.rate_basis(v, o.basis, o.comparison, o.unit_earned, o.payout, o.window_basis) r
             UNION ALL
-            SELECT ov.partner_id, 'override', ov.basis, NULL, ov.documents, r.tier, r.rate, r.earned,
+            SELECT ov.partner_id, 'override', ov.basis, NULL, ov.documents, NULL, r.tier, r.rate, r.earned,
                    r.next_tier_gap, r.next_tier_rebate, r.status,
                    'override on the sum of direct sub-partners: ' || r.explanation
-              FROM override ov, LATERAL @extschema@.rate_basis(overriding, ov.basis, NULL, NULL) r
+              FROM override ov, LATERAL @extschema@.rate_basis(overriding, ov.basis, NULL, NULL, NULL, NULL) r
         )
         SELECT v.program_id, v.id, v.version, r.partner_id, r.component, period, (w.to_day - 1), v.metric, v.kind,
                pg_catalog.trim_scale(r.basis), pg_catalog.trim_scale(r.comparison), r.tier, r.rate,
@@ -478,7 +655,8 @@ BEGIN
                pg_catalog.trim_scale(r.next_tier_gap), pg_catalog.trim_scale(r.next_tier_rebate), r.documents, r.status,
                r.explanation || CASE WHEN r.earned > v.cap THEN pg_catalog.format('; capped at %s', v.cap) ELSE '' END,
                v.group_id, NULL::text,
-               pg_catalog.trim_scale(CASE WHEN r.earned > v.cap THEN v.cap ELSE r.earned END)
+               pg_catalog.trim_scale(CASE WHEN r.earned > v.cap THEN v.cap ELSE r.earned END),
+               r.payout, NULL::numeric, NULL::numeric
           FROM rated r, win w
          ORDER BY r.partner_id, r.component DESC;
 END
@@ -515,6 +693,9 @@ DECLARE
     paid_before numeric;
     unknown     boolean;
     reduced     numeric;
+    reduced_payout numeric;
+    reduces_basis  boolean;
+    reduces_payout boolean;
     i           integer;
 BEGIN
     RETURN QUERY SELECT (u).* FROM pg_catalog.unnest(results) AS u WHERE u.group_id IS NULL OR u.component <> 'own';
@@ -557,13 +738,17 @@ BEGIN
                                            (SELECT p.code FROM @extschema@.program p WHERE p.id = (g.members[winner]).program_id))
                 END;
             ELSE
-                -- cascade: money bases are reduced by what earlier programs of the group paid, then re-rated
-                IF paid_before <> 0 AND r.metric = ANY (@extschema@.metric_names('money_basis'))
-                   AND r.status = 'ok' THEN
-                    SELECT * INTO v FROM @extschema@.program_version pv WHERE pv.id = r.version_id;
-                    reduced := r.basis - paid_before;
+                -- cascade: money measures (the basis, and the measure paid on where it is another) are
+                -- reduced by what earlier programs of the group paid, then re-rated
+                SELECT * INTO v FROM @extschema@.program_version pv WHERE pv.id = r.version_id;
+                reduces_basis := v.reduced_by_earlier AND r.metric = ANY (@extschema@.metric_names('money_basis'));
+                reduces_payout := v.reduced_by_earlier AND r.payout IS NOT NULL
+                                  AND v.payout_metric = ANY (@extschema@.metric_names('money_basis'));
+                IF paid_before <> 0 AND (reduces_basis OR reduces_payout) AND r.status = 'ok' THEN
+                    reduced := CASE WHEN reduces_basis THEN r.basis - paid_before ELSE r.basis END;
+                    reduced_payout := CASE WHEN reduces_payout THEN r.payout - paid_before ELSE r.payout END;
                     SELECT * INTO rerated
-                      FROM @extschema@.rate_basis(v, reduced, r.comparison, reduced * v.unit_percent / 100);
+                      FROM @extschema@.rate_basis(v, reduced, r.comparison, reduced * v.unit_percent / 100, reduced_payout, NULL);
                     r.tier := rerated.tier;
                     r.rate := rerated.rate;
                     r.earned := pg_catalog.trim_scale(rerated.earned);
@@ -573,16 +758,30 @@ BEGIN
                     r.next_tier_rebate := pg_catalog.trim_scale(rerated.next_tier_rebate);
                     r.explanation := rerated.explanation
                                      || CASE WHEN r.cap_applied THEN pg_catalog.format('; capped at %s', v.cap) ELSE '' END;
-                    r.stacking := pg_catalog.format('cascade in group %s: rated on %s, the basis %s less %s paid by earlier programs',
-                                                    g.code, pg_catalog.trim_scale(reduced), r.basis,
-                                                    pg_catalog.trim_scale(paid_before));
+                    r.stacking := pg_catalog.format('cascade in group %s: %s', g.code, CASE
+                        WHEN NOT reduces_payout
+                        THEN pg_catalog.format('rated on %s, the basis %s less %s paid by earlier programs',
+                                               pg_catalog.trim_scale(reduced), r.basis, pg_catalog.trim_scale(paid_before))
+                        WHEN NOT reduces_basis
+                        THEN pg_catalog.format('paid on %s %s, the %s less %s paid by earlier programs', v.payout_metric,
+                                               pg_catalog.trim_scale(reduced_payout), r.payout, pg_catalog.trim_scale(paid_before))
+                        ELSE pg_catalog.format('rated on %s and paid on %s %s, the basis %s and the %s less %s paid by earlier programs',
+                                               pg_catalog.trim_scale(reduced), v.payout_metric, pg_catalog.trim_scale(reduced_payout),
+                                               r.basis, r.payout, pg_catalog.trim_scale(paid_before)) END);
                 ELSE
                     r.stacking := pg_catalog.format('cascade in group %s: %s', g.code,
                                                     CASE WHEN i = 1 THEN 'first in priority order, on its whole basis'
-                                                         ELSE 'basis not reduced (not an amount)' END);
+                                                         WHEN NOT v.reduced_by_earlier THEN 'not reduced by earlier programs, on its whole basis'
+                                                         WHEN NOT (reduces_basis OR reduces_payout) THEN 'basis not reduced (not an amount)'
+                                                         WHEN r.status <> 'ok' THEN pg_catalog.format('nothing is rated (%s)', r.status)
+                                                         ELSE 'on its whole basis, the earlier programs paid nothing' END);
                 END IF;
                 r.paid := r.rebate;
-                paid_before := paid_before + r.paid;
+                IF v.reduces_later THEN
+                    paid_before := paid_before + r.paid;
+                ELSE
+                    r.stacking := r.stacking || '; excluded from later programs'' reductions';
+                END IF;
             END IF;
             RETURN NEXT r;
         END LOOP;
@@ -612,7 +811,7 @@ CREATE FUNCTION @extschema@.progress(partner_id bigint, as_of date DEFAULT CURRE
                    period daterange, counted_until date, metric text, kind text, basis numeric, target numeric,
                    achievement numeric, tier integer, rate numeric, earned numeric, cap_applied boolean, rebate numeric,
                    next_tier_gap numeric, next_tier_rebate numeric, documents bigint, status text, explanation text,
-                   stacking text, paid numeric)
+                   stacking text, paid numeric, guarantee numeric, carry_forward numeric)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -621,6 +820,9 @@ DECLARE
     results @extschema@.program_result[] := '{}';
     costs   boolean := @extschema@.sees_costs();
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.partner pa WHERE pa.id = progress.partner_id) THEN
+        RAISE EXCEPTION 'partner % does not exist or is not visible to you', partner_id USING ERRCODE = 'no_data_found';
+    END IF;
     FOR v IN SELECT pv.* FROM @extschema@.partner pa
                JOIN @extschema@.program_version pv ON pv.tenant_id = pa.tenant_id
               WHERE pa.id = progress.partner_id AND pv.status = 'active' AND pv.effective @> as_of
@@ -630,7 +832,7 @@ BEGIN
                                       @extschema@.program_period(v, as_of), as_of, v.metric, v.kind,
                                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'not_shown',
                                       'the basis is the gross margin, which needs costs you may not see; the rebate is shown on the statement',
-                                      v.group_id, NULL, NULL)::@extschema@.program_result;
+                                      v.group_id, NULL, NULL, NULL, NULL, NULL)::@extschema@.program_result;
         ELSE
             results := results || ARRAY(SELECT r FROM @extschema@.program_results(v, @extschema@.program_period(v, as_of),
                                                                                    as_of, progress.partner_id) r);
@@ -641,14 +843,14 @@ BEGIN
            r.comparison,
            CASE WHEN r.comparison > 0 THEN pg_catalog.round(r.basis / r.comparison, 4) END,
            r.tier, r.rate, r.earned, r.cap_applied, r.rebate, r.next_tier_gap, r.next_tier_rebate, r.documents,
-           r.status, r.explanation, r.stacking, r.paid
+           r.status, r.explanation, r.stacking, r.paid, r.guarantee, r.carry_forward
       FROM @extschema@.apply_stacking(results) r
       JOIN @extschema@.program p ON p.id = r.program_id
      ORDER BY p.code, r.component DESC;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.progress(bigint, date) IS
-    'A partner''s progress in every program governing as_of: basis so far, target and achievement, tier, rate, rebate earned so far, gap to the next tier and what it would pay, stacking outcome and the amount paid';
+    'A partner''s progress in every program governing as_of: basis so far, target and achievement, tier, rate, rebate earned so far, gap to the next tier and what it would pay, stacking outcome, the amount paid, and a guaranteed minimum with what it carries';
 
 CREATE VIEW @extschema@.v_partner_progress WITH (security_invoker = true) AS
 SELECT pa.tenant_id, pa.id AS partner_id, pa.code AS partner_code, pa.name AS partner_name, g.*
@@ -683,6 +885,8 @@ COMMENT ON COLUMN @extschema@.v_partner_progress.documents IS '单据数 Documen
 COMMENT ON COLUMN @extschema@.v_partner_progress.status IS '状态 ok; no_target (overachievement without a target above 0: nothing is paid); no_comparison_base (growth without net sales a year earlier: nothing is paid); not_shown (a gross-margin program and the reader may not see costs: no numbers)';
 COMMENT ON COLUMN @extschema@.v_partner_progress.explanation IS '计算说明 The calculation in words: basis, tier, rate and rebate, and the cap where it applied';
 COMMENT ON COLUMN @extschema@.v_partner_progress.stacking IS '叠加说明 The outcome in the program''s stacking group, in words (sum, max, exclusive, cascade; in cascade groups tier, rate, earned, rebate and the next tier are re-rated on the basis less what earlier programs paid); NULL for programs in no group and for override rows';
+COMMENT ON COLUMN @extschema@.v_partner_progress.guarantee IS '保底 The minimum the program pays the partner in the period (guarantee); NULL without one and for override rows';
+COMMENT ON COLUMN @extschema@.v_partner_progress.carry_forward IS '结转 What a guaranteed minimum carries to the next period: shortfall, minus what the minimums paid beyond the rebates (recovered from rebates above later minimums); excess, what the rebates paid above the minimums (counting toward later ones); both, the rebates so far less the minimums so far; NULL when nothing is carried';
 COMMENT ON COLUMN @extschema@.v_partner_progress.paid IS '实付返利 What the program pays after the cap and stacking, exact: the rebate outside groups, in sum groups and in cascade groups; in max and exclusive groups the winner''s rebate, 0 for the others; NULL when not_shown, or when a max, exclusive or cascade group has a program not shown to the reader';
 
 -- Trial runs: a version (or the governing one, or a draft), optionally with
@@ -708,7 +912,8 @@ BEGIN
             USING ERRCODE = 'no_data_found', HINT = 'Name the version (a draft too) to try.';
     END IF;
     IF overrides IS NOT NULL THEN
-        v := pg_catalog.jsonb_populate_record(v, overrides - ARRAY['id', 'tenant_id', 'program_id', 'version', 'status']);
+        PERFORM @extschema@.check_definition_changes(overrides, 'a trial run');
+        v := pg_catalog.jsonb_populate_record(v, overrides);
         PERFORM @extschema@.check_program_version(v);
     END IF;
     RETURN QUERY SELECT * FROM @extschema@.program_results(v, period);

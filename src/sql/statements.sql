@@ -104,6 +104,9 @@ CREATE TABLE @extschema@.statement_line (
     explanation      text NOT NULL,
     adjustment_id    bigint,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- (last: added in 0.7.0, where an upgrade appends them)
+    guarantee        numeric,
+    carry_forward    numeric,
     PRIMARY KEY (tenant_id, id),
     CONSTRAINT statement_line_line_no_key UNIQUE (tenant_id, statement_id, line_no),
     CONSTRAINT statement_line_adjustment_key UNIQUE (tenant_id, adjustment_id),
@@ -124,6 +127,8 @@ COMMENT ON COLUMN @extschema@.statement_line.line_kind IS
     'final (the period''s settlement), interim (cumulative so far, a period still running), adjustment (a change to a period already settled: documents that arrived late), manual (an amount agreed on resolving a dispute)';
 COMMENT ON COLUMN @extschema@.statement_line.program_period IS 'The program period the line settles, or corrects (adjustment lines), or the disputed statement''s period (manual lines)';
 COMMENT ON COLUMN @extschema@.statement_line.paid IS 'What the program pays after the cap and stacking, exact';
+COMMENT ON COLUMN @extschema@.statement_line.guarantee IS 'The guaranteed minimum of the program period (own lines of guaranteed programs); NULL without one';
+COMMENT ON COLUMN @extschema@.statement_line.carry_forward IS 'What the guaranteed minimum carries to the program''s next period after this one (see v_partner_progress.carry_forward); NULL when nothing is carried';
 COMMENT ON COLUMN @extschema@.statement_line.gross IS 'paid rounded once, with rebate.round_money in the tenant''s currency and rounding mode';
 COMMENT ON COLUMN @extschema@.statement_line.already_settled IS 'The net amounts of earlier statements'' lines for the same partner, program, component and program period';
 COMMENT ON COLUMN @extschema@.statement_line.net IS 'gross - already_settled: what this statement pays for the line';
@@ -327,7 +332,7 @@ COMMENT ON FUNCTION @extschema@.changed_since(bigint, bigint) IS
 
 -- Closing a period.
 -- One close per tenant at a time, serialised on the tenant's settings row.
-CREATE FUNCTION @extschema@.close_period(tenant_id bigint, period daterange)
+CREATE FUNCTION @extschema@.close_period(tenant_id bigint, period daterange, early boolean DEFAULT false)
     RETURNS TABLE (currency text, statements integer, lines integer, total numeric, kept integer, rechecked integer)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -361,6 +366,25 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', DETAIL = pg_catalog.format('The period given is %s.', period),
                   HINT = 'Give a range such as ''[2026-10-01,2027-01-01)''.';
     END IF;
+    -- statements settle whole months, the smallest program period
+    IF lower(period) <> @extschema@.period_start('month', lower(period))
+       OR upper(period) <> @extschema@.period_start('month', upper(period)) THEN
+        RAISE EXCEPTION 'the period to close must start on the first day of a month and end on the last day of one'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = pg_catalog.format('The period given is %s.', period),
+                  HINT = pg_catalog.format('Close whole months, e.g. ''[%s,%s)''.', @extschema@.period_start('month', lower(period)),
+                                           (@extschema@.period_start('month', lower(period)) + '1 month'::interval)::date);
+    END IF;
+    -- a period is settled once it has ended: closing one still running pays it as final
+    -- while documents may still come; that is a choice, not a default
+    IF lower(period) > CURRENT_DATE OR (upper(period) > CURRENT_DATE AND NOT coalesce(early, false)) THEN
+        RAISE EXCEPTION 'period % has not ended', period
+            USING ERRCODE = 'RB062',
+                  DETAIL = CASE WHEN lower(period) > CURRENT_DATE
+                                THEN 'It starts after today.'
+                                ELSE pg_catalog.format('Its last day is %s; today is %s.', upper(period) - 1, CURRENT_DATE) END,
+                  HINT = CASE WHEN lower(period) > CURRENT_DATE THEN 'Close a period once it has ended.'
+                              ELSE 'Close it once it has ended, or settle it early with early => true (documents that come later are settled as adjustments).' END;
+    END IF;
     -- one close per tenant at a time: on the tenant's settings row, which only its
     -- managers and the admins may lock (an advisory lock's key anyone can take,
     -- to hold a tenant's close up or to watch for it)
@@ -378,7 +402,9 @@ BEGIN
             USING ERRCODE = 'RB062',
                   DETAIL = CASE WHEN blocking.status = 'draft'
                                 THEN 'What a statement settles depends on what the statements before it settled.'
-                                ELSE 'A later period is already settled.' END,
+                                WHEN blocking.period && period
+                                THEN pg_catalog.format('Period %s overlaps it and ends after it; its statements are issued.', blocking.period)
+                                ELSE pg_catalog.format('Period %s, which comes after it, is already settled.', blocking.period) END,
                   HINT = CASE WHEN blocking.status = 'draft'
                               THEN pg_catalog.format('Issue the statements of %s (rebate.issue_statements), or close %s again.',
                                                      blocking.period, blocking.period)
@@ -429,6 +455,35 @@ BEGIN
      WHERE upper(so.program_period) + pv.grace_days > changed
        AND NOT EXISTS (SELECT 1 FROM rebate_closing_job j
                         WHERE j.version_id = so.version_id AND j.program_period = so.program_period);
+    -- and the program periods of the settled span that no statement line settled (nobody earned
+    -- anything in them): a change of scope can bring a partner into them.  The span runs from the
+    -- first period whose statements were issued to the last; the periods ending inside it are
+    -- those a close of an issued period settled finally.
+    INSERT INTO rebate_closing_job
+    SELECT DISTINCT pv.id, pp.p, least(upper(pp.p), upper(close_period.period)) - 1, 'adjustment'
+      FROM (SELECT min(lower(s.period)) AS first_day, max(upper(s.period)) AS end_day
+              FROM @extschema@.statement s WHERE s.tenant_id = t.id AND s.status <> 'draft') span
+      JOIN @extschema@.program_version pv ON pv.tenant_id = t.id AND pv.status = 'active'
+     CROSS JOIN LATERAL pg_catalog.generate_series(greatest(lower(pv.effective), span.first_day),
+                                                   least(coalesce(upper(pv.effective), span.end_day), span.end_day) - 1,
+                                                   '1 month'::interval) AS d
+     CROSS JOIN LATERAL (SELECT @extschema@.program_period(pv, d::date) AS p) pp
+     WHERE changed IS NOT NULL
+       AND upper(pp.p) > span.first_day AND upper(pp.p) <= span.end_day AND pv.effective @> lower(pp.p)
+       AND upper(pp.p) + pv.grace_days > changed
+       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job j WHERE j.version_id = pv.id AND j.program_period = pp.p);
+    -- a program is stacked with the whole of its group: a recheck of one member rechecks all
+    -- (a member that did not change gives the amount already settled, so no line)
+    INSERT INTO rebate_closing_job
+    SELECT DISTINCT sibling.id, j.program_period, j.as_of, 'adjustment'
+      FROM rebate_closing_job j
+      JOIN @extschema@.program_version pv ON pv.id = j.version_id
+      JOIN @extschema@.program_version sibling
+        ON sibling.tenant_id = pv.tenant_id AND sibling.group_id = pv.group_id AND sibling.status = 'active'
+       AND sibling.effective @> lower(j.program_period)
+     WHERE j.job = 'adjustment'
+       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job k
+                        WHERE k.version_id = sibling.id AND k.program_period = j.program_period);
 
     -- one statement: every result from one snapshot
     results := ARRAY(SELECT r FROM rebate_closing_job j
@@ -439,13 +494,13 @@ BEGIN
     INSERT INTO rebate_closing_line (partner_id, line_no, line_kind, program_id, version_id, version, component,
                                      program_period, counted_until, metric, kind, basis, comparison, tier, rate,
                                      documents, earned, cap_applied, rebate, stacking, paid, gross, already_settled,
-                                     net, settlement, status, explanation, tenant_id, statement_id)
+                                     net, settlement, status, explanation, tenant_id, statement_id, guarantee, carry_forward)
     SELECT r.partner_id, 0,
            CASE WHEN j.job = 'final' AND coalesce(so.has_final, false) THEN 'adjustment' ELSE j.job END,
            r.program_id, r.version_id, r.version, r.component, r.period, r.counted_until, r.metric, r.kind,
            r.basis, r.comparison, r.tier, r.rate, r.documents, r.earned, r.cap_applied, r.rebate, r.stacking, r.paid,
            g.gross, coalesce(so.settled, g.zero), g.gross - coalesce(so.settled, 0), pv.settlement, r.status,
-           r.explanation, t.id, 0
+           r.explanation, t.id, 0, r.guarantee, r.carry_forward
       FROM @extschema@.apply_stacking(results) r
       JOIN rebate_closing_job j ON j.version_id = r.version_id AND j.program_period = r.period
       JOIN @extschema@.program_version pv ON pv.id = r.version_id
@@ -456,6 +511,25 @@ BEGIN
                                @extschema@.round_money(0, pv.currency) AS zero) g
      WHERE j.job IN ('final', 'interim') AND NOT coalesce(so.has_final, false)
         OR g.gross <> coalesce(so.settled, 0);
+    -- a partner (or a parent's override) paid for a program period it no longer earns anything in
+    -- (it left the scope: its grade, region or parent changed) has what it was paid taken back
+    INSERT INTO rebate_closing_line (partner_id, line_no, line_kind, program_id, version_id, version, component,
+                                     program_period, counted_until, metric, kind, documents, earned, cap_applied,
+                                     rebate, paid, gross, already_settled, net, settlement, status, explanation,
+                                     tenant_id, statement_id)
+    SELECT so.partner_id, 0, CASE WHEN j.job = 'adjustment' OR so.has_final THEN 'adjustment' ELSE j.job END,
+           so.program_id, pv.id, pv.version, so.component, so.program_period, j.as_of, pv.metric, pv.kind, 0, 0,
+           false, 0, 0, g.zero, so.settled, g.zero - so.settled, pv.settlement, 'out_of_scope',
+           'no longer in the program''s scope for this period (its grade, region, parent or state changed): what was paid is taken back',
+           t.id, 0
+      FROM rebate_closing_job j
+      JOIN @extschema@.program_version pv ON pv.id = j.version_id
+      JOIN @extschema@.settled_so_far(t.id) so ON so.program_id = pv.program_id AND so.program_period = j.program_period
+     CROSS JOIN LATERAL (SELECT @extschema@.round_money(0, pv.currency) AS zero) g
+     WHERE so.settled <> 0 AND so.partner_id <> ALL (kept_ids)
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(results) AS r
+                        WHERE r.partner_id = so.partner_id AND r.program_id = so.program_id
+                          AND r.component = so.component AND r.period = so.program_period);
     -- amounts agreed on resolving disputes, not yet on a statement
     INSERT INTO rebate_closing_line (partner_id, line_no, line_kind, program_period, gross, already_settled, net,
                                      status, explanation, adjustment_id, tenant_id, statement_id, settlement)
@@ -477,7 +551,8 @@ BEGIN
     INSERT INTO @extschema@.statement_line
           (tenant_id, statement_id, partner_id, line_no, line_kind, program_id, version_id, version, component,
            program_period, counted_until, metric, kind, basis, comparison, tier, rate, documents, earned, cap_applied,
-           rebate, stacking, paid, gross, already_settled, net, settlement, status, explanation, adjustment_id)
+           rebate, stacking, paid, gross, already_settled, net, settlement, status, explanation, adjustment_id,
+           guarantee, carry_forward)
     SELECT t.id, s.id, c.partner_id,
            pg_catalog.row_number() OVER (PARTITION BY s.id
                                          ORDER BY CASE c.line_kind WHEN 'final' THEN 1 WHEN 'interim' THEN 2
@@ -486,7 +561,7 @@ BEGIN
            c.line_kind, c.program_id, c.version_id, c.version, c.component, c.program_period, c.counted_until,
            c.metric, c.kind, c.basis, c.comparison, c.tier, c.rate, c.documents, c.earned, c.cap_applied, c.rebate,
            c.stacking, c.paid, c.gross, c.already_settled, c.net, c.settlement, c.status, c.explanation,
-           c.adjustment_id
+           c.adjustment_id, c.guarantee, c.carry_forward
       FROM rebate_closing_line c
       LEFT JOIN @extschema@.program p ON p.id = c.program_id
       LEFT JOIN @extschema@.program_version pv ON pv.id = c.version_id
@@ -506,8 +581,8 @@ BEGIN
     DROP TABLE rebate_closing_job, rebate_closing_line;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.close_period(bigint, daterange) IS
-    'Settles a period: draft statements per partner with a line per program period (final, interim, adjustment, manual), rounded once per line; closing again recomputes drafts and leaves issued statements alone. Returns per currency the drafts written, their lines and total, the statements kept (issued before) and how many settled program periods were rechecked for adjustments';
+COMMENT ON FUNCTION @extschema@.close_period(bigint, daterange, boolean) IS
+    'Settles a period of whole months once it has ended (early => true: before): draft statements per partner with a line per program period (final, interim, adjustment, manual), rounded once per line; closing again recomputes drafts and leaves issued statements alone. Returns per currency the drafts written, their lines and total, the statements kept (issued before) and how many settled program periods were rechecked for adjustments';
 
 -- The lifecycle, by role: managers issue, resolve and mark paid; the
 -- partner (or a manager on its behalf) confirms or disputes an issued one.
@@ -712,9 +787,9 @@ GRANT SELECT ON @extschema@.statement, @extschema@.statement_line, @extschema@.s
     @extschema@.v_statement TO rebate_partner;
 GRANT SELECT ON @extschema@.v_statement TO rebate_admin, rebate_manager;
 GRANT UPDATE (status, answered_at, answered_by, dispute_reason, updated_at) ON @extschema@.statement TO rebate_partner;
-REVOKE ALL ON FUNCTION @extschema@.close_period(bigint, daterange), @extschema@.issue_statement(bigint),
+REVOKE ALL ON FUNCTION @extschema@.close_period(bigint, daterange, boolean), @extschema@.issue_statement(bigint),
     @extschema@.issue_statements(bigint, daterange), @extschema@.resolve_statement(bigint, numeric, text),
     @extschema@.mark_statement_paid(bigint, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.close_period(bigint, daterange), @extschema@.issue_statement(bigint),
+GRANT EXECUTE ON FUNCTION @extschema@.close_period(bigint, daterange, boolean), @extschema@.issue_statement(bigint),
     @extschema@.issue_statements(bigint, daterange), @extschema@.resolve_statement(bigint, numeric, text),
     @extschema@.mark_statement_paid(bigint, text) TO rebate_admin, rebate_manager;

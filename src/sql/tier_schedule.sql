@@ -94,13 +94,22 @@ CREATE FUNCTION @extschema@.tier_schedule(mode text, thresholds numeric[], "valu
     AS 'MODULE_PATHNAME', 'tier_schedule_make' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tier_schedule(text, numeric[], numeric[], text, numeric) IS
     'Builds a schedule from parallel arrays; kind is percent (values are percentages), per_unit or lump_sum';
+CREATE FUNCTION @extschema@.tier_schedule(mode text, thresholds numeric[], "values" numeric[], kinds text[],
+                                          cap numeric DEFAULT NULL)
+    RETURNS @extschema@.tier_schedule
+    AS 'MODULE_PATHNAME', 'tier_schedule_make_mixed' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.tier_schedule(text, numeric[], numeric[], text[], numeric) IS
+    'Builds a schedule from parallel arrays with each tier''s kind (percent, per_unit, lump_sum): lump sums may mix with rates of one kind';
 
 CREATE FUNCTION @extschema@.schedule_mode(@extschema@.tier_schedule) RETURNS text
     AS 'MODULE_PATHNAME', 'tier_schedule_mode' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.schedule_mode(@extschema@.tier_schedule) IS 'retroactive or incremental';
 CREATE FUNCTION @extschema@.schedule_kind(@extschema@.tier_schedule) RETURNS text
     AS 'MODULE_PATHNAME', 'tier_schedule_kind' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.schedule_kind(@extschema@.tier_schedule) IS 'percent, per_unit or lump_sum';
+COMMENT ON FUNCTION @extschema@.schedule_kind(@extschema@.tier_schedule) IS 'percent, per_unit or lump_sum; mixed for lump sums beside rates (rebate.schedule_tier_kinds says which tier is which)';
+CREATE FUNCTION @extschema@.schedule_tier_kinds(@extschema@.tier_schedule) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'tier_schedule_tier_kinds' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.schedule_tier_kinds(@extschema@.tier_schedule) IS 'Each tier''s kind of value: percent, per_unit or lump_sum';
 CREATE FUNCTION @extschema@.schedule_cap(@extschema@.tier_schedule) RETURNS numeric
     AS 'MODULE_PATHNAME', 'tier_schedule_cap' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.schedule_cap(@extschema@.tier_schedule) IS 'The cap on the rebate, or NULL for none';
@@ -123,18 +132,20 @@ AS $$
            t.threshold,
            pg_catalog.lead(t.threshold) OVER (ORDER BY t.n),
            v.value,
-           CASE @extschema@.schedule_kind(schedule)
+           CASE k.kind
                 WHEN 'percent' THEN pg_catalog.trim_scale(v.value * 0.01)
                 WHEN 'per_unit' THEN v.value
            END
       FROM pg_catalog.unnest(@extschema@.schedule_thresholds(schedule)) WITH ORDINALITY AS t(threshold, n)
       JOIN pg_catalog.unnest(@extschema@.schedule_values(schedule)) WITH ORDINALITY AS v(value, n) USING (n)
+      JOIN pg_catalog.unnest(@extschema@.schedule_tier_kinds(schedule)) WITH ORDINALITY AS k(kind, n) USING (n)
      ORDER BY t.n
 $$;
 COMMENT ON FUNCTION @extschema@.tiers(@extschema@.tier_schedule) IS
     'The tiers as rows: [threshold, upper_bound), the value as written, and the multiplier (NULL for lump sums)';
 
--- JSON, for applications: {"mode", "kind", "cap", "tiers": [{"threshold", "value"}]}.
+-- JSON, for applications: {"mode", "kind", "cap", "tiers": [{"threshold", "value"}]}; a mixed
+-- scale (kind "mixed") names each tier's kind too: {"threshold", "value", "kind"}.
 CREATE FUNCTION @extschema@.schedule_to_jsonb(@extschema@.tier_schedule) RETURNS jsonb
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -144,6 +155,9 @@ AS $$
                'kind', @extschema@.schedule_kind($1),
                'cap', @extschema@.schedule_cap($1),
                'tiers', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('threshold', t.threshold, 'value', t.value)
+                                                     || CASE WHEN @extschema@.schedule_kind($1) = 'mixed'
+                                                             THEN pg_catalog.jsonb_build_object('kind', (@extschema@.schedule_tier_kinds($1))[t.tier])
+                                                             ELSE '{}'::jsonb END
                                                      ORDER BY t.tier)
                            FROM @extschema@.tiers($1) AS t))
 $$;
@@ -154,15 +168,16 @@ CREATE FUNCTION @extschema@.schedule_from_jsonb(jsonb) RETURNS @extschema@.tier_
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
+    WITH tiers AS (
+        SELECT (t OPERATOR(pg_catalog.->>) 'threshold')::numeric AS threshold, (t OPERATOR(pg_catalog.->>) 'value')::numeric AS value,
+               COALESCE(t OPERATOR(pg_catalog.->>) 'kind', $1 OPERATOR(pg_catalog.->>) 'kind', 'percent') AS kind, n
+          FROM pg_catalog.jsonb_array_elements($1 OPERATOR(pg_catalog.->) 'tiers') WITH ORDINALITY AS e(t, n)
+    )
     SELECT @extschema@.tier_schedule(
                COALESCE($1 OPERATOR(pg_catalog.->>) 'mode', ''),
-               COALESCE((SELECT pg_catalog.array_agg((t OPERATOR(pg_catalog.->>) 'threshold')::numeric ORDER BY n)
-                           FROM pg_catalog.jsonb_array_elements($1 OPERATOR(pg_catalog.->) 'tiers') WITH ORDINALITY AS e(t, n)),
-                        '{}'),
-               COALESCE((SELECT pg_catalog.array_agg((t OPERATOR(pg_catalog.->>) 'value')::numeric ORDER BY n)
-                           FROM pg_catalog.jsonb_array_elements($1 OPERATOR(pg_catalog.->) 'tiers') WITH ORDINALITY AS e(t, n)),
-                        '{}'),
-               COALESCE($1 OPERATOR(pg_catalog.->>) 'kind', 'percent'),
+               COALESCE((SELECT pg_catalog.array_agg(x.threshold ORDER BY x.n) FROM tiers x), '{}'),
+               COALESCE((SELECT pg_catalog.array_agg(x.value ORDER BY x.n) FROM tiers x), '{}'),
+               COALESCE((SELECT pg_catalog.array_agg(x.kind ORDER BY x.n) FROM tiers x), '{}'),
                ($1 OPERATOR(pg_catalog.->>) 'cap')::numeric)
 $$;
 COMMENT ON FUNCTION @extschema@.schedule_from_jsonb(jsonb) IS

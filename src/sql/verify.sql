@@ -7,38 +7,94 @@
 -- Reading a schedule's thresholds and values is shared; nothing else is.
 -- ---------------------------------------------------------------------------
 
+-- A schedule's tiers in SQL: [lo, hi) in basis units (thresholds scaled by
+-- `scale`), each tier's kind and its multiplier (a percentage / 100, an
+-- amount per unit, or the lump sum itself).
+CREATE FUNCTION @extschema@.verify_tiers(schedule @extschema@.tier_schedule, scale numeric DEFAULT 1)
+    RETURNS TABLE (n bigint, lo numeric, hi numeric, kind text, val numeric)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT x.n, x.th * scale, lead(x.th * scale) OVER (ORDER BY x.n), x.kind,
+           CASE x.kind WHEN 'percent' THEN x.val / 100 ELSE x.val END
+      FROM unnest(@extschema@.schedule_thresholds(schedule), @extschema@.schedule_values(schedule),
+                  @extschema@.schedule_tier_kinds(schedule)) WITH ORDINALITY AS x(th, val, kind, n)
+$$;
+COMMENT ON FUNCTION @extschema@.verify_tiers(@extschema@.tier_schedule, numeric) IS
+    'rebate.verify_period''s own reading of a schedule: each tier''s [lo, hi) scaled, its kind and its multiplier or lump sum';
+
 -- A schedule applied to a basis, in SQL: thresholds scaled by `scale` (the
 -- target or last year's basis for ratio schedules), paying on the whole basis
 -- or (apply_to excess) only on what lies above `scale`.
 CREATE FUNCTION @extschema@.verify_schedule(basis numeric, schedule @extschema@.tier_schedule,
-                                            scale numeric DEFAULT 1, apply_to text DEFAULT 'total')
+                                            scale numeric DEFAULT 1, apply_to text DEFAULT 'total',
+                                            capped boolean DEFAULT true)
     RETURNS numeric
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
     WITH t AS (
-        SELECT n, th * scale AS lo, lead(th * scale) OVER (ORDER BY n) AS hi,
-               CASE @extschema@.schedule_kind(schedule) WHEN 'percent' THEN val / 100 ELSE val END AS val
-          FROM unnest(@extschema@.schedule_thresholds(schedule), @extschema@.schedule_values(schedule))
-               WITH ORDINALITY AS x(th, val, n)
+        SELECT * FROM @extschema@.verify_tiers(schedule, scale)
     ), reached AS (
         SELECT * FROM t WHERE lo <= basis ORDER BY n DESC LIMIT 1
     ), raw AS (
         SELECT CASE
             WHEN NOT EXISTS (SELECT 1 FROM reached) THEN 0
-            WHEN @extschema@.schedule_kind(schedule) = 'lump_sum' THEN (SELECT val FROM reached)
             WHEN @extschema@.schedule_mode(schedule) = 'retroactive' THEN
-                (SELECT val FROM reached) * CASE WHEN apply_to = 'excess' THEN greatest(basis - scale, 0) ELSE basis END
-            ELSE (SELECT sum(val * greatest(least(basis, coalesce(hi, basis))
-                                            - CASE WHEN apply_to = 'excess' THEN greatest(lo, scale) ELSE lo END, 0))
-                    FROM t)
+                (SELECT CASE WHEN kind = 'lump_sum' THEN val
+                             ELSE val * CASE WHEN apply_to = 'excess' THEN greatest(basis - scale, 0) ELSE basis END END
+                   FROM reached)
+            -- incremental: each rate on its band, each lump sum reached once
+            ELSE (SELECT sum(CASE WHEN kind = 'lump_sum' THEN val
+                                  ELSE val * greatest(least(basis, coalesce(hi, basis))
+                                                      - CASE WHEN apply_to = 'excess' THEN greatest(lo, scale) ELSE lo END, 0) END)
+                    FROM t WHERE lo <= basis)
         END AS amount
+    )
+    SELECT CASE WHEN capped AND @extschema@.schedule_cap(schedule) < amount THEN @extschema@.schedule_cap(schedule) ELSE amount END
+      FROM raw
+$$;
+COMMENT ON FUNCTION @extschema@.verify_schedule(numeric, @extschema@.tier_schedule, numeric, text, boolean) IS
+    'rebate.verify_period''s own tier arithmetic: a schedule on a basis, thresholds scaled, on the whole basis or the excess, capped unless capped is false';
+
+-- A schedule whose thresholds read the basis paying on another measure, in
+-- SQL: retroactive, the reached tier's value on the payout measure;
+-- incremental, each band's value on its share of the payout measure, pro
+-- rata to the basis, to 20 decimal places; lump sums as they are; never
+-- below 0; capped.
+CREATE FUNCTION @extschema@.verify_payout(basis numeric, payout numeric, schedule @extschema@.tier_schedule,
+                                          scale numeric DEFAULT 1)
+    RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH t AS (
+        SELECT * FROM @extschema@.verify_tiers(schedule, scale)
+    ), reached AS (
+        SELECT * FROM t WHERE lo <= basis ORDER BY n DESC LIMIT 1
+    ), bands AS (
+        SELECT coalesce(sum(val) FILTER (WHERE kind = 'lump_sum'), 0) AS lumps,
+               coalesce(sum(val * greatest(least(basis, coalesce(hi, basis)) - lo, 0)) FILTER (WHERE kind <> 'lump_sum'), 0)
+                   * payout AS rated_times_payout
+          FROM t WHERE lo <= basis
+    ), raw AS (
+        SELECT greatest(CASE
+            WHEN NOT EXISTS (SELECT 1 FROM reached) THEN 0
+            WHEN @extschema@.schedule_mode(schedule) = 'retroactive' THEN
+                (SELECT CASE WHEN kind = 'lump_sum' THEN val ELSE val * payout END FROM reached)
+            WHEN basis <= 0 THEN (SELECT lumps FROM bands)
+            -- the rates' share: rated x payout / basis, rounded half away from zero to 20 places
+            -- by integer division (one rounding)
+            ELSE (SELECT lumps + greatest(sign(rated_times_payout)
+                                          * div(div(abs(rated_times_payout) * 1e21, basis) + 5, 10) * 1e-20, 0)
+                    FROM bands)
+        END, 0) AS amount
     )
     SELECT CASE WHEN @extschema@.schedule_cap(schedule) < amount THEN @extschema@.schedule_cap(schedule) ELSE amount END
       FROM raw
 $$;
-COMMENT ON FUNCTION @extschema@.verify_schedule(numeric, @extschema@.tier_schedule, numeric, text) IS
-    'rebate.verify_period''s own tier arithmetic: a schedule on a basis, thresholds scaled, on the whole basis or the excess, capped';
+COMMENT ON FUNCTION @extschema@.verify_payout(numeric, numeric, @extschema@.tier_schedule, numeric) IS
+    'rebate.verify_period''s own arithmetic for a schedule paying on another measure than its thresholds read';
 
 -- Rounding in SQL, by the tenant's mode, to the currency's minor unit.
 CREATE FUNCTION @extschema@.verify_round(amount numeric, places integer, mode text) RETURNS numeric
@@ -62,7 +118,7 @@ COMMENT ON FUNCTION @extschema@.verify_round(numeric, integer, text) IS
 -- Each partner's basis (and per-unit amount) under a version over document
 -- days [from_day, to_day), formulated anew from the documents.
 CREATE FUNCTION @extschema@.verify_basis(v @extschema@.program_version, from_day date, to_day date)
-    RETURNS TABLE (partner_id bigint, parent_id bigint, basis numeric, unit_amount numeric)
+    RETURNS TABLE (partner_id bigint, parent_id bigint, basis numeric, unit_amount numeric, payout numeric)
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -118,35 +174,39 @@ AS $$
                sum(ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END) AS qty,
                sum(ol.amount * CASE d.kind WHEN 'order' THEN 1 ELSE -1 END) AS amount,
                sum(ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END
-                   * CASE WHEN v.metric = ANY (@extschema@.metric_names('needs_cost')) THEN coalesce(ol.unit_cost, 0) ELSE 0 END) AS cost
+                   * CASE WHEN v.metric = ANY (@extschema@.metric_names('needs_cost'))
+                            OR v.payout_metric = ANY (@extschema@.metric_names('needs_cost')) THEN coalesce(ol.unit_cost, 0) ELSE 0 END) AS cost
           FROM dated d JOIN @extschema@.order_line ol ON ol.order_id = d.id
          WHERE d.day >= from_day + v.grace_days AND d.day < to_day + v.grace_days
            AND ol.product_id IN (SELECT id FROM in_products)
          GROUP BY d.partner_id, ol.product_id
     ), found AS (
         SELECT pp.partner_id,
-               sum(CASE (SELECT m.basis FROM @extschema@.metrics() m WHERE m.name = v.metric) WHEN 'line_quantity' THEN pp.qty
+               sum(CASE @extschema@.metric_basis(v.metric) WHEN 'line_quantity' THEN pp.qty
                         WHEN 'line_margin' THEN pp.amount - pp.cost ELSE pp.amount END) AS basis,
                sum(CASE WHEN v.unit_amount IS NOT NULL THEN trunc(pp.qty / v.unit_size) * v.unit_amount
-                        ELSE pp.amount * v.unit_percent / 100 END) AS unit_amount
+                        ELSE pp.amount * v.unit_percent / 100 END) AS unit_amount,
+               sum(CASE @extschema@.metric_basis(v.payout_metric) WHEN 'line_quantity' THEN pp.qty
+                        WHEN 'line_margin' THEN pp.amount - pp.cost WHEN 'line_amount' THEN pp.amount END) AS payout
           FROM per_product pp WHERE v.metric = ANY (@extschema@.metric_names('product_scope'))
          GROUP BY pp.partner_id
         UNION ALL
-        SELECT p.partner_id, sum(p.amount), NULL
+        SELECT p.partner_id, sum(p.amount), NULL, NULL
           FROM @extschema@.payment p JOIN partners pa ON pa.id = p.partner_id
-         WHERE (SELECT m.basis FROM @extschema@.metrics() m WHERE m.name = v.metric) = 'payments' AND p.tenant_id = v.tenant_id AND p.currency = v.currency
+         WHERE @extschema@.metric_basis(v.metric) = 'payments' AND p.tenant_id = v.tenant_id AND p.currency = v.currency
            AND (cardinality(v.region_ids) = 0 OR pa.home_region_id IN (SELECT id FROM in_regions))
            AND p.received_on >= from_day + v.grace_days AND p.received_on < to_day + v.grace_days
          GROUP BY p.partner_id
         UNION ALL
-        SELECT c.partner_id, count(*), NULL
+        SELECT c.partner_id, count(*), NULL, NULL
           FROM @extschema@.end_customer c JOIN partners pa ON pa.id = c.partner_id
-         WHERE (SELECT m.basis FROM @extschema@.metrics() m WHERE m.name = v.metric) = 'customers' AND c.tenant_id = v.tenant_id
+         WHERE @extschema@.metric_basis(v.metric) = 'customers' AND c.tenant_id = v.tenant_id
            AND (cardinality(v.region_ids) = 0 OR coalesce(c.region_id, pa.home_region_id) IN (SELECT id FROM in_regions))
            AND c.registered_on >= from_day + v.grace_days AND c.registered_on < to_day + v.grace_days
          GROUP BY c.partner_id
     )
-    SELECT pa.id, pa.parent_id, coalesce(f.basis, 0), f.unit_amount
+    SELECT pa.id, pa.parent_id, coalesce(f.basis, 0), f.unit_amount,
+           CASE WHEN v.payout_metric IS NOT NULL THEN coalesce(f.payout, 0) END
       FROM partners pa LEFT JOIN found f ON f.partner_id = pa.id
      WHERE pa.state = 'active' OR f.partner_id IS NOT NULL
 $$;
@@ -156,12 +216,20 @@ COMMENT ON FUNCTION @extschema@.verify_basis(@extschema@.program_version, date, 
 -- What each partner is paid under one version for one program period counted
 -- up to as_of, before stacking: own and override components.
 CREATE FUNCTION @extschema@.verify_earned(v @extschema@.program_version, program_period daterange, as_of date)
-    RETURNS TABLE (partner_id bigint, component text, basis numeric, earned numeric, rated boolean)
+    RETURNS TABLE (partner_id bigint, component text, basis numeric, earned numeric, rated boolean, payout numeric)
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
     WITH now_ AS (
         SELECT * FROM @extschema@.verify_basis(v, lower(program_period), as_of + 1)
+    ), window_ AS (
+        -- a tier window: the year so far, or this period and the window_periods - 1 before it
+        SELECT * FROM @extschema@.verify_basis(v,
+                   CASE WHEN v.tier_window = 'to_date' THEN make_date(extract(year FROM lower(program_period))::integer, 1, 1)
+                        ELSE (lower(program_period) - make_interval(months => (v.window_periods - 1)
+                                 * CASE v.period_unit WHEN 'month' THEN 1 WHEN 'quarter' THEN 3 ELSE 12 END))::date END,
+                   as_of + 1)
+         WHERE v.tier_window <> 'period'
     ), last_year AS (
         SELECT * FROM @extschema@.verify_basis(v, (lower(program_period) - interval '1 year')::date,
                                                (as_of + 1 - interval '1 year')::date)
@@ -174,8 +242,9 @@ AS $$
     ), own AS (
         SELECT n.partner_id, n.basis,
                CASE WHEN v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year')) THEN coalesce(t.value, ly.basis) END AS against,
-               n.unit_amount
+               n.unit_amount, n.payout, wd.basis AS window_basis
           FROM now_ n
+          LEFT JOIN window_ wd ON wd.partner_id = n.partner_id
           LEFT JOIN targets t ON t.partner_id = n.partner_id
           LEFT JOIN last_year ly ON ly.partner_id = n.partner_id
     ), rated AS (
@@ -185,22 +254,80 @@ AS $$
                  WHEN v.kind = 'per_unit' THEN greatest(coalesce(o.unit_amount, 0), 0)
                  WHEN v.kind = 'fixed' THEN CASE WHEN o.basis >= v.fixed_minimum THEN v.fixed_amount ELSE 0 END
                  WHEN v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year'))
-                     THEN @extschema@.verify_schedule(o.basis, v.schedule, o.against, v.apply_to)
+                     THEN CASE WHEN v.payout_metric IS NOT NULL THEN @extschema@.verify_payout(o.basis, o.payout, v.schedule, o.against)
+                               ELSE @extschema@.verify_schedule(o.basis, v.schedule, o.against, v.apply_to) END
+                 WHEN v.payout_metric IS NOT NULL THEN @extschema@.verify_payout(o.basis, o.payout, v.schedule)
+                 -- the period's basis on top of the window's earlier basis
+                 WHEN v.tier_window <> 'period' AND @extschema@.schedule_mode(v.schedule) = 'retroactive'
+                     THEN @extschema@.verify_payout(o.window_basis, o.basis, v.schedule)
+                 WHEN v.tier_window <> 'period'
+                     THEN least(greatest(@extschema@.verify_schedule(o.window_basis, v.schedule, 1, 'total', false)
+                                         - @extschema@.verify_schedule(o.window_basis - o.basis, v.schedule, 1, 'total', false), 0),
+                                coalesce(@extschema@.schedule_cap(v.schedule), 'infinity'::numeric))
                  ELSE @extschema@.verify_schedule(o.basis, v.schedule)
                END AS earned,
-               NOT ((v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year'))) AND NOT coalesce(o.against > 0, false)) AS rated
+               NOT ((v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year'))) AND NOT coalesce(o.against > 0, false)) AS rated,
+               o.payout
           FROM own o
         UNION ALL
-        SELECT n.parent_id, 'override', sum(n.basis), @extschema@.verify_schedule(sum(n.basis), v.override_schedule), true
+        SELECT n.parent_id, 'override', sum(n.basis), @extschema@.verify_schedule(sum(n.basis), v.override_schedule), true, NULL
           FROM now_ n
          WHERE v.override_schedule IS NOT NULL AND n.parent_id IS NOT NULL
          GROUP BY n.parent_id
     )
-    SELECT r.partner_id, r.component, r.basis, CASE WHEN v.cap < r.earned THEN v.cap ELSE r.earned END, r.rated
+    SELECT r.partner_id, r.component, r.basis, CASE WHEN v.cap < r.earned THEN v.cap ELSE r.earned END, r.rated, r.payout
       FROM rated r
 $$;
 COMMENT ON FUNCTION @extschema@.verify_earned(@extschema@.program_version, daterange, date) IS
     'rebate.verify_period''s own rating: each partner''s rebate under a version for a program period counted up to as_of, capped, before stacking';
+
+-- What a program with a guaranteed minimum pays each partner for a period
+-- counted up to as_of, formulated anew: the rebates of the run of earlier
+-- periods whose versions carry the minimum the same way (by verify_earned),
+-- folded forward partner by partner.
+CREATE FUNCTION @extschema@.verify_guaranteed(v @extschema@.program_version, program_period daterange, as_of date)
+    RETURNS TABLE (partner_id bigint, paid numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE back AS (
+        SELECT 0 AS k, v.id AS version_id, program_period AS pp, as_of AS upto
+        UNION ALL
+        SELECT b.k + 1, g.id, daterange(date_trunc(v.period_unit, (lower(b.pp) - 1)::timestamp)::date, lower(b.pp)),
+               lower(b.pp) - 1
+          FROM back b JOIN @extschema@.program_version g
+            ON g.program_id = v.program_id AND g.status = 'active' AND g.effective @> (lower(b.pp) - 1)
+         WHERE v.guarantee_carry <> 'none' AND v.period_unit <> 'range' AND g.guarantee IS NOT NULL
+           AND g.guarantee_carry = v.guarantee_carry AND g.period_unit = v.period_unit
+    ), earned AS (
+        SELECT b.k, g.guarantee, g.guarantee_carry AS carry, e.partner_id, e.earned
+          FROM back b JOIN @extschema@.program_version g ON g.id = b.version_id,
+               LATERAL @extschema@.verify_earned(g, b.pp, b.upto) e
+         WHERE e.component = 'own'
+    ), fold AS (
+        -- from before the oldest period to this one (k = 0); a period without the partner carries on as it was
+        SELECT p.partner_id, (SELECT max(b.k) FROM back b) + 1 AS k, 0::numeric AS pos, NULL::numeric AS paid
+          FROM (SELECT DISTINCT e.partner_id FROM earned e) p
+        UNION ALL
+        SELECT f.partner_id, f.k - 1,
+               CASE WHEN e.partner_id IS NULL THEN f.pos
+                    WHEN e.carry = 'shortfall' THEN f.pos + e.earned - greatest(e.earned + f.pos, e.guarantee)
+                    WHEN e.carry = 'excess' THEN CASE WHEN f.pos + e.earned > e.guarantee THEN f.pos + e.earned - e.guarantee ELSE 0 END
+                    ELSE f.pos + e.earned - e.guarantee END,
+               CASE WHEN e.partner_id IS NULL THEN NULL
+                    WHEN e.carry = 'shortfall' THEN CASE WHEN e.earned + f.pos >= e.guarantee THEN e.earned + f.pos ELSE e.guarantee END
+                    WHEN e.carry = 'excess' THEN CASE WHEN e.earned >= e.guarantee - f.pos THEN e.earned ELSE e.guarantee - f.pos END
+                    WHEN e.carry = 'both'
+                        -- all paid so far is the larger of the rebates so far and the minimums so far
+                        THEN e.guarantee + greatest(f.pos + e.earned - e.guarantee, 0) - greatest(f.pos, 0)
+                    ELSE greatest(e.earned, e.guarantee) END
+          FROM fold f LEFT JOIN earned e ON e.partner_id = f.partner_id AND e.k = f.k - 1
+         WHERE f.k > 0
+    )
+    SELECT f.partner_id, f.paid FROM fold f WHERE f.k = 0 AND f.paid IS NOT NULL
+$$;
+COMMENT ON FUNCTION @extschema@.verify_guaranteed(@extschema@.program_version, daterange, date) IS
+    'rebate.verify_period''s own formulation of a guaranteed minimum with what it carries: what each partner is paid for a period counted up to as_of';
 
 CREATE FUNCTION @extschema@.verify_period(tenant_id bigint, period daterange)
     RETURNS TABLE (statement_id bigint, partner_id bigint, line_no integer, line_kind text, program_id bigint,
@@ -245,11 +372,21 @@ AS $$
           FROM jobs j JOIN @extschema@.program_version v ON v.id = j.version_id
           JOIN @extschema@.program_version g ON g.group_id = v.group_id AND g.status = 'active'
                                             AND g.effective @> lower(j.program_period)
+    ), guaranteed AS (
+        -- what programs with a guaranteed minimum pay, from their own recomputation of the run of periods
+        SELECT j.version_id, j.program_period, j.counted_until, gq.partner_id, gq.paid
+          FROM all_jobs j JOIN @extschema@.program_version v ON v.id = j.version_id,
+               LATERAL @extschema@.verify_guaranteed(v, j.program_period, j.counted_until) gq
+         WHERE v.guarantee IS NOT NULL
     ), earned AS (
         SELECT j.version_id, j.program_period, j.counted_until, v.program_id, v.group_id, v.priority, v.metric,
-               v.currency, e.*
-          FROM all_jobs j JOIN @extschema@.program_version v ON v.id = j.version_id,
-               LATERAL @extschema@.verify_earned(v, j.program_period, j.counted_until) e
+               v.currency, v.payout_metric, v.reduces_later, v.reduced_by_earlier,
+               e.partner_id, e.component, e.basis, coalesce(gq.paid, e.earned) AS earned, e.rated, e.payout
+          FROM all_jobs j JOIN @extschema@.program_version v ON v.id = j.version_id
+         CROSS JOIN LATERAL @extschema@.verify_earned(v, j.program_period, j.counted_until) e
+          LEFT JOIN guaranteed gq ON gq.version_id = j.version_id AND gq.program_period = j.program_period
+                                 AND gq.counted_until = j.counted_until AND gq.partner_id = e.partner_id
+                                 AND e.component = 'own'
     ), numbered AS (
         SELECT e.*, g.rule,
                row_number() OVER (PARTITION BY e.partner_id, e.group_id, e.program_period, e.component
@@ -266,29 +403,42 @@ AS $$
     ), cascaded AS (
         -- cascade: in priority order, an amount basis less what the earlier programs paid, rated again
         WITH RECURSIVE c AS (
-            SELECT r.*, r.earned AS pays, r.earned AS paid_so_far FROM ranked r WHERE r.rule = 'cascade' AND r.n = 1
+            SELECT r.*, r.earned AS pays, CASE WHEN r.reduces_later THEN r.earned ELSE 0 END AS paid_so_far
+              FROM ranked r WHERE r.rule = 'cascade' AND r.n = 1
             UNION ALL
-            SELECT r.*, x.pays, c.paid_so_far + x.pays
+            SELECT r.*, x.pays, c.paid_so_far + CASE WHEN r.reduces_later THEN x.pays ELSE 0 END
               FROM c JOIN ranked r ON r.partner_id = c.partner_id AND r.group_id = c.group_id
                                   AND r.program_period = c.program_period AND r.component = c.component AND r.n = c.n + 1
+             -- the money measures reduced: the basis, and the measure paid on where the version names one
              CROSS JOIN LATERAL (
-                SELECT CASE WHEN r.metric = ANY (@extschema@.metric_names('money_basis')) AND r.rated
-                                 AND c.paid_so_far <> 0
+                SELECT CASE WHEN r.metric = ANY (@extschema@.metric_names('money_basis')) THEN r.basis - c.paid_so_far
+                            ELSE r.basis END AS b,
+                       CASE WHEN r.payout_metric = ANY (@extschema@.metric_names('money_basis')) THEN r.payout - c.paid_so_far
+                            ELSE r.payout END AS p,
+                       coalesce(r.metric = ANY (@extschema@.metric_names('money_basis'))
+                                OR (r.payout IS NOT NULL AND r.payout_metric = ANY (@extschema@.metric_names('money_basis'))),
+                                false) AS reducible) m
+             CROSS JOIN LATERAL (
+                SELECT CASE WHEN m.reducible AND r.reduced_by_earlier AND r.rated AND c.paid_so_far <> 0
                             THEN (SELECT ve.earned FROM @extschema@.program_version v2,
+                                         LATERAL (SELECT CASE WHEN v2.kind = 'overachievement' OR v2.metric = ANY (@extschema@.metric_names('last_year'))
+                                                         THEN coalesce((SELECT sum(tg.value) FROM @extschema@.target tg
+                                                                    WHERE v2.kind = 'overachievement' AND tg.partner_id = r.partner_id
+                                                                      AND tg.period <@ r.program_period
+                                                                      AND tg.metric = v2.metric),
+                                                                  (SELECT ly.basis FROM @extschema@.verify_basis(v2, (lower(r.program_period) - interval '1 year')::date,
+                                                                                                                (r.counted_until + 1 - interval '1 year')::date) ly
+                                                                    WHERE ly.partner_id = r.partner_id)) END AS against) cmp,
                                          LATERAL (SELECT CASE
-                                             WHEN v2.kind = 'per_unit' THEN greatest((r.basis - c.paid_so_far) * v2.unit_percent / 100, 0)
-                                             WHEN v2.kind = 'fixed' THEN CASE WHEN r.basis - c.paid_so_far >= v2.fixed_minimum THEN v2.fixed_amount ELSE 0 END
+                                             WHEN v2.kind = 'per_unit' THEN greatest(m.b * v2.unit_percent / 100, 0)
+                                             WHEN v2.kind = 'fixed' THEN CASE WHEN m.b >= v2.fixed_minimum THEN v2.fixed_amount ELSE 0 END
+                                             WHEN (v2.kind = 'overachievement' OR v2.metric = ANY (@extschema@.metric_names('last_year')))
+                                                  AND v2.payout_metric IS NOT NULL
+                                                 THEN @extschema@.verify_payout(m.b, m.p, v2.schedule, cmp.against)
                                              WHEN v2.kind = 'overachievement' OR v2.metric = ANY (@extschema@.metric_names('last_year'))
-                                                 THEN @extschema@.verify_schedule(r.basis - c.paid_so_far, v2.schedule,
-                                                        coalesce((SELECT sum(tg.value) FROM @extschema@.target tg
-                                                                   WHERE v2.kind = 'overachievement' AND tg.partner_id = r.partner_id
-                                                                     AND tg.period <@ r.program_period
-                                                                     AND tg.metric = v2.metric),
-                                                                 (SELECT ly.basis FROM @extschema@.verify_basis(v2, (lower(r.program_period) - interval '1 year')::date,
-                                                                                                               (r.counted_until + 1 - interval '1 year')::date) ly
-                                                                   WHERE ly.partner_id = r.partner_id)),
-                                                        v2.apply_to)
-                                             ELSE @extschema@.verify_schedule(r.basis - c.paid_so_far, v2.schedule) END AS raw) x2,
+                                                 THEN @extschema@.verify_schedule(m.b, v2.schedule, cmp.against, v2.apply_to)
+                                             WHEN v2.payout_metric IS NOT NULL THEN @extschema@.verify_payout(m.b, m.p, v2.schedule)
+                                             ELSE @extschema@.verify_schedule(m.b, v2.schedule) END AS raw) x2,
                                          LATERAL (SELECT CASE WHEN v2.cap < x2.raw THEN v2.cap ELSE x2.raw END AS earned) ve
                                    WHERE v2.id = r.version_id)
                             ELSE r.earned END AS pays) x
@@ -312,8 +462,9 @@ AS $$
         SELECT coalesce(st.statement_id, s.id) AS statement_id, coalesce(st.partner_id, v.partner_id) AS partner_id, st.line_no, st.line_kind,
                coalesce(st.program_id, v.program_id) AS program_id, coalesce(st.component, v.component) AS component,
                coalesce(st.program_period, v.program_period) AS program_period,
-               st.gross AS stored_gross, v.gross AS verified_gross, st.net AS stored_net,
-               v.gross - coalesce((SELECT sum(l.net) FROM @extschema@.statement_line l
+               st.gross AS stored_gross, vg.gross AS verified_gross, st.net AS stored_net,
+               v.partner_id IS NULL AS unrecomputed,
+               vg.gross - coalesce((SELECT sum(l.net) FROM @extschema@.statement_line l
                                      JOIN @extschema@.statement s2 ON s2.id = l.statement_id
                                     WHERE l.tenant_id = verify_period.tenant_id
                                       AND l.partner_id = coalesce(st.partner_id, v.partner_id)
@@ -328,11 +479,14 @@ AS $$
                               AND v.counted_until = st.counted_until
           LEFT JOIN @extschema@.statement s ON s.tenant_id = verify_period.tenant_id AND s.partner_id = v.partner_id
                                            AND s.period = verify_period.period AND s.currency = v.currency
+          -- a stored line the recomputation has no row for: the partner is no longer in the
+          -- program's scope for that period, so it earns nothing
+         CROSS JOIN LATERAL (SELECT CASE WHEN v.partner_id IS NULL THEN 0 ELSE v.gross END AS gross) vg
     )
     SELECT c.statement_id, c.partner_id, c.line_no, c.line_kind, c.program_id, c.component, c.program_period,
            c.stored_gross, c.verified_gross, c.stored_net, c.verified_net,
            CASE WHEN c.stored_gross IS NULL THEN 'missing: the recomputation pays it, no statement line does'
-                WHEN c.verified_gross IS NULL THEN 'unexpected: no recomputation for this line'
+                WHEN c.unrecomputed THEN 'differs: the partner is not in the program''s scope for this period, so it earns nothing'
                 ELSE 'differs' END
       FROM compared c
      WHERE c.stored_gross IS DISTINCT FROM c.verified_gross
@@ -344,10 +498,14 @@ AS $$
            'missing: the recomputation pays it, no statement line does'
       FROM compared c
      WHERE c.stored_gross IS NULL AND c.verified_net = 0
-       AND EXISTS (SELECT 1 FROM @extschema@.statement_line l JOIN @extschema@.statement s2 ON s2.id = l.statement_id
-                    WHERE l.tenant_id = verify_period.tenant_id
-                      AND l.partner_id = c.partner_id AND l.program_id = c.program_id AND l.component = c.component
-                      AND l.program_period = c.program_period AND s2.status <> 'draft' AND l.line_kind = 'final')
+       -- a period that ended before this one is rechecked, where a line is written only if it changes;
+       -- so is one settled finally before (an adjustment line follows a final settlement)
+       AND (upper(c.program_period) <= lower(verify_period.period)
+            OR EXISTS (SELECT 1 FROM @extschema@.statement_line l JOIN @extschema@.statement s2 ON s2.id = l.statement_id
+                        WHERE l.tenant_id = verify_period.tenant_id
+                          AND l.partner_id = c.partner_id AND l.program_id = c.program_id AND l.component = c.component
+                          AND l.program_period = c.program_period AND s2.status <> 'draft'
+                          AND l.line_kind IN ('final', 'adjustment')))
      ORDER BY 2, 5, 6, 7
 $$;
 COMMENT ON FUNCTION @extschema@.verify_period(bigint, daterange) IS

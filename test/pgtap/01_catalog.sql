@@ -12,7 +12,8 @@ SELECT has_function('rebate', 'overachievement_rebate', ARRAY['numeric', 'numeri
 SELECT has_function('rebate', 'round_money', ARRAY['numeric', 'text', 'text']);
 
 -- the calculation core (0.1.0) is IMMUTABLE STRICT PARALLEL SAFE; only these are not all three, and why:
---   tier_schedule (constructor): not strict, a NULL cap means "no cap"
+--   tier_schedule (constructors): not strict, a NULL cap means "no cap"
+--   tiered_payout:               not strict, a NULL target means "no target"
 --   tiered_sum_trans/combine:    not strict, they skip NULL rows and NULL states themselves
 --   icu_version:                 STABLE, it reports the ICU library loaded now
 SELECT is(
@@ -22,10 +23,11 @@ SELECT is(
         AND proname IN ('tier_schedule', 'tier_schedule_in', 'tier_schedule_out', 'tier_schedule_recv', 'tier_schedule_send',
                         'schedule_mode', 'schedule_kind', 'schedule_cap', 'schedule_thresholds', 'schedule_values', 'tiers',
                         'schedule_to_jsonb', 'schedule_from_jsonb', 'tiered_rebate', 'tier_index', 'next_tier_gap',
-                        'effective_rate', 'overachievement_rebate', 'round_money', 'currency_minor_unit',
+                        'effective_rate', 'overachievement_rebate', 'tiered_payout', 'schedule_tier_kinds',
+                        'round_money', 'currency_minor_unit',
                         'tiered_sum_trans', 'tiered_sum_combine', 'tiered_sum_final', 'tiered_sum_state_sum', 'icu_version')
         AND (provolatile <> 'i' OR NOT proisstrict OR proparallel <> 's')),
-    ARRAY['icu_version', 'tier_schedule', 'tiered_sum_combine', 'tiered_sum_trans'],
+    ARRAY['icu_version', 'tier_schedule', 'tier_schedule', 'tiered_payout', 'tiered_sum_combine', 'tiered_sum_trans'],
     'every other calculation function is IMMUTABLE STRICT PARALLEL SAFE');
 SELECT is(
     (SELECT count(*)::int FROM pg_proc

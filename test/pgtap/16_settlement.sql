@@ -3,7 +3,7 @@
 -- tenant whose every statement line is worked out by hand in the comments.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(79);
+SELECT plan(80);
 
 -- ---- the tenant ------------------------------------------------------------
 -- Distributor D1 (总代) with dealers S1 and S2 below it; P4 alone.
@@ -100,7 +100,7 @@ CREATE FUNCTION pg_temp.r(version_id bigint, program_id bigint, rebate numeric, 
 RETURNS rebate.program_result LANGUAGE sql AS $$
     SELECT ROW(program_id, version_id, 1, 9604, 'own', '[2026-10-01,2027-01-01)'::daterange, '2026-12-31'::date,
                'net_sales', 'tiered', 1000, NULL, 1, 0.01, rebate, false, rebate, NULL, NULL, 1, 'ok', 'test',
-               group_id, NULL, rebate)::rebate.program_result
+               group_id, NULL, rebate, NULL, NULL, NULL)::rebate.program_result
 $$;
 SELECT is((SELECT string_agg(paid::text, ',' ORDER BY version_id)
              FROM apply_stacking(ARRAY[pg_temp.r(99006, 9906, 0, 9803), pg_temp.r(99007, 9907, 7, 9803)])),
@@ -223,6 +223,11 @@ SELECT throws_ok($$SELECT close_period(951, '[2026-09-01,2026-10-01)')$$, 'RB062
                  'an earlier period cannot be closed once a later one is settled');
 SELECT throws_ok($$SELECT close_period(951, NULL)$$, '22023', NULL,
                  'a period without bounds is refused');
+SELECT throws_ok(format('SELECT close_period(951, %L)', daterange(date_trunc('month', current_date)::date,
+                                                                     (date_trunc('month', current_date) + interval '1 month')::date)),
+                 'RB062', format('period %s has not ended', daterange(date_trunc('month', current_date)::date,
+                                                                     (date_trunc('month', current_date) + interval '1 month')::date)),
+                 'the month still running is not closed unless asked to close early');
 RESET ROLE;
 
 -- ---- closing November ------------------------------------------------------------
@@ -243,7 +248,7 @@ SELECT is((SELECT cap_applied FROM statement_line WHERE statement_id = pg_temp.s
 SELECT is(pg_temp.lines(9601, '[2026-11-01,2026-12-01)'),
           'final CASH 11-11: 0.00-0.00=0.00; final UNIT 11-11: 0.00-0.00=0.00; interim VOL 10-12: 0.00-0.00=0.00; interim VOL/override 10-12: 90.00-65.00=25.00',
           'D1: the override, cumulative, less what October paid');
-SELECT throws_ok($$SELECT close_period(951, '[2026-12-01,2027-01-01)')$$, 'RB062', NULL,
+SELECT throws_ok($$SELECT close_period(951, '[2026-12-01,2027-01-01)', early => true)$$, 'RB062', NULL,
                  'December cannot be closed while November''s statements are drafts');
 SELECT is(issue_statements(951, '[2026-11-01,2026-12-01)'), 4, 'November is issued');
 SELECT is((SELECT count(*) FROM verify_period(951, '[2026-11-01,2026-12-01)')), 0::bigint, 'and verifies');
@@ -260,7 +265,7 @@ RESET ROLE;
 --           S2 999.99 - 1,800 < 0 -> 0.  Max per partner: S1 TGT 280 (MARGIN 0), P4 MARGIN 240 (TGT 0).
 SELECT pg_temp.sale('R1', 9602, '2026-12-05', 9701, 3, 1000, 'return', 'O1');
 SET ROLE t_st_mgr;
-SELECT is((SELECT sum(total) FROM close_period(951, '[2026-12-01,2027-01-01)')), 512.00,
+SELECT is((SELECT sum(total) FROM close_period(951, '[2026-12-01,2027-01-01)', early => true)), 512.00,
           'December: D1 -15, S1 280 - 80 - 3 = 197, S2 0, P4 240 + 90 = 330; 512 in all');
 SELECT is(pg_temp.lines(9602, '[2026-12-01,2027-01-01)'),
           'final CASH 12-12: 0.00-0.00=0.00; final MARGIN 10-12: 0.00-0.00=0.00; final TGT 10-12: 280.00-0.00=280.00; final UNIT 12-12: 0.00-0.00=0.00; final VOL 10-12: 420.00-500.00=-80.00; adjustment UNIT 10-10: 0.00-3.00=-3.00',
@@ -288,7 +293,7 @@ SELECT is((SELECT problem || ' ' || stored_gross || ' ' || verified_gross FROM v
           'differs 240.01 240.00', 'a line that was tampered with is reported');
 UPDATE statement_line SET gross = gross - 0.01, net = net - 0.01
  WHERE statement_id = pg_temp.stmt(9604, '[2026-12-01,2027-01-01)') AND program_id = 9903;
-SELECT is((SELECT sum(total) FROM close_period(951, '[2026-12-01,2027-01-01)')), 512.00, 'closing December again changes nothing');
+SELECT is((SELECT sum(total) FROM close_period(951, '[2026-12-01,2027-01-01)', early => true)), 512.00, 'closing December again changes nothing');
 SELECT is((SELECT count(*) FROM statement_line WHERE adjustment_id IS NOT NULL), 1::bigint,
           'the manual adjustment is on one statement only');
 SELECT is(issue_statements(951, '[2026-12-01,2027-01-01)'), 4, 'December is issued');
@@ -338,7 +343,7 @@ INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit
     (952, 96201, 1, 9721, 3, 1000), (952, 96202, 1, 9721, 4, 1000), (952, 96203, 1, 9721, 20, 1000);
 SELECT close_period(952, '[2026-10-01,2026-11-01)'); SELECT issue_statements(952, '[2026-10-01,2026-11-01)');
 SELECT close_period(952, '[2026-11-01,2026-12-01)'); SELECT issue_statements(952, '[2026-11-01,2026-12-01)');
-SELECT close_period(952, '[2026-12-01,2027-01-01)');
+SELECT close_period(952, '[2026-12-01,2027-01-01)', early => true);
 SELECT is((SELECT string_agg(format('%s %s-%s=%s', l.line_kind, l.gross, l.already_settled, l.net), '; ' ORDER BY s.period)
              FROM statement s JOIN statement_line l ON l.statement_id = s.id WHERE s.tenant_id = 952),
           'interim 0.00-0.00=0.00; interim 140.00-0.00=140.00; final 1080.00-140.00=940.00',

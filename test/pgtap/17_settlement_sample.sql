@@ -19,7 +19,7 @@ DECLARE
     unbalanced bigint;
     lines bigint;
 BEGIN
-    PERFORM rebate.close_period(t, period);
+    PERFORM rebate.close_period(t, period, early => true);
     SELECT count(*) INTO problems FROM rebate.verify_period(t, period);
     SELECT count(*) INTO unbalanced FROM rebate.statement s
      WHERE s.tenant_id = t AND s.period = close_and_verify.period

@@ -7,7 +7,7 @@
 -- follow their rules and every change to one is kept.  The last test fails
 -- when a SECURITY DEFINER function appears that this file does not attack.
 BEGIN;
-SELECT plan(65);
+SELECT plan(68);
 \ir ../attack/fixture.sql
 
 -- ---- the primitive: strictly true or false, and no tenant through a group role --
@@ -147,6 +147,29 @@ SELECT is((SELECT xmax::text FROM rebate.policy_violation WHERE id = 940295), '0
 SELECT attack.attempt('atk_s1', 'rebate.resolve_violation(bigint,text,text)',
                       $$SELECT rebate.resolve_violation(940195, 'approve')$$, 'a partner user resolves nothing', '42501');
 
+-- ---- guaranteed minimums and program results on a forged version ------------------------
+-- A's own version (its users read it), rewritten to name B's tenant, program and version with a
+-- carried minimum: what the functions compute from it is only what the caller may read, so
+-- nothing of B's (no partner, no basis, no position) comes back.
+SELECT attack.attempt('atk_s1', 'rebate.guarantee_position(rebate.program_version,daterange,bigint)',
+                      $q$DO $d$ BEGIN IF EXISTS (
+                          SELECT FROM rebate.program_version v,
+                                 rebate.guarantee_position(
+                                   jsonb_populate_record(v, '{"id": 940282, "tenant_id": 9402, "program_id": 940281,
+                                                              "guarantee": 100, "guarantee_carry": "both"}'),
+                                   '[2026-04-01,2026-05-01)') p
+                           WHERE v.id = 940182 AND attack.spy(p)) THEN RAISE 'a position of another brand shows'; END IF; END $d$$q$,
+                      'a forged version of another brand gives no guaranteed positions', '00000');
+SELECT attack.attempt('atk_mgr_a', 'rebate.program_results(rebate.program_version,daterange,date,bigint)',
+                      $q$DO $d$ BEGIN IF EXISTS (
+                          SELECT FROM rebate.program_version v,
+                                 rebate.program_results(jsonb_populate_record(v, '{"tenant_id": 9402, "guarantee": 100,
+                                                                                   "guarantee_carry": "shortfall"}'),
+                                                        '[2026-03-01,2026-04-01)') r
+                           WHERE v.id = 940182 AND (r.partner_id / 100 = 9402 OR attack.spy(r))) THEN
+                          RAISE 'another brand''s partners show'; END IF; END $d$$q$,
+                      'nor results for another brand''s partners, to a manager', '00000');
+
 -- ---- partner_scores ------------------------------------------------------------------
 SELECT attack.like_missing('atk_s1', 'rebate.partner_scores(bigint,daterange)',
                            $$SELECT * FROM rebate.partner_scores(9402, '[2026-01-01,2026-04-01)')$$,
@@ -216,10 +239,14 @@ SELECT attack.like_missing('atk_s1', 'rebate.confirm_statement(bigint)',
                            format('SELECT rebate.confirm_statement(%s)', (SELECT id FROM rebate.statement WHERE partner_id = 940113)),
                            $$SELECT rebate.confirm_statement(999999999)$$,
                            'a dealer confirming its sibling''s statement is like a statement that does not exist');
-SELECT attack.attempt('atk_s1', 'rebate.progress(bigint,date)',
-                      $q$DO $d$ BEGIN IF EXISTS (SELECT FROM rebate.progress(940113, '2026-03-31') p WHERE attack.spy(p)) THEN
-                                         RAISE 'a sibling''s progress shows'; END IF; END $d$$q$,
-                      'a sibling''s progress shows nothing, as for a partner that does not exist', '00000');
+SELECT attack.like_missing('atk_s1', 'rebate.progress(bigint,date)',
+                           $$SELECT * FROM rebate.progress(940113, '2026-03-31')$$,
+                           $$SELECT * FROM rebate.progress(940999999, '2026-03-31')$$,
+                           'a sibling''s progress is refused as for a partner that does not exist');
+SELECT attack.like_missing('atk_mgr_a', 'rebate.progress(bigint,date)',
+                           $$SELECT * FROM rebate.progress(940212, '2026-03-31')$$,
+                           $$SELECT * FROM rebate.progress(940999999, '2026-03-31')$$,
+                           'so is another brand''s partner''s, to its manager');
 SELECT attack.attempt('atk_mgr_a', 'rebate.apply_grade_suggestions(bigint,daterange)',
                       $$SELECT * FROM rebate.apply_grade_suggestions(9402, '[2026-01-01,2026-04-01)')$$,
                       'a manager changes no grade of another brand', '42501');
