@@ -262,6 +262,15 @@ rebate_overachievement_rebate(PG_FUNCTION_ARGS)
 	PG_RETURN_NUMERIC(tier_rebate_compute(&view, actual, target, excess_only));
 }
 
+/* The lump sum of the top tier reached, or 0 (none reached, or a rate). */
+static Numeric
+top_lump(const TierView *view, int reached)
+{
+	if (reached > 0 && tier_kind(view, reached - 1) == TIER_KIND_LUMP_SUM)
+		return view->values[reached - 1];
+	return num_zero();
+}
+
 Numeric
 tier_on_top_compute(const TierView *view, Numeric below, Numeric basis)
 {
@@ -274,9 +283,18 @@ tier_on_top_compute(const TierView *view, Numeric below, Numeric basis)
 
 	if (view->mode == TIER_MODE_RETROACTIVE)
 	{
-		/* the tier the whole window reaches, on the period's own basis */
-		tier_parts(view, starts, reached, basis, NULL, false, &lumps, &rated);
-		result = num_add(lumps, rated);
+		/*
+		 * A rate: the tier the whole window reaches, on the period's own basis.
+		 * A lump sum: what the period adds to the lump sum the window had
+		 * reached before it (paid once, in the period that reaches it).
+		 */
+		int			reached_below = tiers_reached(starts, view->ntiers, below);
+		Numeric		lump_total = top_lump(view, reached);
+		Numeric		lump_below = top_lump(view, reached_below);
+
+		rated = (reached > 0 && tier_kind(view, reached - 1) != TIER_KIND_LUMP_SUM)
+			? num_mul(tier_rate(view, reached - 1), basis) : num_zero();
+		result = num_add(rated, num_max(num_zero(), num_sub(lump_total, lump_below)));
 	}
 	else
 	{

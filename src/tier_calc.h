@@ -30,9 +30,10 @@ extern Numeric tier_payout_compute(const TierView *view, Numeric basis, Numeric 
 /*
  * The rebate of a basis placed on top of another (below): the earlier periods
  * of a window and this period's own basis.  Retroactive, the tier that below
- * + basis reaches pays its lump sum or its rate on basis; incremental, the
- * rebate of below + basis less that of below (the bands basis occupies).
- * Never below 0; capped by the schedule.
+ * + basis reaches pays its rate on basis, or its lump sum less the lump sum
+ * below had reached (a lump sum is paid once); incremental, the rebate of
+ * below + basis less that of below (the bands basis occupies).  Never below
+ * 0; capped by the schedule.
  */
 extern Numeric tier_on_top_compute(const TierView *view, Numeric below, Numeric basis);
 

@@ -3,8 +3,10 @@
 
 Generates seeded random cases (schedules in messy-but-valid text form, among
 them mixed scales of lump sums beside rates; bases, overachievement inputs,
-tiered_payout inputs with and without a target, tiered_sum groups,
-round_money inputs and a few invalid schedules), ships them to PostgreSQL in one psql session (\\copy into
+tiered_payout inputs with and without a target, tiered_rebate_on_top inputs
+(a period's basis on top of its tier window's earlier basis: retroactive and
+incremental, mixed scales, caps, negative bases and windows), tiered_sum
+groups, round_money inputs and a few invalid schedules), ships them to PostgreSQL in one psql session (\\copy into
 TEMP tables, one SELECT per function family, \\copy the results out), and
 compares every result with the independent Python reference.
 
@@ -304,6 +306,11 @@ ERROR_EXPRESSIONS = [
     # READING: tiered_payout's target is "as in overachievement_rebate": not positive is an error
     "rebate.tiered_payout(100, 100, 'retroactive 0:1%', 0)",
     "rebate.tiered_payout(100, 100, 'incremental 0:1%, 1:2', -1)",
+    # docs/reference.md, Calculation: "a basis that is NaN or infinite is an error"
+    "rebate.tiered_rebate_on_top(100, 'NaN', 'retroactive 0:1%')",
+    "rebate.tiered_rebate_on_top('NaN', 100, 'incremental 0:1%')",
+    "rebate.tiered_rebate_on_top('Infinity', 100, 'retroactive 0:1%')",
+    "rebate.tiered_rebate_on_top(100, '-Infinity', 'incremental 0:1%, 10:2%')",
 ]
 
 # Invalid schedule texts whose documented SQLSTATE the test checks too:
@@ -362,6 +369,37 @@ FIXED_PAYOUT = [
 ]
 
 
+# Fixed tiered_rebate_on_top cases: (schedule, below, basis); None is NULL.
+# The docs' examples (docs/reference.md, the year-to-date example of
+# docs/programs.md), thresholds crossed exactly by the window, lump sums
+# reached by the window or by the period, negative bases and windows, caps.
+FIXED_TOP = [
+    ("retroactive 0:1%, 100000:2%", "60000", "50000"),
+    ("incremental 0:1%, 100000:2%", "60000", "50000"),
+    ("incremental 0:1%, 15000:3%", "0", "9000"),
+    ("incremental 0:1%, 15000:3%", "9000", "10000"),
+    ("retroactive 0:1%, 15000:3%", "9000", "6000"),
+    ("retroactive 0:1%, 15000:3%", "9000", "5999.99"),
+    ("retroactive 5000:2%, 20000:4%", "-3000", "7000"),
+    ("incremental 5000:2%, 20000:4%", "-3000", "30000"),
+    ("retroactive 0:1%", "500", "-200"),
+    ("incremental 0:1%, 100:2%", "500", "-200"),
+    ("retroactive 1000:100, 5000:2%", "900", "100"),
+    ("retroactive 1000:100, 5000:2%", "4000", "-10"),
+    ("retroactive 1000:100, 5000:2%", "4000", "2000"),
+    ("incremental 0:1%, 500:30, 800:5%", "400", "200"),
+    ("incremental 0:1%, 500:30, 800:5%", "600", "400"),
+    ("incremental 0:1%, 500:30, 800:5%", "600", "-100"),
+    ("incremental 0:1%, 100000:2% cap 500", "60000", "50000"),
+    ("retroactive 0:1%, 100000:2% cap 0", "60000", "50000"),
+    ("incremental 0:10 per unit, 5:12 per unit", "3", "4"),
+    ("retroactive 0:10 per unit, 5:12 per unit", "3", "0"),
+    ("retroactive 0:10 per unit, 5:12 per unit", "0", "0"),
+    ("retroactive 0:1%", None, "100"),
+    ("retroactive 0:1%", "100", None),
+]
+
+
 # ---------------------------------------------------------------------------
 # Case construction
 # ---------------------------------------------------------------------------
@@ -378,6 +416,7 @@ def build_cases(seed: int, n_cases: int):
     invalid_rows = []        # (iid, text)
     invalid_state = {}       # iid -> SQLSTATE the docs name, where checked
     pay_rows = []            # (id, sid, basis_t, payout_t, target_t|None|'NULL', basis, payout, target|None)
+    top_rows = []            # (id, sid, below_t|None, basis_t|None, below|None, basis|None)
 
     def add_schedule(s: ref.Schedule, text: str | None = None) -> int:
         sid = len(sched_rows) + 1
@@ -405,12 +444,18 @@ def build_cases(seed: int, n_cases: int):
         pay_rows.append((len(pay_rows) + 1, sid, b, p, t, D(b), D(p),
                          None if t in (None, "NULL") else D(t)))
 
+    for text, lo, b in FIXED_TOP:
+        sid = add_schedule(ref.parse_schedule(text), text)
+        top_rows.append((len(top_rows) + 1, sid, lo, b, None if lo is None else D(lo),
+                         None if b is None else D(b)))
+
     n_money = n_cases * 15 // 100
+    n_top = n_cases * 10 // 100
     n_over = n_cases * 20 // 100
     n_groups = max(50, n_cases // 40)
     n_invalid = max(20, n_cases // 500)
     n_pay = n_cases * 12 // 100
-    n_main_cases = max(0, n_cases - n_money - n_over - n_groups - n_invalid - n_pay)
+    n_main_cases = max(0, n_cases - n_money - n_over - n_groups - n_invalid - n_pay - n_top)
 
     # tiered_rebate / tier_index / next_tier_gap / effective_rate
     main_cases = len(sched_rows) + 4 * len(main_rows)
@@ -490,6 +535,29 @@ def build_cases(seed: int, n_cases: int):
             p = payout_for(b)
             pay_rows.append((len(pay_rows) + 1, sid, g.basis_text(b), g.basis_text(p), tt, b, p, target))
 
+    # tiered_rebate_on_top: a period's basis on top of its window's earlier basis
+    while len(top_rows) < n_top:
+        s = g.schedule()
+        sid = add_schedule(s)
+        points = list(s.thresholds)
+        for _ in range(r.randint(2, 8)):
+            c = r.random()
+            below = g.basis_near(points)
+            if c < 0.1:
+                below = D(0)
+            c = r.random()
+            if c < 0.45:
+                # the window's total lands near a threshold
+                basis = g.basis_near(points) - below
+            elif c < 0.55:
+                basis = D(0)
+            elif c < 0.70:
+                basis = -g.dec(10 ** r.randint(0, 9), r.randint(0, 4))
+            else:
+                basis = g.basis_near(points)
+            top_rows.append((len(top_rows) + 1, sid, g.basis_text(below), g.basis_text(basis),
+                             below, basis))
+
     # tiered_sum
     main_sids = [row[0] for row in sched_rows]
     for gid in range(1, n_groups + 1):
@@ -559,7 +627,7 @@ def build_cases(seed: int, n_cases: int):
 
     return dict(sched=sched_rows, main=main_rows, over=over_rows, agg=agg_rows,
                 agg_groups=agg_groups, money=money_rows, invalid=invalid_rows,
-                invalid_state=invalid_state, pay=pay_rows)
+                invalid_state=invalid_state, pay=pay_rows, top=top_rows)
 
 
 def _rate_kinds_mixed(text: str) -> bool:
@@ -595,6 +663,7 @@ CREATE TEMP TABLE d_agg (gid int, sid int, basis numeric);
 CREATE TEMP TABLE d_money (id int, amount numeric, currency text, mode text);
 CREATE TEMP TABLE d_invalid (id int, txt text);
 CREATE TEMP TABLE d_pay (id int, sid int, basis numeric, payout numeric, target text);
+CREATE TEMP TABLE d_top (id int, sid int, below numeric, basis numeric);
 \copy d_sched FROM '{dir}/sched.csv' WITH (FORMAT csv)
 \copy d_main FROM '{dir}/main.csv' WITH (FORMAT csv)
 \copy d_over FROM '{dir}/over.csv' WITH (FORMAT csv)
@@ -602,6 +671,7 @@ CREATE TEMP TABLE d_pay (id int, sid int, basis numeric, payout numeric, target 
 \copy d_money FROM '{dir}/money.csv' WITH (FORMAT csv)
 \copy d_invalid FROM '{dir}/invalid.csv' WITH (FORMAT csv)
 \copy d_pay FROM '{dir}/pay.csv' WITH (FORMAT csv)
+\copy d_top FROM '{dir}/top.csv' WITH (FORMAT csv)
 CREATE FUNCTION pg_temp.try_cast(t text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN RETURN t::rebate.tier_schedule::text;
 EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM; END $$;
@@ -615,13 +685,14 @@ EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM || ' [' || SQLSTATE || ']
 
 FAST_SQL = r"""
 CREATE TEMP TABLE d_ps AS SELECT sid, txt::rebate.tier_schedule AS ts FROM d_sched;
-ANALYZE d_ps; ANALYZE d_main; ANALYZE d_over; ANALYZE d_agg; ANALYZE d_pay;
+ANALYZE d_ps; ANALYZE d_main; ANALYZE d_over; ANALYZE d_agg; ANALYZE d_pay; ANALYZE d_top;
 \copy (SELECT sid, ts::text FROM d_ps ORDER BY sid) TO '{dir}/out_sched.csv' WITH (FORMAT csv)
 \copy (SELECT m.id, rebate.tiered_rebate(m.basis, p.ts), rebate.tier_index(m.basis, p.ts), rebate.next_tier_gap(m.basis, p.ts), rebate.effective_rate(m.basis, p.ts) FROM d_main m JOIN d_ps p USING (sid) ORDER BY m.id) TO '{dir}/out_main.csv' WITH (FORMAT csv)
 \copy (SELECT o.id, CASE WHEN o.apply_to IS NULL THEN rebate.overachievement_rebate(o.actual, o.target, p.ts) ELSE rebate.overachievement_rebate(o.actual, o.target, p.ts, o.apply_to) END FROM d_over o JOIN d_ps p USING (sid) ORDER BY o.id) TO '{dir}/out_over.csv' WITH (FORMAT csv)
 \copy (SELECT a.gid, rebate.tiered_sum(a.basis, p.ts) FROM d_agg a JOIN d_ps p USING (sid) GROUP BY a.gid ORDER BY a.gid) TO '{dir}/out_agg.csv' WITH (FORMAT csv)
 \copy (SELECT y.id, CASE WHEN y.target IS NULL THEN rebate.tiered_payout(y.basis, y.payout, p.ts) ELSE rebate.tiered_payout(y.basis, y.payout, p.ts, nullif(y.target, 'NULL')::numeric) END FROM d_pay y JOIN d_ps p USING (sid) ORDER BY y.id) TO '{dir}/out_pay.csv' WITH (FORMAT csv)
 \copy (SELECT id, CASE WHEN currency IS NULL THEN rebate.round_money(amount) WHEN mode IS NULL THEN rebate.round_money(amount, currency) ELSE rebate.round_money(amount, currency, mode) END FROM d_money ORDER BY id) TO '{dir}/out_money.csv' WITH (FORMAT csv)
+\copy (SELECT t.id, rebate.tiered_rebate_on_top(t.below, t.basis, p.ts) FROM d_top t JOIN d_ps p USING (sid) ORDER BY t.id) TO '{dir}/out_top.csv' WITH (FORMAT csv)
 """
 
 # Parallel pass for tiered_sum: exercises the combine function and the
@@ -664,6 +735,9 @@ BEGIN
   IF t IS NULL THEN RETURN rebate.tiered_payout(b, y, s)::text; END IF;
   RETURN rebate.tiered_payout(b, y, s, nullif(t, 'NULL')::numeric)::text;
 EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM; END $$;
+CREATE FUNCTION pg_temp.s_top(lo numeric, b numeric, s rebate.tier_schedule) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN RETURN rebate.tiered_rebate_on_top(lo, b, s)::text;
+EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM; END $$;
 CREATE FUNCTION pg_temp.s_agg(g int) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN RETURN (SELECT rebate.tiered_sum(a.basis, p.ts) FROM d_agg a JOIN d_ps p USING (sid) WHERE a.gid = g)::text;
 EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM; END $$;
@@ -679,6 +753,7 @@ EXCEPTION WHEN others THEN RETURN 'ERROR: ' || SQLERRM; END $$;
 \copy (SELECT gid, pg_temp.s_agg(gid) FROM (SELECT DISTINCT gid FROM d_agg) q ORDER BY gid) TO '{dir}/out_agg.csv' WITH (FORMAT csv)
 \copy (SELECT y.id, pg_temp.s_pay(y.basis, y.payout, p.ts, y.target) FROM d_pay y JOIN d_ps p USING (sid) ORDER BY y.id) TO '{dir}/out_pay.csv' WITH (FORMAT csv)
 \copy (SELECT id, pg_temp.s_money(amount, currency, mode) FROM d_money ORDER BY id) TO '{dir}/out_money.csv' WITH (FORMAT csv)
+\copy (SELECT t.id, pg_temp.s_top(t.below, t.basis, p.ts) FROM d_top t JOIN d_ps p USING (sid) ORDER BY t.id) TO '{dir}/out_top.csv' WITH (FORMAT csv)
 """
 
 
@@ -779,6 +854,17 @@ def compare(cases, outdir: str, rep: Report, parallel: bool):
                 label = "tiered_payout [payout < 0: nothing paid, lump sums reached included]"
         rep.check(label, inp, exp, got)
 
+    top = {row[0]: row for row in cases["top"]}
+    out = read_csv(os.path.join(outdir, "out_top.csv"))
+    if len(out) != len(top):
+        rep.check("tiered_rebate_on_top", "row count", str(len(top)), str(len(out)), numeric=False)
+    for tid, got in out:
+        _, sid, lt, bt, lo, b = top[int(tid)]
+        s = sched[sid][2]
+        inp = "tiered_rebate_on_top(%s, %s, '%s')" % (show(lt), show(bt), ref.canonical(s))
+        exp = None if lo is None or b is None else ref.fmt(ref.tiered_rebate_on_top(lo, b, s))
+        rep.check("tiered_rebate_on_top", inp, exp, got)
+
     groups = cases["agg_groups"]
     for fname, label in [("out_agg.csv", "tiered_sum")] + (
             [("out_agg_par.csv", "tiered_sum (parallel)")] if parallel else []):
@@ -847,6 +933,8 @@ def main(argv=None) -> int:
         write_csv(os.path.join(workdir, "invalid.csv"), cases["invalid"])
         write_csv(os.path.join(workdir, "pay.csv"),
                   [(i, sid, bt, pt, tt) for i, sid, bt, pt, tt, _, _, _ in cases["pay"]])
+        write_csv(os.path.join(workdir, "top.csv"),
+                  [(i, sid, lt, bt) for i, sid, lt, bt, _, _ in cases["top"]])
 
         fill = dict(dir=workdir, ptab="rebate_diff_agg_%d" % os.getpid())
         parallel = not args.no_parallel

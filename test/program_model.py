@@ -18,6 +18,9 @@ Structure, so that new program forms slot in:
                        for a partner and on which day (date basis, grace days,
                        returns counted where their original counted);
 * ``measure``          the basis over a period, counted up to a day;
+* ``window_below``     a tier window's earlier basis (``tier_window``
+                       to_date / rolling): the period is rated on top of it
+                       (``reference.tiered_rebate_on_top``);
 * ``earned_for``       one basis (and comparison) rated by a version's kind:
                        tiered, overachievement, per_unit, fixed; with a
                        ``payout_metric`` the thresholds read the metric and
@@ -28,6 +31,10 @@ Structure, so that new program forms slot in:
                        a cascade reduces the money measures, the thresholds'
                        and the payout's, per program ``reduced_by_earlier`` /
                        ``reduces_later``);
+* ``guaranteed``       a guaranteed minimum per period (``guarantee``) and what
+                       carries along the run of periods (``guarantee_carry``
+                       none / shortfall / excess / both): ``paid`` and
+                       ``carry_forward``;
 * ``results``          a program period's results for every partner, stacked;
 * ``close_period``     what one close writes (final, interim, adjustment);
 * ``progress``         rebate.progress(partner, as_of).
@@ -208,6 +215,10 @@ class Version:
     payout_metric: Optional[str] = None     # what the rates pay on; None: the metric
     reduced_by_earlier: bool = True         # cascade: its money measures reduced by earlier pay
     reduces_later: bool = True              # cascade: what it pays reduces the later programs
+    guarantee: Optional[Decimal] = None     # the least paid per partner in scope per period
+    guarantee_carry: str = "none"           # none | shortfall | excess | both
+    tier_window: str = "period"             # period | to_date | rolling
+    window_periods: Optional[int] = None    # rolling: this period and window_periods - 1 before
 
     def sched(self) -> Optional[ref.Schedule]:
         return ref.parse_schedule(self.schedule) if self.schedule else None
@@ -472,6 +483,9 @@ class Result:
     stacking: Optional[str] = None
     payout: Optional[Decimal] = None
     stacking_rule: Optional[str] = None     # the rule of the group it was stacked in
+    guarantee: Optional[Decimal] = None     # programs with a minimum: the minimum
+    carry_forward: Optional[Decimal] = None  # ... and what it carries to the next period
+    below: Optional[Decimal] = None          # tier windows: the window's earlier basis
 
 
 def earned_for(v: Version, basis: Decimal, comparison: Optional[Decimal], status: str,
@@ -515,17 +529,144 @@ def comparison_for(w: World, v: Version, pid: int, P) -> Tuple[Optional[Decimal]
     return None, "ok"
 
 
+UNIT_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def window_start(v: Version, P) -> Optional[dt.date]:
+    """The first day of the tier window of period P; None without a window.
+
+    to_date: the start of the (calendar) year of P; rolling: window_periods - 1
+    periods of the program's unit before P."""
+    if v.tier_window == "to_date":
+        return dt.date(P[0].year, 1, 1)
+    if v.tier_window == "rolling":
+        return add_months(P[0], -(v.window_periods - 1) * UNIT_MONTHS[v.period_unit])
+    return None
+
+
+def window_below(w: World, v: Version, pid: int, P) -> Optional[Decimal]:
+    """The basis of the window's earlier periods: documents placed in
+    [window start, start of P), counted by the version governing P.
+
+    READING: the earlier periods are counted by the version of the period
+    being paid (its scope, date basis, grace days), also where an earlier
+    period had another version or none (the window is a span of days: "the
+    year so far", "the last three months"); the scenarios keep the scope the
+    same across versions, and start windowed programs on January 1st."""
+    lo = window_start(v, P)
+    if lo is None:
+        return None
+    if lo >= P[0]:
+        return ZERO
+    return measure(w, v, pid, (lo, P[0]), P[0] - dt.timedelta(days=1)).basis
+
+
+def own_rebate(w: World, v: Version, pid: int, P, until: dt.date):
+    """(measure, comparison, status, earned, rebate, below) of one partner in one
+    period, before stacking and before a guaranteed minimum.
+
+    A tier window rates the period's own basis on top of the window's
+    earlier basis (reference.tiered_rebate_on_top: retroactive, the tier the
+    whole window reaches pays its rate on the period's basis, or its lump
+    sum; incremental, the bands the period's basis occupies)."""
+    m = measure(w, v, pid, P, until)
+    comp, status = comparison_for(w, v, pid, P)
+    below = window_below(w, v, pid, P) if v.kind == "tiered" else None
+    if below is not None:
+        e = ref.tiered_rebate_on_top(below, m.basis, v.sched()) if status == "ok" else ZERO
+    else:
+        e = earned_for(v, m.basis, comp, status, m.payout)
+    return m, comp, status, e, capped(v, e), below
+
+
+def guarantee_run(w: World, v: Version, P) -> List[Tuple[Version, Tuple[dt.date, dt.date]]]:
+    """The run of program periods that carry up to P (P last): back from P,
+    every period whose governing version carries a minimum the same way
+    (guarantee_carry) over the same period unit; it starts at the first
+    period of the program so governed (READING: the run is broken by a
+    period without such a version: a gap, no minimum, another carry or unit;
+    the minimum itself may change along the run)."""
+    run = [(v, P)]
+    if v.guarantee_carry == "none":
+        return run
+    prog = w.programs[v.program]
+    cur = P
+    for _ in range(1000):
+        prev_day = cur[0] - dt.timedelta(days=1)
+        pv = prog.governing(prev_day)
+        if (pv is None or pv.guarantee is None or pv.guarantee_carry != v.guarantee_carry
+                or pv.period_unit != v.period_unit):
+            break
+        pP = period_of(pv.period_unit, pv.effective, prev_day)
+        run.insert(0, (pv, pP))
+        cur = pP
+    return run
+
+
+def guaranteed(w: World, v: Version, pid: int, P, until: dt.date, rebate_now: Decimal):
+    """(paid, carry_forward) of a guaranteed program in period P, rebate E
+    after the cap and minimum G per period (docs/programs.md):
+
+      none       paid max(E, G); carries nothing (carry_forward 0)
+      shortfall  paid max(G, E - R), R what is still to be recovered;
+                 R' = R + paid - E; carry_forward -R'
+      excess     paid max(E, G - B), B what is banked; B' = B + paid - G;
+                 carry_forward B'
+      both       all paid so far = max(rebates so far, minimums so far);
+                 carry_forward = rebates so far - minimums so far
+
+    Earlier periods of the run are counted with every document they hold now
+    (to their last day): a late document in an earlier period changes what
+    the later ones pay.  READING: a period of the run in which the partner is
+    outside the version's partner scope pays nothing and carries nothing."""
+    R = ZERO        # shortfall: still to be recovered; excess: banked
+    sum_e = sum_g = cum = ZERO
+    paid = cf = ZERO
+    for pv, pP in guarantee_run(w, v, P):
+        if pP == P:
+            E = rebate_now
+        elif not partner_in_scope(w, pv, pid):
+            continue
+        else:
+            E = own_rebate(w, pv, pid, pP, pP[1] - dt.timedelta(days=1))[4]
+        G = pv.guarantee
+        carry = pv.guarantee_carry
+        if carry == "none":
+            paid, cf = max(E, G), ZERO
+        elif carry == "shortfall":
+            paid = max(G, E - R)
+            R = R + paid - E
+            cf = -R
+        elif carry == "excess":
+            paid = max(E, G - R)
+            R = R + paid - G
+            cf = R
+        elif carry == "both":
+            sum_e += E
+            sum_g += G
+            new = max(sum_e, sum_g)
+            paid = new - cum
+            cum = new
+            cf = sum_e - sum_g
+        else:
+            raise ValueError(carry)
+    return paid, cf
+
+
 def own_result(w: World, v: Version, pid: int, P, until: dt.date) -> Result:
     if not partner_in_scope(w, v, pid):
         # outside the program's partner / grade scope: earns nothing (not even a
-        # lump sum whose first threshold is 0)
+        # lump sum whose first threshold is 0, nor a guaranteed minimum)
         return Result(v.program, v, pid, "own", P, until, ZERO, None, "out_of_scope", ZERO, ZERO, ZERO, 0)
-    m = measure(w, v, pid, P, until)
-    comp, status = comparison_for(w, v, pid, P)
-    e = earned_for(v, m.basis, comp, status, m.payout)
-    rb = capped(v, e)
-    return Result(v.program, v, pid, "own", P, until, m.basis, comp, status, e, rb, rb, m.documents,
-                  payout=m.payout)
+    m, comp, status, e, rb, below = own_rebate(w, v, pid, P, until)
+    paid, g, cf = rb, None, None
+    if v.guarantee is not None:
+        # READING: the minimum is paid whatever the status (the random
+        # scenarios give minimums only to kinds that are always 'ok').
+        paid, cf = guaranteed(w, v, pid, P, until, rb)
+        g = v.guarantee
+    return Result(v.program, v, pid, "own", P, until, m.basis, comp, status, e, rb, paid, m.documents,
+                  payout=m.payout, guarantee=g, carry_forward=cf, below=below)
 
 
 def override_result(w: World, v: Version, pid: int, P, until: dt.date) -> Optional[Result]:
@@ -852,6 +993,33 @@ def _self_check() -> None:
     got = {w.programs[r.program].code: r.paid for r in progress(w, 7202, d(2026, 3, 31))
            if w.programs[r.program].code.startswith("R-")}
     assert got == {"R-D1": 1900, "R-D2": 1710, "R-D3": 1900, "R-D4": 1539}, got
+    # a minimum guaranteed per period, shortfall carried: 90 / 100 / 0 earned,
+    # 95 / 95 / 95 paid, carrying -5 / 0 / -95
+    w.programs[7521] = Program(7521, "M-GUAR", [Version(
+        21, 7521, 1, (d(2026, 1, 1), None), "net_sales", "tiered", schedule="retroactive 0:1%",
+        period_unit="month", partner_ids=(7202,), guarantee=D(95), guarantee_carry="shortfall")])
+    got = [(r.rebate, r.guarantee, r.paid, r.carry_forward)
+           for day_ in (d(2026, 1, 31), d(2026, 2, 28), d(2026, 3, 31))
+           for r in progress(w, 7202, day_) if r.program == 7521]
+    assert got == [(90, 95, 95, -5), (100, 95, 95, 0), (0, 95, 95, -95)], got
+    # the other carries on the same rebates (90, 100, 0; minimum 95)
+    for carry, want in (("none", [(95, 0), (100, 0), (95, 0)]),
+                        ("excess", [(95, 0), (100, 5), (90, 0)]),
+                        ("both", [(95, -5), (95, 0), (95, -95)])):
+        w.programs[7521].versions[0].guarantee_carry = carry
+        got = [(r.paid, r.carry_forward)
+               for day_ in (d(2026, 1, 31), d(2026, 2, 28), d(2026, 3, 31))
+               for r in progress(w, 7202, day_) if r.program == 7521]
+        assert got == want, (carry, got)
+    del w.programs[7521]
+    # tier windows: year to date, incremental: January 90, February 180
+    w.programs[7531] = Program(7531, "M-YTD", [Version(
+        31, 7531, 1, (d(2026, 1, 1), None), "net_sales", "tiered",
+        schedule="incremental 0:1%, 15000:3%", period_unit="month", tier_window="to_date")])
+    got = [(r.basis, r.below, r.rebate) for day_ in (d(2026, 1, 31), d(2026, 2, 28))
+           for r in progress(w, 7202, day_) if r.program == 7531]
+    assert got == [(9000, 0, 90), (10000, 9000, 180)], got
+    del w.programs[7531]
 
     # docs/statements.md
     w = World()

@@ -3,8 +3,8 @@
 This module is the *independent reference* used by test/differential.py.  It
 is written from the specification of the extension (tier schedule text form,
 tiered_rebate, tier_index, next_tier_gap, effective_rate,
-overachievement_rebate, tiered_sum, tiered_payout, round_money; mixed scales
-of lump sums beside rates), as docs/reference.md states it, not from the C
+overachievement_rebate, tiered_sum, tiered_payout, tiered_rebate_on_top,
+round_money; mixed scales of lump sums beside rates), as docs/reference.md states it, not from the C
 sources, so that a disagreement between the two points at a bug in one of
 them.  Readings chosen where the documentation leaves room are marked
 READING.
@@ -38,6 +38,7 @@ __all__ = [
     "overachievement_rebate",
     "tiered_sum",
     "tiered_payout",
+    "tiered_rebate_on_top",
     "round_money",
     "MINOR_UNITS",
     "EXACT",
@@ -451,6 +452,38 @@ def tiered_payout(basis: Decimal, payout: Decimal, s: Schedule,
     return _apply_cap(r, s)
 
 
+def tiered_rebate_on_top(below: Decimal, basis: Decimal, s: Schedule) -> Decimal:
+    """The rebate of `basis` placed on top of `below` (a period's own basis
+    above the earlier periods of its tier window, docs/reference.md).
+
+    Retroactive: the tier that below + basis reaches pays its lump sum, or its
+    rate on `basis` (not on the whole window).  Incremental: the rebate of
+    below + basis less the rebate of below, both before the cap (the bands
+    `basis` occupies; a lump sum is paid by the period whose basis reaches
+    it).  Never below 0; the schedule's cap applies last.
+
+    Retroactive lump sums (reference.md): "a lump sum is paid once, by the
+    period that reaches it: what the lump sum of the tier below + basis
+    reaches adds to the lump sum of the tier below had reached, if anything".
+    READING (negative `below`, earlier periods with more returns than sales):
+    used as it is; tiered_rebate of a negative basis is 0.
+    """
+    total = EXACT.add(below, basis)
+    if s.mode == RETROACTIVE:
+        def top_lump(x):
+            k = tier_index(x, s)
+            return s.values[k - 1] if k > 0 and s.is_lump(k - 1) else ZERO
+        i = tier_index(total, s)
+        rated = ZERO if i == 0 or s.is_lump(i - 1) else EXACT.multiply(s.rate(i - 1), basis)
+        added = EXACT.subtract(top_lump(total), top_lump(below))
+        r = EXACT.add(rated, added if added > 0 else ZERO)
+    else:
+        r = EXACT.subtract(_uncapped(total, s), _uncapped(below, s))
+    if r < 0:
+        r = ZERO
+    return _apply_cap(r, s)
+
+
 # ---------------------------------------------------------------------------
 # Money rounding
 # ---------------------------------------------------------------------------
@@ -532,6 +565,16 @@ def _self_check() -> None:
     assert P(3, 1, "incremental 0:1 per unit") == 1
     assert P(3, 2, "incremental 0:1 per unit, 1:2 per unit") == Decimal("3.33333333333333333333")
     assert P(3, 1, "incremental 0:1 per unit, 1:2 per unit") == Decimal("1.66666666666666666667")
+    # tiered_rebate_on_top (docs/reference.md, docs/programs.md "Tier windows")
+    T = lambda lo, b, t: tiered_rebate_on_top(Decimal(lo), Decimal(b), parse_schedule(t))
+    assert T(60000, 50000, "retroactive 0:1%, 100000:2%") == 1000
+    assert T(60000, 50000, "incremental 0:1%, 100000:2%") == 600
+    assert T(0, 9000, "incremental 0:1%, 15000:3%") == 90
+    assert T(9000, 10000, "incremental 0:1%, 15000:3%") == 180
+    assert T(9000, -1000, "retroactive 0:1%") == 0
+    assert T(9000, -1000, "incremental 0:1%") == 0
+    assert T(900, 200, "retroactive 0:1%, 1000:50") == 50
+    assert T(900, 200, "incremental 0:1%, 1000:50 cap 40") == 40
 
 
 _self_check()

@@ -10,7 +10,11 @@ scopes; overrides; delivery / payment date bases; grace days; stacking groups
 sum / max / exclusive / cascade, with reduced_by_earlier / reduces_later on
 or off per program in cascades; thresholds on one measure paying on another
 (payout_metric net_sales / gross_margin / quantity); mixed scales of lump
-sums beside rates; a second version from April) and documents
+sums beside rates; guaranteed minimums per period (guarantee, with
+guarantee_carry none / shortfall / excess / both, the run of periods going on
+or restarting at a second version); tier windows (tier_window to_date, or
+rolling over window_periods, on monthly and quarterly tiered programs); a
+second version from April) and documents
 over six months of 2025: orders, returns and credit notes with and without
 their original order (some larger than the sales: negative bases), payments
 and allocations, end customers, targets.  Months are closed in order with
@@ -19,11 +23,15 @@ rebate.close_period, sometimes closed again after more documents arrive
 closes late documents are entered, dated back into months already settled
 (returns, orders, approvals, cancellations, deliveries, payments that fall
 back by their grace days, allocations that complete an order's payment, end
-customers, grade changes).  Every statement line (kind, gross, already
-settled, net) and a sample of rebate.progress calls (with next_tier_rebate
-of retroactive programs paying on another measure) are compared with the
-model, and rebate.verify_period must find no difference right after every
-close (--no-verify skips it).  The fixed scenarios (known cases) always run first.
+customers, grade changes); such a document changes what the later periods
+of a guarantee's run or of a tier window pay, settled as adjustments.  Every
+statement line (kind, gross, already settled, net; guarantee and
+carry_forward) and a sample of rebate.progress calls (basis, rebate, paid,
+guarantee, carry_forward; next_tier_rebate of retroactive programs paying on
+another measure) are compared with the model, and rebate.verify_period must find no difference right after every
+close (--no-verify skips it).  The fixed scenarios (known cases, the worked
+examples of the docs, among them the guaranteed minimum's and the tier
+window's, and the documented refusals) always run first.
 
 Connection settings come only from the libpq environment (PGHOST, PGPORT,
 PGUSER, PGDATABASE); the extension must already exist in PGDATABASE (run as a
@@ -262,7 +270,7 @@ class Scenario:
             cols = ["id", "tenant_id", "program_id", "effective", "metric", "kind"]
             vals = [str(vid), str(self.t), str(pid), drange(*v.effective), q(v.metric), q(v.kind)]
             for c in ("schedule", "unit_amount", "unit_percent", "fixed_amount", "fixed_minimum",
-                      "override_schedule", "cap", "payout_metric"):
+                      "override_schedule", "cap", "payout_metric", "guarantee", "window_periods"):
                 x = getattr(v, c)
                 if x is not None:
                     cols.append(c)
@@ -274,6 +282,10 @@ class Scenario:
             for c in ("returns_reduce", "period_unit", "date_basis", "grace_days", "interim",
                       "priority", "currency"):
                 cols.append(c); vals.append(q(getattr(v, c)))
+            if v.guarantee_carry != "none" or v.guarantee is not None:
+                cols.append("guarantee_carry"); vals.append(q(v.guarantee_carry))
+            if v.tier_window != "period":
+                cols.append("tier_window"); vals.append(q(v.tier_window))
             if v.group is not None:
                 cols.append("group_id"); vals.append(str(v.group))
                 if self.w.groups[v.group].rule == "cascade":
@@ -400,7 +412,8 @@ class Scenario:
         rows = self.db.run(
             "SELECT l.partner_id, l.program_id, l.component, lower(l.program_period), "
             "upper(l.program_period), l.line_kind, l.gross, l.already_settled, l.net, s.currency, "
-            "l.basis, l.paid, coalesce(l.stacking, ''), replace(l.explanation, E'\\n', ' '), s.status "
+            "l.basis, l.paid, coalesce(l.stacking, ''), replace(l.explanation, E'\\n', ' '), s.status, "
+            "l.guarantee, l.carry_forward "
             "FROM rebate.statement_line l JOIN rebate.statement s ON s.id = l.statement_id "
             "WHERE s.tenant_id = %d AND s.period = %s ORDER BY l.id" % (self.t, drange(m1, m2)),
             log=False)
@@ -414,7 +427,8 @@ class Scenario:
                 self.mismatch("close %s: duplicate line %s" % (m1, self.key_text(key)))
             got[key] = dict(partner=int(r[0]), program=int(r[1]), component=r[2], P=P, kind=r[5],
                             gross=D(r[6]), already=D(r[7]), net=D(r[8]), currency=r[9],
-                            basis=num(r[10]), paid=num(r[11]), stacking=r[12], explanation=r[13])
+                            basis=num(r[10]), paid=num(r[11]), stacking=r[12], explanation=r[13],
+                            guarantee=num(r[15]), carry_forward=num(r[16]))
         return got
 
     def key_text(self, key):
@@ -430,6 +444,10 @@ class Scenario:
         for key in sorted(set(exp) | set(got), key=lambda k: (k[1], k[2], k[3], k[4], k[5])):
             e, g = exp.get(key), got.get(key)
             self.checked_lines += 1
+            if e is not None and g is not None and e.result is not None:
+                self.compare_guarantee("close %s: carry_forward %s" % (
+                    close[0].strftime("%Y-%m"), self.key_text(key)), e.result,
+                    g["guarantee"], g["carry_forward"], g["explanation"])
             ev = (e.gross, e.already, e.net) if e else (ZERO, ZERO, ZERO)
             gv = (g["gross"], g["already"], g["net"]) if g else (ZERO, ZERO, ZERO)
             if ev == gv and (e is None or g is None) and ev == (ZERO, ZERO, ZERO):
@@ -451,6 +469,23 @@ class Scenario:
                           % (close[0].strftime("%Y-%m"), self.key_text(key),
                              "/".join(map(pm_fmt, ev)), "/".join(map(pm_fmt, gv)), mb, gb, amb))
 
+    def compare_guarantee(self, where, e: "pm.Result", g_guar, g_carry, explanation):
+        """The columns guarantee and carry_forward: the minimum and what it
+        carries (programs with a minimum), NULL otherwise.  READING: with
+        guarantee_carry 'none' nothing is carried, shown as 0 (NULL accepted:
+        "programs with a minimum" show the column, the docs do not say what
+        'nothing' looks like)."""
+        eg, ec = e.guarantee, e.carry_forward
+        if e.component != "own" or e.status == "out_of_scope":
+            return
+        ok_c = ec == g_carry or (e.version.guarantee_carry == "none" and ec == ZERO and g_carry is None)
+        if eg == g_guar and ok_c:
+            return
+        self.mismatch("%s: expected guarantee/carry_forward %s/%s (rebate %s, paid %s, carry %s), "
+                      "got %s/%s | %s"
+                      % (where, pm_fmt(eg), pm_fmt(ec), pm_fmt(e.rebate), pm_fmt(e.paid),
+                         e.version.guarantee_carry, pm_fmt(g_guar), pm_fmt(g_carry), explanation))
+
     def in_cascade(self, res) -> bool:
         g = res.version.group
         return g is not None and self.w.groups[g].rule == "cascade" and res.component == "own"
@@ -459,7 +494,7 @@ class Scenario:
         self.flush()
         rows = self.db.run(
             "SELECT program_id, component, basis, rebate, paid, status, coalesce(stacking, ''), "
-            "replace(explanation, E'\\n', ' '), next_tier_rebate "
+            "replace(explanation, E'\\n', ' '), next_tier_rebate, guarantee, carry_forward "
             "FROM rebate.progress(%d, %s)" % (partner, q(as_of)),
             log=False)
         got = {(int(r[0]), r[1]): r for r in rows}
@@ -470,6 +505,9 @@ class Scenario:
             ev = (e.basis, e.rebate, e.paid) if e else (ZERO, ZERO, ZERO)
             gv = (num(g[2]) or ZERO, num(g[3]) or ZERO, num(g[4]) or ZERO) if g else (ZERO, ZERO, ZERO)
             if e is not None and g is not None:
+                self.compare_guarantee("progress(%s, %s) %s %s" % (
+                    self.codes[partner], as_of, self.codes.get(key[0]), key[1]), e,
+                    num(g[9]), num(g[10]), g[7])
                 ok, ntr = pm.next_tier_rebate(e)
                 if ok and ntr != num(g[8]):
                     self.mismatch("progress(%s, %s) %s %s: next_tier_rebate expected %s, got %s | %s"
@@ -787,11 +825,110 @@ def fixed_cascade_payout_measures(sc: Scenario):
         sc.close(*m); sc.issue(*m)
 
 
+def fixed_docs_guarantee(sc: Scenario):
+    """docs/programs.md "A minimum guaranteed per period": S1 earns 1% a month,
+    90 / 100 / 0 in the first quarter; a minimum of 95 whose shortfall is
+    recovered pays 95 / 95 / 95, carrying -5 / 0 / -95; the same rebates under
+    the other carries (none, excess, both).  Here January, February and March
+    are settled before the April return of 3 January units arrives, so April's
+    close settles what the return changed in January and, through the carry,
+    in the later months, as adjustments."""
+    cn, cat, x, _ = basic_setup(sc)
+    d1 = sc.partner("D1", cn, kind="distributor")
+    s1 = sc.partner("S1", cn, parent=d1)
+    o1 = sc.order(s1, day(2025, 1, 10), [(x, 12, 1000)])
+    sc.order(s1, day(2025, 2, 20), [(x, 10, 1000)])
+    eff = (day(2025, 1, 1), None)
+    for carry in ("shortfall", "none", "excess", "both"):
+        sc.program("M-GUAR-" + carry[:2].upper(), [dict(
+            effective=eff, period_unit="month", metric="net_sales", kind="tiered",
+            schedule="retroactive 0:1%", partner_ids=(s1,), guarantee=D(95), guarantee_carry=carry)])
+    # a quarterly minimum for every partner (D1 earns nothing: paid the minimum)
+    sc.program("Q-GUAR", [dict(effective=eff, period_unit="quarter", metric="net_sales", kind="tiered",
+                               schedule="retroactive 0:1%", guarantee=D("150.50"), guarantee_carry="shortfall",
+                               cap=D(200))])
+    jan, feb, mar, apr, may = months(day(2025, 1, 1), 5)
+    for m in (jan, feb, mar):
+        sc.close(*m); sc.issue(*m)
+    sc.order(s1, day(2025, 4, 8), [(x, 3, 1000)], kind="return", original=o1)
+    for d_ in (day(2025, 1, 31), day(2025, 2, 28), day(2025, 3, 31)):
+        sc.check_progress(s1, d_)
+    sc.check_progress(d1, day(2025, 2, 28))
+    sc.close(*apr); sc.issue(*apr)
+    sc.order(s1, day(2025, 5, 3), [(x, 1, 1000)], kind="return", original=o1)
+    sc.close(*may); sc.issue(*may)
+
+
+def fixed_guarantee_versions(sc: Scenario):
+    """The run of periods that carry starts at the first period whose version
+    carries the minimum the same way over the same unit: a new version with
+    another minimum but the same carry continues the run (GV-SAME), one with
+    another carry starts a new run (GV-OTHER); a late January order then
+    changes what the later months of the run pay."""
+    cn, cat, x, _ = basic_setup(sc)
+    a = sc.partner("A", cn)
+    sc.order(a, day(2025, 1, 10), [(x, 5, 1000)])
+    sc.order(a, day(2025, 2, 10), [(x, 30, 1000)])
+    sc.order(a, day(2025, 4, 10), [(x, 2, 1000)])
+    base = dict(period_unit="month", metric="net_sales", kind="tiered", schedule="retroactive 0:1%")
+    for code, carry2, g2 in (("GV-SAME", "shortfall", D(120)), ("GV-OTHER", "excess", D(100)),
+                             ("GV-BOTH", "both", D(100))):
+        sc.program(code, [dict(base, effective=(day(2025, 1, 1), day(2025, 4, 1)), guarantee=D(100),
+                               guarantee_carry="shortfall" if code != "GV-BOTH" else "both"),
+                          dict(base, effective=(day(2025, 4, 1), None), guarantee=g2, guarantee_carry=carry2)])
+    months6 = months(day(2025, 1, 1), 6)
+    for m in months6[:4]:
+        sc.close(*m); sc.issue(*m)
+    sc.order(a, day(2025, 1, 20), [(x, 40, 1000)])          # late: changes the whole run
+    sc.check_progress(a, day(2025, 4, 30))
+    for m in months6[4:]:
+        sc.close(*m); sc.issue(*m)
+    sc.check_progress(a, day(2025, 6, 30))
+
+
+def fixed_docs_tier_window(sc: Scenario):
+    """docs/programs.md "Tier windows": M-YTD, incremental 0:1%, 15000:3%
+    year to date: January 9,000 pays 90, February 10,000 pays 180; beside it
+    the retroactive twin, a rolling window of two months, a quarterly
+    year-to-date program settled with interim lines, and a late return of a
+    January sale that changes the later months' windows (adjustments)."""
+    cn, cat, x, d1, s1 = docs_programs_setup(sc)
+    eff = (day(2025, 1, 1), None)
+    m = dict(effective=eff, period_unit="month", metric="net_sales", kind="tiered")
+    sc.program("M-YTD", [dict(m, schedule="incremental 0:1%, 15000:3%", tier_window="to_date")])
+    sc.program("M-YTD-R", [dict(m, schedule="retroactive 0:1%, 15000:3%", tier_window="to_date")])
+    sc.program("M-ROLL2", [dict(m, schedule="incremental 0:1%, 12000:2%, 20000:4%", tier_window="rolling",
+                                window_periods=2)])
+    sc.program("M-ROLL3-L", [dict(m, schedule="retroactive 10000:100, 20000:2%", tier_window="rolling",
+                                  window_periods=3)])
+    sc.program("Q-YTD", [dict(effective=eff, period_unit="quarter", interim=True, metric="net_sales",
+                              kind="tiered", schedule="incremental 0:1%, 25000:2%", tier_window="to_date")])
+    sc.check_progress(s1, day(2025, 1, 31))
+    sc.check_progress(s1, day(2025, 2, 28))
+    mm = months(day(2025, 1, 1), 7)
+    for mo in mm[:3]:
+        sc.close(*mo); sc.issue(*mo)
+    o = sc.order(s1, day(2025, 5, 5), [(x, 9, 1000)])
+    sc.order(s1, day(2025, 4, 20), [(x, 8, 1000)])
+    sc.close(*mm[3]); sc.issue(*mm[3])
+    sc.close(*mm[4]); sc.issue(*mm[4])
+    sc.order(s1, day(2025, 6, 2), [(x, 4, 1000)], kind="return", original=o)   # back into May
+    sc.order(s1, day(2025, 6, 9), [(x, 15, 1000)])
+    sc.check_progress(s1, day(2025, 6, 30))
+    sc.close(*mm[5]); sc.issue(*mm[5])
+    # late, after June is settled: a January sale (every later window of the
+    # year changes) and a return of the May sale (May, and June's window)
+    sc.order(s1, day(2025, 1, 15), [(x, 2, 1000)])
+    sc.order(s1, day(2025, 7, 3), [(x, 2, 1000)], kind="return", original=o)
+    sc.close(*mm[6]); sc.issue(*mm[6])
+
+
 def fixed_refusals(sc: Scenario):
     """Definitions the docs say are refused: the cascade flags off outside a
     cascade group; payout_metric on a kind or metric it is not for."""
     cn, cat, x, _ = basic_setup(sc)
     g = sc.group("SUM", "sum")
+    cas = sc.group("CAS", "cascade")
     prog = sc.nid()
     sc.exec("INSERT INTO rebate.program (id, tenant_id, code, name) VALUES (%d, %d, 'REF', 'REF')"
             % (prog, sc.t))
@@ -815,8 +952,31 @@ def fixed_refusals(sc: Scenario):
          "'net_sales', 'overachievement', 'retroactive 1:1 per unit', 'excess', 'quantity'"),
         ("payout_metric collected", "schedule, payout_metric",
          "'net_sales', 'tiered', 'retroactive 0:1%', 'collected'"),
+        # a guaranteed program stands alone, and its cap is not below the minimum
+        ("guarantee in a sum group", "schedule, group_id, guarantee",
+         "'net_sales', 'tiered', 'retroactive 0:1%', " + str(g) + ", 100"),
+        ("guarantee, cap below it", "schedule, guarantee, cap",
+         "'net_sales', 'tiered', 'retroactive 0:1%', 100, 99.99"),
+        # tier windows: tiered programs on their own basis, not growth, not in cascades
+        ("tier_window on per_unit", "unit_amount, unit_size, tier_window",
+         "'quantity', 'per_unit', 10, 1, 'to_date'"),
+        ("tier_window on fixed", "fixed_amount, fixed_minimum, tier_window",
+         "'net_sales', 'fixed', 10, 100, 'to_date'"),
+        ("tier_window on overachievement", "schedule, tier_window",
+         "'net_sales', 'overachievement', 'retroactive 1:1%', 'to_date'"),
+        ("tier_window on growth", "schedule, tier_window",
+         "'growth', 'tiered', 'retroactive 0:1%', 'to_date'"),
+        ("tier_window with payout_metric", "schedule, payout_metric, tier_window, period_unit",
+         "'quantity', 'tiered', 'retroactive 0:1%', 'net_sales', 'to_date', 'month'"),
+        ("tier_window in a cascade group", "schedule, group_id, tier_window, period_unit",
+         "'net_sales', 'tiered', 'retroactive 0:1%', @CAS@, 'to_date', 'month'"),
+        ("tier_window to_date on a yearly program", "schedule, tier_window, period_unit",
+         "'net_sales', 'tiered', 'retroactive 0:1%', 'to_date', 'year'"),
+        ("tier_window rolling without window_periods", "schedule, tier_window, period_unit",
+         "'net_sales', 'tiered', 'retroactive 0:1%', 'rolling', 'month'"),
     ]
     for what, cols, vals in cases:
+        vals = vals.replace("@CAS@", str(cas))
         sql = base % (cols, vals)
         try:
             sc.db.run("BEGIN; " + sql + "; ROLLBACK")
@@ -838,6 +998,9 @@ FIXED = [("cascade-partial-recheck", fixed_cascade_recheck),
          ("docs-mixed-scale", fixed_docs_mixed_scale),
          ("docs-cascade-flags", fixed_docs_cascade_flags),
          ("cascade-payout-measures", fixed_cascade_payout_measures),
+         ("docs-guarantee", fixed_docs_guarantee),
+         ("guarantee-versions", fixed_guarantee_versions),
+         ("docs-tier-window", fixed_docs_tier_window),
          ("refusals", fixed_refusals)]
 
 
@@ -1046,9 +1209,34 @@ def random_scenario(sc: Scenario, r: random.Random, grade_changes: bool = True):
                 spec["partner_ids"] = tuple(r.sample(partners, r.randint(1, len(partners))))
             elif line_metric:
                 spec["region_ids"] = (r.choice([east, south, sh]),)
+        if (spec["kind"] == "tiered" and not spec.get("payout_metric")
+                and not (grouped and rule == "cascade")
+                and spec["period_unit"] in ("month", "quarter") and r.random() < 0.3):
+            # tier windows: the year so far, or the last few periods (tiered
+            # programs on a basis of their own, outside cascade groups)
+            spec["tier_window"] = r.choice(["to_date", "rolling", "rolling"])
+            if spec["tier_window"] == "rolling":
+                spec["window_periods"] = r.choice([2, 3, 4] if spec["period_unit"] == "month" else [2, 3])
+        if (not grouped and spec["kind"] in ("tiered", "per_unit", "fixed") and not spec["interim"]
+                and not spec.get("grade_ids") and not spec.get("region_ids") and r.random() < 0.3):
+            # a minimum guaranteed per period (a guaranteed program stands alone;
+            # not with interim lines, not scoped by grade or region: see the model)
+            gmin = D(int(scale * r.choice([0.003, 0.008, 0.02]))) * (10 if yen and spec.get("currency") == "JPY" else 1)
+            if r.random() < 0.3 and spec.get("currency", "CNY") != "JPY":
+                gmin += D("0.55")
+            spec["guarantee"] = gmin
+            if (spec["period_unit"] != "month" and not spec.get("tier_window")
+                    and spec.get("date_basis") != "payment" and r.random() < 0.5):
+                # monthly, mostly: a run of several periods within the scenario (not
+                # by payment date: each close recomputes the run, and that is slow)
+                spec["period_unit"], spec["effective"] = "month", eff
+            spec["guarantee_carry"] = r.choice(["none", "shortfall", "excess", "both"])
+            if spec.get("cap") is not None and spec["cap"] < gmin:
+                spec["cap"] = gmin + r.choice([0, 100])
         if (line_metric and not grouped and t in ("vol", "qty", "margin") and r.random() < 0.4
                 and not spec.get("grade_ids") and not spec.get("partner_ids") and "cap" not in spec
-                and not spec.get("payout_metric")):
+                and not spec.get("payout_metric") and not spec.get("tier_window")):
+            # (not with a tier window: whether the override is rated on a window is not documented)
             # (not with a payout_metric: whether the override pays on it is not documented)
             spec["override_schedule"] = ("retroactive 0:0.5%" if spec["metric"] != "quantity"
                                          else "incremental 0:1 per unit, 50:2 per unit")
@@ -1066,6 +1254,12 @@ def random_scenario(sc: Scenario, r: random.Random, grade_changes: bool = True):
                                                "%" if spec.get("payout_metric") else "unit")
             if spec["metric"] == "new_customers":
                 spec2["schedule"] = g.schedule(4, lump=True)
+            if spec.get("guarantee") is not None and r.random() < 0.5:
+                # another minimum (the run goes on) or another carry (a new run)
+                if r.random() < 0.5:
+                    spec2["guarantee"] = spec["guarantee"] + 50
+                else:
+                    spec2["guarantee_carry"] = r.choice(["none", "shortfall", "excess", "both"])
             versions.append(spec2)
         sc.program("%s%d" % (t.upper(), k + 1), versions)
 

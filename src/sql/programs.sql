@@ -285,9 +285,9 @@ BEGIN
     ELSIF v.guarantee IS NOT NULL AND v.group_id IS NOT NULL THEN
         problem := 'a program with a guaranteed minimum stands alone: it cannot be stacked in a group';
         hint := 'Take it out of the group; a minimum in a group would make what the others pay depend on it.';
-    ELSIF v.guarantee > v.cap THEN
+    ELSIF v.guarantee > least(v.cap, @extschema@.schedule_cap(v.schedule)) THEN
         problem := pg_catalog.format('the guaranteed minimum %s is above the cap %s', pg_catalog.trim_scale(v.guarantee),
-                                     pg_catalog.trim_scale(v.cap));
+                                     pg_catalog.trim_scale(least(v.cap, @extschema@.schedule_cap(v.schedule))));
     ELSIF v.kind = 'fixed' AND (v.fixed_amount IS NULL OR v.fixed_minimum IS NULL) THEN
         problem := 'a fixed program needs fixed_amount and fixed_minimum';
         hint := 'fixed_amount is paid once the metric reaches fixed_minimum in the period.';

@@ -277,8 +277,10 @@ COMMENT ON FUNCTION @extschema@.settled_so_far(bigint) IS
 -- audit log from transaction since_xmin on can count on (NULL: nothing
 -- changed; -infinity: a change of scope, such as a partner's grade, that can
 -- reach any period).  A day d reaches every program period P with
--- upper(P) + grace_days > d, so the next close recomputes only those.  Only
--- changes written with the audit trigger on are seen.
+-- upper(P) + grace_days > d, so the next close recomputes only those.  A
+-- program version activated counts from its first day, one superseded from
+-- the day it stops governing.  Only changes written with the audit trigger
+-- on are seen.
 CREATE INDEX audit_log_tenant_transaction ON @extschema@.audit_log (tenant_id, transaction_id);
 CREATE INDEX payment_allocation_order ON @extschema@.payment_allocation (tenant_id, order_id);
 
@@ -319,6 +321,14 @@ AS $$
          WHERE c.table_name = 'payment_allocation'
         UNION ALL
         SELECT lower((c.doc ->> 'period')::daterange) FROM changes c WHERE c.table_name = 'target'
+        UNION ALL
+        -- a version activated (from its first day) or superseded (from the day it stops governing)
+        SELECT CASE WHEN a.old_row ->> 'status' IS DISTINCT FROM 'active' THEN lower((a.new_row ->> 'effective')::daterange)
+                    ELSE upper((a.new_row ->> 'effective')::daterange) END
+          FROM @extschema@.audit_log a
+         WHERE a.tenant_id = changed_since.tenant_id AND a.transaction_id >= since_xmin
+           AND a.table_name = 'program_version' AND a.new_row ->> 'status' = 'active'
+           AND (a.old_row ->> 'status' IS DISTINCT FROM 'active' OR a.old_row ->> 'effective' IS DISTINCT FROM a.new_row ->> 'effective')
         UNION ALL
         SELECT '-infinity'::date FROM changes c
          WHERE (c.table_name = 'partner' AND c.changed_columns && '{grade_id,parent_id,state,home_region_id}')
@@ -446,32 +456,35 @@ BEGIN
     changed := @extschema@.changed_since(t.id, (SELECT s.closed_xmin FROM @extschema@.statement s
                                                  WHERE s.tenant_id = t.id AND s.status <> 'draft'
                                                  ORDER BY s.closed_at DESC LIMIT 1));
+    -- Each once, under the version that governs it now (a version activated from a settled date
+    -- settles those periods anew; a retired one keeps what it settled): the periods statement
+    -- lines settled, and the periods of the settled span no line settled (nobody earned anything
+    -- then; a change of scope can bring a partner in).  The span runs from the first period whose
+    -- statements were issued to the last: the program periods ending inside it are those the
+    -- closes of issued periods settled finally.
     INSERT INTO rebate_closing_job
-    SELECT DISTINCT ON (so.version_id, so.program_period)
-           so.version_id, so.program_period,
-           least(upper(so.program_period), upper(close_period.period)) - 1, 'adjustment'
-      FROM @extschema@.settled_so_far(t.id) so
-      JOIN @extschema@.program_version pv ON pv.id = so.version_id
-     WHERE upper(so.program_period) + pv.grace_days > changed
-       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job j
-                        WHERE j.version_id = so.version_id AND j.program_period = so.program_period);
-    -- and the program periods of the settled span that no statement line settled (nobody earned
-    -- anything in them): a change of scope can bring a partner into them.  The span runs from the
-    -- first period whose statements were issued to the last; the periods ending inside it are
-    -- those a close of an issued period settled finally.
-    INSERT INTO rebate_closing_job
-    SELECT DISTINCT pv.id, pp.p, least(upper(pp.p), upper(close_period.period)) - 1, 'adjustment'
-      FROM (SELECT min(lower(s.period)) AS first_day, max(upper(s.period)) AS end_day
-              FROM @extschema@.statement s WHERE s.tenant_id = t.id AND s.status <> 'draft') span
-      JOIN @extschema@.program_version pv ON pv.tenant_id = t.id AND pv.status = 'active'
-     CROSS JOIN LATERAL pg_catalog.generate_series(greatest(lower(pv.effective), span.first_day),
-                                                   least(coalesce(upper(pv.effective), span.end_day), span.end_day) - 1,
-                                                   '1 month'::interval) AS d
-     CROSS JOIN LATERAL (SELECT @extschema@.program_period(pv, d::date) AS p) pp
-     WHERE changed IS NOT NULL
-       AND upper(pp.p) > span.first_day AND upper(pp.p) <= span.end_day AND pv.effective @> lower(pp.p)
-       AND upper(pp.p) + pv.grace_days > changed
-       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job j WHERE j.version_id = pv.id AND j.program_period = pp.p);
+    SELECT DISTINCT ON (c.program_id, c.program_period)
+           c.version_id, c.program_period, least(upper(c.program_period), upper(close_period.period)) - 1, 'adjustment'
+      FROM (SELECT so.program_id, so.program_period, coalesce(gv.id, so.version_id) AS version_id
+              FROM @extschema@.settled_so_far(t.id) so
+              LEFT JOIN @extschema@.program_version gv
+                     ON gv.program_id = so.program_id AND gv.status = 'active' AND gv.effective @> lower(so.program_period)
+            UNION
+            SELECT pv.program_id, pp.p, pv.id
+              FROM (SELECT min(lower(s.period)) AS first_day, max(upper(s.period)) AS end_day
+                      FROM @extschema@.statement s WHERE s.tenant_id = t.id AND s.status <> 'draft') span
+              JOIN @extschema@.program_version pv ON pv.tenant_id = t.id AND pv.status = 'active'
+             CROSS JOIN LATERAL pg_catalog.generate_series(greatest(lower(pv.effective), span.first_day),
+                                                           least(coalesce(upper(pv.effective), span.end_day), span.end_day) - 1,
+                                                           '1 month'::interval) AS d
+             CROSS JOIN LATERAL (SELECT @extschema@.program_period(pv, d::date) AS p) pp
+             WHERE changed IS NOT NULL
+               AND upper(pp.p) > span.first_day AND upper(pp.p) <= span.end_day AND pv.effective @> lower(pp.p)) c
+      JOIN @extschema@.program_version v ON v.id = c.version_id
+     WHERE upper(c.program_period) + v.grace_days > changed
+       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job j JOIN @extschema@.program_version x ON x.id = j.version_id
+                        WHERE x.program_id = c.program_id AND j.program_period = c.program_period)
+     ORDER BY c.program_id, c.program_period, c.version_id;
     -- a program is stacked with the whole of its group: a recheck of one member rechecks all
     -- (a member that did not change gives the amount already settled, so no line)
     INSERT INTO rebate_closing_job
@@ -482,8 +495,8 @@ BEGIN
         ON sibling.tenant_id = pv.tenant_id AND sibling.group_id = pv.group_id AND sibling.status = 'active'
        AND sibling.effective @> lower(j.program_period)
      WHERE j.job = 'adjustment'
-       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job k
-                        WHERE k.version_id = sibling.id AND k.program_period = j.program_period);
+       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job k JOIN @extschema@.program_version x ON x.id = k.version_id
+                        WHERE x.program_id = sibling.program_id AND k.program_period = j.program_period);
 
     -- one statement: every result from one snapshot
     results := ARRAY(SELECT r FROM rebate_closing_job j
@@ -511,8 +524,9 @@ BEGIN
                                @extschema@.round_money(0, pv.currency) AS zero) g
      WHERE j.job IN ('final', 'interim') AND NOT coalesce(so.has_final, false)
         OR g.gross <> coalesce(so.settled, 0);
-    -- a partner (or a parent's override) paid for a program period it no longer earns anything in
-    -- (it left the scope: its grade, region or parent changed) has what it was paid taken back
+    -- a partner paid for a program period it is no longer in the scope of (the partners or grades
+    -- the version names), or a parent's override for sub-partners it no longer has, has what it was
+    -- paid taken back (a partner that only became inactive keeps what it was paid)
     INSERT INTO rebate_closing_line (partner_id, line_no, line_kind, program_id, version_id, version, component,
                                      program_period, counted_until, metric, kind, documents, earned, cap_applied,
                                      rebate, paid, gross, already_settled, net, settlement, status, explanation,
@@ -520,13 +534,18 @@ BEGIN
     SELECT so.partner_id, 0, CASE WHEN j.job = 'adjustment' OR so.has_final THEN 'adjustment' ELSE j.job END,
            so.program_id, pv.id, pv.version, so.component, so.program_period, j.as_of, pv.metric, pv.kind, 0, 0,
            false, 0, 0, g.zero, so.settled, g.zero - so.settled, pv.settlement, 'out_of_scope',
-           'no longer in the program''s scope for this period (its grade, region, parent or state changed): what was paid is taken back',
+           'no longer in the program''s scope for this period (the partners or grades it names, or the sub-partners of an override, changed): what was paid is taken back',
            t.id, 0
       FROM rebate_closing_job j
       JOIN @extschema@.program_version pv ON pv.id = j.version_id
       JOIN @extschema@.settled_so_far(t.id) so ON so.program_id = pv.program_id AND so.program_period = j.program_period
      CROSS JOIN LATERAL (SELECT @extschema@.round_money(0, pv.currency) AS zero) g
      WHERE so.settled <> 0 AND so.partner_id <> ALL (kept_ids)
+       AND (so.component = 'override'
+            OR NOT EXISTS (SELECT 1 FROM @extschema@.partner pa
+                            WHERE pa.id = so.partner_id
+                              AND (pv.partner_ids = '{}' OR pa.id = ANY (pv.partner_ids))
+                              AND (pv.grade_ids = '{}' OR pa.grade_id = ANY (pv.grade_ids))))
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(results) AS r
                         WHERE r.partner_id = so.partner_id AND r.program_id = so.program_id
                           AND r.component = so.component AND r.period = so.program_period);

@@ -96,6 +96,38 @@ $$;
 COMMENT ON FUNCTION @extschema@.verify_payout(numeric, numeric, @extschema@.tier_schedule, numeric) IS
     'rebate.verify_period''s own arithmetic for a schedule paying on another measure than its thresholds read';
 
+-- A period's basis on top of the earlier basis of its tier window, in SQL:
+-- retroactive, the rate of the tier the whole window reaches on the period's
+-- basis, plus what the lump sum of that tier adds to the lump sum reached
+-- before (paid once); incremental, the schedule on the whole window less the
+-- schedule on what came before; never below 0; capped.
+CREATE FUNCTION @extschema@.verify_on_top(below numeric, basis numeric, schedule @extschema@.tier_schedule)
+    RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH t AS (
+        SELECT * FROM @extschema@.verify_tiers(schedule)
+    ), whole AS (
+        SELECT * FROM t WHERE lo <= below + basis ORDER BY n DESC LIMIT 1
+    ), before AS (
+        SELECT * FROM t WHERE lo <= below ORDER BY n DESC LIMIT 1
+    ), raw AS (
+        SELECT greatest(CASE
+            WHEN @extschema@.schedule_mode(schedule) = 'retroactive' THEN
+                coalesce((SELECT val * basis FROM whole WHERE kind <> 'lump_sum'), 0)
+                + greatest(coalesce((SELECT val FROM whole WHERE kind = 'lump_sum'), 0)
+                           - coalesce((SELECT val FROM before WHERE kind = 'lump_sum'), 0), 0)
+            ELSE @extschema@.verify_schedule(below + basis, schedule, 1, 'total', false)
+                 - @extschema@.verify_schedule(below, schedule, 1, 'total', false)
+        END, 0) AS amount
+    )
+    SELECT CASE WHEN @extschema@.schedule_cap(schedule) < amount THEN @extschema@.schedule_cap(schedule) ELSE amount END
+      FROM raw
+$$;
+COMMENT ON FUNCTION @extschema@.verify_on_top(numeric, numeric, @extschema@.tier_schedule) IS
+    'rebate.verify_period''s own arithmetic for a tier window: a period''s basis on top of the window''s earlier basis';
+
 -- Rounding in SQL, by the tenant's mode, to the currency's minor unit.
 CREATE FUNCTION @extschema@.verify_round(amount numeric, places integer, mode text) RETURNS numeric
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -258,12 +290,8 @@ AS $$
                                ELSE @extschema@.verify_schedule(o.basis, v.schedule, o.against, v.apply_to) END
                  WHEN v.payout_metric IS NOT NULL THEN @extschema@.verify_payout(o.basis, o.payout, v.schedule)
                  -- the period's basis on top of the window's earlier basis
-                 WHEN v.tier_window <> 'period' AND @extschema@.schedule_mode(v.schedule) = 'retroactive'
-                     THEN @extschema@.verify_payout(o.window_basis, o.basis, v.schedule)
                  WHEN v.tier_window <> 'period'
-                     THEN least(greatest(@extschema@.verify_schedule(o.window_basis, v.schedule, 1, 'total', false)
-                                         - @extschema@.verify_schedule(o.window_basis - o.basis, v.schedule, 1, 'total', false), 0),
-                                coalesce(@extschema@.schedule_cap(v.schedule), 'infinity'::numeric))
+                     THEN @extschema@.verify_on_top(o.window_basis - o.basis, o.basis, v.schedule)
                  ELSE @extschema@.verify_schedule(o.basis, v.schedule)
                END AS earned,
                NOT ((v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year'))) AND NOT coalesce(o.against > 0, false)) AS rated,

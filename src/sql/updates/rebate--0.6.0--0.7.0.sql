@@ -258,9 +258,9 @@ BEGIN
     ELSIF v.guarantee IS NOT NULL AND v.group_id IS NOT NULL THEN
         problem := 'a program with a guaranteed minimum stands alone: it cannot be stacked in a group';
         hint := 'Take it out of the group; a minimum in a group would make what the others pay depend on it.';
-    ELSIF v.guarantee > v.cap THEN
+    ELSIF v.guarantee > least(v.cap, @extschema@.schedule_cap(v.schedule)) THEN
         problem := pg_catalog.format('the guaranteed minimum %s is above the cap %s', pg_catalog.trim_scale(v.guarantee),
-                                     pg_catalog.trim_scale(v.cap));
+                                     pg_catalog.trim_scale(least(v.cap, @extschema@.schedule_cap(v.schedule))));
     ELSIF v.kind = 'fixed' AND (v.fixed_amount IS NULL OR v.fixed_minimum IS NULL) THEN
         problem := 'a fixed program needs fixed_amount and fixed_minimum';
         hint := 'fixed_amount is paid once the metric reaches fixed_minimum in the period.';
@@ -415,6 +415,61 @@ ALTER TYPE @extschema@.program_result ADD ATTRIBUTE payout numeric, ADD ATTRIBUT
     ADD ATTRIBUTE carry_forward numeric;
 COMMENT ON TYPE @extschema@.program_result IS
     'One partner''s result under a program version: component own or override; comparison is the target (overachievement) or last year''s basis (growth); earned before and rebate after the cap, paid after stacking, all exact; status ok, no_target, no_comparison_base or not_shown; payout is the measure paid on where the version names a payout_metric; guarantee the minimum paid (own rows of guaranteed programs) and carry_forward the position carried to the next period (shortfall: minus what is to be recovered; excess: what counts toward later minimums; both: rebates less minimums so far)';
+CREATE OR REPLACE FUNCTION @extschema@.changed_since(tenant_id bigint, since_xmin bigint) RETURNS date
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH changes AS (
+        SELECT a.table_name, a.changed_columns, r.doc
+          FROM @extschema@.audit_log a
+         CROSS JOIN LATERAL (VALUES (a.old_row), (a.new_row)) AS r (doc)
+         WHERE a.tenant_id = changed_since.tenant_id AND a.transaction_id >= since_xmin AND r.doc IS NOT NULL
+           AND a.table_name IN ('sales_order', 'order_line', 'payment', 'payment_allocation', 'end_customer', 'target',
+                                'partner', 'product', 'product_category', 'region')
+    ), orders AS (
+        -- orders changed themselves, or through their lines or payment allocations, and their originals
+        SELECT (c.doc ->> 'id')::bigint AS id FROM changes c WHERE c.table_name = 'sales_order'
+        UNION
+        SELECT (c.doc ->> 'original_order_id')::bigint FROM changes c
+         WHERE c.table_name = 'sales_order' AND c.doc ->> 'original_order_id' IS NOT NULL
+        UNION
+        SELECT (c.doc ->> 'order_id')::bigint FROM changes c WHERE c.table_name IN ('order_line', 'payment_allocation')
+    ), days AS (
+        SELECT least(o.order_date, orig.order_date) AS day
+          FROM orders x JOIN @extschema@.sales_order o ON o.id = x.id
+          LEFT JOIN @extschema@.sales_order orig ON orig.id = o.original_order_id
+        UNION ALL
+        -- an order paid in advance counts (by payment date) from the first payment allocated to it
+        SELECT min(p.received_on)
+          FROM @extschema@.payment_allocation a JOIN @extschema@.payment p ON p.id = a.payment_id
+         WHERE a.tenant_id = changed_since.tenant_id AND a.order_id IN (SELECT x.id FROM orders x)
+        UNION ALL
+        SELECT (c.doc ->> CASE c.table_name WHEN 'sales_order' THEN 'order_date' WHEN 'payment' THEN 'received_on'
+                                            ELSE 'registered_on' END)::date
+          FROM changes c WHERE c.table_name IN ('sales_order', 'payment', 'end_customer')
+        UNION ALL
+        SELECT p.received_on FROM changes c JOIN @extschema@.payment p ON p.id = (c.doc ->> 'payment_id')::bigint
+         WHERE c.table_name = 'payment_allocation'
+        UNION ALL
+        SELECT lower((c.doc ->> 'period')::daterange) FROM changes c WHERE c.table_name = 'target'
+        UNION ALL
+        -- a version activated (from its first day) or superseded (from the day it stops governing)
+        SELECT CASE WHEN a.old_row ->> 'status' IS DISTINCT FROM 'active' THEN lower((a.new_row ->> 'effective')::daterange)
+                    ELSE upper((a.new_row ->> 'effective')::daterange) END
+          FROM @extschema@.audit_log a
+         WHERE a.tenant_id = changed_since.tenant_id AND a.transaction_id >= since_xmin
+           AND a.table_name = 'program_version' AND a.new_row ->> 'status' = 'active'
+           AND (a.old_row ->> 'status' IS DISTINCT FROM 'active' OR a.old_row ->> 'effective' IS DISTINCT FROM a.new_row ->> 'effective')
+        UNION ALL
+        SELECT '-infinity'::date FROM changes c
+         WHERE (c.table_name = 'partner' AND c.changed_columns && '{grade_id,parent_id,state,home_region_id}')
+            OR (c.table_name = 'product' AND c.changed_columns && '{category_id}')
+            OR (c.table_name IN ('product_category', 'region') AND c.changed_columns && '{parent_id}')
+    )
+    SELECT min(d.day) FROM days d
+$$;
+COMMENT ON FUNCTION @extschema@.changed_since(bigint, bigint) IS
+    'The earliest day a document changed since transaction since_xmin (per the audit log) can count on; -infinity for changes of scope; NULL when nothing changed';
 CREATE FUNCTION @extschema@.guarantee_step(carry text, guarantee numeric, earned numeric, carried_in numeric,
                                            OUT paid numeric, OUT carried_on numeric)
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -1148,32 +1203,35 @@ BEGIN
     changed := @extschema@.changed_since(t.id, (SELECT s.closed_xmin FROM @extschema@.statement s
                                                  WHERE s.tenant_id = t.id AND s.status <> 'draft'
                                                  ORDER BY s.closed_at DESC LIMIT 1));
+    -- Each once, under the version that governs it now (a version activated from a settled date
+    -- settles those periods anew; a retired one keeps what it settled): the periods statement
+    -- lines settled, and the periods of the settled span no line settled (nobody earned anything
+    -- then; a change of scope can bring a partner in).  The span runs from the first period whose
+    -- statements were issued to the last: the program periods ending inside it are those the
+    -- closes of issued periods settled finally.
     INSERT INTO rebate_closing_job
-    SELECT DISTINCT ON (so.version_id, so.program_period)
-           so.version_id, so.program_period,
-           least(upper(so.program_period), upper(close_period.period)) - 1, 'adjustment'
-      FROM @extschema@.settled_so_far(t.id) so
-      JOIN @extschema@.program_version pv ON pv.id = so.version_id
-     WHERE upper(so.program_period) + pv.grace_days > changed
-       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job j
-                        WHERE j.version_id = so.version_id AND j.program_period = so.program_period);
-    -- and the program periods of the settled span that no statement line settled (nobody earned
-    -- anything in them): a change of scope can bring a partner into them.  The span runs from the
-    -- first period whose statements were issued to the last; the periods ending inside it are
-    -- those a close of an issued period settled finally.
-    INSERT INTO rebate_closing_job
-    SELECT DISTINCT pv.id, pp.p, least(upper(pp.p), upper(close_period.period)) - 1, 'adjustment'
-      FROM (SELECT min(lower(s.period)) AS first_day, max(upper(s.period)) AS end_day
-              FROM @extschema@.statement s WHERE s.tenant_id = t.id AND s.status <> 'draft') span
-      JOIN @extschema@.program_version pv ON pv.tenant_id = t.id AND pv.status = 'active'
-     CROSS JOIN LATERAL pg_catalog.generate_series(greatest(lower(pv.effective), span.first_day),
-                                                   least(coalesce(upper(pv.effective), span.end_day), span.end_day) - 1,
-                                                   '1 month'::interval) AS d
-     CROSS JOIN LATERAL (SELECT @extschema@.program_period(pv, d::date) AS p) pp
-     WHERE changed IS NOT NULL
-       AND upper(pp.p) > span.first_day AND upper(pp.p) <= span.end_day AND pv.effective @> lower(pp.p)
-       AND upper(pp.p) + pv.grace_days > changed
-       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job j WHERE j.version_id = pv.id AND j.program_period = pp.p);
+    SELECT DISTINCT ON (c.program_id, c.program_period)
+           c.version_id, c.program_period, least(upper(c.program_period), upper(close_period.period)) - 1, 'adjustment'
+      FROM (SELECT so.program_id, so.program_period, coalesce(gv.id, so.version_id) AS version_id
+              FROM @extschema@.settled_so_far(t.id) so
+              LEFT JOIN @extschema@.program_version gv
+                     ON gv.program_id = so.program_id AND gv.status = 'active' AND gv.effective @> lower(so.program_period)
+            UNION
+            SELECT pv.program_id, pp.p, pv.id
+              FROM (SELECT min(lower(s.period)) AS first_day, max(upper(s.period)) AS end_day
+                      FROM @extschema@.statement s WHERE s.tenant_id = t.id AND s.status <> 'draft') span
+              JOIN @extschema@.program_version pv ON pv.tenant_id = t.id AND pv.status = 'active'
+             CROSS JOIN LATERAL pg_catalog.generate_series(greatest(lower(pv.effective), span.first_day),
+                                                           least(coalesce(upper(pv.effective), span.end_day), span.end_day) - 1,
+                                                           '1 month'::interval) AS d
+             CROSS JOIN LATERAL (SELECT @extschema@.program_period(pv, d::date) AS p) pp
+             WHERE changed IS NOT NULL
+               AND upper(pp.p) > span.first_day AND upper(pp.p) <= span.end_day AND pv.effective @> lower(pp.p)) c
+      JOIN @extschema@.program_version v ON v.id = c.version_id
+     WHERE upper(c.program_period) + v.grace_days > changed
+       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job j JOIN @extschema@.program_version x ON x.id = j.version_id
+                        WHERE x.program_id = c.program_id AND j.program_period = c.program_period)
+     ORDER BY c.program_id, c.program_period, c.version_id;
     -- a program is stacked with the whole of its group: a recheck of one member rechecks all
     -- (a member that did not change gives the amount already settled, so no line)
     INSERT INTO rebate_closing_job
@@ -1184,8 +1242,8 @@ BEGIN
         ON sibling.tenant_id = pv.tenant_id AND sibling.group_id = pv.group_id AND sibling.status = 'active'
        AND sibling.effective @> lower(j.program_period)
      WHERE j.job = 'adjustment'
-       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job k
-                        WHERE k.version_id = sibling.id AND k.program_period = j.program_period);
+       AND NOT EXISTS (SELECT 1 FROM rebate_closing_job k JOIN @extschema@.program_version x ON x.id = k.version_id
+                        WHERE x.program_id = sibling.program_id AND k.program_period = j.program_period);
 
     -- one statement: every result from one snapshot
     results := ARRAY(SELECT r FROM rebate_closing_job j
@@ -1213,8 +1271,9 @@ BEGIN
                                @extschema@.round_money(0, pv.currency) AS zero) g
      WHERE j.job IN ('final', 'interim') AND NOT coalesce(so.has_final, false)
         OR g.gross <> coalesce(so.settled, 0);
-    -- a partner (or a parent's override) paid for a program period it no longer earns anything in
-    -- (it left the scope: its grade, region or parent changed) has what it was paid taken back
+    -- a partner paid for a program period it is no longer in the scope of (the partners or grades
+    -- the version names), or a parent's override for sub-partners it no longer has, has what it was
+    -- paid taken back (a partner that only became inactive keeps what it was paid)
     INSERT INTO rebate_closing_line (partner_id, line_no, line_kind, program_id, version_id, version, component,
                                      program_period, counted_until, metric, kind, documents, earned, cap_applied,
                                      rebate, paid, gross, already_settled, net, settlement, status, explanation,
@@ -1222,13 +1281,18 @@ BEGIN
     SELECT so.partner_id, 0, CASE WHEN j.job = 'adjustment' OR so.has_final THEN 'adjustment' ELSE j.job END,
            so.program_id, pv.id, pv.version, so.component, so.program_period, j.as_of, pv.metric, pv.kind, 0, 0,
            false, 0, 0, g.zero, so.settled, g.zero - so.settled, pv.settlement, 'out_of_scope',
-           'no longer in the program''s scope for this period (its grade, region, parent or state changed): what was paid is taken back',
+           'no longer in the program''s scope for this period (the partners or grades it names, or the sub-partners of an override, changed): what was paid is taken back',
            t.id, 0
       FROM rebate_closing_job j
       JOIN @extschema@.program_version pv ON pv.id = j.version_id
       JOIN @extschema@.settled_so_far(t.id) so ON so.program_id = pv.program_id AND so.program_period = j.program_period
      CROSS JOIN LATERAL (SELECT @extschema@.round_money(0, pv.currency) AS zero) g
      WHERE so.settled <> 0 AND so.partner_id <> ALL (kept_ids)
+       AND (so.component = 'override'
+            OR NOT EXISTS (SELECT 1 FROM @extschema@.partner pa
+                            WHERE pa.id = so.partner_id
+                              AND (pv.partner_ids = '{}' OR pa.id = ANY (pv.partner_ids))
+                              AND (pv.grade_ids = '{}' OR pa.grade_id = ANY (pv.grade_ids))))
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(results) AS r
                         WHERE r.partner_id = so.partner_id AND r.program_id = so.program_id
                           AND r.component = so.component AND r.period = so.program_period);
@@ -1365,6 +1429,32 @@ AS $$
 $$;
 COMMENT ON FUNCTION @extschema@.verify_payout(numeric, numeric, @extschema@.tier_schedule, numeric) IS
     'rebate.verify_period''s own arithmetic for a schedule paying on another measure than its thresholds read';
+CREATE FUNCTION @extschema@.verify_on_top(below numeric, basis numeric, schedule @extschema@.tier_schedule)
+    RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH t AS (
+        SELECT * FROM @extschema@.verify_tiers(schedule)
+    ), whole AS (
+        SELECT * FROM t WHERE lo <= below + basis ORDER BY n DESC LIMIT 1
+    ), before AS (
+        SELECT * FROM t WHERE lo <= below ORDER BY n DESC LIMIT 1
+    ), raw AS (
+        SELECT greatest(CASE
+            WHEN @extschema@.schedule_mode(schedule) = 'retroactive' THEN
+                coalesce((SELECT val * basis FROM whole WHERE kind <> 'lump_sum'), 0)
+                + greatest(coalesce((SELECT val FROM whole WHERE kind = 'lump_sum'), 0)
+                           - coalesce((SELECT val FROM before WHERE kind = 'lump_sum'), 0), 0)
+            ELSE @extschema@.verify_schedule(below + basis, schedule, 1, 'total', false)
+                 - @extschema@.verify_schedule(below, schedule, 1, 'total', false)
+        END, 0) AS amount
+    )
+    SELECT CASE WHEN @extschema@.schedule_cap(schedule) < amount THEN @extschema@.schedule_cap(schedule) ELSE amount END
+      FROM raw
+$$;
+COMMENT ON FUNCTION @extschema@.verify_on_top(numeric, numeric, @extschema@.tier_schedule) IS
+    'rebate.verify_period''s own arithmetic for a tier window: a period''s basis on top of the window''s earlier basis';
 DROP FUNCTION @extschema@.verify_basis(@extschema@.program_version, date, date);
 CREATE FUNCTION @extschema@.verify_basis(v @extschema@.program_version, from_day date, to_day date)
     RETURNS TABLE (partner_id bigint, parent_id bigint, basis numeric, unit_amount numeric, payout numeric)
@@ -1505,12 +1595,8 @@ AS $$
                                ELSE @extschema@.verify_schedule(o.basis, v.schedule, o.against, v.apply_to) END
                  WHEN v.payout_metric IS NOT NULL THEN @extschema@.verify_payout(o.basis, o.payout, v.schedule)
                  -- the period's basis on top of the window's earlier basis
-                 WHEN v.tier_window <> 'period' AND @extschema@.schedule_mode(v.schedule) = 'retroactive'
-                     THEN @extschema@.verify_payout(o.window_basis, o.basis, v.schedule)
                  WHEN v.tier_window <> 'period'
-                     THEN least(greatest(@extschema@.verify_schedule(o.window_basis, v.schedule, 1, 'total', false)
-                                         - @extschema@.verify_schedule(o.window_basis - o.basis, v.schedule, 1, 'total', false), 0),
-                                coalesce(@extschema@.schedule_cap(v.schedule), 'infinity'::numeric))
+                     THEN @extschema@.verify_on_top(o.window_basis - o.basis, o.basis, v.schedule)
                  ELSE @extschema@.verify_schedule(o.basis, v.schedule)
                END AS earned,
                NOT ((v.kind = 'overachievement' OR v.metric = ANY (@extschema@.metric_names('last_year'))) AND NOT coalesce(o.against > 0, false)) AS rated,
