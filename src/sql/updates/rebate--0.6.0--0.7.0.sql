@@ -783,6 +783,12 @@ DECLARE
     has_children boolean := program_results.partner_id IS NOT NULL AND v.override_schedule IS NOT NULL
                             AND EXISTS (SELECT 1 FROM @extschema@.partner c
                                          WHERE c.tenant_id = v.tenant_id AND c.parent_id = program_results.partner_id);
+    -- the days counted: [from_day, to_day)
+    to_day      date := CASE WHEN as_of IS NULL OR as_of + 1 >= upper(period) THEN upper(period) ELSE as_of + 1 END;
+    -- a tier window: each partner's basis over it, looked up by partner id (computed here, before
+    -- the query, only for the versions that have one: the query plans no more for the others)
+    window_from date;
+    windows     jsonb;
 BEGIN
     IF v.guarantee IS NOT NULL THEN
         -- the rebates as earned, then the minimum, with what earlier periods carry in
@@ -814,18 +820,21 @@ BEGIN
     IF v.metric = ANY (@extschema@.metric_names('last_year')) THEN
         overriding.metric := 'net_sales';    -- the override is on the sub-partners' sales, not on their growth
     END IF;
+    IF v.tier_window <> 'period' THEN
+        window_from := CASE v.tier_window
+                            WHEN 'to_date' THEN pg_catalog.date_trunc('year', lower(period))::date
+                            ELSE (lower(period) - (v.window_periods - 1)
+                                  * CASE v.period_unit WHEN 'month' THEN '1 month'::interval
+                                                       WHEN 'quarter' THEN '3 months'::interval
+                                                       ELSE '1 year'::interval END)::date END;
+        SELECT pg_catalog.jsonb_object_agg(wb.partner_id::text, wb.basis) INTO windows
+          FROM @extschema@.program_basis(v, window_from, to_day,
+                                         CASE WHEN program_results.partner_id IS NOT NULL
+                                              THEN ARRAY[program_results.partner_id] END) wb;
+    END IF;
     RETURN QUERY
         WITH win AS (
-            SELECT lower(period) AS from_day,
-                   CASE WHEN as_of IS NULL OR as_of + 1 >= upper(period) THEN upper(period) ELSE as_of + 1 END AS to_day,
-                   -- where the tiers are reached by a window: its first day
-                   CASE v.tier_window
-                        WHEN 'to_date' THEN pg_catalog.date_trunc('year', lower(period))::date
-                        WHEN 'rolling' THEN (lower(period) - (v.window_periods - 1)
-                                             * CASE v.period_unit WHEN 'month' THEN '1 month'::interval
-                                                                  WHEN 'quarter' THEN '3 months'::interval
-                                                                  ELSE '1 year'::interval END)::date
-                   END AS window_from
+            SELECT lower(period) AS from_day, to_day
         ), asked AS (
             SELECT CASE WHEN program_results.partner_id IS NULL THEN NULL
                         ELSE ARRAY[program_results.partner_id] END AS partners
@@ -840,15 +849,10 @@ BEGIN
                    @extschema@.program_basis(v, (w.from_day - '1 year'::interval)::date,
                                              (w.to_day - '1 year'::interval)::date, a.partners) ly
              WHERE v.metric = ANY (@extschema@.metric_names('last_year'))
-        ), windows AS (
-            SELECT wb.partner_id, wb.basis
-              FROM win w, asked a, @extschema@.program_basis(v, w.window_from, w.to_day, a.partners) wb
-             WHERE v.tier_window <> 'period'
         ), own AS (
-            SELECT b.*, 'own'::text AS component, c.comparison, wd.basis AS window_basis
+            SELECT b.*, 'own'::text AS component, c.comparison, (windows ->> b.partner_id::text)::numeric AS window_basis
               FROM win w, asked a, @extschema@.program_basis(v, w.from_day, w.to_day, a.partners) b
               LEFT JOIN comparisons c ON c.partner_id = b.partner_id
-              LEFT JOIN windows wd ON wd.partner_id = b.partner_id
         ), children AS (
             SELECT b.*
               FROM win w, @extschema@.program_basis(v, w.from_day, w.to_day,
