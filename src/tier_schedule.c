@@ -671,10 +671,13 @@ static const OptionWord kind_words[] = {
 	{"lump_sum", TIER_KIND_LUMP_SUM},
 };
 
+/*
+ * The elements of a constructor's array argument (one dimension, no nulls),
+ * as datums of elemtype; argname names it in errors.
+ */
 static int
-numeric_array_elements(ArrayType *array, const char *argname, Numeric **elements)
+array_elements(ArrayType *array, Oid elemtype, const char *argname, Datum **datums)
 {
-	Datum	   *datums;
 	bool	   *nulls;
 	int			n;
 
@@ -683,17 +686,25 @@ numeric_array_elements(ArrayType *array, const char *argname, Numeric **elements
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("tier schedule arrays must be one-dimensional"),
 				 errdetail("The %s array has %d dimensions.", argname, ARR_NDIM(array))));
-	deconstruct_array(array, NUMERICOID, -1, false, TYPALIGN_INT, &datums, &nulls, &n);
-	*elements = palloc(sizeof(Numeric) * Max(n, 1));
+	deconstruct_array(array, elemtype, -1, false, TYPALIGN_INT, datums, &nulls, &n);
 	for (int i = 0; i < n; i++)
-	{
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("tier schedule arrays must not contain nulls"),
 					 errdetail("Element %d of the %s array is null.", i + 1, argname)));
+	return n;
+}
+
+static int
+numeric_array_elements(ArrayType *array, const char *argname, Numeric **elements)
+{
+	Datum	   *datums;
+	int			n = array_elements(array, NUMERICOID, argname, &datums);
+
+	*elements = palloc(sizeof(Numeric) * Max(n, 1));
+	for (int i = 0; i < n; i++)
 		(*elements)[i] = DatumGetNumeric(datums[i]);
-	}
 	return n;
 }
 
@@ -710,25 +721,11 @@ static int
 kind_array_elements(ArrayType *array, TierKind **kinds)
 {
 	Datum	   *datums;
-	bool	   *nulls;
-	int			n;
+	int			n = array_elements(array, TEXTOID, "kinds", &datums);
 
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("tier schedule arrays must be one-dimensional"),
-				 errdetail("The kinds array has %d dimensions.", ARR_NDIM(array))));
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &datums, &nulls, &n);
 	*kinds = palloc(sizeof(TierKind) * Max(n, 1));
 	for (int i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("tier schedule arrays must not contain nulls"),
-					 errdetail("Element %d of the kinds array is null.", i + 1)));
 		(*kinds)[i] = kind_from_text(DatumGetTextPP(datums[i]));
-	}
 	return n;
 }
 

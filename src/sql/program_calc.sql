@@ -705,7 +705,9 @@ BEGIN
     RETURN QUERY SELECT (u).* FROM pg_catalog.unnest(results) AS u WHERE u.group_id IS NULL OR u.component <> 'own';
     FOR g IN
         SELECT u.partner_id, u.period, pg.rule, pg.code,
-               pg_catalog.array_agg(u ORDER BY pv.priority, u.program_id) AS members
+               pg_catalog.array_agg(u ORDER BY pv.priority, u.program_id) AS members,
+               -- each member's version, in the same order (the cascade reads its flags and re-rates by it)
+               pg_catalog.array_agg(pv ORDER BY pv.priority, u.program_id) AS versions
           FROM pg_catalog.unnest(results) AS u
           JOIN @extschema@.program_version pv ON pv.id = u.version_id
           JOIN @extschema@.program_group pg ON pg.id = u.group_id
@@ -744,7 +746,7 @@ BEGIN
             ELSE
                 -- cascade: money measures (the basis, and the measure paid on where it is another) are
                 -- reduced by what earlier programs of the group paid, then re-rated
-                SELECT * INTO v FROM @extschema@.program_version pv WHERE pv.id = r.version_id;
+                v := g.versions[i];
                 reduces_basis := v.reduced_by_earlier AND r.metric = ANY (@extschema@.metric_names('money_basis'));
                 reduces_payout := v.reduced_by_earlier AND r.payout IS NOT NULL
                                   AND v.payout_metric = ANY (@extschema@.metric_names('money_basis'));
