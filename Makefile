@@ -7,7 +7,7 @@ OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.
               src/money.o src/tiered_sum.o src/icu_text.o src/option_words.o src/state_machine.o \
               src/policy_spi.o src/policy_cache.o src/policy_facts.o src/policy_row.o src/policy_violation.o \
               src/price_policy.o src/region_policy.o src/order_policy.o src/order_status.o src/metrics.o src/amount_words.o \
-              src/exact_sum.o src/channel_kpis.o src/ratio_aggregates.o
+              src/exact_sum.o src/channel_kpis.o src/ratio_aggregates.o src/rollups.o
 
 # The install script is the topic files of src/sql/ concatenated in
 # dependency order (INSTALL_SQL); each object has its one current definition
@@ -18,7 +18,7 @@ OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.
 # every release, updated, equals a fresh install.  docs/development.md says
 # where each kind of change goes.
 INSTALL_SQL = header tier_schedule calculation access metrics audit tenant_region partner product_price \
-              orders access_binding policy periods programs program_calc statements verify \
+              orders access_binding rollups policy periods programs program_calc statements verify \
               channel_kpis scoring bi_views privileges info
 INSTALL_SQL_FILES = $(foreach f,$(INSTALL_SQL),src/sql/$(f).sql)
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql

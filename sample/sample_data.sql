@@ -11,7 +11,8 @@
 -- orders with some returns; payments; quarterly targets.  Deterministic for
 -- a given seed.  audited => false loads orders, lines and payments with
 -- triggers off (session_replication_role = replica: superuser only), for
--- millions of lines; it then fills what the triggers would have.
+-- millions of lines; it then fills what the triggers would have (the order
+-- history, the rollups).
 
 CREATE SCHEMA IF NOT EXISTS rebate_sample;
 
@@ -235,6 +236,8 @@ BEGIN
                                                  session_role, acting_role)
         SELECT o.tenant_id, o.id, o.partner_id, NULL, o.status, 'sample data (bulk load)', session_user, current_user
           FROM rebate.sales_order o;
+        -- and the rollups the triggers would have kept
+        PERFORM rebate.rebuild_rollups(x.id) FROM rebate.tenant x WHERE x.code IN ('HUAGUANG', 'QINGHE');
     END IF;
 
     RETURN QUERY

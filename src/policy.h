@@ -30,6 +30,8 @@ typedef struct SavedPlan
 typedef struct PolicySpi
 {
 	bool		connected;
+	TriggerData *transition;	/* a statement trigger's transition tables, made
+								 * visible to its queries (NULL: none) */
 } PolicySpi;
 
 /* Runs a saved plan as the given role (row-level security not forced);

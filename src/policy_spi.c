@@ -30,6 +30,8 @@ policy_spi_run(PolicySpi *spi, SavedPlan *plan, Oid as_role, Datum *values, cons
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		spi->connected = true;
+		if (spi->transition != NULL && SPI_register_trigger_data(spi->transition) != SPI_OK_TD_REGISTER)
+			elog(ERROR, "SPI_register_trigger_data failed");
 	}
 	guc_level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,

@@ -1,147 +1,136 @@
 -- ---------------------------------------------------------------------------
--- Computing programs: the basis of each partner from the documents already
--- in the tables, rated by the C calculation core (tiered_rebate,
--- overachievement_rebate, tier_index, next_tier_gap).  Nothing is kept
--- incrementally: every answer is a recomputation from the documents, so a
--- committed order, return or payment shows in the next query, concurrent
--- writers share no row, and nothing can drift.
+-- Computing programs: the basis of each partner from the rollups the
+-- triggers keep as documents are written (rollups.sql: rebate.sales_rollup),
+-- rated by the C calculation core (tiered_rebate, overachievement_rebate,
+-- tier_index, next_tier_gap).  A committed order, return or payment shows in
+-- the next query; what a call reads grows with the programs, periods and
+-- products, not with the documents.  verify.sql recomputes the same from the
+-- documents themselves.
 -- ---------------------------------------------------------------------------
 
--- Orders count for rebates once approved (and while shipped, delivered, closed).
--- Inlined into its callers (a SET clause would prevent it), so it is planned
--- under the caller's search_path, where a user's temporary type could stand
--- in for an unqualified type name: every type is qualified (so is every type
--- in program_scope_lines, inlined likewise).
-CREATE FUNCTION @extschema@.order_counts(status text) RETURNS boolean
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT status OPERATOR(pg_catalog.=) ANY (@extschema@.order_statuses('counted'))
-$$;
-COMMENT ON FUNCTION @extschema@.order_counts(text) IS
-    'Whether an order (or return, credit note) in this status counts for rebates: approved, shipped, delivered, closed';
-
--- The day an order was paid in full: the received_on of the payment whose
--- allocation brought the allocations up to the order's amount.
-CREATE FUNCTION @extschema@.order_paid_on(order_id bigint) RETURNS date
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+-- The rollup rows a version counts over [from_day, to_day) of days less its
+-- grace days, from rebate.sales_rollup: month rows for the whole months
+-- inside, day rows for the days before and after them; in the version's
+-- currency, date basis (payments: the day received), product, category and
+-- ship-to region scope (not for payments, whose region is the partner's),
+-- and of the given kinds (order, return, credit_note; or payment).  A key's
+-- writer slots come as separate rows; the callers sum.  partners NULL means
+-- all of the tenant's; of_sub_partners reads the rows that sum each
+-- partner's direct sub-partners (all products and regions).  Costs are read
+-- only with with_costs (the reader needs the privilege to read them).
+CREATE FUNCTION @extschema@.rollup_rows(v @extschema@.program_version, from_day date, to_day date, partners bigint[],
+                                        kinds text[], with_costs boolean DEFAULT false,
+                                        of_sub_partners boolean DEFAULT false)
+    RETURNS TABLE (partner_id bigint, product_id bigint, quantity numeric, amount numeric, cost numeric, lines bigint)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
+    -- each query plans well for any values: plan them once per session
+    SET plan_cache_mode = force_generic_plan
 AS $$
-    SELECT min(c.received_on)
-      FROM (SELECT p.received_on,
-                   sum(a.amount) OVER (ORDER BY p.received_on, p.id ROWS UNBOUNDED PRECEDING) AS covered
-              FROM @extschema@.payment_allocation a
-              JOIN @extschema@.payment p ON p.id = a.payment_id AND p.tenant_id = a.tenant_id
-             WHERE a.order_id = order_paid_on.order_id) c
-     WHERE c.covered >= (SELECT sum(l.amount) FROM @extschema@.order_line l WHERE l.order_id = order_paid_on.order_id)
+#variable_conflict use_column
+DECLARE
+    first_day   date := from_day + v.grace_days;
+    end_day     date := to_day + v.grace_days;
+    -- the whole months inside [first_day, end_day): [months_from, months_to)
+    months_from date := CASE WHEN pg_catalog.date_part('day', first_day) = 1 THEN first_day
+                             ELSE (pg_catalog.date_trunc('month', first_day::timestamp) + '1 month'::interval)::date END;
+    months_to   date := pg_catalog.date_trunc('month', end_day::timestamp)::date;
+    basis       text := CASE WHEN kinds = ARRAY['payment'] THEN 'payment' ELSE v.date_basis END;
+BEGIN
+    IF months_from >= months_to THEN
+        months_from := end_day;         -- no whole month: the days of [first_day, end_day)
+        months_to := end_day;
+    END IF;
+    -- four queries (all partners or some; with or without costs), so that a plan made once reads a
+    -- few partners by their key, and a reader who may not see costs never names the column
+    IF partners IS NULL AND NOT with_costs THEN
+        RETURN QUERY
+            SELECT r.partner_id, r.product_id, r.quantity, r.amount, 0::numeric, r.lines
+              FROM @extschema@.sales_rollup r
+             WHERE r.tenant_id = v.tenant_id AND r.date_basis = basis
+               AND ((r.unit = 'month' AND r.period_start >= months_from AND r.period_start < months_to)
+                    OR (r.unit = 'day' AND r.period_start >= first_day AND r.period_start < months_from)
+                    OR (r.unit = 'day' AND r.period_start >= months_to AND r.period_start < end_day))
+               AND r.of_sub_partners = rollup_rows.of_sub_partners
+               AND r.currency = v.currency AND r.kind = ANY (kinds)
+               AND (r.kind = 'payment' OR @extschema@.in_line_scope(v, r.product_id, r.region_id));
+    ELSIF partners IS NULL THEN
+        RETURN QUERY
+            SELECT r.partner_id, r.product_id, r.quantity, r.amount, r.cost, r.lines
+              FROM @extschema@.sales_rollup r
+             WHERE r.tenant_id = v.tenant_id AND r.date_basis = basis
+               AND ((r.unit = 'month' AND r.period_start >= months_from AND r.period_start < months_to)
+                    OR (r.unit = 'day' AND r.period_start >= first_day AND r.period_start < months_from)
+                    OR (r.unit = 'day' AND r.period_start >= months_to AND r.period_start < end_day))
+               AND r.of_sub_partners = rollup_rows.of_sub_partners
+               AND r.currency = v.currency AND r.kind = ANY (kinds)
+               AND (r.kind = 'payment' OR @extschema@.in_line_scope(v, r.product_id, r.region_id));
+    ELSIF NOT with_costs THEN
+        RETURN QUERY
+            SELECT r.partner_id, r.product_id, r.quantity, r.amount, 0::numeric, r.lines
+              FROM pg_catalog.unnest(partners) AS asked (id)
+              JOIN @extschema@.sales_rollup r
+                ON r.tenant_id = v.tenant_id AND r.partner_id = asked.id
+               AND r.of_sub_partners = rollup_rows.of_sub_partners AND r.date_basis = basis
+             WHERE ((r.unit = 'month' AND r.period_start >= months_from AND r.period_start < months_to)
+                    OR (r.unit = 'day' AND r.period_start >= first_day AND r.period_start < months_from)
+                    OR (r.unit = 'day' AND r.period_start >= months_to AND r.period_start < end_day))
+               AND r.currency = v.currency AND r.kind = ANY (kinds)
+               AND (r.kind = 'payment' OR @extschema@.in_line_scope(v, r.product_id, r.region_id));
+    ELSE
+        RETURN QUERY
+            SELECT r.partner_id, r.product_id, r.quantity, r.amount, r.cost, r.lines
+              FROM pg_catalog.unnest(partners) AS asked (id)
+              JOIN @extschema@.sales_rollup r
+                ON r.tenant_id = v.tenant_id AND r.partner_id = asked.id
+               AND r.of_sub_partners = rollup_rows.of_sub_partners AND r.date_basis = basis
+             WHERE ((r.unit = 'month' AND r.period_start >= months_from AND r.period_start < months_to)
+                    OR (r.unit = 'day' AND r.period_start >= first_day AND r.period_start < months_from)
+                    OR (r.unit = 'day' AND r.period_start >= months_to AND r.period_start < end_day))
+               AND r.currency = v.currency AND r.kind = ANY (kinds)
+               AND (r.kind = 'payment' OR @extschema@.in_line_scope(v, r.product_id, r.region_id));
+    END IF;
+END
 $$;
-COMMENT ON FUNCTION @extschema@.order_paid_on(bigint) IS
-    'The day the payments allocated to the order first covered its amount; NULL while it is not paid in full';
+COMMENT ON FUNCTION @extschema@.rollup_rows(@extschema@.program_version, date, date, bigint[], text[], boolean, boolean) IS
+    'The rollup rows (rebate.sales_rollup) a program version counts over days [from_day, to_day) less its grace days: whole months from month rows, the rest from day rows; in its currency, date basis and product and region scope, of the given kinds; partners NULL means all; costs only with with_costs';
 
--- The order lines (and returns, credit notes) a version counts over
--- [from_day, to_day) of document dates (less grace days), signed: returns
--- take goods back, returns and credit notes take amounts back.  A return or
--- credit note that refers to an order counts where that order counted, so it
--- is judged with the period (and version) of the original sale.  Costs are
--- not read here: partner users may call this, and only gross-margin programs
--- need them.  program_scope_lines has no SET clause so that it is inlined
--- into program_lines' two queries, each planned once per session: for all
--- partners (a period's close) and for some (progress, one partner).
-CREATE FUNCTION @extschema@.program_scope_lines(v @extschema@.program_version, from_day date, to_day date)
-    RETURNS TABLE (partner_id bigint, line_id bigint, product_id bigint, quantity numeric, amount numeric)
+-- Whether a product and ship-to region lie in a version's scope.  Inlined
+-- (no SET clause; every name qualified); the lookups run only where the
+-- version has a scope (OR stops at an empty list).
+CREATE FUNCTION @extschema@.in_line_scope(v @extschema@.program_version, product_id bigint, region_id bigint)
+    RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT o.partner_id, l.id, l.product_id,
-           counted.goods * l.quantity,
-           CASE o.kind WHEN 'order' THEN l.amount ELSE -l.amount END
-      FROM @extschema@.sales_order o
-      JOIN @extschema@.order_line l ON l.order_id = o.id AND l.tenant_id = o.tenant_id
-      LEFT JOIN @extschema@.sales_order orig ON orig.id = o.original_order_id AND orig.tenant_id = o.tenant_id
-      -- the day the document counts on (less the grace days), and which way goods move
-     CROSS JOIN LATERAL (
-        SELECT CASE WHEN o.kind <> 'order' AND orig.id IS NULL THEN o.order_date
-                    WHEN v.date_basis = 'order' THEN coalesce(orig.order_date, o.order_date)
-                    WHEN v.date_basis = 'delivery' THEN coalesce(orig.delivered_on, o.delivered_on)
-                    ELSE @extschema@.order_paid_on(coalesce(orig.id, o.id))
-               END - v.grace_days AS day,
-               CASE o.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END AS goods) counted
-     WHERE v.metric OPERATOR(pg_catalog.=) ANY (@extschema@.metric_names('product_scope'))
-       AND o.tenant_id = v.tenant_id
-       -- by order date no document counts before its own date (the index skips earlier orders), and
-       -- an order counts on its own date (returns and credit notes may come later than the window)
-       AND o.order_date >= CASE WHEN v.date_basis = 'order' THEN from_day + v.grace_days ELSE '-infinity'::pg_catalog.date END
-       AND (o.kind <> 'order' OR o.order_date < CASE WHEN v.date_basis = 'order' THEN to_day + v.grace_days
-                                                     ELSE 'infinity'::pg_catalog.date END)
-       AND (v.partner_ids = '{}' OR o.partner_id = ANY (v.partner_ids))
-       -- the scope is looked up only where the version has one (OR stops at an empty list)
-       AND (v.grade_ids = '{}' OR EXISTS (SELECT 1 FROM @extschema@.partner pa
-                                           WHERE pa.id = o.partner_id AND pa.grade_id = ANY (v.grade_ids)))
-       AND o.currency = v.currency
-       AND @extschema@.order_counts(o.status)
-       AND (o.kind = 'order' OR v.returns_reduce)
-       AND (orig.id IS NULL OR @extschema@.order_counts(orig.status))
-       AND (v.region_ids = '{}' OR EXISTS (SELECT 1 FROM @extschema@.region r
-                                            WHERE r.id = o.ship_to_region_id AND r.path && v.region_ids))
-       AND (v.product_ids = '{}' OR l.product_id = ANY (v.product_ids))
-       AND (v.category_ids = '{}' OR EXISTS (SELECT 1 FROM @extschema@.product pr
-                                               JOIN @extschema@.product_category pc ON pc.id = pr.category_id
-                                              WHERE pr.id = l.product_id AND pc.path && v.category_ids))
-       AND counted.day >= from_day AND counted.day < to_day
+    SELECT (v.product_ids OPERATOR(pg_catalog.=) '{}' OR in_line_scope.product_id OPERATOR(pg_catalog.=) ANY (v.product_ids))
+       AND (v.category_ids OPERATOR(pg_catalog.=) '{}'
+            OR EXISTS (SELECT 1 FROM @extschema@.product pr
+                         JOIN @extschema@.product_category pc ON pc.id OPERATOR(pg_catalog.=) pr.category_id
+                        WHERE pr.id OPERATOR(pg_catalog.=) in_line_scope.product_id
+                          AND pc.path OPERATOR(pg_catalog.&&) v.category_ids))
+       AND (v.region_ids OPERATOR(pg_catalog.=) '{}'
+            OR EXISTS (SELECT 1 FROM @extschema@.region rg
+                        WHERE rg.id OPERATOR(pg_catalog.=) in_line_scope.region_id
+                          AND rg.path OPERATOR(pg_catalog.&&) v.region_ids))
 $$;
-COMMENT ON FUNCTION @extschema@.program_scope_lines(@extschema@.program_version, date, date) IS
-    'Internal, inlined into rebate.program_lines: the lines a program version counts over document dates [from_day, to_day)';
+COMMENT ON FUNCTION @extschema@.in_line_scope(@extschema@.program_version, bigint, bigint) IS
+    'Internal, inlined into rebate.rollup_rows: whether a product and ship-to region lie in a version''s product, category and region scope';
 
-CREATE FUNCTION @extschema@.program_lines(v @extschema@.program_version, from_day date, to_day date,
-                                          partners bigint[] DEFAULT NULL)
-    RETURNS TABLE (partner_id bigint, line_id bigint, product_id bigint, quantity numeric, amount numeric)
-    LANGUAGE plpgsql STABLE PARALLEL SAFE
+-- Whether a version's override can be read from the rows that sum each
+-- parent's sub-partners: nothing in it chooses among the sub-partners'
+-- lines or partners, and its basis is counted from lines or payments.
+CREATE FUNCTION @extschema@.override_from_sub_partner_rows(v @extschema@.program_version) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
-    -- both queries plan well for any values: plan them once per session
-    SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
-    IF partners IS NULL THEN
-        RETURN QUERY SELECT s.* FROM @extschema@.program_scope_lines(v, from_day, to_day) s;
-    ELSE
-        RETURN QUERY SELECT s.* FROM @extschema@.program_scope_lines(v, from_day, to_day) s
-                      WHERE s.partner_id = ANY (partners);
-    END IF;
+    RETURN v.partner_ids = '{}' AND v.grade_ids = '{}' AND v.product_ids = '{}' AND v.category_ids = '{}'
+       AND v.region_ids = '{}'
+       AND @extschema@.metric_basis(v.metric) IN ('line_amount', 'line_margin', 'line_quantity', 'payments');
 END
 $$;
-COMMENT ON FUNCTION @extschema@.program_lines(@extschema@.program_version, date, date, bigint[]) IS
-    'The order, return and credit-note lines a program version counts over document dates [from_day, to_day) (less grace days), quantity and amount signed; partners NULL means all';
-
--- The same lines per partner and product, with the cost of their goods: the
--- only place the basis reads order_line.unit_cost, and only for gross-margin
--- programs, so that everything else works for roles that may not see costs.
-CREATE FUNCTION @extschema@.program_line_costs(v @extschema@.program_version, from_day date, to_day date,
-                                               partners bigint[] DEFAULT NULL)
-    RETURNS TABLE (partner_id bigint, product_id bigint, quantity numeric, amount numeric, documents bigint,
-                   cost numeric)
-    LANGUAGE plpgsql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    SET plan_cache_mode = force_generic_plan
-AS $$
-BEGIN
-    IF partners IS NULL THEN
-        RETURN QUERY
-            SELECT s.partner_id, s.product_id, sum(s.quantity), sum(s.amount), count(*),
-                   sum(s.quantity * coalesce(l.unit_cost, 0))
-              FROM @extschema@.program_scope_lines(v, from_day, to_day) s
-              JOIN @extschema@.order_line l ON l.id = s.line_id
-             GROUP BY s.partner_id, s.product_id;
-    ELSE
-        RETURN QUERY
-            SELECT s.partner_id, s.product_id, sum(s.quantity), sum(s.amount), count(*),
-                   sum(s.quantity * coalesce(l.unit_cost, 0))
-              FROM @extschema@.program_scope_lines(v, from_day, to_day) s
-              JOIN @extschema@.order_line l ON l.id = s.line_id
-             WHERE s.partner_id = ANY (partners)
-             GROUP BY s.partner_id, s.product_id;
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.program_line_costs(@extschema@.program_version, date, date, bigint[]) IS
-    'The cost of the goods a program version counts, per partner and product (gross-margin programs; needs the privilege to read order_line.unit_cost)';
+COMMENT ON FUNCTION @extschema@.override_from_sub_partner_rows(@extschema@.program_version) IS
+    'Whether a version''s override reads the rollup rows that sum each parent''s sub-partners (no partner, grade, product, category or region scope; a line or payment metric)';
 
 -- The basis of every partner in scope over [from_day, to_day) of document
 -- dates (less grace days).  partners NULL means all of the tenant's.
@@ -162,6 +151,8 @@ DECLARE
     -- costs are read only where the metric or the payout measure needs them
     with_costs   boolean := v.metric = ANY (@extschema@.metric_names('needs_cost'))
                             OR coalesce(v.payout_metric = ANY (@extschema@.metric_names('needs_cost')), false);
+    -- returns and credit notes count unless the version ignores them (不计退)
+    line_kinds   text[] := CASE WHEN v.returns_reduce THEN ARRAY['order', 'return', 'credit_note'] ELSE ARRAY['order'] END;
 BEGIN
     RETURN QUERY
         WITH scope AS (
@@ -180,16 +171,14 @@ BEGIN
                AND (v.partner_ids = '{}' OR pa.id = ANY (v.partner_ids))
                AND (v.grade_ids = '{}' OR pa.grade_id = ANY (v.grade_ids))
         ), per_product AS (
-            -- each runs only for the programs that need it: costs only for gross margin
-            SELECT pl.partner_id, pl.product_id, sum(pl.quantity) AS quantity, sum(pl.amount) AS amount,
-                   count(*) AS documents, 0 AS cost
-              FROM @extschema@.program_lines(v, from_day, to_day, partners) pl
-             WHERE NOT with_costs
-             GROUP BY pl.partner_id, pl.product_id
-            UNION ALL
-            SELECT c.partner_id, c.product_id, c.quantity, c.amount, c.documents, c.cost
-              FROM @extschema@.program_line_costs(v, from_day, to_day, partners) c
-             WHERE with_costs
+            -- read only for the metrics counted from lines
+            SELECT r.partner_id, r.product_id, sum(r.quantity) AS quantity, sum(r.amount) AS amount,
+                   sum(r.lines) AS documents, sum(r.cost) AS cost
+              FROM @extschema@.rollup_rows(v, from_day, to_day, partners, line_kinds, with_costs) r
+             WHERE counted_from IN ('line_amount', 'line_margin', 'line_quantity')
+             GROUP BY r.partner_id, r.product_id
+            -- a key whose lines have all left it (a cancelled order) keeps a row of zeros
+            HAVING sum(r.lines) <> 0
         ), sales_basis AS (
             SELECT p.partner_id,
                    sum(CASE counted_from WHEN 'line_margin' THEN p.amount - p.cost
@@ -205,16 +194,15 @@ BEGIN
               FROM per_product p
              GROUP BY p.partner_id
         ), collected AS (
-            SELECT pay.partner_id, sum(pay.amount) AS basis, NULL::numeric AS unit_earned, count(*) AS documents,
-                   NULL::numeric AS payout
-              FROM @extschema@.payment pay
+            SELECT pay.partner_id, sum(pay.amount) AS basis, NULL::numeric AS unit_earned,
+                   sum(pay.lines)::bigint AS documents, NULL::numeric AS payout
+              FROM @extschema@.rollup_rows(v, from_day, to_day, partners, ARRAY['payment']) pay
               JOIN scope s ON s.id = pay.partner_id
               LEFT JOIN @extschema@.region r ON r.id = s.home_region_id
              WHERE counted_from = 'payments'
-               AND pay.tenant_id = v.tenant_id AND pay.currency = v.currency
                AND (v.region_ids = '{}' OR r.path && v.region_ids)
-               AND pay.received_on - v.grace_days >= from_day AND pay.received_on - v.grace_days < to_day
              GROUP BY pay.partner_id
+            HAVING sum(pay.lines) <> 0
         ), customers AS (
             SELECT c.partner_id, count(*)::numeric AS basis, NULL::numeric AS unit_earned, count(*) AS documents,
                    NULL::numeric AS payout
@@ -556,6 +544,10 @@ DECLARE
     has_children boolean := program_results.partner_id IS NOT NULL AND v.override_schedule IS NOT NULL
                             AND EXISTS (SELECT 1 FROM @extschema@.partner c
                                          WHERE c.tenant_id = v.tenant_id AND c.parent_id = program_results.partner_id);
+    -- whose override reads the rows that sum its sub-partners
+    by_sub_partner_rows boolean := @extschema@.override_from_sub_partner_rows(v);
+    counted_from text := @extschema@.metric_basis(v.metric);
+    line_kinds   text[] := CASE WHEN v.returns_reduce THEN ARRAY['order', 'return', 'credit_note'] ELSE ARRAY['order'] END;
     -- the days counted: [from_day, to_day)
     to_day      date := CASE WHEN as_of IS NULL OR as_of + 1 >= upper(period) THEN upper(period) ELSE as_of + 1 END;
     -- a tier window: each partner's basis over it, looked up by partner id (computed here, before
@@ -627,12 +619,28 @@ BEGIN
               FROM win w, asked a, @extschema@.program_basis(v, w.from_day, w.to_day, a.partners) b
               LEFT JOIN comparisons c ON c.partner_id = b.partner_id
         ), children AS (
+            -- one parent's override: from the rows that sum its sub-partners where nothing in the
+            -- version chooses among them, else from each sub-partner's basis
+            SELECT NULL::bigint AS partner_id, program_results.partner_id AS parent_id,
+                   pg_catalog.trim_scale(coalesce(sum(CASE counted_from WHEN 'line_margin' THEN r.amount - r.cost
+                                                                        WHEN 'line_quantity' THEN r.quantity
+                                                                        ELSE r.amount END), 0)) AS basis,
+                   NULL::numeric AS unit_earned, coalesce(sum(r.lines), 0)::bigint AS documents, NULL::numeric AS payout
+              FROM win w, @extschema@.rollup_rows(v, w.from_day, w.to_day, ARRAY[program_results.partner_id],
+                                                  CASE WHEN counted_from = 'payments' THEN ARRAY['payment'] ELSE line_kinds END,
+                                                  counted_from = 'line_margin', true) r
+             WHERE has_children AND by_sub_partner_rows
+            -- like a basis: there while a sub-partner is active or has documents
+            HAVING has_children AND by_sub_partner_rows
+               AND (coalesce(sum(r.lines), 0) <> 0
+                OR EXISTS (SELECT 1 FROM @extschema@.partner c WHERE c.tenant_id = v.tenant_id
+                              AND c.parent_id = program_results.partner_id AND c.state = 'active'))
+            UNION ALL
             SELECT b.*
               FROM win w, @extschema@.program_basis(v, w.from_day, w.to_day,
                               (SELECT coalesce(pg_catalog.array_agg(c.id), '{}') FROM @extschema@.partner c
                                 WHERE c.tenant_id = v.tenant_id AND c.parent_id = program_results.partner_id)) b
-             WHERE v.override_schedule IS NOT NULL AND program_results.partner_id IS NOT NULL
-               AND has_children
+             WHERE has_children AND NOT by_sub_partner_rows
             UNION ALL
             SELECT o.partner_id, o.parent_id, o.basis, o.unit_earned, o.documents, o.payout FROM own o
              WHERE v.override_schedule IS NOT NULL AND program_results.partner_id IS NULL

@@ -282,7 +282,6 @@ COMMENT ON FUNCTION @extschema@.settled_so_far(bigint) IS
 -- the day it stops governing.  Only changes written with the audit trigger
 -- on are seen.
 CREATE INDEX audit_log_tenant_transaction ON @extschema@.audit_log (tenant_id, transaction_id);
-CREATE INDEX payment_allocation_order ON @extschema@.payment_allocation (tenant_id, order_id);
 
 CREATE FUNCTION @extschema@.changed_since(tenant_id bigint, since_xmin bigint) RETURNS date
     LANGUAGE sql STABLE PARALLEL SAFE

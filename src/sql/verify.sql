@@ -357,6 +357,103 @@ $$;
 COMMENT ON FUNCTION @extschema@.verify_guaranteed(@extschema@.program_version, daterange, date) IS
     'rebate.verify_period''s own formulation of a guaranteed minimum with what it carries: what each partner is paid for a period counted up to as_of';
 
+-- The rollups, recomputed from the documents by their own formulation (none
+-- of the triggers' queries or rebate.line_rollup_cells), against what is kept
+-- (summed over writer slots): every key whose sums differ, with a day or
+-- month starting in the period (every key for NULL).
+CREATE FUNCTION @extschema@.verify_rollups(tenant_id bigint, period daterange DEFAULT NULL)
+    RETURNS TABLE (partner_id bigint, of_sub_partners boolean, date_basis text, unit text, period_start date,
+                   currency text, kind text, product_id bigint, region_id bigint,
+                   kept_quantity numeric, kept_amount numeric, kept_cost numeric, kept_lines numeric,
+                   quantity numeric, amount numeric, cost numeric, lines numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+AS $$
+    WITH totals AS (
+        SELECT ol.order_id, sum(ol.amount) AS amount FROM @extschema@.order_line ol
+         WHERE ol.tenant_id = verify_rollups.tenant_id GROUP BY ol.order_id
+    ), paid_in_full AS (
+        -- the first payment day on which the allocations reach the order's amount
+        SELECT a.order_id, min(p.received_on) AS day
+          FROM @extschema@.payment_allocation a JOIN @extschema@.payment p ON p.id = a.payment_id
+         WHERE a.tenant_id = verify_rollups.tenant_id
+           AND (SELECT sum(a2.amount) FROM @extschema@.payment_allocation a2 JOIN @extschema@.payment p2 ON p2.id = a2.payment_id
+                 WHERE a2.order_id = a.order_id AND (p2.received_on, p2.id) <= (p.received_on, p.id))
+               >= (SELECT t.amount FROM totals t WHERE t.order_id = a.order_id)
+         GROUP BY a.order_id
+    ), documents AS (
+        -- counted documents; a return or credit note is dated by the sale it refers to
+        SELECT o.id, o.partner_id, pa.parent_id, o.kind, o.currency, o.ship_to_region_id,
+               s.id AS sale_id, s.order_date, s.delivered_on, o.original_order_id
+          FROM @extschema@.sales_order o
+          JOIN @extschema@.partner pa ON pa.id = o.partner_id
+          JOIN @extschema@.sales_order s ON s.id = coalesce(o.original_order_id, o.id)
+         WHERE o.tenant_id = verify_rollups.tenant_id
+           AND o.status = ANY (@extschema@.order_statuses('counted'))
+           AND s.status = ANY (@extschema@.order_statuses('counted'))
+    ), dated AS (
+        SELECT d.*, b.date_basis,
+               CASE WHEN d.kind <> 'order' AND d.original_order_id IS NULL THEN d.order_date
+                    WHEN b.date_basis = 'order' THEN d.order_date
+                    WHEN b.date_basis = 'delivery' THEN d.delivered_on
+                    ELSE (SELECT f.day FROM paid_in_full f WHERE f.order_id = d.sale_id) END AS day
+          FROM documents d, unnest(ARRAY['order', 'delivery', 'payment']) AS b (date_basis)
+    ), facts AS (
+        SELECT d.partner_id, d.parent_id, d.date_basis, d.day, d.currency, d.kind, ol.product_id,
+               d.ship_to_region_id AS region_id,
+               ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END AS quantity,
+               ol.amount * CASE d.kind WHEN 'order' THEN 1 ELSE -1 END AS amount,
+               ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END
+                   * coalesce(ol.unit_cost, 0) AS cost
+          FROM dated d JOIN @extschema@.order_line ol ON ol.order_id = d.id
+         WHERE d.day IS NOT NULL
+        UNION ALL
+        SELECT p.partner_id, pa.parent_id, 'payment', p.received_on, p.currency, 'payment', 0, 0, 0, p.amount, 0
+          FROM @extschema@.payment p JOIN @extschema@.partner pa ON pa.id = p.partner_id
+         WHERE p.tenant_id = verify_rollups.tenant_id
+    ), recomputed AS (
+        SELECT k.partner_id, k.of_sub_partners, f.date_basis, k.unit, k.period_start, f.currency, f.kind,
+               k.product_id, k.region_id,
+               sum(f.quantity) AS quantity, sum(f.amount) AS amount, sum(f.cost) AS cost, count(*)::numeric AS lines
+          FROM facts f
+         CROSS JOIN LATERAL (
+            SELECT f.partner_id, false, u.unit, u.start, f.product_id, f.region_id
+              FROM (VALUES ('day', f.day), ('month', make_date(extract(year FROM f.day)::integer, extract(month FROM f.day)::integer, 1))) u (unit, start)
+            UNION ALL
+            SELECT f.parent_id, true, u.unit, u.start, 0, 0
+              FROM (VALUES ('day', f.day), ('month', make_date(extract(year FROM f.day)::integer, extract(month FROM f.day)::integer, 1))) u (unit, start)
+             WHERE f.parent_id IS NOT NULL) k (partner_id, of_sub_partners, unit, period_start, product_id, region_id)
+         WHERE verify_rollups.period IS NULL OR verify_rollups.period @> k.period_start
+         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    ), kept AS (
+        SELECT r.partner_id, r.of_sub_partners, r.date_basis, r.unit, r.period_start, r.currency, r.kind,
+               r.product_id, r.region_id, sum(r.quantity) AS quantity, sum(r.amount) AS amount, sum(r.cost) AS cost,
+               sum(r.lines) AS lines
+          FROM @extschema@.sales_rollup r
+         WHERE r.tenant_id = verify_rollups.tenant_id
+           AND (verify_rollups.period IS NULL OR verify_rollups.period @> r.period_start)
+         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    )
+    SELECT coalesce(k.partner_id, c.partner_id), coalesce(k.of_sub_partners, c.of_sub_partners),
+           coalesce(k.date_basis, c.date_basis), coalesce(k.unit, c.unit), coalesce(k.period_start, c.period_start),
+           coalesce(k.currency, c.currency), coalesce(k.kind, c.kind), coalesce(k.product_id, c.product_id),
+           coalesce(k.region_id, c.region_id),
+           k.quantity, k.amount, k.cost, k.lines, coalesce(c.quantity, 0), coalesce(c.amount, 0), coalesce(c.cost, 0),
+           coalesce(c.lines, 0)
+      FROM kept k
+      FULL JOIN recomputed c
+        ON (c.partner_id, c.of_sub_partners, c.date_basis, c.unit, c.period_start, c.currency, c.kind, c.product_id,
+            c.region_id)
+         = (k.partner_id, k.of_sub_partners, k.date_basis, k.unit, k.period_start, k.currency, k.kind, k.product_id,
+            k.region_id)
+     WHERE (coalesce(k.quantity, 0), coalesce(k.amount, 0), coalesce(k.cost, 0), coalesce(k.lines, 0))
+           IS DISTINCT FROM (coalesce(c.quantity, 0), coalesce(c.amount, 0), coalesce(c.cost, 0), coalesce(c.lines, 0))
+     ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+$$;
+COMMENT ON FUNCTION @extschema@.verify_rollups(bigint, daterange) IS
+    'Cross-check of the rollups: recomputes rebate.sales_rollup from the documents by an independent formulation and returns every key (a day or month starting in the period; all for NULL) whose kept sums, over the writer slots, differ (none when all agree)';
+
 CREATE FUNCTION @extschema@.verify_period(tenant_id bigint, period daterange)
     RETURNS TABLE (statement_id bigint, partner_id bigint, line_no integer, line_kind text, program_id bigint,
                    component text, program_period daterange, stored_gross numeric, verified_gross numeric,
@@ -511,7 +608,7 @@ AS $$
           -- program's scope for that period, so it earns nothing
          CROSS JOIN LATERAL (SELECT CASE WHEN v.partner_id IS NULL THEN 0 ELSE v.gross END AS gross) vg
     )
-    SELECT c.statement_id, c.partner_id, c.line_no, c.line_kind, c.program_id, c.component, c.program_period,
+    (SELECT c.statement_id, c.partner_id, c.line_no, c.line_kind, c.program_id, c.component, c.program_period,
            c.stored_gross, c.verified_gross, c.stored_net, c.verified_net,
            CASE WHEN c.stored_gross IS NULL THEN 'missing: the recomputation pays it, no statement line does'
                 WHEN c.unrecomputed THEN 'differs: the partner is not in the program''s scope for this period, so it earns nothing'
@@ -533,11 +630,24 @@ AS $$
                         WHERE l.tenant_id = verify_period.tenant_id
                           AND l.partner_id = c.partner_id AND l.program_id = c.program_id AND l.component = c.component
                           AND l.program_period = c.program_period AND s2.status <> 'draft'
-                          AND l.line_kind IN ('final', 'adjustment')))
+                          AND l.line_kind IN ('final', 'adjustment'))))
+    UNION ALL
+    -- and the rollups the statements were computed from, for the days and months of the period
+    SELECT NULL, r.partner_id, NULL, 'rollup', NULL, CASE WHEN r.of_sub_partners THEN 'sub_partners' ELSE 'own' END,
+           daterange(r.period_start, CASE r.unit WHEN 'day' THEN r.period_start + 1
+                                                ELSE (r.period_start + interval '1 month')::date END),
+           r.kept_amount, r.amount, NULL, NULL,
+           format('rollup differs: %s %s basis, %s %s, product %s, region %s: kept quantity %s, amount %s, cost %s, lines %s; recomputed %s, %s, %s, %s',
+                  r.kind, r.date_basis, r.unit, r.currency, r.product_id, r.region_id,
+                  coalesce(r.kept_quantity, 0), coalesce(r.kept_amount, 0), coalesce(r.kept_cost, 0),
+                  coalesce(r.kept_lines, 0), r.quantity, r.amount, r.cost, r.lines)
+      FROM @extschema@.verify_rollups(verify_period.tenant_id, verify_period.period) r
      ORDER BY 2, 5, 6, 7
 $$;
 COMMENT ON FUNCTION @extschema@.verify_period(bigint, daterange) IS
     'Cross-check (交叉验证): recomputes the statement lines of a tenant''s period by an independent plain-SQL formulation and returns every line that differs (none when all agree)';
 
-GRANT EXECUTE ON FUNCTION @extschema@.verify_period(bigint, daterange) TO rebate_admin, rebate_manager;
+GRANT EXECUTE ON FUNCTION @extschema@.verify_period(bigint, daterange), @extschema@.verify_rollups(bigint, daterange)
+   TO rebate_admin, rebate_manager;
+REVOKE ALL ON FUNCTION @extschema@.verify_rollups(bigint, daterange) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.verify_period(bigint, daterange) FROM PUBLIC;

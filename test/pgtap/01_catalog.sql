@@ -37,27 +37,29 @@ SELECT is(
              'set_order_status', 'register_for_dump', 'activate_program_version', 'revise_program',
              'rollback_program', 'close_period', 'issue_statement', 'issue_statements', 'confirm_statement',
              'dispute_statement', 'resolve_statement', 'mark_statement_paid', 'set_statement_status',
-             'apply_grade_suggestions', 'create_report_view')),
+             'apply_grade_suggestions', 'create_report_view', 'lock_rollups', 'recompute_rollups')),
     0, 'every function that only reads is PARALLEL SAFE, the aggregate too');
 
 -- SECURITY DEFINER only where a role must reach what it may not read or write itself
 SELECT is(
     (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
       WHERE pronamespace = 'rebate'::regnamespace AND prosecdef),
-    ARRAY['audit_row', 'check_payment_allocation', 'create_enforcement_setting', 'fill_order_line', 'grant_access',
-          'maintain_tree_path', 'partner_name_key', 'partner_scores', 'record_binding_change', 'record_order_history',
-          'record_partner_history', 'refresh_report_snapshots', 'resolve_violation', 'revoke_access'],
+    ARRAY['audit_row', 'check_payment_allocation', 'compact_rollups', 'create_enforcement_setting', 'fill_order_line',
+          'grant_access', 'maintain_tree_path', 'partner_name_key', 'partner_scores', 'rebuild_rollups',
+          'record_binding_change', 'record_order_history', 'record_partner_history', 'refresh_report_snapshots',
+          'resolve_violation', 'revoke_access'],
     'SECURITY DEFINER functions are exactly the expected ones');
 
--- SQL and PL/pgSQL functions pin their search_path, except two that must be
--- inlined into their callers (a SET clause prevents inlining); they are
--- neither SECURITY DEFINER nor reached by one, and their callers pin it
+-- SQL and PL/pgSQL functions pin their search_path, except those that must
+-- be inlined into their callers (a SET clause prevents inlining): every name
+-- in them is qualified, they are neither SECURITY DEFINER nor reached by one,
+-- and their callers pin it
 SELECT is(
     (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
       WHERE pronamespace = 'rebate'::regnamespace
         AND prolang IN (SELECT oid FROM pg_language WHERE lanname IN ('sql', 'plpgsql'))
         AND NOT coalesce(proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']),
-    ARRAY['order_counts', 'program_scope_lines'],
+    ARRAY['in_line_scope', 'line_rollup_cells', 'order_counts', 'payment_rollup_cells'],
     'every other SQL and PL/pgSQL function has SET search_path = pg_catalog, pg_temp');
 
 -- the aggregate can be split: combine function and a non-internal state type (Citus, parallel)
@@ -118,11 +120,13 @@ SELECT is(
 
 -- on one node ids stay unique across tenants (a lookup by id alone never
 -- meets another tenant's row): a unique index on id beside the primary key
+-- (the rollups and paid days have no id: they are keyed by what they sum)
 SELECT is(
     (SELECT array_agg(r.oid::regclass::text ORDER BY 1) FROM pg_class r
       WHERE r.relnamespace = 'rebate'::regnamespace AND r.relkind = 'r'
         AND r.oid NOT IN ('rebate.access_binding'::regclass, 'rebate.tenant'::regclass, 'rebate.enforcement_setting'::regclass)
         AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attname = 'tenant_id')
+        AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attname = 'id')
         AND NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum = i.indkey[0]
                          WHERE i.indrelid = r.oid AND i.indisunique AND i.indnatts = 1 AND a.attname = 'id')),
     NULL, 'every tenant table keeps its ids unique with a unique index on id');

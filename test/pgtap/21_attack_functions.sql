@@ -7,7 +7,7 @@
 -- follow their rules and every change to one is kept.  The last test fails
 -- when a SECURITY DEFINER function appears that this file does not attack.
 BEGIN;
-SELECT plan(68);
+SELECT plan(76);
 \ir ../attack/fixture.sql
 
 -- ---- the primitive: strictly true or false, and no tenant through a group role --
@@ -259,6 +259,26 @@ SELECT attack.attempt('atk_mgr_a', 'rebate.apply_grade_suggestions(bigint,datera
 SELECT attack.attempt('atk_mgr_a', 'rebate.set_partner_state(bigint,text,text)',
                       $$SELECT rebate.set_partner_state(940214, 'suspended', 'x')$$,
                       'another brand''s partner cannot be suspended', 'P0002');
+
+-- ---- rebuild_rollups, compact_rollups: only a tenant's managers (every tenant: group admins) --
+SELECT attack.like_missing('atk_mgr_b', 'rebate.rebuild_rollups(bigint)',
+                           $$SELECT * FROM rebate.rebuild_rollups(9401)$$, $$SELECT * FROM rebate.rebuild_rollups(9499)$$,
+                           'rebuilding another brand''s rollups is refused as for a tenant that does not exist');
+SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.rebuild_rollups(bigint)',
+                      $$SELECT * FROM rebate.rebuild_rollups(9401)$$, 'acting through rebate_manager rebuilds nothing', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.rebuild_rollups(bigint)',
+                      $$SELECT * FROM rebate.rebuild_rollups(NULL)$$, 'a manager rebuilds no other tenant through NULL', '42501');
+SELECT attack.attempt('atk_d1', 'rebate.rebuild_rollups(bigint)',
+                      $$SELECT * FROM rebate.rebuild_rollups(9401)$$, 'a distributor rebuilds nothing', '42501');
+SELECT attack.like_missing('atk_mgr_b', 'rebate.compact_rollups(bigint)',
+                           $$SELECT * FROM rebate.compact_rollups(9401)$$, $$SELECT * FROM rebate.compact_rollups(9499)$$,
+                           'compacting another brand''s rollups is refused as for a tenant that does not exist');
+SELECT attack.attempt('atk_loose', 'rebate.compact_rollups(bigint)',
+                      $$SELECT * FROM rebate.compact_rollups(9401)$$, 'an unbound member of rebate_manager compacts nothing', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.compact_rollups(bigint)',
+                      $$SELECT * FROM rebate.compact_rollups(NULL)$$, 'a manager compacts no other tenant through NULL', '42501');
+SELECT attack.attempt('atk_s1', 'rebate.compact_rollups(bigint)',
+                      $$SELECT * FROM rebate.compact_rollups(9401)$$, 'a dealer compacts nothing', '42501');
 
 -- ---- every SECURITY DEFINER function that is called (not a trigger) was attacked above --
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p

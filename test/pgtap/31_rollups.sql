@@ -1,0 +1,191 @@
+-- Rollups (issue 16): rebate.sales_rollup follows every change of the
+-- documents it sums, exactly, in the writing transaction; after each step it
+-- equals the independent recomputation (rebate.verify_rollups), and the sums
+-- a reader sees are the ones worked out by hand here.
+--   tenant 971: distributor D (children A and B), distributor E (no children);
+--   products X (category C1) and Y (C2); regions CN > EAST.
+BEGIN;
+SET search_path = public, rebate;
+SELECT plan(56);
+
+INSERT INTO tenant (id, code, name) VALUES (971, 'ROLL', '汇总');
+UPDATE enforcement_setting SET territory = 'allow', product_region = 'allow', credit = 'allow' WHERE tenant_id = 971;
+INSERT INTO region (id, tenant_id, code, name, level) VALUES (9710, 971, 'CN', '中国', 'country');
+INSERT INTO region (id, tenant_id, code, name, level, parent_id) VALUES (9711, 971, 'EAST', '华东', 'area', 9710);
+INSERT INTO partner (id, tenant_id, code, name, kind, home_region_id, state, credit_limit) VALUES
+    (9712, 971, 'D', '总代D', 'distributor', 9710, 'active', 100000000),
+    (9713, 971, 'E', '总代E', 'distributor', 9710, 'active', 100000000);
+INSERT INTO partner (id, tenant_id, code, name, kind, home_region_id, parent_id, state, credit_limit) VALUES
+    (9714, 971, 'A', '经销A', 'dealer', 9711, 9712, 'active', 100000000),
+    (9715, 971, 'B', '经销B', 'dealer', 9711, 9712, 'active', 100000000);
+INSERT INTO product_category (id, tenant_id, code, name) VALUES (9716, 971, 'C1', '一类'), (9717, 971, 'C2', '二类');
+INSERT INTO product (id, tenant_id, sku, name, category_id, list_price, standard_cost) VALUES
+    (9718, 971, 'X', '产品X', 9716, 100, 60), (9719, 971, 'Y', '产品Y', 9717, 50, 20);
+
+-- what a key sums to, over the writer slots: 'quantity/amount/cost/lines', or 'none'
+CREATE FUNCTION pg_temp.cell(partner bigint, sub boolean, basis text, unit text, start date, kind text,
+                             product bigint DEFAULT NULL) RETURNS text
+    LANGUAGE sql AS $$
+    SELECT coalesce((
+        SELECT format('%s/%s/%s/%s', trim_scale(sum(quantity)), trim_scale(sum(amount)), trim_scale(sum(cost)), sum(lines))
+          FROM rebate.sales_rollup
+         WHERE tenant_id = 971 AND partner_id = partner AND of_sub_partners = sub AND date_basis = basis
+           AND cell.unit = sales_rollup.unit AND period_start = start AND cell.kind = sales_rollup.kind
+           AND (product IS NULL OR product_id = product)
+        HAVING sum(lines) <> 0 OR sum(amount) <> 0), 'none')
+$$;
+CREATE FUNCTION pg_temp.move(order_id bigint, status text) RETURNS void
+    LANGUAGE sql AS $$ SELECT NULL FROM rebate.set_order_status(order_id, status) $$;
+CREATE FUNCTION pg_temp.agrees() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM rebate.verify_rollups(971) $$;
+
+-- ---- orders and their lines ---------------------------------------------------------------
+INSERT INTO sales_order (id, tenant_id, code, partner_id, ship_to_region_id, order_date, status) VALUES
+    (97101, 971, 'O1', 9714, 9711, '2026-03-10', 'draft');
+INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price, unit_cost) VALUES
+    (971, 97101, 1, 9718, 10, 100, 60), (971, 97101, 2, 9719, 4, 50, 20);
+SELECT is((SELECT count(*) FROM sales_rollup WHERE tenant_id = 971), 0::bigint, 'a draft''s lines add nothing');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (draft)');
+
+SELECT pg_temp.move(97101, 'submitted');
+SELECT is((SELECT count(*) FROM sales_rollup WHERE tenant_id = 971), 0::bigint, 'a submitted order adds nothing');
+SELECT pg_temp.move(97101, 'approved');
+SELECT is(pg_temp.cell(9714, false, 'order', 'day', '2026-03-10', 'order', 9718), '10/1000/600/1',
+          'approved: A''s day row of X');
+SELECT is(pg_temp.cell(9714, false, 'order', 'month', '2026-03-01', 'order'), '14/1200/680/2',
+          'A''s month row (X and Y)');
+SELECT is(pg_temp.cell(9712, true, 'order', 'month', '2026-03-01', 'order'), '14/1200/680/2',
+          'D''s row of its sub-partners');
+SELECT is(pg_temp.cell(9714, false, 'delivery', 'month', '2026-03-01', 'order'), 'none',
+          'nothing on the delivery basis before delivery');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (approved)');
+
+-- lines of an approved order change: a quantity, a product, a line more, a line less
+UPDATE order_line SET quantity = 12 WHERE order_id = 97101 AND line_no = 1;
+SELECT is(pg_temp.cell(9714, false, 'order', 'day', '2026-03-10', 'order', 9718), '12/1200/720/1', 'a quantity changes');
+UPDATE order_line SET product_id = 9718, unit_cost = 60 WHERE order_id = 97101 AND line_no = 2;
+SELECT is(pg_temp.cell(9714, false, 'order', 'day', '2026-03-10', 'order', 9719), 'none', 'a line leaves product Y');
+SELECT is(pg_temp.cell(9714, false, 'order', 'day', '2026-03-10', 'order', 9718), '16/1400/960/2', '... for X');
+INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price, unit_cost) VALUES
+    (971, 97101, 3, 9719, 2, 50, 20);
+DELETE FROM order_line WHERE order_id = 97101 AND line_no = 2;
+SELECT is(pg_temp.cell(9714, false, 'order', 'month', '2026-03-01', 'order'), '14/1300/760/2', 'a line added, one deleted');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (lines changed)');
+
+-- the order's date moves to April: day and month rows move, the sub-partner rows with them
+UPDATE sales_order SET order_date = '2026-04-02' WHERE id = 97101;
+SELECT is(pg_temp.cell(9714, false, 'order', 'month', '2026-03-01', 'order'), 'none', 'March is empty');
+SELECT is(pg_temp.cell(9714, false, 'order', 'day', '2026-04-02', 'order'), '14/1300/760/2', 'April 2 has it');
+SELECT is(pg_temp.cell(9712, true, 'order', 'month', '2026-04-01', 'order'), '14/1300/760/2', 'and D''s April');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (date moved)');
+
+-- ---- returns and credit notes ----------------------------------------------------------------
+INSERT INTO sales_order (id, tenant_id, code, partner_id, ship_to_region_id, order_date, status, kind, original_order_id)
+VALUES (97102, 971, 'R1', 9714, 9711, '2026-05-20', 'approved', 'return', 97101),
+       (97103, 971, 'C1', 9714, 9711, '2026-05-21', 'approved', 'credit_note', NULL);
+INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price, unit_cost) VALUES
+    (971, 97102, 1, 9718, 3, 100, 60), (971, 97103, 1, 9719, 1, 30, 20);
+SELECT is(pg_temp.cell(9714, false, 'order', 'day', '2026-04-02', 'return'), '-3/-300/-180/1',
+          'a return counts on its original''s day, negative');
+SELECT is(pg_temp.cell(9714, false, 'order', 'day', '2026-05-21', 'credit_note'), '0/-30/0/1',
+          'a credit note without an original on its own date: amount only');
+UPDATE sales_order SET order_date = '2026-04-03' WHERE id = 97101;
+SELECT is(pg_temp.cell(9714, false, 'order', 'day', '2026-04-03', 'return'), '-3/-300/-180/1',
+          'the original moves: its return moves with it');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (returns)');
+-- one statement changes the original and its return together: each moves once
+UPDATE sales_order SET order_date = CASE id WHEN 97101 THEN date '2026-04-04' ELSE date '2026-05-22' END
+ WHERE id IN (97101, 97102);
+SELECT is(pg_temp.cell(9714, false, 'order', 'month', '2026-04-01', 'return'), '-3/-300/-180/1',
+          'original and return in one statement: counted once');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (one statement)');
+UPDATE sales_order SET status = 'cancelled' WHERE id = 97101;
+SELECT is(pg_temp.cell(9714, false, 'order', 'month', '2026-04-01', 'return'), 'none',
+          'the original cancelled: its return no longer counts');
+SELECT is(pg_temp.cell(9714, false, 'order', 'month', '2026-04-01', 'order'), 'none', 'nor the order');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (cancelled)');
+
+-- ---- delivery --------------------------------------------------------------------------------
+INSERT INTO sales_order (id, tenant_id, code, partner_id, ship_to_region_id, order_date, status) VALUES
+    (97104, 971, 'O2', 9715, 9711, '2026-06-28', 'approved');
+INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price, unit_cost) VALUES
+    (971, 97104, 1, 9718, 5, 100, 60);
+SELECT pg_temp.move(97104, 'shipped');
+UPDATE sales_order SET status = 'delivered', delivered_on = '2026-07-02' WHERE id = 97104;
+SELECT is(pg_temp.cell(9715, false, 'delivery', 'month', '2026-07-01', 'order'), '5/500/300/1',
+          'delivered: on the delivery basis in July');
+SELECT is(pg_temp.cell(9715, false, 'order', 'month', '2026-06-01', 'order'), '5/500/300/1', '... and by order date in June');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (delivery)');
+
+-- ---- payments and allocations: the payment date basis ------------------------------------------
+INSERT INTO payment (id, tenant_id, code, partner_id, received_on, amount) VALUES
+    (97105, 971, 'PAY1', 9715, '2026-07-10', 300);
+SELECT is(pg_temp.cell(9715, false, 'payment', 'day', '2026-07-10', 'payment'), '0/300/0/1', 'a payment received');
+SELECT is(pg_temp.cell(9712, true, 'payment', 'month', '2026-07-01', 'payment'), '0/300/0/1', '... in D''s sub-partner rows');
+INSERT INTO payment_allocation (tenant_id, payment_id, order_id, partner_id, amount) VALUES (971, 97105, 97104, 9715, 300);
+SELECT is(pg_temp.cell(9715, false, 'payment', 'month', '2026-07-01', 'order'), 'none', 'paid in part: not on the payment basis');
+INSERT INTO payment (id, tenant_id, code, partner_id, received_on, amount) VALUES
+    (97106, 971, 'PAY2', 9715, '2026-08-05', 200);
+INSERT INTO payment_allocation (tenant_id, payment_id, order_id, partner_id, amount) VALUES (971, 97106, 97104, 9715, 200);
+SELECT is((SELECT paid_on FROM order_paid WHERE order_id = 97104), date '2026-08-05', 'paid in full on August 5');
+SELECT is(pg_temp.cell(9715, false, 'payment', 'day', '2026-08-05', 'order'), '5/500/300/1', 'the order on its paid day');
+UPDATE payment SET received_on = '2026-09-01' WHERE id = 97106;
+SELECT is(pg_temp.cell(9715, false, 'payment', 'month', '2026-08-01', 'order'), 'none', 'the payment comes later: August empty');
+SELECT is(pg_temp.cell(9715, false, 'payment', 'day', '2026-09-01', 'order'), '5/500/300/1', '... September has it');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (paid)');
+DELETE FROM payment_allocation WHERE payment_id = 97105;
+SELECT is(pg_temp.cell(9715, false, 'payment', 'month', '2026-09-01', 'order'), 'none', 'an allocation removed: not paid in full');
+SELECT is((SELECT paid_on FROM order_paid WHERE order_id = 97104), NULL::date, 'no paid day');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (allocation removed)');
+
+-- ---- a partner changes parent ----------------------------------------------------------------
+UPDATE partner SET parent_id = 9713 WHERE id = 9715;
+SELECT is(pg_temp.cell(9712, true, 'order', 'month', '2026-06-01', 'order'), 'none', 'B moves to E: D no longer sums it');
+SELECT is(pg_temp.cell(9713, true, 'order', 'month', '2026-06-01', 'order'), '5/500/300/1', 'E does');
+SELECT is(pg_temp.cell(9713, true, 'payment', 'month', '2026-09-01', 'payment'), '0/200/0/1', '... with its payments');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (new parent)');
+
+-- ---- a deleted order, a failed statement, a rolled-back change ----------------------------------
+INSERT INTO sales_order (id, tenant_id, code, partner_id, ship_to_region_id, order_date, status) VALUES
+    (97107, 971, 'O3', 9714, 9711, '2026-10-01', 'approved');
+INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price, unit_cost) VALUES
+    (971, 97107, 1, 9719, 7, 50, 20);
+DELETE FROM sales_order WHERE id = 97107;
+SELECT is(pg_temp.cell(9714, false, 'order', 'month', '2026-10-01', 'order'), 'none', 'an approved order deleted: its lines leave');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (deleted)');
+INSERT INTO sales_order (id, tenant_id, code, partner_id, ship_to_region_id, order_date, status) VALUES
+    (97108, 971, 'O4', 9714, 9711, '2026-11-03', 'approved');
+INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price, unit_cost) VALUES
+    (971, 97108, 1, 9719, 2, 50, 20);
+CREATE TEMP TABLE before_failure AS SELECT * FROM sales_rollup WHERE tenant_id = 971;
+SELECT throws_ok($$INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price)
+                   VALUES (971, 97108, 2, 9718, 1, 100), (971, 97108, 3, 9718, -1, 100)$$,
+                 '23514', NULL, 'a statement failing on its second line...');
+SELECT set_eq('SELECT * FROM sales_rollup WHERE tenant_id = 971', 'SELECT * FROM before_failure',
+              '... leaves the rollups as they were');
+SAVEPOINT s;
+UPDATE sales_order SET order_date = '2026-11-20' WHERE id = 97108;
+ROLLBACK TO SAVEPOINT s;
+SELECT set_eq('SELECT * FROM sales_rollup WHERE tenant_id = 971', 'SELECT * FROM before_failure',
+              'a rolled-back change leaves no trace');
+
+-- ---- the writer slot, compaction and the rebuild ---------------------------------------------
+SELECT ok((SELECT bool_and(writer_slot > 0) FROM sales_rollup WHERE tenant_id = 971),
+          'the triggers write to this backend''s slot, never slot 0');
+CREATE TEMP TABLE sums AS
+SELECT partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind, product_id, region_id,
+       sum(quantity) AS q, sum(amount) AS a, sum(cost) AS c, sum(lines) AS n
+  FROM sales_rollup WHERE tenant_id = 971 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(lines) <> 0;
+SELECT ok((SELECT rows_after <= rows_before FROM compact_rollups(971)), 'compaction folds the slots (and drops empty rows)');
+SELECT set_eq('SELECT partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind, product_id, region_id,
+                      sum(quantity) AS q, sum(amount) AS a, sum(cost) AS c, sum(lines) AS n FROM sales_rollup WHERE tenant_id = 971
+                GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(lines) <> 0', 'SELECT * FROM sums',
+              'compaction keeps every sum');
+UPDATE sales_rollup SET amount = amount + 1 WHERE tenant_id = 971 AND partner_id = 9714 AND unit = 'day'
+   AND kind = 'credit_note' AND date_basis = 'order';
+SELECT is(pg_temp.agrees(), 1::bigint, 'a damaged row is reported by verify_rollups');
+SELECT is((SELECT rows_after FROM rebuild_rollups(971)), (SELECT count(*) FROM sums), 'the rebuild writes one row per key');
+SELECT is(pg_temp.agrees(), 0::bigint, '... and repairs it');
+SELECT ok((SELECT bool_and(writer_slot = 0) FROM sales_rollup WHERE tenant_id = 971), 'in slot 0');
+
+SELECT * FROM finish();
+ROLLBACK;
