@@ -4,6 +4,9 @@
 --     partners   the sample's partners per brand (rebate_sample.generate)
 --     lines      order lines per timed load
 --     per_order  lines per order (the batched load's)
+--     order_status  the orders' status: draft (the default), or approved
+--                   (bench/rollups.sh: lines of approved orders count, so
+--                   the rollups follow them)
 --
 -- rebate_sample.generate makes two tenants with regions, partners (each
 -- active one with its home region as territory), products and price
@@ -18,6 +21,10 @@
 
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
+\if :{?order_status}
+\else
+    \set order_status draft
+\endif
 
 SELECT * FROM rebate_sample.generate(partners => :partners, lines => 30000) \g /dev/null
 
@@ -39,7 +46,7 @@ CREATE TABLE bench_policy.draft (
 );
 INSERT INTO rebate.sales_order (tenant_id, code, partner_id, kind, ship_to_region_id, order_date, status)
 SELECT p.tenant_id, 'BENCH-' || lpad(g::text, 8, '0'), p.partner_id, 'order', p.home_region_id,
-       date '2026-01-01' + ((g * 37) % 365)::int, 'draft'
+       date '2026-01-01' + ((g * 37) % 365)::int, :'order_status'
   FROM generate_series(1, (:lines + :per_order - 1) / :per_order) AS g
   JOIN bench_policy.partner p ON p.n = 1 + (g - 1) % (SELECT count(*) FROM bench_policy.partner);
 INSERT INTO bench_policy.draft (n, order_id, tenant_id, partner_id)

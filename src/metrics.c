@@ -22,6 +22,7 @@
 PG_FUNCTION_INFO_V1(rebate_metrics);
 PG_FUNCTION_INFO_V1(rebate_metric_names);
 PG_FUNCTION_INFO_V1(rebate_metric_name);
+PG_FUNCTION_INFO_V1(rebate_metric_basis);
 
 typedef enum MetricUse
 {
@@ -133,6 +134,23 @@ rebate_metric_name(PG_FUNCTION_ARGS)
 		if (strcmp(given, metrics[i].name) == 0
 			|| (metrics[i].alias != NULL && strcmp(given, metrics[i].alias) == 0))
 			PG_RETURN_TEXT_P(cstring_to_text(metrics[i].name));
+	PG_RETURN_NULL();
+}
+
+/*
+ * rebate.metric_basis(metric text) RETURNS text: how a metric's value is
+ * computed (the catalog's basis); NULL for a name not in the catalog.  In C:
+ * the basis of every program is dispatched on it, several times per call of
+ * rebate.progress.
+ */
+Datum
+rebate_metric_basis(PG_FUNCTION_ARGS)
+{
+	char	   *given = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	for (int i = 0; i < (int) lengthof(metrics); i++)
+		if (strcmp(given, metrics[i].name) == 0)
+			PG_RETURN_TEXT_P(cstring_to_text(metrics[i].basis));
 	PG_RETURN_NULL();
 }
 

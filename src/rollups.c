@@ -23,7 +23,8 @@
  *     by whatever changes it (allocations, the received day of a payment,
  *     the lines of an order with allocations);
  *   - a partner's parent: a change of it takes SHARE ROW EXCLUSIVE on the
- *     rollup table, waiting for the writers that already added to it.
+ *     rollup table, waiting for the writers that already added to it (and,
+ *     under a transaction snapshot, the writers lock the partner rows).
  * The queries run as the table's owner with search_path pinned (policy_spi.c).
  */
 #include "postgres.h"
@@ -32,6 +33,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -50,9 +52,10 @@
 PG_FUNCTION_INFO_V1(rebate_maintain_rollups);
 PG_FUNCTION_INFO_V1(rebate_recompute_rollups);
 
-#define CELL_KEY "tenant_id, partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind, product_id, region_id"
-#define CELL_KEY_OF(a) a ".tenant_id, " a ".partner_id, " a ".of_sub_partners, " a ".date_basis, " a ".unit, " \
-	a ".period_start, " a ".currency, " a ".kind, " a ".product_id, " a ".region_id"
+/* the rollup key, less the writer slot, in the primary key's order */
+#define CELL_KEY "tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind, product_id, region_id"
+#define CELL_KEY_OF(a) a ".tenant_id, " a ".partner_id, " a ".of_sub_partners, " a ".date_basis, " a ".currency, " \
+	a ".unit, " a ".period_start, " a ".kind, " a ".product_id, " a ".region_id"
 #define LINE_COLUMNS "tenant_id, order_id, product_id, quantity, amount, unit_cost"
 #define PAYMENT_COLUMNS "tenant_id, partner_id, received_on, currency, amount"
 
@@ -214,6 +217,10 @@ static SavedPlan payment_lock;
 static SavedPlan allocation_lock[ROLLUP_EVENTS];
 /* $2 orders (locked): paid days recomputed; lines counted on a moved day moved */
 static SavedPlan paid_recheck = {NULL, 2, {INT4OID, INT8ARRAYOID}, NULL};
+/* per table and event, under REPEATABLE READ and SERIALIZABLE: the changed
+ * rows' partners locked FOR SHARE, so that a parent changed since the
+ * transaction's snapshot fails to serialize rather than being read stale */
+static SavedPlan partner_lock[ROLLUP_TABLES][ROLLUP_EVENTS];
 /* partner UPDATE: whether a parent changed; then the sub-partner rows moved */
 static SavedPlan parent_changed;
 static SavedPlan parent_lock = {"LOCK TABLE rebate.sales_rollup IN SHARE ROW EXCLUSIVE MODE", 0, {0}, NULL};
@@ -293,7 +300,10 @@ prepare_paid_plan(void)
 		" computed AS (SELECT a.*, p.order_id IS NOT NULL AS known, p.paid_on AS was, rebate.order_paid_on(a.id) AS now"
 		"  FROM asked a LEFT JOIN rebate.order_paid p ON p.order_id = a.id AND p.tenant_id = a.tenant_id),"
 		" saved AS (INSERT INTO rebate.order_paid AS p (tenant_id, order_id, partner_id, paid_on)"
-		"  SELECT c.tenant_id, c.id, c.partner_id, c.now FROM computed c WHERE NOT c.known OR c.was IS DISTINCT FROM c.now"
+		/* written even when unchanged: under REPEATABLE READ a recheck that
+		 * missed a concurrent one then fails to serialize instead of
+		 * keeping a day computed without it */
+		"  SELECT c.tenant_id, c.id, c.partner_id, c.now FROM computed c"
 		"  ON CONFLICT (tenant_id, order_id) DO UPDATE SET paid_on = excluded.paid_on),"
 		" moved AS (SELECT c.tenant_id, c.id AS order_id, c.now AS paid_on, c.original_order_id FROM computed c"
 		"  WHERE c.was IS DISTINCT FROM c.now),"
@@ -357,6 +367,24 @@ prepare_partner_plans(void)
 }
 
 /* ---- running them ---------------------------------------------------------- */
+
+/*
+ * Read committed takes a snapshot per statement, after the locks above; a
+ * transaction snapshot (REPEATABLE READ, SERIALIZABLE) may predate a
+ * partner's new parent, which only the partner row shows: lock it.
+ */
+static void
+lock_partners(PolicySpi *spi, RollupTable table, RollupEvent event, Oid as_role)
+{
+	SavedPlan  *plan = &partner_lock[table][event];
+
+	if (!IsolationUsesXactSnapshot())
+		return;
+	if (plan->sql == NULL)
+		plan->sql = keep(psprintf("SELECT 1 FROM rebate.partner WHERE id IN (%s) ORDER BY id FOR SHARE",
+								  statement_ids(event, "partner_id")));
+	policy_spi_run(spi, plan, as_role, NULL, NULL);
+}
 
 static void
 run(PolicySpi *spi, SavedPlan *plan, Oid as_role, Datum *values)
@@ -507,6 +535,7 @@ rebate_maintain_rollups(PG_FUNCTION_ARGS)
 				ArrayType  *allocated;
 
 				prepare_line_plans(event);
+				lock_partners(&spi, table, event, as_role);
 				policy_spi_run(&spi, &line_lock[event], as_role, NULL, NULL);
 				allocated = locked_orders(2);
 				run(&spi, &line_delta[event], as_role, &slot);
@@ -519,10 +548,12 @@ rebate_maintain_rollups(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						 errmsg("rebate.maintain_rollups() serves sales_order on UPDATE, BEFORE DELETE and TRUNCATE")));
 			prepare_order_plans();
+			lock_partners(&spi, table, event, as_role);
 			run(&spi, &order_move, as_role, &slot);
 			break;
 		case ROLLUP_PAYMENT:
 			prepare_payment_plans(event);
+			lock_partners(&spi, table, event, as_role);
 			run(&spi, &payment_delta[event], as_role, &slot);
 			if (event == EVENT_UPDATE)
 			{

@@ -27,11 +27,7 @@ COMMENT ON FUNCTION @extschema@.metrics() IS 'The metric catalog, one row per me
 -- How a metric's value is computed (the catalog's basis column): the branch
 -- rebate.program_basis and rebate.verify_basis take for it.
 CREATE FUNCTION @extschema@.metric_basis(metric text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT m.basis FROM @extschema@.metrics() m WHERE m.name = metric
-$$;
+    AS 'MODULE_PATHNAME', 'rebate_metric_basis' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.metric_basis(text) IS
     'How a metric''s value is computed: line_amount, line_margin, line_quantity, payments, customers or kpis; NULL for a name not in the catalog';
 

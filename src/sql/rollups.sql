@@ -83,7 +83,8 @@ CREATE TABLE @extschema@.sales_rollup (
     amount          numeric NOT NULL,
     cost            numeric NOT NULL,
     lines           bigint NOT NULL,
-    PRIMARY KEY (tenant_id, partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind,
+    -- a partner's rows of a basis and currency by day or month: what one partner's progress reads
+    PRIMARY KEY (tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind,
                  product_id, region_id, writer_slot)
 );
 -- a tenant's whole period (a close, a report) is read by day or month
@@ -337,7 +338,7 @@ BEGIN
           FROM moved m
          GROUP BY m.tenant_id, m.partner_id, m.of_sub_partners, m.date_basis, m.unit, m.period_start, m.currency,
                   m.kind, m.product_id, m.region_id
-        ON CONFLICT (tenant_id, partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind,
+        ON CONFLICT (tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind,
                      product_id, region_id, writer_slot)
         DO UPDATE SET quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount,
                       cost = r.cost + excluded.cost, lines = r.lines + excluded.lines;

@@ -152,7 +152,8 @@ CREATE TABLE @extschema@.sales_rollup (
     amount          numeric NOT NULL,
     cost            numeric NOT NULL,
     lines           bigint NOT NULL,
-    PRIMARY KEY (tenant_id, partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind,
+    -- a partner's rows of a basis and currency by day or month: what one partner's progress reads
+    PRIMARY KEY (tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind,
                  product_id, region_id, writer_slot)
 );
 -- a tenant's whole period (a close, a report) is read by day or month
@@ -406,7 +407,7 @@ BEGIN
           FROM moved m
          GROUP BY m.tenant_id, m.partner_id, m.of_sub_partners, m.date_basis, m.unit, m.period_start, m.currency,
                   m.kind, m.product_id, m.region_id
-        ON CONFLICT (tenant_id, partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind,
+        ON CONFLICT (tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind,
                      product_id, region_id, writer_slot)
         DO UPDATE SET quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount,
                       cost = r.cost + excluded.cost, lines = r.lines + excluded.lines;
@@ -441,10 +442,23 @@ GRANT EXECUTE ON FUNCTION @extschema@.rebuild_rollups(bigint), @extschema@.compa
    TO rebate_admin, rebate_manager;
 REVOKE ALL ON FUNCTION @extschema@.rebuild_rollups(bigint), @extschema@.compact_rollups(bigint) FROM PUBLIC;
 
+-- metric_basis in C: every program's basis dispatches on it, several times per progress call
+-- How a metric's value is computed (the catalog's basis column): the branch
+-- rebate.program_basis and rebate.verify_basis take for it.
+CREATE OR REPLACE FUNCTION @extschema@.metric_basis(metric text) RETURNS text
+    AS 'MODULE_PATHNAME', 'rebate_metric_basis' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.metric_basis(text) IS
+    'How a metric''s value is computed: line_amount, line_margin, line_quantity, payments, customers or kpis; NULL for a name not in the catalog';
+
+
 -- the basis reads the rollups: the queries over order lines go
 DROP FUNCTION @extschema@.program_line_costs(@extschema@.program_version, date, date, bigint[]);
 DROP FUNCTION @extschema@.program_lines(@extschema@.program_version, date, date, bigint[]);
 DROP FUNCTION @extschema@.program_scope_lines(@extschema@.program_version, date, date);
+
+-- A run of rollup rows: day or month rows starting in [from_day, to_day).
+CREATE TYPE @extschema@.rollup_span AS (unit text, from_day date, to_day date);
+COMMENT ON TYPE @extschema@.rollup_span IS 'Internal (rebate.rollup_rows): the day or month rows starting in [from_day, to_day)';
 
 -- The rollup rows a version counts over [from_day, to_day) of days less its
 -- grace days, from rebate.sales_rollup: month rows for the whole months
@@ -474,85 +488,82 @@ DECLARE
                              ELSE (pg_catalog.date_trunc('month', first_day::timestamp) + '1 month'::interval)::date END;
     months_to   date := pg_catalog.date_trunc('month', end_day::timestamp)::date;
     basis       text := CASE WHEN kinds = ARRAY['payment'] THEN 'payment' ELSE v.date_basis END;
+    -- the products and ship-to regions in scope (NULL: all), looked up once
+    products    bigint[];
+    regions     bigint[];
+    spans       @extschema@.rollup_span[];
 BEGIN
     IF months_from >= months_to THEN
         months_from := end_day;         -- no whole month: the days of [first_day, end_day)
         months_to := end_day;
     END IF;
+    spans := ARRAY[ROW('month', months_from, months_to), ROW('day', first_day, months_from),
+                   ROW('day', months_to, end_day)]::@extschema@.rollup_span[];
+    IF v.product_ids <> '{}' OR v.category_ids <> '{}' THEN
+        products := ARRAY(SELECT pr.id FROM @extschema@.product pr
+                            JOIN @extschema@.product_category pc ON pc.id = pr.category_id
+                           WHERE pr.tenant_id = v.tenant_id
+                             AND (v.product_ids = '{}' OR pr.id = ANY (v.product_ids))
+                             AND (v.category_ids = '{}' OR pc.path && v.category_ids));
+    END IF;
+    IF v.region_ids <> '{}' THEN
+        regions := ARRAY(SELECT rg.id FROM @extschema@.region rg
+                          WHERE rg.tenant_id = v.tenant_id AND rg.path && v.region_ids);
+    END IF;
     -- four queries (all partners or some; with or without costs), so that a plan made once reads a
-    -- few partners by their key, and a reader who may not see costs never names the column
+    -- few partners by their key, and a reader who may not see costs never names the column; each
+    -- reads the three spans (months, the days before, the days after) as three index ranges
     IF partners IS NULL AND NOT with_costs THEN
         RETURN QUERY
             SELECT r.partner_id, r.product_id, r.quantity, r.amount, 0::numeric, r.lines
-              FROM @extschema@.sales_rollup r
-             WHERE r.tenant_id = v.tenant_id AND r.date_basis = basis
-               AND ((r.unit = 'month' AND r.period_start >= months_from AND r.period_start < months_to)
-                    OR (r.unit = 'day' AND r.period_start >= first_day AND r.period_start < months_from)
-                    OR (r.unit = 'day' AND r.period_start >= months_to AND r.period_start < end_day))
-               AND r.of_sub_partners = rollup_rows.of_sub_partners
-               AND r.currency = v.currency AND r.kind = ANY (kinds)
-               AND (r.kind = 'payment' OR @extschema@.in_line_scope(v, r.product_id, r.region_id));
+              FROM pg_catalog.unnest(spans) AS sp
+              JOIN @extschema@.sales_rollup r
+                ON r.tenant_id = v.tenant_id AND r.date_basis = basis AND r.unit = sp.unit
+               AND r.period_start >= sp.from_day AND r.period_start < sp.to_day
+             WHERE r.of_sub_partners = rollup_rows.of_sub_partners AND r.currency = v.currency AND r.kind = ANY (kinds)
+               AND (products IS NULL OR r.kind = 'payment' OR r.product_id = ANY (products))
+               AND (regions IS NULL OR r.kind = 'payment' OR r.region_id = ANY (regions));
     ELSIF partners IS NULL THEN
         RETURN QUERY
             SELECT r.partner_id, r.product_id, r.quantity, r.amount, r.cost, r.lines
-              FROM @extschema@.sales_rollup r
-             WHERE r.tenant_id = v.tenant_id AND r.date_basis = basis
-               AND ((r.unit = 'month' AND r.period_start >= months_from AND r.period_start < months_to)
-                    OR (r.unit = 'day' AND r.period_start >= first_day AND r.period_start < months_from)
-                    OR (r.unit = 'day' AND r.period_start >= months_to AND r.period_start < end_day))
-               AND r.of_sub_partners = rollup_rows.of_sub_partners
-               AND r.currency = v.currency AND r.kind = ANY (kinds)
-               AND (r.kind = 'payment' OR @extschema@.in_line_scope(v, r.product_id, r.region_id));
+              FROM pg_catalog.unnest(spans) AS sp
+              JOIN @extschema@.sales_rollup r
+                ON r.tenant_id = v.tenant_id AND r.date_basis = basis AND r.unit = sp.unit
+               AND r.period_start >= sp.from_day AND r.period_start < sp.to_day
+             WHERE r.of_sub_partners = rollup_rows.of_sub_partners AND r.currency = v.currency AND r.kind = ANY (kinds)
+               AND (products IS NULL OR r.kind = 'payment' OR r.product_id = ANY (products))
+               AND (regions IS NULL OR r.kind = 'payment' OR r.region_id = ANY (regions));
     ELSIF NOT with_costs THEN
         RETURN QUERY
             SELECT r.partner_id, r.product_id, r.quantity, r.amount, 0::numeric, r.lines
               FROM pg_catalog.unnest(partners) AS asked (id)
+             CROSS JOIN pg_catalog.unnest(spans) AS sp
               JOIN @extschema@.sales_rollup r
                 ON r.tenant_id = v.tenant_id AND r.partner_id = asked.id
                AND r.of_sub_partners = rollup_rows.of_sub_partners AND r.date_basis = basis
-             WHERE ((r.unit = 'month' AND r.period_start >= months_from AND r.period_start < months_to)
-                    OR (r.unit = 'day' AND r.period_start >= first_day AND r.period_start < months_from)
-                    OR (r.unit = 'day' AND r.period_start >= months_to AND r.period_start < end_day))
-               AND r.currency = v.currency AND r.kind = ANY (kinds)
-               AND (r.kind = 'payment' OR @extschema@.in_line_scope(v, r.product_id, r.region_id));
+               AND r.currency = v.currency AND r.unit = sp.unit
+               AND r.period_start >= sp.from_day AND r.period_start < sp.to_day
+             WHERE r.kind = ANY (kinds)
+               AND (products IS NULL OR r.kind = 'payment' OR r.product_id = ANY (products))
+               AND (regions IS NULL OR r.kind = 'payment' OR r.region_id = ANY (regions));
     ELSE
         RETURN QUERY
             SELECT r.partner_id, r.product_id, r.quantity, r.amount, r.cost, r.lines
               FROM pg_catalog.unnest(partners) AS asked (id)
+             CROSS JOIN pg_catalog.unnest(spans) AS sp
               JOIN @extschema@.sales_rollup r
                 ON r.tenant_id = v.tenant_id AND r.partner_id = asked.id
                AND r.of_sub_partners = rollup_rows.of_sub_partners AND r.date_basis = basis
-             WHERE ((r.unit = 'month' AND r.period_start >= months_from AND r.period_start < months_to)
-                    OR (r.unit = 'day' AND r.period_start >= first_day AND r.period_start < months_from)
-                    OR (r.unit = 'day' AND r.period_start >= months_to AND r.period_start < end_day))
-               AND r.currency = v.currency AND r.kind = ANY (kinds)
-               AND (r.kind = 'payment' OR @extschema@.in_line_scope(v, r.product_id, r.region_id));
+               AND r.currency = v.currency AND r.unit = sp.unit
+               AND r.period_start >= sp.from_day AND r.period_start < sp.to_day
+             WHERE r.kind = ANY (kinds)
+               AND (products IS NULL OR r.kind = 'payment' OR r.product_id = ANY (products))
+               AND (regions IS NULL OR r.kind = 'payment' OR r.region_id = ANY (regions));
     END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rollup_rows(@extschema@.program_version, date, date, bigint[], text[], boolean, boolean) IS
     'The rollup rows (rebate.sales_rollup) a program version counts over days [from_day, to_day) less its grace days: whole months from month rows, the rest from day rows; in its currency, date basis and product and region scope, of the given kinds; partners NULL means all; costs only with with_costs';
-
--- Whether a product and ship-to region lie in a version's scope.  Inlined
--- (no SET clause; every name qualified); the lookups run only where the
--- version has a scope (OR stops at an empty list).
-CREATE FUNCTION @extschema@.in_line_scope(v @extschema@.program_version, product_id bigint, region_id bigint)
-    RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-    SELECT (v.product_ids OPERATOR(pg_catalog.=) '{}' OR in_line_scope.product_id OPERATOR(pg_catalog.=) ANY (v.product_ids))
-       AND (v.category_ids OPERATOR(pg_catalog.=) '{}'
-            OR EXISTS (SELECT 1 FROM @extschema@.product pr
-                         JOIN @extschema@.product_category pc ON pc.id OPERATOR(pg_catalog.=) pr.category_id
-                        WHERE pr.id OPERATOR(pg_catalog.=) in_line_scope.product_id
-                          AND pc.path OPERATOR(pg_catalog.&&) v.category_ids))
-       AND (v.region_ids OPERATOR(pg_catalog.=) '{}'
-            OR EXISTS (SELECT 1 FROM @extschema@.region rg
-                        WHERE rg.id OPERATOR(pg_catalog.=) in_line_scope.region_id
-                          AND rg.path OPERATOR(pg_catalog.&&) v.region_ids))
-$$;
-COMMENT ON FUNCTION @extschema@.in_line_scope(@extschema@.program_version, bigint, bigint) IS
-    'Internal, inlined into rebate.rollup_rows: whether a product and ship-to region lie in a version''s product, category and region scope';
 
 -- Whether a version's override can be read from the rows that sum each
 -- parent's sub-partners: nothing in it chooses among the sub-partners'
@@ -682,7 +693,7 @@ DECLARE
                             AND EXISTS (SELECT 1 FROM @extschema@.partner c
                                          WHERE c.tenant_id = v.tenant_id AND c.parent_id = program_results.partner_id);
     -- whose override reads the rows that sum its sub-partners
-    by_sub_partner_rows boolean := @extschema@.override_from_sub_partner_rows(v);
+    by_sub_partner_rows boolean := has_children AND @extschema@.override_from_sub_partner_rows(v);
     counted_from text := @extschema@.metric_basis(v.metric);
     line_kinds   text[] := CASE WHEN v.returns_reduce THEN ARRAY['order', 'return', 'credit_note'] ELSE ARRAY['order'] END;
     -- the days counted: [from_day, to_day)
