@@ -35,7 +35,6 @@ source "$(dirname "$0")/../scripts/common.sh"
 source "$(dirname "$0")/checks.sh"
 
 DB=bench_rollups
-VARIANTS=(on off)
 
 usage() {
     sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2
