@@ -21,6 +21,10 @@
 #   dashboard     scripts/dashboard.py draws the picture of docs/bi.md from the sample data
 #   concurrency   pgbench clients write orders, returns, payments while others read progress;
 #                 progress equals a plain-SQL recomputation, during the load and after; no deadlock
+#   crash         on a cluster of its own (fsync on, port 5490-5498), pgbench writes documents and the
+#                 server is killed with SIGKILL, twice; after crash recovery every acknowledged commit
+#                 is there, the indexes check (amcheck), verify_rollups returns nothing, and a closed
+#                 quarter passes verify_period
 #   settlement window  across real transactions, a close rechecks exactly the settled periods
 #                 that changed documents can reach, and verify_period agrees
 #   session attacks  attacks that need a fresh backend of their own (a partner user's temporary
@@ -129,6 +133,13 @@ set +e
 status=$?
 set -e
 record concurrency $status
+
+say "crash: SIGKILL of the server under a write load; after recovery the rollups equal the recomputation"
+set +e
+"$REPO/test/crash.sh"
+status=$?
+set -e
+record crash $status
 
 say "settlement window: which settled periods a close rechecks, across transactions"
 set +e

@@ -32,6 +32,8 @@ typedef struct PolicySpi
 	bool		connected;
 	TriggerData *transition;	/* a statement trigger's transition tables, made
 								 * visible to its queries (NULL: none) */
+	Snapshot	snapshot;		/* the snapshot read-only queries run on,
+								 * exactly (NULL: a fresh one per query) */
 } PolicySpi;
 
 /* Runs a saved plan as the given role (row-level security not forced);

@@ -50,7 +50,10 @@ policy_spi_run(PolicySpi *spi, SavedPlan *plan, Oid as_role, Datum *values, cons
 	GetUserIdAndSecContext(&saved_role, &saved_context);
 	SetUserIdAndSecContext(as_role, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 	/* not read-only: a fresh snapshot sees what earlier rows of this statement did */
-	rc = SPI_execute_plan(plan->plan, values, nulls, false, 0);
+	if (spi->snapshot != NULL)
+		rc = SPI_execute_snapshot(plan->plan, values, nulls, spi->snapshot, InvalidSnapshot, true, true, 0);
+	else
+		rc = SPI_execute_plan(plan->plan, values, nulls, false, 0);
 	SetUserIdAndSecContext(saved_role, saved_context);
 	AtEOXact_GUC(true, guc_level);
 

@@ -18,14 +18,27 @@
  * concurrent change is either seen or waits:
  *   - a line's own order: the policy trigger holds it FOR SHARE; a status or
  *     date change of the order updates the row;
- *   - the original of a return or credit note: locked FOR SHARE here;
- *   - an order's paid day: recomputed only with the order locked FOR UPDATE,
- *     by whatever changes it (allocations, the received day of a payment,
- *     the lines of an order with allocations);
+ *   - the original of a return or credit note: locked FOR SHARE by the line
+ *     trigger and by the move of a changed return;
+ *   - an order's paid day: recomputed by allocations and payments with the
+ *     order locked FOR NO KEY UPDATE (which waits for the lines being
+ *     written, held FOR SHARE, but not for the foreign-key checks of other
+ *     allocations), and by a change of the lines of an order with
+ *     allocations under a transaction-level advisory lock on the order (the
+ *     writer already holds it FOR SHARE: asking for more could deadlock
+ *     with another writer of its lines);
  *   - a partner's parent: a change of it takes SHARE ROW EXCLUSIVE on the
  *     rollup table, waiting for the writers that already added to it (and,
  *     under a transaction snapshot, the writers lock the partner rows).
  * The queries run as the table's owner with search_path pinned (policy_spi.c).
+ *
+ * A statement on order_line can change an order in the middle (the policy
+ * trigger holds it for review): the order's move then sees the lines the
+ * statement wrote before, which its own trigger has not added yet.  Such a
+ * nested move reads the lines as they were when the line statement began
+ * (a snapshot with that command id), and the orders as the nested statement
+ * left them (its transition table); the line statement's trigger then adds
+ * its lines under the orders' new state.
  */
 #include "postgres.h"
 
@@ -37,9 +50,11 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "catalog/namespace.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #if PG_VERSION_NUM >= 170000
 #include "storage/procnumber.h"
 #else
@@ -107,6 +122,23 @@ keep(char *sql)
 	return kept;
 }
 
+/* Cells summed per key (the key in CELL_KEY order, then the measures); keys that sum to nothing left out. */
+static char *
+grouped_sql(const char *cells)
+{
+	return psprintf("SELECT " CELL_KEY_OF("c") ", sum(c.quantity) AS quantity, sum(c.amount) AS amount,"
+					" sum(c.cost) AS cost, sum(c.lines) AS lines"
+					" FROM (%s) c"
+					" GROUP BY " CELL_KEY_OF("c")
+					" HAVING sum(c.lines) <> 0 OR sum(c.quantity) <> 0 OR sum(c.amount) <> 0 OR sum(c.cost) <> 0",
+					cells);
+}
+
+#define ADD_ON_CONFLICT \
+	" ON CONFLICT (" CELL_KEY ", writer_slot) DO UPDATE" \
+	" SET quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount," \
+	" cost = r.cost + excluded.cost, lines = r.lines + excluded.lines"
+
 /*
  * Adds grouped cells to the rollup rows of slot $1.  cells yields tenant_id
  * and the columns of rebate.line_rollup_cells; with, if given, is the
@@ -117,15 +149,25 @@ upsert_sql(const char *with, const char *cells)
 {
 	return psprintf("%s%s%s"
 					"INSERT INTO rebate.sales_rollup AS r (" CELL_KEY ", writer_slot, quantity, amount, cost, lines)"
-					" SELECT " CELL_KEY_OF("c") ", $1, sum(c.quantity), sum(c.amount), sum(c.cost), sum(c.lines)"
-					" FROM (%s) c"
-					" GROUP BY " CELL_KEY_OF("c")
-					" HAVING sum(c.lines) <> 0 OR sum(c.quantity) <> 0 OR sum(c.amount) <> 0 OR sum(c.cost) <> 0"
-					" ON CONFLICT (" CELL_KEY ", writer_slot) DO UPDATE"
-					" SET quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount,"
-					" cost = r.cost + excluded.cost, lines = r.lines + excluded.lines",
-					with ? "WITH " : "", with ? with : "", with ? " " : "", cells);
+					" SELECT " CELL_KEY_OF("g") ", $1, g.quantity, g.amount, g.cost, g.lines FROM (%s) g"
+					ADD_ON_CONFLICT,
+					with ? "WITH " : "", with ? with : "", with ? " " : "", grouped_sql(cells));
 }
+
+/* The grouped cells as one array of rebate.sales_rollup rows (slot 0), for add_rows. */
+static char *
+move_array_sql(const char *with, const char *cells)
+{
+	return psprintf("WITH %s SELECT array_agg(ROW(g.tenant_id, g.partner_id, g.of_sub_partners, g.date_basis, g.unit,"
+					" g.period_start, g.currency, g.kind, g.product_id, g.region_id, 0, g.quantity, g.amount, g.cost,"
+					" g.lines)::rebate.sales_rollup) FROM (%s) g", with, grouped_sql(cells));
+}
+
+/* $2, an array of rebate.sales_rollup rows, added to the rows of slot $1. */
+static SavedPlan add_rows = {
+	"INSERT INTO rebate.sales_rollup AS r (" CELL_KEY ", writer_slot, quantity, amount, cost, lines)"
+	" SELECT " CELL_KEY_OF("u") ", $1, u.quantity, u.amount, u.cost, u.lines"
+	" FROM unnest($2::rebate.sales_rollup[]) AS u" ADD_ON_CONFLICT, 2, {INT4OID, InvalidOid}, NULL};
 
 /*
  * The cells of order lines (LINE_COLUMNS and sign) given where their
@@ -205,8 +247,14 @@ affected_lines(int sign)
 static SavedPlan line_lock[ROLLUP_EVENTS];
 /* order_line, per event: the lines' delta */
 static SavedPlan line_delta[ROLLUP_EVENTS];
-/* sales_order UPDATE: the changed documents', and what refers to them, moved */
+/* sales_order UPDATE: the originals of the changed documents, locked FOR SHARE */
+static SavedPlan originals_lock = {
+	"SELECT 1 FROM rebate.sales_order g WHERE g.id IN (SELECT original_order_id FROM new_rows"
+	" UNION SELECT original_order_id FROM old_rows) ORDER BY g.id FOR SHARE", 0, {0}, NULL};
+/* sales_order UPDATE: the changed documents', and what refers to them, moved;
+ * nested: inside a line statement (see above) */
 static SavedPlan order_move;
+static SavedPlan order_move_nested;
 /* sales_order BEFORE DELETE: $2 tenant, $3 order: its lines taken out */
 static SavedPlan order_delete = {NULL, 3, {INT4OID, INT8OID, INT8OID}, NULL};
 /* payment, per event: the payments' delta */
@@ -242,9 +290,11 @@ prepare_line_plans(RollupEvent e)
 		"  ORDER BY g.id FOR SHARE OF g),"
 		" allocated AS (SELECT o.id FROM docs d"
 		"   JOIN rebate.sales_order o ON o.id = d.order_id AND o.tenant_id = d.tenant_id"
-		"  WHERE EXISTS (SELECT 1 FROM rebate.order_paid p WHERE p.order_id = o.id AND p.tenant_id = o.tenant_id)"
-		"  ORDER BY o.id FOR UPDATE OF o)"
-		" SELECT (SELECT count(*) FROM originals), ARRAY(SELECT id FROM allocated)", lines));
+		"  WHERE EXISTS (SELECT 1 FROM rebate.order_paid p WHERE p.order_id = o.id AND p.tenant_id = o.tenant_id))"
+		" SELECT (SELECT count(*) FROM originals),"
+		"        (SELECT count(pg_advisory_xact_lock(hashtextextended('rebate.order_paid', a.id)))"
+		"           FROM (SELECT id FROM allocated ORDER BY id) a),"
+		"        ARRAY(SELECT id FROM allocated ORDER BY id)", lines));
 	line_lock[e].nargs = 0;
 	line_delta[e].sql = keep(upsert_sql(NULL, document_cells(lines, "rebate.sales_order", "rebate.sales_order",
 															 "rebate.order_paid")));
@@ -252,12 +302,14 @@ prepare_line_plans(RollupEvent e)
 	line_delta[e].argtypes[0] = INT4OID;
 }
 
-static void
-prepare_order_plans(void)
+/* The move of the documents an UPDATE of sales_order changed, the orders as
+ * they are now read from after_orders (the table, or the statement's new
+ * rows and the others): as an upsert, or (as_array) as the one array of
+ * rebate.sales_rollup rows the nested move computes on its own snapshot. */
+static char *
+order_move_sql(const char *after_orders, bool as_array)
 {
-	if (order_move.sql != NULL)
-		return;
-	order_move.sql = keep(upsert_sql(
+	return (as_array ? move_array_sql : upsert_sql)(
 		/* the documents whose contribution may have changed: a document that
 		 * counts (or counted) with another partner, region, currency, kind,
 		 * original or date, or that started or stopped counting; and the
@@ -278,12 +330,25 @@ prepare_order_plans(void)
 		"  UNION SELECT o.original_order_id FROM old_rows o),"
 		" before_orders AS (SELECT o.* FROM old_rows o"
 		"  UNION ALL SELECT s.* FROM rebate.sales_order s"
-		"   WHERE s.id IN (SELECT id FROM needed) AND s.id NOT IN (SELECT id FROM old_rows))",
+		"   WHERE s.id IN (SELECT id FROM needed) AND s.id NOT IN (SELECT id FROM old_rows)),"
+		" after_orders AS (SELECT n.* FROM new_rows n"
+		"  UNION ALL SELECT s.* FROM rebate.sales_order s"
+		"   WHERE s.id IN (SELECT id FROM needed) AND s.id NOT IN (SELECT id FROM new_rows))",
 		psprintf("%s UNION ALL %s",
 				 document_cells(affected_lines(-1), "before_orders", "before_orders", "rebate.order_paid"),
-				 document_cells(affected_lines(1), "rebate.sales_order", "rebate.sales_order", "rebate.order_paid"))));
+				 document_cells(affected_lines(1), after_orders, after_orders, "rebate.order_paid")));
+}
+
+static void
+prepare_order_plans(void)
+{
+	if (order_move.sql != NULL)
+		return;
+	order_move.sql = keep(order_move_sql("rebate.sales_order", false));
 	order_move.nargs = 1;
 	order_move.argtypes[0] = INT4OID;
+	order_move_nested.sql = keep(order_move_sql("after_orders", true));
+	order_move_nested.nargs = 0;
 	order_delete.sql = keep(upsert_sql(NULL, document_cells(
 		"(SELECT " LINE_COLUMNS ", -1 AS sign FROM rebate.order_line WHERE tenant_id = $2 AND order_id = $3)",
 		"rebate.sales_order", "rebate.sales_order", "rebate.order_paid")));
@@ -331,7 +396,7 @@ prepare_payment_plans(RollupEvent e)
 			" WHERE o.id IN (SELECT a.order_id FROM new_rows n JOIN old_rows b ON b.id = n.id"
 			"                  JOIN rebate.payment_allocation a ON a.payment_id = n.id AND a.tenant_id = n.tenant_id"
 			"                 WHERE n.received_on <> b.received_on)"
-			" ORDER BY o.id FOR UPDATE)"));
+			" ORDER BY o.id FOR NO KEY UPDATE)"));
 }
 
 static void
@@ -340,7 +405,7 @@ prepare_allocation_plans(RollupEvent e)
 	if (allocation_lock[e].sql != NULL)
 		return;
 	allocation_lock[e].sql = keep(psprintf(
-		"SELECT ARRAY(SELECT o.id FROM rebate.sales_order o WHERE o.id IN (%s) ORDER BY o.id FOR UPDATE)",
+		"SELECT ARRAY(SELECT o.id FROM rebate.sales_order o WHERE o.id IN (%s) ORDER BY o.id FOR NO KEY UPDATE)",
 		statement_ids(e, "order_id")));
 }
 
@@ -364,6 +429,58 @@ prepare_partner_plans(void)
 		" JOIN rebate.sales_rollup r ON r.tenant_id = s.tenant_id AND r.partner_id = s.id AND NOT r.of_sub_partners"));
 	parent_move.nargs = 1;
 	parent_move.argtypes[0] = INT4OID;
+}
+
+/* ---- the line statements in progress ---------------------------------------- */
+
+/*
+ * The statements on order_line of this transaction whose rollup trigger has
+ * not run yet, by the command id they write with: pushed by the BEFORE
+ * statement trigger, popped by the AFTER one; an aborted subtransaction
+ * takes its own with it, the end of the transaction all.
+ */
+typedef struct OpenLineStatement
+{
+	CommandId	cid;
+	int			nest_level;
+} OpenLineStatement;
+
+static OpenLineStatement open_lines[16];
+static int	n_open_lines = 0;
+
+static void
+open_lines_xact_callback(XactEvent event pg_attribute_unused(), void *arg pg_attribute_unused())
+{
+	n_open_lines = 0;
+}
+
+static void
+open_lines_subxact_callback(SubXactEvent event, SubTransactionId subid pg_attribute_unused(),
+							SubTransactionId parent pg_attribute_unused(), void *arg pg_attribute_unused())
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		while (n_open_lines > 0 && open_lines[n_open_lines - 1].nest_level >= GetCurrentTransactionNestLevel())
+			n_open_lines--;
+}
+
+static void
+line_statement_begins(void)
+{
+	static bool callbacks = false;
+
+	if (!callbacks)
+	{
+		RegisterXactCallback(open_lines_xact_callback, NULL);
+		RegisterSubXactCallback(open_lines_subxact_callback, NULL);
+		callbacks = true;
+	}
+	if (n_open_lines == (int) lengthof(open_lines))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("statements on rebate.order_line are nested more than %d deep", (int) lengthof(open_lines))));
+	open_lines[n_open_lines].cid = GetCurrentCommandId(false);
+	open_lines[n_open_lines].nest_level = GetCurrentTransactionNestLevel();
+	n_open_lines++;
 }
 
 /* ---- running them ---------------------------------------------------------- */
@@ -424,7 +541,7 @@ recompute_all(Oid as_role)
 {
 	static SavedPlan tenants = {"SELECT id FROM rebate.tenant ORDER BY id", 0, {0}, NULL};
 	static SavedPlan recompute = {"SELECT rebate.recompute_rollups($1)", 1, {INT8OID}, NULL};
-	PolicySpi	spi = {false, NULL};
+	PolicySpi	spi = {false, NULL, NULL};
 	uint64		n = policy_spi_run(&spi, &tenants, as_role, NULL, NULL);
 	int64	   *ids = palloc(sizeof(int64) * (n + 1));
 
@@ -468,7 +585,7 @@ order_deleted(TriggerData *trigdata, Oid as_role)
 	TupleDesc	desc = RelationGetDescr(rel);
 	bool		isnull;
 	Datum		status = heap_getattr(tuple, SPI_fnumber(desc, "status"), desc, &isnull);
-	PolicySpi	spi = {false, NULL};
+	PolicySpi	spi = {false, NULL, NULL};
 	Datum		values[3];
 
 	/* a document that does not count contributes nothing */
@@ -483,6 +600,42 @@ order_deleted(TriggerData *trigdata, Oid as_role)
 	return PointerGetDatum(tuple);
 }
 
+/*
+ * The move of an UPDATE of sales_order made inside a statement on order_line:
+ * computed on the lines as they were when that statement began (the ones
+ * rollups hold), then added.
+ */
+static void
+move_nested(PolicySpi *spi, Oid as_role, Datum slot)
+{
+	Snapshot	before;
+	bool		isnull;
+	Datum		rows;
+	Datum		values[2];
+
+	if (!OidIsValid(add_rows.argtypes[1]))
+	{
+		Oid			rollup_type = get_rel_type_id(get_relname_relid("sales_rollup", get_namespace_oid("rebate", false)));
+
+		add_rows.argtypes[1] = get_array_type(rollup_type);
+	}
+	/* a copy of this statement's snapshot that does not see what this
+	 * transaction did since the line statement began */
+	PushCopiedSnapshot(GetActiveSnapshot());
+	before = GetActiveSnapshot();
+	before->curcid = open_lines[0].cid;
+	spi->snapshot = before;
+	policy_spi_run(spi, &order_move_nested, as_role, NULL, NULL);
+	spi->snapshot = NULL;
+	PopActiveSnapshot();
+	rows = policy_spi_value(0, 1, &isnull);
+	if (isnull)
+		return;
+	values[0] = slot;
+	values[1] = PointerGetDatum(DatumGetArrayTypePCopy(rows));
+	run(spi, &add_rows, as_role, values);
+}
+
 Datum
 rebate_maintain_rollups(PG_FUNCTION_ARGS)
 {
@@ -490,7 +643,7 @@ rebate_maintain_rollups(PG_FUNCTION_ARGS)
 	RollupTable table;
 	RollupEvent event;
 	Oid			as_role;
-	PolicySpi	spi = {false, NULL};
+	PolicySpi	spi = {false, NULL, NULL};
 	Datum		slot = Int32GetDatum(writer_slot());
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -509,10 +662,15 @@ rebate_maintain_rollups(PG_FUNCTION_ARGS)
 					 errmsg("rebate.maintain_rollups() runs per row only BEFORE DELETE on sales_order")));
 		return order_deleted(trigdata, as_role);
 	}
+	if (TRIGGER_FIRED_BEFORE(trigdata->tg_event) && table == ROLLUP_ORDER_LINE)
+	{
+		line_statement_begins();
+		return PointerGetDatum(NULL);
+	}
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("rebate.maintain_rollups() runs AFTER a statement")));
+				 errmsg("rebate.maintain_rollups() runs before a statement only on order_line")));
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
 		recompute_all(as_role);
@@ -534,10 +692,12 @@ rebate_maintain_rollups(PG_FUNCTION_ARGS)
 			{
 				ArrayType  *allocated;
 
+				if (n_open_lines > 0)
+					n_open_lines--;	/* its lines are added now */
 				prepare_line_plans(event);
 				lock_partners(&spi, table, event, as_role);
 				policy_spi_run(&spi, &line_lock[event], as_role, NULL, NULL);
-				allocated = locked_orders(2);
+				allocated = locked_orders(3);
 				run(&spi, &line_delta[event], as_role, &slot);
 				recheck_paid(&spi, as_role, allocated);
 				break;
@@ -549,7 +709,11 @@ rebate_maintain_rollups(PG_FUNCTION_ARGS)
 						 errmsg("rebate.maintain_rollups() serves sales_order on UPDATE, BEFORE DELETE and TRUNCATE")));
 			prepare_order_plans();
 			lock_partners(&spi, table, event, as_role);
-			run(&spi, &order_move, as_role, &slot);
+			policy_spi_run(&spi, &originals_lock, as_role, NULL, NULL);
+			if (n_open_lines > 0)
+				move_nested(&spi, as_role, slot);
+			else
+				run(&spi, &order_move, as_role, &slot);
 			break;
 		case ROLLUP_PAYMENT:
 			prepare_payment_plans(event);
@@ -609,7 +773,7 @@ rebate_recompute_rollups(PG_FUNCTION_ARGS)
 	static SavedPlan fill_payments = {NULL, 2, {INT4OID, INT8OID}, NULL};
 	Datum		tenant = PG_GETARG_DATUM(0);
 	Datum		values[2] = {Int32GetDatum(0), tenant};
-	PolicySpi	spi = {false, NULL};
+	PolicySpi	spi = {false, NULL, NULL};
 	Oid			as_role = GetUserId();
 
 	if (fill_lines.sql == NULL)

@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Concurrency test: many clients place orders, returns and payments for
-# overlapping partners and move orders along their lifecycle, while others
-# read rebate.progress; afterwards (and several times during the load, on one
-# REPEATABLE READ snapshot) every partner's progress in every program must
-# equal an independent recomputation in plain SQL, and nothing may deadlock
-# or fail.  Meanwhile the BI snapshots are refreshed (CONCURRENTLY) over and
-# over; every refresh must succeed, and after a last one the snapshots must
-# equal the live views.
+# Concurrency test: many clients place orders, returns, credit notes and
+# payments for overlapping partners, move orders along their lifecycle,
+# create and delete drafts, and allocate payments to orders (and take
+# allocations back), while other clients read rebate.progress and a live BI
+# view.  Afterwards, and several times during the load on one REPEATABLE
+# READ snapshot:
+#   - every partner's progress in every program equals an independent
+#     recomputation in plain SQL;
+#   - the rollups (rebate.sales_rollup, kept by the C statement triggers in
+#     the writing transactions) equal rebate.verify_rollups' recomputation
+#     from the documents: it returns no row;
+#   - rebate.order_paid holds, for every order with allocations, the day its
+#     allocations first covered it (NULL while they do not), by a
+#     recomputation here, and NULL for an order whose allocations were all
+#     taken back.
+# Nothing may deadlock or fail.  Meanwhile the BI snapshots are refreshed
+# (CONCURRENTLY) over and over; every refresh must succeed, and after a last
+# one the snapshots must equal the live views.
 #
-#   test/concurrency.sh [--clients C] [--threads J] [--seconds T] [--keep]
+#   test/concurrency.sh [--clients C] [--readers R] [--threads J] [--seconds T] [--keep]
 #
-# Defaults: 10 clients, 2 threads, 20 seconds of load (about 30 s in all
-# on 2 cores).
+# Defaults: 16 writer clients (2 threads) and 4 reader clients (1 thread),
+# 30 seconds of load (about 40 s in all on 2 cores).
 # Database rebate_conc and role rebate_t_conc_mgr_<pid> are created and
 # dropped (--keep keeps both).  Uses the server the libpq variables
 # name, or a throwaway one (scripts/common.sh).
@@ -28,35 +38,52 @@
 # Order dates run from 2026-09-25 to 2026-11-30, so documents outside the
 # quarter and after the day are there too and must not count.
 #
-# pgbench scripts (weights): order 5 (draft, 1-3 lines, submitted, 80%
-# approved), return 2 (part of one line of a counted order of the partner,
-# never more than is left of it, or one time in five a credit note of 10% on
-# part of a line; 80% approved), payment 2, status 2 (moves
-# an order or return one step: submitted -> approved (10% cancelled),
-# approved -> shipped -> delivered -> closed), progress 4 (reads
-# rebate.progress).  Writers pick partners from an exponential distribution
-# over the 20, so a few partners are written by many clients at once.
+# Writers, one pgbench run of C clients (script weights): order 5 (draft,
+# 1-3 lines, submitted, 80% approved), return 2 (part of one line of a
+# counted order of the partner, never more than is left of it, or one time
+# in five a credit note of 10% on part of a line; 80% approved), payment 2,
+# status 2 (moves an order or return one step: submitted -> approved (10%
+# cancelled), approved -> shipped -> delivered -> closed), draft 2 (deletes
+# one of the partner's drafts, lines and all; or creates a draft with 1-3
+# lines, and some of those it deletes again in the same transaction),
+# allocation 3 (one time in ten takes one of the partner's allocations
+# back; otherwise locks one of its payments with something left and, four
+# times in ten, allocates what is left to its oldest placed orders not paid
+# in full, in turn, up to three of them, in one statement -- receivables are
+# settled oldest first, so that allocations of different payments meet on
+# the same orders -- or else allocates all or part of it to what is open of
+# one such order, its oldest three times in four; a second allocation of a
+# payment to an order adds to the first).  Readers, a second
+# pgbench run of R clients at the same time: progress 2 (reads
+# rebate.progress), bi 1 (reads rebate.v_partner_performance of a partner
+# and grain).  Writers pick partners from an exponential distribution over
+# the 20, so a few partners are written by many clients at once.
 # Every client, and the checks, run as a tenant manager (a role bound with
 # rebate.grant_access; pgbench connects as the libpq user and sets the role
 # with PGOPTIONS=-c role=...), so row-level security, the policy triggers
 # (territory, product authorisation, price floor and ceiling, credit, order
-# state) and the audit trigger are all in the path.  The set-up runs as the
-# libpq user (a superuser).
+# state), the allocation check (never more than the payment), the rollup
+# triggers and the audit trigger are all in the path.  The set-up runs as
+# the libpq user (a superuser).
 #
 # Fails (exit 1) on any pgbench error or aborted client, any failed
 # transaction (deadlock 40P01, serialization 40001), a deadlock counted by
-# the server for the database, or any difference between progress and the
-# recomputation, at the end or during the load.
+# the server for the database (pg_stat_database.deadlocks, and on a
+# throwaway server "deadlock detected" in its log, printed with the
+# statements that collided), or any difference between progress and the
+# recomputation, any row of rebate.verify_rollups or any wrong paid day, at
+# the end or during the load.
 # shellcheck source=../scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
 DB=rebate_conc
 MGR=rebate_t_conc_mgr_$$
 AS_OF=2026-11-20
-clients=10 threads=2 seconds=20 keep=false
+clients=16 readers=4 threads=2 seconds=30 keep=false
 while [ $# -gt 0 ]; do
     case $1 in
         --clients) clients=${2:-}; shift ;;
+        --readers) readers=${2:-}; shift ;;
         --threads) threads=${2:-}; shift ;;
         --seconds) seconds=${2:-}; shift ;;
         --keep) keep=true ;;
@@ -65,18 +92,19 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-for n in "$clients" "$threads" "$seconds"; do
+for n in "$clients" "$readers" "$threads" "$seconds"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "not a positive whole number: $n" >&2; exit 2; }
 done
 [ "$threads" -le "$clients" ] || { echo "--threads must not exceed --clients" >&2; exit 2; }
 
 provide_server
 TMP=$(mktemp -d /tmp/rebate-conc.XXXXXX)
-bench_pid=""
+bench_pid="" readers_pid=""
 cleanup() {
-    if [ -n "$bench_pid" ]; then
-        kill "$bench_pid" 2>/dev/null || true
-    fi
+    local pid
+    for pid in $bench_pid $readers_pid; do
+        kill "$pid" 2>/dev/null || true
+    done
     if $keep; then
         echo "kept: database $DB and role $MGR (drop the database before the role)"
     else
@@ -93,7 +121,7 @@ cpsql() { psql_quiet -d "$DB" "$@"; }
 # the same, as the tenant manager
 mpsql() { PGOPTIONS="${PGOPTIONS:-} -c role=$MGR" psql_quiet -d "$DB" "$@"; }
 
-say "concurrency: database $DB, $clients clients, $threads threads, $seconds s of load, progress as of $AS_OF"
+say "concurrency: database $DB, $clients writer clients ($threads threads) and $readers readers, $seconds s of load, progress as of $AS_OF"
 fresh_database $DB
 psql_quiet -d postgres -c "DROP ROLE IF EXISTS $MGR" -c "CREATE ROLE $MGR LOGIN"
 
@@ -282,13 +310,48 @@ AS $$
      CROSS JOIN LATERAL rebate.progress(pa.id, as_of) g
      WHERE pa.tenant_id = 1
 $$;
+
+-- The day each order with allocations was paid in full, by this test's own
+-- formulation: the received day of the first payment (by received_on, then
+-- id) with which the allocations to the order reach its amount; NULL while
+-- they do not.
+CREATE FUNCTION conc_check.paid_days() RETURNS TABLE (order_id bigint, paid_on date)
+    LANGUAGE sql STABLE
+AS $$
+    SELECT o.id,
+           (SELECT p.received_on
+              FROM rebate.payment_allocation a JOIN rebate.payment p ON p.id = a.payment_id
+             WHERE a.order_id = o.id
+               AND (SELECT sum(a2.amount)
+                      FROM rebate.payment_allocation a2 JOIN rebate.payment p2 ON p2.id = a2.payment_id
+                     WHERE a2.order_id = o.id AND (p2.received_on, p2.id) <= (p.received_on, p.id))
+                   >= (SELECT sum(l.amount) FROM rebate.order_line l WHERE l.order_id = o.id)
+             ORDER BY p.received_on, p.id LIMIT 1)
+      FROM rebate.sales_order o
+     WHERE o.tenant_id = 1 AND EXISTS (SELECT 1 FROM rebate.payment_allocation a WHERE a.order_id = o.id)
+$$;
+
+-- rebate.order_paid against it: an order with allocations has its row and
+-- day there; an order whose allocations were all taken back may keep its
+-- row, with no day.
+CREATE FUNCTION conc_check.paid_differences()
+    RETURNS TABLE (order_id bigint, kept_row boolean, kept_paid_on date, paid_on date)
+    LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(k.order_id, e.order_id), k.order_id IS NOT NULL, k.paid_on, e.paid_on
+      FROM (SELECT p.order_id, p.paid_on FROM rebate.order_paid p WHERE p.tenant_id = 1) k
+      FULL JOIN conc_check.paid_days() e ON e.order_id = k.order_id
+     WHERE k.order_id IS NULL OR k.paid_on IS DISTINCT FROM e.paid_on
+$$;
 SQL
 cpsql -c "SELECT rebate.grant_access('$MGR', 1)" -c "GRANT USAGE ON SCHEMA conc_check TO $MGR" >/dev/null
 
 # One comparison, as the manager: progress and the recomputation on one
 # REPEATABLE READ snapshot, the second computed at least half a second after
-# the first (writers commit in between).  Prints "rows differences orders_seen" and, after the snapshot,
-# "orders_committed"; differing rows (at most 10) go to stderr.
+# the first (writers commit in between), and on the same snapshot the rows of
+# rebate.verify_rollups and the wrong paid days.  Prints "rows differences
+# orders_seen rollup_rows paid_differences" and, after the snapshot,
+# "orders_committed"; differing rows (at most 10 of each) go to stderr.
 compare() {	# compare LABEL
     mpsql -At -F ' ' -v as_of="$AS_OF" -v label="$1" <<'SQL'
 BEGIN ISOLATION LEVEL REPEATABLE READ;
@@ -307,7 +370,13 @@ SELECT coalesce(e.partner_id, a.partner_id) AS partner_id, coalesce(e.program_co
 SELECT format(E'%s: DIFFERENCE partner %s %s %s\n  recomputed %s\n  progress   %s', :'label', partner_id,
               program_code, component, expected, actual)
   FROM paired WHERE differs ORDER BY partner_id, program_code, component LIMIT 10 \g |cat 1>&2
-SELECT count(*), count(*) FILTER (WHERE differs), (SELECT count(*) FROM rebate.sales_order) FROM paired;
+CREATE TEMP TABLE rollup_rows ON COMMIT DROP AS SELECT * FROM rebate.verify_rollups(1);
+SELECT format('%s: ROLLUP DIFFERENCE %s', :'label', r) FROM rollup_rows r LIMIT 10 \g |cat 1>&2
+CREATE TEMP TABLE paid_rows ON COMMIT DROP AS SELECT * FROM conc_check.paid_differences();
+SELECT format('%s: PAID DAY DIFFERENCE %s', :'label', d) FROM paid_rows d ORDER BY d.order_id LIMIT 10 \g |cat 1>&2
+SELECT count(*), count(*) FILTER (WHERE differs), (SELECT count(*) FROM rebate.sales_order),
+       (SELECT count(*) FROM rollup_rows), (SELECT count(*) FROM paid_rows)
+  FROM paired;
 COMMIT;
 SELECT count(*) FROM rebate.sales_order;
 SQL
@@ -397,20 +466,128 @@ UPDATE rebate.sales_order o
                 ORDER BY random() LIMIT 1)
    AND o.status IN ('submitted', 'approved', 'shipped', 'delivered');
 SQL
+cat >"$TMP/draft.sql" <<'SQL'
+\set pid 1000 + random_exponential(1, 20, 2.5)
+\set day random(-6, 60)
+\set nlines random(1, 3)
+\set act random(1, 4)
+BEGIN;
+SELECT coalesce(max(d.id), 0) AS did
+  FROM (SELECT o.id FROM rebate.sales_order o WHERE o.partner_id = :pid AND o.status = 'draft'
+         ORDER BY random() LIMIT 1) d \gset
+\if :did > 0 AND :act <= 2
+-- one of the partner's drafts deleted, its lines with it (ON DELETE CASCADE); a
+-- client that deleted it first leaves nothing to delete
+DELETE FROM rebate.sales_order WHERE id = :did AND status = 'draft';
+\else
+-- a new draft with lines, some of them (act 4) deleted again in the same transaction
+SELECT r.id AS city FROM rebate.partner_territory t JOIN rebate.region r ON r.path @> ARRAY[t.region_id]
+ WHERE t.partner_id = :pid AND r.level = 'city' ORDER BY random() LIMIT 1 \gset
+INSERT INTO rebate.sales_order (code, partner_id, ship_to_region_id, order_date)
+VALUES ('DR-' || txid_current(), :pid, :city, date '2026-10-01' + :day) RETURNING id AS oid \gset
+INSERT INTO rebate.order_line (order_id, line_no, product_id, quantity, unit_price)
+SELECT :oid, n, p.id, 1 + floor(random() * 40), round(p.list_price * (85 + floor(random() * 16))::numeric / 100, 2)
+  FROM generate_series(1, :nlines) AS n
+ CROSS JOIN LATERAL (SELECT p.id, p.list_price FROM rebate.product p
+                      WHERE rebate.product_authorised(p.id, :city) AND n > 0 ORDER BY random() LIMIT 1) p;
+\if :act = 4
+DELETE FROM rebate.sales_order WHERE id = :oid;
+\endif
+\endif
+END;
+SQL
+cat >"$TMP/allocation.sql" <<'SQL'
+\set pid 1000 + random_exponential(1, 20, 2.5)
+\set act random(1, 10)
+\set oldest random(1, 4)
+\set pct random(1, 100)
+BEGIN;
+\if :act = 1
+-- one time in ten: one of the partner's allocations taken back
+DELETE FROM rebate.payment_allocation a
+ WHERE a.id = (SELECT x.id FROM rebate.payment_allocation x WHERE x.partner_id = :pid ORDER BY random() LIMIT 1);
+\else
+SELECT coalesce(max(y.id), 0) AS pay
+  FROM (SELECT p.id FROM rebate.payment p
+         WHERE p.partner_id = :pid
+           AND p.amount > coalesce((SELECT sum(a.amount) FROM rebate.payment_allocation a WHERE a.payment_id = p.id), 0)
+         ORDER BY random() LIMIT 1) y \gset
+\if :pay > 0
+-- the payment locked (as the allocation check locks it), so that what is left of
+-- it, read after the lock, stays left: allocations never exceed the payment
+SELECT p.id FROM rebate.payment p WHERE p.id = :pay FOR UPDATE;
+SELECT p.amount - coalesce((SELECT sum(a.amount) FROM rebate.payment_allocation a WHERE a.payment_id = p.id), 0) AS rest
+  FROM rebate.payment p WHERE p.id = :pay \gset
+\if :act <= 5
+-- four times in ten the payment settles the partner's oldest placed orders not
+-- paid in full, in turn, up to three of them, in one statement (receivables are
+-- settled oldest first, so allocations of different payments meet on the same
+-- orders); a second allocation of the payment to an order adds to the first
+INSERT INTO rebate.payment_allocation AS a (payment_id, order_id, partner_id, amount)
+SELECT :pay, f.id, :pid, least(f.open, :rest - f.before)
+  FROM (SELECT x.id, x.open,
+               coalesce(sum(x.open) OVER (ORDER BY x.order_date, x.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+                   AS before
+          FROM (SELECT o.id, o.order_date, t.amount - t.allocated AS open
+                  FROM rebate.sales_order o
+                 CROSS JOIN LATERAL (
+                       SELECT (SELECT sum(l.amount) FROM rebate.order_line l WHERE l.order_id = o.id) AS amount,
+                              (SELECT coalesce(sum(a.amount), 0) FROM rebate.payment_allocation a WHERE a.order_id = o.id)
+                                  AS allocated) t
+                 WHERE o.partner_id = :pid AND o.kind = 'order'
+                   AND o.status IN ('submitted', 'approved', 'shipped', 'delivered', 'closed')
+                   AND t.amount > t.allocated
+                 ORDER BY o.order_date, o.id LIMIT 3) x) f
+ WHERE f.before < :rest
+    ON CONFLICT (tenant_id, payment_id, order_id) DO UPDATE SET amount = a.amount + excluded.amount;
+\else
+-- otherwise one placed order of the partner not paid in full (its oldest three
+-- times in four) gets all of what is open of it and left of the payment, or one
+-- time in two a part of that; none if others took the rest of the payment
+SELECT coalesce(max(x.id), 0) AS oid, coalesce(max(x.open), 0) AS open
+  FROM (SELECT o.id, t.amount - t.allocated AS open
+          FROM rebate.sales_order o
+         CROSS JOIN LATERAL (
+               SELECT (SELECT sum(l.amount) FROM rebate.order_line l WHERE l.order_id = o.id) AS amount,
+                      (SELECT coalesce(sum(a.amount), 0) FROM rebate.payment_allocation a WHERE a.order_id = o.id)
+                          AS allocated) t
+         WHERE o.partner_id = :pid AND o.kind = 'order'
+           AND o.status IN ('submitted', 'approved', 'shipped', 'delivered', 'closed')
+           AND t.amount > t.allocated AND :rest > 0
+         ORDER BY CASE WHEN :oldest < 4 THEN o.order_date END, CASE WHEN :oldest < 4 THEN o.id END, random()
+         LIMIT 1) x \gset
+\if :oid > 0
+INSERT INTO rebate.payment_allocation AS a (payment_id, order_id, partner_id, amount)
+SELECT :pay, :oid, :pid, CASE WHEN :pct > 50 THEN least(:rest, :open)
+                              ELSE greatest(0.01, round(least(:rest, :open) * :pct / 50, 2)) END
+    ON CONFLICT (tenant_id, payment_id, order_id) DO UPDATE SET amount = a.amount + excluded.amount;
+\endif
+\endif
+\endif
+\endif
+END;
+SQL
 cat >"$TMP/progress.sql" <<SQL
 \\set pid random(1001, 1020)
 SELECT * FROM rebate.progress(:pid, '$AS_OF');
 SQL
-SCRIPTS=(order return payment status progress)
-WEIGHTS=(5 2 2 2 4)
+cat >"$TMP/bi.sql" <<'SQL'
+\set pid random(1001, 1020)
+\set grain random(1, 3)
+SELECT * FROM rebate.v_partner_performance
+ WHERE partner_id = :pid AND grain = (ARRAY['month', 'quarter', 'year'])[:grain];
+SQL
+# writers and readers (script@weight): two pgbench runs at once, so that all the writer clients write
+WRITER_MIX=(order@5 return@2 payment@2 status@2 draft@2 allocation@3)
+READER_MIX=(progress@2 bi@1)
 
 deadlocks() {
     psql_quiet -d postgres -At -c "SELECT deadlocks FROM pg_stat_database WHERE datname = '$DB'"
 }
 # wait (up to 10 s) until no session but ours is connected to the database
 wait_for_sessions() {
-    local i
-    for i in $(seq 1 50); do
+    local _
+    for _ in $(seq 1 50); do
         [ "$(psql_quiet -d postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB'")" = 0 ] && return 0
         sleep 0.2
     done
@@ -420,14 +597,29 @@ deadlocks_before=$(deadlocks)
 echo "set up in $((SECONDS - started)) s"
 
 # ---------------------------------------------------------------------------
-say "load: pgbench -c $clients -j $threads -T $seconds as $MGR, with checks on one snapshot during it"
-bench_args=(-n -c "$clients" -j "$threads" -T "$seconds" --failures-detailed)
-for i in "${!SCRIPTS[@]}"; do
-    bench_args+=(-f "$TMP/${SCRIPTS[$i]}.sql@${WEIGHTS[$i]}")
-done
-PGOPTIONS="${PGOPTIONS:-} -c role=$MGR" "$PG_BIN/pgbench" "${bench_args[@]}" "$DB" \
-    >"$TMP/pgbench.out" 2>"$TMP/pgbench.err" &
+say "load: $clients writer clients (pgbench -j $threads) and $readers readers (-j 1), -T $seconds, as $MGR, with checks on one snapshot during it"
+# what a throwaway server logs during the load (deadlocks, with the statements that collided)
+server_log=${THROWAWAY_DIR:+$THROWAWAY_DIR/server.log}
+log_start=0
+if [ -n "$server_log" ] && [ -r "$server_log" ]; then
+    log_start=$(stat -c %s "$server_log")
+fi
+bench_args() {	# bench_args CLIENTS THREADS SCRIPT@WEIGHT...: pgbench's arguments into args
+    local s
+    args=(-n -c "$1" -j "$2" -T "$seconds" --failures-detailed)
+    shift 2
+    for s in "$@"; do
+        args+=(-f "$TMP/${s%@*}.sql@${s#*@}")
+    done
+}
+bench_args "$clients" "$threads" "${WRITER_MIX[@]}"
+PGOPTIONS="${PGOPTIONS:-} -c role=$MGR" "$PG_BIN/pgbench" "${args[@]}" "$DB" \
+    >"$TMP/writers.out" 2>"$TMP/writers.err" &
 bench_pid=$!
+bench_args "$readers" 1 "${READER_MIX[@]}"
+PGOPTIONS="${PGOPTIONS:-} -c role=$MGR" "$PG_BIN/pgbench" "${args[@]}" "$DB" \
+    >"$TMP/readers.out" 2>"$TMP/readers.err" &
+readers_pid=$!
 load_started=$SECONDS
 
 # checks during the load: one after the other from a fifth of it on, each
@@ -438,9 +630,9 @@ mid_checks() {
     while kill -0 "$bench_pid" 2>/dev/null && { [ $k -eq 0 ] || [ $((SECONDS - load_started)) -le $((seconds * 3 / 5)) ]; }; do
         k=$((k + 1))
         out=$(compare "during load, check $k") || { echo "check $k during the load failed" >&2; return 1; }
-        # rows differences orders_seen orders_committed
+        # k rows differences orders_seen rollup_rows paid_differences orders_committed
         echo "$k $(echo "$out" | tr '\n' ' ')" >>"$TMP/mid.txt"
-        echo "  during load, check $k: $(echo "$out" | awk 'NR == 1 { printf "%s rows compared, %s differences, %s orders in the snapshot", $1, $2, $3 } NR == 2 { printf "; %s committed by its end", $1 }')"
+        echo "  during load, check $k: $(echo "$out" | awk 'NR == 1 { printf "%s rows compared, %s differences, %s orders in the snapshot, %s rows from verify_rollups, %s wrong paid days", $1, $2, $3, $4, $5 } NR == 2 { printf "; %s committed by its end", $1 }')"
         sleep 1
     done
 }
@@ -462,53 +654,104 @@ refresher &
 refresher_pid=$!
 mid_status=0
 mid_checks || mid_status=$?
-bench_status=0
+bench_status=0 readers_status=0
 wait "$bench_pid" || bench_status=$?
+bench_pid=""
+wait "$readers_pid" || readers_status=$?
+readers_pid=""
 wait "$refresher_pid" || true
 wait_for_sessions || echo "warning: sessions still connected to $DB after the load" >&2
 
 failed=0
 fail() { echo "FAIL: $*" >&2; failed=1; }
 
-if [ "$bench_status" -ne 0 ] || [ -s "$TMP/pgbench.err" ] || grep -q 'failures: [1-9]' "$TMP/pgbench.out"; then
-    sed 's/^/  /' "$TMP/pgbench.out"
-    sed 's/^/  pgbench: /' "$TMP/pgbench.err" >&2
-fi
-[ "$bench_status" -eq 0 ] || fail "pgbench exited with status $bench_status"
-if grep -q 'aborted' "$TMP/pgbench.err"; then fail "pgbench clients aborted"; fi
-processed=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$TMP/pgbench.out")
-failed_tx=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$TMP/pgbench.out")
-serial_fail=$(sed -n 's/^number of serialization failures: \([0-9]*\).*/\1/p' "$TMP/pgbench.out")
-deadlock_fail=$(sed -n 's/^number of deadlock failures: \([0-9]*\).*/\1/p' "$TMP/pgbench.out")
-tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$TMP/pgbench.out")
-if [ -z "$processed" ] || [ "$processed" -eq 0 ]; then fail "pgbench processed no transactions"; fi
-[ "${failed_tx:-x}" = 0 ] || fail "failed transactions: ${failed_tx:-unknown}"
-[ "${serial_fail:-0}" = 0 ] || fail "serialization failures: $serial_fail"
-[ "${deadlock_fail:-0}" = 0 ] || fail "deadlock failures: $deadlock_fail"
+# One pgbench run's outcome (writers or readers): any error, aborted client or
+# failed transaction fails the test.  Sets <run>_processed, _failed, _serial,
+# _deadlock, _tps and _per_script (transactions per script, in the order given).
+bench_outcome() {	# bench_outcome RUN EXIT_STATUS
+    local run=$1 status=$2 out=$TMP/$1.out err=$TMP/$1.err processed failed_tx serial deadlock
+    if [ "$status" -ne 0 ] || [ -s "$err" ] || grep -q 'failures: [1-9]' "$out"; then
+        sed "s/^/  $run: /" "$out"
+        sed "s/^/  $run pgbench: /" "$err" >&2
+    fi
+    [ "$status" -eq 0 ] || fail "pgbench ($run) exited with status $status"
+    if grep -q 'aborted' "$err"; then fail "pgbench clients ($run) aborted"; fi
+    processed=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+    failed_tx=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")
+    serial=$(sed -n 's/^number of serialization failures: \([0-9]*\).*/\1/p' "$out")
+    deadlock=$(sed -n 's/^number of deadlock failures: \([0-9]*\).*/\1/p' "$out")
+    if [ -z "$processed" ] || [ "$processed" -eq 0 ]; then fail "pgbench ($run) processed no transactions"; fi
+    [ "${failed_tx:-x}" = 0 ] || fail "failed transactions ($run): ${failed_tx:-unknown}"
+    [ "${serial:-0}" = 0 ] || fail "serialization failures ($run): $serial"
+    [ "${deadlock:-0}" = 0 ] || fail "deadlock failures ($run): $deadlock"
+    printf -v "${run}_processed" %s "${processed:-0}"
+    printf -v "${run}_failed" %s "${failed_tx:-?}"
+    printf -v "${run}_serial" %s "${serial:-?}"
+    printf -v "${run}_deadlock" %s "${deadlock:-?}"
+    printf -v "${run}_tps" %s "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out")"
+    printf -v "${run}_per_script" %s "$(awk '/^SQL script [0-9]+:/ { n = $NF; sub(/.*\//, "", n); sub(/\.sql$/, "", n) }
+                                            /^ - [0-9]+ transactions/ { printf "%s%s %s", sep, n, $2; sep = ", " }' "$out")"
+}
+writers_processed=0 writers_failed="?" writers_serial="?" writers_deadlock="?" writers_tps="" writers_per_script=""
+readers_processed=0 readers_failed="?" readers_serial="?" readers_deadlock="?" readers_tps="" readers_per_script=""
+bench_outcome writers "$bench_status"
+bench_outcome readers "$readers_status"
+script_tx() {	# script_tx RUN SCRIPT: its transactions
+    awk -v s="$2" '/^SQL script [0-9]+:/ { n = $NF; sub(/.*\//, "", n); sub(/\.sql$/, "", n); p = (n == s); next }
+                   p && /^ - [0-9]+ transactions/ { print $2; exit }' "$TMP/$1.out"
+}
+progress_tx=$(script_tx readers progress)
+bi_tx=$(script_tx readers bi)
+
 deadlocks_after=$(deadlocks)
 [ "$deadlocks_after" = "$deadlocks_before" ] || fail "the server counted $((deadlocks_after - deadlocks_before)) deadlocks in $DB"
-# transactions per script, in the order given
-per_script=$(awk '/^SQL script [0-9]+:/ { n = $NF; sub(/.*\//, "", n); sub(/\.sql$/, "", n) }
-                  /^ - [0-9]+ transactions/ { printf "%s%s %s", sep, n, $2; sep = ", " }' "$TMP/pgbench.out")
-progress_tx=$(awk '/^SQL script [0-9]+:.*progress\.sql/ { p = 1; next } /^SQL script/ { p = 0 }
-                   p && /^ - [0-9]+ transactions/ { print $2 }' "$TMP/pgbench.out")
+log_deadlocks="not read (not a throwaway server)"
+if [ -n "$server_log" ] && [ -r "$server_log" ]; then
+    tail -c +"$((log_start + 1))" "$server_log" >"$TMP/server.log"
+    log_deadlocks=$(grep -c 'deadlock detected' "$TMP/server.log" || true)
+    if [ "$log_deadlocks" -ne 0 ]; then
+        # each deadlock as logged: who waited for whom, and the statements (at most 200 lines)
+        awk '/deadlock detected/ { p = 1 } p { print "  log: " $0 } p && /STATEMENT:/ { p = 0 }' "$TMP/server.log" \
+            | head -n 200 >&2
+        fail "the server log reports $log_deadlocks deadlocks during the load"
+    fi
+fi
 
 mid_done=$(wc -l <"$TMP/mid.txt")
 [ "$mid_status" -eq 0 ] || fail "a check during the load failed"
 [ "$mid_done" -ge 1 ] || fail "no check ran during the load (is --seconds too short?)"
 mid_diffs=$(awk '{ s += $3 } END { print s + 0 }' "$TMP/mid.txt")
 mid_rows=$(awk '{ s += $2 } END { print s + 0 }' "$TMP/mid.txt")
+mid_rollup_rows=$(awk '{ s += $5 } END { print s + 0 }' "$TMP/mid.txt")
+mid_paid_diffs=$(awk '{ s += $6 } END { print s + 0 }' "$TMP/mid.txt")
 [ "$mid_diffs" = 0 ] || fail "$mid_diffs differences between progress and the recomputation during the load"
+[ "$mid_rollup_rows" = 0 ] || fail "$mid_rollup_rows rows from rebate.verify_rollups during the load"
+[ "$mid_paid_diffs" = 0 ] || fail "$mid_paid_diffs wrong paid days in rebate.order_paid during the load"
 
 # ---------------------------------------------------------------------------
 say "after the load: progress against the recomputation"
-out=$(compare "after the load") || { fail "the final comparison failed to run"; out="0 0 0"; }
-read -r rows diffs _ <<<"$(echo "$out" | head -n 1)"
+out=$(compare "after the load") || { fail "the final comparison failed to run"; out="0 0 0 0 0"; }
+read -r rows diffs _ _ paid_diffs <<<"$(echo "$out" | head -n 1)"
 expected_rows=$(cpsql -At -c "SELECT 4 * count(*) + count(*) FILTER (WHERE EXISTS (SELECT 1 FROM rebate.partner c WHERE c.parent_id = p.id))
                                FROM rebate.partner p WHERE p.tenant_id = 1")
 echo "  $rows rows compared (20 partners x 4 programs + the override rows of parents), $diffs differences"
 [ "$diffs" = 0 ] || fail "$diffs differences between progress and the recomputation after the load"
 [ "$rows" = "$expected_rows" ] || fail "$rows rows compared, $expected_rows expected"
+
+say "after the load: the rollups against rebate.verify_rollups, the paid days against the recomputation"
+verify_rows=$(mpsql -At -c "SELECT count(*) FROM rebate.verify_rollups(1)") || verify_rows="(failed to run)"
+read -r rollup_keys rollup_rows rollup_slots <<<"$(mpsql -At -F ' ' -c "
+    SELECT count(DISTINCT (partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind, product_id, region_id)),
+           count(*), count(DISTINCT writer_slot)
+      FROM rebate.sales_rollup WHERE tenant_id = 1")"
+echo "  SELECT count(*) FROM rebate.verify_rollups(1): $verify_rows (of $rollup_keys keys kept in $rollup_rows rows by $rollup_slots writer slots)"
+if [ "$verify_rows" != 0 ]; then
+    mpsql -c "SELECT * FROM rebate.verify_rollups(1)" | sed 's/^/  /' >&2 || true
+    fail "rebate.verify_rollups returned $verify_rows rows after the load"
+fi
+read -r paid_orders paid_full <<<"$(mpsql -At -F ' ' -c "SELECT count(*), count(paid_on) FROM rebate.order_paid WHERE tenant_id = 1")"
+echo "  rebate.order_paid: $paid_orders orders, $paid_full paid in full; $paid_diffs wrong paid days"
+[ "$paid_diffs" = 0 ] || fail "$paid_diffs wrong paid days in rebate.order_paid after the load"
 
 say "after the load: the BI snapshots, refreshed during it, against the live views"
 refreshes=$(cat "$TMP/refresh.count")
@@ -550,20 +793,51 @@ SELECT 'tiers', NULL, NULL, string_agg(format('%s %s', tier, n), ', ' ORDER BY t
 UNION ALL
 SELECT 'capped', count(*) FILTER (WHERE e.rebate < e.earned), NULL, NULL
   FROM conc_check.expected('$AS_OF') e WHERE e.program_code = 'Q4-COLLECT'
+UNION ALL
+SELECT 'deleted', count(*) FILTER (WHERE table_name = 'sales_order'), NULL,
+       (count(*) FILTER (WHERE table_name = 'order_line'))::text
+  FROM rebate.audit_log WHERE operation = 'DELETE' AND table_name IN ('sales_order', 'order_line')
+UNION ALL
+SELECT 'allocations', count(*), sum(amount)::text, count(DISTINCT order_id)::text FROM rebate.payment_allocation
+UNION ALL
+SELECT 'allocation changes', count(*) FILTER (WHERE operation = 'INSERT'),
+       (count(*) FILTER (WHERE operation = 'UPDATE'))::text, (count(*) FILTER (WHERE operation = 'DELETE'))::text
+  FROM rebate.audit_log WHERE table_name = 'payment_allocation'
+UNION ALL
+-- the most writing transactions of one partner in flight at once, from first to last row each wrote
+-- (the audit log's clock times; time spent waiting before a first write is not seen)
+SELECT 'overlap', max(inflight), NULL, NULL
+  FROM (SELECT sum(e.delta) OVER (PARTITION BY e.partner_id ORDER BY e.at, e.delta DESC) AS inflight
+          FROM (SELECT t.partner_id, x.at, x.delta
+                  FROM (SELECT coalesce(new_row, old_row) ->> 'partner_id' AS partner_id, transaction_id,
+                               min(changed_at) AS first, max(changed_at) AS last
+                          FROM rebate.audit_log
+                         WHERE table_name IN ('sales_order', 'order_line', 'payment', 'payment_allocation')
+                         GROUP BY 1, 2) t
+                 CROSS JOIN LATERAL (VALUES (t.first, 1), (t.last, -1)) x (at, delta)) e) s
 SQL
 fact() { awk -F'\t' -v k="$1" -v f="$2" '$1 == k { print $f }' "$TMP/facts.tsv"; }
 
 say "summary"
-echo "pgbench: $processed transactions in $seconds s ($tps tps), $clients clients as $MGR (a tenant manager)"
-echo "  per script: $per_script"
-echo "  failed transactions: ${failed_tx:-?} (serialization ${serial_fail:-?}, deadlock ${deadlock_fail:-?}); deadlocks counted by the server: $((deadlocks_after - deadlocks_before))"
+echo "writers: $writers_processed transactions in $seconds s ($writers_tps tps), $clients clients as $MGR (a tenant manager)"
+echo "  per script: $writers_per_script"
+echo "  failed transactions: $writers_failed (serialization $writers_serial, deadlock $writers_deadlock)"
+echo "readers: $readers_processed transactions ($readers_tps tps), $readers clients; per script: $readers_per_script"
+echo "  failed transactions: $readers_failed (serialization $readers_serial, deadlock $readers_deadlock)"
+echo "deadlocks: $((deadlocks_after - deadlocks_before)) counted by the server for $DB; in its log: $log_deadlocks"
+echo "  at most $(fact overlap 2) writing transactions of one partner were in flight at once"
 echo "documents: $(fact order 2) orders ($(fact order 4))"
 echo "  $(fact return 2) returns ($(fact return 4)), $(fact credit_note 2) credit notes ($(fact credit_note 4))"
 echo "  $(fact lines 2) lines, $(fact payments 2) payments"
+echo "  $(fact deleted 2) drafts deleted with $(fact deleted 4) lines"
+echo "  $(fact 'allocation changes' 2) allocations made, $(fact 'allocation changes' 3) added to, $(fact 'allocation changes' 4) taken back;" \
+     "$(fact allocations 2) left ($(fact allocations 3)) on $(fact allocations 4) orders, $paid_full of $paid_orders orders in rebate.order_paid paid in full"
 echo "  $(fact outside 2) orders dated outside [2026-10-01, $AS_OF]; orders, returns and credit notes per partner: $(fact busiest 4) to $(fact busiest 2)"
 echo "  partners per Q4-SALES tier: $(fact tiers 4); Q4-COLLECT capped for $(fact capped 2) of 20"
-echo "progress reads: ${progress_tx:-0} by pgbench clients, $(( (mid_done + 1) * 20 )) by the $((mid_done + 1)) checks"
+echo "progress reads: ${progress_tx:-0} by pgbench clients, $(( (mid_done + 1) * 20 )) by the $((mid_done + 1)) checks; ${bi_tx:-0} reads of v_partner_performance"
 echo "compared: $mid_rows rows in $mid_done checks during the load, $mid_diffs differences; $rows rows after it, $diffs differences"
+echo "rollups: $mid_rollup_rows rows from verify_rollups in $mid_done checks during the load, $verify_rows after it;" \
+     "wrong paid days: $mid_paid_diffs during, $paid_diffs after"
 echo "time: $((SECONDS - started)) s"
 if [ $failed -ne 0 ]; then
     echo "concurrency: FAILED"

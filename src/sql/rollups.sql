@@ -192,6 +192,10 @@ CREATE FUNCTION @extschema@.maintain_rollups() RETURNS trigger
 COMMENT ON FUNCTION @extschema@.maintain_rollups() IS
     'Trigger (src/rollups.c): keeps rebate.sales_rollup and rebate.order_paid as documents, payments, allocations and partners change; the argument names the table (order_line, sales_order, payment, payment_allocation, partner)';
 
+-- (the statements on lines in progress: an order changed inside one, held
+-- by the policy trigger, moves only the lines added before it)
+CREATE TRIGGER rollup_begin BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.order_line
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.maintain_rollups('order_line');
 CREATE TRIGGER rollup_insert AFTER INSERT ON @extschema@.order_line REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.maintain_rollups('order_line');
 CREATE TRIGGER rollup_update AFTER UPDATE ON @extschema@.order_line REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows

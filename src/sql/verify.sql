@@ -370,9 +370,19 @@ CREATE FUNCTION @extschema@.verify_rollups(tenant_id bigint, period daterange DE
     SET search_path = pg_catalog, pg_temp
     SET jit = off
 AS $$
-    WITH totals AS (
+    WITH days AS (
+        -- the days whose facts make the keys asked for: whole months around the period
+        SELECT make_date(extract(year FROM lower(verify_rollups.period))::integer,
+                         extract(month FROM lower(verify_rollups.period))::integer, 1) AS from_day,
+               (make_date(extract(year FROM upper(verify_rollups.period) - 1)::integer,
+                          extract(month FROM upper(verify_rollups.period) - 1)::integer, 1) + interval '1 month')::date
+                   AS to_day
+    ), totals AS (
         SELECT ol.order_id, sum(ol.amount) AS amount FROM @extschema@.order_line ol
-         WHERE ol.tenant_id = verify_rollups.tenant_id GROUP BY ol.order_id
+         WHERE ol.tenant_id = verify_rollups.tenant_id
+           AND ol.order_id IN (SELECT a.order_id FROM @extschema@.payment_allocation a
+                                WHERE a.tenant_id = verify_rollups.tenant_id)
+         GROUP BY ol.order_id
     ), paid_in_full AS (
         -- the first payment day on which the allocations reach the order's amount
         SELECT a.order_id, min(p.received_on) AS day
@@ -407,11 +417,15 @@ AS $$
                ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END
                    * coalesce(ol.unit_cost, 0) AS cost
           FROM dated d JOIN @extschema@.order_line ol ON ol.order_id = d.id
+         CROSS JOIN days
          WHERE d.day IS NOT NULL
+           AND (verify_rollups.period IS NULL OR (d.day >= days.from_day AND d.day < days.to_day))
         UNION ALL
         SELECT p.partner_id, pa.parent_id, 'payment', p.received_on, p.currency, 'payment', 0, 0, 0, p.amount, 0
           FROM @extschema@.payment p JOIN @extschema@.partner pa ON pa.id = p.partner_id
+         CROSS JOIN days
          WHERE p.tenant_id = verify_rollups.tenant_id
+           AND (verify_rollups.period IS NULL OR (p.received_on >= days.from_day AND p.received_on < days.to_day))
     ), recomputed AS (
         SELECT k.partner_id, k.of_sub_partners, f.date_basis, k.unit, k.period_start, f.currency, f.kind,
                k.product_id, k.region_id,

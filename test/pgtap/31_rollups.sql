@@ -6,7 +6,7 @@
 --   products X (category C1) and Y (C2); regions CN > EAST.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(56);
+SELECT plan(63);
 
 INSERT INTO tenant (id, code, name) VALUES (971, 'ROLL', '汇总');
 UPDATE enforcement_setting SET territory = 'allow', product_region = 'allow', credit = 'allow' WHERE tenant_id = 971;
@@ -167,6 +167,28 @@ UPDATE sales_order SET order_date = '2026-11-20' WHERE id = 97108;
 ROLLBACK TO SAVEPOINT s;
 SELECT set_eq('SELECT * FROM sales_rollup WHERE tenant_id = 971', 'SELECT * FROM before_failure',
               'a rolled-back change leaves no trace');
+
+-- ---- an order held halfway through a statement on its lines (credit, review mode) ------------
+INSERT INTO partner (id, tenant_id, code, name, kind, home_region_id, parent_id, state, credit_limit) VALUES
+    (9720, 971, 'C', '经销C', 'dealer', 9711, 9712, 'active', 1000);
+UPDATE enforcement_setting SET credit = 'review' WHERE tenant_id = 971;
+INSERT INTO sales_order (id, tenant_id, code, partner_id, ship_to_region_id, order_date, status) VALUES
+    (97109, 971, 'O5', 9720, 9711, '2026-08-03', 'approved');
+INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price, unit_cost) VALUES
+    (971, 97109, 1, 9718, 5, 100, 60), (971, 97109, 2, 9718, 10, 100, 60);
+SELECT is((SELECT status FROM sales_order WHERE id = 97109), 'on_hold', 'the second line puts the order on hold');
+SELECT is(pg_temp.cell(9720, false, 'order', 'month', '2026-08-01', 'order'), 'none',
+          'the held order counts for nothing, its first line included');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (held halfway)');
+SELECT is((SELECT count(resolve_violation(id, 'approve')) FROM policy_violation WHERE order_id = 97109 AND status = 'open'),
+          1::bigint, 'the manager approves the credit breach...');
+SELECT is(pg_temp.cell(9720, false, 'order', 'month', '2026-08-01', 'order'), '15/1500/900/2',
+          '... the order is released: both lines count');
+UPDATE partner SET credit_limit = 1600 WHERE id = 9720;
+UPDATE order_line SET quantity = quantity + 5 WHERE order_id = 97109;
+SELECT is((SELECT status FROM sales_order WHERE id = 97109), 'on_hold', 'an update of its lines holds it again');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (held by an update halfway)');
+UPDATE enforcement_setting SET credit = 'allow' WHERE tenant_id = 971;
 
 -- ---- the writer slot, compaction and the rebuild ---------------------------------------------
 SELECT ok((SELECT bool_and(writer_slot > 0) FROM sales_rollup WHERE tenant_id = 971),
