@@ -25,6 +25,12 @@
 #                 server is killed with SIGKILL, twice; after crash recovery every acknowledged commit
 #                 is there, the indexes check (amcheck), verify_rollups returns nothing, and a closed
 #                 quarter passes verify_period
+#   rollup races  test/rollup_races.sh: the races of the rollup triggers, one check each, made
+#                 deterministic (the second session is seen waiting for the first, which holds its
+#                 transaction open): a return and its original's allocation or delivery, either
+#                 order; concurrent allocations to one order and lines of an allocated order
+#                 (pgbench, no deadlock); an order held for credit in the middle of a statement on
+#                 its lines; a partner's new parent; verify_rollups returns nothing after each
 #   settlement window  across real transactions, a close rechecks exactly the settled periods
 #                 that changed documents can reach, and verify_period agrees
 #   session attacks  attacks that need a fresh backend of their own (a partner user's temporary
@@ -140,6 +146,13 @@ set +e
 status=$?
 set -e
 record crash $status
+
+say "rollup races: two sessions on the same documents, each race forced; the rollups equal the recomputation"
+set +e
+"$REPO/test/rollup_races.sh"
+status=$?
+set -e
+record rollup_races $status
 
 say "settlement window: which settled periods a close rechecks, across transactions"
 set +e

@@ -18,24 +18,27 @@
 #                                  group, workers off and in parallel plans
 #   views       bench/views.sh     each BI snapshot equals its live view; the dashboards'
 #                                  queries run as their roles
+#   rollups     bench/rollups.sh   lines loaded batched and under pgbench into approved orders
+#                                  leave the rollups equal to the recomputation
 #
-#   test/bench_agreement.sh                   all five, in this order
+#   test/bench_agreement.sh                   all six, in this order
 #   test/bench_agreement.sh policy kpis       only these
 #
 # Needs the extension installed (scripts/test.sh or make install).  Uses the
 # server the libpq variables name, or one throwaway server (scripts/common.sh)
-# for all five.  Timings are never taken here: bench/*.sh without --check
+# for all six.  Timings are never taken here: bench/*.sh without --check
 # measure.
 # shellcheck source=../scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
-ALL=(tiered_sum policy programs kpis views)
+ALL=(tiered_sum policy programs kpis views rollups)
 declare -A SCRIPT=(
     [tiered_sum]=bench/run.sh
     [policy]=bench/policy.sh
     [programs]=bench/programs.sh
     [kpis]=bench/kpis.sh
     [views]=bench/views.sh
+    [rollups]=bench/rollups.sh
 )
 declare -A ABOUT=(
     [tiered_sum]="every tiered_sum variant (C, PL/pgSQL, plain SQL) gives plain SQL's result per partner, workers off and parallel"
@@ -43,6 +46,7 @@ declare -A ABOUT=(
     [programs]="progress equals program_results and verify_earned; verify_period finds no difference after close_period; the closes agree"
     [kpis]="each KPI aggregate equals its built-in equivalent, workers off and parallel"
     [views]="each BI snapshot equals its live view; the dashboards' queries run as their roles"
+    [rollups]="lines loaded batched and under pgbench leave the rollups equal to the recomputation"
 )
 
 usage() {
