@@ -8,7 +8,7 @@
 -- a table gains such a trigger, or a SECURITY DEFINER trigger function
 -- appears, that this file does not attack.
 BEGIN;
-SELECT plan(81);
+SELECT plan(88);
 \ir ../attack/fixture.sql
 
 -- ---- order lines: the C policy triggers and fill_order_line ------------------------
@@ -348,6 +348,38 @@ SELECT attack.like_missing('atk_mgr_a', 'rebate.target',
 SELECT attack.attempt('atk_s1', 'rebate.name_target_metric()',
     $$INSERT INTO rebate.target (partner_id, metric, period, value) VALUES (940112, 'collected_amount', '[2027-01-01,2027-04-01)', 1)$$,
     'a dealer sets no target of its own', '42501');
+
+-- ---- the rollups: written by their triggers only, each writer's changes only ------------------
+SELECT attack.attempt('atk_s1', 'rebate.sales_rollup',
+    $$INSERT INTO rebate.sales_rollup VALUES (9401, 940112, false, 'order', 'day', '2026-03-10', 'CNY', 'order', 940131, 940103, 99, 1, 1000000, 0, 1)$$,
+    'a dealer writes no rollup row of its own', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.sales_rollup',
+    $$UPDATE rebate.sales_rollup SET amount = amount * 2 WHERE tenant_id = 9401$$,
+    'a manager edits no rollup of its own brand', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.order_paid',
+    $$UPDATE rebate.order_paid SET paid_on = '2026-01-01' WHERE tenant_id = 9401$$,
+    'nor a paid day', '42501');
+SELECT attack.like_missing('atk_mgr_a', 'rebate.maintain_rollups()',
+    $$INSERT INTO rebate.sales_order (tenant_id, code, partner_id, kind, original_order_id, ship_to_region_id, order_date, status)
+      VALUES (9401, 'ATK-RT', 940112, 'return', 940252, 940103, '2026-03-20', 'approved')$$,
+    $$INSERT INTO rebate.sales_order (tenant_id, code, partner_id, kind, original_order_id, ship_to_region_id, order_date, status)
+      VALUES (9401, 'ATK-RT', 940112, 'return', 999999, 940103, '2026-03-20', 'approved')$$,
+    'a return referring to another brand''s order, to count on its day: like an order that does not exist');
+SELECT attack.attempt('atk_s1', 'rebate.maintain_rollups()',
+    $$UPDATE rebate.sales_order SET status = 'approved' WHERE id = 940151$$,
+    'a dealer approves nothing of its own to make it count (its submitted order is not its to change)');
+SELECT is((attack.run('atk_mgr_a', $q$DO $d$ BEGIN
+              IF (SELECT count(*) FROM rebate.verify_rollups(9402)) <> 0
+                 OR EXISTS (SELECT 1 FROM rebate.sales_rollup WHERE tenant_id = 9402)
+                 OR EXISTS (SELECT 1 FROM rebate.order_paid WHERE tenant_id = 9402) THEN
+                  RAISE 'sees the other brand''s rollups';
+              END IF; END $d$$q$)).sqlstate,
+          '00000', 'another brand''s rollups and paid days: nothing seen, and verify_rollups of it finds nothing [atk_mgr_a]');
+SELECT is((attack.run('atk_s1', $q$DO $d$ BEGIN
+              IF EXISTS (SELECT 1 FROM rebate.sales_rollup WHERE partner_id <> 940112) THEN
+                  RAISE 'sees a sibling''s rollups';
+              END IF; END $d$$q$)).sqlstate,
+          '00000', 'a dealer sees its own rollup rows only, not its sibling''s [atk_s1]');
 
 -- ---- every table with a reading or guarding BEFORE trigger, every SECURITY DEFINER trigger function ----
 SELECT is((SELECT array_agg(DISTINCT t.tgrelid::regclass::text ORDER BY t.tgrelid::regclass::text) FROM pg_trigger t
