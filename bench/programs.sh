@@ -21,7 +21,10 @@
 # returns included, 10,000,000), --runs R (closes, and pgbench runs per
 # setting: 3), --seconds T (each pgbench run, 60), --clients C and --threads J
 # (pgbench -c and -j of the concurrent runs: 16 and 2), --rate-percent Q (the
-# rate-limited run's rate, in % of the saturated tps: 50), --as-of D (the day
+# rate-limited run's rate, in % of the saturated tps: 50), --rated-warmup S
+# (the first S seconds of each rate-limited run, when every new connection
+# plans and compiles the call and the calls meanwhile queue, left out of its
+# percentiles: 5), --as-of D (the day
 # of progress, 2026-09-15), --check-partners K (partners whose progress is
 # compared with the recomputations in a full run: 200), --keep (keep the
 # database bench_programs afterwards), --reuse (use the database a --keep run
@@ -90,7 +93,7 @@ usage() {
 
 mode=full
 opt_partners="" opt_lines="" opt_runs="" opt_seconds=""
-clients=16 threads=2 rate_percent=50 as_of=2026-09-15 check_partners=200 write_doc=false keep=false reuse=false
+clients=16 threads=2 rate_percent=50 rated_warmup=5 as_of=2026-09-15 check_partners=200 write_doc=false keep=false reuse=false
 while [ $# -gt 0 ]; do
     case $1 in
         --small) mode=small ;;
@@ -102,6 +105,7 @@ while [ $# -gt 0 ]; do
         --clients) clients=${2:-}; shift ;;
         --threads) threads=${2:-}; shift ;;
         --rate-percent) rate_percent=${2:-}; shift ;;
+        --rated-warmup) rated_warmup=${2:-}; shift ;;
         --as-of) as_of=${2:-}; shift ;;
         --check-partners) check_partners=${2:-}; shift ;;
         --write-doc) write_doc=true ;;
@@ -124,6 +128,7 @@ fi
 for n in "$partners" "$lines" "$runs" "$clients" "$threads" "$rate_percent" "$check_partners" ${seconds:+"$seconds"}; do
     is_count "$n" || { echo "not a positive whole number: $n" >&2; usage; }
 done
+[[ $rated_warmup =~ ^[0-9]+$ ]] || { echo "--rated-warmup wants a whole number of seconds: $rated_warmup" >&2; usage; }
 [ "$partners" -ge 8 ] || { echo "--partners must be at least 8" >&2; usage; }
 [ "$lines" -ge 100 ] || { echo "--lines must be at least 100" >&2; usage; }
 [ "$threads" -le "$clients" ] || { echo "--threads must not exceed --clients" >&2; usage; }
@@ -369,13 +374,18 @@ EOF
 : >"$TMP/pgbench.tsv"	# setting run tps n p50 p90 p99 max first_p50 lag_p50 lag_p99 svc_p50 svc_p99 failed
 # percentiles (nearest rank) of the per-transaction logs, in ms; the first
 # transaction of each client apart
-log_stats() {	# log_stats PREFIX -> "n p50 p90 p99 max first_p50 lag_p50 lag_p99 svc_p50 svc_p99 failed"
+# (WARMUP: the seconds from the first call's end in which calls are left out:
+# in the rate-limited runs every new connection first plans and compiles the
+# whole call, and the calls scheduled meanwhile queue behind it)
+log_stats() {	# log_stats PREFIX [WARMUP] -> "n p50 p90 p99 max first_p50 lag_p50 lag_p99 svc_p50 svc_p99 failed"
     cat "$1".* >"$TMP/log.all"
-    awk '!seen[$1]++ { if ($3 ~ /^[0-9]+$/) print $3 / 1000 > "'"$TMP"'/log.first"; next }
+    awk -v warmup="${2:-0}" 'NR == FNR { t = $5 + $6 / 1e6; if (start == "" || t < start) start = t; next }
+         !seen[$1]++ { if ($3 ~ /^[0-9]+$/) print $3 / 1000 > "'"$TMP"'/log.first"; next }
          $3 !~ /^[0-9]+$/ { failed++; next }
+         $5 + $6 / 1e6 < start + warmup { next }
          { print $3 / 1000 > "'"$TMP"'/log.lat"
            lag = (NF >= 7 ? $7 : 0); print lag / 1000 > "'"$TMP"'/log.lag"; print ($3 - lag) / 1000 > "'"$TMP"'/log.svc" }
-         END { print failed + 0 > "'"$TMP"'/log.failed" }' "$TMP/log.all"
+         END { print failed + 0 > "'"$TMP"'/log.failed" }' "$TMP/log.all" "$TMP/log.all"
     : >>"$TMP/log.first"; : >>"$TMP/log.lat"; : >>"$TMP/log.lag"; : >>"$TMP/log.svc"
     pct() {	# pct FILE P...
         sort -n "$1" | awk -v ps="${*:2}" '{ v[NR] = $1 } END {
@@ -414,7 +424,7 @@ run_pgbench() {	# run_pgbench SETTING RUN CLIENTS THREADS [RATE]
         return 0
     fi
     tps=$(awk '/^tps = / { print $3; exit }' "$TMP/pgbench.out")
-    stats=$(log_stats "$prefix")
+    stats=$(log_stats "$prefix" "$([ -n "$rate" ] && [ -n "$seconds" ] && echo "$rated_warmup")")
     read -r n p50 p90 p99 max first _ lag99 svc50 svc99 failed <<<"$stats"
     if [ -z "$tps" ] || [ "$failed" != 0 ] || [ "$n" = 0 ]; then
         cat "$TMP/pgbench.out"
@@ -659,7 +669,9 @@ compares. $reading_close
 medians of $runs runs of ${seconds} s per setting; latencies are percentiles of every
 transaction in pgbench's per-transaction log (\`-l\`), the first
 transaction of each connection left out (it plans and compiles everything
-for the session; its median is the last column).
+for the session; its median is the last column), and in the rate-limited
+runs every call that ended in the first $rated_warmup s (the calls that queued
+behind those first ones).
 
 $(cat "$TMP/progress.md")
 
