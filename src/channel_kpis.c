@@ -393,62 +393,131 @@ enum
 	K_PROMISED_DELIVERIES, K_ON_TIME_DELIVERIES, K_ON_TIME_RATE, K_PRODUCTS, K_FIELDS
 };
 
+/* The sums and counts a rebate.kpis is made of. */
+typedef struct KpiTotals
+{
+	Numeric		gross;
+	Numeric		returns;
+	Numeric		credits;
+	Numeric		margin;
+	Numeric		margin_basis;
+	Numeric		quantity;
+	Numeric		collected;
+	int64		lines;
+	int64		margin_lines;
+	int64		payments;
+	int64		orders;
+	int64		promised;
+	int64		on_time;
+	int64		products;
+} KpiTotals;
+
+/* rebate.kpis from totals: the derived rates, rounded once. */
+static Datum
+kpis_datum(FunctionCallInfo fcinfo, const KpiTotals *t)
+{
+	TupleDesc	desc = kpis_tupdesc(fcinfo);
+	Datum		values[K_FIELDS];
+	bool		nulls[K_FIELDS] = {0};
+	Numeric		net = num_sub(num_sub(t->gross, t->returns), t->credits);
+
+	if (desc->natts != K_FIELDS)
+		elog(ERROR, "rebate.kpis has %d attributes, channel_kpis makes %d", desc->natts, K_FIELDS);
+	values[K_NET_SALES] = NumericGetDatum(net);
+	values[K_GROSS_SALES] = NumericGetDatum(t->gross);
+	values[K_RETURNS] = NumericGetDatum(t->returns);
+	values[K_CREDIT_NOTES] = NumericGetDatum(t->credits);
+	values[K_GROSS_MARGIN] = NumericGetDatum(t->margin);
+	nulls[K_GROSS_MARGIN] = t->margin_lines == 0;
+	values[K_MARGIN_RATE] = numeric_or_null(rate_of(t->margin, t->margin_basis), &nulls[K_MARGIN_RATE]);
+	values[K_QUANTITY] = NumericGetDatum(t->quantity);
+	values[K_LINES] = Int64GetDatum(t->lines);
+	values[K_ORDERS] = Int64GetDatum(t->orders);
+	values[K_AVERAGE_ORDER_VALUE] = numeric_or_null(rate_of(t->gross, num_from_int64(t->orders)),
+													&nulls[K_AVERAGE_ORDER_VALUE]);
+	values[K_RETURN_RATE] = numeric_or_null(rate_of(t->returns, t->gross), &nulls[K_RETURN_RATE]);
+	values[K_COLLECTED] = NumericGetDatum(t->collected);
+	values[K_COLLECTION_RATE] = numeric_or_null(rate_of(t->collected, net), &nulls[K_COLLECTION_RATE]);
+	values[K_PAYMENTS] = Int64GetDatum(t->payments);
+	values[K_PROMISED_DELIVERIES] = Int64GetDatum(t->promised);
+	values[K_ON_TIME_DELIVERIES] = Int64GetDatum(t->on_time);
+	values[K_ON_TIME_RATE] = numeric_or_null(rate_of(num_from_int64(t->on_time), num_from_int64(t->promised)),
+											 &nulls[K_ON_TIME_RATE]);
+	values[K_PRODUCTS] = Int64GetDatum(t->products);
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
 PG_FUNCTION_INFO_V1(channel_kpis_final);
 Datum
 channel_kpis_final(PG_FUNCTION_ARGS)
 {
 	KpiState   *state;
-	TupleDesc	desc = kpis_tupdesc(fcinfo);
-	Datum		values[K_FIELDS];
-	bool		nulls[K_FIELDS] = {0};
-	Numeric		gross;
-	Numeric		returns;
-	Numeric		net;
-	Numeric		margin_basis;
-	int64		promised = 0;
-	int64		on_time = 0;
+	KpiTotals	t = {0};
 	idset_iterator it;
 	IdEntry    *entry;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	state = (KpiState *) PG_GETARG_POINTER(0);
-	if (desc->natts != K_FIELDS)
-		elog(ERROR, "rebate.kpis has %d attributes, channel_kpis_final makes %d", desc->natts, K_FIELDS);
 
 	idset_start_iterate(state->orders, &it);
 	while ((entry = idset_iterate(state->orders, &it)) != NULL)
 	{
-		promised += (entry->flags & ORDER_PROMISED_DELIVERED) != 0;
-		on_time += (entry->flags & ORDER_ON_TIME) != 0;
+		t.promised += (entry->flags & ORDER_PROMISED_DELIVERED) != 0;
+		t.on_time += (entry->flags & ORDER_ON_TIME) != 0;
 	}
+	t.gross = exact_sum_total(&state->gross);
+	t.returns = exact_sum_total(&state->returns);
+	t.credits = exact_sum_total(&state->credits);
+	t.margin = exact_sum_total(&state->margin);
+	t.margin_basis = exact_sum_total(&state->margin_basis);
+	t.quantity = exact_sum_total(&state->quantity);
+	t.collected = exact_sum_total(&state->collected);
+	t.lines = state->lines;
+	t.margin_lines = state->margin_lines;
+	t.payments = state->payments;
+	t.orders = state->orders->members;
+	t.products = state->products->members;
+	PG_RETURN_DATUM(kpis_datum(fcinfo, &t));
+}
 
-	gross = exact_sum_total(&state->gross);
-	returns = exact_sum_total(&state->returns);
-	net = num_sub(num_sub(gross, returns), exact_sum_total(&state->credits));
-	margin_basis = exact_sum_total(&state->margin_basis);
+/* A numeric argument, 0 for NULL (a sum over no rows). */
+static Numeric
+numeric_arg(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? num_from_int64(0) : PG_GETARG_NUMERIC(n);
+}
 
-	values[K_NET_SALES] = NumericGetDatum(net);
-	values[K_GROSS_SALES] = NumericGetDatum(gross);
-	values[K_RETURNS] = NumericGetDatum(returns);
-	values[K_CREDIT_NOTES] = NumericGetDatum(exact_sum_total(&state->credits));
-	values[K_GROSS_MARGIN] = NumericGetDatum(exact_sum_total(&state->margin));
-	nulls[K_GROSS_MARGIN] = state->margin_lines == 0;
-	values[K_MARGIN_RATE] = numeric_or_null(rate_of(exact_sum_total(&state->margin), margin_basis), &nulls[K_MARGIN_RATE]);
-	values[K_QUANTITY] = NumericGetDatum(exact_sum_total(&state->quantity));
-	values[K_LINES] = Int64GetDatum(state->lines);
-	values[K_ORDERS] = Int64GetDatum(state->orders->members);
-	values[K_AVERAGE_ORDER_VALUE] = numeric_or_null(rate_of(gross, num_from_int64(state->orders->members)),
-													&nulls[K_AVERAGE_ORDER_VALUE]);
-	values[K_RETURN_RATE] = numeric_or_null(rate_of(returns, gross), &nulls[K_RETURN_RATE]);
-	values[K_COLLECTED] = NumericGetDatum(exact_sum_total(&state->collected));
-	values[K_COLLECTION_RATE] = numeric_or_null(rate_of(exact_sum_total(&state->collected), net),
-												&nulls[K_COLLECTION_RATE]);
-	values[K_PAYMENTS] = Int64GetDatum(state->payments);
-	values[K_PROMISED_DELIVERIES] = Int64GetDatum(promised);
-	values[K_ON_TIME_DELIVERIES] = Int64GetDatum(on_time);
-	values[K_ON_TIME_RATE] = numeric_or_null(rate_of(num_from_int64(on_time), num_from_int64(promised)),
-											 &nulls[K_ON_TIME_RATE]);
-	values[K_PRODUCTS] = Int64GetDatum(state->products->members);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+#define INT64_ARG(n) (PG_ARGISNULL(n) ? 0 : PG_GETARG_INT64(n))
+
+/*
+ * rebate.kpis_of(...): the same rebate.kpis from sums already made (the
+ * rollups'), so that a report over rollup rows and channel_kpis over the
+ * documents derive their rates by one code.  NULL sums count as 0.
+ */
+PG_FUNCTION_INFO_V1(kpis_of);
+Datum
+kpis_of(PG_FUNCTION_ARGS)
+{
+	KpiTotals	t;
+	Numeric		cost;
+
+	/* arguments: gross_sales, returns, credit_notes, costed_amount, cost, costed_lines, quantity, lines,
+	 * orders, collected, payments, promised_deliveries, on_time_deliveries, products */
+	t.gross = numeric_arg(fcinfo, 0);
+	t.returns = numeric_arg(fcinfo, 1);
+	t.credits = numeric_arg(fcinfo, 2);
+	t.margin_basis = numeric_arg(fcinfo, 3);
+	cost = numeric_arg(fcinfo, 4);
+	t.margin = num_sub(t.margin_basis, cost);
+	t.margin_lines = INT64_ARG(5);
+	t.quantity = numeric_arg(fcinfo, 6);
+	t.lines = INT64_ARG(7);
+	t.orders = INT64_ARG(8);
+	t.collected = numeric_arg(fcinfo, 9);
+	t.payments = INT64_ARG(10);
+	t.promised = INT64_ARG(11);
+	t.on_time = INT64_ARG(12);
+	t.products = INT64_ARG(13);
+	PG_RETURN_DATUM(kpis_datum(fcinfo, &t));
 }

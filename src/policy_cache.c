@@ -240,17 +240,21 @@ policy_cache_key(CacheKey *key, CacheKind kind, Oid reader, int64 a, int64 b, in
 
 /* ---- the order of a line, for one statement -------------------------------- */
 
-/* FOR SHARE: a status change waits for the lines being written, and a line
- * written after a committed status change sees it. */
+/* Locked: a status change waits for the lines being written, and a line
+ * written after a committed status change sees it.  FOR NO KEY UPDATE, not
+ * FOR SHARE: the writers of one order's lines take turns, so that the rollup
+ * trigger counts an order's distinct products and its paid day from lines no
+ * one else is writing (the foreign keys' FOR KEY SHARE does not wait). */
 static SavedPlan order_plan = {
 	"SELECT tenant_id, partner_id, ship_to_region_id, order_date, status, kind, code"
-	"  FROM rebate.sales_order WHERE id OPERATOR(pg_catalog.=) $1 AND tenant_id OPERATOR(pg_catalog.=) $2 FOR SHARE",
+	"  FROM rebate.sales_order WHERE id OPERATOR(pg_catalog.=) $1 AND tenant_id OPERATOR(pg_catalog.=) $2"
+	"  FOR NO KEY UPDATE",
 	2, {INT8OID, INT8OID}, NULL
 };
 
 /* Only inside the line's tenant, which the callers have checked the writer
  * sees (policy_tenant_visible): another tenant's order is neither read nor
- * locked (FOR SHARE would let a writer hold up, and so detect, that tenant's
+ * locked (a lock would let a writer hold up, and so detect, that tenant's
  * updates of it). */
 bool
 policy_order(PolicySpi *spi, Oid reader, int64 tenant_id, int64 order_id, OrderFacts *out)

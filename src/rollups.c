@@ -16,17 +16,20 @@
  * partner's parent.  Each of those is read under a lock that the statements
  * changing it also take, with a snapshot taken after the lock, so that a
  * concurrent change is either seen or waits:
- *   - a line's own order: the policy trigger holds it FOR SHARE; a status or
- *     date change of the order updates the row;
+ *   - a line's own order: the policy trigger holds it FOR NO KEY UPDATE, so
+ *     the writers of one order's lines take turns; a status or date change
+ *     of the order updates the row;
  *   - the original of a return or credit note: locked FOR SHARE by the line
  *     trigger and by the move of a changed return;
  *   - an order's paid day: recomputed by allocations and payments with the
  *     order locked FOR NO KEY UPDATE (which waits for the lines being
- *     written, held FOR SHARE, but not for the foreign-key checks of other
- *     allocations), and by a change of the lines of an order with
- *     allocations under a transaction-level advisory lock on the order (the
- *     writer already holds it FOR SHARE: asking for more could deadlock
- *     with another writer of its lines);
+ *     written, but not for the foreign-key checks of other allocations), and
+ *     by a change of the lines of an order with allocations under the lock
+ *     its writer holds;
+ *   - the distinct orders and products a line statement changes: counted
+ *     from the order's whole set of lines, under that lock, on the newest
+ *     snapshot (under a transaction snapshot, the lines a writer committed
+ *     before the lock was granted are otherwise not seen);
  *   - a partner's parent: a change of it takes SHARE ROW EXCLUSIVE on the
  *     rollup table, waiting for the writers that already added to it (and,
  *     under a transaction snapshot, the writers lock the partner rows).
@@ -72,6 +75,10 @@ PG_FUNCTION_INFO_V1(rebate_recompute_rollups);
 #define CELL_KEY_OF(a) a ".tenant_id, " a ".partner_id, " a ".of_sub_partners, " a ".date_basis, " a ".currency, " \
 	a ".unit, " a ".period_start, " a ".kind, " a ".product_id, " a ".region_id"
 #define LINE_COLUMNS "tenant_id, order_id, product_id, quantity, amount, unit_cost"
+/* the measures of a rollup row, in the table's order */
+#define MEASURES "quantity, amount, cost, lines, costed_amount, costed_lines, orders, promised_deliveries, on_time_deliveries"
+#define MEASURES_OF(a) a ".quantity, " a ".amount, " a ".cost, " a ".lines, " a ".costed_amount, " a ".costed_lines, " \
+	a ".orders, " a ".promised_deliveries, " a ".on_time_deliveries"
 #define PAYMENT_COLUMNS "tenant_id, partner_id, received_on, currency, amount"
 
 /* The tables the trigger serves, named by its argument. */
@@ -127,17 +134,24 @@ static char *
 grouped_sql(const char *cells)
 {
 	return psprintf("SELECT " CELL_KEY_OF("c") ", sum(c.quantity) AS quantity, sum(c.amount) AS amount,"
-					" sum(c.cost) AS cost, sum(c.lines) AS lines"
+					" sum(c.cost) AS cost, sum(c.lines) AS lines, sum(c.costed_amount) AS costed_amount,"
+					" sum(c.costed_lines) AS costed_lines, sum(c.orders) AS orders,"
+					" sum(c.promised_deliveries) AS promised_deliveries, sum(c.on_time_deliveries) AS on_time_deliveries"
 					" FROM (%s) c"
 					" GROUP BY " CELL_KEY_OF("c")
-					" HAVING sum(c.lines) <> 0 OR sum(c.quantity) <> 0 OR sum(c.amount) <> 0 OR sum(c.cost) <> 0",
+					" HAVING sum(c.lines) <> 0 OR sum(c.quantity) <> 0 OR sum(c.amount) <> 0 OR sum(c.cost) <> 0"
+					" OR sum(c.costed_amount) <> 0 OR sum(c.costed_lines) <> 0 OR sum(c.orders) <> 0"
+					" OR sum(c.promised_deliveries) <> 0 OR sum(c.on_time_deliveries) <> 0",
 					cells);
 }
 
 #define ADD_ON_CONFLICT \
 	" ON CONFLICT (" CELL_KEY ", writer_slot) DO UPDATE" \
 	" SET quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount," \
-	" cost = r.cost + excluded.cost, lines = r.lines + excluded.lines"
+	" cost = r.cost + excluded.cost, lines = r.lines + excluded.lines," \
+	" costed_amount = r.costed_amount + excluded.costed_amount, costed_lines = r.costed_lines + excluded.costed_lines," \
+	" orders = r.orders + excluded.orders, promised_deliveries = r.promised_deliveries + excluded.promised_deliveries," \
+	" on_time_deliveries = r.on_time_deliveries + excluded.on_time_deliveries"
 
 /*
  * Adds grouped cells to the rollup rows of slot $1.  cells yields tenant_id
@@ -148,8 +162,8 @@ static char *
 upsert_sql(const char *with, const char *cells)
 {
 	return psprintf("%s%s%s"
-					"INSERT INTO rebate.sales_rollup AS r (" CELL_KEY ", writer_slot, quantity, amount, cost, lines)"
-					" SELECT " CELL_KEY_OF("g") ", $1, g.quantity, g.amount, g.cost, g.lines FROM (%s) g"
+					"INSERT INTO rebate.sales_rollup AS r (" CELL_KEY ", writer_slot, " MEASURES ")"
+					" SELECT " CELL_KEY_OF("g") ", $1, " MEASURES_OF("g") " FROM (%s) g"
 					ADD_ON_CONFLICT,
 					with ? "WITH " : "", with ? with : "", with ? " " : "", grouped_sql(cells));
 }
@@ -159,25 +173,48 @@ static char *
 move_array_sql(const char *with, const char *cells)
 {
 	return psprintf("WITH %s SELECT array_agg(ROW(g.tenant_id, g.partner_id, g.of_sub_partners, g.date_basis, g.unit,"
-					" g.period_start, g.currency, g.kind, g.product_id, g.region_id, 0, g.quantity, g.amount, g.cost,"
-					" g.lines)::rebate.sales_rollup) FROM (%s) g", with, grouped_sql(cells));
+					" g.period_start, g.currency, g.kind, g.product_id, g.region_id, 0, " MEASURES_OF("g")
+					")::rebate.sales_rollup) FROM (%s) g", with, grouped_sql(cells));
 }
 
 /* $2, an array of rebate.sales_rollup rows, added to the rows of slot $1. */
 static SavedPlan add_rows = {
-	"INSERT INTO rebate.sales_rollup AS r (" CELL_KEY ", writer_slot, quantity, amount, cost, lines)"
-	" SELECT " CELL_KEY_OF("u") ", $1, u.quantity, u.amount, u.cost, u.lines"
+	"INSERT INTO rebate.sales_rollup AS r (" CELL_KEY ", writer_slot, " MEASURES ")"
+	" SELECT " CELL_KEY_OF("u") ", $1, " MEASURES_OF("u")
 	" FROM unnest($2::rebate.sales_rollup[]) AS u" ADD_ON_CONFLICT, 2, {INT4OID, InvalidOid}, NULL};
+
+/* The rows of an array $2 of rebate.sales_rollup as cells, to add with a statement's own. */
+#define ARRAY_CELLS "SELECT u.tenant_id, u.partner_id, u.of_sub_partners, u.date_basis, u.unit, u.period_start," \
+	" u.currency, u.kind, u.product_id, u.region_id, " MEASURES_OF("u") " FROM unnest($2::rebate.sales_rollup[]) AS u"
+
+/*
+ * The distinct-order counts of the counted orders whose lines (tenant_id,
+ * order_id, product_id and sign) are given, as in the documents of orders:
+ * for each order once per product and once as a whole.  lines must hold
+ * every line of each order, under one sign per order.
+ */
+static char *
+order_cells(const char *lines, const char *orders)
+{
+	return psprintf("SELECT d.tenant_id, c.*"
+					" FROM (SELECT DISTINCT x.tenant_id, x.order_id, p.product_id, x.sign FROM %s x"
+					"       CROSS JOIN LATERAL (VALUES (x.product_id), (0::bigint)) AS p (product_id)) d"
+					" JOIN %s o ON o.id = d.order_id AND o.tenant_id = d.tenant_id"
+					" CROSS JOIN LATERAL rebate.order_rollup_cells(o.partner_id, o.status, o.kind, o.order_date,"
+					" o.promised_on, o.delivered_on, o.currency, o.ship_to_region_id, d.product_id, d.sign) c",
+					lines, orders);
+}
 
 /*
  * The cells of order lines (LINE_COLUMNS and sign) given where their
  * documents, the originals they refer to and the paid days are read from:
- * the tables, or a statement's rows as they were.
+ * the tables, or a statement's rows as they were.  whole: the lines are
+ * every line of their documents, whose distinct-order counts come with them.
  */
 static char *
-document_cells(const char *lines, const char *orders, const char *originals, const char *paid)
+document_cells(const char *lines, const char *orders, const char *originals, const char *paid, bool whole)
 {
-	return psprintf("SELECT l.tenant_id, c.*"
+	char	   *cells = psprintf("SELECT l.tenant_id, c.*"
 					" FROM %s l"
 					" JOIN %s o ON o.id = l.order_id AND o.tenant_id = l.tenant_id"
 					" LEFT JOIN %s g ON g.id = o.original_order_id AND g.tenant_id = o.tenant_id"
@@ -187,6 +224,8 @@ document_cells(const char *lines, const char *orders, const char *originals, con
 					" o.order_date, o.delivered_on, o.currency, o.ship_to_region_id, g.id, g.status, g.order_date,"
 					" g.delivered_on, p.paid_on, l.product_id, l.quantity, l.amount, l.unit_cost, l.sign) c",
 					lines, orders, originals, paid);
+
+	return whole ? psprintf("%s UNION ALL %s", cells, order_cells(lines, orders)) : cells;
 }
 
 /* The cells of payments (PAYMENT_COLUMNS and sign). */
@@ -240,12 +279,27 @@ affected_lines(int sign)
 					sign);
 }
 
+/* The type of an array of rebate.sales_rollup rows. */
+static Oid
+rollup_array_type(void)
+{
+	static Oid	array_type = InvalidOid;
+
+	if (!OidIsValid(array_type))
+		array_type = get_array_type(get_rel_type_id(get_relname_relid("sales_rollup",
+																		   get_namespace_oid("rebate", false))));
+	return array_type;
+}
+
 /* ---- the queries, built on first use and kept ----------------------------- */
 
 /* order_line, per event: lock what the lines' contribution depends on; returns
  * the orders with allocations (whose paid day the lines change), locked */
 static SavedPlan line_lock[ROLLUP_EVENTS];
-/* order_line, per event: the lines' delta */
+/* order_line, per event: the changes of the distinct-order counts of the
+ * counted orders written to, as an array of rollup rows */
+static SavedPlan line_orders[ROLLUP_EVENTS];
+/* order_line, per event: the lines' delta, and $2, line_orders' array */
 static SavedPlan line_delta[ROLLUP_EVENTS];
 /* sales_order UPDATE: the originals of the changed documents, locked FOR SHARE */
 static SavedPlan originals_lock = {
@@ -278,28 +332,51 @@ static void
 prepare_line_plans(RollupEvent e)
 {
 	char	   *lines;
+	char	   *before;
 
 	if (line_delta[e].sql != NULL)
 		return;
 	lines = changed_rows(e, LINE_COLUMNS);
+	/* Locks the originals (FOR SHARE); returns the orders with allocations
+	 * (whose paid day the lines can change) and whether any order is counted
+	 * (whose distinct counts they can change). */
 	line_lock[e].sql = keep(psprintf(
 		"WITH docs AS (SELECT DISTINCT tenant_id, order_id FROM %s l),"
 		" originals AS (SELECT g.id FROM docs d"
 		"   JOIN rebate.sales_order o ON o.id = d.order_id AND o.tenant_id = d.tenant_id"
 		"   JOIN rebate.sales_order g ON g.id = o.original_order_id AND g.tenant_id = o.tenant_id"
 		"  ORDER BY g.id FOR SHARE OF g),"
-		" allocated AS (SELECT o.id FROM docs d"
-		"   JOIN rebate.sales_order o ON o.id = d.order_id AND o.tenant_id = d.tenant_id"
-		"  WHERE EXISTS (SELECT 1 FROM rebate.order_paid p WHERE p.order_id = o.id AND p.tenant_id = o.tenant_id))"
-		" SELECT (SELECT count(*) FROM originals),"
-		"        (SELECT count(pg_advisory_xact_lock(hashtextextended('rebate.order_paid', a.id)))"
-		"           FROM (SELECT id FROM allocated ORDER BY id) a),"
-		"        ARRAY(SELECT id FROM allocated ORDER BY id)", lines));
+		" watched AS (SELECT o.id, o.kind = 'order' AND rebate.order_counts(o.status) AS counted,"
+		"   EXISTS (SELECT 1 FROM rebate.order_paid p WHERE p.order_id = o.id AND p.tenant_id = o.tenant_id) AS allocated"
+		"   FROM docs d JOIN rebate.sales_order o ON o.id = d.order_id AND o.tenant_id = d.tenant_id)"
+		" SELECT (SELECT count(*) FROM originals), NULL,"
+		"        ARRAY(SELECT id FROM watched WHERE allocated ORDER BY id),"
+		"        EXISTS (SELECT 1 FROM watched WHERE counted)", lines));
 	line_lock[e].nargs = 0;
-	line_delta[e].sql = keep(upsert_sql(NULL, document_cells(lines, "rebate.sales_order", "rebate.sales_order",
-															 "rebate.order_paid")));
-	line_delta[e].nargs = 1;
+
+	/* an order's lines before the statement: the ones it did not write, and its old rows */
+	before = psprintf("(SELECT l.tenant_id, l.order_id, l.product_id, -1 AS sign FROM now_lines l%s%s)",
+					  e == EVENT_DELETE ? "" : " WHERE l.id NOT IN (SELECT id FROM new_rows)",
+					  e == EVENT_INSERT ? "" :
+					  " UNION ALL SELECT o.tenant_id, o.order_id, o.product_id, -1 FROM old_rows o"
+					  " JOIN affected a ON a.id = o.order_id AND a.tenant_id = o.tenant_id");
+	line_orders[e].sql = keep(move_array_sql(psprintf(
+		"affected AS (SELECT o.id, o.tenant_id FROM (SELECT DISTINCT tenant_id, order_id FROM %s l) d"
+		"  JOIN rebate.sales_order o ON o.id = d.order_id AND o.tenant_id = d.tenant_id"
+		"  WHERE o.kind = 'order' AND rebate.order_counts(o.status)),"
+		" now_lines AS (SELECT l.id, l.tenant_id, l.order_id, l.product_id FROM affected a"
+		"  JOIN rebate.order_line l ON l.order_id = a.id AND l.tenant_id = a.tenant_id)", lines),
+		psprintf("%s UNION ALL %s",
+				 order_cells("(SELECT l.tenant_id, l.order_id, l.product_id, 1 AS sign FROM now_lines l)",
+							 "rebate.sales_order"),
+				 order_cells(before, "rebate.sales_order"))));
+	line_orders[e].nargs = 0;
+	line_delta[e].sql = keep(upsert_sql(NULL, psprintf("%s UNION ALL " ARRAY_CELLS,
+													   document_cells(lines, "rebate.sales_order", "rebate.sales_order",
+																	  "rebate.order_paid", false))));
+	line_delta[e].nargs = 2;
 	line_delta[e].argtypes[0] = INT4OID;
+	line_delta[e].argtypes[1] = rollup_array_type();
 }
 
 /* The move of the documents an UPDATE of sales_order changed, the orders as
@@ -312,15 +389,16 @@ order_move_sql(const char *after_orders, bool as_array)
 	return (as_array ? move_array_sql : upsert_sql)(
 		/* the documents whose contribution may have changed: a document that
 		 * counts (or counted) with another partner, region, currency, kind,
-		 * original or date, or that started or stopped counting; and the
+		 * original, date or promised date, or that started or stopped
+		 * counting; and the
 		 * returns and credit notes referring to one */
 		"changed AS (SELECT n.id, n.tenant_id FROM new_rows n JOIN old_rows o ON o.id = n.id"
 		"  WHERE rebate.order_counts(n.status) <> rebate.order_counts(o.status)"
 		"     OR (rebate.order_counts(n.status)"
 		"         AND (n.tenant_id, n.partner_id, n.kind, n.original_order_id, n.ship_to_region_id, n.order_date,"
-		"              n.delivered_on, n.currency)"
+		"              n.delivered_on, n.promised_on, n.currency)"
 		"             IS DISTINCT FROM (o.tenant_id, o.partner_id, o.kind, o.original_order_id, o.ship_to_region_id,"
-		"                               o.order_date, o.delivered_on, o.currency))),"
+		"                               o.order_date, o.delivered_on, o.promised_on, o.currency))),"
 		" affected AS (SELECT c.id, c.tenant_id FROM changed c"
 		"  UNION SELECT d.id, d.tenant_id FROM changed c"
 		"   JOIN rebate.sales_order d ON d.original_order_id = c.id AND d.tenant_id = c.tenant_id),"
@@ -335,8 +413,8 @@ order_move_sql(const char *after_orders, bool as_array)
 		"  UNION ALL SELECT s.* FROM rebate.sales_order s"
 		"   WHERE s.id IN (SELECT id FROM needed) AND s.id NOT IN (SELECT id FROM new_rows))",
 		psprintf("%s UNION ALL %s",
-				 document_cells(affected_lines(-1), "before_orders", "before_orders", "rebate.order_paid"),
-				 document_cells(affected_lines(1), after_orders, after_orders, "rebate.order_paid")));
+				 document_cells(affected_lines(-1), "before_orders", "before_orders", "rebate.order_paid", true),
+				 document_cells(affected_lines(1), after_orders, after_orders, "rebate.order_paid", true)));
 }
 
 static void
@@ -351,7 +429,7 @@ prepare_order_plans(void)
 	order_move_nested.nargs = 0;
 	order_delete.sql = keep(upsert_sql(NULL, document_cells(
 		"(SELECT " LINE_COLUMNS ", -1 AS sign FROM rebate.order_line WHERE tenant_id = $2 AND order_id = $3)",
-		"rebate.sales_order", "rebate.sales_order", "rebate.order_paid")));
+		"rebate.sales_order", "rebate.sales_order", "rebate.order_paid", true)));
 }
 
 static void
@@ -378,8 +456,10 @@ prepare_paid_plan(void)
 		"  UNION SELECT d.id, d.tenant_id FROM moved m"
 		"   JOIN rebate.sales_order d ON d.original_order_id = m.order_id AND d.tenant_id = m.tenant_id)",
 		psprintf("%s UNION ALL %s",
-				 document_cells(affected_lines(-1), "rebate.sales_order", "rebate.sales_order", "rebate.order_paid"),
-				 document_cells(affected_lines(1), "rebate.sales_order", "rebate.sales_order", "moved"))));
+				 /* the paid day moves no distinct-order count (those are on the order date) */
+				 document_cells(affected_lines(-1), "rebate.sales_order", "rebate.sales_order", "rebate.order_paid",
+								false),
+				 document_cells(affected_lines(1), "rebate.sales_order", "rebate.sales_order", "moved", false))));
 }
 
 static void
@@ -423,10 +503,13 @@ prepare_partner_plans(void)
 		"  FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.parent_id IS DISTINCT FROM o.parent_id)",
 		"SELECT r.tenant_id, s.parent AS partner_id, true AS of_sub_partners, r.date_basis, r.unit, r.period_start,"
 		" r.currency, r.kind, 0::bigint AS product_id, 0::bigint AS region_id, s.sign * r.quantity AS quantity,"
-		" s.sign * r.amount AS amount, s.sign * r.cost AS cost, s.sign * r.lines AS lines"
+		" s.sign * r.amount AS amount, s.sign * r.cost AS cost, s.sign * r.lines AS lines,"
+		" s.sign * r.costed_amount AS costed_amount, s.sign * r.costed_lines AS costed_lines, 0 AS orders,"
+		" 0 AS promised_deliveries, 0 AS on_time_deliveries"
 		" FROM (SELECT m.tenant_id, m.id, m.now AS parent, 1 AS sign FROM moved m WHERE m.now IS NOT NULL"
 		"       UNION ALL SELECT m.tenant_id, m.id, m.was, -1 FROM moved m WHERE m.was IS NOT NULL) s"
-		" JOIN rebate.sales_rollup r ON r.tenant_id = s.tenant_id AND r.partner_id = s.id AND NOT r.of_sub_partners"));
+		" JOIN rebate.sales_rollup r ON r.tenant_id = s.tenant_id AND r.partner_id = s.id AND NOT r.of_sub_partners"
+		"  AND r.date_basis <> 'document'"));
 	parent_move.nargs = 1;
 	parent_move.argtypes[0] = INT4OID;
 }
@@ -613,12 +696,7 @@ move_nested(PolicySpi *spi, Oid as_role, Datum slot)
 	Datum		rows;
 	Datum		values[2];
 
-	if (!OidIsValid(add_rows.argtypes[1]))
-	{
-		Oid			rollup_type = get_rel_type_id(get_relname_relid("sales_rollup", get_namespace_oid("rebate", false)));
-
-		add_rows.argtypes[1] = get_array_type(rollup_type);
-	}
+	add_rows.argtypes[1] = rollup_array_type();
 	/* a copy of this statement's snapshot that does not see what this
 	 * transaction did since the line statement began */
 	PushCopiedSnapshot(GetActiveSnapshot());
@@ -634,6 +712,30 @@ move_nested(PolicySpi *spi, Oid as_role, Datum slot)
 	values[0] = slot;
 	values[1] = PointerGetDatum(DatumGetArrayTypePCopy(rows));
 	run(spi, &add_rows, as_role, values);
+}
+
+/*
+ * How a line statement changes the distinct-order counts of the counted
+ * orders it wrote to (their lock is held): from the orders' whole sets of
+ * lines, as they are and as they were, read on the newest snapshot so that
+ * lines a concurrent transaction committed, which its own trigger counted,
+ * are seen even under a transaction snapshot.  An array of rollup rows, or
+ * NULL (*null 'n') when no count changes.
+ */
+static Datum
+order_counts_delta(PolicySpi *spi, RollupEvent event, Oid as_role, char *null)
+{
+	bool		isnull;
+	Datum		rows;
+
+	CommandCounterIncrement();
+	spi->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	policy_spi_run(spi, &line_orders[event], as_role, NULL, NULL);
+	UnregisterSnapshot(spi->snapshot);
+	spi->snapshot = NULL;
+	rows = policy_spi_value(0, 1, &isnull);
+	*null = isnull ? 'n' : ' ';
+	return isnull ? (Datum) 0 : PointerGetDatum(DatumGetArrayTypePCopy(rows));
 }
 
 Datum
@@ -691,14 +793,20 @@ rebate_maintain_rollups(PG_FUNCTION_ARGS)
 		case ROLLUP_ORDER_LINE:
 			{
 				ArrayType  *allocated;
+				Datum		values[2] = {slot, (Datum) 0};
+				char		nulls[2] = {' ', 'n'};
+				bool		isnull;
 
 				if (n_open_lines > 0)
 					n_open_lines--;	/* its lines are added now */
+
 				prepare_line_plans(event);
 				lock_partners(&spi, table, event, as_role);
 				policy_spi_run(&spi, &line_lock[event], as_role, NULL, NULL);
 				allocated = locked_orders(3);
-				run(&spi, &line_delta[event], as_role, &slot);
+				if (DatumGetBool(policy_spi_value(0, 4, &isnull)))
+					values[1] = order_counts_delta(&spi, event, as_role, &nulls[1]);
+				policy_spi_run(&spi, &line_delta[event], as_role, values, nulls);
 				recheck_paid(&spi, as_role, allocated);
 				break;
 			}
@@ -780,7 +888,7 @@ rebate_recompute_rollups(PG_FUNCTION_ARGS)
 	{
 		fill_lines.sql = keep(upsert_sql(NULL, document_cells(
 			"(SELECT " LINE_COLUMNS ", 1 AS sign FROM rebate.order_line WHERE tenant_id = $2)",
-			"rebate.sales_order", "rebate.sales_order", "rebate.order_paid")));
+			"rebate.sales_order", "rebate.sales_order", "rebate.order_paid", true)));
 		fill_payments.sql = keep(upsert_sql(NULL, payment_cells(
 			"(SELECT " PAYMENT_COLUMNS ", 1 AS sign FROM rebate.payment WHERE tenant_id = $2)")));
 	}

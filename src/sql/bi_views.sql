@@ -72,13 +72,22 @@ SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_
           FROM (
             SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
               FROM (
-                -- each fact once per grain (not GROUPING SETS: conditions on tenant and grain reach the scan)
+                -- each month of the rollups once per grain (not GROUPING SETS: conditions on tenant and grain
+                -- reach the scan)
                 SELECT f.tenant_id, f.partner_id, f.currency, g.grain,
                        pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
-                       @extschema@.channel_kpis(f.kind, f.order_id, f.product_id, f.quantity, f.amount, f.cost,
-                                                f.promised_on, f.delivered_on) AS k
-                  FROM @extschema@.channel_fact_all f
+                       @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.kind = 'order'), -sum(f.amount) FILTER (WHERE f.kind = 'return'),
+                                       -sum(f.amount) FILTER (WHERE f.kind = 'credit_note'), sum(f.costed_amount), sum(f.cost),
+                                       sum(f.costed_lines)::bigint, sum(f.quantity), (sum(f.lines) FILTER (WHERE f.kind <> 'payment'))::bigint,
+                                       -- whole orders are counted in the rows of product 0
+                                       (sum(f.orders) FILTER (WHERE f.product_id = 0))::bigint,
+                                       sum(f.amount) FILTER (WHERE f.kind = 'payment'), (sum(f.lines) FILTER (WHERE f.kind = 'payment'))::bigint,
+                                       (sum(f.promised_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
+                                       (sum(f.on_time_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
+                                       count(DISTINCT f.product_id) FILTER (WHERE f.kind = 'order' AND f.product_id <> 0 AND f.lines > 0)) AS k
+                  FROM @extschema@.channel_rollup_all f
                  CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
+                 WHERE f.unit = 'month'
                  GROUP BY f.tenant_id, f.partner_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)) p) b
           JOIN @extschema@.partner pa ON pa.id = b.partner_id
           LEFT JOIN @extschema@.region hr ON hr.id = pa.home_region_id) c
@@ -89,8 +98,9 @@ COMMENT ON VIEW @extschema@.partner_performance_all IS
 
 -- ---- region and product x month / quarter / year -----------------------------
 -- One query text each, over a fact view named by %s: the live views read
--- rebate.channel_fact (each user aggregates what it may see), the snapshots
--- rebate.channel_fact_all (managers' dashboards).  Built by
+-- rebate.channel_rollup (each user aggregates what it may see), the snapshots
+-- rebate.channel_rollup_all (managers' dashboards): month rows of the
+-- rollups, not documents.  Built by
 -- rebate.create_report_view at install, so both stay the same query.
 CREATE FUNCTION @extschema@.create_report_view(name text, query text, options text DEFAULT '') RETURNS void
     LANGUAGE plpgsql
@@ -121,12 +131,20 @@ INSERT INTO @extschema@.report_query VALUES
 WITH per_period AS (
     SELECT f.tenant_id, a.region_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
            count(DISTINCT f.partner_id) AS partners,
-           @extschema@.channel_kpis(f.kind, f.order_id, f.product_id, f.quantity, f.amount, f.cost, f.promised_on,
-                                    f.delivered_on) AS k
+           @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.kind = 'order'), -sum(f.amount) FILTER (WHERE f.kind = 'return'),
+                           -sum(f.amount) FILTER (WHERE f.kind = 'credit_note'), sum(f.costed_amount), sum(f.cost),
+                           sum(f.costed_lines)::bigint, sum(f.quantity), (sum(f.lines) FILTER (WHERE f.kind <> 'payment'))::bigint,
+                           -- whole orders are counted in the rows of product 0
+                           (sum(f.orders) FILTER (WHERE f.product_id = 0))::bigint,
+                           sum(f.amount) FILTER (WHERE f.kind = 'payment'), (sum(f.lines) FILTER (WHERE f.kind = 'payment'))::bigint,
+                           (sum(f.promised_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
+                           (sum(f.on_time_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
+                           count(DISTINCT f.product_id) FILTER (WHERE f.kind = 'order' AND f.product_id <> 0 AND f.lines > 0)) AS k
       FROM %1$s f
       JOIN @extschema@.region r ON r.id = f.region_id
      CROSS JOIN LATERAL pg_catalog.unnest(r.path) AS a (region_id)
      CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
+     WHERE f.unit = 'month'
      GROUP BY f.tenant_id, a.region_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)
 ), c AS (
     SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
@@ -160,11 +178,15 @@ $q$),
 WITH per_period AS (
     SELECT f.tenant_id, f.product_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
            count(DISTINCT f.partner_id) AS partners,
-           @extschema@.channel_kpis(f.kind, f.order_id, f.product_id, f.quantity, f.amount, f.cost, f.promised_on,
-                                    f.delivered_on) AS k
+           -- a product's orders are the orders with lines of it: its own rows count them
+           @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.kind = 'order'), -sum(f.amount) FILTER (WHERE f.kind = 'return'),
+                               -sum(f.amount) FILTER (WHERE f.kind = 'credit_note'), sum(f.costed_amount), sum(f.cost),
+                               sum(f.costed_lines)::bigint, sum(f.quantity), sum(f.lines)::bigint, sum(f.orders)::bigint,
+                               0, 0, sum(f.promised_deliveries)::bigint, sum(f.on_time_deliveries)::bigint,
+                               count(DISTINCT f.product_id) FILTER (WHERE f.kind = 'order' AND f.lines > 0)) AS k
       FROM %1$s f
      CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
-     WHERE f.kind <> 'payment'
+     WHERE f.unit = 'month' AND f.kind <> 'payment' AND f.product_id <> 0
      GROUP BY f.tenant_id, f.product_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)
 ), c AS (
     SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
@@ -280,9 +302,9 @@ $q$);
 SELECT @extschema@.create_report_view('@extschema@.v_partner_performance',
     pg_catalog.format(query, '@extschema@.partner_performance_all'))
   FROM @extschema@.report_query WHERE report = 'partner';
-SELECT @extschema@.create_report_view('@extschema@.v_region_performance', pg_catalog.format(query, '@extschema@.channel_fact'))
+SELECT @extschema@.create_report_view('@extschema@.v_region_performance', pg_catalog.format(query, '@extschema@.channel_rollup'))
   FROM @extschema@.report_query WHERE report = 'region';
-SELECT @extschema@.create_report_view('@extschema@.v_product_performance', pg_catalog.format(query, '@extschema@.channel_fact'))
+SELECT @extschema@.create_report_view('@extschema@.v_product_performance', pg_catalog.format(query, '@extschema@.channel_rollup'))
   FROM @extschema@.report_query WHERE report = 'product';
 SELECT @extschema@.create_report_view('@extschema@.v_rebate_efficiency',
     pg_catalog.format(query, '@extschema@.partner_performance_all'))
@@ -294,10 +316,10 @@ SELECT @extschema@.create_report_view('@extschema@.v_leaderboard', pg_catalog.fo
 SELECT @extschema@.create_report_view('@extschema@.partner_performance_snapshot',
     'SELECT * FROM @extschema@.partner_performance_all', 'materialized');
 SELECT @extschema@.create_report_view('@extschema@.region_performance_snapshot',
-    pg_catalog.format(query, '@extschema@.channel_fact_all'), 'materialized')
+    pg_catalog.format(query, '@extschema@.channel_rollup_all'), 'materialized')
   FROM @extschema@.report_query WHERE report = 'region';
 SELECT @extschema@.create_report_view('@extschema@.product_performance_snapshot',
-    pg_catalog.format(query, '@extschema@.channel_fact_all'), 'materialized')
+    pg_catalog.format(query, '@extschema@.channel_rollup_all'), 'materialized')
   FROM @extschema@.report_query WHERE report = 'product';
 CREATE UNIQUE INDEX partner_performance_snapshot_key
     ON @extschema@.partner_performance_snapshot (tenant_id, partner_id, grain, period, currency);
@@ -506,7 +528,15 @@ BEGIN
         'cost', '成本 Cost of the goods on the line, signed like quantity; NULL where the line has no cost or the user may not see costs',
         'promised_on', '承诺交期 The day delivery was promised by (rebate.sales_order.promised_on)',
         'delivered_on', '交付日期 The day the goods were delivered (rebate.sales_order.delivered_on)',
-        'kpis', '渠道指标 All channel KPIs of the row (rebate.kpis, from rebate.channel_kpis)');
+        'kpis', '渠道指标 All channel KPIs of the row (rebate.kpis, from rebate.channel_kpis)')
+        || pg_catalog.jsonb_build_object(
+        -- the rollup fact views (channel_rollup and channel_rollup_all)
+        'unit', '汇总粒度 day: the row sums one day; month: the month starting at day',
+        'lines', '行数 Order, return and credit-note lines, or payments, summed into the row',
+        'costed_amount', '有成本金额 Amount of the lines with a cost, and of credit notes: gross margin = costed_amount - cost',
+        'costed_lines', '有成本行数 Lines with a cost, and credit-note lines',
+        'promised_deliveries', '承诺交付订单数 Orders with a promised date that were delivered',
+        'on_time_deliveries', '准时交付订单数 Of those, orders delivered on or before the promised date');
     FOR col IN
         SELECT a.attrelid::regclass AS view, a.attname
           FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid

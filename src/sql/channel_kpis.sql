@@ -203,3 +203,58 @@ COMMENT ON COLUMN @extschema@.channel_fact.quantity IS 'Quantity; negative for r
 COMMENT ON COLUMN @extschema@.channel_fact.amount IS 'Line amount (negative for returns and credit notes) or payment amount';
 COMMENT ON COLUMN @extschema@.channel_fact.cost IS 'Cost of the goods on the line, signed like quantity; NULL where the line has no cost or the user may not see costs';
 GRANT SELECT ON @extschema@.channel_fact TO rebate_admin, rebate_manager, rebate_partner;
+
+-- The same KPIs from sums already made: the rollups' (reports, scoring).
+CREATE FUNCTION @extschema@.kpis_of(gross_sales numeric, returns numeric, credit_notes numeric, costed_amount numeric,
+                                    cost numeric, costed_lines bigint, quantity numeric, lines bigint, orders bigint,
+                                    collected numeric, payments bigint, promised_deliveries bigint,
+                                    on_time_deliveries bigint, products bigint)
+    RETURNS @extschema@.kpis
+    AS 'MODULE_PATHNAME', 'kpis_of' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.kpis_of(numeric, numeric, numeric, numeric, numeric, bigint, numeric, bigint, bigint,
+                                        numeric, bigint, bigint, bigint, bigint) IS
+    'rebate.kpis from sums (gross sales, returns and credit notes positive, the amount and cost of lines with a cost, their count, net quantity, lines, distinct orders, collected, payments, promised and on-time deliveries, distinct products), with the rates of rebate.channel_kpis; NULL sums count as 0';
+
+-- The rollups as channel facts: the rows of rebate.sales_rollup that hold what
+-- rebate.channel_fact_all holds (orders on their date, returns and credit
+-- notes on their own date, payments in the partner's home region), summed
+-- over writer slots, by day and by month.  Internal (the extension owner's):
+-- the reports and rebate.period_kpis read it and show each user its part.
+CREATE VIEW @extschema@.channel_rollup_all AS
+SELECT r.tenant_id, r.partner_id, r.unit, r.period_start AS day, r.currency, r.kind, r.product_id,
+       CASE WHEN r.kind = 'payment' THEN pa.home_region_id ELSE r.region_id END AS region_id,
+       sum(r.quantity) AS quantity, sum(r.amount) AS amount, sum(r.cost) AS cost, sum(r.lines)::bigint AS lines,
+       sum(r.costed_amount) AS costed_amount, sum(r.costed_lines)::bigint AS costed_lines,
+       sum(r.orders)::bigint AS orders, sum(r.promised_deliveries)::bigint AS promised_deliveries,
+       sum(r.on_time_deliveries)::bigint AS on_time_deliveries
+  FROM @extschema@.sales_rollup r
+  JOIN @extschema@.partner pa ON pa.id = r.partner_id AND pa.tenant_id = r.tenant_id
+ WHERE NOT r.of_sub_partners
+   AND ((r.date_basis = 'order' AND r.kind = 'order') OR r.date_basis = 'document' OR r.kind = 'payment')
+ GROUP BY r.tenant_id, r.partner_id, r.unit, r.period_start, r.currency, r.kind, r.product_id, r.region_id,
+          pa.home_region_id
+ -- keys whose writer slots cancel out hold nothing
+HAVING sum(r.lines) <> 0 OR sum(r.orders) <> 0;
+REVOKE ALL ON @extschema@.channel_rollup_all FROM PUBLIC;
+COMMENT ON VIEW @extschema@.channel_rollup_all IS
+    'Internal (the extension owner''s): the rollups as channel facts, per partner, day or month, currency, kind, product (0: the distinct-order counts of whole orders) and region, for every tenant';
+
+-- What each user may see of it, as rebate.channel_fact shows the documents:
+-- group admins all, managers their tenant, partner users their partner
+-- subtree; costs only to roles that may read them (for the others only credit
+-- notes carry margin, as in channel_fact).
+CREATE VIEW @extschema@.channel_rollup WITH (security_barrier) AS
+SELECT f.tenant_id, f.partner_id, f.unit, f.day, f.currency, f.kind, f.product_id, f.region_id, f.quantity, f.amount,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN f.cost ELSE 0 END AS cost, f.lines,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN f.costed_amount
+            WHEN f.kind = 'credit_note' THEN f.amount ELSE 0 END AS costed_amount,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN f.costed_lines
+            WHEN f.kind = 'credit_note' THEN f.lines ELSE 0 END AS costed_lines,
+       f.orders, f.promised_deliveries, f.on_time_deliveries
+  FROM @extschema@.channel_rollup_all f
+ WHERE (SELECT @extschema@.is_group_admin())
+    OR (f.tenant_id = (SELECT @extschema@.current_tenant_id())
+        AND ((SELECT @extschema@.is_tenant_manager()) OR f.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[])));
+COMMENT ON VIEW @extschema@.channel_rollup IS
+    'rebate.channel_fact summed (the rollups): per partner, day or month, currency, kind, product and region, as far as the user may see; rebate.kpis_of makes rebate.kpis of its sums (a report over months reads far fewer rows than over the documents)';
+GRANT SELECT ON @extschema@.channel_rollup TO rebate_admin, rebate_manager, rebate_partner;

@@ -71,7 +71,7 @@ CREATE TABLE @extschema@.sales_rollup (
     tenant_id       bigint NOT NULL,
     partner_id      bigint NOT NULL,
     of_sub_partners boolean NOT NULL,
-    date_basis      text NOT NULL CHECK (date_basis IN ('order', 'delivery', 'payment')),
+    date_basis      text NOT NULL CHECK (date_basis IN ('order', 'delivery', 'payment', 'document')),
     unit            text NOT NULL CHECK (unit IN ('day', 'month')),
     period_start    date NOT NULL,
     currency        text NOT NULL,
@@ -83,6 +83,11 @@ CREATE TABLE @extschema@.sales_rollup (
     amount          numeric NOT NULL,
     cost            numeric NOT NULL,
     lines           bigint NOT NULL,
+    costed_amount   numeric NOT NULL DEFAULT 0,
+    costed_lines    bigint NOT NULL DEFAULT 0,
+    orders          bigint NOT NULL DEFAULT 0,
+    promised_deliveries bigint NOT NULL DEFAULT 0,
+    on_time_deliveries  bigint NOT NULL DEFAULT 0,
     -- a partner's rows of a basis and currency by day or month: what one partner's progress reads
     PRIMARY KEY (tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind,
                  product_id, region_id, writer_slot)
@@ -96,11 +101,11 @@ COMMENT ON COLUMN @extschema@.sales_rollup.partner_id IS
 COMMENT ON COLUMN @extschema@.sales_rollup.of_sub_partners IS
     'false: the partner''s own documents; true: its direct sub-partners'' summed (product_id and region_id 0)';
 COMMENT ON COLUMN @extschema@.sales_rollup.date_basis IS
-    'The day a line is counted on: order (the order date), delivery (delivered_on), payment (the day the order was paid in full); a return or credit note that refers to an order counts on that order''s day, one that does not on its own date; payments by the day received (date_basis payment)';
+    'The day a line is counted on: order (the order date), delivery (delivered_on), payment (the day the order was paid in full); a return or credit note that refers to an order counts on that order''s day (and only while that order counts), one that does not on its own date; payments by the day received (date_basis payment). document: returns and credit notes on their own date whatever their original, as channel KPIs count them (rebate.channel_fact; orders are on their own date under order), own rows only';
 COMMENT ON COLUMN @extschema@.sales_rollup.unit IS 'day: the row sums one day; month: the whole month starting at period_start';
 COMMENT ON COLUMN @extschema@.sales_rollup.period_start IS 'The day, or the first day of the month';
 COMMENT ON COLUMN @extschema@.sales_rollup.kind IS 'order, return or credit_note (lines), or payment';
-COMMENT ON COLUMN @extschema@.sales_rollup.product_id IS 'The product of the lines; 0 for payments and sub-partner rows';
+COMMENT ON COLUMN @extschema@.sales_rollup.product_id IS 'The product of the lines; 0 for payments, sub-partner rows and the per-order counts (orders)';
 COMMENT ON COLUMN @extschema@.sales_rollup.region_id IS 'The ship-to region of the lines; 0 for payments and sub-partner rows';
 COMMENT ON COLUMN @extschema@.sales_rollup.writer_slot IS
     'The backend that added to the row (0: folded by rebate.compact_rollups or written by rebate.rebuild_rollups): concurrent writers never share a row';
@@ -108,6 +113,13 @@ COMMENT ON COLUMN @extschema@.sales_rollup.quantity IS 'Quantity: negative for r
 COMMENT ON COLUMN @extschema@.sales_rollup.amount IS 'Line amount (negative for returns and credit notes), or payment amount';
 COMMENT ON COLUMN @extschema@.sales_rollup.cost IS 'Cost of the goods (quantity x unit cost at the time, signed like quantity; a line without a cost adds 0)';
 COMMENT ON COLUMN @extschema@.sales_rollup.lines IS 'Order, return and credit-note lines, or payments, summed into the row';
+COMMENT ON COLUMN @extschema@.sales_rollup.costed_amount IS
+    'Amount of the lines with a cost, and of credit notes: the base of gross margin (gross margin = costed_amount - cost)';
+COMMENT ON COLUMN @extschema@.sales_rollup.costed_lines IS 'Lines with a cost, and credit-note lines: without any, no margin';
+COMMENT ON COLUMN @extschema@.sales_rollup.orders IS
+    'Distinct counted orders (kind order) with lines in the row: per product in product rows, per order in the rows of product 0 (date basis order, own rows only; the other measures of product 0 rows are 0)';
+COMMENT ON COLUMN @extschema@.sales_rollup.promised_deliveries IS 'Of those orders, the ones with a promised date that were delivered';
+COMMENT ON COLUMN @extschema@.sales_rollup.on_time_deliveries IS 'Of those, the ones delivered on or before the promised date';
 
 -- What one order line adds to the rollups, given its document, the order it
 -- refers to (a return's or credit note's original: NULLs for none), the day
@@ -124,17 +136,25 @@ CREATE FUNCTION @extschema@.line_rollup_cells(
     unit_cost numeric, sign integer)
     RETURNS TABLE (partner_id bigint, of_sub_partners boolean, date_basis text, unit text, period_start date,
                    currency text, kind text, product_id bigint, region_id bigint, quantity numeric, amount numeric,
-                   cost numeric, lines integer)
+                   cost numeric, lines integer, costed_amount numeric, costed_lines integer, orders integer,
+                   promised_deliveries integer, on_time_deliveries integer)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT w.partner_id, w.of_sub_partners, b.date_basis, u.unit, u.period_start, line_rollup_cells.currency,
            line_rollup_cells.kind, w.product_id, w.region_id,
            line_rollup_cells.sign * d.goods * line_rollup_cells.quantity,
-           line_rollup_cells.sign * CASE WHEN line_rollup_cells.kind OPERATOR(pg_catalog.=) 'order'
-                                         THEN line_rollup_cells.amount ELSE -line_rollup_cells.amount END,
+           line_rollup_cells.sign * d.signed_amount,
            line_rollup_cells.sign * d.goods * line_rollup_cells.quantity * coalesce(line_rollup_cells.unit_cost, 0),
-           line_rollup_cells.sign
+           line_rollup_cells.sign,
+           CASE WHEN d.costed THEN line_rollup_cells.sign * d.signed_amount ELSE 0 END,
+           CASE WHEN d.costed THEN line_rollup_cells.sign ELSE 0 END,
+           0, 0, 0
       FROM (SELECT CASE line_rollup_cells.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END AS goods,
+                   CASE WHEN line_rollup_cells.kind OPERATOR(pg_catalog.=) 'order'
+                        THEN line_rollup_cells.amount ELSE -line_rollup_cells.amount END AS signed_amount,
+                   -- gross margin counts lines with a cost, and credit notes (a price reduction: all margin)
+                   line_rollup_cells.unit_cost IS NOT NULL OR line_rollup_cells.kind OPERATOR(pg_catalog.=) 'credit_note'
+                       AS costed,
                    -- a return or credit note without an original counts on its own date
                    line_rollup_cells.kind OPERATOR(pg_catalog.<>) 'order' AND line_rollup_cells.original_id IS NULL
                        AS own_date) d
@@ -144,7 +164,9 @@ AS $$
             ('delivery', CASE WHEN d.own_date THEN line_rollup_cells.order_date
                               WHEN line_rollup_cells.original_id IS NOT NULL THEN line_rollup_cells.original_delivered_on
                               ELSE line_rollup_cells.delivered_on END),
-            ('payment', CASE WHEN d.own_date THEN line_rollup_cells.order_date ELSE line_rollup_cells.paid_on END)
+            ('payment', CASE WHEN d.own_date THEN line_rollup_cells.order_date ELSE line_rollup_cells.paid_on END),
+            -- channel KPIs: returns and credit notes on their own date (orders are there under 'order')
+            ('document', CASE WHEN line_rollup_cells.kind OPERATOR(pg_catalog.<>) 'order' THEN line_rollup_cells.order_date END)
         ) AS b (date_basis, day)
      CROSS JOIN LATERAL (VALUES ('day', b.day),
                                 ('month', pg_catalog.date_trunc('month', b.day::pg_catalog.timestamp)::pg_catalog.date)
@@ -153,8 +175,9 @@ AS $$
                                 (line_rollup_cells.parent_id, true, 0::pg_catalog.int8, 0::pg_catalog.int8)
         ) AS w (partner_id, of_sub_partners, product_id, region_id)
      WHERE @extschema@.order_counts(line_rollup_cells.status)
-       AND (line_rollup_cells.original_id IS NULL OR @extschema@.order_counts(line_rollup_cells.original_status))
        AND b.day IS NOT NULL AND w.partner_id IS NOT NULL
+       AND CASE WHEN b.date_basis OPERATOR(pg_catalog.=) 'document' THEN NOT w.of_sub_partners
+                ELSE line_rollup_cells.original_id IS NULL OR @extschema@.order_counts(line_rollup_cells.original_status) END
 $$;
 COMMENT ON FUNCTION @extschema@.line_rollup_cells(bigint, bigint, text, text, date, date, text, bigint, bigint, text,
                                                   date, date, date, bigint, numeric, numeric, numeric, integer) IS
@@ -166,12 +189,14 @@ CREATE FUNCTION @extschema@.payment_rollup_cells(partner_id bigint, parent_id bi
                                                  amount numeric, sign integer)
     RETURNS TABLE (partner_id bigint, of_sub_partners boolean, date_basis text, unit text, period_start date,
                    currency text, kind text, product_id bigint, region_id bigint, quantity numeric, amount numeric,
-                   cost numeric, lines integer)
+                   cost numeric, lines integer, costed_amount numeric, costed_lines integer, orders integer,
+                   promised_deliveries integer, on_time_deliveries integer)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT w.partner_id, w.of_sub_partners, 'payment', u.unit, u.period_start, payment_rollup_cells.currency,
            'payment', 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.numeric,
-           payment_rollup_cells.sign * payment_rollup_cells.amount, 0::pg_catalog.numeric, payment_rollup_cells.sign
+           payment_rollup_cells.sign * payment_rollup_cells.amount, 0::pg_catalog.numeric, payment_rollup_cells.sign,
+           0::pg_catalog.numeric, 0, 0, 0, 0
       FROM (VALUES ('day', payment_rollup_cells.received_on),
                    ('month', pg_catalog.date_trunc('month', payment_rollup_cells.received_on::pg_catalog.timestamp)::pg_catalog.date)
         ) AS u (unit, period_start)
@@ -181,6 +206,36 @@ AS $$
 $$;
 COMMENT ON FUNCTION @extschema@.payment_rollup_cells(bigint, bigint, date, text, numeric, integer) IS
     'Internal, inlined into the rollup triggers: the rollup rows one payment adds (sign 1) or takes out (sign -1)';
+
+-- What one counted order contributes to the distinct counts, once for each
+-- product it has lines of and once for product 0 (the order as a whole):
+-- one order, and whether it was delivered by the day promised, in a day and
+-- a month row of the partner on the order date.  Counts are not additive over
+-- lines: the triggers take the counts of an order's whole set of lines, as
+-- it was and as it is, and add the difference.
+CREATE FUNCTION @extschema@.order_rollup_cells(partner_id bigint, status text, kind text, order_date date,
+                                               promised_on date, delivered_on date, currency text, region_id bigint,
+                                               product_id bigint, sign integer)
+    RETURNS TABLE (partner_id bigint, of_sub_partners boolean, date_basis text, unit text, period_start date,
+                   currency text, kind text, product_id bigint, region_id bigint, quantity numeric, amount numeric,
+                   cost numeric, lines integer, costed_amount numeric, costed_lines integer, orders integer,
+                   promised_deliveries integer, on_time_deliveries integer)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT order_rollup_cells.partner_id, false, 'order', u.unit, u.period_start, order_rollup_cells.currency, 'order',
+           order_rollup_cells.product_id, order_rollup_cells.region_id, 0::pg_catalog.numeric, 0::pg_catalog.numeric,
+           0::pg_catalog.numeric, 0, 0::pg_catalog.numeric, 0, order_rollup_cells.sign,
+           CASE WHEN order_rollup_cells.promised_on IS NOT NULL AND order_rollup_cells.delivered_on IS NOT NULL
+                THEN order_rollup_cells.sign ELSE 0 END,
+           CASE WHEN order_rollup_cells.delivered_on OPERATOR(pg_catalog.<=) order_rollup_cells.promised_on
+                THEN order_rollup_cells.sign ELSE 0 END
+      FROM (VALUES ('day', order_rollup_cells.order_date),
+                   ('month', pg_catalog.date_trunc('month', order_rollup_cells.order_date::pg_catalog.timestamp)::pg_catalog.date)
+        ) AS u (unit, period_start)
+     WHERE order_rollup_cells.kind OPERATOR(pg_catalog.=) 'order' AND @extschema@.order_counts(order_rollup_cells.status)
+$$;
+COMMENT ON FUNCTION @extschema@.order_rollup_cells(bigint, text, text, date, date, date, text, bigint, bigint, integer) IS
+    'Internal, inlined into the rollup triggers: the distinct-order counts one counted order adds (sign 1) or takes out (sign -1) for one of its products (0: the order as a whole)';
 
 -- The triggers (src/rollups.c).  Statement-level with transition tables, so
 -- that a statement of 10,000 lines adds to the rollups in one grouped write,
@@ -336,19 +391,27 @@ BEGIN
         )
         INSERT INTO @extschema@.sales_rollup AS r
               (tenant_id, partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind, product_id,
-               region_id, writer_slot, quantity, amount, cost, lines)
+               region_id, writer_slot, quantity, amount, cost, lines, costed_amount, costed_lines, orders,
+               promised_deliveries, on_time_deliveries)
         SELECT m.tenant_id, m.partner_id, m.of_sub_partners, m.date_basis, m.unit, m.period_start, m.currency, m.kind,
-               m.product_id, m.region_id, 0, sum(m.quantity), sum(m.amount), sum(m.cost), sum(m.lines)
+               m.product_id, m.region_id, 0, sum(m.quantity), sum(m.amount), sum(m.cost), sum(m.lines),
+               sum(m.costed_amount), sum(m.costed_lines), sum(m.orders), sum(m.promised_deliveries),
+               sum(m.on_time_deliveries)
           FROM moved m
          GROUP BY m.tenant_id, m.partner_id, m.of_sub_partners, m.date_basis, m.unit, m.period_start, m.currency,
                   m.kind, m.product_id, m.region_id
         ON CONFLICT (tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind,
                      product_id, region_id, writer_slot)
         DO UPDATE SET quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount,
-                      cost = r.cost + excluded.cost, lines = r.lines + excluded.lines;
+                      cost = r.cost + excluded.cost, lines = r.lines + excluded.lines,
+                      costed_amount = r.costed_amount + excluded.costed_amount,
+                      costed_lines = r.costed_lines + excluded.costed_lines, orders = r.orders + excluded.orders,
+                      promised_deliveries = r.promised_deliveries + excluded.promised_deliveries,
+                      on_time_deliveries = r.on_time_deliveries + excluded.on_time_deliveries;
         DELETE FROM @extschema@.sales_rollup r
          WHERE r.tenant_id = t AND r.writer_slot = 0
-           AND r.lines = 0 AND r.quantity = 0 AND r.amount = 0 AND r.cost = 0;
+           AND r.lines = 0 AND r.quantity = 0 AND r.amount = 0 AND r.cost = 0 AND r.costed_amount = 0
+           AND r.costed_lines = 0 AND r.orders = 0 AND r.promised_deliveries = 0 AND r.on_time_deliveries = 0;
         rows_after := (SELECT count(*) FROM @extschema@.sales_rollup r WHERE r.tenant_id = t);
         RETURN NEXT;
     END LOOP;
@@ -371,7 +434,7 @@ GRANT SELECT ON @extschema@.order_paid TO rebate_admin, rebate_manager, rebate_p
 GRANT SELECT ON @extschema@.sales_rollup TO rebate_admin, rebate_manager;
 -- partner users do not see costs (as on order_line)
 GRANT SELECT (tenant_id, partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind, product_id,
-              region_id, writer_slot, quantity, amount, lines)
+              region_id, writer_slot, quantity, amount, lines, orders, promised_deliveries, on_time_deliveries)
    ON @extschema@.sales_rollup TO rebate_partner;
 GRANT EXECUTE ON FUNCTION @extschema@.rebuild_rollups(bigint), @extschema@.compact_rollups(bigint)
    TO rebate_admin, rebate_manager;

@@ -193,32 +193,56 @@ COMMENT ON FUNCTION @extschema@.ranking_region(bigint[]) IS
     'The region a partner is ranked in (rank_in_region), from its home region''s path: the second level of the region tree (the 大区), or the home region at the top';
 
 -- Every partner's KPIs for a period, with last year's net sales (growth) and
--- its targets (achievement), in one pass over rebate.channel_fact.
+-- its targets (achievement), in one pass over the rollups (rebate.channel_rollup:
+-- month rows for the whole months, day rows for the rest).
 CREATE FUNCTION @extschema@.period_kpis(tenant_id bigint, period daterange)
     RETURNS TABLE (partner_id bigint, kpis @extschema@.kpis, growth numeric, achievement numeric, sales_target numeric,
                    collected_target numeric, quantity_target numeric)
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH facts AS (
-        SELECT f.partner_id, f.kind, f.day, f.order_id, f.product_id, f.quantity, f.amount, f.cost, f.promised_on,
-               f.delivered_on, NULL::text AS metric, NULL::numeric AS target
-          FROM @extschema@.channel_fact f
-         WHERE f.tenant_id = period_kpis.tenant_id
-           AND ((f.day >= lower(period_kpis.period) AND f.day < upper(period_kpis.period))
-                OR (f.kind <> 'payment' AND f.day >= (lower(period_kpis.period) - '1 year'::interval)::date
-                    AND f.day < (upper(period_kpis.period) - '1 year'::interval)::date))
+    WITH spans AS (
+        SELECT sp.unit, sp.from_day, sp.to_day, true AS is_current
+          FROM unnest(@extschema@.rollup_spans(lower(period_kpis.period), upper(period_kpis.period))) sp
         UNION ALL
-        SELECT t.partner_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.metric, t.value
+        SELECT sp.unit, sp.from_day, sp.to_day, false
+          FROM unnest(@extschema@.rollup_spans((lower(period_kpis.period) - '1 year'::interval)::date,
+                                               (upper(period_kpis.period) - '1 year'::interval)::date)) sp
+    ), facts AS (
+        SELECT f.partner_id, s.is_current, f.kind, f.product_id, f.quantity, f.amount, f.cost, f.lines, f.costed_amount,
+               f.costed_lines, f.orders, f.promised_deliveries, f.on_time_deliveries, NULL::text AS metric,
+               NULL::numeric AS target
+          FROM @extschema@.channel_rollup f
+          JOIN spans s ON s.unit = f.unit AND f.day >= s.from_day AND f.day < s.to_day
+         WHERE f.tenant_id = period_kpis.tenant_id
+           -- (the days of both periods, so that the condition reaches the scan)
+           AND f.day >= (lower(period_kpis.period) - '1 year'::interval)::date AND f.day < upper(period_kpis.period)
+           AND (s.is_current OR f.kind <> 'payment')
+        UNION ALL
+        SELECT t.partner_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.metric, t.value
           FROM @extschema@.target t
          WHERE t.tenant_id = period_kpis.tenant_id AND t.partner_id IS NOT NULL
            AND lower(t.period) >= lower(period_kpis.period) AND upper(t.period) <= upper(period_kpis.period)
     )
     SELECT f.partner_id,
-           @extschema@.channel_kpis(f.kind, f.order_id, f.product_id, f.quantity, f.amount, f.cost, f.promised_on,
-                                    f.delivered_on) FILTER (WHERE f.day >= lower(period_kpis.period)),
-           @extschema@.growth(f.amount, f.day >= lower(period_kpis.period)) FILTER (WHERE f.kind <> 'payment'),
-           @extschema@.achievement(CASE WHEN f.kind <> 'payment' AND f.day >= lower(period_kpis.period) THEN f.amount END,
+           CASE WHEN bool_or(f.is_current) THEN
+               @extschema@.kpis_of(
+                   sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'order'),
+                   -sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'return'),
+                   -sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'credit_note'),
+                   sum(f.costed_amount) FILTER (WHERE f.is_current), sum(f.cost) FILTER (WHERE f.is_current),
+                   (sum(f.costed_lines) FILTER (WHERE f.is_current))::bigint, sum(f.quantity) FILTER (WHERE f.is_current),
+                   (sum(f.lines) FILTER (WHERE f.is_current AND f.kind <> 'payment'))::bigint,
+                   (sum(f.orders) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
+                   sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'payment'),
+                   (sum(f.lines) FILTER (WHERE f.is_current AND f.kind = 'payment'))::bigint,
+                   (sum(f.promised_deliveries) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
+                   (sum(f.on_time_deliveries) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
+                   count(DISTINCT f.product_id) FILTER (WHERE f.is_current AND f.kind = 'order' AND f.product_id <> 0
+                                                          AND f.lines > 0))
+           END,
+           @extschema@.growth(f.amount, f.is_current) FILTER (WHERE f.kind <> 'payment'),
+           @extschema@.achievement(CASE WHEN f.kind <> 'payment' AND f.is_current THEN f.amount END,
                                    CASE WHEN f.metric = 'net_sales' THEN f.target END),
            sum(f.target) FILTER (WHERE f.metric = 'net_sales'),
            sum(f.target) FILTER (WHERE f.metric = 'collected'),

@@ -365,7 +365,10 @@ CREATE FUNCTION @extschema@.verify_rollups(tenant_id bigint, period daterange DE
     RETURNS TABLE (partner_id bigint, of_sub_partners boolean, date_basis text, unit text, period_start date,
                    currency text, kind text, product_id bigint, region_id bigint,
                    kept_quantity numeric, kept_amount numeric, kept_cost numeric, kept_lines numeric,
-                   quantity numeric, amount numeric, cost numeric, lines numeric)
+                   kept_costed_amount numeric, kept_costed_lines numeric, kept_orders numeric,
+                   kept_promised_deliveries numeric, kept_on_time_deliveries numeric,
+                   quantity numeric, amount numeric, cost numeric, lines numeric, costed_amount numeric,
+                   costed_lines numeric, orders numeric, promised_deliveries numeric, on_time_deliveries numeric)
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     SET jit = off
@@ -393,43 +396,49 @@ AS $$
                >= (SELECT t.amount FROM totals t WHERE t.order_id = a.order_id)
          GROUP BY a.order_id
     ), documents AS (
-        -- counted documents; a return or credit note is dated by the sale it refers to
-        SELECT o.id, o.partner_id, pa.parent_id, o.kind, o.currency, o.ship_to_region_id,
-               s.id AS sale_id, s.order_date, s.delivered_on, o.original_order_id
+        -- counted documents; a return or credit note is dated by the sale it refers to (bases order, delivery,
+        -- payment: only while that sale counts) or by its own date (basis document, channel KPIs)
+        SELECT o.id, o.partner_id, pa.parent_id, o.kind, o.currency, o.ship_to_region_id, o.order_date AS own_date,
+               s.id AS sale_id, s.order_date, s.delivered_on, o.original_order_id,
+               s.status = ANY (@extschema@.order_statuses('counted')) AS sale_counts
           FROM @extschema@.sales_order o
           JOIN @extschema@.partner pa ON pa.id = o.partner_id
           JOIN @extschema@.sales_order s ON s.id = coalesce(o.original_order_id, o.id)
          WHERE o.tenant_id = verify_rollups.tenant_id
            AND o.status = ANY (@extschema@.order_statuses('counted'))
-           AND s.status = ANY (@extschema@.order_statuses('counted'))
     ), dated AS (
         SELECT d.*, b.date_basis,
-               CASE WHEN d.kind <> 'order' AND d.original_order_id IS NULL THEN d.order_date
+               CASE WHEN b.date_basis = 'document' THEN CASE WHEN d.kind <> 'order' THEN d.own_date END
+                    WHEN d.kind <> 'order' AND d.original_order_id IS NULL THEN d.order_date
                     WHEN b.date_basis = 'order' THEN d.order_date
                     WHEN b.date_basis = 'delivery' THEN d.delivered_on
                     ELSE (SELECT f.day FROM paid_in_full f WHERE f.order_id = d.sale_id) END AS day
-          FROM documents d, unnest(ARRAY['order', 'delivery', 'payment']) AS b (date_basis)
+          FROM documents d, unnest(ARRAY['order', 'delivery', 'payment', 'document']) AS b (date_basis)
+         WHERE d.sale_counts OR b.date_basis = 'document'
     ), facts AS (
-        SELECT d.partner_id, d.parent_id, d.date_basis, d.day, d.currency, d.kind, ol.product_id,
-               d.ship_to_region_id AS region_id,
+        SELECT d.partner_id, CASE WHEN d.date_basis <> 'document' THEN d.parent_id END AS parent_id, d.date_basis,
+               d.day, d.currency, d.kind, ol.product_id, d.ship_to_region_id AS region_id,
                ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END AS quantity,
                ol.amount * CASE d.kind WHEN 'order' THEN 1 ELSE -1 END AS amount,
                ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END
-                   * coalesce(ol.unit_cost, 0) AS cost
+                   * coalesce(ol.unit_cost, 0) AS cost,
+               ol.unit_cost IS NOT NULL OR d.kind = 'credit_note' AS costed
           FROM dated d JOIN @extschema@.order_line ol ON ol.order_id = d.id
          CROSS JOIN days
          WHERE d.day IS NOT NULL
            AND (verify_rollups.period IS NULL OR (d.day >= days.from_day AND d.day < days.to_day))
         UNION ALL
-        SELECT p.partner_id, pa.parent_id, 'payment', p.received_on, p.currency, 'payment', 0, 0, 0, p.amount, 0
+        SELECT p.partner_id, pa.parent_id, 'payment', p.received_on, p.currency, 'payment', 0, 0, 0, p.amount, 0, false
           FROM @extschema@.payment p JOIN @extschema@.partner pa ON pa.id = p.partner_id
          CROSS JOIN days
          WHERE p.tenant_id = verify_rollups.tenant_id
            AND (verify_rollups.period IS NULL OR (p.received_on >= days.from_day AND p.received_on < days.to_day))
-    ), recomputed AS (
+    ), summed AS (
         SELECT k.partner_id, k.of_sub_partners, f.date_basis, k.unit, k.period_start, f.currency, f.kind,
                k.product_id, k.region_id,
-               sum(f.quantity) AS quantity, sum(f.amount) AS amount, sum(f.cost) AS cost, count(*)::numeric AS lines
+               sum(f.quantity) AS quantity, sum(f.amount) AS amount, sum(f.cost) AS cost, count(*)::numeric AS lines,
+               coalesce(sum(f.amount) FILTER (WHERE f.costed), 0) AS costed_amount,
+               count(*) FILTER (WHERE f.costed)::numeric AS costed_lines
           FROM facts f
          CROSS JOIN LATERAL (
             SELECT f.partner_id, false, u.unit, u.start, f.product_id, f.region_id
@@ -440,10 +449,45 @@ AS $$
              WHERE f.parent_id IS NOT NULL) k (partner_id, of_sub_partners, unit, period_start, product_id, region_id)
          WHERE verify_rollups.period IS NULL OR verify_rollups.period @> k.period_start
          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    ), counted_orders AS (
+        -- distinct counted orders with lines, per product and in all (product 0), on the order date
+        SELECT o.partner_id, u.unit, u.start AS period_start, o.currency, p.product_id, o.ship_to_region_id AS region_id,
+               count(DISTINCT o.id)::numeric AS orders,
+               count(DISTINCT o.id) FILTER (WHERE o.promised_on IS NOT NULL AND o.delivered_on IS NOT NULL)::numeric
+                   AS promised_deliveries,
+               count(DISTINCT o.id) FILTER (WHERE o.delivered_on <= o.promised_on)::numeric AS on_time_deliveries
+          FROM @extschema@.sales_order o
+          JOIN @extschema@.order_line ol ON ol.order_id = o.id
+         CROSS JOIN LATERAL (VALUES (ol.product_id), (0)) p (product_id)
+         CROSS JOIN LATERAL (VALUES ('day', o.order_date),
+                                    ('month', make_date(extract(year FROM o.order_date)::integer,
+                                                        extract(month FROM o.order_date)::integer, 1))) u (unit, start)
+         WHERE o.tenant_id = verify_rollups.tenant_id AND o.kind = 'order'
+           AND o.status = ANY (@extschema@.order_statuses('counted'))
+           AND (verify_rollups.period IS NULL OR verify_rollups.period @> u.start)
+         GROUP BY 1, 2, 3, 4, 5, 6
+    ), recomputed AS (
+        SELECT coalesce(s.partner_id, c.partner_id) AS partner_id, coalesce(s.of_sub_partners, false) AS of_sub_partners,
+               coalesce(s.date_basis, 'order') AS date_basis, coalesce(s.unit, c.unit) AS unit,
+               coalesce(s.period_start, c.period_start) AS period_start, coalesce(s.currency, c.currency) AS currency,
+               coalesce(s.kind, 'order') AS kind, coalesce(s.product_id, c.product_id) AS product_id,
+               coalesce(s.region_id, c.region_id) AS region_id,
+               coalesce(s.quantity, 0) AS quantity, coalesce(s.amount, 0) AS amount, coalesce(s.cost, 0) AS cost,
+               coalesce(s.lines, 0) AS lines, coalesce(s.costed_amount, 0) AS costed_amount,
+               coalesce(s.costed_lines, 0) AS costed_lines, coalesce(c.orders, 0) AS orders,
+               coalesce(c.promised_deliveries, 0) AS promised_deliveries,
+               coalesce(c.on_time_deliveries, 0) AS on_time_deliveries
+          FROM summed s
+          FULL JOIN counted_orders c
+            ON (c.partner_id, false, 'order', c.unit, c.period_start, c.currency, 'order', c.product_id, c.region_id)
+             = (s.partner_id, s.of_sub_partners, s.date_basis, s.unit, s.period_start, s.currency, s.kind, s.product_id,
+                s.region_id)
     ), kept AS (
         SELECT r.partner_id, r.of_sub_partners, r.date_basis, r.unit, r.period_start, r.currency, r.kind,
                r.product_id, r.region_id, sum(r.quantity) AS quantity, sum(r.amount) AS amount, sum(r.cost) AS cost,
-               sum(r.lines) AS lines
+               sum(r.lines) AS lines, sum(r.costed_amount) AS costed_amount, sum(r.costed_lines) AS costed_lines,
+               sum(r.orders) AS orders, sum(r.promised_deliveries) AS promised_deliveries,
+               sum(r.on_time_deliveries) AS on_time_deliveries
           FROM @extschema@.sales_rollup r
          WHERE r.tenant_id = verify_rollups.tenant_id
            AND (verify_rollups.period IS NULL OR verify_rollups.period @> r.period_start)
@@ -453,16 +497,24 @@ AS $$
            coalesce(k.date_basis, c.date_basis), coalesce(k.unit, c.unit), coalesce(k.period_start, c.period_start),
            coalesce(k.currency, c.currency), coalesce(k.kind, c.kind), coalesce(k.product_id, c.product_id),
            coalesce(k.region_id, c.region_id),
-           k.quantity, k.amount, k.cost, k.lines, coalesce(c.quantity, 0), coalesce(c.amount, 0), coalesce(c.cost, 0),
-           coalesce(c.lines, 0)
+           k.quantity, k.amount, k.cost, k.lines, k.costed_amount, k.costed_lines, k.orders, k.promised_deliveries,
+           k.on_time_deliveries,
+           coalesce(c.quantity, 0), coalesce(c.amount, 0), coalesce(c.cost, 0), coalesce(c.lines, 0),
+           coalesce(c.costed_amount, 0), coalesce(c.costed_lines, 0), coalesce(c.orders, 0),
+           coalesce(c.promised_deliveries, 0), coalesce(c.on_time_deliveries, 0)
       FROM kept k
       FULL JOIN recomputed c
         ON (c.partner_id, c.of_sub_partners, c.date_basis, c.unit, c.period_start, c.currency, c.kind, c.product_id,
             c.region_id)
          = (k.partner_id, k.of_sub_partners, k.date_basis, k.unit, k.period_start, k.currency, k.kind, k.product_id,
             k.region_id)
-     WHERE (coalesce(k.quantity, 0), coalesce(k.amount, 0), coalesce(k.cost, 0), coalesce(k.lines, 0))
-           IS DISTINCT FROM (coalesce(c.quantity, 0), coalesce(c.amount, 0), coalesce(c.cost, 0), coalesce(c.lines, 0))
+     WHERE (coalesce(k.quantity, 0), coalesce(k.amount, 0), coalesce(k.cost, 0), coalesce(k.lines, 0),
+            coalesce(k.costed_amount, 0), coalesce(k.costed_lines, 0), coalesce(k.orders, 0),
+            coalesce(k.promised_deliveries, 0), coalesce(k.on_time_deliveries, 0))
+           IS DISTINCT FROM
+           (coalesce(c.quantity, 0), coalesce(c.amount, 0), coalesce(c.cost, 0), coalesce(c.lines, 0),
+            coalesce(c.costed_amount, 0), coalesce(c.costed_lines, 0), coalesce(c.orders, 0),
+            coalesce(c.promised_deliveries, 0), coalesce(c.on_time_deliveries, 0))
      ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 $$;
 COMMENT ON FUNCTION @extschema@.verify_rollups(bigint, daterange) IS
@@ -651,10 +703,10 @@ AS $$
            daterange(r.period_start, CASE r.unit WHEN 'day' THEN r.period_start + 1
                                                 ELSE (r.period_start + interval '1 month')::date END),
            r.kept_amount, r.amount, NULL, NULL,
-           format('rollup differs: %s %s basis, %s %s, product %s, region %s: kept quantity %s, amount %s, cost %s, lines %s; recomputed %s, %s, %s, %s',
+           format('rollup differs: %s %s basis, %s %s, product %s, region %s: kept quantity %s, amount %s, cost %s, lines %s, orders %s; recomputed %s, %s, %s, %s, %s',
                   r.kind, r.date_basis, r.unit, r.currency, r.product_id, r.region_id,
                   coalesce(r.kept_quantity, 0), coalesce(r.kept_amount, 0), coalesce(r.kept_cost, 0),
-                  coalesce(r.kept_lines, 0), r.quantity, r.amount, r.cost, r.lines)
+                  coalesce(r.kept_lines, 0), coalesce(r.kept_orders, 0), r.quantity, r.amount, r.cost, r.lines, r.orders)
       FROM @extschema@.verify_rollups(verify_period.tenant_id, verify_period.period) r
      ORDER BY 2, 5, 6, 7
 $$;

@@ -6,7 +6,7 @@
 --   products X (category C1) and Y (C2); regions CN > EAST.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(63);
+SELECT plan(76);
 
 INSERT INTO tenant (id, code, name) VALUES (971, 'ROLL', '汇总');
 UPDATE enforcement_setting SET territory = 'allow', product_region = 'allow', credit = 'allow' WHERE tenant_id = 971;
@@ -190,17 +190,79 @@ SELECT is((SELECT status FROM sales_order WHERE id = 97109), 'on_hold', 'an upda
 SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (held by an update halfway)');
 UPDATE enforcement_setting SET credit = 'allow' WHERE tenant_id = 971;
 
+-- ---- distinct orders, deliveries on time, margins, returns on their own date ----------------
+-- what a key counts, over the writer slots: 'orders/promised/on time'
+CREATE FUNCTION pg_temp.counted(partner bigint, start date, product bigint) RETURNS text
+    LANGUAGE sql AS $$
+    SELECT coalesce((
+        SELECT format('%s/%s/%s', sum(orders), sum(promised_deliveries), sum(on_time_deliveries))
+          FROM rebate.sales_rollup
+         WHERE tenant_id = 971 AND partner_id = partner AND NOT of_sub_partners AND date_basis = 'order'
+           AND unit = 'month' AND period_start = start AND kind = 'order' AND product_id = product
+        HAVING sum(orders) <> 0), 'none')
+$$;
+INSERT INTO sales_order (id, tenant_id, partner_id, code, ship_to_region_id, order_date, status, kind, promised_on)
+VALUES (97130, 971, 9715, 'CNT-1', 9711, '2026-10-05', 'approved', 'order', '2026-10-20');
+INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price, unit_cost) VALUES
+    (971, 97130, 1, 9718, 1, 100, 60), (971, 97130, 2, 9718, 2, 100, 60);
+INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price, unit_cost) VALUES
+    (971, 97130, 3, 9719, 1, 50, NULL);
+SELECT is(pg_temp.counted(9715, '2026-10-01', 9718) || ' ' || pg_temp.counted(9715, '2026-10-01', 0), '1/0/0 1/0/0',
+          'two lines of X in two statements and one of Y: one order of X, one order in all');
+SELECT is((SELECT format('%s/%s', trim_scale(sum(costed_amount)), sum(costed_lines)) FROM sales_rollup
+            WHERE tenant_id = 971 AND partner_id = 9715 AND NOT of_sub_partners AND date_basis = 'order'
+              AND unit = 'month' AND period_start = '2026-10-01'), '350/3',
+          'every line carries margin (a line without a cost takes the product''s standard cost)');
+DELETE FROM order_line WHERE order_id = 97130 AND line_no = 1;
+SELECT is(pg_temp.counted(9715, '2026-10-01', 9718), '1/0/0', 'one line of X left: still one order of X');
+DELETE FROM order_line WHERE order_id = 97130 AND line_no = 2;
+SELECT is(pg_temp.counted(9715, '2026-10-01', 9718) || ' ' || pg_temp.counted(9715, '2026-10-01', 0), 'none 1/0/0',
+          'no line of X left: no order of X; the order still counts through Y');
+UPDATE order_line SET product_id = 9718 WHERE order_id = 97130 AND line_no = 3;
+SELECT is(pg_temp.counted(9715, '2026-10-01', 9718) || ' ' || pg_temp.counted(9715, '2026-10-01', 9719),
+          '1/0/0 none', 'a line that changes product moves the order from Y to X');
+UPDATE sales_order SET delivered_on = '2026-10-18' WHERE id = 97130;
+SELECT is(pg_temp.counted(9715, '2026-10-01', 0), '1/1/1', 'delivered two days early: promised and on time');
+UPDATE sales_order SET promised_on = '2026-10-15' WHERE id = 97130;
+SELECT is(pg_temp.counted(9715, '2026-10-01', 0), '1/1/0', 'the promise moved before the delivery: late');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (distinct counts)');
+INSERT INTO sales_order (id, tenant_id, partner_id, code, ship_to_region_id, order_date, status, kind)
+VALUES (97131, 971, 9715, 'CNT-2', 9711, '2026-11-03', 'draft', 'order');
+INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price) VALUES
+    (971, 97131, 1, 9718, 1, 100), (971, 97131, 2, 9718, 1, 100);
+SELECT is(pg_temp.counted(9715, '2026-11-01', 9718), 'none', 'a draft counts no order');
+SELECT pg_temp.move(97131, 'submitted');
+SELECT pg_temp.move(97131, 'approved');
+SELECT is(pg_temp.counted(9715, '2026-11-01', 9718) || ' ' || pg_temp.counted(9715, '2026-11-01', 0), '1/0/0 1/0/0',
+          'approved: one order of X, however many lines');
+-- a return of the order of October, dated in November, after the order stops counting
+INSERT INTO sales_order (id, tenant_id, partner_id, code, ship_to_region_id, order_date, status, kind, original_order_id)
+VALUES (97132, 971, 9715, 'CNT-R', 9711, '2026-11-09', 'approved', 'return', 97130);
+INSERT INTO order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price) VALUES (971, 97132, 1, 9718, 1, 100);
+SELECT is(pg_temp.cell(9715, false, 'document', 'month', '2026-11-01', 'return') || ' '
+          || pg_temp.cell(9715, false, 'order', 'month', '2026-10-01', 'return'), '-1/-100/-60/1 -1/-100/-60/1',
+          'a return counts on its own date under basis document, on its order''s under basis order');
+SELECT pg_temp.move(97130, 'cancelled');
+SELECT is(pg_temp.cell(9715, false, 'document', 'month', '2026-11-01', 'return') || ' '
+          || pg_temp.cell(9715, false, 'order', 'month', '2026-10-01', 'return') || ' '
+          || pg_temp.counted(9715, '2026-10-01', 0), '-1/-100/-60/1 none none',
+          'its order cancelled: the return leaves the rebate bases, stays a channel fact; the order no longer counts');
+SELECT is(pg_temp.agrees(), 0::bigint, 'the recomputation agrees (returns on their own date)');
+
 -- ---- the writer slot, compaction and the rebuild ---------------------------------------------
 SELECT ok((SELECT bool_and(writer_slot > 0) FROM sales_rollup WHERE tenant_id = 971),
           'the triggers write to this backend''s slot, never slot 0');
 CREATE TEMP TABLE sums AS
 SELECT partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind, product_id, region_id,
-       sum(quantity) AS q, sum(amount) AS a, sum(cost) AS c, sum(lines) AS n
-  FROM sales_rollup WHERE tenant_id = 971 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(lines) <> 0;
+       sum(quantity) AS q, sum(amount) AS a, sum(cost) AS c, sum(lines) AS n, sum(costed_amount) AS ca,
+       sum(costed_lines) AS cn, sum(orders) AS o, sum(promised_deliveries) AS pd, sum(on_time_deliveries) AS od
+  FROM sales_rollup WHERE tenant_id = 971 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(lines) <> 0 OR sum(orders) <> 0;
 SELECT ok((SELECT rows_after <= rows_before FROM compact_rollups(971)), 'compaction folds the slots (and drops empty rows)');
 SELECT set_eq('SELECT partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind, product_id, region_id,
-                      sum(quantity) AS q, sum(amount) AS a, sum(cost) AS c, sum(lines) AS n FROM sales_rollup WHERE tenant_id = 971
-                GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(lines) <> 0', 'SELECT * FROM sums',
+                      sum(quantity) AS q, sum(amount) AS a, sum(cost) AS c, sum(lines) AS n, sum(costed_amount) AS ca,
+                      sum(costed_lines) AS cn, sum(orders) AS o, sum(promised_deliveries) AS pd, sum(on_time_deliveries) AS od
+                 FROM sales_rollup WHERE tenant_id = 971
+                GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(lines) <> 0 OR sum(orders) <> 0', 'SELECT * FROM sums',
               'compaction keeps every sum');
 UPDATE sales_rollup SET amount = amount + 1 WHERE tenant_id = 971 AND partner_id = 9714 AND unit = 'day'
    AND kind = 'credit_note' AND date_basis = 'order';

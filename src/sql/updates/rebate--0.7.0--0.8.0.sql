@@ -140,7 +140,7 @@ CREATE TABLE @extschema@.sales_rollup (
     tenant_id       bigint NOT NULL,
     partner_id      bigint NOT NULL,
     of_sub_partners boolean NOT NULL,
-    date_basis      text NOT NULL CHECK (date_basis IN ('order', 'delivery', 'payment')),
+    date_basis      text NOT NULL CHECK (date_basis IN ('order', 'delivery', 'payment', 'document')),
     unit            text NOT NULL CHECK (unit IN ('day', 'month')),
     period_start    date NOT NULL,
     currency        text NOT NULL,
@@ -152,6 +152,11 @@ CREATE TABLE @extschema@.sales_rollup (
     amount          numeric NOT NULL,
     cost            numeric NOT NULL,
     lines           bigint NOT NULL,
+    costed_amount   numeric NOT NULL DEFAULT 0,
+    costed_lines    bigint NOT NULL DEFAULT 0,
+    orders          bigint NOT NULL DEFAULT 0,
+    promised_deliveries bigint NOT NULL DEFAULT 0,
+    on_time_deliveries  bigint NOT NULL DEFAULT 0,
     -- a partner's rows of a basis and currency by day or month: what one partner's progress reads
     PRIMARY KEY (tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind,
                  product_id, region_id, writer_slot)
@@ -165,11 +170,11 @@ COMMENT ON COLUMN @extschema@.sales_rollup.partner_id IS
 COMMENT ON COLUMN @extschema@.sales_rollup.of_sub_partners IS
     'false: the partner''s own documents; true: its direct sub-partners'' summed (product_id and region_id 0)';
 COMMENT ON COLUMN @extschema@.sales_rollup.date_basis IS
-    'The day a line is counted on: order (the order date), delivery (delivered_on), payment (the day the order was paid in full); a return or credit note that refers to an order counts on that order''s day, one that does not on its own date; payments by the day received (date_basis payment)';
+    'The day a line is counted on: order (the order date), delivery (delivered_on), payment (the day the order was paid in full); a return or credit note that refers to an order counts on that order''s day (and only while that order counts), one that does not on its own date; payments by the day received (date_basis payment). document: returns and credit notes on their own date whatever their original, as channel KPIs count them (rebate.channel_fact; orders are on their own date under order), own rows only';
 COMMENT ON COLUMN @extschema@.sales_rollup.unit IS 'day: the row sums one day; month: the whole month starting at period_start';
 COMMENT ON COLUMN @extschema@.sales_rollup.period_start IS 'The day, or the first day of the month';
 COMMENT ON COLUMN @extschema@.sales_rollup.kind IS 'order, return or credit_note (lines), or payment';
-COMMENT ON COLUMN @extschema@.sales_rollup.product_id IS 'The product of the lines; 0 for payments and sub-partner rows';
+COMMENT ON COLUMN @extschema@.sales_rollup.product_id IS 'The product of the lines; 0 for payments, sub-partner rows and the per-order counts (orders)';
 COMMENT ON COLUMN @extschema@.sales_rollup.region_id IS 'The ship-to region of the lines; 0 for payments and sub-partner rows';
 COMMENT ON COLUMN @extschema@.sales_rollup.writer_slot IS
     'The backend that added to the row (0: folded by rebate.compact_rollups or written by rebate.rebuild_rollups): concurrent writers never share a row';
@@ -177,6 +182,13 @@ COMMENT ON COLUMN @extschema@.sales_rollup.quantity IS 'Quantity: negative for r
 COMMENT ON COLUMN @extschema@.sales_rollup.amount IS 'Line amount (negative for returns and credit notes), or payment amount';
 COMMENT ON COLUMN @extschema@.sales_rollup.cost IS 'Cost of the goods (quantity x unit cost at the time, signed like quantity; a line without a cost adds 0)';
 COMMENT ON COLUMN @extschema@.sales_rollup.lines IS 'Order, return and credit-note lines, or payments, summed into the row';
+COMMENT ON COLUMN @extschema@.sales_rollup.costed_amount IS
+    'Amount of the lines with a cost, and of credit notes: the base of gross margin (gross margin = costed_amount - cost)';
+COMMENT ON COLUMN @extschema@.sales_rollup.costed_lines IS 'Lines with a cost, and credit-note lines: without any, no margin';
+COMMENT ON COLUMN @extschema@.sales_rollup.orders IS
+    'Distinct counted orders (kind order) with lines in the row: per product in product rows, per order in the rows of product 0 (date basis order, own rows only; the other measures of product 0 rows are 0)';
+COMMENT ON COLUMN @extschema@.sales_rollup.promised_deliveries IS 'Of those orders, the ones with a promised date that were delivered';
+COMMENT ON COLUMN @extschema@.sales_rollup.on_time_deliveries IS 'Of those, the ones delivered on or before the promised date';
 
 -- What one order line adds to the rollups, given its document, the order it
 -- refers to (a return's or credit note's original: NULLs for none), the day
@@ -193,17 +205,25 @@ CREATE FUNCTION @extschema@.line_rollup_cells(
     unit_cost numeric, sign integer)
     RETURNS TABLE (partner_id bigint, of_sub_partners boolean, date_basis text, unit text, period_start date,
                    currency text, kind text, product_id bigint, region_id bigint, quantity numeric, amount numeric,
-                   cost numeric, lines integer)
+                   cost numeric, lines integer, costed_amount numeric, costed_lines integer, orders integer,
+                   promised_deliveries integer, on_time_deliveries integer)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT w.partner_id, w.of_sub_partners, b.date_basis, u.unit, u.period_start, line_rollup_cells.currency,
            line_rollup_cells.kind, w.product_id, w.region_id,
            line_rollup_cells.sign * d.goods * line_rollup_cells.quantity,
-           line_rollup_cells.sign * CASE WHEN line_rollup_cells.kind OPERATOR(pg_catalog.=) 'order'
-                                         THEN line_rollup_cells.amount ELSE -line_rollup_cells.amount END,
+           line_rollup_cells.sign * d.signed_amount,
            line_rollup_cells.sign * d.goods * line_rollup_cells.quantity * coalesce(line_rollup_cells.unit_cost, 0),
-           line_rollup_cells.sign
+           line_rollup_cells.sign,
+           CASE WHEN d.costed THEN line_rollup_cells.sign * d.signed_amount ELSE 0 END,
+           CASE WHEN d.costed THEN line_rollup_cells.sign ELSE 0 END,
+           0, 0, 0
       FROM (SELECT CASE line_rollup_cells.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END AS goods,
+                   CASE WHEN line_rollup_cells.kind OPERATOR(pg_catalog.=) 'order'
+                        THEN line_rollup_cells.amount ELSE -line_rollup_cells.amount END AS signed_amount,
+                   -- gross margin counts lines with a cost, and credit notes (a price reduction: all margin)
+                   line_rollup_cells.unit_cost IS NOT NULL OR line_rollup_cells.kind OPERATOR(pg_catalog.=) 'credit_note'
+                       AS costed,
                    -- a return or credit note without an original counts on its own date
                    line_rollup_cells.kind OPERATOR(pg_catalog.<>) 'order' AND line_rollup_cells.original_id IS NULL
                        AS own_date) d
@@ -213,7 +233,9 @@ AS $$
             ('delivery', CASE WHEN d.own_date THEN line_rollup_cells.order_date
                               WHEN line_rollup_cells.original_id IS NOT NULL THEN line_rollup_cells.original_delivered_on
                               ELSE line_rollup_cells.delivered_on END),
-            ('payment', CASE WHEN d.own_date THEN line_rollup_cells.order_date ELSE line_rollup_cells.paid_on END)
+            ('payment', CASE WHEN d.own_date THEN line_rollup_cells.order_date ELSE line_rollup_cells.paid_on END),
+            -- channel KPIs: returns and credit notes on their own date (orders are there under 'order')
+            ('document', CASE WHEN line_rollup_cells.kind OPERATOR(pg_catalog.<>) 'order' THEN line_rollup_cells.order_date END)
         ) AS b (date_basis, day)
      CROSS JOIN LATERAL (VALUES ('day', b.day),
                                 ('month', pg_catalog.date_trunc('month', b.day::pg_catalog.timestamp)::pg_catalog.date)
@@ -222,8 +244,9 @@ AS $$
                                 (line_rollup_cells.parent_id, true, 0::pg_catalog.int8, 0::pg_catalog.int8)
         ) AS w (partner_id, of_sub_partners, product_id, region_id)
      WHERE @extschema@.order_counts(line_rollup_cells.status)
-       AND (line_rollup_cells.original_id IS NULL OR @extschema@.order_counts(line_rollup_cells.original_status))
        AND b.day IS NOT NULL AND w.partner_id IS NOT NULL
+       AND CASE WHEN b.date_basis OPERATOR(pg_catalog.=) 'document' THEN NOT w.of_sub_partners
+                ELSE line_rollup_cells.original_id IS NULL OR @extschema@.order_counts(line_rollup_cells.original_status) END
 $$;
 COMMENT ON FUNCTION @extschema@.line_rollup_cells(bigint, bigint, text, text, date, date, text, bigint, bigint, text,
                                                   date, date, date, bigint, numeric, numeric, numeric, integer) IS
@@ -235,12 +258,14 @@ CREATE FUNCTION @extschema@.payment_rollup_cells(partner_id bigint, parent_id bi
                                                  amount numeric, sign integer)
     RETURNS TABLE (partner_id bigint, of_sub_partners boolean, date_basis text, unit text, period_start date,
                    currency text, kind text, product_id bigint, region_id bigint, quantity numeric, amount numeric,
-                   cost numeric, lines integer)
+                   cost numeric, lines integer, costed_amount numeric, costed_lines integer, orders integer,
+                   promised_deliveries integer, on_time_deliveries integer)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT w.partner_id, w.of_sub_partners, 'payment', u.unit, u.period_start, payment_rollup_cells.currency,
            'payment', 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.numeric,
-           payment_rollup_cells.sign * payment_rollup_cells.amount, 0::pg_catalog.numeric, payment_rollup_cells.sign
+           payment_rollup_cells.sign * payment_rollup_cells.amount, 0::pg_catalog.numeric, payment_rollup_cells.sign,
+           0::pg_catalog.numeric, 0, 0, 0, 0
       FROM (VALUES ('day', payment_rollup_cells.received_on),
                    ('month', pg_catalog.date_trunc('month', payment_rollup_cells.received_on::pg_catalog.timestamp)::pg_catalog.date)
         ) AS u (unit, period_start)
@@ -250,6 +275,36 @@ AS $$
 $$;
 COMMENT ON FUNCTION @extschema@.payment_rollup_cells(bigint, bigint, date, text, numeric, integer) IS
     'Internal, inlined into the rollup triggers: the rollup rows one payment adds (sign 1) or takes out (sign -1)';
+
+-- What one counted order contributes to the distinct counts, once for each
+-- product it has lines of and once for product 0 (the order as a whole):
+-- one order, and whether it was delivered by the day promised, in a day and
+-- a month row of the partner on the order date.  Counts are not additive over
+-- lines: the triggers take the counts of an order's whole set of lines, as
+-- it was and as it is, and add the difference.
+CREATE FUNCTION @extschema@.order_rollup_cells(partner_id bigint, status text, kind text, order_date date,
+                                               promised_on date, delivered_on date, currency text, region_id bigint,
+                                               product_id bigint, sign integer)
+    RETURNS TABLE (partner_id bigint, of_sub_partners boolean, date_basis text, unit text, period_start date,
+                   currency text, kind text, product_id bigint, region_id bigint, quantity numeric, amount numeric,
+                   cost numeric, lines integer, costed_amount numeric, costed_lines integer, orders integer,
+                   promised_deliveries integer, on_time_deliveries integer)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT order_rollup_cells.partner_id, false, 'order', u.unit, u.period_start, order_rollup_cells.currency, 'order',
+           order_rollup_cells.product_id, order_rollup_cells.region_id, 0::pg_catalog.numeric, 0::pg_catalog.numeric,
+           0::pg_catalog.numeric, 0, 0::pg_catalog.numeric, 0, order_rollup_cells.sign,
+           CASE WHEN order_rollup_cells.promised_on IS NOT NULL AND order_rollup_cells.delivered_on IS NOT NULL
+                THEN order_rollup_cells.sign ELSE 0 END,
+           CASE WHEN order_rollup_cells.delivered_on OPERATOR(pg_catalog.<=) order_rollup_cells.promised_on
+                THEN order_rollup_cells.sign ELSE 0 END
+      FROM (VALUES ('day', order_rollup_cells.order_date),
+                   ('month', pg_catalog.date_trunc('month', order_rollup_cells.order_date::pg_catalog.timestamp)::pg_catalog.date)
+        ) AS u (unit, period_start)
+     WHERE order_rollup_cells.kind OPERATOR(pg_catalog.=) 'order' AND @extschema@.order_counts(order_rollup_cells.status)
+$$;
+COMMENT ON FUNCTION @extschema@.order_rollup_cells(bigint, text, text, date, date, date, text, bigint, bigint, integer) IS
+    'Internal, inlined into the rollup triggers: the distinct-order counts one counted order adds (sign 1) or takes out (sign -1) for one of its products (0: the order as a whole)';
 
 -- The triggers (src/rollups.c).  Statement-level with transition tables, so
 -- that a statement of 10,000 lines adds to the rollups in one grouped write,
@@ -405,19 +460,27 @@ BEGIN
         )
         INSERT INTO @extschema@.sales_rollup AS r
               (tenant_id, partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind, product_id,
-               region_id, writer_slot, quantity, amount, cost, lines)
+               region_id, writer_slot, quantity, amount, cost, lines, costed_amount, costed_lines, orders,
+               promised_deliveries, on_time_deliveries)
         SELECT m.tenant_id, m.partner_id, m.of_sub_partners, m.date_basis, m.unit, m.period_start, m.currency, m.kind,
-               m.product_id, m.region_id, 0, sum(m.quantity), sum(m.amount), sum(m.cost), sum(m.lines)
+               m.product_id, m.region_id, 0, sum(m.quantity), sum(m.amount), sum(m.cost), sum(m.lines),
+               sum(m.costed_amount), sum(m.costed_lines), sum(m.orders), sum(m.promised_deliveries),
+               sum(m.on_time_deliveries)
           FROM moved m
          GROUP BY m.tenant_id, m.partner_id, m.of_sub_partners, m.date_basis, m.unit, m.period_start, m.currency,
                   m.kind, m.product_id, m.region_id
         ON CONFLICT (tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind,
                      product_id, region_id, writer_slot)
         DO UPDATE SET quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount,
-                      cost = r.cost + excluded.cost, lines = r.lines + excluded.lines;
+                      cost = r.cost + excluded.cost, lines = r.lines + excluded.lines,
+                      costed_amount = r.costed_amount + excluded.costed_amount,
+                      costed_lines = r.costed_lines + excluded.costed_lines, orders = r.orders + excluded.orders,
+                      promised_deliveries = r.promised_deliveries + excluded.promised_deliveries,
+                      on_time_deliveries = r.on_time_deliveries + excluded.on_time_deliveries;
         DELETE FROM @extschema@.sales_rollup r
          WHERE r.tenant_id = t AND r.writer_slot = 0
-           AND r.lines = 0 AND r.quantity = 0 AND r.amount = 0 AND r.cost = 0;
+           AND r.lines = 0 AND r.quantity = 0 AND r.amount = 0 AND r.cost = 0 AND r.costed_amount = 0
+           AND r.costed_lines = 0 AND r.orders = 0 AND r.promised_deliveries = 0 AND r.on_time_deliveries = 0;
         rows_after := (SELECT count(*) FROM @extschema@.sales_rollup r WHERE r.tenant_id = t);
         RETURN NEXT;
     END LOOP;
@@ -440,7 +503,7 @@ GRANT SELECT ON @extschema@.order_paid TO rebate_admin, rebate_manager, rebate_p
 GRANT SELECT ON @extschema@.sales_rollup TO rebate_admin, rebate_manager;
 -- partner users do not see costs (as on order_line)
 GRANT SELECT (tenant_id, partner_id, of_sub_partners, date_basis, unit, period_start, currency, kind, product_id,
-              region_id, writer_slot, quantity, amount, lines)
+              region_id, writer_slot, quantity, amount, lines, orders, promised_deliveries, on_time_deliveries)
    ON @extschema@.sales_rollup TO rebate_partner;
 GRANT EXECUTE ON FUNCTION @extschema@.rebuild_rollups(bigint), @extschema@.compact_rollups(bigint)
    TO rebate_admin, rebate_manager;
@@ -920,7 +983,10 @@ CREATE FUNCTION @extschema@.verify_rollups(tenant_id bigint, period daterange DE
     RETURNS TABLE (partner_id bigint, of_sub_partners boolean, date_basis text, unit text, period_start date,
                    currency text, kind text, product_id bigint, region_id bigint,
                    kept_quantity numeric, kept_amount numeric, kept_cost numeric, kept_lines numeric,
-                   quantity numeric, amount numeric, cost numeric, lines numeric)
+                   kept_costed_amount numeric, kept_costed_lines numeric, kept_orders numeric,
+                   kept_promised_deliveries numeric, kept_on_time_deliveries numeric,
+                   quantity numeric, amount numeric, cost numeric, lines numeric, costed_amount numeric,
+                   costed_lines numeric, orders numeric, promised_deliveries numeric, on_time_deliveries numeric)
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     SET jit = off
@@ -948,43 +1014,49 @@ AS $$
                >= (SELECT t.amount FROM totals t WHERE t.order_id = a.order_id)
          GROUP BY a.order_id
     ), documents AS (
-        -- counted documents; a return or credit note is dated by the sale it refers to
-        SELECT o.id, o.partner_id, pa.parent_id, o.kind, o.currency, o.ship_to_region_id,
-               s.id AS sale_id, s.order_date, s.delivered_on, o.original_order_id
+        -- counted documents; a return or credit note is dated by the sale it refers to (bases order, delivery,
+        -- payment: only while that sale counts) or by its own date (basis document, channel KPIs)
+        SELECT o.id, o.partner_id, pa.parent_id, o.kind, o.currency, o.ship_to_region_id, o.order_date AS own_date,
+               s.id AS sale_id, s.order_date, s.delivered_on, o.original_order_id,
+               s.status = ANY (@extschema@.order_statuses('counted')) AS sale_counts
           FROM @extschema@.sales_order o
           JOIN @extschema@.partner pa ON pa.id = o.partner_id
           JOIN @extschema@.sales_order s ON s.id = coalesce(o.original_order_id, o.id)
          WHERE o.tenant_id = verify_rollups.tenant_id
            AND o.status = ANY (@extschema@.order_statuses('counted'))
-           AND s.status = ANY (@extschema@.order_statuses('counted'))
     ), dated AS (
         SELECT d.*, b.date_basis,
-               CASE WHEN d.kind <> 'order' AND d.original_order_id IS NULL THEN d.order_date
+               CASE WHEN b.date_basis = 'document' THEN CASE WHEN d.kind <> 'order' THEN d.own_date END
+                    WHEN d.kind <> 'order' AND d.original_order_id IS NULL THEN d.order_date
                     WHEN b.date_basis = 'order' THEN d.order_date
                     WHEN b.date_basis = 'delivery' THEN d.delivered_on
                     ELSE (SELECT f.day FROM paid_in_full f WHERE f.order_id = d.sale_id) END AS day
-          FROM documents d, unnest(ARRAY['order', 'delivery', 'payment']) AS b (date_basis)
+          FROM documents d, unnest(ARRAY['order', 'delivery', 'payment', 'document']) AS b (date_basis)
+         WHERE d.sale_counts OR b.date_basis = 'document'
     ), facts AS (
-        SELECT d.partner_id, d.parent_id, d.date_basis, d.day, d.currency, d.kind, ol.product_id,
-               d.ship_to_region_id AS region_id,
+        SELECT d.partner_id, CASE WHEN d.date_basis <> 'document' THEN d.parent_id END AS parent_id, d.date_basis,
+               d.day, d.currency, d.kind, ol.product_id, d.ship_to_region_id AS region_id,
                ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END AS quantity,
                ol.amount * CASE d.kind WHEN 'order' THEN 1 ELSE -1 END AS amount,
                ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END
-                   * coalesce(ol.unit_cost, 0) AS cost
+                   * coalesce(ol.unit_cost, 0) AS cost,
+               ol.unit_cost IS NOT NULL OR d.kind = 'credit_note' AS costed
           FROM dated d JOIN @extschema@.order_line ol ON ol.order_id = d.id
          CROSS JOIN days
          WHERE d.day IS NOT NULL
            AND (verify_rollups.period IS NULL OR (d.day >= days.from_day AND d.day < days.to_day))
         UNION ALL
-        SELECT p.partner_id, pa.parent_id, 'payment', p.received_on, p.currency, 'payment', 0, 0, 0, p.amount, 0
+        SELECT p.partner_id, pa.parent_id, 'payment', p.received_on, p.currency, 'payment', 0, 0, 0, p.amount, 0, false
           FROM @extschema@.payment p JOIN @extschema@.partner pa ON pa.id = p.partner_id
          CROSS JOIN days
          WHERE p.tenant_id = verify_rollups.tenant_id
            AND (verify_rollups.period IS NULL OR (p.received_on >= days.from_day AND p.received_on < days.to_day))
-    ), recomputed AS (
+    ), summed AS (
         SELECT k.partner_id, k.of_sub_partners, f.date_basis, k.unit, k.period_start, f.currency, f.kind,
                k.product_id, k.region_id,
-               sum(f.quantity) AS quantity, sum(f.amount) AS amount, sum(f.cost) AS cost, count(*)::numeric AS lines
+               sum(f.quantity) AS quantity, sum(f.amount) AS amount, sum(f.cost) AS cost, count(*)::numeric AS lines,
+               coalesce(sum(f.amount) FILTER (WHERE f.costed), 0) AS costed_amount,
+               count(*) FILTER (WHERE f.costed)::numeric AS costed_lines
           FROM facts f
          CROSS JOIN LATERAL (
             SELECT f.partner_id, false, u.unit, u.start, f.product_id, f.region_id
@@ -995,10 +1067,45 @@ AS $$
              WHERE f.parent_id IS NOT NULL) k (partner_id, of_sub_partners, unit, period_start, product_id, region_id)
          WHERE verify_rollups.period IS NULL OR verify_rollups.period @> k.period_start
          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    ), counted_orders AS (
+        -- distinct counted orders with lines, per product and in all (product 0), on the order date
+        SELECT o.partner_id, u.unit, u.start AS period_start, o.currency, p.product_id, o.ship_to_region_id AS region_id,
+               count(DISTINCT o.id)::numeric AS orders,
+               count(DISTINCT o.id) FILTER (WHERE o.promised_on IS NOT NULL AND o.delivered_on IS NOT NULL)::numeric
+                   AS promised_deliveries,
+               count(DISTINCT o.id) FILTER (WHERE o.delivered_on <= o.promised_on)::numeric AS on_time_deliveries
+          FROM @extschema@.sales_order o
+          JOIN @extschema@.order_line ol ON ol.order_id = o.id
+         CROSS JOIN LATERAL (VALUES (ol.product_id), (0)) p (product_id)
+         CROSS JOIN LATERAL (VALUES ('day', o.order_date),
+                                    ('month', make_date(extract(year FROM o.order_date)::integer,
+                                                        extract(month FROM o.order_date)::integer, 1))) u (unit, start)
+         WHERE o.tenant_id = verify_rollups.tenant_id AND o.kind = 'order'
+           AND o.status = ANY (@extschema@.order_statuses('counted'))
+           AND (verify_rollups.period IS NULL OR verify_rollups.period @> u.start)
+         GROUP BY 1, 2, 3, 4, 5, 6
+    ), recomputed AS (
+        SELECT coalesce(s.partner_id, c.partner_id) AS partner_id, coalesce(s.of_sub_partners, false) AS of_sub_partners,
+               coalesce(s.date_basis, 'order') AS date_basis, coalesce(s.unit, c.unit) AS unit,
+               coalesce(s.period_start, c.period_start) AS period_start, coalesce(s.currency, c.currency) AS currency,
+               coalesce(s.kind, 'order') AS kind, coalesce(s.product_id, c.product_id) AS product_id,
+               coalesce(s.region_id, c.region_id) AS region_id,
+               coalesce(s.quantity, 0) AS quantity, coalesce(s.amount, 0) AS amount, coalesce(s.cost, 0) AS cost,
+               coalesce(s.lines, 0) AS lines, coalesce(s.costed_amount, 0) AS costed_amount,
+               coalesce(s.costed_lines, 0) AS costed_lines, coalesce(c.orders, 0) AS orders,
+               coalesce(c.promised_deliveries, 0) AS promised_deliveries,
+               coalesce(c.on_time_deliveries, 0) AS on_time_deliveries
+          FROM summed s
+          FULL JOIN counted_orders c
+            ON (c.partner_id, false, 'order', c.unit, c.period_start, c.currency, 'order', c.product_id, c.region_id)
+             = (s.partner_id, s.of_sub_partners, s.date_basis, s.unit, s.period_start, s.currency, s.kind, s.product_id,
+                s.region_id)
     ), kept AS (
         SELECT r.partner_id, r.of_sub_partners, r.date_basis, r.unit, r.period_start, r.currency, r.kind,
                r.product_id, r.region_id, sum(r.quantity) AS quantity, sum(r.amount) AS amount, sum(r.cost) AS cost,
-               sum(r.lines) AS lines
+               sum(r.lines) AS lines, sum(r.costed_amount) AS costed_amount, sum(r.costed_lines) AS costed_lines,
+               sum(r.orders) AS orders, sum(r.promised_deliveries) AS promised_deliveries,
+               sum(r.on_time_deliveries) AS on_time_deliveries
           FROM @extschema@.sales_rollup r
          WHERE r.tenant_id = verify_rollups.tenant_id
            AND (verify_rollups.period IS NULL OR verify_rollups.period @> r.period_start)
@@ -1008,16 +1115,24 @@ AS $$
            coalesce(k.date_basis, c.date_basis), coalesce(k.unit, c.unit), coalesce(k.period_start, c.period_start),
            coalesce(k.currency, c.currency), coalesce(k.kind, c.kind), coalesce(k.product_id, c.product_id),
            coalesce(k.region_id, c.region_id),
-           k.quantity, k.amount, k.cost, k.lines, coalesce(c.quantity, 0), coalesce(c.amount, 0), coalesce(c.cost, 0),
-           coalesce(c.lines, 0)
+           k.quantity, k.amount, k.cost, k.lines, k.costed_amount, k.costed_lines, k.orders, k.promised_deliveries,
+           k.on_time_deliveries,
+           coalesce(c.quantity, 0), coalesce(c.amount, 0), coalesce(c.cost, 0), coalesce(c.lines, 0),
+           coalesce(c.costed_amount, 0), coalesce(c.costed_lines, 0), coalesce(c.orders, 0),
+           coalesce(c.promised_deliveries, 0), coalesce(c.on_time_deliveries, 0)
       FROM kept k
       FULL JOIN recomputed c
         ON (c.partner_id, c.of_sub_partners, c.date_basis, c.unit, c.period_start, c.currency, c.kind, c.product_id,
             c.region_id)
          = (k.partner_id, k.of_sub_partners, k.date_basis, k.unit, k.period_start, k.currency, k.kind, k.product_id,
             k.region_id)
-     WHERE (coalesce(k.quantity, 0), coalesce(k.amount, 0), coalesce(k.cost, 0), coalesce(k.lines, 0))
-           IS DISTINCT FROM (coalesce(c.quantity, 0), coalesce(c.amount, 0), coalesce(c.cost, 0), coalesce(c.lines, 0))
+     WHERE (coalesce(k.quantity, 0), coalesce(k.amount, 0), coalesce(k.cost, 0), coalesce(k.lines, 0),
+            coalesce(k.costed_amount, 0), coalesce(k.costed_lines, 0), coalesce(k.orders, 0),
+            coalesce(k.promised_deliveries, 0), coalesce(k.on_time_deliveries, 0))
+           IS DISTINCT FROM
+           (coalesce(c.quantity, 0), coalesce(c.amount, 0), coalesce(c.cost, 0), coalesce(c.lines, 0),
+            coalesce(c.costed_amount, 0), coalesce(c.costed_lines, 0), coalesce(c.orders, 0),
+            coalesce(c.promised_deliveries, 0), coalesce(c.on_time_deliveries, 0))
      ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 $$;
 COMMENT ON FUNCTION @extschema@.verify_rollups(bigint, daterange) IS
@@ -1206,10 +1321,10 @@ AS $$
            daterange(r.period_start, CASE r.unit WHEN 'day' THEN r.period_start + 1
                                                 ELSE (r.period_start + interval '1 month')::date END),
            r.kept_amount, r.amount, NULL, NULL,
-           format('rollup differs: %s %s basis, %s %s, product %s, region %s: kept quantity %s, amount %s, cost %s, lines %s; recomputed %s, %s, %s, %s',
+           format('rollup differs: %s %s basis, %s %s, product %s, region %s: kept quantity %s, amount %s, cost %s, lines %s, orders %s; recomputed %s, %s, %s, %s, %s',
                   r.kind, r.date_basis, r.unit, r.currency, r.product_id, r.region_id,
                   coalesce(r.kept_quantity, 0), coalesce(r.kept_amount, 0), coalesce(r.kept_cost, 0),
-                  coalesce(r.kept_lines, 0), r.quantity, r.amount, r.cost, r.lines)
+                  coalesce(r.kept_lines, 0), coalesce(r.kept_orders, 0), r.quantity, r.amount, r.cost, r.lines, r.orders)
       FROM @extschema@.verify_rollups(verify_period.tenant_id, verify_period.period) r
      ORDER BY 2, 5, 6, 7
 $$;
@@ -1221,3 +1336,449 @@ REVOKE ALL ON FUNCTION @extschema@.verify_rollups(bigint, daterange) FROM PUBLIC
 
 -- the rollups of the data already there
 SELECT @extschema@.recompute_rollups(t.id) FROM @extschema@.tenant t ORDER BY t.id;
+
+-- ---- the reports and scoring read the rollups
+-- The same KPIs from sums already made: the rollups' (reports, scoring).
+CREATE FUNCTION @extschema@.kpis_of(gross_sales numeric, returns numeric, credit_notes numeric, costed_amount numeric,
+                                    cost numeric, costed_lines bigint, quantity numeric, lines bigint, orders bigint,
+                                    collected numeric, payments bigint, promised_deliveries bigint,
+                                    on_time_deliveries bigint, products bigint)
+    RETURNS @extschema@.kpis
+    AS 'MODULE_PATHNAME', 'kpis_of' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.kpis_of(numeric, numeric, numeric, numeric, numeric, bigint, numeric, bigint, bigint,
+                                        numeric, bigint, bigint, bigint, bigint) IS
+    'rebate.kpis from sums (gross sales, returns and credit notes positive, the amount and cost of lines with a cost, their count, net quantity, lines, distinct orders, collected, payments, promised and on-time deliveries, distinct products), with the rates of rebate.channel_kpis; NULL sums count as 0';
+
+-- The rollups as channel facts: the rows of rebate.sales_rollup that hold what
+-- rebate.channel_fact_all holds (orders on their date, returns and credit
+-- notes on their own date, payments in the partner's home region), summed
+-- over writer slots, by day and by month.  Internal (the extension owner's):
+-- the reports and rebate.period_kpis read it and show each user its part.
+CREATE VIEW @extschema@.channel_rollup_all AS
+SELECT r.tenant_id, r.partner_id, r.unit, r.period_start AS day, r.currency, r.kind, r.product_id,
+       CASE WHEN r.kind = 'payment' THEN pa.home_region_id ELSE r.region_id END AS region_id,
+       sum(r.quantity) AS quantity, sum(r.amount) AS amount, sum(r.cost) AS cost, sum(r.lines)::bigint AS lines,
+       sum(r.costed_amount) AS costed_amount, sum(r.costed_lines)::bigint AS costed_lines,
+       sum(r.orders)::bigint AS orders, sum(r.promised_deliveries)::bigint AS promised_deliveries,
+       sum(r.on_time_deliveries)::bigint AS on_time_deliveries
+  FROM @extschema@.sales_rollup r
+  JOIN @extschema@.partner pa ON pa.id = r.partner_id AND pa.tenant_id = r.tenant_id
+ WHERE NOT r.of_sub_partners
+   AND ((r.date_basis = 'order' AND r.kind = 'order') OR r.date_basis = 'document' OR r.kind = 'payment')
+ GROUP BY r.tenant_id, r.partner_id, r.unit, r.period_start, r.currency, r.kind, r.product_id, r.region_id,
+          pa.home_region_id
+ -- keys whose writer slots cancel out hold nothing
+HAVING sum(r.lines) <> 0 OR sum(r.orders) <> 0;
+REVOKE ALL ON @extschema@.channel_rollup_all FROM PUBLIC;
+COMMENT ON VIEW @extschema@.channel_rollup_all IS
+    'Internal (the extension owner''s): the rollups as channel facts, per partner, day or month, currency, kind, product (0: the distinct-order counts of whole orders) and region, for every tenant';
+
+-- What each user may see of it, as rebate.channel_fact shows the documents:
+-- group admins all, managers their tenant, partner users their partner
+-- subtree; costs only to roles that may read them (for the others only credit
+-- notes carry margin, as in channel_fact).
+CREATE VIEW @extschema@.channel_rollup WITH (security_barrier) AS
+SELECT f.tenant_id, f.partner_id, f.unit, f.day, f.currency, f.kind, f.product_id, f.region_id, f.quantity, f.amount,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN f.cost ELSE 0 END AS cost, f.lines,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN f.costed_amount
+            WHEN f.kind = 'credit_note' THEN f.amount ELSE 0 END AS costed_amount,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN f.costed_lines
+            WHEN f.kind = 'credit_note' THEN f.lines ELSE 0 END AS costed_lines,
+       f.orders, f.promised_deliveries, f.on_time_deliveries
+  FROM @extschema@.channel_rollup_all f
+ WHERE (SELECT @extschema@.is_group_admin())
+    OR (f.tenant_id = (SELECT @extschema@.current_tenant_id())
+        AND ((SELECT @extschema@.is_tenant_manager()) OR f.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[])));
+COMMENT ON VIEW @extschema@.channel_rollup IS
+    'rebate.channel_fact summed (the rollups): per partner, day or month, currency, kind, product and region, as far as the user may see; rebate.kpis_of makes rebate.kpis of its sums (a report over months reads far fewer rows than over the documents)';
+GRANT SELECT ON @extschema@.channel_rollup TO rebate_admin, rebate_manager, rebate_partner;
+
+-- Every partner's KPIs for a period, with last year's net sales (growth) and
+-- its targets (achievement), in one pass over the rollups (rebate.channel_rollup:
+-- month rows for the whole months, day rows for the rest).
+CREATE OR REPLACE FUNCTION @extschema@.period_kpis(tenant_id bigint, period daterange)
+    RETURNS TABLE (partner_id bigint, kpis @extschema@.kpis, growth numeric, achievement numeric, sales_target numeric,
+                   collected_target numeric, quantity_target numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH spans AS (
+        SELECT sp.unit, sp.from_day, sp.to_day, true AS is_current
+          FROM unnest(@extschema@.rollup_spans(lower(period_kpis.period), upper(period_kpis.period))) sp
+        UNION ALL
+        SELECT sp.unit, sp.from_day, sp.to_day, false
+          FROM unnest(@extschema@.rollup_spans((lower(period_kpis.period) - '1 year'::interval)::date,
+                                               (upper(period_kpis.period) - '1 year'::interval)::date)) sp
+    ), facts AS (
+        SELECT f.partner_id, s.is_current, f.kind, f.product_id, f.quantity, f.amount, f.cost, f.lines, f.costed_amount,
+               f.costed_lines, f.orders, f.promised_deliveries, f.on_time_deliveries, NULL::text AS metric,
+               NULL::numeric AS target
+          FROM @extschema@.channel_rollup f
+          JOIN spans s ON s.unit = f.unit AND f.day >= s.from_day AND f.day < s.to_day
+         WHERE f.tenant_id = period_kpis.tenant_id
+           -- (the days of both periods, so that the condition reaches the scan)
+           AND f.day >= (lower(period_kpis.period) - '1 year'::interval)::date AND f.day < upper(period_kpis.period)
+           AND (s.is_current OR f.kind <> 'payment')
+        UNION ALL
+        SELECT t.partner_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.metric, t.value
+          FROM @extschema@.target t
+         WHERE t.tenant_id = period_kpis.tenant_id AND t.partner_id IS NOT NULL
+           AND lower(t.period) >= lower(period_kpis.period) AND upper(t.period) <= upper(period_kpis.period)
+    )
+    SELECT f.partner_id,
+           CASE WHEN bool_or(f.is_current) THEN
+               @extschema@.kpis_of(
+                   sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'order'),
+                   -sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'return'),
+                   -sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'credit_note'),
+                   sum(f.costed_amount) FILTER (WHERE f.is_current), sum(f.cost) FILTER (WHERE f.is_current),
+                   (sum(f.costed_lines) FILTER (WHERE f.is_current))::bigint, sum(f.quantity) FILTER (WHERE f.is_current),
+                   (sum(f.lines) FILTER (WHERE f.is_current AND f.kind <> 'payment'))::bigint,
+                   (sum(f.orders) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
+                   sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'payment'),
+                   (sum(f.lines) FILTER (WHERE f.is_current AND f.kind = 'payment'))::bigint,
+                   (sum(f.promised_deliveries) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
+                   (sum(f.on_time_deliveries) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
+                   count(DISTINCT f.product_id) FILTER (WHERE f.is_current AND f.kind = 'order' AND f.product_id <> 0
+                                                          AND f.lines > 0))
+           END,
+           @extschema@.growth(f.amount, f.is_current) FILTER (WHERE f.kind <> 'payment'),
+           @extschema@.achievement(CASE WHEN f.kind <> 'payment' AND f.is_current THEN f.amount END,
+                                   CASE WHEN f.metric = 'net_sales' THEN f.target END),
+           sum(f.target) FILTER (WHERE f.metric = 'net_sales'),
+           sum(f.target) FILTER (WHERE f.metric = 'collected'),
+           sum(f.target) FILTER (WHERE f.metric = 'quantity')
+      FROM facts f
+     GROUP BY f.partner_id
+$$;
+COMMENT ON FUNCTION @extschema@.period_kpis(bigint, daterange) IS
+    'Each partner''s KPIs (rebate.kpis) for a period, growth over the same period a year earlier, achievement of its sales target, and its targets';
+
+UPDATE @extschema@.report_query SET query = $q$
+WITH per_period AS (
+    SELECT f.tenant_id, a.region_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
+           count(DISTINCT f.partner_id) AS partners,
+           @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.kind = 'order'), -sum(f.amount) FILTER (WHERE f.kind = 'return'),
+                           -sum(f.amount) FILTER (WHERE f.kind = 'credit_note'), sum(f.costed_amount), sum(f.cost),
+                           sum(f.costed_lines)::bigint, sum(f.quantity), (sum(f.lines) FILTER (WHERE f.kind <> 'payment'))::bigint,
+                           -- whole orders are counted in the rows of product 0
+                           (sum(f.orders) FILTER (WHERE f.product_id = 0))::bigint,
+                           sum(f.amount) FILTER (WHERE f.kind = 'payment'), (sum(f.lines) FILTER (WHERE f.kind = 'payment'))::bigint,
+                           (sum(f.promised_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
+                           (sum(f.on_time_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
+                           count(DISTINCT f.product_id) FILTER (WHERE f.kind = 'order' AND f.product_id <> 0 AND f.lines > 0)) AS k
+      FROM %1$s f
+      JOIN @extschema@.region r ON r.id = f.region_id
+     CROSS JOIN LATERAL pg_catalog.unnest(r.path) AS a (region_id)
+     CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
+     WHERE f.unit = 'month'
+     GROUP BY f.tenant_id, a.region_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)
+), c AS (
+    SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
+      FROM per_period p
+)
+SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r.level AS region_level,
+       r.parent_id AS parent_region_id, r.path AS region_path, c.grain,
+       pg_catalog.daterange(c.period_start, c.period_end) AS period,
+       @extschema@.period_label(pg_catalog.daterange(c.period_start, c.period_end), c.grain) AS period_name,
+       c.currency, c.partners, (c.k).net_sales, (c.k).gross_sales, (c.k).returns, (c.k).credit_notes, (c.k).gross_margin, (c.k).margin_rate,
+       (c.k).quantity, (c.k).orders, (c.k).average_order_value, (c.k).return_rate, (c.k).collected, (c.k).collection_rate,
+       (c.k).on_time_rate, (c.k).products,
+       tg.sales_target,
+       (SELECT @extschema@.achievement(x.actual, x.target)
+          FROM (VALUES ((c.k).net_sales, tg.sales_target)) AS x (actual, target)) AS achievement,
+       (SELECT @extschema@.growth(x.amount, x.is_current)
+          FROM (VALUES ((c.k).net_sales, true), ((ly.k).net_sales, false)) AS x (amount, is_current)) AS yoy_growth,
+       rank() OVER (PARTITION BY c.tenant_id, r.parent_id, c.grain, c.period_start, c.currency
+                    ORDER BY (c.k).net_sales DESC) AS rank_among_siblings
+  FROM c
+  JOIN @extschema@.region r ON r.id = c.region_id
+  -- region targets are the brand's: partner users, whom row-level security does not show them, get NULL
+  LEFT JOIN LATERAL (SELECT sum(t.value) AS sales_target FROM @extschema@.target t
+                      WHERE t.tenant_id = c.tenant_id AND t.region_id = c.region_id AND t.metric = 'net_sales'
+                        AND lower(t.period) >= c.period_start AND upper(t.period) <= c.period_end
+                        AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager()))) tg ON true
+  LEFT JOIN c ly ON ly.tenant_id = c.tenant_id AND ly.region_id = c.region_id AND ly.currency = c.currency
+                AND ly.grain = c.grain AND ly.period_start = (c.period_start - '1 year'::interval)::date
+$q$ WHERE report = 'region';
+UPDATE @extschema@.report_query SET query = $q$
+WITH per_period AS (
+    SELECT f.tenant_id, f.product_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
+           count(DISTINCT f.partner_id) AS partners,
+           -- a product's orders are the orders with lines of it: its own rows count them
+           @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.kind = 'order'), -sum(f.amount) FILTER (WHERE f.kind = 'return'),
+                               -sum(f.amount) FILTER (WHERE f.kind = 'credit_note'), sum(f.costed_amount), sum(f.cost),
+                               sum(f.costed_lines)::bigint, sum(f.quantity), sum(f.lines)::bigint, sum(f.orders)::bigint,
+                               0, 0, sum(f.promised_deliveries)::bigint, sum(f.on_time_deliveries)::bigint,
+                               count(DISTINCT f.product_id) FILTER (WHERE f.kind = 'order' AND f.lines > 0)) AS k
+      FROM %1$s f
+     CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
+     WHERE f.unit = 'month' AND f.kind <> 'payment' AND f.product_id <> 0
+     GROUP BY f.tenant_id, f.product_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)
+), c AS (
+    SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
+      FROM per_period p
+)
+SELECT c.tenant_id, c.product_id, pr.sku, pr.name AS product_name, pr.category_id, pc.path AS category_path, c.grain,
+       pg_catalog.daterange(c.period_start, c.period_end) AS period,
+       @extschema@.period_label(pg_catalog.daterange(c.period_start, c.period_end), c.grain) AS period_name,
+       c.currency, c.partners, (c.k).net_sales, (c.k).gross_sales, (c.k).returns, (c.k).credit_notes, (c.k).gross_margin,
+       (c.k).margin_rate, (c.k).quantity, (c.k).orders, (c.k).average_order_value, (c.k).return_rate, (c.k).on_time_rate,
+       (c.k).products,
+       (SELECT @extschema@.growth(x.amount, x.is_current)
+          FROM (VALUES ((c.k).net_sales, true), ((ly.k).net_sales, false)) AS x (amount, is_current)) AS yoy_growth,
+       rank() OVER (PARTITION BY c.tenant_id, pr.category_id, c.grain, c.period_start, c.currency
+                    ORDER BY (c.k).net_sales DESC) AS rank_in_category,
+       rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency ORDER BY (c.k).net_sales DESC) AS rank_overall
+  FROM c
+  JOIN @extschema@.product pr ON pr.id = c.product_id
+  LEFT JOIN @extschema@.product_category pc ON pc.id = pr.category_id
+  LEFT JOIN c ly ON ly.tenant_id = c.tenant_id AND ly.product_id = c.product_id AND ly.currency = c.currency
+                AND ly.grain = c.grain AND ly.period_start = (c.period_start - '1 year'::interval)::date
+$q$ WHERE report = 'product';
+CREATE OR REPLACE VIEW @extschema@.partner_performance_all AS
+SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_id, w.ranking_region_id, w.grain,
+       pg_catalog.daterange(w.period_start, w.period_end) AS period,
+       @extschema@.period_label(pg_catalog.daterange(w.period_start, w.period_end), w.grain) AS period_name,
+       w.currency, w.k AS kpis, w.sales_target,
+       (SELECT @extschema@.achievement(x.actual, x.target) FROM (VALUES (w.net_sales, w.sales_target)) AS x (actual, target))
+           AS achievement,
+       (SELECT @extschema@.growth(x.amount, x.is_current)
+          FROM (VALUES (w.net_sales, true), (w.year_before, false)) AS x (amount, is_current)) AS yoy_growth,
+       (SELECT @extschema@.growth(x.amount, x.is_current)
+          FROM (VALUES (w.net_sales, true), (w.period_before, false)) AS x (amount, is_current)) AS previous_growth,
+       w.rank_in_region, w.rank_overall,
+       coalesce(w.rebate_earned, 0) AS rebate_earned,
+       CASE WHEN w.net_sales > 0 THEN pg_catalog.round(coalesce(w.rebate_earned, 0) / w.net_sales, 4) END AS rebate_to_sales
+  FROM (
+    SELECT c.*,
+           sum(c.net_sales) OVER (series ORDER BY c.period_start RANGE BETWEEN '1 year' PRECEDING AND '1 year' PRECEDING)
+               AS year_before,
+           CASE c.grain
+                WHEN 'month' THEN sum(c.net_sales) OVER (series ORDER BY c.period_start
+                                                         RANGE BETWEEN '1 month' PRECEDING AND '1 month' PRECEDING)
+                WHEN 'quarter' THEN sum(c.net_sales) OVER (series ORDER BY c.period_start
+                                                           RANGE BETWEEN '3 months' PRECEDING AND '3 months' PRECEDING)
+                ELSE sum(c.net_sales) OVER (series ORDER BY c.period_start RANGE BETWEEN '1 year' PRECEDING AND '1 year' PRECEDING)
+           END AS period_before,
+           rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency, c.ranking_region_id
+                        ORDER BY c.net_sales DESC) AS rank_in_region,
+           rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency ORDER BY c.net_sales DESC) AS rank_overall
+      FROM (
+        SELECT b.*, pa.code AS partner_code, pa.name AS partner_name, pa.home_region_id,
+               @extschema@.ranking_region(hr.path) AS ranking_region_id,
+               (SELECT sum(t.value) FROM @extschema@.target t
+                 WHERE t.tenant_id = b.tenant_id AND t.partner_id = b.partner_id AND t.metric = 'net_sales'
+                   AND lower(t.period) >= b.period_start AND upper(t.period) <= b.period_end) AS sales_target,
+               (SELECT sum(sl.net) FROM @extschema@.statement s JOIN @extschema@.statement_line sl ON sl.statement_id = s.id
+                 WHERE s.tenant_id = b.tenant_id AND s.partner_id = b.partner_id AND s.currency = b.currency
+                   AND s.status <> 'draft' AND lower(s.period) >= b.period_start AND upper(s.period) <= b.period_end)
+                   AS rebate_earned,
+               (b.k).net_sales AS net_sales
+          FROM (
+            SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
+              FROM (
+                -- each month of the rollups once per grain (not GROUPING SETS: conditions on tenant and grain
+                -- reach the scan)
+                SELECT f.tenant_id, f.partner_id, f.currency, g.grain,
+                       pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
+                       @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.kind = 'order'), -sum(f.amount) FILTER (WHERE f.kind = 'return'),
+                                       -sum(f.amount) FILTER (WHERE f.kind = 'credit_note'), sum(f.costed_amount), sum(f.cost),
+                                       sum(f.costed_lines)::bigint, sum(f.quantity), (sum(f.lines) FILTER (WHERE f.kind <> 'payment'))::bigint,
+                                       -- whole orders are counted in the rows of product 0
+                                       (sum(f.orders) FILTER (WHERE f.product_id = 0))::bigint,
+                                       sum(f.amount) FILTER (WHERE f.kind = 'payment'), (sum(f.lines) FILTER (WHERE f.kind = 'payment'))::bigint,
+                                       (sum(f.promised_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
+                                       (sum(f.on_time_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
+                                       count(DISTINCT f.product_id) FILTER (WHERE f.kind = 'order' AND f.product_id <> 0 AND f.lines > 0)) AS k
+                  FROM @extschema@.channel_rollup_all f
+                 CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
+                 WHERE f.unit = 'month'
+                 GROUP BY f.tenant_id, f.partner_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)) p) b
+          JOIN @extschema@.partner pa ON pa.id = b.partner_id
+          LEFT JOIN @extschema@.region hr ON hr.id = pa.home_region_id) c
+    WINDOW series AS (PARTITION BY c.tenant_id, c.partner_id, c.currency, c.grain)) w;
+DO $$
+BEGIN
+    EXECUTE (SELECT pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.v_region_performance AS %s',
+                                      pg_catalog.format(query, '@extschema@.channel_rollup'))
+               FROM @extschema@.report_query WHERE report = 'region');
+    EXECUTE (SELECT pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.v_product_performance AS %s',
+                                      pg_catalog.format(query, '@extschema@.channel_rollup'))
+               FROM @extschema@.report_query WHERE report = 'product');
+END
+$$;
+ALTER VIEW @extschema@.v_region_performance SET (security_barrier);
+ALTER VIEW @extschema@.v_product_performance SET (security_barrier);
+-- the region and product snapshots are made anew over the rollups (with their views), keeping the
+-- privileges the installation granted on them
+DO $upgrade$
+DECLARE
+    grants jsonb;
+    g      record;
+BEGIN
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('relname', c.relname, 'grantee', a.grantee,
+                                                              'privilege_type', a.privilege_type,
+                                                              'is_grantable', a.is_grantable))
+      INTO grants
+      FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+     WHERE c.relnamespace = '@extschema@'::regnamespace
+       AND c.relname IN ('region_performance_snapshot', 'product_performance_snapshot', 'v_region_performance_snapshot',
+                         'v_product_performance_snapshot')
+       AND a.grantee <> c.relowner;
+    DROP VIEW @extschema@.v_region_performance_snapshot, @extschema@.v_product_performance_snapshot;
+    DROP MATERIALIZED VIEW @extschema@.region_performance_snapshot, @extschema@.product_performance_snapshot;
+    PERFORM @extschema@.create_report_view('@extschema@.region_performance_snapshot',
+                                           pg_catalog.format(query, '@extschema@.channel_rollup_all'), 'materialized')
+       FROM @extschema@.report_query WHERE report = 'region';
+    PERFORM @extschema@.create_report_view('@extschema@.product_performance_snapshot',
+                                           pg_catalog.format(query, '@extschema@.channel_rollup_all'), 'materialized')
+       FROM @extschema@.report_query WHERE report = 'product';
+    CREATE UNIQUE INDEX region_performance_snapshot_key
+        ON @extschema@.region_performance_snapshot (tenant_id, region_id, grain, period, currency);
+    CREATE UNIQUE INDEX product_performance_snapshot_key
+        ON @extschema@.product_performance_snapshot (tenant_id, product_id, grain, period, currency);
+    REVOKE ALL ON @extschema@.region_performance_snapshot, @extschema@.product_performance_snapshot FROM PUBLIC;
+    CREATE VIEW @extschema@.v_region_performance_snapshot AS
+    SELECT s.* FROM @extschema@.region_performance_snapshot s
+     WHERE (SELECT @extschema@.is_group_admin())
+        OR (s.tenant_id = (SELECT @extschema@.current_tenant_id()) AND (SELECT @extschema@.is_tenant_manager()));
+    CREATE VIEW @extschema@.v_product_performance_snapshot AS
+    SELECT s.* FROM @extschema@.product_performance_snapshot s
+     WHERE (SELECT @extschema@.is_group_admin())
+        OR (s.tenant_id = (SELECT @extschema@.current_tenant_id()) AND (SELECT @extschema@.is_tenant_manager()));
+    ALTER VIEW @extschema@.v_region_performance_snapshot SET (security_barrier);
+    ALTER VIEW @extschema@.v_product_performance_snapshot SET (security_barrier);
+    GRANT SELECT ON @extschema@.v_region_performance_snapshot, @extschema@.v_product_performance_snapshot
+       TO rebate_admin, rebate_manager, rebate_partner;
+    FOR g IN SELECT * FROM pg_catalog.jsonb_to_recordset(coalesce(grants, '[]'))
+                        AS x (relname text, grantee oid, privilege_type text, is_grantable boolean) LOOP
+        EXECUTE pg_catalog.format('GRANT %s ON @extschema@.%I TO %s%s', g.privilege_type, g.relname,
+                                  CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END,
+                                  CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$upgrade$;
+COMMENT ON VIEW @extschema@.v_region_performance_snapshot IS
+    '区域绩效（快照） v_region_performance over every partner''s facts as of the last refresh; managers and admins';
+COMMENT ON VIEW @extschema@.v_product_performance_snapshot IS
+    '产品绩效（快照） v_product_performance over every partner''s facts as of the last refresh; managers and admins';
+-- Every column of every view has a comment in Chinese and English (BI tools
+-- show them as field descriptions): the columns no COMMENT ON COLUMN above
+-- describes take the description of their name from this map, and the
+-- install fails if one has neither.
+DO $$
+DECLARE
+    col       record;
+    described text;
+    comments  jsonb;
+BEGIN
+    -- (in parts: a function takes at most 100 arguments)
+    comments := pg_catalog.jsonb_build_object(
+        'tenant_id', '租户 Tenant: the manufacturer or brand',
+        'partner_id', '渠道商 Partner id (rebate.partner)',
+        'partner_code', '渠道商编码 Partner code',
+        'partner_name', '渠道商名称 Partner name',
+        'home_region_id', '所在区域 The partner''s home region (rebate.region)',
+        'ranking_region_id', '排名大区 The region the partner is ranked in: the second level of the region tree above its home region',
+        'grain', '统计粒度 Grain: month, quarter or year',
+        'period', '统计期间 The period: [first day, first day of the next period)',
+        'period_name', '期间名称 The period by name: 2026-07, 2026-Q3, 2026',
+        'currency', '币种 Currency of the amounts',
+        'net_sales', '净销售额 Net sales: gross sales - returns - credit notes',
+        'gross_sales', '销售额 Gross sales: the amounts of order lines',
+        'returns', '退货额 Returns, positive',
+        'credit_notes', '折让额 Credit notes, positive',
+        'gross_margin', '毛利 Gross margin over lines with a cost; NULL for users who may not see costs',
+        'margin_rate', '毛利率 Gross margin / net sales of the lines with a cost; NULL for users who may not see costs',
+        'quantity', '净数量 Net quantity: ordered - returned',
+        'orders', '订单数 Distinct orders',
+        'average_order_value', '客单价 Average order value: gross sales / orders',
+        'return_rate', '退货率 Return rate: returns / gross sales',
+        'collected', '回款额 Payments received',
+        'collection_rate', '回款率 Collection rate: collected / net sales',
+        'on_time_rate', '准时交付率 On-time delivery rate: orders delivered by the promised date / delivered orders with one',
+        'products', '动销品种数 Distinct products sold',
+        'partners', '渠道商数 Partners with documents in the period',
+        'sales_target', '销售目标 Sales target: the targets lying inside the period',
+        'achievement', '目标达成率 Target achievement: net sales / sales target; NULL without a target',
+        'yoy_growth', '同比增长率 Growth of net sales over the same period a year earlier; NULL without a base',
+        'previous_growth', '环比增长率 Growth of net sales over the previous period of the same grain (MoM, QoQ, YoY for years); NULL without a base',
+        'rank_in_region', '大区内排名 Rank by net sales among the partners of the same ranking region',
+        'rank_overall', '总排名 Rank by net sales among the tenant''s partners (or products) in the period',
+        'rebate_earned', '已结算返利 Rebate on issued statements of periods inside this one',
+        'rebate_to_sales', '返利销售比 Rebate earned / net sales',
+        'region_id', '区域 Region id (rebate.region); its figures include every region below it',
+        'region_code', '区域编码 Region code',
+        'region_name', '区域名称 Region name',
+        'region_level', '区域层级 Region level: country, area, province, city, district',
+        'parent_region_id', '上级区域 Parent region: drill up',
+        'region_path', '区域路径 Region ids from the top down to this one: drill down and up',
+        'rank_among_siblings', '同级排名 Rank by net sales among the regions with the same parent')
+        || pg_catalog.jsonb_build_object(
+        'product_id', '产品 Product id (rebate.product)',
+        'sku', '产品编码 SKU',
+        'product_name', '产品名称 Product name',
+        'category_id', '产品类别 Product category',
+        'category_path', '类别路径 Category ids from the top down to the product''s category: drill down and up',
+        'rank_in_category', '类别内排名 Rank by net sales among the products of the same category',
+        'program_id', '返利政策 Rebate program id',
+        'program_code', '政策编码 Rebate program code',
+        'program_rebate', '政策返利 Rebate of this program on the partner''s issued statements in the quarter',
+        'partner_rebate', '渠道商返利合计 The partner''s rebate from all programs in the quarter',
+        'rebate_rate', '返利率 Partner rebate / net sales',
+        'growth', '增长率 Growth of net sales: over the same quarter a year earlier, else over the previous quarter',
+        'growth_basis', '增长基准 What growth compares with: year (同比) or quarter (环比)',
+        'rebate_rate_share', '返利率分位 Share of the quarter''s partners with a rebate rate at or below this one',
+        'growth_share', '增长分位 Share of the quarter''s partners with growth at or below this one',
+        'high_rebate_low_output', '高返利低产出 Rebate rate in the top and growth in the bottom share the tenant set (rebate.performance_setting)',
+        'reason', '原因 Why the partner is flagged',
+        'rank', '名次 Rank by net sales in the quarter',
+        'partner_label', '渠道商 The partner''s name, or #rank where the tenant shows others anonymously',
+        'is_own', '本渠道商 Whether the row is the viewing partner''s own')
+        || pg_catalog.jsonb_build_object(
+        'kpi_values', '指标值 The scoring model''s KPI values of the partner (JSON by KPI)',
+        'scores', '指标得分 Each KPI''s score, 0 to its cap (JSON by KPI; NULL: not scored, its weight left out)',
+        'total', '综合得分 Weighted total score',
+        'rank_in_tenant', '总排名 Rank by total score in the tenant',
+        'band_grade', '得分等级 The grade band the total falls in',
+        'current_grade', '当前等级 The partner''s grade now',
+        'suggested_grade', '建议等级 The grade the model suggests (upgrade, downgrade or first assignment)',
+        'change', '等级变动 upgrade, downgrade, assign, or NULL')
+        || pg_catalog.jsonb_build_object(
+        -- the fact views (sales_fact, channel_fact and channel_fact_all) and the snapshots
+        'kind', '单据类型 Document kind: order, return or credit_note (lines), or payment',
+        'status', '订单状态 The order''s status (rebate.sales_order.status)',
+        'order_date', '订单日期 The order''s date (returns and credit notes: their own date)',
+        'day', '日期 The order date of lines, the day received of payments',
+        'order_id', '订单 Order, return or credit note id (rebate.sales_order); NULL for payments',
+        'order_line_id', '订单行 Order line id (rebate.order_line); NULL for payments',
+        'payment_id', '回款 Payment id (rebate.payment); NULL for lines',
+        'amount', '金额 Line amount (negative for returns and credit notes) or payment amount',
+        'cost', '成本 Cost of the goods on the line, signed like quantity; NULL where the line has no cost or the user may not see costs',
+        'promised_on', '承诺交期 The day delivery was promised by (rebate.sales_order.promised_on)',
+        'delivered_on', '交付日期 The day the goods were delivered (rebate.sales_order.delivered_on)',
+        'kpis', '渠道指标 All channel KPIs of the row (rebate.kpis, from rebate.channel_kpis)')
+        || pg_catalog.jsonb_build_object(
+        -- the rollup fact views (channel_rollup and channel_rollup_all)
+        'unit', '汇总粒度 day: the row sums one day; month: the month starting at day',
+        'lines', '行数 Order, return and credit-note lines, or payments, summed into the row',
+        'costed_amount', '有成本金额 Amount of the lines with a cost, and of credit notes: gross margin = costed_amount - cost',
+        'costed_lines', '有成本行数 Lines with a cost, and credit-note lines',
+        'promised_deliveries', '承诺交付订单数 Orders with a promised date that were delivered',
+        'on_time_deliveries', '准时交付订单数 Of those, orders delivered on or before the promised date');
+    FOR col IN
+        SELECT a.attrelid::regclass AS view, a.attname
+          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+         WHERE c.relnamespace = '@extschema@'::regnamespace AND c.relkind IN ('v', 'm')
+           AND a.attnum > 0 AND NOT a.attisdropped
+           AND pg_catalog.col_description(a.attrelid, a.attnum) IS NULL
+    LOOP
+        described := comments ->> col.attname::text;
+        IF described IS NULL THEN
+            RAISE EXCEPTION 'view % column % has no comment', col.view, col.attname;
+        END IF;
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', col.view, col.attname, described);
+    END LOOP;
+END
+$$;
