@@ -172,9 +172,9 @@ upsert_sql(const char *with, const char *cells)
 static char *
 move_array_sql(const char *with, const char *cells)
 {
-	return psprintf("WITH %s SELECT array_agg(ROW(g.tenant_id, g.partner_id, g.of_sub_partners, g.date_basis, g.unit,"
+	return psprintf("%s%s SELECT array_agg(ROW(g.tenant_id, g.partner_id, g.of_sub_partners, g.date_basis, g.unit,"
 					" g.period_start, g.currency, g.kind, g.product_id, g.region_id, 0, " MEASURES_OF("g")
-					")::rebate.sales_rollup) FROM (%s) g", with, grouped_sql(cells));
+					")::rebate.sales_rollup) FROM (%s) g", with ? "WITH " : "", with ? with : "", grouped_sql(cells));
 }
 
 /* $2, an array of rebate.sales_rollup rows, added to the rows of slot $1. */
@@ -309,8 +309,9 @@ static SavedPlan originals_lock = {
  * nested: inside a line statement (see above) */
 static SavedPlan order_move;
 static SavedPlan order_move_nested;
-/* sales_order BEFORE DELETE: $2 tenant, $3 order: its lines taken out */
-static SavedPlan order_delete = {NULL, 3, {INT4OID, INT8OID, INT8OID}, NULL};
+/* sales_order BEFORE DELETE: $1 tenant, $2 order: what its lines count, as an
+ * array of rollup rows to take out (read as the statement began) */
+static SavedPlan order_delete = {NULL, 2, {INT8OID, INT8OID}, NULL};
 /* payment, per event: the payments' delta */
 static SavedPlan payment_delta[ROLLUP_EVENTS];
 /* payment UPDATE: the orders whose paid day may move (received_on changed), locked */
@@ -427,8 +428,8 @@ prepare_order_plans(void)
 	order_move.argtypes[0] = INT4OID;
 	order_move_nested.sql = keep(order_move_sql("after_orders", true));
 	order_move_nested.nargs = 0;
-	order_delete.sql = keep(upsert_sql(NULL, document_cells(
-		"(SELECT " LINE_COLUMNS ", -1 AS sign FROM rebate.order_line WHERE tenant_id = $2 AND order_id = $3)",
+	order_delete.sql = keep(move_array_sql(NULL, document_cells(
+		"(SELECT " LINE_COLUMNS ", -1 AS sign FROM rebate.order_line WHERE tenant_id = $1 AND order_id = $2)",
 		"rebate.sales_order", "rebate.sales_order", "rebate.order_paid", true)));
 }
 
@@ -669,16 +670,28 @@ order_deleted(TriggerData *trigdata, Oid as_role)
 	bool		isnull;
 	Datum		status = heap_getattr(tuple, SPI_fnumber(desc, "status"), desc, &isnull);
 	PolicySpi	spi = {false, NULL, NULL};
-	Datum		values[3];
+	Datum		values[2];
+	Datum		rows;
 
 	/* a document that does not count contributes nothing */
 	if (isnull || !order_status_in(TextDatumGetCString(status), ORDER_STATUSES_COUNTED))
 		return PointerGetDatum(tuple);
 	prepare_order_plans();
-	values[0] = Int32GetDatum(writer_slot());
-	values[1] = heap_getattr(tuple, SPI_fnumber(desc, "tenant_id"), desc, &isnull);
-	values[2] = heap_getattr(tuple, SPI_fnumber(desc, "id"), desc, &isnull);
-	run(&spi, &order_delete, as_role, values);
+	values[0] = heap_getattr(tuple, SPI_fnumber(desc, "tenant_id"), desc, &isnull);
+	values[1] = heap_getattr(tuple, SPI_fnumber(desc, "id"), desc, &isnull);
+	/* read on the statement's snapshot: a return deleted after its original by
+	 * the same statement is taken out from the original's day, where it counts */
+	spi.snapshot = GetActiveSnapshot();
+	policy_spi_run(&spi, &order_delete, as_role, values, NULL);
+	spi.snapshot = NULL;
+	rows = policy_spi_value(0, 1, &isnull);
+	if (!isnull)
+	{
+		values[0] = Int32GetDatum(writer_slot());
+		values[1] = PointerGetDatum(DatumGetArrayTypePCopy(rows));
+		add_rows.argtypes[1] = rollup_array_type();
+		run(&spi, &add_rows, as_role, values);
+	}
 	policy_spi_finish(&spi);
 	return PointerGetDatum(tuple);
 }

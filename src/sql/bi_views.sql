@@ -154,7 +154,10 @@ SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r
        r.parent_id AS parent_region_id, r.path AS region_path, c.grain,
        pg_catalog.daterange(c.period_start, c.period_end) AS period,
        @extschema@.period_label(pg_catalog.daterange(c.period_start, c.period_end), c.grain) AS period_name,
-       c.currency, c.partners, (c.k).net_sales, (c.k).gross_sales, (c.k).returns, (c.k).credit_notes, (c.k).gross_margin, (c.k).margin_rate,
+       c.currency, c.partners, (c.k).net_sales, (c.k).gross_sales, (c.k).returns, (c.k).credit_notes,
+       -- margins only to roles that may read costs (a partner user's facts carry none)
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN (c.k).gross_margin END AS gross_margin,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN (c.k).margin_rate END AS margin_rate,
        (c.k).quantity, (c.k).orders, (c.k).average_order_value, (c.k).return_rate, (c.k).collected, (c.k).collection_rate,
        (c.k).on_time_rate, (c.k).products,
        tg.sales_target,
@@ -195,8 +198,9 @@ WITH per_period AS (
 SELECT c.tenant_id, c.product_id, pr.sku, pr.name AS product_name, pr.category_id, pc.path AS category_path, c.grain,
        pg_catalog.daterange(c.period_start, c.period_end) AS period,
        @extschema@.period_label(pg_catalog.daterange(c.period_start, c.period_end), c.grain) AS period_name,
-       c.currency, c.partners, (c.k).net_sales, (c.k).gross_sales, (c.k).returns, (c.k).credit_notes, (c.k).gross_margin,
-       (c.k).margin_rate, (c.k).quantity, (c.k).orders, (c.k).average_order_value, (c.k).return_rate, (c.k).on_time_rate,
+       c.currency, c.partners, (c.k).net_sales, (c.k).gross_sales, (c.k).returns, (c.k).credit_notes,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN (c.k).gross_margin END AS gross_margin,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN (c.k).margin_rate END AS margin_rate, (c.k).quantity, (c.k).orders, (c.k).average_order_value, (c.k).return_rate, (c.k).on_time_rate,
        (c.k).products,
        (SELECT @extschema@.growth(x.amount, x.is_current)
           FROM (VALUES ((c.k).net_sales, true), ((ly.k).net_sales, false)) AS x (amount, is_current)) AS yoy_growth,
