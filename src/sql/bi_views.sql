@@ -23,83 +23,45 @@ CREATE UNIQUE INDEX performance_setting_by_id ON @extschema@.performance_setting
 COMMENT ON TABLE @extschema@.performance_setting IS
     'Per tenant: when v_rebate_efficiency flags 高返利低产出 (rebate rate in the top share, growth in the bottom share of partners) and what partner users see of v_leaderboard (named, anonymous, own_only); tenants without a row use the defaults';
 
--- ---- partner x month / quarter / year ----------------------------------------
--- Internal (owner only): every tenant, unfiltered; v_partner_performance and
--- the snapshot show it per user.
--- One query level after another (no CTE), so that a condition on tenant_id,
--- a partition column of every window, reaches the scan of the facts.  The
--- year-before and previous-period sales are the one row exactly that far
--- back in the partner's series (a RANGE frame), NULL where there is none.
-CREATE VIEW @extschema@.partner_performance_all AS
-SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_id, w.ranking_region_id, w.grain,
-       pg_catalog.daterange(w.period_start, w.period_end) AS period,
-       @extschema@.period_label(pg_catalog.daterange(w.period_start, w.period_end), w.grain) AS period_name,
-       w.currency, w.k AS kpis, w.sales_target,
-       (SELECT @extschema@.achievement(x.actual, x.target) FROM (VALUES (w.net_sales, w.sales_target)) AS x (actual, target))
-           AS achievement,
-       (SELECT @extschema@.growth(x.amount, x.is_current)
-          FROM (VALUES (w.net_sales, true), (w.year_before, false)) AS x (amount, is_current)) AS yoy_growth,
-       (SELECT @extschema@.growth(x.amount, x.is_current)
-          FROM (VALUES (w.net_sales, true), (w.period_before, false)) AS x (amount, is_current)) AS previous_growth,
-       w.rank_in_region, w.rank_overall,
-       coalesce(w.rebate_earned, 0) AS rebate_earned,
-       CASE WHEN w.net_sales > 0 THEN pg_catalog.round(coalesce(w.rebate_earned, 0) / w.net_sales, 4) END AS rebate_to_sales
-  FROM (
-    SELECT c.*,
-           sum(c.net_sales) OVER (series ORDER BY c.period_start RANGE BETWEEN '1 year' PRECEDING AND '1 year' PRECEDING)
-               AS year_before,
-           CASE c.grain
-                WHEN 'month' THEN sum(c.net_sales) OVER (series ORDER BY c.period_start
-                                                         RANGE BETWEEN '1 month' PRECEDING AND '1 month' PRECEDING)
-                WHEN 'quarter' THEN sum(c.net_sales) OVER (series ORDER BY c.period_start
-                                                           RANGE BETWEEN '3 months' PRECEDING AND '3 months' PRECEDING)
-                ELSE sum(c.net_sales) OVER (series ORDER BY c.period_start RANGE BETWEEN '1 year' PRECEDING AND '1 year' PRECEDING)
-           END AS period_before,
-           rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency, c.ranking_region_id
-                        ORDER BY c.net_sales DESC) AS rank_in_region,
-           rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency ORDER BY c.net_sales DESC) AS rank_overall
-      FROM (
-        SELECT b.*, pa.code AS partner_code, pa.name AS partner_name, pa.home_region_id,
-               @extschema@.ranking_region(hr.path) AS ranking_region_id,
-               (SELECT sum(t.value) FROM @extschema@.target t
-                 WHERE t.tenant_id = b.tenant_id AND t.partner_id = b.partner_id AND t.metric = 'net_sales'
-                   AND lower(t.period) >= b.period_start AND upper(t.period) <= b.period_end) AS sales_target,
-               (SELECT sum(sl.net) FROM @extschema@.statement s JOIN @extschema@.statement_line sl ON sl.statement_id = s.id
-                 WHERE s.tenant_id = b.tenant_id AND s.partner_id = b.partner_id AND s.currency = b.currency
-                   AND s.status <> 'draft' AND lower(s.period) >= b.period_start AND upper(s.period) <= b.period_end)
-                   AS rebate_earned,
-               (b.k).net_sales AS net_sales
-          FROM (
-            SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
-              FROM (
-                -- each month of the rollups once per grain (not GROUPING SETS: conditions on tenant and grain
-                -- reach the scan)
-                SELECT f.tenant_id, f.partner_id, f.currency, g.grain,
-                       pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
-                       @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.kind = 'order'), -sum(f.amount) FILTER (WHERE f.kind = 'return'),
-                                       -sum(f.amount) FILTER (WHERE f.kind = 'credit_note'), sum(f.costed_amount), sum(f.cost),
-                                       sum(f.costed_lines)::bigint, sum(f.quantity), (sum(f.lines) FILTER (WHERE f.kind <> 'payment'))::bigint,
-                                       -- whole orders are counted in the rows of product 0
-                                       (sum(f.orders) FILTER (WHERE f.product_id = 0))::bigint,
-                                       sum(f.amount) FILTER (WHERE f.kind = 'payment'), (sum(f.lines) FILTER (WHERE f.kind = 'payment'))::bigint,
-                                       (sum(f.promised_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
-                                       (sum(f.on_time_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
-                                       count(DISTINCT f.product_id) FILTER (WHERE f.kind = 'order' AND f.product_id <> 0 AND f.lines > 0)) AS k
-                  FROM @extschema@.channel_rollup_all f
-                 CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
-                 WHERE f.unit = 'month'
-                 GROUP BY f.tenant_id, f.partner_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)) p) b
-          JOIN @extschema@.partner pa ON pa.id = b.partner_id
-          LEFT JOIN @extschema@.region hr ON hr.id = pa.home_region_id) c
-    WINDOW series AS (PARTITION BY c.tenant_id, c.partner_id, c.currency, c.grain)) w;
-REVOKE ALL ON @extschema@.partner_performance_all FROM PUBLIC;
-COMMENT ON VIEW @extschema@.partner_performance_all IS
-    'Internal (the extension owner''s): v_partner_performance for every tenant, unfiltered, and the query of its snapshot';
+-- ---- the report calendar ----------------------------------------------------
+-- Every month, quarter and year from 1970 to 2199, each with the months whose
+-- rollup rows it reads: its own (role current), and those of the period a
+-- year before and of the period before (the growth they are compared with).
+-- A table, not a function: a condition on period_name picks a period's nine
+-- or so months first and the facts are read by index for those alone, and a
+-- report over every period joins the facts by month, whatever the planner
+-- knows of the facts.
+CREATE TABLE @extschema@.report_calendar (
+    grain        text NOT NULL,
+    period_start date NOT NULL,
+    period_end   date NOT NULL,
+    period_name  text NOT NULL,
+    role         text NOT NULL,
+    month        date NOT NULL,
+    PRIMARY KEY (grain, period_start, role, month)
+);
+INSERT INTO @extschema@.report_calendar
+SELECT g.grain, p.period_start, p.period_end,
+       @extschema@.period_label(pg_catalog.daterange(p.period_start, p.period_end), g.grain), w.role,
+       (w.from_day + m.n * '1 month'::pg_catalog.interval)::date
+  FROM (VALUES ('month', '1 month'::pg_catalog.interval, 1), ('quarter', '3 months'::pg_catalog.interval, 3),
+               ('year', '1 year'::pg_catalog.interval, 12)) AS g (grain, step, months)
+ CROSS JOIN LATERAL pg_catalog.generate_series('1970-01-01'::timestamp, '2199-12-01'::timestamp, g.step) AS s (day)
+ CROSS JOIN LATERAL (SELECT s.day::date AS period_start, (s.day + g.step)::date AS period_end) AS p
+ CROSS JOIN LATERAL (VALUES ('current', p.period_start), ('year_before', (p.period_start - '1 year'::pg_catalog.interval)::date),
+                            ('period_before', (p.period_start - g.step)::date)) AS w (role, from_day)
+ CROSS JOIN LATERAL pg_catalog.generate_series(0, g.months - 1) AS m (n);
+CREATE INDEX report_calendar_month ON @extschema@.report_calendar (month);
+CREATE INDEX report_calendar_name ON @extschema@.report_calendar (period_name);
+ANALYZE @extschema@.report_calendar;
+REVOKE ALL ON @extschema@.report_calendar FROM PUBLIC;
+COMMENT ON TABLE @extschema@.report_calendar IS
+    'Internal (the reports read it as the extension owner): the reports'' calendar: every month, quarter and year from 1970 to 2199, with the months whose rollup rows count for it (role current) and for the periods it is compared with (year_before, period_before)';
 
 -- ---- region and product x month / quarter / year -----------------------------
 -- One query text each, over a fact view named by %s: the live views read
--- rebate.channel_rollup (each user aggregates what it may see), the snapshots
--- rebate.channel_rollup_all (managers' dashboards): month rows of the
+-- rebate.report_facts (each user aggregates what it may see), the snapshots
+-- rebate.report_facts_all (managers' dashboards): month rows of the
 -- rollups, not documents.  Built by
 -- rebate.create_report_view at install, so both stay the same query.
 CREATE FUNCTION @extschema@.create_report_view(name text, query text, options text DEFAULT '') RETURNS void
@@ -127,33 +89,37 @@ COMMENT ON TABLE @extschema@.report_query IS
 REVOKE ALL ON @extschema@.report_query FROM PUBLIC;
 
 INSERT INTO @extschema@.report_query VALUES
+-- the month rows of each period (rebate.report_calendar) and of the two it is compared with: the
+-- current period's measures, and the net sales of the year before and of the period before
+('facts', $q$
+SELECT p.grain, p.period_start, p.period_end, p.period_name, p.role, f.tenant_id, f.partner_id, f.currency, f.kind,
+       f.product_id, f.region_id,
+       CASE WHEN p.role = 'current' AND f.kind = 'order' THEN f.amount END AS gross_sales,
+       CASE WHEN p.role = 'current' AND f.kind = 'return' THEN -f.amount END AS returns,
+       CASE WHEN p.role = 'current' AND f.kind = 'credit_note' THEN -f.amount END AS credit_notes,
+       CASE WHEN p.role = 'current' THEN f.costed_amount END AS costed_amount,
+       CASE WHEN p.role = 'current' THEN f.cost END AS cost,
+       CASE WHEN p.role = 'current' THEN f.costed_lines END AS costed_lines,
+       CASE WHEN p.role = 'current' THEN f.quantity END AS quantity,
+       CASE WHEN p.role = 'current' AND f.kind <> 'payment' THEN f.lines END AS lines,
+       CASE WHEN p.role = 'current' AND f.kind = 'order' THEN f.lines END AS order_lines,
+       CASE WHEN p.role = 'current' THEN f.lines END AS facts,
+       CASE WHEN p.role = 'current' THEN f.orders END AS orders,
+       CASE WHEN p.role = 'current' THEN f.promised_deliveries END AS promised_deliveries,
+       CASE WHEN p.role = 'current' THEN f.on_time_deliveries END AS on_time_deliveries,
+       CASE WHEN p.role = 'current' AND f.kind = 'payment' THEN f.amount END AS collected,
+       CASE WHEN p.role = 'current' AND f.kind = 'payment' THEN f.lines END AS payments,
+       CASE WHEN p.role = 'year_before' AND f.kind <> 'payment' THEN f.amount END AS year_before_net_sales,
+       CASE WHEN p.role = 'period_before' AND f.kind <> 'payment' THEN f.amount END AS period_before_net_sales
+  FROM @extschema@.report_calendar p
+  JOIN %1$s f ON f.unit = 'month' AND f.day = p.month
+$q$),
+-- per region, over the region tree: summed per leaf region, partner and product first (partners and
+-- products are counted from those)
 ('region', $q$
-WITH per_period AS (
-    SELECT f.tenant_id, a.region_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
-           count(DISTINCT f.partner_id) AS partners,
-           @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.kind = 'order'), -sum(f.amount) FILTER (WHERE f.kind = 'return'),
-                           -sum(f.amount) FILTER (WHERE f.kind = 'credit_note'), sum(f.costed_amount), sum(f.cost),
-                           sum(f.costed_lines)::bigint, sum(f.quantity), (sum(f.lines) FILTER (WHERE f.kind <> 'payment'))::bigint,
-                           -- whole orders are counted in the rows of product 0
-                           (sum(f.orders) FILTER (WHERE f.product_id = 0))::bigint,
-                           sum(f.amount) FILTER (WHERE f.kind = 'payment'), (sum(f.lines) FILTER (WHERE f.kind = 'payment'))::bigint,
-                           (sum(f.promised_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
-                           (sum(f.on_time_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
-                           count(DISTINCT f.product_id) FILTER (WHERE f.kind = 'order' AND f.product_id <> 0 AND f.lines > 0)) AS k
-      FROM %1$s f
-      JOIN @extschema@.region r ON r.id = f.region_id
-     CROSS JOIN LATERAL pg_catalog.unnest(r.path) AS a (region_id)
-     CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
-     WHERE f.unit = 'month'
-     GROUP BY f.tenant_id, a.region_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)
-), c AS (
-    SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
-      FROM per_period p
-)
 SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r.level AS region_level,
        r.parent_id AS parent_region_id, r.path AS region_path, c.grain,
-       pg_catalog.daterange(c.period_start, c.period_end) AS period,
-       @extschema@.period_label(pg_catalog.daterange(c.period_start, c.period_end), c.grain) AS period_name,
+       pg_catalog.daterange(c.period_start, c.period_end) AS period, c.period_name,
        c.currency, c.partners, (c.k).net_sales, (c.k).gross_sales, (c.k).returns, (c.k).credit_notes,
        -- margins only to roles that may read costs (a partner user's facts carry none)
        CASE WHEN (SELECT @extschema@.sees_costs()) THEN (c.k).gross_margin END AS gross_margin,
@@ -164,54 +130,79 @@ SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r
        (SELECT @extschema@.achievement(x.actual, x.target)
           FROM (VALUES ((c.k).net_sales, tg.sales_target)) AS x (actual, target)) AS achievement,
        (SELECT @extschema@.growth(x.amount, x.is_current)
-          FROM (VALUES ((c.k).net_sales, true), ((ly.k).net_sales, false)) AS x (amount, is_current)) AS yoy_growth,
-       rank() OVER (PARTITION BY c.tenant_id, r.parent_id, c.grain, c.period_start, c.currency
+          FROM (VALUES ((c.k).net_sales, true), (c.year_before, false)) AS x (amount, is_current)) AS yoy_growth,
+       rank() OVER (PARTITION BY c.tenant_id, r.parent_id, c.grain, c.period_name, c.period_start, c.currency
                     ORDER BY (c.k).net_sales DESC) AS rank_among_siblings
-  FROM c
+  FROM (
+    SELECT l.tenant_id, a.region_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name,
+           count(DISTINCT l.partner_id) FILTER (WHERE l.facts > 0) AS partners,
+           @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount), sum(l.cost),
+                               sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
+                               (sum(l.orders) FILTER (WHERE l.product_id = 0))::bigint, sum(l.collected), sum(l.payments)::bigint,
+                               (sum(l.promised_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
+                               (sum(l.on_time_deliveries) FILTER (WHERE l.product_id = 0))::bigint, count(DISTINCT l.product_id) FILTER (WHERE l.product_id <> 0 AND l.order_lines > 0)) AS k,
+           sum(l.year_before_net_sales) AS year_before
+      FROM (SELECT f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                   f.partner_id, f.product_id, sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
+                       sum(f.costed_amount) AS costed_amount, sum(f.cost) AS cost, sum(f.costed_lines) AS costed_lines,
+                       sum(f.quantity) AS quantity, sum(f.lines) AS lines, sum(f.order_lines) AS order_lines,
+                       sum(f.facts) AS facts, sum(f.orders) AS orders, sum(f.promised_deliveries) AS promised_deliveries,
+                       sum(f.on_time_deliveries) AS on_time_deliveries, sum(f.collected) AS collected,
+                       sum(f.payments) AS payments, sum(f.year_before_net_sales) AS year_before_net_sales
+              FROM %1$s f
+             WHERE f.role <> 'period_before'
+             GROUP BY f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                      f.partner_id, f.product_id) l
+      JOIN @extschema@.region lr ON lr.id = l.region_id
+     CROSS JOIN LATERAL pg_catalog.unnest(lr.path) AS a (region_id)
+     GROUP BY l.tenant_id, a.region_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name
+    HAVING sum(l.facts) > 0) c
   JOIN @extschema@.region r ON r.id = c.region_id
   -- region targets are the brand's: partner users, whom row-level security does not show them, get NULL
   LEFT JOIN LATERAL (SELECT sum(t.value) AS sales_target FROM @extschema@.target t
                       WHERE t.tenant_id = c.tenant_id AND t.region_id = c.region_id AND t.metric = 'net_sales'
                         AND lower(t.period) >= c.period_start AND upper(t.period) <= c.period_end
                         AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager()))) tg ON true
-  LEFT JOIN c ly ON ly.tenant_id = c.tenant_id AND ly.region_id = c.region_id AND ly.currency = c.currency
-                AND ly.grain = c.grain AND ly.period_start = (c.period_start - '1 year'::interval)::date
 $q$),
+-- per product: summed per partner first (partners buying it are counted from those); a product's orders
+-- are the orders with lines of it, which its own rows count
 ('product', $q$
-WITH per_period AS (
-    SELECT f.tenant_id, f.product_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
-           count(DISTINCT f.partner_id) AS partners,
-           -- a product's orders are the orders with lines of it: its own rows count them
-           @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.kind = 'order'), -sum(f.amount) FILTER (WHERE f.kind = 'return'),
-                               -sum(f.amount) FILTER (WHERE f.kind = 'credit_note'), sum(f.costed_amount), sum(f.cost),
-                               sum(f.costed_lines)::bigint, sum(f.quantity), sum(f.lines)::bigint, sum(f.orders)::bigint,
-                               0, 0, sum(f.promised_deliveries)::bigint, sum(f.on_time_deliveries)::bigint,
-                               count(DISTINCT f.product_id) FILTER (WHERE f.kind = 'order' AND f.lines > 0)) AS k
-      FROM %1$s f
-     CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
-     WHERE f.unit = 'month' AND f.kind <> 'payment' AND f.product_id <> 0
-     GROUP BY f.tenant_id, f.product_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)
-), c AS (
-    SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
-      FROM per_period p
-)
 SELECT c.tenant_id, c.product_id, pr.sku, pr.name AS product_name, pr.category_id, pc.path AS category_path, c.grain,
-       pg_catalog.daterange(c.period_start, c.period_end) AS period,
-       @extschema@.period_label(pg_catalog.daterange(c.period_start, c.period_end), c.grain) AS period_name,
+       pg_catalog.daterange(c.period_start, c.period_end) AS period, c.period_name,
        c.currency, c.partners, (c.k).net_sales, (c.k).gross_sales, (c.k).returns, (c.k).credit_notes,
        CASE WHEN (SELECT @extschema@.sees_costs()) THEN (c.k).gross_margin END AS gross_margin,
-       CASE WHEN (SELECT @extschema@.sees_costs()) THEN (c.k).margin_rate END AS margin_rate, (c.k).quantity, (c.k).orders, (c.k).average_order_value, (c.k).return_rate, (c.k).on_time_rate,
-       (c.k).products,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN (c.k).margin_rate END AS margin_rate,
+       (c.k).quantity, (c.k).orders, (c.k).average_order_value, (c.k).return_rate, (c.k).on_time_rate, (c.k).products,
        (SELECT @extschema@.growth(x.amount, x.is_current)
-          FROM (VALUES ((c.k).net_sales, true), ((ly.k).net_sales, false)) AS x (amount, is_current)) AS yoy_growth,
-       rank() OVER (PARTITION BY c.tenant_id, pr.category_id, c.grain, c.period_start, c.currency
+          FROM (VALUES ((c.k).net_sales, true), (c.year_before, false)) AS x (amount, is_current)) AS yoy_growth,
+       rank() OVER (PARTITION BY c.tenant_id, pr.category_id, c.grain, c.period_name, c.period_start, c.currency
                     ORDER BY (c.k).net_sales DESC) AS rank_in_category,
-       rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency ORDER BY (c.k).net_sales DESC) AS rank_overall
-  FROM c
+       rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_name, c.period_start, c.currency
+                    ORDER BY (c.k).net_sales DESC) AS rank_overall
+  FROM (
+    SELECT l.tenant_id, l.product_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name,
+           count(*) FILTER (WHERE l.facts > 0) AS partners,
+           @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount), sum(l.cost),
+                               sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
+                               (sum(l.orders))::bigint, sum(l.collected), sum(l.payments)::bigint,
+                               (sum(l.promised_deliveries))::bigint,
+                               (sum(l.on_time_deliveries))::bigint, count(DISTINCT l.product_id) FILTER (WHERE l.order_lines > 0)) AS k,
+           sum(l.year_before_net_sales) AS year_before
+      FROM (SELECT f.tenant_id, f.product_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                   f.partner_id, sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
+                       sum(f.costed_amount) AS costed_amount, sum(f.cost) AS cost, sum(f.costed_lines) AS costed_lines,
+                       sum(f.quantity) AS quantity, sum(f.lines) AS lines, sum(f.order_lines) AS order_lines,
+                       sum(f.facts) AS facts, sum(f.orders) AS orders, sum(f.promised_deliveries) AS promised_deliveries,
+                       sum(f.on_time_deliveries) AS on_time_deliveries, sum(f.collected) AS collected,
+                       sum(f.payments) AS payments, sum(f.year_before_net_sales) AS year_before_net_sales
+              FROM %1$s f
+             WHERE f.role <> 'period_before' AND f.kind <> 'payment' AND f.product_id <> 0
+             GROUP BY f.tenant_id, f.product_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                      f.partner_id) l
+     GROUP BY l.tenant_id, l.product_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name
+    HAVING sum(l.facts) > 0) c
   JOIN @extschema@.product pr ON pr.id = c.product_id
   LEFT JOIN @extschema@.product_category pc ON pc.id = pr.category_id
-  LEFT JOIN c ly ON ly.tenant_id = c.tenant_id AND ly.product_id = c.product_id AND ly.currency = c.currency
-                AND ly.grain = c.grain AND ly.period_start = (c.period_start - '1 year'::interval)::date
 $q$),
 -- the user-facing columns of the partner reports over a base (partner_performance_all or its snapshot)
 ('partner', $q$
@@ -302,13 +293,90 @@ SELECT q.tenant_id, q.period, q.period_name, q.currency, q.rank_overall AS rank,
    AND (v.named OR v.mode = 'anonymous')
 $q$);
 
+-- the facts of the reports: every tenant's (the snapshots, the partner reports), and each user's own
+SELECT @extschema@.create_report_view('@extschema@.report_facts_all', pg_catalog.format(query, '@extschema@.channel_rollup_all'))
+  FROM @extschema@.report_query WHERE report = 'facts';
+SELECT @extschema@.create_report_view('@extschema@.report_facts', pg_catalog.format(query, '@extschema@.channel_rollup'))
+  FROM @extschema@.report_query WHERE report = 'facts';
+REVOKE ALL ON @extschema@.report_facts_all, @extschema@.report_facts FROM PUBLIC;
+COMMENT ON VIEW @extschema@.report_facts_all IS
+    'Internal (the extension owner''s): the month rows of the rollups of every report period (rebate.report_calendar), of the period a year before and of the period before, for every tenant';
+COMMENT ON VIEW @extschema@.report_facts IS
+    'Internal (the extension owner''s): rebate.report_facts_all over the facts the reading user may see (rebate.channel_rollup): what the live region and product reports aggregate';
+
+-- ---- partner x month / quarter / year ----------------------------------------
+-- Internal (owner only): every tenant, unfiltered; v_partner_performance and
+-- the snapshot show it per user.
+-- The month rows of the rollups of each period asked for and of the two it is
+-- compared with (rebate.report_facts_all), summed per product (a key's writer
+-- slots netted: a product counts when it has lines) and then per partner.
+-- Conditions on tenant_id, grain and period_name (columns of every window's
+-- partition) reach the periods and the index of the facts: a quarter reads
+-- that quarter, the one before and the one a year before.
+CREATE VIEW @extschema@.partner_performance_all AS
+SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_id, w.ranking_region_id, w.grain,
+       pg_catalog.daterange(w.period_start, w.period_end) AS period, w.period_name, w.currency, w.k AS kpis,
+       w.sales_target,
+       (SELECT @extschema@.achievement(x.actual, x.target) FROM (VALUES (w.net_sales, w.sales_target)) AS x (actual, target))
+           AS achievement,
+       (SELECT @extschema@.growth(x.amount, x.is_current)
+          FROM (VALUES (w.net_sales, true), (w.year_before, false)) AS x (amount, is_current)) AS yoy_growth,
+       (SELECT @extschema@.growth(x.amount, x.is_current)
+          FROM (VALUES (w.net_sales, true), (w.period_before, false)) AS x (amount, is_current)) AS previous_growth,
+       w.rank_in_region, w.rank_overall,
+       coalesce(w.rebate_earned, 0) AS rebate_earned,
+       CASE WHEN w.net_sales > 0 THEN pg_catalog.round(coalesce(w.rebate_earned, 0) / w.net_sales, 4) END AS rebate_to_sales
+  FROM (
+    SELECT c.*,
+           rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_name, c.period_start, c.currency, c.ranking_region_id
+                        ORDER BY c.net_sales DESC) AS rank_in_region,
+           rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_name, c.period_start, c.currency
+                        ORDER BY c.net_sales DESC) AS rank_overall
+      FROM (
+        SELECT b.*, pa.code AS partner_code, pa.name AS partner_name, pa.home_region_id,
+               @extschema@.ranking_region(hr.path) AS ranking_region_id,
+               (SELECT sum(t.value) FROM @extschema@.target t
+                 WHERE t.tenant_id = b.tenant_id AND t.partner_id = b.partner_id AND t.metric = 'net_sales'
+                   AND lower(t.period) >= b.period_start AND upper(t.period) <= b.period_end) AS sales_target,
+               (SELECT sum(sl.net) FROM @extschema@.statement s JOIN @extschema@.statement_line sl ON sl.statement_id = s.id
+                 WHERE s.tenant_id = b.tenant_id AND s.partner_id = b.partner_id AND s.currency = b.currency
+                   AND s.status <> 'draft' AND lower(s.period) >= b.period_start AND upper(s.period) <= b.period_end)
+                   AS rebate_earned,
+               (b.k).net_sales AS net_sales
+          FROM (
+            SELECT l.tenant_id, l.partner_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name,
+                   @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount), sum(l.cost),
+                                   sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
+                                   (sum(l.orders) FILTER (WHERE l.product_id = 0))::bigint, sum(l.collected), sum(l.payments)::bigint,
+                                   (sum(l.promised_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
+                                   (sum(l.on_time_deliveries) FILTER (WHERE l.product_id = 0))::bigint, count(*) FILTER (WHERE l.product_id <> 0 AND l.order_lines > 0)) AS k,
+                   sum(l.year_before_net_sales) AS year_before, sum(l.period_before_net_sales) AS period_before
+              FROM (SELECT f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                           f.product_id, sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
+                           sum(f.costed_amount) AS costed_amount, sum(f.cost) AS cost, sum(f.costed_lines) AS costed_lines,
+                           sum(f.quantity) AS quantity, sum(f.lines) AS lines, sum(f.order_lines) AS order_lines,
+                           sum(f.facts) AS facts, sum(f.orders) AS orders, sum(f.promised_deliveries) AS promised_deliveries,
+                           sum(f.on_time_deliveries) AS on_time_deliveries, sum(f.collected) AS collected,
+                           sum(f.payments) AS payments, sum(f.year_before_net_sales) AS year_before_net_sales,
+                           sum(f.period_before_net_sales) AS period_before_net_sales
+                      FROM @extschema@.report_facts_all f
+                     GROUP BY f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                              f.product_id) l
+             GROUP BY l.tenant_id, l.partner_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name
+            HAVING sum(l.facts) > 0) b
+          JOIN @extschema@.partner pa ON pa.id = b.partner_id
+          LEFT JOIN @extschema@.region hr ON hr.id = pa.home_region_id) c) w;
+REVOKE ALL ON @extschema@.partner_performance_all FROM PUBLIC;
+COMMENT ON VIEW @extschema@.partner_performance_all IS
+    'Internal (the extension owner''s): v_partner_performance for every tenant, unfiltered, and the query of its snapshot';
+
 -- the live views
 SELECT @extschema@.create_report_view('@extschema@.v_partner_performance',
     pg_catalog.format(query, '@extschema@.partner_performance_all'))
   FROM @extschema@.report_query WHERE report = 'partner';
-SELECT @extschema@.create_report_view('@extschema@.v_region_performance', pg_catalog.format(query, '@extschema@.channel_rollup'))
+SELECT @extschema@.create_report_view('@extschema@.v_region_performance', pg_catalog.format(query, '@extschema@.report_facts'))
   FROM @extschema@.report_query WHERE report = 'region';
-SELECT @extschema@.create_report_view('@extschema@.v_product_performance', pg_catalog.format(query, '@extschema@.channel_rollup'))
+SELECT @extschema@.create_report_view('@extschema@.v_product_performance', pg_catalog.format(query, '@extschema@.report_facts'))
   FROM @extschema@.report_query WHERE report = 'product';
 SELECT @extschema@.create_report_view('@extschema@.v_rebate_efficiency',
     pg_catalog.format(query, '@extschema@.partner_performance_all'))
@@ -320,10 +388,10 @@ SELECT @extschema@.create_report_view('@extschema@.v_leaderboard', pg_catalog.fo
 SELECT @extschema@.create_report_view('@extschema@.partner_performance_snapshot',
     'SELECT * FROM @extschema@.partner_performance_all', 'materialized');
 SELECT @extschema@.create_report_view('@extschema@.region_performance_snapshot',
-    pg_catalog.format(query, '@extschema@.channel_rollup_all'), 'materialized')
+    pg_catalog.format(query, '@extschema@.report_facts_all'), 'materialized')
   FROM @extschema@.report_query WHERE report = 'region';
 SELECT @extschema@.create_report_view('@extschema@.product_performance_snapshot',
-    pg_catalog.format(query, '@extschema@.channel_rollup_all'), 'materialized')
+    pg_catalog.format(query, '@extschema@.report_facts_all'), 'materialized')
   FROM @extschema@.report_query WHERE report = 'product';
 CREATE UNIQUE INDEX partner_performance_snapshot_key
     ON @extschema@.partner_performance_snapshot (tenant_id, partner_id, grain, period, currency);
@@ -540,7 +608,16 @@ BEGIN
         'costed_amount', '有成本金额 Amount of the lines with a cost, and of credit notes: gross margin = costed_amount - cost',
         'costed_lines', '有成本行数 Lines with a cost, and credit-note lines',
         'promised_deliveries', '承诺交付订单数 Orders with a promised date that were delivered',
-        'on_time_deliveries', '准时交付订单数 Of those, orders delivered on or before the promised date');
+        'on_time_deliveries', '准时交付订单数 Of those, orders delivered on or before the promised date',
+        -- the report facts (report_facts, report_facts_all)
+        'role', '角色 current: the period''s own rows; year_before, period_before: the rows it is compared with',
+        'period_start', '期初 The first day of the period',
+        'period_end', '期末 The first day after the period',
+        'order_lines', '订单行数 Lines of orders (kind order) in the current period',
+        'facts', '事实数 Lines and payments in the current period: whether there is anything',
+        'year_before_net_sales', '去年同期净销售额 Net sales of the rows a year before',
+        'period_before_net_sales', '上期净销售额 Net sales of the rows of the period before',
+        'payments', '回款笔数 Payments counted');
     FOR col IN
         SELECT a.attrelid::regclass AS view, a.attname
           FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid

@@ -217,27 +217,25 @@ COMMENT ON FUNCTION @extschema@.kpis_of(numeric, numeric, numeric, numeric, nume
 
 -- The rollups as channel facts: the rows of rebate.sales_rollup that hold what
 -- rebate.channel_fact_all holds (orders on their date, returns and credit
--- notes on their own date, payments in the partner's home region), summed
--- over writer slots, by day and by month.  Internal (the extension owner's):
--- the reports and rebate.period_kpis read it and show each user its part.
+-- notes on their own date, payments in the partner's home region), by day
+-- and by month.  A key has a row per writer slot: sum before counting (a
+-- product whose lines net to nothing has no line).  No aggregation here, so
+-- that a reader's conditions, and its joins, reach the index.  Internal (the
+-- extension owner's): the reports and rebate.period_kpis read it and show each
+-- user its part.
 CREATE VIEW @extschema@.channel_rollup_all AS
 SELECT r.tenant_id, r.partner_id, r.unit, r.period_start AS day, r.currency, r.kind, r.product_id,
        CASE WHEN r.kind = 'payment' THEN pa.home_region_id ELSE r.region_id END AS region_id,
-       sum(r.quantity) AS quantity, sum(r.amount) AS amount, sum(r.cost) AS cost, sum(r.lines)::bigint AS lines,
-       sum(r.costed_amount) AS costed_amount, sum(r.costed_lines)::bigint AS costed_lines,
-       sum(r.orders)::bigint AS orders, sum(r.promised_deliveries)::bigint AS promised_deliveries,
-       sum(r.on_time_deliveries)::bigint AS on_time_deliveries
+       r.quantity, r.amount, r.cost, r.lines, r.costed_amount, r.costed_lines, r.orders, r.promised_deliveries,
+       r.on_time_deliveries
   FROM @extschema@.sales_rollup r
   JOIN @extschema@.partner pa ON pa.id = r.partner_id AND pa.tenant_id = r.tenant_id
- WHERE NOT r.of_sub_partners
-   AND ((r.date_basis = 'order' AND r.kind = 'order') OR r.date_basis = 'document' OR r.kind = 'payment')
- GROUP BY r.tenant_id, r.partner_id, r.unit, r.period_start, r.currency, r.kind, r.product_id, r.region_id,
-          pa.home_region_id
- -- keys whose writer slots cancel out hold nothing
-HAVING sum(r.lines) <> 0 OR sum(r.orders) <> 0;
+ WHERE NOT r.of_sub_partners AND r.date_basis IN ('order', 'document', 'payment')
+   -- orders on their date, returns and credit notes on theirs, payments (not the lines by paid day)
+   AND CASE r.date_basis WHEN 'order' THEN r.kind = 'order' WHEN 'payment' THEN r.kind = 'payment' ELSE true END;
 REVOKE ALL ON @extschema@.channel_rollup_all FROM PUBLIC;
 COMMENT ON VIEW @extschema@.channel_rollup_all IS
-    'Internal (the extension owner''s): the rollups as channel facts, per partner, day or month, currency, kind, product (0: the distinct-order counts of whole orders) and region, for every tenant';
+    'Internal (the extension owner''s): the rollups as channel facts, per partner, day or month, currency, kind, product (0: the distinct-order counts of whole orders), region and writer slot, for every tenant';
 
 -- What each user may see of it, as rebate.channel_fact shows the documents:
 -- group admins all, managers their tenant, partner users their partner
@@ -256,5 +254,5 @@ SELECT f.tenant_id, f.partner_id, f.unit, f.day, f.currency, f.kind, f.product_i
     OR (f.tenant_id = (SELECT @extschema@.current_tenant_id())
         AND ((SELECT @extschema@.is_tenant_manager()) OR f.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[])));
 COMMENT ON VIEW @extschema@.channel_rollup IS
-    'rebate.channel_fact summed (the rollups): per partner, day or month, currency, kind, product and region, as far as the user may see; rebate.kpis_of makes rebate.kpis of its sums (a report over months reads far fewer rows than over the documents)';
+    'rebate.channel_fact summed (the rollups): per partner, day or month, currency, kind, product and region (a row per writer slot: sum them), as far as the user may see; rebate.kpis_of makes rebate.kpis of its sums (a report over months reads far fewer rows than over the documents)';
 GRANT SELECT ON @extschema@.channel_rollup TO rebate_admin, rebate_manager, rebate_partner;

@@ -194,7 +194,8 @@ COMMENT ON FUNCTION @extschema@.ranking_region(bigint[]) IS
 
 -- Every partner's KPIs for a period, with last year's net sales (growth) and
 -- its targets (achievement), in one pass over the rollups (rebate.channel_rollup:
--- month rows for the whole months, day rows for the rest).
+-- month rows for the whole months, day rows for the rest), summed per product
+-- first (a key's writer slots netted: a product counts when it has lines).
 CREATE FUNCTION @extschema@.period_kpis(tenant_id bigint, period daterange)
     RETURNS TABLE (partner_id bigint, kpis @extschema@.kpis, growth numeric, achievement numeric, sales_target numeric,
                    collected_target numeric, quantity_target numeric)
@@ -208,47 +209,64 @@ AS $$
         SELECT sp.unit, sp.from_day, sp.to_day, false
           FROM unnest(@extschema@.rollup_spans((lower(period_kpis.period) - '1 year'::interval)::date,
                                                (upper(period_kpis.period) - '1 year'::interval)::date)) sp
-    ), facts AS (
-        SELECT f.partner_id, s.is_current, f.kind, f.product_id, f.quantity, f.amount, f.cost, f.lines, f.costed_amount,
-               f.costed_lines, f.orders, f.promised_deliveries, f.on_time_deliveries, NULL::text AS metric,
-               NULL::numeric AS target
-          FROM @extschema@.channel_rollup f
-          JOIN spans s ON s.unit = f.unit AND f.day >= s.from_day AND f.day < s.to_day
+    ), per_product AS (
+        SELECT f.partner_id, f.product_id, bool_or(s.is_current) AS is_current,
+               sum(f.amount) FILTER (WHERE s.is_current AND f.kind = 'order') AS gross_sales,
+               -sum(f.amount) FILTER (WHERE s.is_current AND f.kind = 'return') AS returns,
+               -sum(f.amount) FILTER (WHERE s.is_current AND f.kind = 'credit_note') AS credit_notes,
+               sum(f.costed_amount) FILTER (WHERE s.is_current) AS costed_amount,
+               sum(f.cost) FILTER (WHERE s.is_current) AS cost,
+               sum(f.costed_lines) FILTER (WHERE s.is_current) AS costed_lines,
+               sum(f.quantity) FILTER (WHERE s.is_current) AS quantity,
+               sum(f.lines) FILTER (WHERE s.is_current AND f.kind <> 'payment') AS lines,
+               sum(f.lines) FILTER (WHERE s.is_current AND f.kind = 'order') AS order_lines,
+               sum(f.orders) FILTER (WHERE s.is_current) AS orders,
+               sum(f.promised_deliveries) FILTER (WHERE s.is_current) AS promised_deliveries,
+               sum(f.on_time_deliveries) FILTER (WHERE s.is_current) AS on_time_deliveries,
+               sum(f.amount) FILTER (WHERE s.is_current AND f.kind = 'payment') AS collected,
+               sum(f.lines) FILTER (WHERE s.is_current AND f.kind = 'payment') AS payments,
+               sum(f.amount) FILTER (WHERE s.is_current AND f.kind <> 'payment') AS net_sales,
+               sum(f.amount) FILTER (WHERE NOT s.is_current AND f.kind <> 'payment') AS year_before_net_sales,
+               sum(f.lines) FILTER (WHERE s.is_current) AS facts,
+               sum(f.lines) FILTER (WHERE NOT s.is_current AND f.kind <> 'payment') AS year_before_facts
+          FROM spans s
+          JOIN @extschema@.channel_rollup f ON f.unit = s.unit AND f.day >= s.from_day AND f.day < s.to_day
          WHERE f.tenant_id = period_kpis.tenant_id
-           -- (the days of both periods, so that the condition reaches the scan)
-           AND f.day >= (lower(period_kpis.period) - '1 year'::interval)::date AND f.day < upper(period_kpis.period)
-           AND (s.is_current OR f.kind <> 'payment')
-        UNION ALL
-        SELECT t.partner_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.metric, t.value
+         GROUP BY f.partner_id, f.product_id
+    ), targets AS (
+        SELECT t.partner_id,
+               sum(t.value) FILTER (WHERE t.metric = 'net_sales') AS sales_target,
+               sum(t.value) FILTER (WHERE t.metric = 'collected') AS collected_target,
+               sum(t.value) FILTER (WHERE t.metric = 'quantity') AS quantity_target
           FROM @extschema@.target t
          WHERE t.tenant_id = period_kpis.tenant_id AND t.partner_id IS NOT NULL
            AND lower(t.period) >= lower(period_kpis.period) AND upper(t.period) <= upper(period_kpis.period)
+         GROUP BY t.partner_id
+    ), per_partner AS (
+        SELECT l.partner_id,
+               CASE WHEN sum(l.facts) > 0 THEN
+                   @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount),
+                                       sum(l.cost), sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
+                                       (sum(l.orders) FILTER (WHERE l.product_id = 0))::bigint, sum(l.collected),
+                                       sum(l.payments)::bigint,
+                                       (sum(l.promised_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
+                                       (sum(l.on_time_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
+                                       count(*) FILTER (WHERE l.product_id <> 0 AND l.order_lines > 0))
+               END AS kpis,
+               sum(l.net_sales) AS net_sales, sum(l.year_before_net_sales) AS year_before_net_sales
+          FROM per_product l
+         GROUP BY l.partner_id
+         -- a partner with documents in the period or the year before (writer slots that cancel out are nothing)
+        HAVING sum(l.facts) > 0 OR sum(l.year_before_facts) > 0
     )
-    SELECT f.partner_id,
-           CASE WHEN bool_or(f.is_current) THEN
-               @extschema@.kpis_of(
-                   sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'order'),
-                   -sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'return'),
-                   -sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'credit_note'),
-                   sum(f.costed_amount) FILTER (WHERE f.is_current), sum(f.cost) FILTER (WHERE f.is_current),
-                   (sum(f.costed_lines) FILTER (WHERE f.is_current))::bigint, sum(f.quantity) FILTER (WHERE f.is_current),
-                   (sum(f.lines) FILTER (WHERE f.is_current AND f.kind <> 'payment'))::bigint,
-                   (sum(f.orders) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
-                   sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'payment'),
-                   (sum(f.lines) FILTER (WHERE f.is_current AND f.kind = 'payment'))::bigint,
-                   (sum(f.promised_deliveries) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
-                   (sum(f.on_time_deliveries) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
-                   count(DISTINCT f.product_id) FILTER (WHERE f.is_current AND f.kind = 'order' AND f.product_id <> 0
-                                                          AND f.lines > 0))
-           END,
-           @extschema@.growth(f.amount, f.is_current) FILTER (WHERE f.kind <> 'payment'),
-           @extschema@.achievement(CASE WHEN f.kind <> 'payment' AND f.is_current THEN f.amount END,
-                                   CASE WHEN f.metric = 'net_sales' THEN f.target END),
-           sum(f.target) FILTER (WHERE f.metric = 'net_sales'),
-           sum(f.target) FILTER (WHERE f.metric = 'collected'),
-           sum(f.target) FILTER (WHERE f.metric = 'quantity')
-      FROM facts f
-     GROUP BY f.partner_id
+    SELECT coalesce(p.partner_id, t.partner_id), p.kpis,
+           (SELECT @extschema@.growth(x.amount, x.is_current)
+              FROM (VALUES (p.net_sales, true), (p.year_before_net_sales, false)) AS x (amount, is_current)),
+           (SELECT @extschema@.achievement(x.actual, x.target)
+              FROM (VALUES (p.net_sales, t.sales_target)) AS x (actual, target)),
+           t.sales_target, t.collected_target, t.quantity_target
+      FROM per_partner p
+      FULL JOIN targets t ON t.partner_id = p.partner_id
 $$;
 COMMENT ON FUNCTION @extschema@.period_kpis(bigint, daterange) IS
     'Each partner''s KPIs (rebate.kpis) for a period, growth over the same period a year earlier, achievement of its sales target, and its targets';

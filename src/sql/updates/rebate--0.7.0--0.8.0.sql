@@ -1351,27 +1351,25 @@ COMMENT ON FUNCTION @extschema@.kpis_of(numeric, numeric, numeric, numeric, nume
 
 -- The rollups as channel facts: the rows of rebate.sales_rollup that hold what
 -- rebate.channel_fact_all holds (orders on their date, returns and credit
--- notes on their own date, payments in the partner's home region), summed
--- over writer slots, by day and by month.  Internal (the extension owner's):
--- the reports and rebate.period_kpis read it and show each user its part.
+-- notes on their own date, payments in the partner's home region), by day
+-- and by month.  A key has a row per writer slot: sum before counting (a
+-- product whose lines net to nothing has no line).  No aggregation here, so
+-- that a reader's conditions, and its joins, reach the index.  Internal (the
+-- extension owner's): the reports and rebate.period_kpis read it and show each
+-- user its part.
 CREATE VIEW @extschema@.channel_rollup_all AS
 SELECT r.tenant_id, r.partner_id, r.unit, r.period_start AS day, r.currency, r.kind, r.product_id,
        CASE WHEN r.kind = 'payment' THEN pa.home_region_id ELSE r.region_id END AS region_id,
-       sum(r.quantity) AS quantity, sum(r.amount) AS amount, sum(r.cost) AS cost, sum(r.lines)::bigint AS lines,
-       sum(r.costed_amount) AS costed_amount, sum(r.costed_lines)::bigint AS costed_lines,
-       sum(r.orders)::bigint AS orders, sum(r.promised_deliveries)::bigint AS promised_deliveries,
-       sum(r.on_time_deliveries)::bigint AS on_time_deliveries
+       r.quantity, r.amount, r.cost, r.lines, r.costed_amount, r.costed_lines, r.orders, r.promised_deliveries,
+       r.on_time_deliveries
   FROM @extschema@.sales_rollup r
   JOIN @extschema@.partner pa ON pa.id = r.partner_id AND pa.tenant_id = r.tenant_id
- WHERE NOT r.of_sub_partners
-   AND ((r.date_basis = 'order' AND r.kind = 'order') OR r.date_basis = 'document' OR r.kind = 'payment')
- GROUP BY r.tenant_id, r.partner_id, r.unit, r.period_start, r.currency, r.kind, r.product_id, r.region_id,
-          pa.home_region_id
- -- keys whose writer slots cancel out hold nothing
-HAVING sum(r.lines) <> 0 OR sum(r.orders) <> 0;
+ WHERE NOT r.of_sub_partners AND r.date_basis IN ('order', 'document', 'payment')
+   -- orders on their date, returns and credit notes on theirs, payments (not the lines by paid day)
+   AND CASE r.date_basis WHEN 'order' THEN r.kind = 'order' WHEN 'payment' THEN r.kind = 'payment' ELSE true END;
 REVOKE ALL ON @extschema@.channel_rollup_all FROM PUBLIC;
 COMMENT ON VIEW @extschema@.channel_rollup_all IS
-    'Internal (the extension owner''s): the rollups as channel facts, per partner, day or month, currency, kind, product (0: the distinct-order counts of whole orders) and region, for every tenant';
+    'Internal (the extension owner''s): the rollups as channel facts, per partner, day or month, currency, kind, product (0: the distinct-order counts of whole orders), region and writer slot, for every tenant';
 
 -- What each user may see of it, as rebate.channel_fact shows the documents:
 -- group admins all, managers their tenant, partner users their partner
@@ -1390,12 +1388,13 @@ SELECT f.tenant_id, f.partner_id, f.unit, f.day, f.currency, f.kind, f.product_i
     OR (f.tenant_id = (SELECT @extschema@.current_tenant_id())
         AND ((SELECT @extschema@.is_tenant_manager()) OR f.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[])));
 COMMENT ON VIEW @extschema@.channel_rollup IS
-    'rebate.channel_fact summed (the rollups): per partner, day or month, currency, kind, product and region, as far as the user may see; rebate.kpis_of makes rebate.kpis of its sums (a report over months reads far fewer rows than over the documents)';
+    'rebate.channel_fact summed (the rollups): per partner, day or month, currency, kind, product and region (a row per writer slot: sum them), as far as the user may see; rebate.kpis_of makes rebate.kpis of its sums (a report over months reads far fewer rows than over the documents)';
 GRANT SELECT ON @extschema@.channel_rollup TO rebate_admin, rebate_manager, rebate_partner;
 
 -- Every partner's KPIs for a period, with last year's net sales (growth) and
 -- its targets (achievement), in one pass over the rollups (rebate.channel_rollup:
--- month rows for the whole months, day rows for the rest).
+-- month rows for the whole months, day rows for the rest), summed per product
+-- first (a key's writer slots netted: a product counts when it has lines).
 CREATE OR REPLACE FUNCTION @extschema@.period_kpis(tenant_id bigint, period daterange)
     RETURNS TABLE (partner_id bigint, kpis @extschema@.kpis, growth numeric, achievement numeric, sales_target numeric,
                    collected_target numeric, quantity_target numeric)
@@ -1409,78 +1408,141 @@ AS $$
         SELECT sp.unit, sp.from_day, sp.to_day, false
           FROM unnest(@extschema@.rollup_spans((lower(period_kpis.period) - '1 year'::interval)::date,
                                                (upper(period_kpis.period) - '1 year'::interval)::date)) sp
-    ), facts AS (
-        SELECT f.partner_id, s.is_current, f.kind, f.product_id, f.quantity, f.amount, f.cost, f.lines, f.costed_amount,
-               f.costed_lines, f.orders, f.promised_deliveries, f.on_time_deliveries, NULL::text AS metric,
-               NULL::numeric AS target
-          FROM @extschema@.channel_rollup f
-          JOIN spans s ON s.unit = f.unit AND f.day >= s.from_day AND f.day < s.to_day
+    ), per_product AS (
+        SELECT f.partner_id, f.product_id, bool_or(s.is_current) AS is_current,
+               sum(f.amount) FILTER (WHERE s.is_current AND f.kind = 'order') AS gross_sales,
+               -sum(f.amount) FILTER (WHERE s.is_current AND f.kind = 'return') AS returns,
+               -sum(f.amount) FILTER (WHERE s.is_current AND f.kind = 'credit_note') AS credit_notes,
+               sum(f.costed_amount) FILTER (WHERE s.is_current) AS costed_amount,
+               sum(f.cost) FILTER (WHERE s.is_current) AS cost,
+               sum(f.costed_lines) FILTER (WHERE s.is_current) AS costed_lines,
+               sum(f.quantity) FILTER (WHERE s.is_current) AS quantity,
+               sum(f.lines) FILTER (WHERE s.is_current AND f.kind <> 'payment') AS lines,
+               sum(f.lines) FILTER (WHERE s.is_current AND f.kind = 'order') AS order_lines,
+               sum(f.orders) FILTER (WHERE s.is_current) AS orders,
+               sum(f.promised_deliveries) FILTER (WHERE s.is_current) AS promised_deliveries,
+               sum(f.on_time_deliveries) FILTER (WHERE s.is_current) AS on_time_deliveries,
+               sum(f.amount) FILTER (WHERE s.is_current AND f.kind = 'payment') AS collected,
+               sum(f.lines) FILTER (WHERE s.is_current AND f.kind = 'payment') AS payments,
+               sum(f.amount) FILTER (WHERE s.is_current AND f.kind <> 'payment') AS net_sales,
+               sum(f.amount) FILTER (WHERE NOT s.is_current AND f.kind <> 'payment') AS year_before_net_sales,
+               sum(f.lines) FILTER (WHERE s.is_current) AS facts,
+               sum(f.lines) FILTER (WHERE NOT s.is_current AND f.kind <> 'payment') AS year_before_facts
+          FROM spans s
+          JOIN @extschema@.channel_rollup f ON f.unit = s.unit AND f.day >= s.from_day AND f.day < s.to_day
          WHERE f.tenant_id = period_kpis.tenant_id
-           -- (the days of both periods, so that the condition reaches the scan)
-           AND f.day >= (lower(period_kpis.period) - '1 year'::interval)::date AND f.day < upper(period_kpis.period)
-           AND (s.is_current OR f.kind <> 'payment')
-        UNION ALL
-        SELECT t.partner_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.metric, t.value
+         GROUP BY f.partner_id, f.product_id
+    ), targets AS (
+        SELECT t.partner_id,
+               sum(t.value) FILTER (WHERE t.metric = 'net_sales') AS sales_target,
+               sum(t.value) FILTER (WHERE t.metric = 'collected') AS collected_target,
+               sum(t.value) FILTER (WHERE t.metric = 'quantity') AS quantity_target
           FROM @extschema@.target t
          WHERE t.tenant_id = period_kpis.tenant_id AND t.partner_id IS NOT NULL
            AND lower(t.period) >= lower(period_kpis.period) AND upper(t.period) <= upper(period_kpis.period)
+         GROUP BY t.partner_id
+    ), per_partner AS (
+        SELECT l.partner_id,
+               CASE WHEN sum(l.facts) > 0 THEN
+                   @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount),
+                                       sum(l.cost), sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
+                                       (sum(l.orders) FILTER (WHERE l.product_id = 0))::bigint, sum(l.collected),
+                                       sum(l.payments)::bigint,
+                                       (sum(l.promised_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
+                                       (sum(l.on_time_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
+                                       count(*) FILTER (WHERE l.product_id <> 0 AND l.order_lines > 0))
+               END AS kpis,
+               sum(l.net_sales) AS net_sales, sum(l.year_before_net_sales) AS year_before_net_sales
+          FROM per_product l
+         GROUP BY l.partner_id
+         -- a partner with documents in the period or the year before (writer slots that cancel out are nothing)
+        HAVING sum(l.facts) > 0 OR sum(l.year_before_facts) > 0
     )
-    SELECT f.partner_id,
-           CASE WHEN bool_or(f.is_current) THEN
-               @extschema@.kpis_of(
-                   sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'order'),
-                   -sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'return'),
-                   -sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'credit_note'),
-                   sum(f.costed_amount) FILTER (WHERE f.is_current), sum(f.cost) FILTER (WHERE f.is_current),
-                   (sum(f.costed_lines) FILTER (WHERE f.is_current))::bigint, sum(f.quantity) FILTER (WHERE f.is_current),
-                   (sum(f.lines) FILTER (WHERE f.is_current AND f.kind <> 'payment'))::bigint,
-                   (sum(f.orders) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
-                   sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'payment'),
-                   (sum(f.lines) FILTER (WHERE f.is_current AND f.kind = 'payment'))::bigint,
-                   (sum(f.promised_deliveries) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
-                   (sum(f.on_time_deliveries) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
-                   count(DISTINCT f.product_id) FILTER (WHERE f.is_current AND f.kind = 'order' AND f.product_id <> 0
-                                                          AND f.lines > 0))
-           END,
-           @extschema@.growth(f.amount, f.is_current) FILTER (WHERE f.kind <> 'payment'),
-           @extschema@.achievement(CASE WHEN f.kind <> 'payment' AND f.is_current THEN f.amount END,
-                                   CASE WHEN f.metric = 'net_sales' THEN f.target END),
-           sum(f.target) FILTER (WHERE f.metric = 'net_sales'),
-           sum(f.target) FILTER (WHERE f.metric = 'collected'),
-           sum(f.target) FILTER (WHERE f.metric = 'quantity')
-      FROM facts f
-     GROUP BY f.partner_id
+    SELECT coalesce(p.partner_id, t.partner_id), p.kpis,
+           (SELECT @extschema@.growth(x.amount, x.is_current)
+              FROM (VALUES (p.net_sales, true), (p.year_before_net_sales, false)) AS x (amount, is_current)),
+           (SELECT @extschema@.achievement(x.actual, x.target)
+              FROM (VALUES (p.net_sales, t.sales_target)) AS x (actual, target)),
+           t.sales_target, t.collected_target, t.quantity_target
+      FROM per_partner p
+      FULL JOIN targets t ON t.partner_id = p.partner_id
 $$;
 COMMENT ON FUNCTION @extschema@.period_kpis(bigint, daterange) IS
     'Each partner''s KPIs (rebate.kpis) for a period, growth over the same period a year earlier, achievement of its sales target, and its targets';
 
+-- ---- the report calendar ----------------------------------------------------
+-- Every month, quarter and year from 1970 to 2199, each with the months whose
+-- rollup rows it reads: its own (role current), and those of the period a
+-- year before and of the period before (the growth they are compared with).
+-- A table, not a function: a condition on period_name picks a period's nine
+-- or so months first and the facts are read by index for those alone, and a
+-- report over every period joins the facts by month, whatever the planner
+-- knows of the facts.
+CREATE TABLE @extschema@.report_calendar (
+    grain        text NOT NULL,
+    period_start date NOT NULL,
+    period_end   date NOT NULL,
+    period_name  text NOT NULL,
+    role         text NOT NULL,
+    month        date NOT NULL,
+    PRIMARY KEY (grain, period_start, role, month)
+);
+INSERT INTO @extschema@.report_calendar
+SELECT g.grain, p.period_start, p.period_end,
+       @extschema@.period_label(pg_catalog.daterange(p.period_start, p.period_end), g.grain), w.role,
+       (w.from_day + m.n * '1 month'::pg_catalog.interval)::date
+  FROM (VALUES ('month', '1 month'::pg_catalog.interval, 1), ('quarter', '3 months'::pg_catalog.interval, 3),
+               ('year', '1 year'::pg_catalog.interval, 12)) AS g (grain, step, months)
+ CROSS JOIN LATERAL pg_catalog.generate_series('1970-01-01'::timestamp, '2199-12-01'::timestamp, g.step) AS s (day)
+ CROSS JOIN LATERAL (SELECT s.day::date AS period_start, (s.day + g.step)::date AS period_end) AS p
+ CROSS JOIN LATERAL (VALUES ('current', p.period_start), ('year_before', (p.period_start - '1 year'::pg_catalog.interval)::date),
+                            ('period_before', (p.period_start - g.step)::date)) AS w (role, from_day)
+ CROSS JOIN LATERAL pg_catalog.generate_series(0, g.months - 1) AS m (n);
+CREATE INDEX report_calendar_month ON @extschema@.report_calendar (month);
+CREATE INDEX report_calendar_name ON @extschema@.report_calendar (period_name);
+ANALYZE @extschema@.report_calendar;
+REVOKE ALL ON @extschema@.report_calendar FROM PUBLIC;
+COMMENT ON TABLE @extschema@.report_calendar IS
+    'Internal (the reports read it as the extension owner): the reports'' calendar: every month, quarter and year from 1970 to 2199, with the months whose rollup rows count for it (role current) and for the periods it is compared with (year_before, period_before)';
+
+INSERT INTO @extschema@.report_query VALUES ('facts', $q$
+SELECT p.grain, p.period_start, p.period_end, p.period_name, p.role, f.tenant_id, f.partner_id, f.currency, f.kind,
+       f.product_id, f.region_id,
+       CASE WHEN p.role = 'current' AND f.kind = 'order' THEN f.amount END AS gross_sales,
+       CASE WHEN p.role = 'current' AND f.kind = 'return' THEN -f.amount END AS returns,
+       CASE WHEN p.role = 'current' AND f.kind = 'credit_note' THEN -f.amount END AS credit_notes,
+       CASE WHEN p.role = 'current' THEN f.costed_amount END AS costed_amount,
+       CASE WHEN p.role = 'current' THEN f.cost END AS cost,
+       CASE WHEN p.role = 'current' THEN f.costed_lines END AS costed_lines,
+       CASE WHEN p.role = 'current' THEN f.quantity END AS quantity,
+       CASE WHEN p.role = 'current' AND f.kind <> 'payment' THEN f.lines END AS lines,
+       CASE WHEN p.role = 'current' AND f.kind = 'order' THEN f.lines END AS order_lines,
+       CASE WHEN p.role = 'current' THEN f.lines END AS facts,
+       CASE WHEN p.role = 'current' THEN f.orders END AS orders,
+       CASE WHEN p.role = 'current' THEN f.promised_deliveries END AS promised_deliveries,
+       CASE WHEN p.role = 'current' THEN f.on_time_deliveries END AS on_time_deliveries,
+       CASE WHEN p.role = 'current' AND f.kind = 'payment' THEN f.amount END AS collected,
+       CASE WHEN p.role = 'current' AND f.kind = 'payment' THEN f.lines END AS payments,
+       CASE WHEN p.role = 'year_before' AND f.kind <> 'payment' THEN f.amount END AS year_before_net_sales,
+       CASE WHEN p.role = 'period_before' AND f.kind <> 'payment' THEN f.amount END AS period_before_net_sales
+  FROM @extschema@.report_calendar p
+  JOIN %1$s f ON f.unit = 'month' AND f.day = p.month
+$q$);
+-- the facts of the reports: every tenant's (the snapshots, the partner reports), and each user's own
+SELECT @extschema@.create_report_view('@extschema@.report_facts_all', pg_catalog.format(query, '@extschema@.channel_rollup_all'))
+  FROM @extschema@.report_query WHERE report = 'facts';
+SELECT @extschema@.create_report_view('@extschema@.report_facts', pg_catalog.format(query, '@extschema@.channel_rollup'))
+  FROM @extschema@.report_query WHERE report = 'facts';
+REVOKE ALL ON @extschema@.report_facts_all, @extschema@.report_facts FROM PUBLIC;
+COMMENT ON VIEW @extschema@.report_facts_all IS
+    'Internal (the extension owner''s): the month rows of the rollups of every report period (rebate.report_calendar), of the period a year before and of the period before, for every tenant';
+COMMENT ON VIEW @extschema@.report_facts IS
+    'Internal (the extension owner''s): rebate.report_facts_all over the facts the reading user may see (rebate.channel_rollup): what the live region and product reports aggregate';
+
 UPDATE @extschema@.report_query SET query = $q$
-WITH per_period AS (
-    SELECT f.tenant_id, a.region_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
-           count(DISTINCT f.partner_id) AS partners,
-           @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.kind = 'order'), -sum(f.amount) FILTER (WHERE f.kind = 'return'),
-                           -sum(f.amount) FILTER (WHERE f.kind = 'credit_note'), sum(f.costed_amount), sum(f.cost),
-                           sum(f.costed_lines)::bigint, sum(f.quantity), (sum(f.lines) FILTER (WHERE f.kind <> 'payment'))::bigint,
-                           -- whole orders are counted in the rows of product 0
-                           (sum(f.orders) FILTER (WHERE f.product_id = 0))::bigint,
-                           sum(f.amount) FILTER (WHERE f.kind = 'payment'), (sum(f.lines) FILTER (WHERE f.kind = 'payment'))::bigint,
-                           (sum(f.promised_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
-                           (sum(f.on_time_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
-                           count(DISTINCT f.product_id) FILTER (WHERE f.kind = 'order' AND f.product_id <> 0 AND f.lines > 0)) AS k
-      FROM %1$s f
-      JOIN @extschema@.region r ON r.id = f.region_id
-     CROSS JOIN LATERAL pg_catalog.unnest(r.path) AS a (region_id)
-     CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
-     WHERE f.unit = 'month'
-     GROUP BY f.tenant_id, a.region_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)
-), c AS (
-    SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
-      FROM per_period p
-)
 SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r.level AS region_level,
        r.parent_id AS parent_region_id, r.path AS region_path, c.grain,
-       pg_catalog.daterange(c.period_start, c.period_end) AS period,
-       @extschema@.period_label(pg_catalog.daterange(c.period_start, c.period_end), c.grain) AS period_name,
+       pg_catalog.daterange(c.period_start, c.period_end) AS period, c.period_name,
        c.currency, c.partners, (c.k).net_sales, (c.k).gross_sales, (c.k).returns, (c.k).credit_notes,
        -- margins only to roles that may read costs (a partner user's facts carry none)
        CASE WHEN (SELECT @extschema@.sees_costs()) THEN (c.k).gross_margin END AS gross_margin,
@@ -1491,60 +1553,82 @@ SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r
        (SELECT @extschema@.achievement(x.actual, x.target)
           FROM (VALUES ((c.k).net_sales, tg.sales_target)) AS x (actual, target)) AS achievement,
        (SELECT @extschema@.growth(x.amount, x.is_current)
-          FROM (VALUES ((c.k).net_sales, true), ((ly.k).net_sales, false)) AS x (amount, is_current)) AS yoy_growth,
-       rank() OVER (PARTITION BY c.tenant_id, r.parent_id, c.grain, c.period_start, c.currency
+          FROM (VALUES ((c.k).net_sales, true), (c.year_before, false)) AS x (amount, is_current)) AS yoy_growth,
+       rank() OVER (PARTITION BY c.tenant_id, r.parent_id, c.grain, c.period_name, c.period_start, c.currency
                     ORDER BY (c.k).net_sales DESC) AS rank_among_siblings
-  FROM c
+  FROM (
+    SELECT l.tenant_id, a.region_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name,
+           count(DISTINCT l.partner_id) FILTER (WHERE l.facts > 0) AS partners,
+           @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount), sum(l.cost),
+                               sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
+                               (sum(l.orders) FILTER (WHERE l.product_id = 0))::bigint, sum(l.collected), sum(l.payments)::bigint,
+                               (sum(l.promised_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
+                               (sum(l.on_time_deliveries) FILTER (WHERE l.product_id = 0))::bigint, count(DISTINCT l.product_id) FILTER (WHERE l.product_id <> 0 AND l.order_lines > 0)) AS k,
+           sum(l.year_before_net_sales) AS year_before
+      FROM (SELECT f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                   f.partner_id, f.product_id, sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
+                       sum(f.costed_amount) AS costed_amount, sum(f.cost) AS cost, sum(f.costed_lines) AS costed_lines,
+                       sum(f.quantity) AS quantity, sum(f.lines) AS lines, sum(f.order_lines) AS order_lines,
+                       sum(f.facts) AS facts, sum(f.orders) AS orders, sum(f.promised_deliveries) AS promised_deliveries,
+                       sum(f.on_time_deliveries) AS on_time_deliveries, sum(f.collected) AS collected,
+                       sum(f.payments) AS payments, sum(f.year_before_net_sales) AS year_before_net_sales
+              FROM %1$s f
+             WHERE f.role <> 'period_before'
+             GROUP BY f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                      f.partner_id, f.product_id) l
+      JOIN @extschema@.region lr ON lr.id = l.region_id
+     CROSS JOIN LATERAL pg_catalog.unnest(lr.path) AS a (region_id)
+     GROUP BY l.tenant_id, a.region_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name
+    HAVING sum(l.facts) > 0) c
   JOIN @extschema@.region r ON r.id = c.region_id
   -- region targets are the brand's: partner users, whom row-level security does not show them, get NULL
   LEFT JOIN LATERAL (SELECT sum(t.value) AS sales_target FROM @extschema@.target t
                       WHERE t.tenant_id = c.tenant_id AND t.region_id = c.region_id AND t.metric = 'net_sales'
                         AND lower(t.period) >= c.period_start AND upper(t.period) <= c.period_end
                         AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager()))) tg ON true
-  LEFT JOIN c ly ON ly.tenant_id = c.tenant_id AND ly.region_id = c.region_id AND ly.currency = c.currency
-                AND ly.grain = c.grain AND ly.period_start = (c.period_start - '1 year'::interval)::date
 $q$ WHERE report = 'region';
 UPDATE @extschema@.report_query SET query = $q$
-WITH per_period AS (
-    SELECT f.tenant_id, f.product_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
-           count(DISTINCT f.partner_id) AS partners,
-           -- a product's orders are the orders with lines of it: its own rows count them
-           @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.kind = 'order'), -sum(f.amount) FILTER (WHERE f.kind = 'return'),
-                               -sum(f.amount) FILTER (WHERE f.kind = 'credit_note'), sum(f.costed_amount), sum(f.cost),
-                               sum(f.costed_lines)::bigint, sum(f.quantity), sum(f.lines)::bigint, sum(f.orders)::bigint,
-                               0, 0, sum(f.promised_deliveries)::bigint, sum(f.on_time_deliveries)::bigint,
-                               count(DISTINCT f.product_id) FILTER (WHERE f.kind = 'order' AND f.lines > 0)) AS k
-      FROM %1$s f
-     CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
-     WHERE f.unit = 'month' AND f.kind <> 'payment' AND f.product_id <> 0
-     GROUP BY f.tenant_id, f.product_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)
-), c AS (
-    SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
-      FROM per_period p
-)
 SELECT c.tenant_id, c.product_id, pr.sku, pr.name AS product_name, pr.category_id, pc.path AS category_path, c.grain,
-       pg_catalog.daterange(c.period_start, c.period_end) AS period,
-       @extschema@.period_label(pg_catalog.daterange(c.period_start, c.period_end), c.grain) AS period_name,
+       pg_catalog.daterange(c.period_start, c.period_end) AS period, c.period_name,
        c.currency, c.partners, (c.k).net_sales, (c.k).gross_sales, (c.k).returns, (c.k).credit_notes,
        CASE WHEN (SELECT @extschema@.sees_costs()) THEN (c.k).gross_margin END AS gross_margin,
-       CASE WHEN (SELECT @extschema@.sees_costs()) THEN (c.k).margin_rate END AS margin_rate, (c.k).quantity, (c.k).orders, (c.k).average_order_value, (c.k).return_rate, (c.k).on_time_rate,
-       (c.k).products,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN (c.k).margin_rate END AS margin_rate,
+       (c.k).quantity, (c.k).orders, (c.k).average_order_value, (c.k).return_rate, (c.k).on_time_rate, (c.k).products,
        (SELECT @extschema@.growth(x.amount, x.is_current)
-          FROM (VALUES ((c.k).net_sales, true), ((ly.k).net_sales, false)) AS x (amount, is_current)) AS yoy_growth,
-       rank() OVER (PARTITION BY c.tenant_id, pr.category_id, c.grain, c.period_start, c.currency
+          FROM (VALUES ((c.k).net_sales, true), (c.year_before, false)) AS x (amount, is_current)) AS yoy_growth,
+       rank() OVER (PARTITION BY c.tenant_id, pr.category_id, c.grain, c.period_name, c.period_start, c.currency
                     ORDER BY (c.k).net_sales DESC) AS rank_in_category,
-       rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency ORDER BY (c.k).net_sales DESC) AS rank_overall
-  FROM c
+       rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_name, c.period_start, c.currency
+                    ORDER BY (c.k).net_sales DESC) AS rank_overall
+  FROM (
+    SELECT l.tenant_id, l.product_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name,
+           count(*) FILTER (WHERE l.facts > 0) AS partners,
+           @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount), sum(l.cost),
+                               sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
+                               (sum(l.orders))::bigint, sum(l.collected), sum(l.payments)::bigint,
+                               (sum(l.promised_deliveries))::bigint,
+                               (sum(l.on_time_deliveries))::bigint, count(DISTINCT l.product_id) FILTER (WHERE l.order_lines > 0)) AS k,
+           sum(l.year_before_net_sales) AS year_before
+      FROM (SELECT f.tenant_id, f.product_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                   f.partner_id, sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
+                       sum(f.costed_amount) AS costed_amount, sum(f.cost) AS cost, sum(f.costed_lines) AS costed_lines,
+                       sum(f.quantity) AS quantity, sum(f.lines) AS lines, sum(f.order_lines) AS order_lines,
+                       sum(f.facts) AS facts, sum(f.orders) AS orders, sum(f.promised_deliveries) AS promised_deliveries,
+                       sum(f.on_time_deliveries) AS on_time_deliveries, sum(f.collected) AS collected,
+                       sum(f.payments) AS payments, sum(f.year_before_net_sales) AS year_before_net_sales
+              FROM %1$s f
+             WHERE f.role <> 'period_before' AND f.kind <> 'payment' AND f.product_id <> 0
+             GROUP BY f.tenant_id, f.product_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                      f.partner_id) l
+     GROUP BY l.tenant_id, l.product_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name
+    HAVING sum(l.facts) > 0) c
   JOIN @extschema@.product pr ON pr.id = c.product_id
   LEFT JOIN @extschema@.product_category pc ON pc.id = pr.category_id
-  LEFT JOIN c ly ON ly.tenant_id = c.tenant_id AND ly.product_id = c.product_id AND ly.currency = c.currency
-                AND ly.grain = c.grain AND ly.period_start = (c.period_start - '1 year'::interval)::date
 $q$ WHERE report = 'product';
 CREATE OR REPLACE VIEW @extschema@.partner_performance_all AS
 SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_id, w.ranking_region_id, w.grain,
-       pg_catalog.daterange(w.period_start, w.period_end) AS period,
-       @extschema@.period_label(pg_catalog.daterange(w.period_start, w.period_end), w.grain) AS period_name,
-       w.currency, w.k AS kpis, w.sales_target,
+       pg_catalog.daterange(w.period_start, w.period_end) AS period, w.period_name, w.currency, w.k AS kpis,
+       w.sales_target,
        (SELECT @extschema@.achievement(x.actual, x.target) FROM (VALUES (w.net_sales, w.sales_target)) AS x (actual, target))
            AS achievement,
        (SELECT @extschema@.growth(x.amount, x.is_current)
@@ -1556,18 +1640,10 @@ SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_
        CASE WHEN w.net_sales > 0 THEN pg_catalog.round(coalesce(w.rebate_earned, 0) / w.net_sales, 4) END AS rebate_to_sales
   FROM (
     SELECT c.*,
-           sum(c.net_sales) OVER (series ORDER BY c.period_start RANGE BETWEEN '1 year' PRECEDING AND '1 year' PRECEDING)
-               AS year_before,
-           CASE c.grain
-                WHEN 'month' THEN sum(c.net_sales) OVER (series ORDER BY c.period_start
-                                                         RANGE BETWEEN '1 month' PRECEDING AND '1 month' PRECEDING)
-                WHEN 'quarter' THEN sum(c.net_sales) OVER (series ORDER BY c.period_start
-                                                           RANGE BETWEEN '3 months' PRECEDING AND '3 months' PRECEDING)
-                ELSE sum(c.net_sales) OVER (series ORDER BY c.period_start RANGE BETWEEN '1 year' PRECEDING AND '1 year' PRECEDING)
-           END AS period_before,
-           rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency, c.ranking_region_id
+           rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_name, c.period_start, c.currency, c.ranking_region_id
                         ORDER BY c.net_sales DESC) AS rank_in_region,
-           rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_start, c.currency ORDER BY c.net_sales DESC) AS rank_overall
+           rank() OVER (PARTITION BY c.tenant_id, c.grain, c.period_name, c.period_start, c.currency
+                        ORDER BY c.net_sales DESC) AS rank_overall
       FROM (
         SELECT b.*, pa.code AS partner_code, pa.name AS partner_name, pa.home_region_id,
                @extschema@.ranking_region(hr.path) AS ranking_region_id,
@@ -1580,35 +1656,35 @@ SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_
                    AS rebate_earned,
                (b.k).net_sales AS net_sales
           FROM (
-            SELECT p.*, upper(@extschema@.period_of(p.grain, p.period_start)) AS period_end
-              FROM (
-                -- each month of the rollups once per grain (not GROUPING SETS: conditions on tenant and grain
-                -- reach the scan)
-                SELECT f.tenant_id, f.partner_id, f.currency, g.grain,
-                       pg_catalog.date_trunc(g.grain, f.day)::date AS period_start,
-                       @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.kind = 'order'), -sum(f.amount) FILTER (WHERE f.kind = 'return'),
-                                       -sum(f.amount) FILTER (WHERE f.kind = 'credit_note'), sum(f.costed_amount), sum(f.cost),
-                                       sum(f.costed_lines)::bigint, sum(f.quantity), (sum(f.lines) FILTER (WHERE f.kind <> 'payment'))::bigint,
-                                       -- whole orders are counted in the rows of product 0
-                                       (sum(f.orders) FILTER (WHERE f.product_id = 0))::bigint,
-                                       sum(f.amount) FILTER (WHERE f.kind = 'payment'), (sum(f.lines) FILTER (WHERE f.kind = 'payment'))::bigint,
-                                       (sum(f.promised_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
-                                       (sum(f.on_time_deliveries) FILTER (WHERE f.product_id = 0))::bigint,
-                                       count(DISTINCT f.product_id) FILTER (WHERE f.kind = 'order' AND f.product_id <> 0 AND f.lines > 0)) AS k
-                  FROM @extschema@.channel_rollup_all f
-                 CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS g (grain)
-                 WHERE f.unit = 'month'
-                 GROUP BY f.tenant_id, f.partner_id, f.currency, g.grain, pg_catalog.date_trunc(g.grain, f.day)) p) b
+            SELECT l.tenant_id, l.partner_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name,
+                   @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount), sum(l.cost),
+                                   sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
+                                   (sum(l.orders) FILTER (WHERE l.product_id = 0))::bigint, sum(l.collected), sum(l.payments)::bigint,
+                                   (sum(l.promised_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
+                                   (sum(l.on_time_deliveries) FILTER (WHERE l.product_id = 0))::bigint, count(*) FILTER (WHERE l.product_id <> 0 AND l.order_lines > 0)) AS k,
+                   sum(l.year_before_net_sales) AS year_before, sum(l.period_before_net_sales) AS period_before
+              FROM (SELECT f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                           f.product_id, sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
+                           sum(f.costed_amount) AS costed_amount, sum(f.cost) AS cost, sum(f.costed_lines) AS costed_lines,
+                           sum(f.quantity) AS quantity, sum(f.lines) AS lines, sum(f.order_lines) AS order_lines,
+                           sum(f.facts) AS facts, sum(f.orders) AS orders, sum(f.promised_deliveries) AS promised_deliveries,
+                           sum(f.on_time_deliveries) AS on_time_deliveries, sum(f.collected) AS collected,
+                           sum(f.payments) AS payments, sum(f.year_before_net_sales) AS year_before_net_sales,
+                           sum(f.period_before_net_sales) AS period_before_net_sales
+                      FROM @extschema@.report_facts_all f
+                     GROUP BY f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                              f.product_id) l
+             GROUP BY l.tenant_id, l.partner_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name
+            HAVING sum(l.facts) > 0) b
           JOIN @extschema@.partner pa ON pa.id = b.partner_id
-          LEFT JOIN @extschema@.region hr ON hr.id = pa.home_region_id) c
-    WINDOW series AS (PARTITION BY c.tenant_id, c.partner_id, c.currency, c.grain)) w;
+          LEFT JOIN @extschema@.region hr ON hr.id = pa.home_region_id) c) w;
 DO $$
 BEGIN
     EXECUTE (SELECT pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.v_region_performance AS %s',
-                                      pg_catalog.format(query, '@extschema@.channel_rollup'))
+                                      pg_catalog.format(query, '@extschema@.report_facts'))
                FROM @extschema@.report_query WHERE report = 'region');
     EXECUTE (SELECT pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.v_product_performance AS %s',
-                                      pg_catalog.format(query, '@extschema@.channel_rollup'))
+                                      pg_catalog.format(query, '@extschema@.report_facts'))
                FROM @extschema@.report_query WHERE report = 'product');
 END
 $$;
@@ -1633,10 +1709,10 @@ BEGIN
     DROP VIEW @extschema@.v_region_performance_snapshot, @extschema@.v_product_performance_snapshot;
     DROP MATERIALIZED VIEW @extschema@.region_performance_snapshot, @extschema@.product_performance_snapshot;
     PERFORM @extschema@.create_report_view('@extschema@.region_performance_snapshot',
-                                           pg_catalog.format(query, '@extschema@.channel_rollup_all'), 'materialized')
+                                           pg_catalog.format(query, '@extschema@.report_facts_all'), 'materialized')
        FROM @extschema@.report_query WHERE report = 'region';
     PERFORM @extschema@.create_report_view('@extschema@.product_performance_snapshot',
-                                           pg_catalog.format(query, '@extschema@.channel_rollup_all'), 'materialized')
+                                           pg_catalog.format(query, '@extschema@.report_facts_all'), 'materialized')
        FROM @extschema@.report_query WHERE report = 'product';
     CREATE UNIQUE INDEX region_performance_snapshot_key
         ON @extschema@.region_performance_snapshot (tenant_id, region_id, grain, period, currency);
@@ -1770,7 +1846,16 @@ BEGIN
         'costed_amount', '有成本金额 Amount of the lines with a cost, and of credit notes: gross margin = costed_amount - cost',
         'costed_lines', '有成本行数 Lines with a cost, and credit-note lines',
         'promised_deliveries', '承诺交付订单数 Orders with a promised date that were delivered',
-        'on_time_deliveries', '准时交付订单数 Of those, orders delivered on or before the promised date');
+        'on_time_deliveries', '准时交付订单数 Of those, orders delivered on or before the promised date',
+        -- the report facts (report_facts, report_facts_all)
+        'role', '角色 current: the period''s own rows; year_before, period_before: the rows it is compared with',
+        'period_start', '期初 The first day of the period',
+        'period_end', '期末 The first day after the period',
+        'order_lines', '订单行数 Lines of orders (kind order) in the current period',
+        'facts', '事实数 Lines and payments in the current period: whether there is anything',
+        'year_before_net_sales', '去年同期净销售额 Net sales of the rows a year before',
+        'period_before_net_sales', '上期净销售额 Net sales of the rows of the period before',
+        'payments', '回款笔数 Payments counted');
     FOR col IN
         SELECT a.attrelid::regclass AS view, a.attname
           FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
