@@ -1359,11 +1359,13 @@ COMMENT ON FUNCTION @extschema@.kpis_of(numeric, numeric, numeric, numeric, nume
 -- user its part.
 CREATE VIEW @extschema@.channel_rollup_all AS
 SELECT r.tenant_id, r.partner_id, r.unit, r.period_start AS day, r.currency, r.kind, r.product_id,
-       CASE WHEN r.kind = 'payment' THEN pa.home_region_id ELSE r.region_id END AS region_id,
+       -- (looked up only for payments, and only by readers of the region)
+       CASE WHEN r.kind = 'payment'
+            THEN (SELECT pa.home_region_id FROM @extschema@.partner pa WHERE pa.id = r.partner_id AND pa.tenant_id = r.tenant_id)
+            ELSE r.region_id END AS region_id,
        r.quantity, r.amount, r.cost, r.lines, r.costed_amount, r.costed_lines, r.orders, r.promised_deliveries,
        r.on_time_deliveries
   FROM @extschema@.sales_rollup r
-  JOIN @extschema@.partner pa ON pa.id = r.partner_id AND pa.tenant_id = r.tenant_id
  WHERE NOT r.of_sub_partners AND r.date_basis IN ('order', 'document', 'payment')
    -- orders on their date, returns and credit notes on theirs, payments (not the lines by paid day)
    AND CASE r.date_basis WHEN 'order' THEN r.kind = 'order' WHEN 'payment' THEN r.kind = 'payment' ELSE true END;
