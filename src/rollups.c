@@ -350,7 +350,7 @@ prepare_line_plans(RollupEvent e)
 		" watched AS (SELECT o.id, o.kind = 'order' AND rebate.order_counts(o.status) AS counted,"
 		"   EXISTS (SELECT 1 FROM rebate.order_paid p WHERE p.order_id = o.id AND p.tenant_id = o.tenant_id) AS allocated"
 		"   FROM docs d JOIN rebate.sales_order o ON o.id = d.order_id AND o.tenant_id = d.tenant_id)"
-		" SELECT (SELECT count(*) FROM originals), NULL,"
+		" SELECT (SELECT count(*) FROM originals),"
 		"        ARRAY(SELECT id FROM watched WHERE allocated ORDER BY id),"
 		"        EXISTS (SELECT 1 FROM watched WHERE counted)", lines));
 	line_lock[e].nargs = 0;
@@ -660,6 +660,35 @@ table_of(TriggerData *trigdata)
 	return ROLLUP_TABLES;		/* not reached */
 }
 
+/*
+ * The one array of rebate.sales_rollup rows a read-only plan returns, run on
+ * the given snapshot: a copy, or (Datum) 0 when there is none.
+ */
+static Datum
+rows_on_snapshot(PolicySpi *spi, SavedPlan *plan, Oid as_role, Datum *values, Snapshot snapshot)
+{
+	bool		isnull;
+	Datum		rows;
+
+	spi->snapshot = snapshot;
+	policy_spi_run(spi, plan, as_role, values, NULL);
+	spi->snapshot = NULL;
+	rows = policy_spi_value(0, 1, &isnull);
+	return isnull ? (Datum) 0 : PointerGetDatum(DatumGetArrayTypePCopy(rows));
+}
+
+/* Adds an array of rebate.sales_rollup rows (if any) to the rows of slot. */
+static void
+add_rollup_rows(PolicySpi *spi, Oid as_role, Datum slot, Datum rows)
+{
+	Datum		values[2] = {slot, rows};
+
+	if (rows == (Datum) 0)
+		return;
+	add_rows.argtypes[1] = rollup_array_type();
+	run(spi, &add_rows, as_role, values);
+}
+
 /* The BEFORE DELETE trigger on sales_order: the order's lines leave the rollups. */
 static Datum
 order_deleted(TriggerData *trigdata, Oid as_role)
@@ -681,17 +710,8 @@ order_deleted(TriggerData *trigdata, Oid as_role)
 	values[1] = heap_getattr(tuple, SPI_fnumber(desc, "id"), desc, &isnull);
 	/* read on the statement's snapshot: a return deleted after its original by
 	 * the same statement is taken out from the original's day, where it counts */
-	spi.snapshot = GetActiveSnapshot();
-	policy_spi_run(&spi, &order_delete, as_role, values, NULL);
-	spi.snapshot = NULL;
-	rows = policy_spi_value(0, 1, &isnull);
-	if (!isnull)
-	{
-		values[0] = Int32GetDatum(writer_slot());
-		values[1] = PointerGetDatum(DatumGetArrayTypePCopy(rows));
-		add_rows.argtypes[1] = rollup_array_type();
-		run(&spi, &add_rows, as_role, values);
-	}
+	rows = rows_on_snapshot(&spi, &order_delete, as_role, values, GetActiveSnapshot());
+	add_rollup_rows(&spi, as_role, Int32GetDatum(writer_slot()), rows);
 	policy_spi_finish(&spi);
 	return PointerGetDatum(tuple);
 }
@@ -705,26 +725,16 @@ static void
 move_nested(PolicySpi *spi, Oid as_role, Datum slot)
 {
 	Snapshot	before;
-	bool		isnull;
 	Datum		rows;
-	Datum		values[2];
 
-	add_rows.argtypes[1] = rollup_array_type();
 	/* a copy of this statement's snapshot that does not see what this
 	 * transaction did since the line statement began */
 	PushCopiedSnapshot(GetActiveSnapshot());
 	before = GetActiveSnapshot();
 	before->curcid = open_lines[0].cid;
-	spi->snapshot = before;
-	policy_spi_run(spi, &order_move_nested, as_role, NULL, NULL);
-	spi->snapshot = NULL;
+	rows = rows_on_snapshot(spi, &order_move_nested, as_role, NULL, before);
 	PopActiveSnapshot();
-	rows = policy_spi_value(0, 1, &isnull);
-	if (isnull)
-		return;
-	values[0] = slot;
-	values[1] = PointerGetDatum(DatumGetArrayTypePCopy(rows));
-	run(spi, &add_rows, as_role, values);
+	add_rollup_rows(spi, as_role, slot, rows);
 }
 
 /*
@@ -738,17 +748,15 @@ move_nested(PolicySpi *spi, Oid as_role, Datum slot)
 static Datum
 order_counts_delta(PolicySpi *spi, RollupEvent event, Oid as_role, char *null)
 {
-	bool		isnull;
+	Snapshot	latest;
 	Datum		rows;
 
 	CommandCounterIncrement();
-	spi->snapshot = RegisterSnapshot(GetLatestSnapshot());
-	policy_spi_run(spi, &line_orders[event], as_role, NULL, NULL);
-	UnregisterSnapshot(spi->snapshot);
-	spi->snapshot = NULL;
-	rows = policy_spi_value(0, 1, &isnull);
-	*null = isnull ? 'n' : ' ';
-	return isnull ? (Datum) 0 : PointerGetDatum(DatumGetArrayTypePCopy(rows));
+	latest = RegisterSnapshot(GetLatestSnapshot());
+	rows = rows_on_snapshot(spi, &line_orders[event], as_role, NULL, latest);
+	UnregisterSnapshot(latest);
+	*null = rows == (Datum) 0 ? 'n' : ' ';
+	return rows;
 }
 
 Datum
@@ -816,8 +824,8 @@ rebate_maintain_rollups(PG_FUNCTION_ARGS)
 				prepare_line_plans(event);
 				lock_partners(&spi, table, event, as_role);
 				policy_spi_run(&spi, &line_lock[event], as_role, NULL, NULL);
-				allocated = locked_orders(3);
-				if (DatumGetBool(policy_spi_value(0, 4, &isnull)))
+				allocated = locked_orders(2);
+				if (DatumGetBool(policy_spi_value(0, 3, &isnull)))
 					values[1] = order_counts_delta(&spi, event, as_role, &nulls[1]);
 				policy_spi_run(&spi, &line_delta[event], as_role, values, nulls);
 				recheck_paid(&spi, as_role, allocated);
