@@ -164,6 +164,22 @@ $$;
 COMMENT ON FUNCTION @extschema@.visible_partner_ids() IS
     'The partners current_user may see: for a partner user its partner and all partners below it';
 
+-- The tenants current_user may see: every tenant for a group administrator,
+-- its bound tenant for a manager or partner user, none otherwise.  As an
+-- array, for `tenant_id = ANY (...)`: unlike an OR of the cases, that
+-- condition reaches a report's facts (below its windows) and their index.
+CREATE FUNCTION @extschema@.visible_tenant_ids() RETURNS bigint[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN @extschema@.is_group_admin()
+                THEN ARRAY(SELECT t.id FROM @extschema@.tenant t ORDER BY t.id)
+                ELSE ARRAY(SELECT b.tenant_id FROM (SELECT @extschema@.current_tenant_id() AS tenant_id) b
+                            WHERE b.tenant_id IS NOT NULL) END
+$$;
+COMMENT ON FUNCTION @extschema@.visible_tenant_ids() IS
+    'The tenants current_user may see: all for a group administrator, its bound tenant for a manager or partner user, none otherwise';
+
 -- Row-level security for a tenant-scoped table, the same everywhere: rows are
 -- readable by group admins and by roles bound to the row's tenant (partner
 -- users only for their partner subtree when the table has a partner column),

@@ -24,44 +24,43 @@ COMMENT ON TABLE @extschema@.performance_setting IS
     'Per tenant: when v_rebate_efficiency flags 高返利低产出 (rebate rate in the top share, growth in the bottom share of partners) and what partner users see of v_leaderboard (named, anonymous, own_only); tenants without a row use the defaults';
 
 -- ---- the report calendar ----------------------------------------------------
--- Every month, quarter and year from 1970 to 2199, each with the months whose
--- rollup rows it reads: its own (role current), and those of the period a
--- year before and of the period before (the growth they are compared with).
--- A table, not a function: a condition on period_name picks a period's nine
--- or so months first and the facts are read by index for those alone, and a
--- report over every period joins the facts by month, whatever the planner
--- knows of the facts.
+-- Every month, quarter and year from 1970 to 2199, each with the rollup rows
+-- it reads (rows of its own unit: a quarter reads quarter rows): its own
+-- (role current), and those of the period a year before and of the period
+-- before (the growth they are compared with).  A table, not a function: a
+-- condition on period_name picks a period's three starts first and the facts
+-- are read by index for those alone, and a report over every period joins
+-- the facts by unit and start, whatever the planner knows of the facts.
 CREATE TABLE @extschema@.report_calendar (
     grain        text NOT NULL,
     period_start date NOT NULL,
     period_end   date NOT NULL,
     period_name  text NOT NULL,
     role         text NOT NULL,
-    month        date NOT NULL,
-    PRIMARY KEY (grain, period_start, role, month)
+    rows_start   date NOT NULL,
+    PRIMARY KEY (grain, period_start, role)
 );
 INSERT INTO @extschema@.report_calendar
 SELECT g.grain, p.period_start, p.period_end,
-       @extschema@.period_label(pg_catalog.daterange(p.period_start, p.period_end), g.grain), w.role,
-       (w.from_day + m.n * '1 month'::pg_catalog.interval)::date
-  FROM (VALUES ('month', '1 month'::pg_catalog.interval, 1), ('quarter', '3 months'::pg_catalog.interval, 3),
-               ('year', '1 year'::pg_catalog.interval, 12)) AS g (grain, step, months)
+       @extschema@.period_label(pg_catalog.daterange(p.period_start, p.period_end), g.grain), w.role, w.rows_start
+  FROM (VALUES ('month', '1 month'::pg_catalog.interval), ('quarter', '3 months'::pg_catalog.interval),
+               ('year', '1 year'::pg_catalog.interval)) AS g (grain, step)
  CROSS JOIN LATERAL pg_catalog.generate_series('1970-01-01'::timestamp, '2199-12-01'::timestamp, g.step) AS s (day)
  CROSS JOIN LATERAL (SELECT s.day::date AS period_start, (s.day + g.step)::date AS period_end) AS p
  CROSS JOIN LATERAL (VALUES ('current', p.period_start), ('year_before', (p.period_start - '1 year'::pg_catalog.interval)::date),
-                            ('period_before', (p.period_start - g.step)::date)) AS w (role, from_day)
- CROSS JOIN LATERAL pg_catalog.generate_series(0, g.months - 1) AS m (n);
-CREATE INDEX report_calendar_month ON @extschema@.report_calendar (month);
+                            ('period_before', (p.period_start - g.step)::date)) AS w (role, rows_start);
+-- a report of every period joins the facts by their unit and start
+CREATE INDEX report_calendar_rows ON @extschema@.report_calendar (grain, rows_start);
 CREATE INDEX report_calendar_name ON @extschema@.report_calendar (period_name);
 ANALYZE @extschema@.report_calendar;
 REVOKE ALL ON @extschema@.report_calendar FROM PUBLIC;
 COMMENT ON TABLE @extschema@.report_calendar IS
-    'Internal (the reports read it as the extension owner): the reports'' calendar: every month, quarter and year from 1970 to 2199, with the months whose rollup rows count for it (role current) and for the periods it is compared with (year_before, period_before)';
+    'Internal (the reports read it as the extension owner): the reports'' calendar: every month, quarter and year from 1970 to 2199, with the start of the rollup rows (unit: the grain) that count for it (role current) and for the periods it is compared with (year_before, period_before)';
 
 -- ---- region and product x month / quarter / year -----------------------------
 -- One query text each, over a fact view named by %s: the live views read
 -- rebate.report_facts (each user aggregates what it may see), the snapshots
--- rebate.report_facts_all (managers' dashboards): month rows of the
+-- rebate.report_facts_all (managers' dashboards): rows of the
 -- rollups, not documents.  Built by
 -- rebate.create_report_view at install, so both stay the same query.
 CREATE FUNCTION @extschema@.create_report_view(name text, query text, options text DEFAULT '') RETURNS void
@@ -89,7 +88,7 @@ COMMENT ON TABLE @extschema@.report_query IS
 REVOKE ALL ON @extschema@.report_query FROM PUBLIC;
 
 INSERT INTO @extschema@.report_query VALUES
--- the month rows of each period (rebate.report_calendar) and of the two it is compared with: the
+-- the rollup rows of each period (rebate.report_calendar: of its unit) and of the two it is compared with: the
 -- current period's measures, and the net sales of the year before and of the period before
 ('facts', $q$
 SELECT p.grain, p.period_start, p.period_end, p.period_name, p.role, f.tenant_id, f.partner_id, f.currency, f.kind,
@@ -112,10 +111,10 @@ SELECT p.grain, p.period_start, p.period_end, p.period_name, p.role, f.tenant_id
        CASE WHEN p.role = 'year_before' AND f.kind <> 'payment' THEN f.amount END AS year_before_net_sales,
        CASE WHEN p.role = 'period_before' AND f.kind <> 'payment' THEN f.amount END AS period_before_net_sales
   FROM @extschema@.report_calendar p
-  JOIN %1$s f ON f.unit = 'month' AND f.day = p.month
+  JOIN %1$s f ON f.unit = p.grain AND f.day = p.rows_start
 $q$),
--- per region, over the region tree: summed per leaf region, partner and product first (partners and
--- products are counted from those)
+-- per region, over the region tree: summed per leaf region and up its path; partners and products
+-- counted from the leaf region's facts netted per partner and product
 ('region', $q$
 SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r.level AS region_level,
        r.parent_id AS parent_region_id, r.path AS region_path, c.grain,
@@ -134,29 +133,61 @@ SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r
        rank() OVER (PARTITION BY c.tenant_id, r.parent_id, c.grain, c.period_name, c.period_start, c.currency
                     ORDER BY (c.k).net_sales DESC) AS rank_among_siblings
   FROM (
-    SELECT l.tenant_id, a.region_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name,
-           count(DISTINCT l.partner_id) FILTER (WHERE l.facts > 0) AS partners,
-           @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount), sum(l.cost),
-                               sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
-                               (sum(l.orders) FILTER (WHERE l.product_id = 0))::bigint, sum(l.collected), sum(l.payments)::bigint,
-                               (sum(l.promised_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
-                               (sum(l.on_time_deliveries) FILTER (WHERE l.product_id = 0))::bigint, count(DISTINCT l.product_id) FILTER (WHERE l.product_id <> 0 AND l.order_lines > 0)) AS k,
-           sum(l.year_before_net_sales) AS year_before
-      FROM (SELECT f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
-                   f.partner_id, f.product_id, sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
-                       sum(f.costed_amount) AS costed_amount, sum(f.cost) AS cost, sum(f.costed_lines) AS costed_lines,
-                       sum(f.quantity) AS quantity, sum(f.lines) AS lines, sum(f.order_lines) AS order_lines,
-                       sum(f.facts) AS facts, sum(f.orders) AS orders, sum(f.promised_deliveries) AS promised_deliveries,
-                       sum(f.on_time_deliveries) AS on_time_deliveries, sum(f.collected) AS collected,
-                       sum(f.payments) AS payments, sum(f.year_before_net_sales) AS year_before_net_sales
-              FROM %1$s f
-             WHERE f.role <> 'period_before'
-             GROUP BY f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
-                      f.partner_id, f.product_id) l
-      JOIN @extschema@.region lr ON lr.id = l.region_id
-     CROSS JOIN LATERAL pg_catalog.unnest(lr.path) AS a (region_id)
-     GROUP BY l.tenant_id, a.region_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name
-    HAVING sum(l.facts) > 0) c
+    SELECT t.tenant_id, t.region_id, t.currency, t.grain, t.period_start, t.period_end, t.period_name,
+           coalesce(d.partners, 0) AS partners,
+           @extschema@.kpis_of(t.gross_sales, t.returns, t.credit_notes, t.costed_amount, t.cost, t.costed_lines::bigint,
+                               t.quantity, t.lines::bigint, t.orders::bigint, t.collected, t.payments::bigint,
+                               t.promised_deliveries::bigint, t.on_time_deliveries::bigint, coalesce(d.products, 0)) AS k,
+           t.year_before
+      -- the sums (they add up whatever the grouping): per leaf region, then up its path ...
+      FROM (SELECT l.tenant_id, a.region_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name,
+                   sum(l.gross_sales) AS gross_sales, sum(l.returns) AS returns, sum(l.credit_notes) AS credit_notes,
+                   sum(l.costed_amount) AS costed_amount, sum(l.cost) AS cost, sum(l.costed_lines) AS costed_lines,
+                   sum(l.quantity) AS quantity, sum(l.lines) AS lines, sum(l.orders) AS orders,
+                   sum(l.promised_deliveries) AS promised_deliveries, sum(l.on_time_deliveries) AS on_time_deliveries,
+                   sum(l.collected) AS collected, sum(l.payments) AS payments, sum(l.year_before_net_sales) AS year_before
+              FROM (SELECT f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                           sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
+                           sum(f.costed_amount) AS costed_amount, sum(f.cost) AS cost, sum(f.costed_lines) AS costed_lines,
+                           sum(f.quantity) AS quantity, sum(f.lines) AS lines, sum(f.facts) AS facts,
+                           sum(f.orders) FILTER (WHERE f.product_id = 0) AS orders,
+                           sum(f.promised_deliveries) FILTER (WHERE f.product_id = 0) AS promised_deliveries,
+                           sum(f.on_time_deliveries) FILTER (WHERE f.product_id = 0) AS on_time_deliveries,
+                           sum(f.collected) AS collected, sum(f.payments) AS payments,
+                           sum(f.year_before_net_sales) AS year_before_net_sales
+                      FROM %1$s f
+                     WHERE f.role <> 'period_before'
+                     GROUP BY f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name) l
+              JOIN @extschema@.region lr ON lr.id = l.region_id
+             CROSS JOIN LATERAL pg_catalog.unnest(lr.path) AS a (region_id)
+             GROUP BY l.tenant_id, a.region_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name
+            HAVING sum(l.facts) > 0) t
+      -- ... and the partners and products: those whose facts (order lines) in the period net to more than
+      -- none (a key's writer slots netted per partner and product), each once per leaf region, then once
+      -- per region up the path
+      LEFT JOIN (SELECT e.tenant_id, e.region_id, e.currency, e.grain, e.period_start, e.period_name,
+                        count(*) FILTER (WHERE e.what = 'partner') AS partners,
+                        count(*) FILTER (WHERE e.what = 'product') AS products
+                   FROM (SELECT DISTINCT u.tenant_id, a.region_id, u.currency, u.grain, u.period_start, u.period_name,
+                                u.what, u.id
+                           FROM (SELECT DISTINCT n.tenant_id, n.region_id, n.currency, n.grain, n.period_start,
+                                        n.period_name, v.what, v.id
+                                   FROM (SELECT f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_name,
+                                                f.partner_id, f.product_id, sum(f.facts) AS facts,
+                                                sum(f.order_lines) AS order_lines
+                                           FROM %1$s f
+                                          WHERE f.role = 'current'
+                                          GROUP BY f.tenant_id, f.region_id, f.currency, f.grain, f.period_start,
+                                                   f.period_name, f.partner_id, f.product_id) n
+                                  CROSS JOIN LATERAL (VALUES ('partner', n.partner_id, n.facts > 0),
+                                                             ('product', n.product_id,
+                                                              n.product_id <> 0 AND n.order_lines > 0)) AS v (what, id, counts)
+                                  WHERE v.counts) u
+                           JOIN @extschema@.region lr ON lr.id = u.region_id
+                          CROSS JOIN LATERAL pg_catalog.unnest(lr.path) AS a (region_id)) e
+                  GROUP BY e.tenant_id, e.region_id, e.currency, e.grain, e.period_start, e.period_name) d
+        ON d.tenant_id = t.tenant_id AND d.region_id = t.region_id AND d.currency = t.currency AND d.grain = t.grain
+       AND d.period_start = t.period_start AND d.period_name = t.period_name) c
   JOIN @extschema@.region r ON r.id = c.region_id
   -- region targets are the brand's: partner users, whom row-level security does not show them, get NULL
   LEFT JOIN LATERAL (SELECT sum(t.value) AS sales_target FROM @extschema@.target t
@@ -216,9 +247,10 @@ SELECT p.tenant_id, p.partner_id, p.partner_code, p.partner_name, p.home_region_
        p.sales_target, p.achievement, p.yoy_growth, p.previous_growth, p.rank_in_region, p.rank_overall,
        p.rebate_earned, p.rebate_to_sales
   FROM %1$s p
- WHERE (SELECT @extschema@.is_group_admin())
-    OR (p.tenant_id = (SELECT @extschema@.current_tenant_id())
-        AND ((SELECT @extschema@.is_tenant_manager()) OR p.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[])))
+ -- (the tenant as an array: the condition reaches the facts' index below the windows)
+ WHERE p.tenant_id = ANY ((SELECT @extschema@.visible_tenant_ids())::bigint[])
+   AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager())
+        OR p.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[]))
 $q$),
 -- 高返利低产出: per partner and program and quarter, over a base
 ('efficiency', $q$
@@ -241,16 +273,17 @@ WITH rebates AS (
                  AND q.grain = 'quarter' AND lower(q.period) = pp.quarter_start
 ), shares AS (
     -- the share of the quarter's partners at or below each one (exact cume_dist); no rate or growth: no share
+    -- (period_name, one per quarter, is in every partition, so that a condition on it reaches the facts)
     SELECT j.*,
            CASE WHEN j.rebate_rate IS NOT NULL THEN
-                pg_catalog.round((count(*) OVER (PARTITION BY j.tenant_id, j.currency, j.quarter_start, j.rebate_rate IS NULL
+                pg_catalog.round((count(*) OVER (PARTITION BY j.tenant_id, j.period_name, j.currency, j.quarter_start, j.rebate_rate IS NULL
                                                  ORDER BY j.rebate_rate))::numeric
-                                 / count(*) OVER (PARTITION BY j.tenant_id, j.currency, j.quarter_start, j.rebate_rate IS NULL), 4)
+                                 / count(*) OVER (PARTITION BY j.tenant_id, j.period_name, j.currency, j.quarter_start, j.rebate_rate IS NULL), 4)
            END AS rebate_rate_share,
            CASE WHEN j.growth IS NOT NULL THEN
-                pg_catalog.round((count(*) OVER (PARTITION BY j.tenant_id, j.currency, j.quarter_start, j.growth IS NULL
+                pg_catalog.round((count(*) OVER (PARTITION BY j.tenant_id, j.period_name, j.currency, j.quarter_start, j.growth IS NULL
                                                  ORDER BY j.growth))::numeric
-                                 / count(*) OVER (PARTITION BY j.tenant_id, j.currency, j.quarter_start, j.growth IS NULL), 4)
+                                 / count(*) OVER (PARTITION BY j.tenant_id, j.period_name, j.currency, j.quarter_start, j.growth IS NULL), 4)
            END AS growth_share
       FROM judged j
 )
@@ -268,8 +301,8 @@ SELECT s.tenant_id, s.partner_id, s.partner_code, s.partner_name, s.period, s.pe
   LEFT JOIN @extschema@.program pg ON pg.id = r.program_id
   LEFT JOIN @extschema@.performance_setting ps ON ps.tenant_id = s.tenant_id
  CROSS JOIN LATERAL (SELECT coalesce(ps.high_rebate_share, 0.75) AS high, coalesce(ps.low_growth_share, 0.25) AS low) cfg
- WHERE (SELECT @extschema@.is_group_admin())
-    OR (s.tenant_id = (SELECT @extschema@.current_tenant_id()) AND (SELECT @extschema@.is_tenant_manager()))
+ WHERE s.tenant_id = ANY ((SELECT @extschema@.visible_tenant_ids())::bigint[])
+   AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager()))
 $q$),
 -- what partners may see of the ranking, over a base
 ('leaderboard', $q$
@@ -289,25 +322,41 @@ SELECT q.tenant_id, q.period, q.period_name, q.currency, q.rank_overall AS rank,
               coalesce(ps.leaderboard, 'anonymous') AS mode) AS v0
  CROSS JOIN LATERAL (SELECT v0.own, v0.staff OR v0.own OR v0.mode = 'named' AS named, v0.mode) AS v
  WHERE q.grain = 'quarter'
-   AND ((SELECT @extschema@.is_group_admin()) OR q.tenant_id = (SELECT @extschema@.current_tenant_id()))
+   AND q.tenant_id = ANY ((SELECT @extschema@.visible_tenant_ids())::bigint[])
    AND (v.named OR v.mode = 'anonymous')
 $q$);
 
 -- the facts of the reports: every tenant's (the snapshots, the partner reports), and each user's own
 SELECT @extschema@.create_report_view('@extschema@.report_facts_all', pg_catalog.format(query, '@extschema@.channel_rollup_all'))
   FROM @extschema@.report_query WHERE report = 'facts';
-SELECT @extschema@.create_report_view('@extschema@.report_facts', pg_catalog.format(query, '@extschema@.channel_rollup'))
-  FROM @extschema@.report_query WHERE report = 'facts';
+-- What rebate.channel_rollup shows the user, as a filter over report_facts_all, not over that security-barrier
+-- view: a join condition does not enter a security-barrier view, so the period's start would not reach the
+-- index.  Not itself a barrier: only the security-barrier reports over it are granted, and no user's
+-- function runs inside them.  Costs only to roles that may read them (credit notes carry margin for all).
+CREATE VIEW @extschema@.report_facts AS
+SELECT f.grain, f.period_start, f.period_end, f.period_name, f.role, f.tenant_id, f.partner_id, f.currency, f.kind,
+       f.product_id, f.region_id, f.gross_sales, f.returns, f.credit_notes,
+       CASE WHEN (SELECT @extschema@.sees_costs()) OR f.kind = 'credit_note' THEN f.costed_amount ELSE 0 END
+           AS costed_amount,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN f.cost ELSE 0 END AS cost,
+       CASE WHEN (SELECT @extschema@.sees_costs()) OR f.kind = 'credit_note' THEN f.costed_lines ELSE 0 END
+           AS costed_lines,
+       f.quantity, f.lines, f.order_lines, f.facts, f.orders, f.promised_deliveries, f.on_time_deliveries,
+       f.collected, f.payments, f.year_before_net_sales, f.period_before_net_sales
+  FROM @extschema@.report_facts_all f
+ WHERE f.tenant_id = ANY ((SELECT @extschema@.visible_tenant_ids())::bigint[])
+   AND ((SELECT @extschema@.is_group_admin())
+        OR (SELECT @extschema@.is_tenant_manager()) OR f.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[]));
 REVOKE ALL ON @extschema@.report_facts_all, @extschema@.report_facts FROM PUBLIC;
 COMMENT ON VIEW @extschema@.report_facts_all IS
-    'Internal (the extension owner''s): the month rows of the rollups of every report period (rebate.report_calendar), of the period a year before and of the period before, for every tenant';
+    'Internal (the extension owner''s): the rollup rows of every report period (rebate.report_calendar; of the period''s unit), of the period a year before and of the period before, for every tenant';
 COMMENT ON VIEW @extschema@.report_facts IS
-    'Internal (the extension owner''s): rebate.report_facts_all over the facts the reading user may see (rebate.channel_rollup): what the live region and product reports aggregate';
+    'Internal (the extension owner''s): rebate.report_facts_all as far as the reading user may see it (what rebate.channel_rollup shows it): what the live region and product reports aggregate';
 
 -- ---- partner x month / quarter / year ----------------------------------------
 -- Internal (owner only): every tenant, unfiltered; v_partner_performance and
 -- the snapshot show it per user.
--- The month rows of the rollups of each period asked for and of the two it is
+-- The rollup rows (of the period's unit) of each period asked for and of the two it is
 -- compared with (rebate.report_facts_all), summed per product (a key's writer
 -- slots netted: a product counts when it has lines) and then per partner.
 -- Conditions on tenant_id, grain and period_name (columns of every window's
@@ -344,26 +393,38 @@ SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_
                    AS rebate_earned,
                (b.k).net_sales AS net_sales
           FROM (
-            SELECT l.tenant_id, l.partner_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name,
-                   @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount), sum(l.cost),
-                                   sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
-                                   (sum(l.orders) FILTER (WHERE l.product_id = 0))::bigint, sum(l.collected), sum(l.payments)::bigint,
-                                   (sum(l.promised_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
-                                   (sum(l.on_time_deliveries) FILTER (WHERE l.product_id = 0))::bigint, count(*) FILTER (WHERE l.product_id <> 0 AND l.order_lines > 0)) AS k,
-                   sum(l.year_before_net_sales) AS year_before, sum(l.period_before_net_sales) AS period_before
+            SELECT t.tenant_id, t.partner_id, t.currency, t.grain, t.period_start, t.period_end, t.period_name,
+                   @extschema@.kpis_of(t.gross_sales, t.returns, t.credit_notes, t.costed_amount, t.cost,
+                                       t.costed_lines::bigint, t.quantity, t.lines::bigint, t.orders::bigint, t.collected,
+                                       t.payments::bigint, t.promised_deliveries::bigint, t.on_time_deliveries::bigint,
+                                       coalesce(pr.products, 0)) AS k,
+                   t.year_before, t.period_before
+              -- the sums in one step (they add up whatever the grouping) ...
               FROM (SELECT f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
-                           f.product_id, sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
+                           sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
                            sum(f.costed_amount) AS costed_amount, sum(f.cost) AS cost, sum(f.costed_lines) AS costed_lines,
-                           sum(f.quantity) AS quantity, sum(f.lines) AS lines, sum(f.order_lines) AS order_lines,
-                           sum(f.facts) AS facts, sum(f.orders) AS orders, sum(f.promised_deliveries) AS promised_deliveries,
-                           sum(f.on_time_deliveries) AS on_time_deliveries, sum(f.collected) AS collected,
-                           sum(f.payments) AS payments, sum(f.year_before_net_sales) AS year_before_net_sales,
-                           sum(f.period_before_net_sales) AS period_before_net_sales
+                           sum(f.quantity) AS quantity, sum(f.lines) AS lines,
+                           sum(f.orders) FILTER (WHERE f.product_id = 0) AS orders,
+                           sum(f.promised_deliveries) FILTER (WHERE f.product_id = 0) AS promised_deliveries,
+                           sum(f.on_time_deliveries) FILTER (WHERE f.product_id = 0) AS on_time_deliveries,
+                           sum(f.collected) AS collected, sum(f.payments) AS payments,
+                           sum(f.year_before_net_sales) AS year_before, sum(f.period_before_net_sales) AS period_before
                       FROM @extschema@.report_facts_all f
-                     GROUP BY f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
-                              f.product_id) l
-             GROUP BY l.tenant_id, l.partner_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name
-            HAVING sum(l.facts) > 0) b
+                     GROUP BY f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name
+                    HAVING sum(f.facts) > 0) t
+              -- ... and the products sold: those whose order lines of the period net to more than none (a key's
+              -- writer slots netted), from the period's order rows only
+              LEFT JOIN (SELECT x.tenant_id, x.partner_id, x.currency, x.grain, x.period_start, x.period_name,
+                                count(*) AS products
+                           FROM (SELECT f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_name
+                                   FROM @extschema@.report_facts_all f
+                                  WHERE f.role = 'current' AND f.kind = 'order' AND f.product_id <> 0
+                                  GROUP BY f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_name,
+                                           f.product_id
+                                 HAVING sum(f.lines) > 0) x
+                          GROUP BY x.tenant_id, x.partner_id, x.currency, x.grain, x.period_start, x.period_name) pr
+                ON pr.tenant_id = t.tenant_id AND pr.partner_id = t.partner_id AND pr.currency = t.currency
+               AND pr.grain = t.grain AND pr.period_start = t.period_start AND pr.period_name = t.period_name) b
           JOIN @extschema@.partner pa ON pa.id = b.partner_id
           LEFT JOIN @extschema@.region hr ON hr.id = pa.home_region_id) c) w;
 REVOKE ALL ON @extschema@.partner_performance_all FROM PUBLIC;

@@ -8,32 +8,63 @@
 -- documents themselves.
 -- ---------------------------------------------------------------------------
 
--- A run of rollup rows: day or month rows starting in [from_day, to_day).
+-- A run of rollup rows: the day, month, quarter or year rows starting in [from_day, to_day).
 CREATE TYPE @extschema@.rollup_span AS (unit text, from_day date, to_day date);
-COMMENT ON TYPE @extschema@.rollup_span IS 'Internal (rebate.rollup_rows): the day or month rows starting in [from_day, to_day)';
+COMMENT ON TYPE @extschema@.rollup_span IS
+    'Internal (rebate.rollup_rows): the day, month, quarter or year rows starting in [from_day, to_day)';
 
--- The day and month rows that make [first_day, end_day): the month rows of
--- the whole months inside, the day rows of the days before and after them.
+-- The rollup rows that make [first_day, end_day), fewest first: the year rows
+-- of the whole years inside, then the quarter rows of the whole quarters
+-- beside them, the month rows of the whole months beside those, and the day
+-- rows of the days left at either end.  A quarter is one row per key.
 CREATE FUNCTION @extschema@.rollup_spans(first_day date, end_day date) RETURNS @extschema@.rollup_span[]
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    -- the whole months inside: [months_from, months_to)
-    months_from date := CASE WHEN pg_catalog.date_part('day', first_day) = 1 THEN first_day
-                             ELSE (pg_catalog.date_trunc('month', first_day::timestamp) + '1 month'::interval)::date END;
-    months_to   date := pg_catalog.date_trunc('month', end_day::timestamp)::date;
+    spans @extschema@.rollup_span[] := '{}';
+    unit text;
+    step interval;
+    inner_from date;
+    inner_to date;
+    -- [covered_from, covered_to): what the larger units cover; empty (end_day, end_day) until one does
+    covered_from date := end_day;
+    covered_to date := end_day;
 BEGIN
-    IF months_from >= months_to THEN
-        months_from := end_day;         -- no whole month: the days of [first_day, end_day)
-        months_to := end_day;
+    FOREACH unit IN ARRAY ARRAY['year', 'quarter', 'month'] LOOP
+        step := @extschema@.period_step(unit);
+        -- the first whole unit from first_day, and the end of the last whole unit before end_day
+        inner_from := date_trunc(unit, first_day::timestamp)::date;
+        IF inner_from < first_day THEN
+            inner_from := (inner_from + step)::date;
+        END IF;
+        inner_to := date_trunc(unit, end_day::timestamp)::date;
+        IF covered_from >= covered_to THEN
+            IF inner_from < inner_to THEN
+                spans := spans || ROW(unit, inner_from, inner_to)::@extschema@.rollup_span;
+                covered_from := inner_from;
+                covered_to := inner_to;
+            END IF;
+        ELSE
+            IF inner_from < covered_from THEN
+                spans := spans || ROW(unit, inner_from, covered_from)::@extschema@.rollup_span;
+                covered_from := inner_from;
+            END IF;
+            IF covered_to < inner_to THEN
+                spans := spans || ROW(unit, covered_to, inner_to)::@extschema@.rollup_span;
+                covered_to := inner_to;
+            END IF;
+        END IF;
+    END LOOP;
+    IF covered_from >= covered_to THEN
+        RETURN spans || ROW('day', first_day, end_day)::@extschema@.rollup_span;
     END IF;
-    RETURN ARRAY[ROW('month', months_from, months_to), ROW('day', first_day, months_from),
-                 ROW('day', months_to, end_day)]::@extschema@.rollup_span[];
+    RETURN spans || ROW('day', first_day, covered_from)::@extschema@.rollup_span
+                 || ROW('day', covered_to, end_day)::@extschema@.rollup_span;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rollup_spans(date, date) IS
-    'The rollup rows that make the days [first_day, end_day): month rows of the whole months inside, day rows of the days before and after them';
+    'The rollup rows that make the days [first_day, end_day): year rows of the whole years inside, quarter and month rows of the whole quarters and months beside them, day rows of the days left at either end';
 
 -- The products and the ship-to regions in a version's scope; NULL where it
 -- has none (every product, every region).

@@ -3,7 +3,7 @@
 -- transaction by the C triggers of src/rollups.c, so that progress, closes,
 -- KPIs and views read sums instead of order lines.
 --
--- rebate.sales_rollup holds, per partner, date basis, day and month,
+-- rebate.sales_rollup holds, per partner, date basis, day, month, quarter and year,
 -- currency, document kind, product and ship-to region, the signed quantity,
 -- amount and cost of the lines of documents that count (rebate.order_counts)
 -- and the payments received; and per parent partner the same summed over its
@@ -72,7 +72,7 @@ CREATE TABLE @extschema@.sales_rollup (
     partner_id      bigint NOT NULL,
     of_sub_partners boolean NOT NULL,
     date_basis      text NOT NULL CHECK (date_basis IN ('order', 'delivery', 'payment', 'document')),
-    unit            text NOT NULL CHECK (unit IN ('day', 'month')),
+    unit            text NOT NULL CHECK (unit IN ('day', 'month', 'quarter', 'year')),
     period_start    date NOT NULL,
     currency        text NOT NULL,
     kind            text NOT NULL CHECK (kind IN ('order', 'return', 'credit_note', 'payment')),
@@ -92,18 +92,18 @@ CREATE TABLE @extschema@.sales_rollup (
     PRIMARY KEY (tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind,
                  product_id, region_id, writer_slot)
 );
--- a tenant's whole period (a close, a report) is read by day or month
+-- a tenant's whole period (a close, a report) is read by day, month, quarter or year
 CREATE INDEX sales_rollup_period ON @extschema@.sales_rollup (tenant_id, date_basis, unit, period_start);
 COMMENT ON TABLE @extschema@.sales_rollup IS
-    'Rollups (kept by triggers in the writing transaction): per partner, date basis, day and month, currency, document kind, product and ship-to region, the signed quantity, amount and cost of the lines of documents that count, and payments received; per parent partner the same over its direct sub-partners. A key''s value is the sum over its writer slots';
+    'Rollups (kept by triggers in the writing transaction): per partner, date basis, day, month, quarter and year, currency, document kind, product and ship-to region, the signed quantity, amount and cost of the lines of documents that count, and payments received; per parent partner the same over its direct sub-partners. A key''s value is the sum over its writer slots';
 COMMENT ON COLUMN @extschema@.sales_rollup.partner_id IS
     'The partner whose documents are summed, or (of_sub_partners) whose direct sub-partners'' documents are';
 COMMENT ON COLUMN @extschema@.sales_rollup.of_sub_partners IS
     'false: the partner''s own documents; true: its direct sub-partners'' summed (product_id and region_id 0)';
 COMMENT ON COLUMN @extschema@.sales_rollup.date_basis IS
     'The day a line is counted on: order (the order date), delivery (delivered_on), payment (the day the order was paid in full); a return or credit note that refers to an order counts on that order''s day (and only while that order counts), one that does not on its own date; payments by the day received (date_basis payment). document: returns and credit notes on their own date whatever their original, as channel KPIs count them (rebate.channel_fact; orders are on their own date under order), own rows only';
-COMMENT ON COLUMN @extschema@.sales_rollup.unit IS 'day: the row sums one day; month: the whole month starting at period_start';
-COMMENT ON COLUMN @extschema@.sales_rollup.period_start IS 'The day, or the first day of the month';
+COMMENT ON COLUMN @extschema@.sales_rollup.unit IS 'day: the row sums one day; month, quarter, year: the whole month, quarter or year starting at period_start';
+COMMENT ON COLUMN @extschema@.sales_rollup.period_start IS 'The day, or the first day of the month, quarter or year';
 COMMENT ON COLUMN @extschema@.sales_rollup.kind IS 'order, return or credit_note (lines), or payment';
 COMMENT ON COLUMN @extschema@.sales_rollup.product_id IS 'The product of the lines; 0 for payments, sub-partner rows and the per-order counts (orders)';
 COMMENT ON COLUMN @extschema@.sales_rollup.region_id IS 'The ship-to region of the lines; 0 for payments and sub-partner rows';
@@ -121,10 +121,25 @@ COMMENT ON COLUMN @extschema@.sales_rollup.orders IS
 COMMENT ON COLUMN @extschema@.sales_rollup.promised_deliveries IS 'Of those orders, the ones with a promised date that were delivered';
 COMMENT ON COLUMN @extschema@.sales_rollup.on_time_deliveries IS 'Of those, the ones delivered on or before the promised date';
 
+-- The rows a fact dated on a day counts in: that day's, and its month's,
+-- quarter's and year's, so that a period reads one row per key for each
+-- whole year, quarter and month in it (rebate.rollup_spans) and a report of
+-- a quarter reads that quarter's rows.  Pure and inlined into the cell
+-- functions below (no SET clause; every name qualified); nothing for NULL.
+CREATE FUNCTION @extschema@.rollup_units(day date) RETURNS TABLE (unit text, period_start date)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT u.unit, pg_catalog.date_trunc(u.unit, rollup_units.day::pg_catalog.timestamp)::pg_catalog.date
+      FROM (VALUES ('day'), ('month'), ('quarter'), ('year')) AS u (unit)
+     WHERE rollup_units.day IS NOT NULL
+$$;
+COMMENT ON FUNCTION @extschema@.rollup_units(date) IS
+    'Internal, inlined into the rollup cell functions: the day, month, quarter and year rows a fact of the day counts in';
+
 -- What one order line adds to the rollups, given its document, the order it
 -- refers to (a return's or credit note's original: NULLs for none), the day
 -- that sale was paid in full and the partner's parent: for each date basis
--- with a day, a day and a month row of the partner (by product and ship-to
+-- with a day, a day, month, quarter and year row of the partner (by product and ship-to
 -- region) and, under a parent, of the parent's sub-partners.  Nothing for a
 -- document (or original) that does not count.  Signed like
 -- rebate.program_lines; sign -1 takes the contribution out.  Pure and
@@ -168,9 +183,7 @@ AS $$
             -- channel KPIs: returns and credit notes on their own date (orders are there under 'order')
             ('document', CASE WHEN line_rollup_cells.kind OPERATOR(pg_catalog.<>) 'order' THEN line_rollup_cells.order_date END)
         ) AS b (date_basis, day)
-     CROSS JOIN LATERAL (VALUES ('day', b.day),
-                                ('month', pg_catalog.date_trunc('month', b.day::pg_catalog.timestamp)::pg_catalog.date)
-        ) AS u (unit, period_start)
+     CROSS JOIN LATERAL @extschema@.rollup_units(b.day) AS u
      CROSS JOIN LATERAL (VALUES (line_rollup_cells.partner_id, false, line_rollup_cells.product_id, line_rollup_cells.region_id),
                                 (line_rollup_cells.parent_id, true, 0::pg_catalog.int8, 0::pg_catalog.int8)
         ) AS w (partner_id, of_sub_partners, product_id, region_id)
@@ -183,7 +196,7 @@ COMMENT ON FUNCTION @extschema@.line_rollup_cells(bigint, bigint, text, text, da
                                                   date, date, date, bigint, numeric, numeric, numeric, integer) IS
     'Internal, inlined into the rollup triggers: the rollup rows one order line adds (sign 1) or takes out (sign -1)';
 
--- What one payment adds to the rollups: a day and a month row of the partner
+-- What one payment adds to the rollups: a day, month, quarter and year row of the partner
 -- and, under a parent, of the parent's sub-partners.
 CREATE FUNCTION @extschema@.payment_rollup_cells(partner_id bigint, parent_id bigint, received_on date, currency text,
                                                  amount numeric, sign integer)
@@ -197,9 +210,7 @@ AS $$
            'payment', 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.numeric,
            payment_rollup_cells.sign * payment_rollup_cells.amount, 0::pg_catalog.numeric, payment_rollup_cells.sign,
            0::pg_catalog.numeric, 0, 0, 0, 0
-      FROM (VALUES ('day', payment_rollup_cells.received_on),
-                   ('month', pg_catalog.date_trunc('month', payment_rollup_cells.received_on::pg_catalog.timestamp)::pg_catalog.date)
-        ) AS u (unit, period_start)
+      FROM @extschema@.rollup_units(payment_rollup_cells.received_on) AS u
      CROSS JOIN LATERAL (VALUES (payment_rollup_cells.partner_id, false), (payment_rollup_cells.parent_id, true)
         ) AS w (partner_id, of_sub_partners)
      WHERE w.partner_id IS NOT NULL
@@ -209,8 +220,8 @@ COMMENT ON FUNCTION @extschema@.payment_rollup_cells(bigint, bigint, date, text,
 
 -- What one counted order contributes to the distinct counts, once for each
 -- product it has lines of and once for product 0 (the order as a whole):
--- one order, and whether it was delivered by the day promised, in a day and
--- a month row of the partner on the order date.  Counts are not additive over
+-- one order, and whether it was delivered by the day promised, in a day,
+-- month, quarter and year row of the partner on the order date.  Counts are not additive over
 -- lines: the triggers take the counts of an order's whole set of lines, as
 -- it was and as it is, and add the difference.
 CREATE FUNCTION @extschema@.order_rollup_cells(partner_id bigint, status text, kind text, order_date date,
@@ -229,9 +240,7 @@ AS $$
                 THEN order_rollup_cells.sign ELSE 0 END,
            CASE WHEN order_rollup_cells.delivered_on OPERATOR(pg_catalog.<=) order_rollup_cells.promised_on
                 THEN order_rollup_cells.sign ELSE 0 END
-      FROM (VALUES ('day', order_rollup_cells.order_date),
-                   ('month', pg_catalog.date_trunc('month', order_rollup_cells.order_date::pg_catalog.timestamp)::pg_catalog.date)
-        ) AS u (unit, period_start)
+      FROM @extschema@.rollup_units(order_rollup_cells.order_date) AS u
      WHERE order_rollup_cells.kind OPERATOR(pg_catalog.=) 'order' AND @extschema@.order_counts(order_rollup_cells.status)
 $$;
 COMMENT ON FUNCTION @extschema@.order_rollup_cells(bigint, text, text, date, date, date, text, bigint, bigint, integer) IS

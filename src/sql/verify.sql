@@ -357,10 +357,29 @@ $$;
 COMMENT ON FUNCTION @extschema@.verify_guaranteed(@extschema@.program_version, daterange, date) IS
     'rebate.verify_period''s own formulation of a guaranteed minimum with what it carries: what each partner is paid for a period counted up to as_of';
 
+-- verify_rollups' own formulation of the rows a day counts in: the day, and
+-- the first days of its month, quarter (months 1, 4, 7, 10) and year.
+-- Inlined into verify_rollups (no SET clause; every name qualified).
+CREATE FUNCTION @extschema@.verify_units(day date) RETURNS TABLE (unit text, start date)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT u.unit, u.start
+      FROM (VALUES ('day', verify_units.day),
+                   ('month', pg_catalog.make_date(pg_catalog.date_part('year', verify_units.day)::integer,
+                                                  pg_catalog.date_part('month', verify_units.day)::integer, 1)),
+                   ('quarter', pg_catalog.make_date(pg_catalog.date_part('year', verify_units.day)::integer,
+                                                    ((pg_catalog.date_part('month', verify_units.day)::integer - 1) / 3) * 3 + 1,
+                                                    1)),
+                   ('year', pg_catalog.make_date(pg_catalog.date_part('year', verify_units.day)::integer, 1, 1)))
+           AS u (unit, start)
+$$;
+COMMENT ON FUNCTION @extschema@.verify_units(date) IS
+    'Internal (rebate.verify_rollups): the day, month, quarter and year a day counts in, by verify''s own formulation';
+
 -- The rollups, recomputed from the documents by their own formulation (none
 -- of the triggers' queries or rebate.line_rollup_cells), against what is kept
--- (summed over writer slots): every key whose sums differ, with a day or
--- month starting in the period (every key for NULL).
+-- (summed over writer slots): every key whose sums differ, with a day, month,
+-- quarter or year starting in the period (every key for NULL).
 CREATE FUNCTION @extschema@.verify_rollups(tenant_id bigint, period daterange DEFAULT NULL)
     RETURNS TABLE (partner_id bigint, of_sub_partners boolean, date_basis text, unit text, period_start date,
                    currency text, kind text, product_id bigint, region_id bigint,
@@ -374,12 +393,9 @@ CREATE FUNCTION @extschema@.verify_rollups(tenant_id bigint, period daterange DE
     SET jit = off
 AS $$
     WITH days AS (
-        -- the days whose facts make the keys asked for: whole months around the period
-        SELECT make_date(extract(year FROM lower(verify_rollups.period))::integer,
-                         extract(month FROM lower(verify_rollups.period))::integer, 1) AS from_day,
-               (make_date(extract(year FROM upper(verify_rollups.period) - 1)::integer,
-                          extract(month FROM upper(verify_rollups.period) - 1)::integer, 1) + interval '1 month')::date
-                   AS to_day
+        -- the days whose facts make the keys asked for: whole years around the period (a year's rows start in it)
+        SELECT make_date(extract(year FROM lower(verify_rollups.period))::integer, 1, 1) AS from_day,
+               make_date(extract(year FROM upper(verify_rollups.period) - 1)::integer + 1, 1, 1) AS to_day
     ), totals AS (
         SELECT ol.order_id, sum(ol.amount) AS amount FROM @extschema@.order_line ol
          WHERE ol.tenant_id = verify_rollups.tenant_id
@@ -440,13 +456,11 @@ AS $$
                coalesce(sum(f.amount) FILTER (WHERE f.costed), 0) AS costed_amount,
                count(*) FILTER (WHERE f.costed)::numeric AS costed_lines
           FROM facts f
+         CROSS JOIN LATERAL @extschema@.verify_units(f.day) u
          CROSS JOIN LATERAL (
             SELECT f.partner_id, false, u.unit, u.start, f.product_id, f.region_id
-              FROM (VALUES ('day', f.day), ('month', make_date(extract(year FROM f.day)::integer, extract(month FROM f.day)::integer, 1))) u (unit, start)
             UNION ALL
-            SELECT f.parent_id, true, u.unit, u.start, 0, 0
-              FROM (VALUES ('day', f.day), ('month', make_date(extract(year FROM f.day)::integer, extract(month FROM f.day)::integer, 1))) u (unit, start)
-             WHERE f.parent_id IS NOT NULL) k (partner_id, of_sub_partners, unit, period_start, product_id, region_id)
+            SELECT f.parent_id, true, u.unit, u.start, 0, 0 WHERE f.parent_id IS NOT NULL) k (partner_id, of_sub_partners, unit, period_start, product_id, region_id)
          WHERE verify_rollups.period IS NULL OR verify_rollups.period @> k.period_start
          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
     ), counted_orders AS (
@@ -459,9 +473,7 @@ AS $$
           FROM @extschema@.sales_order o
           JOIN @extschema@.order_line ol ON ol.order_id = o.id
          CROSS JOIN LATERAL (VALUES (ol.product_id), (0)) p (product_id)
-         CROSS JOIN LATERAL (VALUES ('day', o.order_date),
-                                    ('month', make_date(extract(year FROM o.order_date)::integer,
-                                                        extract(month FROM o.order_date)::integer, 1))) u (unit, start)
+         CROSS JOIN LATERAL @extschema@.verify_units(o.order_date) u
          WHERE o.tenant_id = verify_rollups.tenant_id AND o.kind = 'order'
            AND o.status = ANY (@extschema@.order_statuses('counted'))
            AND (verify_rollups.period IS NULL OR verify_rollups.period @> u.start)

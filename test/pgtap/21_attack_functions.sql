@@ -7,7 +7,7 @@
 -- follow their rules and every change to one is kept.  The last test fails
 -- when a SECURITY DEFINER function appears that this file does not attack.
 BEGIN;
-SELECT plan(76);
+SELECT plan(77);
 \ir ../attack/fixture.sql
 
 -- ---- the primitive: strictly true or false, and no tenant through a group role --
@@ -31,6 +31,20 @@ SELECT is((attack.run('atk_mgr_a>rebate_manager',
 SELECT is((attack.run('atk_loose', $q$DO $d$ BEGIN IF rebate.current_tenant_id() IS NOT NULL OR rebate.is_tenant_manager()
                                           OR rebate.visible_partner_ids() <> '{}' THEN RAISE 'has a tenant'; END IF; END $d$$q$)).sqlstate,
           '00000', 'a role granted the group roles without a binding has no tenant and sees no partner');
+
+-- the tenants the reports read: all for an administrator, the bound one, none through a group role
+SELECT is((SELECT string_agg(w.role || ':' || (attack.run(w.role, format(
+                      $q$DO $d$ BEGIN IF rebate.visible_tenant_ids() IS DISTINCT FROM %L::bigint[] THEN
+                             RAISE 'sees %%', rebate.visible_tenant_ids(); END IF; END $d$$q$, w.tenants))).sqlstate,
+                  ' ' ORDER BY w.role)
+             FROM (VALUES ('atk_admin', (SELECT array_agg(id ORDER BY id) FROM rebate.tenant)), ('atk_mgr_a', '{9401}'),
+                          ('atk_mgr_b', '{9402}'), ('atk_d1', '{9401}'), ('atk_s1', '{9401}'), ('atk_b_user', '{9402}'),
+                          ('atk_loose', '{}'), ('atk_unbound', '{}'), ('atk_mgr_a>rebate_manager', '{}'),
+                          ('atk_d1>rebate_partner', '{}')) w (role, tenants)),
+          'atk_admin:00000 atk_b_user:00000 atk_d1:00000 atk_d1>rebate_partner:00000 atk_loose:00000 atk_mgr_a:00000 '
+          'atk_mgr_a>rebate_manager:00000 atk_mgr_b:00000 atk_s1:00000 atk_unbound:42501',
+          'visible_tenant_ids: every tenant for an administrator, the bound tenant for a manager or partner user, none '
+          'without a binding or through a group role (an unbound role may not call it at all)');
 
 -- ---- grant_access: nobody binds across the boundary ---------------------------
 SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.grant_access(regrole,bigint,bigint)',

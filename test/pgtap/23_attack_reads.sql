@@ -203,7 +203,7 @@ SELECT is((SELECT array_agg(DISTINCT format('%s %s', c.oid::regclass, a.privileg
 
 -- ---- the rollups as channel facts: what rebate.channel_fact shows, summed --------------------
 -- What the calling role sees of the channel facts, in the rollups' grain (per tenant, partner, unit,
--- kind and day or month: quantity, amount, lines, whole orders), from rebate.channel_rollup or
+-- kind and day, month, quarter or year: quantity, amount, lines, whole orders), from rebate.channel_rollup or
 -- from rebate.channel_fact; one line of text per key.
 CREATE FUNCTION attack.channel_sums(source text) RETURNS text
     LANGUAGE sql STABLE AS $$
@@ -216,10 +216,10 @@ CREATE FUNCTION attack.channel_sums(source text) RETURNS text
              GROUP BY 1, 2, 3, 4, 5
             UNION ALL
             SELECT f.tenant_id, f.partner_id, u.unit, f.kind,
-                   CASE u.unit WHEN 'day' THEN f.day ELSE date_trunc('month', f.day)::date END,
+                   date_trunc(u.unit, f.day)::date,
                    coalesce(sum(f.quantity), 0), sum(f.amount), count(*),
                    count(DISTINCT f.order_id) FILTER (WHERE f.kind = 'order')
-              FROM rebate.channel_fact f CROSS JOIN (VALUES ('day'), ('month')) AS u (unit)
+              FROM rebate.channel_fact f CROSS JOIN (VALUES ('day'), ('month'), ('quarter'), ('year')) AS u (unit)
              WHERE source = 'fact'
              GROUP BY 1, 2, 3, 4, 5) s
 $$;

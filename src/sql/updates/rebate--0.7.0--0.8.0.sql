@@ -141,7 +141,7 @@ CREATE TABLE @extschema@.sales_rollup (
     partner_id      bigint NOT NULL,
     of_sub_partners boolean NOT NULL,
     date_basis      text NOT NULL CHECK (date_basis IN ('order', 'delivery', 'payment', 'document')),
-    unit            text NOT NULL CHECK (unit IN ('day', 'month')),
+    unit            text NOT NULL CHECK (unit IN ('day', 'month', 'quarter', 'year')),
     period_start    date NOT NULL,
     currency        text NOT NULL,
     kind            text NOT NULL CHECK (kind IN ('order', 'return', 'credit_note', 'payment')),
@@ -161,18 +161,18 @@ CREATE TABLE @extschema@.sales_rollup (
     PRIMARY KEY (tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind,
                  product_id, region_id, writer_slot)
 );
--- a tenant's whole period (a close, a report) is read by day or month
+-- a tenant's whole period (a close, a report) is read by day, month, quarter or year
 CREATE INDEX sales_rollup_period ON @extschema@.sales_rollup (tenant_id, date_basis, unit, period_start);
 COMMENT ON TABLE @extschema@.sales_rollup IS
-    'Rollups (kept by triggers in the writing transaction): per partner, date basis, day and month, currency, document kind, product and ship-to region, the signed quantity, amount and cost of the lines of documents that count, and payments received; per parent partner the same over its direct sub-partners. A key''s value is the sum over its writer slots';
+    'Rollups (kept by triggers in the writing transaction): per partner, date basis, day, month, quarter and year, currency, document kind, product and ship-to region, the signed quantity, amount and cost of the lines of documents that count, and payments received; per parent partner the same over its direct sub-partners. A key''s value is the sum over its writer slots';
 COMMENT ON COLUMN @extschema@.sales_rollup.partner_id IS
     'The partner whose documents are summed, or (of_sub_partners) whose direct sub-partners'' documents are';
 COMMENT ON COLUMN @extschema@.sales_rollup.of_sub_partners IS
     'false: the partner''s own documents; true: its direct sub-partners'' summed (product_id and region_id 0)';
 COMMENT ON COLUMN @extschema@.sales_rollup.date_basis IS
     'The day a line is counted on: order (the order date), delivery (delivered_on), payment (the day the order was paid in full); a return or credit note that refers to an order counts on that order''s day (and only while that order counts), one that does not on its own date; payments by the day received (date_basis payment). document: returns and credit notes on their own date whatever their original, as channel KPIs count them (rebate.channel_fact; orders are on their own date under order), own rows only';
-COMMENT ON COLUMN @extschema@.sales_rollup.unit IS 'day: the row sums one day; month: the whole month starting at period_start';
-COMMENT ON COLUMN @extschema@.sales_rollup.period_start IS 'The day, or the first day of the month';
+COMMENT ON COLUMN @extschema@.sales_rollup.unit IS 'day: the row sums one day; month, quarter, year: the whole month, quarter or year starting at period_start';
+COMMENT ON COLUMN @extschema@.sales_rollup.period_start IS 'The day, or the first day of the month, quarter or year';
 COMMENT ON COLUMN @extschema@.sales_rollup.kind IS 'order, return or credit_note (lines), or payment';
 COMMENT ON COLUMN @extschema@.sales_rollup.product_id IS 'The product of the lines; 0 for payments, sub-partner rows and the per-order counts (orders)';
 COMMENT ON COLUMN @extschema@.sales_rollup.region_id IS 'The ship-to region of the lines; 0 for payments and sub-partner rows';
@@ -190,10 +190,25 @@ COMMENT ON COLUMN @extschema@.sales_rollup.orders IS
 COMMENT ON COLUMN @extschema@.sales_rollup.promised_deliveries IS 'Of those orders, the ones with a promised date that were delivered';
 COMMENT ON COLUMN @extschema@.sales_rollup.on_time_deliveries IS 'Of those, the ones delivered on or before the promised date';
 
+-- The rows a fact dated on a day counts in: that day's, and its month's,
+-- quarter's and year's, so that a period reads one row per key for each
+-- whole year, quarter and month in it (rebate.rollup_spans) and a report of
+-- a quarter reads that quarter's rows.  Pure and inlined into the cell
+-- functions below (no SET clause; every name qualified); nothing for NULL.
+CREATE FUNCTION @extschema@.rollup_units(day date) RETURNS TABLE (unit text, period_start date)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT u.unit, pg_catalog.date_trunc(u.unit, rollup_units.day::pg_catalog.timestamp)::pg_catalog.date
+      FROM (VALUES ('day'), ('month'), ('quarter'), ('year')) AS u (unit)
+     WHERE rollup_units.day IS NOT NULL
+$$;
+COMMENT ON FUNCTION @extschema@.rollup_units(date) IS
+    'Internal, inlined into the rollup cell functions: the day, month, quarter and year rows a fact of the day counts in';
+
 -- What one order line adds to the rollups, given its document, the order it
 -- refers to (a return's or credit note's original: NULLs for none), the day
 -- that sale was paid in full and the partner's parent: for each date basis
--- with a day, a day and a month row of the partner (by product and ship-to
+-- with a day, a day, month, quarter and year row of the partner (by product and ship-to
 -- region) and, under a parent, of the parent's sub-partners.  Nothing for a
 -- document (or original) that does not count.  Signed like
 -- rebate.program_lines; sign -1 takes the contribution out.  Pure and
@@ -237,9 +252,7 @@ AS $$
             -- channel KPIs: returns and credit notes on their own date (orders are there under 'order')
             ('document', CASE WHEN line_rollup_cells.kind OPERATOR(pg_catalog.<>) 'order' THEN line_rollup_cells.order_date END)
         ) AS b (date_basis, day)
-     CROSS JOIN LATERAL (VALUES ('day', b.day),
-                                ('month', pg_catalog.date_trunc('month', b.day::pg_catalog.timestamp)::pg_catalog.date)
-        ) AS u (unit, period_start)
+     CROSS JOIN LATERAL @extschema@.rollup_units(b.day) AS u
      CROSS JOIN LATERAL (VALUES (line_rollup_cells.partner_id, false, line_rollup_cells.product_id, line_rollup_cells.region_id),
                                 (line_rollup_cells.parent_id, true, 0::pg_catalog.int8, 0::pg_catalog.int8)
         ) AS w (partner_id, of_sub_partners, product_id, region_id)
@@ -252,7 +265,7 @@ COMMENT ON FUNCTION @extschema@.line_rollup_cells(bigint, bigint, text, text, da
                                                   date, date, date, bigint, numeric, numeric, numeric, integer) IS
     'Internal, inlined into the rollup triggers: the rollup rows one order line adds (sign 1) or takes out (sign -1)';
 
--- What one payment adds to the rollups: a day and a month row of the partner
+-- What one payment adds to the rollups: a day, month, quarter and year row of the partner
 -- and, under a parent, of the parent's sub-partners.
 CREATE FUNCTION @extschema@.payment_rollup_cells(partner_id bigint, parent_id bigint, received_on date, currency text,
                                                  amount numeric, sign integer)
@@ -266,9 +279,7 @@ AS $$
            'payment', 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.numeric,
            payment_rollup_cells.sign * payment_rollup_cells.amount, 0::pg_catalog.numeric, payment_rollup_cells.sign,
            0::pg_catalog.numeric, 0, 0, 0, 0
-      FROM (VALUES ('day', payment_rollup_cells.received_on),
-                   ('month', pg_catalog.date_trunc('month', payment_rollup_cells.received_on::pg_catalog.timestamp)::pg_catalog.date)
-        ) AS u (unit, period_start)
+      FROM @extschema@.rollup_units(payment_rollup_cells.received_on) AS u
      CROSS JOIN LATERAL (VALUES (payment_rollup_cells.partner_id, false), (payment_rollup_cells.parent_id, true)
         ) AS w (partner_id, of_sub_partners)
      WHERE w.partner_id IS NOT NULL
@@ -278,8 +289,8 @@ COMMENT ON FUNCTION @extschema@.payment_rollup_cells(bigint, bigint, date, text,
 
 -- What one counted order contributes to the distinct counts, once for each
 -- product it has lines of and once for product 0 (the order as a whole):
--- one order, and whether it was delivered by the day promised, in a day and
--- a month row of the partner on the order date.  Counts are not additive over
+-- one order, and whether it was delivered by the day promised, in a day,
+-- month, quarter and year row of the partner on the order date.  Counts are not additive over
 -- lines: the triggers take the counts of an order's whole set of lines, as
 -- it was and as it is, and add the difference.
 CREATE FUNCTION @extschema@.order_rollup_cells(partner_id bigint, status text, kind text, order_date date,
@@ -298,9 +309,7 @@ AS $$
                 THEN order_rollup_cells.sign ELSE 0 END,
            CASE WHEN order_rollup_cells.delivered_on OPERATOR(pg_catalog.<=) order_rollup_cells.promised_on
                 THEN order_rollup_cells.sign ELSE 0 END
-      FROM (VALUES ('day', order_rollup_cells.order_date),
-                   ('month', pg_catalog.date_trunc('month', order_rollup_cells.order_date::pg_catalog.timestamp)::pg_catalog.date)
-        ) AS u (unit, period_start)
+      FROM @extschema@.rollup_units(order_rollup_cells.order_date) AS u
      WHERE order_rollup_cells.kind OPERATOR(pg_catalog.=) 'order' AND @extschema@.order_counts(order_rollup_cells.status)
 $$;
 COMMENT ON FUNCTION @extschema@.order_rollup_cells(bigint, text, text, date, date, date, text, bigint, bigint, integer) IS
@@ -523,32 +532,63 @@ DROP FUNCTION @extschema@.program_line_costs(@extschema@.program_version, date, 
 DROP FUNCTION @extschema@.program_lines(@extschema@.program_version, date, date, bigint[]);
 DROP FUNCTION @extschema@.program_scope_lines(@extschema@.program_version, date, date);
 
--- A run of rollup rows: day or month rows starting in [from_day, to_day).
+-- A run of rollup rows: the day, month, quarter or year rows starting in [from_day, to_day).
 CREATE TYPE @extschema@.rollup_span AS (unit text, from_day date, to_day date);
-COMMENT ON TYPE @extschema@.rollup_span IS 'Internal (rebate.rollup_rows): the day or month rows starting in [from_day, to_day)';
+COMMENT ON TYPE @extschema@.rollup_span IS
+    'Internal (rebate.rollup_rows): the day, month, quarter or year rows starting in [from_day, to_day)';
 
--- The day and month rows that make [first_day, end_day): the month rows of
--- the whole months inside, the day rows of the days before and after them.
+-- The rollup rows that make [first_day, end_day), fewest first: the year rows
+-- of the whole years inside, then the quarter rows of the whole quarters
+-- beside them, the month rows of the whole months beside those, and the day
+-- rows of the days left at either end.  A quarter is one row per key.
 CREATE FUNCTION @extschema@.rollup_spans(first_day date, end_day date) RETURNS @extschema@.rollup_span[]
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    -- the whole months inside: [months_from, months_to)
-    months_from date := CASE WHEN pg_catalog.date_part('day', first_day) = 1 THEN first_day
-                             ELSE (pg_catalog.date_trunc('month', first_day::timestamp) + '1 month'::interval)::date END;
-    months_to   date := pg_catalog.date_trunc('month', end_day::timestamp)::date;
+    spans @extschema@.rollup_span[] := '{}';
+    unit text;
+    step interval;
+    inner_from date;
+    inner_to date;
+    -- [covered_from, covered_to): what the larger units cover; empty (end_day, end_day) until one does
+    covered_from date := end_day;
+    covered_to date := end_day;
 BEGIN
-    IF months_from >= months_to THEN
-        months_from := end_day;         -- no whole month: the days of [first_day, end_day)
-        months_to := end_day;
+    FOREACH unit IN ARRAY ARRAY['year', 'quarter', 'month'] LOOP
+        step := @extschema@.period_step(unit);
+        -- the first whole unit from first_day, and the end of the last whole unit before end_day
+        inner_from := date_trunc(unit, first_day::timestamp)::date;
+        IF inner_from < first_day THEN
+            inner_from := (inner_from + step)::date;
+        END IF;
+        inner_to := date_trunc(unit, end_day::timestamp)::date;
+        IF covered_from >= covered_to THEN
+            IF inner_from < inner_to THEN
+                spans := spans || ROW(unit, inner_from, inner_to)::@extschema@.rollup_span;
+                covered_from := inner_from;
+                covered_to := inner_to;
+            END IF;
+        ELSE
+            IF inner_from < covered_from THEN
+                spans := spans || ROW(unit, inner_from, covered_from)::@extschema@.rollup_span;
+                covered_from := inner_from;
+            END IF;
+            IF covered_to < inner_to THEN
+                spans := spans || ROW(unit, covered_to, inner_to)::@extschema@.rollup_span;
+                covered_to := inner_to;
+            END IF;
+        END IF;
+    END LOOP;
+    IF covered_from >= covered_to THEN
+        RETURN spans || ROW('day', first_day, end_day)::@extschema@.rollup_span;
     END IF;
-    RETURN ARRAY[ROW('month', months_from, months_to), ROW('day', first_day, months_from),
-                 ROW('day', months_to, end_day)]::@extschema@.rollup_span[];
+    RETURN spans || ROW('day', first_day, covered_from)::@extschema@.rollup_span
+                 || ROW('day', covered_to, end_day)::@extschema@.rollup_span;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rollup_spans(date, date) IS
-    'The rollup rows that make the days [first_day, end_day): month rows of the whole months inside, day rows of the days before and after them';
+    'The rollup rows that make the days [first_day, end_day): year rows of the whole years inside, quarter and month rows of the whole quarters and months beside them, day rows of the days left at either end';
 
 -- The products and the ship-to regions in a version's scope; NULL where it
 -- has none (every product, every region).
@@ -975,10 +1015,29 @@ $$;
 COMMENT ON FUNCTION @extschema@.program_results(@extschema@.program_version, daterange, date, bigint) IS
     'Every partner''s result under a program version for a period (documents up to as_of): basis, comparison, tier, rate, exact rebate before and after the cap, next tier, documents counted, status, explanation';
 
+-- verify_rollups' own formulation of the rows a day counts in: the day, and
+-- the first days of its month, quarter (months 1, 4, 7, 10) and year.
+-- Inlined into verify_rollups (no SET clause; every name qualified).
+CREATE FUNCTION @extschema@.verify_units(day date) RETURNS TABLE (unit text, start date)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT u.unit, u.start
+      FROM (VALUES ('day', verify_units.day),
+                   ('month', pg_catalog.make_date(pg_catalog.date_part('year', verify_units.day)::integer,
+                                                  pg_catalog.date_part('month', verify_units.day)::integer, 1)),
+                   ('quarter', pg_catalog.make_date(pg_catalog.date_part('year', verify_units.day)::integer,
+                                                    ((pg_catalog.date_part('month', verify_units.day)::integer - 1) / 3) * 3 + 1,
+                                                    1)),
+                   ('year', pg_catalog.make_date(pg_catalog.date_part('year', verify_units.day)::integer, 1, 1)))
+           AS u (unit, start)
+$$;
+COMMENT ON FUNCTION @extschema@.verify_units(date) IS
+    'Internal (rebate.verify_rollups): the day, month, quarter and year a day counts in, by verify''s own formulation';
+
 -- The rollups, recomputed from the documents by their own formulation (none
 -- of the triggers' queries or rebate.line_rollup_cells), against what is kept
--- (summed over writer slots): every key whose sums differ, with a day or
--- month starting in the period (every key for NULL).
+-- (summed over writer slots): every key whose sums differ, with a day, month,
+-- quarter or year starting in the period (every key for NULL).
 CREATE FUNCTION @extschema@.verify_rollups(tenant_id bigint, period daterange DEFAULT NULL)
     RETURNS TABLE (partner_id bigint, of_sub_partners boolean, date_basis text, unit text, period_start date,
                    currency text, kind text, product_id bigint, region_id bigint,
@@ -992,12 +1051,9 @@ CREATE FUNCTION @extschema@.verify_rollups(tenant_id bigint, period daterange DE
     SET jit = off
 AS $$
     WITH days AS (
-        -- the days whose facts make the keys asked for: whole months around the period
-        SELECT make_date(extract(year FROM lower(verify_rollups.period))::integer,
-                         extract(month FROM lower(verify_rollups.period))::integer, 1) AS from_day,
-               (make_date(extract(year FROM upper(verify_rollups.period) - 1)::integer,
-                          extract(month FROM upper(verify_rollups.period) - 1)::integer, 1) + interval '1 month')::date
-                   AS to_day
+        -- the days whose facts make the keys asked for: whole years around the period (a year's rows start in it)
+        SELECT make_date(extract(year FROM lower(verify_rollups.period))::integer, 1, 1) AS from_day,
+               make_date(extract(year FROM upper(verify_rollups.period) - 1)::integer + 1, 1, 1) AS to_day
     ), totals AS (
         SELECT ol.order_id, sum(ol.amount) AS amount FROM @extschema@.order_line ol
          WHERE ol.tenant_id = verify_rollups.tenant_id
@@ -1058,13 +1114,11 @@ AS $$
                coalesce(sum(f.amount) FILTER (WHERE f.costed), 0) AS costed_amount,
                count(*) FILTER (WHERE f.costed)::numeric AS costed_lines
           FROM facts f
+         CROSS JOIN LATERAL @extschema@.verify_units(f.day) u
          CROSS JOIN LATERAL (
             SELECT f.partner_id, false, u.unit, u.start, f.product_id, f.region_id
-              FROM (VALUES ('day', f.day), ('month', make_date(extract(year FROM f.day)::integer, extract(month FROM f.day)::integer, 1))) u (unit, start)
             UNION ALL
-            SELECT f.parent_id, true, u.unit, u.start, 0, 0
-              FROM (VALUES ('day', f.day), ('month', make_date(extract(year FROM f.day)::integer, extract(month FROM f.day)::integer, 1))) u (unit, start)
-             WHERE f.parent_id IS NOT NULL) k (partner_id, of_sub_partners, unit, period_start, product_id, region_id)
+            SELECT f.parent_id, true, u.unit, u.start, 0, 0 WHERE f.parent_id IS NOT NULL) k (partner_id, of_sub_partners, unit, period_start, product_id, region_id)
          WHERE verify_rollups.period IS NULL OR verify_rollups.period @> k.period_start
          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
     ), counted_orders AS (
@@ -1077,9 +1131,7 @@ AS $$
           FROM @extschema@.sales_order o
           JOIN @extschema@.order_line ol ON ol.order_id = o.id
          CROSS JOIN LATERAL (VALUES (ol.product_id), (0)) p (product_id)
-         CROSS JOIN LATERAL (VALUES ('day', o.order_date),
-                                    ('month', make_date(extract(year FROM o.order_date)::integer,
-                                                        extract(month FROM o.order_date)::integer, 1))) u (unit, start)
+         CROSS JOIN LATERAL @extschema@.verify_units(o.order_date) u
          WHERE o.tenant_id = verify_rollups.tenant_id AND o.kind = 'order'
            AND o.status = ANY (@extschema@.order_statuses('counted'))
            AND (verify_rollups.period IS NULL OR verify_rollups.period @> u.start)
@@ -1338,6 +1390,22 @@ REVOKE ALL ON FUNCTION @extschema@.verify_rollups(bigint, daterange) FROM PUBLIC
 SELECT @extschema@.recompute_rollups(t.id) FROM @extschema@.tenant t ORDER BY t.id;
 
 -- ---- the reports and scoring read the rollups
+-- The tenants current_user may see: every tenant for a group administrator,
+-- its bound tenant for a manager or partner user, none otherwise.  As an
+-- array, for `tenant_id = ANY (...)`: unlike an OR of the cases, that
+-- condition reaches a report's facts (below its windows) and their index.
+CREATE FUNCTION @extschema@.visible_tenant_ids() RETURNS bigint[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN @extschema@.is_group_admin()
+                THEN ARRAY(SELECT t.id FROM @extschema@.tenant t ORDER BY t.id)
+                ELSE ARRAY(SELECT b.tenant_id FROM (SELECT @extschema@.current_tenant_id() AS tenant_id) b
+                            WHERE b.tenant_id IS NOT NULL) END
+$$;
+COMMENT ON FUNCTION @extschema@.visible_tenant_ids() IS
+    'The tenants current_user may see: all for a group administrator, its bound tenant for a manager or partner user, none otherwise';
+
 -- The same KPIs from sums already made: the rollups' (reports, scoring).
 CREATE FUNCTION @extschema@.kpis_of(gross_sales numeric, returns numeric, credit_notes numeric, costed_amount numeric,
                                     cost numeric, costed_lines bigint, quantity numeric, lines bigint, orders bigint,
@@ -1395,7 +1463,7 @@ GRANT SELECT ON @extschema@.channel_rollup TO rebate_admin, rebate_manager, reba
 
 -- Every partner's KPIs for a period, with last year's net sales (growth) and
 -- its targets (achievement), in one pass over the rollups (rebate.channel_rollup:
--- month rows for the whole months, day rows for the rest), summed per product
+-- the rows rebate.rollup_spans picks: a quarter's quarter rows), summed per product
 -- first (a key's writer slots netted: a product counts when it has lines).
 CREATE OR REPLACE FUNCTION @extschema@.period_kpis(tenant_id bigint, period daterange)
     RETURNS TABLE (partner_id bigint, kpis @extschema@.kpis, growth numeric, achievement numeric, sales_target numeric,
@@ -1431,8 +1499,12 @@ AS $$
                sum(f.lines) FILTER (WHERE s.is_current) AS facts,
                sum(f.lines) FILTER (WHERE NOT s.is_current AND f.kind <> 'payment') AS year_before_facts
           FROM spans s
-          JOIN @extschema@.channel_rollup f ON f.unit = s.unit AND f.day >= s.from_day AND f.day < s.to_day
-         WHERE f.tenant_id = period_kpis.tenant_id
+          -- each span's rows by index: a lateral subquery (not pulled up: OFFSET 0) whose span columns are
+          -- parameters, which enter the security-barrier view as a join condition would not
+         CROSS JOIN LATERAL (SELECT x.* FROM @extschema@.channel_rollup x
+                              WHERE x.tenant_id = period_kpis.tenant_id AND x.unit = s.unit
+                                AND x.day >= s.from_day AND x.day < s.to_day
+                             OFFSET 0) f
          GROUP BY f.partner_id, f.product_id
     ), targets AS (
         SELECT t.partner_id,
@@ -1473,39 +1545,38 @@ COMMENT ON FUNCTION @extschema@.period_kpis(bigint, daterange) IS
     'Each partner''s KPIs (rebate.kpis) for a period, growth over the same period a year earlier, achievement of its sales target, and its targets';
 
 -- ---- the report calendar ----------------------------------------------------
--- Every month, quarter and year from 1970 to 2199, each with the months whose
--- rollup rows it reads: its own (role current), and those of the period a
--- year before and of the period before (the growth they are compared with).
--- A table, not a function: a condition on period_name picks a period's nine
--- or so months first and the facts are read by index for those alone, and a
--- report over every period joins the facts by month, whatever the planner
--- knows of the facts.
+-- Every month, quarter and year from 1970 to 2199, each with the rollup rows
+-- it reads (rows of its own unit: a quarter reads quarter rows): its own
+-- (role current), and those of the period a year before and of the period
+-- before (the growth they are compared with).  A table, not a function: a
+-- condition on period_name picks a period's three starts first and the facts
+-- are read by index for those alone, and a report over every period joins
+-- the facts by unit and start, whatever the planner knows of the facts.
 CREATE TABLE @extschema@.report_calendar (
     grain        text NOT NULL,
     period_start date NOT NULL,
     period_end   date NOT NULL,
     period_name  text NOT NULL,
     role         text NOT NULL,
-    month        date NOT NULL,
-    PRIMARY KEY (grain, period_start, role, month)
+    rows_start   date NOT NULL,
+    PRIMARY KEY (grain, period_start, role)
 );
 INSERT INTO @extschema@.report_calendar
 SELECT g.grain, p.period_start, p.period_end,
-       @extschema@.period_label(pg_catalog.daterange(p.period_start, p.period_end), g.grain), w.role,
-       (w.from_day + m.n * '1 month'::pg_catalog.interval)::date
-  FROM (VALUES ('month', '1 month'::pg_catalog.interval, 1), ('quarter', '3 months'::pg_catalog.interval, 3),
-               ('year', '1 year'::pg_catalog.interval, 12)) AS g (grain, step, months)
+       @extschema@.period_label(pg_catalog.daterange(p.period_start, p.period_end), g.grain), w.role, w.rows_start
+  FROM (VALUES ('month', '1 month'::pg_catalog.interval), ('quarter', '3 months'::pg_catalog.interval),
+               ('year', '1 year'::pg_catalog.interval)) AS g (grain, step)
  CROSS JOIN LATERAL pg_catalog.generate_series('1970-01-01'::timestamp, '2199-12-01'::timestamp, g.step) AS s (day)
  CROSS JOIN LATERAL (SELECT s.day::date AS period_start, (s.day + g.step)::date AS period_end) AS p
  CROSS JOIN LATERAL (VALUES ('current', p.period_start), ('year_before', (p.period_start - '1 year'::pg_catalog.interval)::date),
-                            ('period_before', (p.period_start - g.step)::date)) AS w (role, from_day)
- CROSS JOIN LATERAL pg_catalog.generate_series(0, g.months - 1) AS m (n);
-CREATE INDEX report_calendar_month ON @extschema@.report_calendar (month);
+                            ('period_before', (p.period_start - g.step)::date)) AS w (role, rows_start);
+-- a report of every period joins the facts by their unit and start
+CREATE INDEX report_calendar_rows ON @extschema@.report_calendar (grain, rows_start);
 CREATE INDEX report_calendar_name ON @extschema@.report_calendar (period_name);
 ANALYZE @extschema@.report_calendar;
 REVOKE ALL ON @extschema@.report_calendar FROM PUBLIC;
 COMMENT ON TABLE @extschema@.report_calendar IS
-    'Internal (the reports read it as the extension owner): the reports'' calendar: every month, quarter and year from 1970 to 2199, with the months whose rollup rows count for it (role current) and for the periods it is compared with (year_before, period_before)';
+    'Internal (the reports read it as the extension owner): the reports'' calendar: every month, quarter and year from 1970 to 2199, with the start of the rollup rows (unit: the grain) that count for it (role current) and for the periods it is compared with (year_before, period_before)';
 
 INSERT INTO @extschema@.report_query VALUES ('facts', $q$
 SELECT p.grain, p.period_start, p.period_end, p.period_name, p.role, f.tenant_id, f.partner_id, f.currency, f.kind,
@@ -1528,18 +1599,34 @@ SELECT p.grain, p.period_start, p.period_end, p.period_name, p.role, f.tenant_id
        CASE WHEN p.role = 'year_before' AND f.kind <> 'payment' THEN f.amount END AS year_before_net_sales,
        CASE WHEN p.role = 'period_before' AND f.kind <> 'payment' THEN f.amount END AS period_before_net_sales
   FROM @extschema@.report_calendar p
-  JOIN %1$s f ON f.unit = 'month' AND f.day = p.month
+  JOIN %1$s f ON f.unit = p.grain AND f.day = p.rows_start
 $q$);
 -- the facts of the reports: every tenant's (the snapshots, the partner reports), and each user's own
 SELECT @extschema@.create_report_view('@extschema@.report_facts_all', pg_catalog.format(query, '@extschema@.channel_rollup_all'))
   FROM @extschema@.report_query WHERE report = 'facts';
-SELECT @extschema@.create_report_view('@extschema@.report_facts', pg_catalog.format(query, '@extschema@.channel_rollup'))
-  FROM @extschema@.report_query WHERE report = 'facts';
+-- What rebate.channel_rollup shows the user, as a filter over report_facts_all, not over that security-barrier
+-- view: a join condition does not enter a security-barrier view, so the period's start would not reach the
+-- index.  Not itself a barrier: only the security-barrier reports over it are granted, and no user's
+-- function runs inside them.  Costs only to roles that may read them (credit notes carry margin for all).
+CREATE VIEW @extschema@.report_facts AS
+SELECT f.grain, f.period_start, f.period_end, f.period_name, f.role, f.tenant_id, f.partner_id, f.currency, f.kind,
+       f.product_id, f.region_id, f.gross_sales, f.returns, f.credit_notes,
+       CASE WHEN (SELECT @extschema@.sees_costs()) OR f.kind = 'credit_note' THEN f.costed_amount ELSE 0 END
+           AS costed_amount,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN f.cost ELSE 0 END AS cost,
+       CASE WHEN (SELECT @extschema@.sees_costs()) OR f.kind = 'credit_note' THEN f.costed_lines ELSE 0 END
+           AS costed_lines,
+       f.quantity, f.lines, f.order_lines, f.facts, f.orders, f.promised_deliveries, f.on_time_deliveries,
+       f.collected, f.payments, f.year_before_net_sales, f.period_before_net_sales
+  FROM @extschema@.report_facts_all f
+ WHERE f.tenant_id = ANY ((SELECT @extschema@.visible_tenant_ids())::bigint[])
+   AND ((SELECT @extschema@.is_group_admin())
+        OR (SELECT @extschema@.is_tenant_manager()) OR f.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[]));
 REVOKE ALL ON @extschema@.report_facts_all, @extschema@.report_facts FROM PUBLIC;
 COMMENT ON VIEW @extschema@.report_facts_all IS
-    'Internal (the extension owner''s): the month rows of the rollups of every report period (rebate.report_calendar), of the period a year before and of the period before, for every tenant';
+    'Internal (the extension owner''s): the rollup rows of every report period (rebate.report_calendar; of the period''s unit), of the period a year before and of the period before, for every tenant';
 COMMENT ON VIEW @extschema@.report_facts IS
-    'Internal (the extension owner''s): rebate.report_facts_all over the facts the reading user may see (rebate.channel_rollup): what the live region and product reports aggregate';
+    'Internal (the extension owner''s): rebate.report_facts_all as far as the reading user may see it (what rebate.channel_rollup shows it): what the live region and product reports aggregate';
 
 UPDATE @extschema@.report_query SET query = $q$
 SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r.level AS region_level,
@@ -1559,29 +1646,61 @@ SELECT c.tenant_id, c.region_id, r.code AS region_code, r.name AS region_name, r
        rank() OVER (PARTITION BY c.tenant_id, r.parent_id, c.grain, c.period_name, c.period_start, c.currency
                     ORDER BY (c.k).net_sales DESC) AS rank_among_siblings
   FROM (
-    SELECT l.tenant_id, a.region_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name,
-           count(DISTINCT l.partner_id) FILTER (WHERE l.facts > 0) AS partners,
-           @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount), sum(l.cost),
-                               sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
-                               (sum(l.orders) FILTER (WHERE l.product_id = 0))::bigint, sum(l.collected), sum(l.payments)::bigint,
-                               (sum(l.promised_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
-                               (sum(l.on_time_deliveries) FILTER (WHERE l.product_id = 0))::bigint, count(DISTINCT l.product_id) FILTER (WHERE l.product_id <> 0 AND l.order_lines > 0)) AS k,
-           sum(l.year_before_net_sales) AS year_before
-      FROM (SELECT f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
-                   f.partner_id, f.product_id, sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
-                       sum(f.costed_amount) AS costed_amount, sum(f.cost) AS cost, sum(f.costed_lines) AS costed_lines,
-                       sum(f.quantity) AS quantity, sum(f.lines) AS lines, sum(f.order_lines) AS order_lines,
-                       sum(f.facts) AS facts, sum(f.orders) AS orders, sum(f.promised_deliveries) AS promised_deliveries,
-                       sum(f.on_time_deliveries) AS on_time_deliveries, sum(f.collected) AS collected,
-                       sum(f.payments) AS payments, sum(f.year_before_net_sales) AS year_before_net_sales
-              FROM %1$s f
-             WHERE f.role <> 'period_before'
-             GROUP BY f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
-                      f.partner_id, f.product_id) l
-      JOIN @extschema@.region lr ON lr.id = l.region_id
-     CROSS JOIN LATERAL pg_catalog.unnest(lr.path) AS a (region_id)
-     GROUP BY l.tenant_id, a.region_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name
-    HAVING sum(l.facts) > 0) c
+    SELECT t.tenant_id, t.region_id, t.currency, t.grain, t.period_start, t.period_end, t.period_name,
+           coalesce(d.partners, 0) AS partners,
+           @extschema@.kpis_of(t.gross_sales, t.returns, t.credit_notes, t.costed_amount, t.cost, t.costed_lines::bigint,
+                               t.quantity, t.lines::bigint, t.orders::bigint, t.collected, t.payments::bigint,
+                               t.promised_deliveries::bigint, t.on_time_deliveries::bigint, coalesce(d.products, 0)) AS k,
+           t.year_before
+      -- the sums (they add up whatever the grouping): per leaf region, then up its path ...
+      FROM (SELECT l.tenant_id, a.region_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name,
+                   sum(l.gross_sales) AS gross_sales, sum(l.returns) AS returns, sum(l.credit_notes) AS credit_notes,
+                   sum(l.costed_amount) AS costed_amount, sum(l.cost) AS cost, sum(l.costed_lines) AS costed_lines,
+                   sum(l.quantity) AS quantity, sum(l.lines) AS lines, sum(l.orders) AS orders,
+                   sum(l.promised_deliveries) AS promised_deliveries, sum(l.on_time_deliveries) AS on_time_deliveries,
+                   sum(l.collected) AS collected, sum(l.payments) AS payments, sum(l.year_before_net_sales) AS year_before
+              FROM (SELECT f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
+                           sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
+                           sum(f.costed_amount) AS costed_amount, sum(f.cost) AS cost, sum(f.costed_lines) AS costed_lines,
+                           sum(f.quantity) AS quantity, sum(f.lines) AS lines, sum(f.facts) AS facts,
+                           sum(f.orders) FILTER (WHERE f.product_id = 0) AS orders,
+                           sum(f.promised_deliveries) FILTER (WHERE f.product_id = 0) AS promised_deliveries,
+                           sum(f.on_time_deliveries) FILTER (WHERE f.product_id = 0) AS on_time_deliveries,
+                           sum(f.collected) AS collected, sum(f.payments) AS payments,
+                           sum(f.year_before_net_sales) AS year_before_net_sales
+                      FROM %1$s f
+                     WHERE f.role <> 'period_before'
+                     GROUP BY f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name) l
+              JOIN @extschema@.region lr ON lr.id = l.region_id
+             CROSS JOIN LATERAL pg_catalog.unnest(lr.path) AS a (region_id)
+             GROUP BY l.tenant_id, a.region_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name
+            HAVING sum(l.facts) > 0) t
+      -- ... and the partners and products: those whose facts (order lines) in the period net to more than
+      -- none (a key's writer slots netted per partner and product), each once per leaf region, then once
+      -- per region up the path
+      LEFT JOIN (SELECT e.tenant_id, e.region_id, e.currency, e.grain, e.period_start, e.period_name,
+                        count(*) FILTER (WHERE e.what = 'partner') AS partners,
+                        count(*) FILTER (WHERE e.what = 'product') AS products
+                   FROM (SELECT DISTINCT u.tenant_id, a.region_id, u.currency, u.grain, u.period_start, u.period_name,
+                                u.what, u.id
+                           FROM (SELECT DISTINCT n.tenant_id, n.region_id, n.currency, n.grain, n.period_start,
+                                        n.period_name, v.what, v.id
+                                   FROM (SELECT f.tenant_id, f.region_id, f.currency, f.grain, f.period_start, f.period_name,
+                                                f.partner_id, f.product_id, sum(f.facts) AS facts,
+                                                sum(f.order_lines) AS order_lines
+                                           FROM %1$s f
+                                          WHERE f.role = 'current'
+                                          GROUP BY f.tenant_id, f.region_id, f.currency, f.grain, f.period_start,
+                                                   f.period_name, f.partner_id, f.product_id) n
+                                  CROSS JOIN LATERAL (VALUES ('partner', n.partner_id, n.facts > 0),
+                                                             ('product', n.product_id,
+                                                              n.product_id <> 0 AND n.order_lines > 0)) AS v (what, id, counts)
+                                  WHERE v.counts) u
+                           JOIN @extschema@.region lr ON lr.id = u.region_id
+                          CROSS JOIN LATERAL pg_catalog.unnest(lr.path) AS a (region_id)) e
+                  GROUP BY e.tenant_id, e.region_id, e.currency, e.grain, e.period_start, e.period_name) d
+        ON d.tenant_id = t.tenant_id AND d.region_id = t.region_id AND d.currency = t.currency AND d.grain = t.grain
+       AND d.period_start = t.period_start AND d.period_name = t.period_name) c
   JOIN @extschema@.region r ON r.id = c.region_id
   -- region targets are the brand's: partner users, whom row-level security does not show them, get NULL
   LEFT JOIN LATERAL (SELECT sum(t.value) AS sales_target FROM @extschema@.target t
@@ -1627,6 +1746,93 @@ SELECT c.tenant_id, c.product_id, pr.sku, pr.name AS product_name, pr.category_i
   JOIN @extschema@.product pr ON pr.id = c.product_id
   LEFT JOIN @extschema@.product_category pc ON pc.id = pr.category_id
 $q$ WHERE report = 'product';
+UPDATE @extschema@.report_query SET query = $q$
+SELECT p.tenant_id, p.partner_id, p.partner_code, p.partner_name, p.home_region_id, p.ranking_region_id, p.grain,
+       p.period, p.period_name, p.currency,
+       (p.kpis).net_sales, (p.kpis).gross_sales, (p.kpis).returns, (p.kpis).credit_notes,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN (p.kpis).gross_margin END AS gross_margin,
+       CASE WHEN (SELECT @extschema@.sees_costs()) THEN (p.kpis).margin_rate END AS margin_rate,
+       (p.kpis).quantity, (p.kpis).orders, (p.kpis).average_order_value, (p.kpis).return_rate, (p.kpis).collected,
+       (p.kpis).collection_rate, (p.kpis).on_time_rate, (p.kpis).products,
+       p.sales_target, p.achievement, p.yoy_growth, p.previous_growth, p.rank_in_region, p.rank_overall,
+       p.rebate_earned, p.rebate_to_sales
+  FROM %1$s p
+ -- (the tenant as an array: the condition reaches the facts' index below the windows)
+ WHERE p.tenant_id = ANY ((SELECT @extschema@.visible_tenant_ids())::bigint[])
+   AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager())
+        OR p.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[]))
+$q$ WHERE report = 'partner';
+UPDATE @extschema@.report_query SET query = $q$
+WITH rebates AS (
+    SELECT s.tenant_id, s.partner_id, s.currency, pg_catalog.date_trunc('quarter', lower(s.period))::date AS quarter_start,
+           sl.program_id, sum(sl.net) AS program_rebate
+      FROM @extschema@.statement s JOIN @extschema@.statement_line sl ON sl.statement_id = s.id
+     WHERE s.status <> 'draft'
+     GROUP BY 1, 2, 3, 4, 5
+), per_partner AS (
+    SELECT r.tenant_id, r.partner_id, r.currency, r.quarter_start, sum(r.program_rebate) AS partner_rebate
+      FROM rebates r GROUP BY 1, 2, 3, 4
+), judged AS (
+    SELECT pp.*, q.partner_code, q.partner_name, q.period, q.period_name, coalesce((q.kpis).net_sales, 0) AS net_sales,
+           coalesce(q.yoy_growth, q.previous_growth) AS growth,
+           CASE WHEN q.yoy_growth IS NOT NULL THEN 'year' WHEN q.previous_growth IS NOT NULL THEN 'quarter' END AS growth_basis,
+           CASE WHEN (q.kpis).net_sales > 0 THEN pg_catalog.round(pp.partner_rebate / (q.kpis).net_sales, 4) END AS rebate_rate
+      FROM per_partner pp
+      JOIN %1$s q ON q.tenant_id = pp.tenant_id AND q.partner_id = pp.partner_id AND q.currency = pp.currency
+                 AND q.grain = 'quarter' AND lower(q.period) = pp.quarter_start
+), shares AS (
+    -- the share of the quarter's partners at or below each one (exact cume_dist); no rate or growth: no share
+    -- (period_name, one per quarter, is in every partition, so that a condition on it reaches the facts)
+    SELECT j.*,
+           CASE WHEN j.rebate_rate IS NOT NULL THEN
+                pg_catalog.round((count(*) OVER (PARTITION BY j.tenant_id, j.period_name, j.currency, j.quarter_start, j.rebate_rate IS NULL
+                                                 ORDER BY j.rebate_rate))::numeric
+                                 / count(*) OVER (PARTITION BY j.tenant_id, j.period_name, j.currency, j.quarter_start, j.rebate_rate IS NULL), 4)
+           END AS rebate_rate_share,
+           CASE WHEN j.growth IS NOT NULL THEN
+                pg_catalog.round((count(*) OVER (PARTITION BY j.tenant_id, j.period_name, j.currency, j.quarter_start, j.growth IS NULL
+                                                 ORDER BY j.growth))::numeric
+                                 / count(*) OVER (PARTITION BY j.tenant_id, j.period_name, j.currency, j.quarter_start, j.growth IS NULL), 4)
+           END AS growth_share
+      FROM judged j
+)
+SELECT s.tenant_id, s.partner_id, s.partner_code, s.partner_name, s.period, s.period_name, s.currency, r.program_id,
+       pg.code AS program_code, r.program_rebate, s.partner_rebate, s.net_sales, s.rebate_rate, s.growth, s.growth_basis,
+       s.rebate_rate_share, s.growth_share,
+       coalesce(s.rebate_rate_share >= cfg.high AND s.growth_share <= cfg.low, false) AS high_rebate_low_output,
+       CASE WHEN s.rebate_rate_share >= cfg.high AND s.growth_share <= cfg.low
+            THEN pg_catalog.format('rebate rate %%s in the top %%s%%%% and growth %%s in the bottom %%s%%%% of the quarter''s partners',
+                                   s.rebate_rate, pg_catalog.trim_scale((1 - cfg.high) * 100), s.growth,
+                                   pg_catalog.trim_scale(cfg.low * 100)) END AS reason
+  FROM shares s
+  JOIN rebates r ON r.tenant_id = s.tenant_id AND r.partner_id = s.partner_id AND r.currency = s.currency
+                AND r.quarter_start = s.quarter_start
+  LEFT JOIN @extschema@.program pg ON pg.id = r.program_id
+  LEFT JOIN @extschema@.performance_setting ps ON ps.tenant_id = s.tenant_id
+ CROSS JOIN LATERAL (SELECT coalesce(ps.high_rebate_share, 0.75) AS high, coalesce(ps.low_growth_share, 0.25) AS low) cfg
+ WHERE s.tenant_id = ANY ((SELECT @extschema@.visible_tenant_ids())::bigint[])
+   AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager()))
+$q$ WHERE report = 'efficiency';
+UPDATE @extschema@.report_query SET query = $q$
+SELECT q.tenant_id, q.period, q.period_name, q.currency, q.rank_overall AS rank,
+       CASE WHEN v.named THEN q.partner_id END AS partner_id,
+       CASE WHEN v.named THEN q.partner_name ELSE pg_catalog.format('#%%s', q.rank_overall) END AS partner_label,
+       v.own AS is_own,
+       -- anonymous: no amounts of others (net sales and achievement together would give their hidden targets)
+       CASE WHEN v.named THEN (q.kpis).net_sales END AS net_sales, q.achievement, q.yoy_growth
+  FROM %1$s q
+  LEFT JOIN @extschema@.performance_setting ps ON ps.tenant_id = q.tenant_id
+ CROSS JOIN LATERAL (
+       -- staff see every name; a partner user its own rows, and the others as the tenant set
+       SELECT (SELECT @extschema@.current_partner_id()) IS NOT NULL
+              AND q.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[]) AS own,
+              (SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager()) AS staff,
+              coalesce(ps.leaderboard, 'anonymous') AS mode) AS v0
+ CROSS JOIN LATERAL (SELECT v0.own, v0.staff OR v0.own OR v0.mode = 'named' AS named, v0.mode) AS v
+ WHERE q.grain = 'quarter'
+   AND q.tenant_id = ANY ((SELECT @extschema@.visible_tenant_ids())::bigint[])
+   AND (v.named OR v.mode = 'anonymous')
+$q$ WHERE report = 'leaderboard';
 CREATE OR REPLACE VIEW @extschema@.partner_performance_all AS
 SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_id, w.ranking_region_id, w.grain,
        pg_catalog.daterange(w.period_start, w.period_end) AS period, w.period_name, w.currency, w.k AS kpis,
@@ -1658,26 +1864,38 @@ SELECT w.tenant_id, w.partner_id, w.partner_code, w.partner_name, w.home_region_
                    AS rebate_earned,
                (b.k).net_sales AS net_sales
           FROM (
-            SELECT l.tenant_id, l.partner_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name,
-                   @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount), sum(l.cost),
-                                   sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
-                                   (sum(l.orders) FILTER (WHERE l.product_id = 0))::bigint, sum(l.collected), sum(l.payments)::bigint,
-                                   (sum(l.promised_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
-                                   (sum(l.on_time_deliveries) FILTER (WHERE l.product_id = 0))::bigint, count(*) FILTER (WHERE l.product_id <> 0 AND l.order_lines > 0)) AS k,
-                   sum(l.year_before_net_sales) AS year_before, sum(l.period_before_net_sales) AS period_before
+            SELECT t.tenant_id, t.partner_id, t.currency, t.grain, t.period_start, t.period_end, t.period_name,
+                   @extschema@.kpis_of(t.gross_sales, t.returns, t.credit_notes, t.costed_amount, t.cost,
+                                       t.costed_lines::bigint, t.quantity, t.lines::bigint, t.orders::bigint, t.collected,
+                                       t.payments::bigint, t.promised_deliveries::bigint, t.on_time_deliveries::bigint,
+                                       coalesce(pr.products, 0)) AS k,
+                   t.year_before, t.period_before
+              -- the sums in one step (they add up whatever the grouping) ...
               FROM (SELECT f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
-                           f.product_id, sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
+                           sum(f.gross_sales) AS gross_sales, sum(f.returns) AS returns, sum(f.credit_notes) AS credit_notes,
                            sum(f.costed_amount) AS costed_amount, sum(f.cost) AS cost, sum(f.costed_lines) AS costed_lines,
-                           sum(f.quantity) AS quantity, sum(f.lines) AS lines, sum(f.order_lines) AS order_lines,
-                           sum(f.facts) AS facts, sum(f.orders) AS orders, sum(f.promised_deliveries) AS promised_deliveries,
-                           sum(f.on_time_deliveries) AS on_time_deliveries, sum(f.collected) AS collected,
-                           sum(f.payments) AS payments, sum(f.year_before_net_sales) AS year_before_net_sales,
-                           sum(f.period_before_net_sales) AS period_before_net_sales
+                           sum(f.quantity) AS quantity, sum(f.lines) AS lines,
+                           sum(f.orders) FILTER (WHERE f.product_id = 0) AS orders,
+                           sum(f.promised_deliveries) FILTER (WHERE f.product_id = 0) AS promised_deliveries,
+                           sum(f.on_time_deliveries) FILTER (WHERE f.product_id = 0) AS on_time_deliveries,
+                           sum(f.collected) AS collected, sum(f.payments) AS payments,
+                           sum(f.year_before_net_sales) AS year_before, sum(f.period_before_net_sales) AS period_before
                       FROM @extschema@.report_facts_all f
-                     GROUP BY f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name,
-                              f.product_id) l
-             GROUP BY l.tenant_id, l.partner_id, l.currency, l.grain, l.period_start, l.period_end, l.period_name
-            HAVING sum(l.facts) > 0) b
+                     GROUP BY f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_end, f.period_name
+                    HAVING sum(f.facts) > 0) t
+              -- ... and the products sold: those whose order lines of the period net to more than none (a key's
+              -- writer slots netted), from the period's order rows only
+              LEFT JOIN (SELECT x.tenant_id, x.partner_id, x.currency, x.grain, x.period_start, x.period_name,
+                                count(*) AS products
+                           FROM (SELECT f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_name
+                                   FROM @extschema@.report_facts_all f
+                                  WHERE f.role = 'current' AND f.kind = 'order' AND f.product_id <> 0
+                                  GROUP BY f.tenant_id, f.partner_id, f.currency, f.grain, f.period_start, f.period_name,
+                                           f.product_id
+                                 HAVING sum(f.lines) > 0) x
+                          GROUP BY x.tenant_id, x.partner_id, x.currency, x.grain, x.period_start, x.period_name) pr
+                ON pr.tenant_id = t.tenant_id AND pr.partner_id = t.partner_id AND pr.currency = t.currency
+               AND pr.grain = t.grain AND pr.period_start = t.period_start AND pr.period_name = t.period_name) b
           JOIN @extschema@.partner pa ON pa.id = b.partner_id
           LEFT JOIN @extschema@.region hr ON hr.id = pa.home_region_id) c) w;
 DO $$
@@ -1688,10 +1906,34 @@ BEGIN
     EXECUTE (SELECT pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.v_product_performance AS %s',
                                       pg_catalog.format(query, '@extschema@.report_facts'))
                FROM @extschema@.report_query WHERE report = 'product');
+    EXECUTE (SELECT pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.v_partner_performance AS %s',
+                                      pg_catalog.format(query, '@extschema@.partner_performance_all'))
+               FROM @extschema@.report_query WHERE report = 'partner');
+    EXECUTE (SELECT pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.v_partner_performance_snapshot AS %s',
+                                      pg_catalog.format(query, '@extschema@.partner_performance_snapshot'))
+               FROM @extschema@.report_query WHERE report = 'partner');
+    EXECUTE (SELECT pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.v_rebate_efficiency AS %s',
+                                      pg_catalog.format(query, '@extschema@.partner_performance_all'))
+               FROM @extschema@.report_query WHERE report = 'efficiency');
+    EXECUTE (SELECT pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.v_rebate_efficiency_snapshot AS %s',
+                                      pg_catalog.format(query, '@extschema@.partner_performance_snapshot'))
+               FROM @extschema@.report_query WHERE report = 'efficiency');
+    EXECUTE (SELECT pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.v_leaderboard AS %s',
+                                      pg_catalog.format(query, '@extschema@.partner_performance_all'))
+               FROM @extschema@.report_query WHERE report = 'leaderboard');
+    EXECUTE (SELECT pg_catalog.format('CREATE OR REPLACE VIEW @extschema@.v_leaderboard_snapshot AS %s',
+                                      pg_catalog.format(query, '@extschema@.partner_performance_snapshot'))
+               FROM @extschema@.report_query WHERE report = 'leaderboard');
 END
 $$;
 ALTER VIEW @extschema@.v_region_performance SET (security_barrier);
 ALTER VIEW @extschema@.v_product_performance SET (security_barrier);
+ALTER VIEW @extschema@.v_partner_performance SET (security_barrier);
+ALTER VIEW @extschema@.v_partner_performance_snapshot SET (security_barrier);
+ALTER VIEW @extschema@.v_rebate_efficiency SET (security_barrier);
+ALTER VIEW @extschema@.v_rebate_efficiency_snapshot SET (security_barrier);
+ALTER VIEW @extschema@.v_leaderboard SET (security_barrier);
+ALTER VIEW @extschema@.v_leaderboard_snapshot SET (security_barrier);
 -- the region and product snapshots are made anew over the rollups (with their views), keeping the
 -- privileges the installation granted on them
 DO $upgrade$
