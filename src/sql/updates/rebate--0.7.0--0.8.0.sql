@@ -1463,8 +1463,8 @@ GRANT SELECT ON @extschema@.channel_rollup TO rebate_admin, rebate_manager, reba
 
 -- Every partner's KPIs for a period, with last year's net sales (growth) and
 -- its targets (achievement), in one pass over the rollups (rebate.channel_rollup:
--- the rows rebate.rollup_spans picks: a quarter's quarter rows), summed per product
--- first (a key's writer slots netted: a product counts when it has lines).
+-- the rows rebate.rollup_spans picks: a quarter's quarter rows), summed per partner;
+-- products counted apart, per product (a key's writer slots netted: a product counts when it has lines).
 CREATE OR REPLACE FUNCTION @extschema@.period_kpis(tenant_id bigint, period daterange)
     RETURNS TABLE (partner_id bigint, kpis @extschema@.kpis, growth numeric, achievement numeric, sales_target numeric,
                    collected_target numeric, quantity_target numeric)
@@ -1478,26 +1478,8 @@ AS $$
         SELECT sp.unit, sp.from_day, sp.to_day, false
           FROM unnest(@extschema@.rollup_spans((lower(period_kpis.period) - '1 year'::interval)::date,
                                                (upper(period_kpis.period) - '1 year'::interval)::date)) sp
-    ), per_product AS (
-        SELECT f.partner_id, f.product_id, bool_or(s.is_current) AS is_current,
-               sum(f.amount) FILTER (WHERE s.is_current AND f.kind = 'order') AS gross_sales,
-               -sum(f.amount) FILTER (WHERE s.is_current AND f.kind = 'return') AS returns,
-               -sum(f.amount) FILTER (WHERE s.is_current AND f.kind = 'credit_note') AS credit_notes,
-               sum(f.costed_amount) FILTER (WHERE s.is_current) AS costed_amount,
-               sum(f.cost) FILTER (WHERE s.is_current) AS cost,
-               sum(f.costed_lines) FILTER (WHERE s.is_current) AS costed_lines,
-               sum(f.quantity) FILTER (WHERE s.is_current) AS quantity,
-               sum(f.lines) FILTER (WHERE s.is_current AND f.kind <> 'payment') AS lines,
-               sum(f.lines) FILTER (WHERE s.is_current AND f.kind = 'order') AS order_lines,
-               sum(f.orders) FILTER (WHERE s.is_current) AS orders,
-               sum(f.promised_deliveries) FILTER (WHERE s.is_current) AS promised_deliveries,
-               sum(f.on_time_deliveries) FILTER (WHERE s.is_current) AS on_time_deliveries,
-               sum(f.amount) FILTER (WHERE s.is_current AND f.kind = 'payment') AS collected,
-               sum(f.lines) FILTER (WHERE s.is_current AND f.kind = 'payment') AS payments,
-               sum(f.amount) FILTER (WHERE s.is_current AND f.kind <> 'payment') AS net_sales,
-               sum(f.amount) FILTER (WHERE NOT s.is_current AND f.kind <> 'payment') AS year_before_net_sales,
-               sum(f.lines) FILTER (WHERE s.is_current) AS facts,
-               sum(f.lines) FILTER (WHERE NOT s.is_current AND f.kind <> 'payment') AS year_before_facts
+    ), facts AS (
+        SELECT s.is_current, f.*
           FROM spans s
           -- each span's rows by index: a lateral subquery (not pulled up: OFFSET 0) whose span columns are
           -- parameters, which enter the security-barrier view as a join condition would not
@@ -1505,7 +1487,15 @@ AS $$
                               WHERE x.tenant_id = period_kpis.tenant_id AND x.unit = s.unit
                                 AND x.day >= s.from_day AND x.day < s.to_day
                              OFFSET 0) f
-         GROUP BY f.partner_id, f.product_id
+    ), products AS (
+        -- the products sold: those whose order lines in the period net to more than none (a key's writer
+        -- slots netted)
+        SELECT n.partner_id, count(*) AS products
+          FROM (SELECT f.partner_id FROM facts f
+                 WHERE f.is_current AND f.kind = 'order' AND f.product_id <> 0
+                 GROUP BY f.partner_id, f.product_id
+                HAVING sum(f.lines) > 0) n
+         GROUP BY n.partner_id
     ), targets AS (
         SELECT t.partner_id,
                sum(t.value) FILTER (WHERE t.metric = 'net_sales') AS sales_target,
@@ -1516,21 +1506,32 @@ AS $$
            AND lower(t.period) >= lower(period_kpis.period) AND upper(t.period) <= upper(period_kpis.period)
          GROUP BY t.partner_id
     ), per_partner AS (
-        SELECT l.partner_id,
-               CASE WHEN sum(l.facts) > 0 THEN
-                   @extschema@.kpis_of(sum(l.gross_sales), sum(l.returns), sum(l.credit_notes), sum(l.costed_amount),
-                                       sum(l.cost), sum(l.costed_lines)::bigint, sum(l.quantity), sum(l.lines)::bigint,
-                                       (sum(l.orders) FILTER (WHERE l.product_id = 0))::bigint, sum(l.collected),
-                                       sum(l.payments)::bigint,
-                                       (sum(l.promised_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
-                                       (sum(l.on_time_deliveries) FILTER (WHERE l.product_id = 0))::bigint,
-                                       count(*) FILTER (WHERE l.product_id <> 0 AND l.order_lines > 0))
+        -- the sums in one step: they add up whatever the grouping
+        SELECT f.partner_id,
+               CASE WHEN sum(f.lines) FILTER (WHERE f.is_current) > 0 THEN
+                   @extschema@.kpis_of(sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'order'),
+                                       -sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'return'),
+                                       -sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'credit_note'),
+                                       sum(f.costed_amount) FILTER (WHERE f.is_current),
+                                       sum(f.cost) FILTER (WHERE f.is_current),
+                                       (sum(f.costed_lines) FILTER (WHERE f.is_current))::bigint,
+                                       sum(f.quantity) FILTER (WHERE f.is_current),
+                                       (sum(f.lines) FILTER (WHERE f.is_current AND f.kind <> 'payment'))::bigint,
+                                       (sum(f.orders) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
+                                       sum(f.amount) FILTER (WHERE f.is_current AND f.kind = 'payment'),
+                                       (sum(f.lines) FILTER (WHERE f.is_current AND f.kind = 'payment'))::bigint,
+                                       (sum(f.promised_deliveries) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
+                                       (sum(f.on_time_deliveries) FILTER (WHERE f.is_current AND f.product_id = 0))::bigint,
+                                       coalesce(min(pr.products), 0))
                END AS kpis,
-               sum(l.net_sales) AS net_sales, sum(l.year_before_net_sales) AS year_before_net_sales
-          FROM per_product l
-         GROUP BY l.partner_id
+               sum(f.amount) FILTER (WHERE f.is_current AND f.kind <> 'payment') AS net_sales,
+               sum(f.amount) FILTER (WHERE NOT f.is_current AND f.kind <> 'payment') AS year_before_net_sales
+          FROM facts f
+          LEFT JOIN products pr ON pr.partner_id = f.partner_id
+         GROUP BY f.partner_id
          -- a partner with documents in the period or the year before (writer slots that cancel out are nothing)
-        HAVING sum(l.facts) > 0 OR sum(l.year_before_facts) > 0
+        HAVING sum(f.lines) FILTER (WHERE f.is_current) > 0
+            OR sum(f.lines) FILTER (WHERE NOT f.is_current AND f.kind <> 'payment') > 0
     )
     SELECT coalesce(p.partner_id, t.partner_id), p.kpis,
            (SELECT @extschema@.growth(x.amount, x.is_current)
