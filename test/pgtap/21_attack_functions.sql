@@ -7,7 +7,7 @@
 -- follow their rules and every change to one is kept.  The last test fails
 -- when a SECURITY DEFINER function appears that this file does not attack.
 BEGIN;
-SELECT plan(77);
+SELECT plan(80);
 \ir ../attack/fixture.sql
 
 -- ---- the primitive: strictly true or false, and no tenant through a group role --
@@ -293,6 +293,16 @@ SELECT attack.attempt('atk_mgr_a', 'rebate.compact_rollups(bigint)',
                       $$SELECT * FROM rebate.compact_rollups(NULL)$$, 'a manager compacts no other tenant through NULL', '42501');
 SELECT attack.attempt('atk_s1', 'rebate.compact_rollups(bigint)',
                       $$SELECT * FROM rebate.compact_rollups(9401)$$, 'a dealer compacts nothing', '42501');
+SELECT is((SELECT count(*)::int FROM rebate.compact_rollups(9401)) + (SELECT count(*)::int FROM rebate.rebuild_rollups(9401))
+          + (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), 2,
+          'compaction and rebuilds take no advisory lock: they take turns on the tenant''s row');
+SELECT attack.attempt('atk_s1', 'rebate.compact_rollups(bigint)',
+                      $$SELECT 1 FROM rebate.tenant WHERE id = 9401 FOR NO KEY UPDATE$$,
+                      'the row they take turns on cannot be locked by a partner user', '42501');
+SELECT attack.attempt('atk_mgr_b', 'rebate.rebuild_rollups(bigint)',
+                      $q$DO $d$ BEGIN PERFORM 1 FROM rebate.tenant WHERE id = 9401 FOR NO KEY UPDATE;
+                                     IF FOUND THEN RAISE 'locked'; END IF; END $d$$q$,
+                      'nor by a manager (who may not update the tenant row at all)', '42501');
 
 -- ---- every SECURITY DEFINER function that is called (not a trigger) was attacked above --
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p

@@ -375,13 +375,16 @@ REVOKE ALL ON FUNCTION @extschema@.recompute_rollups(bigint) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.recompute_rollups(bigint) IS
     'Internal (rebate.rebuild_rollups): replaces a tenant''s rollups and paid days with a recomputation from its documents';
 
--- Compaction and rebuilds of a tenant wait for one another.
+-- Compaction and rebuilds of a tenant wait for one another: each holds the
+-- tenant's row.  A row lock, not an advisory lock, which any role could take
+-- with the same key and so hold up another tenant's maintenance; the
+-- foreign keys' FOR KEY SHARE on the row does not wait for it.
 CREATE FUNCTION @extschema@.lock_rollups(tenant_id bigint) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('rebate.sales_rollup', tenant_id));
+    PERFORM FROM @extschema@.tenant t WHERE t.id = lock_rollups.tenant_id FOR NO KEY UPDATE;
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.lock_rollups(bigint) FROM PUBLIC;
