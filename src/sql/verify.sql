@@ -393,9 +393,15 @@ CREATE FUNCTION @extschema@.verify_rollups(tenant_id bigint, period daterange DE
     SET jit = off
 AS $$
     WITH days AS (
-        -- the days whose facts make the keys asked for: whole years around the period (a year's rows start in it)
-        SELECT make_date(extract(year FROM lower(verify_rollups.period))::integer, 1, 1) AS from_day,
-               make_date(extract(year FROM upper(verify_rollups.period) - 1)::integer + 1, 1, 1) AS to_day
+        -- the days whose facts make the keys asked for (those starting in the period): from its first day
+        -- to the end of the last day, month, quarter or year that starts in it
+        SELECT coalesce(lower(verify_rollups.period), '-infinity') AS from_day,
+               coalesce((SELECT max(CASE u.unit WHEN 'day' THEN u.start + 1
+                                                WHEN 'month' THEN (u.start + interval '1 month')::date
+                                                WHEN 'quarter' THEN (u.start + interval '3 months')::date
+                                                ELSE (u.start + interval '1 year')::date END)
+                           FROM @extschema@.verify_units(upper(verify_rollups.period) - 1) u
+                          WHERE u.start >= lower(verify_rollups.period)), 'infinity') AS to_day
     ), totals AS (
         SELECT ol.order_id, sum(ol.amount) AS amount FROM @extschema@.order_line ol
          WHERE ol.tenant_id = verify_rollups.tenant_id
