@@ -237,7 +237,7 @@ SELECT r.tenant_id, r.partner_id, r.unit, r.period_start AS day, r.currency, r.k
    AND CASE r.date_basis WHEN 'order' THEN r.kind = 'order' WHEN 'payment' THEN r.kind = 'payment' ELSE true END;
 REVOKE ALL ON @extschema@.channel_rollup_all FROM PUBLIC;
 COMMENT ON VIEW @extschema@.channel_rollup_all IS
-    'Internal (the extension owner''s): the rollups as channel facts, per partner, day or month, currency, kind, product (0: the distinct-order counts of whole orders), region and writer slot, for every tenant';
+    'Internal (the extension owner''s): the rollups as channel facts, per partner, day, month, quarter or year, currency, kind, product (0: the distinct-order counts of whole orders), region and writer slot, for every tenant';
 
 -- What each user may see of it, as rebate.channel_fact shows the documents:
 -- group admins all, managers their tenant, partner users their partner
@@ -256,5 +256,5 @@ SELECT f.tenant_id, f.partner_id, f.unit, f.day, f.currency, f.kind, f.product_i
     OR (f.tenant_id = (SELECT @extschema@.current_tenant_id())
         AND ((SELECT @extschema@.is_tenant_manager()) OR f.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[])));
 COMMENT ON VIEW @extschema@.channel_rollup IS
-    'rebate.channel_fact summed (the rollups): per partner, day or month, currency, kind, product and region (a row per writer slot: sum them), as far as the user may see; rebate.kpis_of makes rebate.kpis of its sums (a report over months reads far fewer rows than over the documents)';
+    'rebate.channel_fact summed (the rollups): per partner, day, month, quarter or year, currency, kind, product and region (a row per writer slot: sum them), as far as the user may see; rebate.kpis_of makes rebate.kpis of its sums (a report of a quarter reads its quarter rows: far fewer than the documents)';
 GRANT SELECT ON @extschema@.channel_rollup TO rebate_admin, rebate_manager, rebate_partner;

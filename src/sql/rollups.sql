@@ -88,7 +88,7 @@ CREATE TABLE @extschema@.sales_rollup (
     orders          bigint NOT NULL DEFAULT 0,
     promised_deliveries bigint NOT NULL DEFAULT 0,
     on_time_deliveries  bigint NOT NULL DEFAULT 0,
-    -- a partner's rows of a basis and currency by day or month: what one partner's progress reads
+    -- a partner's rows of a basis and currency by day, month, quarter or year: what one partner's progress reads
     PRIMARY KEY (tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind,
                  product_id, region_id, writer_slot)
 );

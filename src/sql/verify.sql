@@ -536,7 +536,7 @@ AS $$
      ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 $$;
 COMMENT ON FUNCTION @extschema@.verify_rollups(bigint, daterange) IS
-    'Cross-check of the rollups: recomputes rebate.sales_rollup from the documents by an independent formulation and returns every key (a day or month starting in the period; all for NULL) whose kept sums, over the writer slots, differ (none when all agree)';
+    'Cross-check of the rollups: recomputes rebate.sales_rollup from the documents by an independent formulation and returns every key (a day, month, quarter or year starting in the period; all for NULL) whose kept sums, over the writer slots, differ (none when all agree)';
 
 CREATE FUNCTION @extschema@.verify_period(tenant_id bigint, period daterange)
     RETURNS TABLE (statement_id bigint, partner_id bigint, line_no integer, line_kind text, program_id bigint,

@@ -157,7 +157,7 @@ CREATE TABLE @extschema@.sales_rollup (
     orders          bigint NOT NULL DEFAULT 0,
     promised_deliveries bigint NOT NULL DEFAULT 0,
     on_time_deliveries  bigint NOT NULL DEFAULT 0,
-    -- a partner's rows of a basis and currency by day or month: what one partner's progress reads
+    -- a partner's rows of a basis and currency by day, month, quarter or year: what one partner's progress reads
     PRIMARY KEY (tenant_id, partner_id, of_sub_partners, date_basis, currency, unit, period_start, kind,
                  product_id, region_id, writer_slot)
 );
@@ -1197,7 +1197,7 @@ AS $$
      ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 $$;
 COMMENT ON FUNCTION @extschema@.verify_rollups(bigint, daterange) IS
-    'Cross-check of the rollups: recomputes rebate.sales_rollup from the documents by an independent formulation and returns every key (a day or month starting in the period; all for NULL) whose kept sums, over the writer slots, differ (none when all agree)';
+    'Cross-check of the rollups: recomputes rebate.sales_rollup from the documents by an independent formulation and returns every key (a day, month, quarter or year starting in the period; all for NULL) whose kept sums, over the writer slots, differ (none when all agree)';
 
 CREATE OR REPLACE FUNCTION @extschema@.verify_period(tenant_id bigint, period daterange)
     RETURNS TABLE (statement_id bigint, partner_id bigint, line_no integer, line_kind text, program_id bigint,
@@ -1448,7 +1448,7 @@ SELECT r.tenant_id, r.partner_id, r.unit, r.period_start AS day, r.currency, r.k
    AND CASE r.date_basis WHEN 'order' THEN r.kind = 'order' WHEN 'payment' THEN r.kind = 'payment' ELSE true END;
 REVOKE ALL ON @extschema@.channel_rollup_all FROM PUBLIC;
 COMMENT ON VIEW @extschema@.channel_rollup_all IS
-    'Internal (the extension owner''s): the rollups as channel facts, per partner, day or month, currency, kind, product (0: the distinct-order counts of whole orders), region and writer slot, for every tenant';
+    'Internal (the extension owner''s): the rollups as channel facts, per partner, day, month, quarter or year, currency, kind, product (0: the distinct-order counts of whole orders), region and writer slot, for every tenant';
 
 -- What each user may see of it, as rebate.channel_fact shows the documents:
 -- group admins all, managers their tenant, partner users their partner
@@ -1467,7 +1467,7 @@ SELECT f.tenant_id, f.partner_id, f.unit, f.day, f.currency, f.kind, f.product_i
     OR (f.tenant_id = (SELECT @extschema@.current_tenant_id())
         AND ((SELECT @extschema@.is_tenant_manager()) OR f.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[])));
 COMMENT ON VIEW @extschema@.channel_rollup IS
-    'rebate.channel_fact summed (the rollups): per partner, day or month, currency, kind, product and region (a row per writer slot: sum them), as far as the user may see; rebate.kpis_of makes rebate.kpis of its sums (a report over months reads far fewer rows than over the documents)';
+    'rebate.channel_fact summed (the rollups): per partner, day, month, quarter or year, currency, kind, product and region (a row per writer slot: sum them), as far as the user may see; rebate.kpis_of makes rebate.kpis of its sums (a report of a quarter reads its quarter rows: far fewer than the documents)';
 GRANT SELECT ON @extschema@.channel_rollup TO rebate_admin, rebate_manager, rebate_partner;
 
 -- Every partner's KPIs for a period, with last year's net sales (growth) and
