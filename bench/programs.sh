@@ -658,7 +658,7 @@ The baseline is the least any close must do: read the quarter's
 $(thousands "$q_lines") lines once and add them up per partner ($(thousands "$base_rows") partners). The close
 computes $n_programs programs (three quarterly, two monthly: the month of each as
 its own program period, so three final periods each), each from the rollups
-(\`rebate.sales_rollup\`: the month rows of the quarter, per partner and
+(\`rebate.sales_rollup\`: the quarter rows of the quarterly programs and the month rows of the monthly ones, per partner and
 product), rates them with the C core, stacks them, rounds each line and
 writes statements; \`verify_period\` recomputes all of it from the documents in
 plain SQL, and the rollups of the quarter too (\`rebate.verify_rollups\`), and
@@ -685,7 +685,7 @@ sales reads the rollup rows that sum them):
 $(cat "$TMP/parts.md")
 
 \`progress\` reads, for each program, the partner's rollup rows of the
-period (month rows for the whole months, day rows for the rest; see
+period (quarter and month rows for the whole quarters and months, day rows for the rest; see
 [Rollups](#rollups)), so its time grows with the programs and periods, not
 with the partner's documents or, for a distributor, its sub-partners'.
 
