@@ -34,6 +34,8 @@ typedef struct PolicySpi
 								 * visible to its queries (NULL: none) */
 	Snapshot	snapshot;		/* the snapshot read-only queries run on,
 								 * exactly (NULL: a fresh one per query) */
+	int			work_mem_kb;	/* the least work_mem its queries run with
+								 * (0: the session's) */
 } PolicySpi;
 
 /* Runs a saved plan as the given role (row-level security not forced);

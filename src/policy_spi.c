@@ -36,6 +36,9 @@ policy_spi_run(PolicySpi *spi, SavedPlan *plan, Oid as_role, Datum *values, cons
 	guc_level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	if (work_mem < spi->work_mem_kb)
+		(void) set_config_option("work_mem", psprintf("%d", spi->work_mem_kb), PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	if (plan->plan == NULL)
 	{
 		SPIPlanPtr	prepared = SPI_prepare(plan->sql, plan->nargs, plan->argtypes);

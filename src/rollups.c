@@ -26,10 +26,12 @@
  *     written, but not for the foreign-key checks of other allocations), and
  *     by a change of the lines of an order with allocations under the lock
  *     its writer holds;
- *   - the distinct orders and products a line statement changes: counted
- *     from the order's whole set of lines, under that lock, on the newest
- *     snapshot (under a transaction snapshot, the lines a writer committed
- *     before the lock was granted are otherwise not seen);
+ *   - the distinct orders and products a line statement changes: each
+ *     (order, product) pair it wrote to probed through the order's lines,
+ *     under that lock, on the newest snapshot (under a transaction snapshot,
+ *     the lines a writer committed before the lock was granted are otherwise
+ *     not seen: a query of its own; under READ COMMITTED, part of the
+ *     delta's query, whose snapshot is taken after the lock);
  *   - a partner's parent: a change of it takes SHARE ROW EXCLUSIVE on the
  *     rollup table, waiting for the writers that already added to it (and,
  *     under a transaction snapshot, the writers lock the partner rows).
@@ -80,6 +82,13 @@ PG_FUNCTION_INFO_V1(rebate_recompute_rollups);
 #define MEASURES_OF(a) a ".quantity, " a ".amount, " a ".cost, " a ".lines, " a ".costed_amount, " a ".costed_lines, " \
 	a ".orders, " a ".promised_deliveries, " a ".on_time_deliveries"
 #define PAYMENT_COLUMNS "tenant_id, partner_id, received_on, currency, amount"
+
+/*
+ * The least work_mem the rollup queries run with: a statement of 10,000
+ * lines groups some 100,000 cells whose numeric sums take a few hundred
+ * bytes each, which under the default 4MB spill to disk.
+ */
+#define ROLLUP_WORK_MEM_KB (64 * 1024)
 
 /* The tables the trigger serves, named by its argument. */
 typedef enum RollupTable
@@ -168,13 +177,24 @@ upsert_sql(const char *with, const char *cells)
 					with ? "WITH " : "", with ? with : "", with ? " " : "", grouped_sql(cells));
 }
 
-/* The grouped cells as one array of rebate.sales_rollup rows (slot 0), for add_rows. */
+/*
+ * The cells as one array of rebate.sales_rollup rows (slot 0): grouped per
+ * key, for add_rows; or as they come, for a query that groups them with its
+ * own (ARRAY_CELLS).
+ */
 static char *
-move_array_sql(const char *with, const char *cells)
+cells_array_sql(const char *with, const char *cells, bool grouped)
 {
 	return psprintf("%s%s SELECT array_agg(ROW(g.tenant_id, g.partner_id, g.of_sub_partners, g.date_basis, g.unit,"
 					" g.period_start, g.currency, g.kind, g.product_id, g.region_id, 0, " MEASURES_OF("g")
-					")::rebate.sales_rollup) FROM (%s) g", with ? "WITH " : "", with ? with : "", grouped_sql(cells));
+					")::rebate.sales_rollup) FROM (%s) g", with ? "WITH " : "", with ? with : "",
+					grouped ? grouped_sql(cells) : cells);
+}
+
+static char *
+move_array_sql(const char *with, const char *cells)
+{
+	return cells_array_sql(with, cells, true);
 }
 
 /* $2, an array of rebate.sales_rollup rows, added to the rows of slot $1. */
@@ -301,6 +321,10 @@ static SavedPlan line_lock[ROLLUP_EVENTS];
 static SavedPlan line_orders[ROLLUP_EVENTS];
 /* order_line, per event: the lines' delta, and $2, line_orders' array */
 static SavedPlan line_delta[ROLLUP_EVENTS];
+/* order_line, per event, under READ COMMITTED: the lines' delta and the
+ * changes of the distinct-order counts, in one query (its snapshot, taken
+ * after the locks, is the newest) */
+static SavedPlan line_delta_counted[ROLLUP_EVENTS];
 /* sales_order UPDATE: the originals of the changed documents, locked FOR SHARE */
 static SavedPlan originals_lock = {
 	"SELECT 1 FROM rebate.sales_order g WHERE g.id IN (SELECT original_order_id FROM new_rows"
@@ -333,7 +357,9 @@ static void
 prepare_line_plans(RollupEvent e)
 {
 	char	   *lines;
-	char	   *before;
+	char	   *counts_with;
+	const char *counts_cells;
+	char	   *line_cells;
 
 	if (line_delta[e].sql != NULL)
 		return;
@@ -355,29 +381,46 @@ prepare_line_plans(RollupEvent e)
 		"        EXISTS (SELECT 1 FROM watched WHERE counted)", lines));
 	line_lock[e].nargs = 0;
 
-	/* an order's lines before the statement: the ones it did not write, and its old rows */
-	before = psprintf("(SELECT l.tenant_id, l.order_id, l.product_id, -1 AS sign FROM now_lines l%s%s)",
-					  e == EVENT_DELETE ? "" : " WHERE l.id NOT IN (SELECT id FROM new_rows)",
-					  e == EVENT_INSERT ? "" :
-					  " UNION ALL SELECT o.tenant_id, o.order_id, o.product_id, -1 FROM old_rows o"
-					  " JOIN affected a ON a.id = o.order_id AND a.tenant_id = o.tenant_id");
-	line_orders[e].sql = keep(move_array_sql(psprintf(
+	/*
+	 * A distinct count changes only where an (order, product) pair, or an
+	 * order as a whole (product 0), the statement wrote to gains its first
+	 * line or loses its last: each such pair, present now (the order's lines)
+	 * and before (its lines the statement did not write, and its old rows),
+	 * is probed through the order's lines, whatever the order's size.
+	 */
+	counts_with = psprintf(
 		"affected AS (SELECT o.id, o.tenant_id FROM (SELECT DISTINCT tenant_id, order_id FROM %s l) d"
 		"  JOIN rebate.sales_order o ON o.id = d.order_id AND o.tenant_id = d.tenant_id"
 		"  WHERE o.kind = 'order' AND rebate.order_counts(o.status)),"
-		" now_lines AS (SELECT l.id, l.tenant_id, l.order_id, l.product_id FROM affected a"
-		"  JOIN rebate.order_line l ON l.order_id = a.id AND l.tenant_id = a.tenant_id)", lines),
-		psprintf("%s UNION ALL %s",
-				 order_cells("(SELECT l.tenant_id, l.order_id, l.product_id, 1 AS sign FROM now_lines l)",
-							 "rebate.sales_order"),
-				 order_cells(before, "rebate.sales_order"))));
+		" touched AS (SELECT DISTINCT l.tenant_id, l.order_id, p.product_id FROM %s l"
+		"  JOIN affected a ON a.id = l.order_id AND a.tenant_id = l.tenant_id"
+		"  CROSS JOIN LATERAL (VALUES (l.product_id), (0::bigint)) AS p (product_id)),"
+		" changes AS (SELECT t.tenant_id, t.order_id, t.product_id,"
+		"  n.now::integer - (n.kept%s)::integer AS sign"
+		"  FROM touched t CROSS JOIN LATERAL (SELECT count(*) > 0 AS now, count(*) FILTER (WHERE %s) > 0 AS kept"
+		"   FROM rebate.order_line l WHERE l.order_id = t.order_id AND l.tenant_id = t.tenant_id"
+		"    AND (t.product_id = 0 OR l.product_id = t.product_id)) n)",
+		lines, lines,
+		e == EVENT_INSERT ? "" :
+		" OR (t.tenant_id, t.order_id, t.product_id) IN (SELECT o.tenant_id, o.order_id, p.product_id FROM old_rows o"
+		"   CROSS JOIN LATERAL (VALUES (o.product_id), (0::bigint)) AS p (product_id))",
+		e == EVENT_DELETE ? "true" : "l.id NOT IN (SELECT id FROM new_rows)");
+	counts_cells = "SELECT c.tenant_id, x.* FROM changes c"
+		" JOIN rebate.sales_order o ON o.id = c.order_id AND o.tenant_id = c.tenant_id"
+		" CROSS JOIN LATERAL rebate.order_rollup_cells(o.partner_id, o.status, o.kind, o.order_date,"
+		" o.promised_on, o.delivered_on, o.currency, o.ship_to_region_id, c.product_id, c.sign) x"
+		" WHERE c.sign <> 0";
+	line_cells = document_cells(lines, "rebate.sales_order", "rebate.sales_order", "rebate.order_paid", false);
+
+	line_orders[e].sql = keep(cells_array_sql(counts_with, counts_cells, false));
 	line_orders[e].nargs = 0;
-	line_delta[e].sql = keep(upsert_sql(NULL, psprintf("%s UNION ALL " ARRAY_CELLS,
-													   document_cells(lines, "rebate.sales_order", "rebate.sales_order",
-																	  "rebate.order_paid", false))));
+	line_delta[e].sql = keep(upsert_sql(NULL, psprintf("%s UNION ALL " ARRAY_CELLS, line_cells)));
 	line_delta[e].nargs = 2;
 	line_delta[e].argtypes[0] = INT4OID;
 	line_delta[e].argtypes[1] = rollup_array_type();
+	line_delta_counted[e].sql = keep(upsert_sql(counts_with, psprintf("%s UNION ALL %s", line_cells, counts_cells)));
+	line_delta_counted[e].nargs = 1;
+	line_delta_counted[e].argtypes[0] = INT4OID;
 }
 
 /* The move of the documents an UPDATE of sales_order changed, the orders as
@@ -625,7 +668,7 @@ recompute_all(Oid as_role)
 {
 	static SavedPlan tenants = {"SELECT id FROM rebate.tenant ORDER BY id", 0, {0}, NULL};
 	static SavedPlan recompute = {"SELECT rebate.recompute_rollups($1)", 1, {INT8OID}, NULL};
-	PolicySpi	spi = {false, NULL, NULL};
+	PolicySpi	spi = {false, NULL, NULL, ROLLUP_WORK_MEM_KB};
 	uint64		n = policy_spi_run(&spi, &tenants, as_role, NULL, NULL);
 	int64	   *ids = palloc(sizeof(int64) * (n + 1));
 
@@ -698,7 +741,7 @@ order_deleted(TriggerData *trigdata, Oid as_role)
 	TupleDesc	desc = RelationGetDescr(rel);
 	bool		isnull;
 	Datum		status = heap_getattr(tuple, SPI_fnumber(desc, "status"), desc, &isnull);
-	PolicySpi	spi = {false, NULL, NULL};
+	PolicySpi	spi = {false, NULL, NULL, ROLLUP_WORK_MEM_KB};
 	Datum		values[2];
 	Datum		rows;
 
@@ -739,11 +782,12 @@ move_nested(PolicySpi *spi, Oid as_role, Datum slot)
 
 /*
  * How a line statement changes the distinct-order counts of the counted
- * orders it wrote to (their lock is held): from the orders' whole sets of
- * lines, as they are and as they were, read on the newest snapshot so that
- * lines a concurrent transaction committed, which its own trigger counted,
- * are seen even under a transaction snapshot.  An array of rollup rows, or
- * NULL (*null 'n') when no count changes.
+ * orders it wrote to (their lock is held), under a transaction snapshot: from
+ * the orders' lines as they are and as they were, read on the newest
+ * snapshot so that lines a concurrent transaction committed, which its own
+ * trigger counted, are seen.  (Under READ COMMITTED each query's snapshot
+ * is taken after the locks: line_delta_counted does it in one.)  An array of
+ * rollup rows, or NULL (*null 'n') when no count changes.
  */
 static Datum
 order_counts_delta(PolicySpi *spi, RollupEvent event, Oid as_role, char *null)
@@ -766,7 +810,7 @@ rebate_maintain_rollups(PG_FUNCTION_ARGS)
 	RollupTable table;
 	RollupEvent event;
 	Oid			as_role;
-	PolicySpi	spi = {false, NULL, NULL};
+	PolicySpi	spi = {false, NULL, NULL, ROLLUP_WORK_MEM_KB};
 	Datum		slot = Int32GetDatum(writer_slot());
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -825,9 +869,15 @@ rebate_maintain_rollups(PG_FUNCTION_ARGS)
 				lock_partners(&spi, table, event, as_role);
 				policy_spi_run(&spi, &line_lock[event], as_role, NULL, NULL);
 				allocated = locked_orders(2);
-				if (DatumGetBool(policy_spi_value(0, 3, &isnull)))
+				if (!DatumGetBool(policy_spi_value(0, 3, &isnull)))
+					policy_spi_run(&spi, &line_delta[event], as_role, values, nulls);
+				else if (IsolationUsesXactSnapshot())
+				{
 					values[1] = order_counts_delta(&spi, event, as_role, &nulls[1]);
-				policy_spi_run(&spi, &line_delta[event], as_role, values, nulls);
+					policy_spi_run(&spi, &line_delta[event], as_role, values, nulls);
+				}
+				else
+					run(&spi, &line_delta_counted[event], as_role, values);
 				recheck_paid(&spi, as_role, allocated);
 				break;
 			}
@@ -902,7 +952,7 @@ rebate_recompute_rollups(PG_FUNCTION_ARGS)
 	static SavedPlan fill_payments = {NULL, 2, {INT4OID, INT8OID}, NULL};
 	Datum		tenant = PG_GETARG_DATUM(0);
 	Datum		values[2] = {Int32GetDatum(0), tenant};
-	PolicySpi	spi = {false, NULL, NULL};
+	PolicySpi	spi = {false, NULL, NULL, ROLLUP_WORK_MEM_KB};
 	Oid			as_role = GetUserId();
 
 	if (fill_lines.sql == NULL)

@@ -18,6 +18,10 @@
 #   2b  lines added (and taken out again) concurrently in an approved order
 #       with an allocation that covers it with up to three lines added
 #       (pgbench, 4 clients, committed): likewise
+#   2c  lines of three products added (and taken out again) concurrently in
+#       an approved order under REPEATABLE READ, each snapshot taken before
+#       the order's lock (pgbench, 4 clients): the distinct-order counts
+#       move only where a product gains its first line or loses its last
 #   3a  one INSERT of three lines into an approved order whose third line takes
 #       the partner over its credit limit (credit 'review', the default): the
 #       policy trigger holds the order in the middle of the statement; the
@@ -148,7 +152,7 @@ log_at_start=$(log_offset)
 # One tenant, the shipped policy (territory reject, credit review), a region
 # tree, one product under a price policy; partners, one per case:
 #   1001 D1, 1002 D2 distributors; 1011, 1012, 1013 (cases 1a-1c), 1021,
-#   1022 (2a, 2b), 1031 (3, credit limit 5000), 1041 (4, a dealer under D1).
+#   1022, 1023 (2a-2c), 1031 (3, credit limit 5000), 1041 (4, a dealer under D1).
 q >/dev/null <<SQL
 INSERT INTO rebate.tenant (id, code, name) VALUES (1, 'RACES', 'rollup races');
 INSERT INTO rebate.region (id, tenant_id, code, name, level) VALUES (100, 1, 'CN', 'CN', 'country');
@@ -158,14 +162,14 @@ INSERT INTO rebate.region (id, tenant_id, code, name, level, parent_id) VALUES (
 INSERT INTO rebate.partner (id, tenant_id, code, name, kind, home_region_id, state, credit_limit)
 SELECT id, 1, 'P' || id, 'P' || id, CASE WHEN id IN (1001, 1002) THEN 'distributor' ELSE 'dealer' END, 111, 'active',
        CASE WHEN id = 1031 THEN 5000 ELSE 1000000000 END
-  FROM unnest(ARRAY[1001, 1002, 1011, 1012, 1013, 1021, 1022, 1031]) AS id;
+  FROM unnest(ARRAY[1001, 1002, 1011, 1012, 1013, 1021, 1022, 1023, 1031]) AS id;
 INSERT INTO rebate.partner (id, tenant_id, code, name, kind, home_region_id, state, credit_limit, parent_id)
 VALUES (1041, 1, 'P1041', 'P1041', 'dealer', 111, 'active', 1000000000, 1001);
 INSERT INTO rebate.partner_territory (tenant_id, partner_id, region_id, valid)
 SELECT 1, id, 101, '[2026-01-01,2027-01-01)' FROM rebate.partner WHERE tenant_id = 1;
 INSERT INTO rebate.product_category (id, tenant_id, code, name) VALUES (300, 1, 'ALL', 'ALL');
 INSERT INTO rebate.product (id, tenant_id, sku, name, category_id, list_price, standard_cost)
-VALUES (2001, 1, 'P1', 'P1', 300, 1000, 600);
+VALUES (2001, 1, 'P1', 'P1', 300, 1000, 600), (2002, 1, 'P2', 'P2', 300, 1000, 600), (2003, 1, 'P3', 'P3', 300, 1000, 600);
 INSERT INTO rebate.price_policy (tenant_id, code, name, category_id, price_percent, floor_percent, ceiling_percent, valid)
 VALUES (1, 'BASE', 'base', 300, 95, 85, 100, '[2026-01-01,2027-01-01)');
 SELECT rebate.grant_access('$MGR', 1);
@@ -423,6 +427,42 @@ problems=$bench_problems$(verify_problem "after the run")$(paid_day_problem)
 report "2b: lines added to (and taken out of) an approved order with an allocation, 4 clients, committed: no deadlock" \
     "$problems" \
     "$bench_info; O22 has $(mq -c "SELECT count(*) FROM rebate.order_line WHERE order_id = $(order_id O22)") lines, paid $(mq -c "SELECT coalesce(paid_on::text, 'not in full') FROM rebate.order_paid WHERE order_id = $(order_id O22)"); verify_rollups: no row for partners $scope"
+
+# 2c: under REPEATABLE READ, each client adds lines of one of three products
+# to the approved order O23, or takes its own last line out again: its
+# snapshot is taken before it waits for the order, so the lines the others
+# committed meanwhile are not in it, and the distinct-order counts (an order
+# per product, and the order as a whole) must still move only where a
+# product gains its first line or loses its last
+scope=1023
+mk O23 1023 submitted approved
+cat >"$TMP/lines_rr.sql" <<'SQL'
+\set coin random(0, 4)
+\set product random(2001, 2003)
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) AS own FROM rebate.order_line
+ WHERE order_id = (SELECT id FROM rebate.sales_order WHERE code = 'O23') AND line_no / 100000 = :client_id + 1 \gset
+\if :own + :coin > 3
+DELETE FROM rebate.order_line
+ WHERE id = (SELECT l.id FROM rebate.order_line l
+              WHERE l.order_id = (SELECT id FROM rebate.sales_order WHERE code = 'O23')
+                AND l.line_no / 100000 = :client_id + 1
+              ORDER BY l.line_no DESC LIMIT 1);
+\else
+INSERT INTO rebate.order_line (order_id, line_no, product_id, quantity, unit_price)
+SELECT o.id, (:client_id + 1) * 100000 + nextval('public.races_line_no'), :product, 1, 950
+  FROM rebate.sales_order o WHERE o.code = 'O23';
+\endif
+END;
+SQL
+bench "$TMP/lines_rr.sql"
+problems=$bench_problems$(verify_problem "after the run")
+# the run wrote: lines of O23 went in and out (the sequence moved), and some are there now
+[ "$(q -c "SELECT count(*) > 0 AND (SELECT last_value > 100 FROM public.races_line_no) FROM rebate.order_line
+             WHERE order_id = $(order_id O23)")" = t ] || problems+="no line of O23 was written; "
+report "2c: lines of three products added to (and taken out of) an approved order under REPEATABLE READ, 4 clients: the distinct-order counts right" \
+    "$problems" \
+    "$bench_info; O23 has $(mq -c "SELECT count(*) || ' lines of ' || count(DISTINCT product_id) || ' products' FROM rebate.order_line WHERE order_id = $(order_id O23)"); verify_rollups: no row for partners $scope"
 
 # ---- 3: an order held for credit in the middle of a statement on its lines ----------------
 o31_status() { mq -c "SELECT status FROM rebate.sales_order WHERE code = 'O31'"; }
