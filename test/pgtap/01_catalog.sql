@@ -59,8 +59,8 @@ SELECT is(
       WHERE pronamespace = 'rebate'::regnamespace
         AND prolang IN (SELECT oid FROM pg_language WHERE lanname IN ('sql', 'plpgsql'))
         AND NOT coalesce(proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']),
-    ARRAY['line_rollup_cells', 'order_counts', 'order_rollup_cells', 'payment_rollup_cells', 'rollup_units',
-          'verify_units'],
+    ARRAY['line_rollup_cells', 'order_counts', 'order_rollup_cells', 'payment_rollup_cells', 'rated_result',
+          'rollup_units', 'verify_units'],
     'every other SQL and PL/pgSQL function has SET search_path = pg_catalog, pg_temp');
 
 -- the aggregate can be split: combine function and a non-internal state type (Citus, parallel)

@@ -725,6 +725,35 @@ $$;
 COMMENT ON FUNCTION @extschema@.override_from_sub_partner_rows(@extschema@.program_version) IS
     'Whether a version''s override reads the rollup rows that sum each parent''s sub-partners (no partner, grade, product, category or region scope; a line or payment metric)';
 
+-- One rated basis as a result row: the cap applied, exact amounts without
+-- trailing zeros, the formula in words.  Set-returning so that it is inlined
+-- into program_results' queries (no SET clause; every name qualified).
+CREATE FUNCTION @extschema@.rated_result(v @extschema@.program_version, period daterange, counted_until date,
+                                         partner_id bigint, component text, basis numeric, comparison numeric,
+                                         documents bigint, payout numeric, tier integer, rate numeric,
+                                         earned numeric, next_tier_gap numeric, next_tier_rebate numeric,
+                                         status text, explanation text)
+    RETURNS SETOF @extschema@.program_result
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT v.program_id, v.id, v.version, rated_result.partner_id, rated_result.component, rated_result.period,
+           rated_result.counted_until, v.metric, v.kind, pg_catalog.trim_scale(rated_result.basis),
+           pg_catalog.trim_scale(rated_result.comparison), rated_result.tier, rated_result.rate,
+           pg_catalog.trim_scale(rated_result.earned), coalesce(c.capped, false),
+           pg_catalog.trim_scale(CASE WHEN c.capped THEN v.cap ELSE rated_result.earned END),
+           pg_catalog.trim_scale(rated_result.next_tier_gap), pg_catalog.trim_scale(rated_result.next_tier_rebate),
+           rated_result.documents, rated_result.status,
+           rated_result.explanation OPERATOR(pg_catalog.||)
+               CASE WHEN c.capped THEN pg_catalog.format('; capped at %s', v.cap) ELSE '' END,
+           v.group_id, NULL::pg_catalog.text,
+           pg_catalog.trim_scale(CASE WHEN c.capped THEN v.cap ELSE rated_result.earned END),
+           rated_result.payout, NULL::pg_catalog.numeric, NULL::pg_catalog.numeric
+      FROM (SELECT rated_result.earned OPERATOR(pg_catalog.>) v.cap AS capped) c
+$$;
+COMMENT ON FUNCTION @extschema@.rated_result(@extschema@.program_version, daterange, date, bigint, text, numeric, numeric,
+                                             bigint, numeric, integer, numeric, numeric, numeric, numeric, text, text) IS
+    'Internal, inlined into rebate.program_results: one rated basis as a result row, the cap applied';
+
 -- The basis of every partner in scope over [from_day, to_day) of document
 -- dates (less grace days).  partners NULL means all of the tenant's.
 CREATE OR REPLACE FUNCTION @extschema@.program_basis(v @extschema@.program_version, from_day date, to_day date,
@@ -939,6 +968,24 @@ BEGIN
                                          CASE WHEN program_results.partner_id IS NOT NULL
                                               THEN ARRAY[program_results.partner_id] END) wb;
     END IF;
+    IF v.kind <> 'overachievement' AND NOT v.metric = ANY (@extschema@.metric_names('last_year'))
+       AND (v.override_schedule IS NULL OR (program_results.partner_id IS NOT NULL AND NOT has_children)) THEN
+        -- nothing to compare with and no override: each partner's own basis, rated (a plan a
+        -- fifth the size of the one below, most of whose cost for one partner is starting it)
+        RETURN QUERY
+            SELECT x.*
+              FROM @extschema@.program_basis(v, lower(period), to_day,
+                                             CASE WHEN program_results.partner_id IS NOT NULL
+                                                  THEN ARRAY[program_results.partner_id] END) b
+             CROSS JOIN LATERAL @extschema@.rate_basis(v, b.basis, NULL, b.unit_earned, b.payout,
+                                                       (windows ->> b.partner_id::text)::numeric) r
+             CROSS JOIN LATERAL @extschema@.rated_result(v, period, to_day - 1, b.partner_id, 'own', b.basis, NULL,
+                                                         b.documents, b.payout, r.tier, r.rate, r.earned,
+                                                         r.next_tier_gap, r.next_tier_rebate, r.status,
+                                                         r.explanation) x
+             ORDER BY b.partner_id;
+        RETURN;
+    END IF;
     RETURN QUERY
         WITH win AS (
             SELECT lower(period) AS from_day, to_day
@@ -1001,17 +1048,11 @@ BEGIN
                    'override on the sum of direct sub-partners: ' || r.explanation
               FROM override ov, LATERAL @extschema@.rate_basis(overriding, ov.basis, NULL, NULL, NULL, NULL) r
         )
-        SELECT v.program_id, v.id, v.version, r.partner_id, r.component, period, (w.to_day - 1), v.metric, v.kind,
-               pg_catalog.trim_scale(r.basis), pg_catalog.trim_scale(r.comparison), r.tier, r.rate,
-               pg_catalog.trim_scale(r.earned),
-               coalesce(r.earned > v.cap, false),
-               pg_catalog.trim_scale(CASE WHEN r.earned > v.cap THEN v.cap ELSE r.earned END),
-               pg_catalog.trim_scale(r.next_tier_gap), pg_catalog.trim_scale(r.next_tier_rebate), r.documents, r.status,
-               r.explanation || CASE WHEN r.earned > v.cap THEN pg_catalog.format('; capped at %s', v.cap) ELSE '' END,
-               v.group_id, NULL::text,
-               pg_catalog.trim_scale(CASE WHEN r.earned > v.cap THEN v.cap ELSE r.earned END),
-               r.payout, NULL::numeric, NULL::numeric
-          FROM rated r, win w
+        SELECT x.*
+          FROM rated r, win w,
+               LATERAL @extschema@.rated_result(v, period, w.to_day - 1, r.partner_id, r.component, r.basis,
+                                                r.comparison, r.documents, r.payout, r.tier, r.rate, r.earned,
+                                                r.next_tier_gap, r.next_tier_rebate, r.status, r.explanation) x
          ORDER BY r.partner_id, r.component DESC;
 END
 $$;
