@@ -858,7 +858,6 @@ DECLARE
     r           @extschema@.program_result;
     v           @extschema@.program_version;
     rerated     record;
-    winner      integer;
     paid_before numeric;
     unknown     boolean;
     reduced     numeric;
@@ -868,49 +867,80 @@ DECLARE
     i           integer;
 BEGIN
     RETURN QUERY SELECT (u).* FROM pg_catalog.unnest(results) AS u WHERE u.group_id IS NULL OR u.component <> 'own';
+    -- sum, max and exclusive groups in one pass: each member's place in priority order, and the one
+    -- that pays (max: the largest rebate, on a tie the first in priority order; exclusive: the first
+    -- in priority order that pays anything)
+    RETURN QUERY
+        WITH member AS (
+            SELECT u, pg.rule, pg.code,
+                   pg_catalog.row_number() OVER (PARTITION BY u.partner_id, u.period, pg.id
+                                                 ORDER BY pv.priority, u.program_id) AS n,
+                   pg_catalog.bool_or(u.rebate IS NULL) OVER (PARTITION BY u.partner_id, u.period, pg.id) AS unknown,
+                   pg.id AS group_key, pv.priority
+              FROM pg_catalog.unnest(results) AS u
+              JOIN @extschema@.program_version pv ON pv.id = u.version_id
+              JOIN @extschema@.program_group pg ON pg.id = u.group_id
+             WHERE u.group_id IS NOT NULL AND u.component = 'own' AND pg.rule <> 'cascade'
+        ), judged AS (
+            SELECT m.*,
+                   CASE WHEN m.unknown THEN NULL
+                        WHEN m.rule = 'max'
+                        THEN (pg_catalog.array_agg(m.n) OVER grp_by_rebate)[1]
+                        WHEN m.rule = 'exclusive'
+                        THEN pg_catalog.min(m.n) FILTER (WHERE (m.u).rebate > 0) OVER grp END AS winner,
+                   CASE WHEN m.rule = 'max' THEN (pg_catalog.array_agg((m.u).program_id) OVER grp_by_rebate)[1]
+                        ELSE (pg_catalog.array_agg((m.u).program_id) FILTER (WHERE (m.u).rebate > 0) OVER grp_in_order)[1]
+                   END AS winner_program
+              FROM member m
+            WINDOW grp AS (PARTITION BY (m.u).partner_id, (m.u).period, m.group_key),
+                   grp_in_order AS (PARTITION BY (m.u).partner_id, (m.u).period, m.group_key ORDER BY m.n
+                                    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
+                   grp_by_rebate AS (PARTITION BY (m.u).partner_id, (m.u).period, m.group_key
+                                     ORDER BY (m.u).rebate DESC, m.n
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+        )
+        SELECT (j.u).program_id, (j.u).version_id, (j.u).version, (j.u).partner_id, (j.u).component, (j.u).period,
+               (j.u).counted_until, (j.u).metric, (j.u).kind, (j.u).basis, (j.u).comparison, (j.u).tier, (j.u).rate,
+               (j.u).earned, (j.u).cap_applied, (j.u).rebate, (j.u).next_tier_gap, (j.u).next_tier_rebate,
+               (j.u).documents, (j.u).status, (j.u).explanation, (j.u).group_id,
+               CASE WHEN j.rule = 'sum' THEN pg_catalog.format('sum in group %s: adds to the others', j.code)
+                    WHEN j.unknown
+                    THEN pg_catalog.format('%s in group %s: not shown, a program of the group is not shown to you',
+                                           j.rule, j.code)
+                    WHEN j.n = j.winner AND j.rule = 'max' THEN pg_catalog.format('max in group %s: pays, the largest', j.code)
+                    WHEN j.n = j.winner
+                    THEN pg_catalog.format('exclusive in group %s: pays, the first that applies in priority order', j.code)
+                    WHEN j.winner IS NULL THEN pg_catalog.format('%s in group %s: no program of the group pays', j.rule, j.code)
+                    ELSE pg_catalog.format('%s in group %s: not paid, program %s pays instead', j.rule, j.code, p.code)
+               END,
+               CASE WHEN j.rule = 'sum' THEN (j.u).rebate WHEN j.unknown THEN NULL
+                    WHEN j.n = j.winner THEN (j.u).rebate ELSE 0 END,
+               (j.u).payout, (j.u).guarantee, (j.u).carry_forward
+          FROM judged j
+          LEFT JOIN @extschema@.program p ON p.id = j.winner_program
+         ORDER BY (j.u).partner_id, (j.u).period, j.group_key, j.n;
+    -- cascade groups: money measures (the basis, and the measure paid on where it is another) are
+    -- reduced by what earlier programs of the group paid, then re-rated, member after member
     FOR g IN
-        SELECT u.partner_id, u.period, pg.rule, pg.code,
+        SELECT u.partner_id, u.period, pg.code,
                pg_catalog.array_agg(u ORDER BY pv.priority, u.program_id) AS members,
                -- each member's version, in the same order (the cascade reads its flags and re-rates by it)
                pg_catalog.array_agg(pv ORDER BY pv.priority, u.program_id) AS versions
           FROM pg_catalog.unnest(results) AS u
           JOIN @extschema@.program_version pv ON pv.id = u.version_id
           JOIN @extschema@.program_group pg ON pg.id = u.group_id
-         WHERE u.group_id IS NOT NULL AND u.component = 'own'
-         GROUP BY u.partner_id, u.period, pg.id, pg.rule, pg.code
+         WHERE u.group_id IS NOT NULL AND u.component = 'own' AND pg.rule = 'cascade'
+         GROUP BY u.partner_id, u.period, pg.id, pg.code
     LOOP
         unknown := EXISTS (SELECT 1 FROM pg_catalog.unnest(g.members) m WHERE m.rebate IS NULL);
-        winner := NULL;
-        IF g.rule = 'max' AND NOT unknown THEN
-            -- the largest rebate; on a tie, the first in priority order
-            SELECT n INTO winner FROM pg_catalog.generate_subscripts(g.members, 1) AS n
-             ORDER BY (g.members[n]).rebate DESC, n LIMIT 1;
-        ELSIF g.rule = 'exclusive' AND NOT unknown THEN
-            SELECT n INTO winner FROM pg_catalog.generate_subscripts(g.members, 1) AS n
-             WHERE (g.members[n]).rebate > 0 ORDER BY n LIMIT 1;
-        END IF;
         paid_before := 0;
         FOR i IN 1 .. pg_catalog.array_length(g.members, 1) LOOP
             r := g.members[i];
-            IF g.rule = 'sum' THEN
-                r.paid := r.rebate;
-                r.stacking := pg_catalog.format('sum in group %s: adds to the others', g.code);
-            ELSIF unknown THEN
+            IF unknown THEN
                 r.paid := NULL;
-                r.stacking := pg_catalog.format('%s in group %s: not shown, a program of the group is not shown to you',
-                                                g.rule, g.code);
-            ELSIF g.rule IN ('max', 'exclusive') THEN
-                r.paid := CASE WHEN i = winner THEN r.rebate ELSE 0 END;
-                r.stacking := CASE
-                    WHEN i = winner AND g.rule = 'max' THEN pg_catalog.format('max in group %s: pays, the largest', g.code)
-                    WHEN i = winner THEN pg_catalog.format('exclusive in group %s: pays, the first that applies in priority order', g.code)
-                    WHEN winner IS NULL THEN pg_catalog.format('%s in group %s: no program of the group pays', g.rule, g.code)
-                    ELSE pg_catalog.format('%s in group %s: not paid, program %s pays instead', g.rule, g.code,
-                                           (SELECT p.code FROM @extschema@.program p WHERE p.id = (g.members[winner]).program_id))
-                END;
+                r.stacking := pg_catalog.format('cascade in group %s: not shown, a program of the group is not shown to you',
+                                                g.code);
             ELSE
-                -- cascade: money measures (the basis, and the measure paid on where it is another) are
-                -- reduced by what earlier programs of the group paid, then re-rated
                 v := g.versions[i];
                 reduces_basis := v.reduced_by_earlier AND r.metric = ANY (@extschema@.metric_names('money_basis'));
                 reduces_payout := v.reduced_by_earlier AND r.payout IS NOT NULL

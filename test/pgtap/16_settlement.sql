@@ -3,7 +3,7 @@
 -- tenant whose every statement line is worked out by hand in the comments.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(80);
+SELECT plan(84);
 
 -- ---- the tenant ------------------------------------------------------------
 -- Distributor D1 (总代) with dealers S1 and S2 below it; P4 alone.
@@ -96,9 +96,10 @@ SELECT grant_access('t_st_p4', 951, 9604);
 
 -- ---- stacking, one rule at a time --------------------------------------------
 -- apply_stacking on given results: exclusive pays the first (in priority order) that pays anything.
-CREATE FUNCTION pg_temp.r(version_id bigint, program_id bigint, rebate numeric, group_id bigint)
+CREATE FUNCTION pg_temp.r(version_id bigint, program_id bigint, rebate numeric, group_id bigint,
+                          partner_id bigint DEFAULT 9604)
 RETURNS rebate.program_result LANGUAGE sql AS $$
-    SELECT ROW(program_id, version_id, 1, 9604, 'own', '[2026-10-01,2027-01-01)'::daterange, '2026-12-31'::date,
+    SELECT ROW(program_id, version_id, 1, partner_id, 'own', '[2026-10-01,2027-01-01)'::daterange, '2026-12-31'::date,
                'net_sales', 'tiered', 1000, NULL, 1, 0.01, rebate, false, rebate, NULL, NULL, 1, 'ok', 'test',
                group_id, NULL, rebate, NULL, NULL, NULL)::rebate.program_result
 $$;
@@ -119,6 +120,28 @@ SELECT is((SELECT string_agg(paid::text, ',' ORDER BY version_id)
 SELECT is((SELECT stacking FROM apply_stacking(ARRAY[pg_temp.r(99006, 9906, 5, 9801), pg_temp.r(99007, 9907, 7, 9801)])
             WHERE version_id = 99006),
           'max in group MAXG: not paid, program E2 pays instead', 'the outcome is said in words');
+SELECT is((SELECT string_agg(paid::text || ' ' || stacking, ' | ' ORDER BY version_id)
+             FROM apply_stacking(ARRAY[pg_temp.r(99006, 9906, 0, 9801), pg_temp.r(99007, 9907, 0, 9801)])),
+          '0 max in group MAXG: pays, the largest | 0 max in group MAXG: not paid, program E1 pays instead',
+          'max: when none earns anything, the first in priority order is the one that pays (nothing)');
+SELECT is((SELECT string_agg(coalesce(paid::text, '-') || ' ' || stacking, ' | ' ORDER BY version_id)
+             FROM apply_stacking(ARRAY[pg_temp.r(99006, 9906, NULL, 9801), pg_temp.r(99007, 9907, 7, 9801)])),
+          '- max in group MAXG: not shown, a program of the group is not shown to you | - max in group MAXG: not shown, a program of the group is not shown to you',
+          'max: a member not shown (rebate NULL) makes what every member of the group pays unknown');
+UPDATE program_version SET group_id = 9803 WHERE id IN (99006, 99007);
+SELECT is((SELECT string_agg(paid::text || ' ' || stacking, ' | ' ORDER BY version_id)
+             FROM apply_stacking(ARRAY[pg_temp.r(99006, 9906, 0, 9803), pg_temp.r(99007, 9907, 0, 9803)])),
+          '0 exclusive in group EXCG: no program of the group pays | 0 exclusive in group EXCG: no program of the group pays',
+          'exclusive: when none pays anything, none is the one that pays');
+-- two partners, and groups of every rule in one call: each group judged on its own
+UPDATE program_version SET group_id = 9804 WHERE id = 99007;
+SELECT is((SELECT string_agg(x.partner_id || ':' || x.version_id || '=' || coalesce(x.paid::text, '-'), ' '
+                             ORDER BY x.partner_id, x.version_id)
+             FROM apply_stacking(ARRAY[pg_temp.r(99006, 9906, 5, 9803), pg_temp.r(99007, 9907, 7, 9804),
+                                       pg_temp.r(99006, 9906, 4, 9803, 9601), pg_temp.r(99007, 9907, NULL, 9804, 9601),
+                                       pg_temp.r(99004, 9904, 3, NULL)]) x),
+          '9601:99006=4 9601:99007=- 9604:99004=3 9604:99006=5 9604:99007=7',
+          'results outside groups are paid what they earn; each group is stacked by its own rule');
 DELETE FROM program_version WHERE id IN (99006, 99007);
 
 -- ---- real-time progress with stacking, as the partner sees it ------------------

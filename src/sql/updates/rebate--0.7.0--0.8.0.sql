@@ -1059,6 +1059,155 @@ $$;
 COMMENT ON FUNCTION @extschema@.program_results(@extschema@.program_version, daterange, date, bigint) IS
     'Every partner''s result under a program version for a period (documents up to as_of): basis, comparison, tier, rate, exact rebate before and after the cap, next tier, documents counted, status, explanation';
 
+-- Stacking: programs in one group, for one partner and one period, combine
+-- by the group's rule; the result is each row's paid amount and, in words,
+-- why.  Override rows and programs outside groups are paid what they earn.
+-- A row whose rebate is unknown (NULL: not shown to this reader) makes the
+-- paid amounts of max, exclusive and cascade groups unknown too.
+CREATE OR REPLACE FUNCTION @extschema@.apply_stacking(results @extschema@.program_result[])
+    RETURNS SETOF @extschema@.program_result
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g           record;
+    r           @extschema@.program_result;
+    v           @extschema@.program_version;
+    rerated     record;
+    paid_before numeric;
+    unknown     boolean;
+    reduced     numeric;
+    reduced_payout numeric;
+    reduces_basis  boolean;
+    reduces_payout boolean;
+    i           integer;
+BEGIN
+    RETURN QUERY SELECT (u).* FROM pg_catalog.unnest(results) AS u WHERE u.group_id IS NULL OR u.component <> 'own';
+    -- sum, max and exclusive groups in one pass: each member's place in priority order, and the one
+    -- that pays (max: the largest rebate, on a tie the first in priority order; exclusive: the first
+    -- in priority order that pays anything)
+    RETURN QUERY
+        WITH member AS (
+            SELECT u, pg.rule, pg.code,
+                   pg_catalog.row_number() OVER (PARTITION BY u.partner_id, u.period, pg.id
+                                                 ORDER BY pv.priority, u.program_id) AS n,
+                   pg_catalog.bool_or(u.rebate IS NULL) OVER (PARTITION BY u.partner_id, u.period, pg.id) AS unknown,
+                   pg.id AS group_key, pv.priority
+              FROM pg_catalog.unnest(results) AS u
+              JOIN @extschema@.program_version pv ON pv.id = u.version_id
+              JOIN @extschema@.program_group pg ON pg.id = u.group_id
+             WHERE u.group_id IS NOT NULL AND u.component = 'own' AND pg.rule <> 'cascade'
+        ), judged AS (
+            SELECT m.*,
+                   CASE WHEN m.unknown THEN NULL
+                        WHEN m.rule = 'max'
+                        THEN (pg_catalog.array_agg(m.n) OVER grp_by_rebate)[1]
+                        WHEN m.rule = 'exclusive'
+                        THEN pg_catalog.min(m.n) FILTER (WHERE (m.u).rebate > 0) OVER grp END AS winner,
+                   CASE WHEN m.rule = 'max' THEN (pg_catalog.array_agg((m.u).program_id) OVER grp_by_rebate)[1]
+                        ELSE (pg_catalog.array_agg((m.u).program_id) FILTER (WHERE (m.u).rebate > 0) OVER grp_in_order)[1]
+                   END AS winner_program
+              FROM member m
+            WINDOW grp AS (PARTITION BY (m.u).partner_id, (m.u).period, m.group_key),
+                   grp_in_order AS (PARTITION BY (m.u).partner_id, (m.u).period, m.group_key ORDER BY m.n
+                                    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
+                   grp_by_rebate AS (PARTITION BY (m.u).partner_id, (m.u).period, m.group_key
+                                     ORDER BY (m.u).rebate DESC, m.n
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+        )
+        SELECT (j.u).program_id, (j.u).version_id, (j.u).version, (j.u).partner_id, (j.u).component, (j.u).period,
+               (j.u).counted_until, (j.u).metric, (j.u).kind, (j.u).basis, (j.u).comparison, (j.u).tier, (j.u).rate,
+               (j.u).earned, (j.u).cap_applied, (j.u).rebate, (j.u).next_tier_gap, (j.u).next_tier_rebate,
+               (j.u).documents, (j.u).status, (j.u).explanation, (j.u).group_id,
+               CASE WHEN j.rule = 'sum' THEN pg_catalog.format('sum in group %s: adds to the others', j.code)
+                    WHEN j.unknown
+                    THEN pg_catalog.format('%s in group %s: not shown, a program of the group is not shown to you',
+                                           j.rule, j.code)
+                    WHEN j.n = j.winner AND j.rule = 'max' THEN pg_catalog.format('max in group %s: pays, the largest', j.code)
+                    WHEN j.n = j.winner
+                    THEN pg_catalog.format('exclusive in group %s: pays, the first that applies in priority order', j.code)
+                    WHEN j.winner IS NULL THEN pg_catalog.format('%s in group %s: no program of the group pays', j.rule, j.code)
+                    ELSE pg_catalog.format('%s in group %s: not paid, program %s pays instead', j.rule, j.code, p.code)
+               END,
+               CASE WHEN j.rule = 'sum' THEN (j.u).rebate WHEN j.unknown THEN NULL
+                    WHEN j.n = j.winner THEN (j.u).rebate ELSE 0 END,
+               (j.u).payout, (j.u).guarantee, (j.u).carry_forward
+          FROM judged j
+          LEFT JOIN @extschema@.program p ON p.id = j.winner_program
+         ORDER BY (j.u).partner_id, (j.u).period, j.group_key, j.n;
+    -- cascade groups: money measures (the basis, and the measure paid on where it is another) are
+    -- reduced by what earlier programs of the group paid, then re-rated, member after member
+    FOR g IN
+        SELECT u.partner_id, u.period, pg.code,
+               pg_catalog.array_agg(u ORDER BY pv.priority, u.program_id) AS members,
+               -- each member's version, in the same order (the cascade reads its flags and re-rates by it)
+               pg_catalog.array_agg(pv ORDER BY pv.priority, u.program_id) AS versions
+          FROM pg_catalog.unnest(results) AS u
+          JOIN @extschema@.program_version pv ON pv.id = u.version_id
+          JOIN @extschema@.program_group pg ON pg.id = u.group_id
+         WHERE u.group_id IS NOT NULL AND u.component = 'own' AND pg.rule = 'cascade'
+         GROUP BY u.partner_id, u.period, pg.id, pg.code
+    LOOP
+        unknown := EXISTS (SELECT 1 FROM pg_catalog.unnest(g.members) m WHERE m.rebate IS NULL);
+        paid_before := 0;
+        FOR i IN 1 .. pg_catalog.array_length(g.members, 1) LOOP
+            r := g.members[i];
+            IF unknown THEN
+                r.paid := NULL;
+                r.stacking := pg_catalog.format('cascade in group %s: not shown, a program of the group is not shown to you',
+                                                g.code);
+            ELSE
+                v := g.versions[i];
+                reduces_basis := v.reduced_by_earlier AND r.metric = ANY (@extschema@.metric_names('money_basis'));
+                reduces_payout := v.reduced_by_earlier AND r.payout IS NOT NULL
+                                  AND v.payout_metric = ANY (@extschema@.metric_names('money_basis'));
+                IF paid_before <> 0 AND (reduces_basis OR reduces_payout) AND r.status = 'ok' THEN
+                    reduced := CASE WHEN reduces_basis THEN r.basis - paid_before ELSE r.basis END;
+                    reduced_payout := CASE WHEN reduces_payout THEN r.payout - paid_before ELSE r.payout END;
+                    SELECT * INTO rerated
+                      FROM @extschema@.rate_basis(v, reduced, r.comparison, reduced * v.unit_percent / 100, reduced_payout, NULL);
+                    r.tier := rerated.tier;
+                    r.rate := rerated.rate;
+                    r.earned := pg_catalog.trim_scale(rerated.earned);
+                    r.cap_applied := coalesce(rerated.earned > v.cap, false);
+                    r.rebate := pg_catalog.trim_scale(CASE WHEN rerated.earned > v.cap THEN v.cap ELSE rerated.earned END);
+                    r.next_tier_gap := pg_catalog.trim_scale(rerated.next_tier_gap);
+                    r.next_tier_rebate := pg_catalog.trim_scale(rerated.next_tier_rebate);
+                    r.explanation := rerated.explanation
+                                     || CASE WHEN r.cap_applied THEN pg_catalog.format('; capped at %s', v.cap) ELSE '' END;
+                    r.stacking := pg_catalog.format('cascade in group %s: %s', g.code, CASE
+                        WHEN NOT reduces_payout
+                        THEN pg_catalog.format('rated on %s, the basis %s less %s paid by earlier programs',
+                                               pg_catalog.trim_scale(reduced), r.basis, pg_catalog.trim_scale(paid_before))
+                        WHEN NOT reduces_basis
+                        THEN pg_catalog.format('paid on %s %s, the %s less %s paid by earlier programs', v.payout_metric,
+                                               pg_catalog.trim_scale(reduced_payout), r.payout, pg_catalog.trim_scale(paid_before))
+                        ELSE pg_catalog.format('rated on %s and paid on %s %s, the basis %s and the %s less %s paid by earlier programs',
+                                               pg_catalog.trim_scale(reduced), v.payout_metric, pg_catalog.trim_scale(reduced_payout),
+                                               r.basis, r.payout, pg_catalog.trim_scale(paid_before)) END);
+                ELSE
+                    r.stacking := pg_catalog.format('cascade in group %s: %s', g.code,
+                                                    CASE WHEN i = 1 THEN 'first in priority order, on its whole basis'
+                                                         WHEN NOT v.reduced_by_earlier THEN 'not reduced by earlier programs, on its whole basis'
+                                                         WHEN NOT (reduces_basis OR reduces_payout) THEN 'basis not reduced (not an amount)'
+                                                         WHEN r.status <> 'ok' THEN pg_catalog.format('nothing is rated (%s)', r.status)
+                                                         ELSE 'on its whole basis, the earlier programs paid nothing' END);
+                END IF;
+                r.paid := r.rebate;
+                IF v.reduces_later THEN
+                    paid_before := paid_before + r.paid;
+                ELSE
+                    r.stacking := r.stacking || '; excluded from later programs'' reductions';
+                END IF;
+            END IF;
+            RETURN NEXT r;
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.apply_stacking(@extschema@.program_result[]) IS
+    'Combines results of programs in one stacking group per partner and period by the group''s rule (sum, max, exclusive, cascade): sets paid and stacking (the outcome in words)';
+
 -- verify_rollups' own formulation of the rows a day counts in: the day, and
 -- the first days of its month, quarter (months 1, 4, 7, 10) and year.
 -- Inlined into verify_rollups (no SET clause; every name qualified).
