@@ -656,53 +656,69 @@ DECLARE
 BEGIN
     -- four queries (all partners or some; with or without costs), so that a plan made once reads a
     -- few partners by their key, and a reader who may not see costs never names the column; each
-    -- reads the three spans (months, the days before, the days after) as three index ranges
+    -- reads each span (whole years, quarters, months, days) as one index range: a lateral subquery
+    -- kept apart (OFFSET 0) takes the span's unit and days as parameters of its index scan, where a
+    -- join on them may be planned as one scan of every row of the tenant's date basis
     IF partners IS NULL AND NOT with_costs THEN
         RETURN QUERY
             SELECT r.partner_id, r.product_id, r.quantity, r.amount, 0::numeric, r.lines
               FROM pg_catalog.unnest(spans) AS sp
-              JOIN @extschema@.sales_rollup r
-                ON r.tenant_id = v.tenant_id AND r.date_basis = basis AND r.unit = sp.unit
-               AND r.period_start >= sp.from_day AND r.period_start < sp.to_day
-             WHERE r.of_sub_partners = rollup_rows.of_sub_partners AND r.currency = v.currency AND r.kind = ANY (kinds)
-               AND (products IS NULL OR r.kind = 'payment' OR r.product_id = ANY (products))
-               AND (regions IS NULL OR r.kind = 'payment' OR r.region_id = ANY (regions));
+             CROSS JOIN LATERAL (
+                SELECT x.partner_id, x.product_id, x.quantity, x.amount, x.lines
+                  FROM @extschema@.sales_rollup x
+                 WHERE x.tenant_id = v.tenant_id AND x.date_basis = basis AND x.unit = sp.unit
+                   AND x.period_start >= sp.from_day AND x.period_start < sp.to_day
+                   AND x.of_sub_partners = rollup_rows.of_sub_partners AND x.currency = v.currency
+                   AND x.kind = ANY (kinds)
+                   AND (products IS NULL OR x.kind = 'payment' OR x.product_id = ANY (products))
+                   AND (regions IS NULL OR x.kind = 'payment' OR x.region_id = ANY (regions))
+                OFFSET 0) r;
     ELSIF partners IS NULL THEN
         RETURN QUERY
             SELECT r.partner_id, r.product_id, r.quantity, r.amount, r.cost, r.lines
               FROM pg_catalog.unnest(spans) AS sp
-              JOIN @extschema@.sales_rollup r
-                ON r.tenant_id = v.tenant_id AND r.date_basis = basis AND r.unit = sp.unit
-               AND r.period_start >= sp.from_day AND r.period_start < sp.to_day
-             WHERE r.of_sub_partners = rollup_rows.of_sub_partners AND r.currency = v.currency AND r.kind = ANY (kinds)
-               AND (products IS NULL OR r.kind = 'payment' OR r.product_id = ANY (products))
-               AND (regions IS NULL OR r.kind = 'payment' OR r.region_id = ANY (regions));
+             CROSS JOIN LATERAL (
+                SELECT x.partner_id, x.product_id, x.quantity, x.amount, x.cost, x.lines
+                  FROM @extschema@.sales_rollup x
+                 WHERE x.tenant_id = v.tenant_id AND x.date_basis = basis AND x.unit = sp.unit
+                   AND x.period_start >= sp.from_day AND x.period_start < sp.to_day
+                   AND x.of_sub_partners = rollup_rows.of_sub_partners AND x.currency = v.currency
+                   AND x.kind = ANY (kinds)
+                   AND (products IS NULL OR x.kind = 'payment' OR x.product_id = ANY (products))
+                   AND (regions IS NULL OR x.kind = 'payment' OR x.region_id = ANY (regions))
+                OFFSET 0) r;
     ELSIF NOT with_costs THEN
         RETURN QUERY
             SELECT r.partner_id, r.product_id, r.quantity, r.amount, 0::numeric, r.lines
               FROM pg_catalog.unnest(partners) AS asked (id)
              CROSS JOIN pg_catalog.unnest(spans) AS sp
-              JOIN @extschema@.sales_rollup r
-                ON r.tenant_id = v.tenant_id AND r.partner_id = asked.id
-               AND r.of_sub_partners = rollup_rows.of_sub_partners AND r.date_basis = basis
-               AND r.currency = v.currency AND r.unit = sp.unit
-               AND r.period_start >= sp.from_day AND r.period_start < sp.to_day
-             WHERE r.kind = ANY (kinds)
-               AND (products IS NULL OR r.kind = 'payment' OR r.product_id = ANY (products))
-               AND (regions IS NULL OR r.kind = 'payment' OR r.region_id = ANY (regions));
+             CROSS JOIN LATERAL (
+                SELECT x.partner_id, x.product_id, x.quantity, x.amount, x.lines
+                  FROM @extschema@.sales_rollup x
+                 WHERE x.tenant_id = v.tenant_id AND x.partner_id = asked.id
+                   AND x.of_sub_partners = rollup_rows.of_sub_partners AND x.date_basis = basis
+                   AND x.currency = v.currency AND x.unit = sp.unit
+                   AND x.period_start >= sp.from_day AND x.period_start < sp.to_day
+                   AND x.kind = ANY (kinds)
+                   AND (products IS NULL OR x.kind = 'payment' OR x.product_id = ANY (products))
+                   AND (regions IS NULL OR x.kind = 'payment' OR x.region_id = ANY (regions))
+                OFFSET 0) r;
     ELSE
         RETURN QUERY
             SELECT r.partner_id, r.product_id, r.quantity, r.amount, r.cost, r.lines
               FROM pg_catalog.unnest(partners) AS asked (id)
              CROSS JOIN pg_catalog.unnest(spans) AS sp
-              JOIN @extschema@.sales_rollup r
-                ON r.tenant_id = v.tenant_id AND r.partner_id = asked.id
-               AND r.of_sub_partners = rollup_rows.of_sub_partners AND r.date_basis = basis
-               AND r.currency = v.currency AND r.unit = sp.unit
-               AND r.period_start >= sp.from_day AND r.period_start < sp.to_day
-             WHERE r.kind = ANY (kinds)
-               AND (products IS NULL OR r.kind = 'payment' OR r.product_id = ANY (products))
-               AND (regions IS NULL OR r.kind = 'payment' OR r.region_id = ANY (regions));
+             CROSS JOIN LATERAL (
+                SELECT x.partner_id, x.product_id, x.quantity, x.amount, x.cost, x.lines
+                  FROM @extschema@.sales_rollup x
+                 WHERE x.tenant_id = v.tenant_id AND x.partner_id = asked.id
+                   AND x.of_sub_partners = rollup_rows.of_sub_partners AND x.date_basis = basis
+                   AND x.currency = v.currency AND x.unit = sp.unit
+                   AND x.period_start >= sp.from_day AND x.period_start < sp.to_day
+                   AND x.kind = ANY (kinds)
+                   AND (products IS NULL OR x.kind = 'payment' OR x.product_id = ANY (products))
+                   AND (regions IS NULL OR x.kind = 'payment' OR x.region_id = ANY (regions))
+                OFFSET 0) r;
     END IF;
 END
 $$;
