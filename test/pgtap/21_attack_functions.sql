@@ -7,7 +7,7 @@
 -- follow their rules and every change to one is kept.  The last test fails
 -- when a SECURITY DEFINER function appears that this file does not attack.
 BEGIN;
-SELECT plan(80);
+SELECT plan(82);
 \ir ../attack/fixture.sql
 
 -- ---- the primitive: strictly true or false, and no tenant through a group role --
@@ -183,6 +183,27 @@ SELECT attack.attempt('atk_mgr_a', 'rebate.program_results(rebate.program_versio
                            WHERE v.id = 940182 AND (r.partner_id / 100 = 9402 OR attack.spy(r))) THEN
                           RAISE 'another brand''s partners show'; END IF; END $d$$q$,
                       'nor results for another brand''s partners, to a manager', '00000');
+-- a version with nothing to compare with and no override is rated by program_results' lean query
+-- (rebate.rated_result): the same boundaries hold there
+SELECT attack.attempt('atk_mgr_a', 'rebate.rated_result(rebate.program_version,daterange,date,bigint,text,numeric,numeric,bigint,numeric,integer,numeric,numeric,numeric,numeric,text,text)',
+                      $q$DO $d$ BEGIN IF EXISTS (
+                          SELECT FROM rebate.program_version v,
+                                 rebate.program_results(jsonb_populate_record(v, '{"id": 940282, "tenant_id": 9402,
+                                                                                   "program_id": 940281}'),
+                                                        '[2026-03-01,2026-04-01)') r
+                           WHERE v.id = 940182 AND (r.partner_id / 100 = 9402 OR attack.spy(r))) THEN
+                          RAISE 'another brand''s partners show'; END IF; END $d$$q$,
+                      'a forged plain version of another brand rates none of its partners, to a manager', '00000');
+SELECT attack.attempt('atk_s1', 'rebate.rated_result(rebate.program_version,daterange,date,bigint,text,numeric,numeric,bigint,numeric,integer,numeric,numeric,numeric,numeric,text,text)',
+                      $q$DO $d$ BEGIN IF EXISTS (
+                          SELECT FROM rebate.program_version v,
+                                 rebate.program_results(v, '[2026-03-01,2026-04-01)') r
+                           WHERE v.id = 940182 AND attack.spy(r) AND r.partner_id <> 940112) THEN
+                          RAISE 'a sibling''s result shows'; END IF;
+                        IF NOT EXISTS (SELECT FROM rebate.program_version v, rebate.program_results(v, '[2026-03-01,2026-04-01)') r
+                                        WHERE v.id = 940182 AND r.partner_id = 940112) THEN
+                          RAISE 'its own result is missing'; END IF; END $d$$q$,
+                      'a dealer rating every partner of its brand gets its own result only, not its sibling''s', '00000');
 
 -- ---- partner_scores ------------------------------------------------------------------
 SELECT attack.like_missing('atk_s1', 'rebate.partner_scores(bigint,daterange)',
