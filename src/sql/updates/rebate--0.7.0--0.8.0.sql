@@ -994,7 +994,7 @@ BEGIN
                    pg_catalog.row_number() OVER (PARTITION BY u.partner_id, u.period, pg.id
                                                  ORDER BY pv.priority, u.program_id) AS n,
                    pg_catalog.bool_or(u.rebate IS NULL) OVER (PARTITION BY u.partner_id, u.period, pg.id) AS unknown,
-                   pg.id AS group_key, pv.priority
+                   pg.id AS group_key
               FROM pg_catalog.unnest(results) AS u
               JOIN @extschema@.program_version pv ON pv.id = u.version_id
               JOIN @extschema@.program_group pg ON pg.id = u.group_id
