@@ -6,6 +6,8 @@
 #   pgTAP         behaviour, boundaries, aggregates, plans, roles (test/pgtap/)
 #   upgrade       each released version + ALTER EXTENSION UPDATE = a fresh install
 #   dump_restore  pg_dump + pg_restore gives back every row, and RLS still holds
+#   notify        a partner user LISTENs on its inbox channel: a committed change is heard once,
+#                 a rolled-back one never, a sibling's never (test/notify.sh)
 #   differential  100,000+ random cases against a Python decimal reference
 #   settlement differential  random tenants of programs, documents and late documents, closed month
 #                 by month, against test/program_model.py (written from docs/programs.md and
@@ -86,6 +88,13 @@ set +e
 status=$?
 set -e
 record dump_restore $status
+
+say "inbox NOTIFY: heard on commit by the partner's listener, never after a rollback"
+set +e
+"$REPO/test/notify.sh"
+status=$?
+set -e
+record notify $status
 
 say "differential test against the Python decimal reference"
 fresh_database rebate_diff

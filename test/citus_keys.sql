@@ -61,9 +61,12 @@ BEGIN
     END LOOP;
 END
 $$;
+-- the foreign keys to tenant and to the catalogs without tenant_id (request_type, notification_event)
 CREATE TEMP TABLE to_tenant AS
-SELECT f.conrelid::regclass AS tbl, f.conname, pg_get_constraintdef(f.oid) AS def
-  FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = 'rebate.tenant'::regclass;
+SELECT f.conrelid::regclass AS tbl, f.conname, pg_get_constraintdef(f.oid) AS def, f.confrelid::regclass AS target
+  FROM pg_constraint f
+ WHERE f.contype = 'f' AND f.connamespace = 'rebate'::regnamespace
+   AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = f.confrelid AND a.attname = 'tenant_id');
 DO $$
 DECLARE
     f record;
@@ -73,7 +76,7 @@ BEGIN
     END LOOP;
 END
 $$;
-SELECT create_reference_table('rebate.tenant') \g /dev/null
+SELECT create_reference_table(t) FROM (SELECT DISTINCT target AS t FROM to_tenant ORDER BY 1) r \g /dev/null
 
 CREATE TEMP TABLE placed (n serial, tbl regclass, ok boolean, what text DEFAULT 'distributed by tenant_id', error text);
 DO $$
@@ -121,7 +124,7 @@ BEGIN
     FOR f IN SELECT * FROM to_tenant WHERE tbl <> 'rebate.access_binding'::regclass ORDER BY 1, 2 LOOP
         BEGIN
             EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', f.tbl, f.conname, f.def);
-            INSERT INTO placed (tbl, ok, what) VALUES (f.tbl, true, 'foreign key ' || f.conname || ' to the reference table tenant');
+            INSERT INTO placed (tbl, ok, what) VALUES (f.tbl, true, 'foreign key ' || f.conname || ' to the reference table ' || f.target);
         EXCEPTION WHEN OTHERS THEN
             INSERT INTO placed (tbl, ok, what, error) VALUES (f.tbl, false, 'foreign key ' || f.conname, SQLERRM);
         END;

@@ -96,6 +96,22 @@ BEGIN
         (t, b + 97, 'net_sales', 50, 'target', NULL, 100), (t, b + 97, 'gross_margin', 50, 'distribution', NULL, 100);
     INSERT INTO rebate.scoring_band (tenant_id, model_id, grade_id, min_score) VALUES (t, b + 97, b + 5, 0);
     UPDATE rebate.scoring_model SET active = true WHERE id = b + 97;
+    -- an approval flow, a pending request of S2 with its task and history, a delegation,
+    -- a notice to S2 and one to the managers carrying the cost (hidden from partner users)
+    INSERT INTO rebate.approval_flow (id, tenant_id, request_type, name) VALUES (b + 73, t, 'general', m || '流程');
+    INSERT INTO rebate.approval_step (tenant_id, flow_id, step_no, name, approver_kind) VALUES (t, b + 73, 1, m || '经理', 'manager');
+    INSERT INTO rebate.approval_request (id, tenant_id, request_type, flow_id, subject, partner_id, amount, current_step,
+                                         requested_by)
+    VALUES (b + 74, t, 'general', b + 73, sibling || '补贴申请', b + 13, paid, 1, 'atk_mgr_' || lower(right(m, 1)));
+    INSERT INTO rebate.approval_task (id, tenant_id, request_id, step_no, partner_id, approver_kind)
+    VALUES (b + 75, t, b + 74, 1, b + 13, 'manager');
+    INSERT INTO rebate.approval_event (id, tenant_id, request_id, partner_id, event, actor, comment)
+    VALUES (b + 76, t, b + 74, b + 13, 'submitted', 'atk_mgr_' || lower(right(m, 1)), sibling || '补贴申请');
+    INSERT INTO rebate.approval_delegation (id, tenant_id, delegator, delegate, valid)
+    VALUES (b + 77, t, 'atk_mgr_' || lower(right(m, 1)), 'atk_spare', tstzrange(now(), NULL));
+    INSERT INTO rebate.notification (id, tenant_id, partner_id, event, subject_type, subject_id, title) VALUES
+        (b + 78, t, b + 13, 'approval_decided', 'approval_request', b + 74, sibling || '的通知'),
+        (b + 79, t, NULL, 'violation_recorded', 'policy_violation', b + 95, format('cost %s', cost));
 END
 $$;
 

@@ -7,7 +7,7 @@
 -- follow their rules and every change to one is kept.  The last test fails
 -- when a SECURITY DEFINER function appears that this file does not attack.
 BEGIN;
-SELECT plan(82);
+SELECT plan(108);
 \ir ../attack/fixture.sql
 
 -- ---- the primitive: strictly true or false, and no tenant through a group role --
@@ -324,6 +324,82 @@ SELECT attack.attempt('atk_mgr_b', 'rebate.rebuild_rollups(bigint)',
                       $q$DO $d$ BEGIN PERFORM 1 FROM rebate.tenant WHERE id = 9401 FOR NO KEY UPDATE;
                                      IF FOUND THEN RAISE 'locked'; END IF; END $d$$q$,
                       'nor by a manager (who may not update the tenant row at all)', '42501');
+
+-- ---- the approval engine: nothing of another partner or brand is decided, withdrawn or seen --
+SELECT attack.like_missing('atk_s1', 'rebate.submit_request(text,text,bigint,numeric,text,bigint,bigint,bigint,jsonb)',
+                           $$SELECT rebate.submit_request('general', 'x', partner_id => 940113)$$,
+                           $$SELECT rebate.submit_request('general', 'x', partner_id => 940999999)$$,
+                           'a dealer asking for its sibling is refused as for a partner that does not exist');
+SELECT attack.like_missing('atk_mgr_b', 'rebate.submit_request(text,text,bigint,numeric,text,bigint,bigint,bigint,jsonb)',
+                           $$SELECT rebate.submit_request('general', 'x', partner_id => 940112)$$,
+                           $$SELECT rebate.submit_request('general', 'x', partner_id => 940999999)$$,
+                           'so is a manager asking for another brand''s partner');
+SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.submit_request(text,text,bigint,numeric,text,bigint,bigint,bigint,jsonb)',
+                      $$SELECT rebate.submit_request('general', 'x')$$, 'acting through rebate_manager asks nothing', '42501');
+SELECT attack.attempt('atk_loose', 'rebate.submit_request(text,text,bigint,numeric,text,bigint,bigint,bigint,jsonb)',
+                      $$SELECT rebate.submit_request('general', 'x')$$, 'nor does a role without a binding', '42501');
+SELECT attack.like_missing('atk_s1', 'rebate.decide_approval(bigint,text,text)',
+                           $$SELECT rebate.approve(940175)$$, $$SELECT rebate.approve(940999999)$$,
+                           'a dealer deciding its sibling''s request is refused as for a task that does not exist');
+SELECT attack.like_missing('atk_d1', 'rebate.decide_approval(bigint,text,text)',
+                           $$SELECT rebate.reject(940175)$$, $$SELECT rebate.reject(940999999)$$,
+                           'so is the distributor above it, for a manager''s task');
+SELECT attack.like_missing('atk_mgr_b', 'rebate.decide_approval(bigint,text,text)',
+                           $$SELECT rebate.approve(940175)$$, $$SELECT rebate.approve(940999999)$$,
+                           'and another brand''s manager');
+SELECT attack.like_missing('atk_mgr_a>rebate_manager', 'rebate.decide_approval(bigint,text,text)',
+                           $$SELECT rebate.approve(940175)$$, $$SELECT rebate.approve(940999999)$$,
+                           'and its own manager acting through rebate_manager');
+SELECT attack.like_missing('atk_s1', 'rebate.withdraw_request(bigint,text)',
+                           $$SELECT rebate.withdraw_request(940174)$$, $$SELECT rebate.withdraw_request(940999999)$$,
+                           'a dealer cannot withdraw its sibling''s request');
+SELECT attack.like_missing('atk_mgr_b', 'rebate.withdraw_request(bigint,text)',
+                           $$SELECT rebate.withdraw_request(940174)$$, $$SELECT rebate.withdraw_request(940999999)$$,
+                           'nor another brand''s manager');
+SELECT attack.attempt('atk_s1', 'rebate.my_approval_tasks()',
+                      $$SELECT attack.spy(t.*) FROM rebate.my_approval_tasks() t$$,
+                      'a dealer''s task list shows nothing of its sibling''s requests');
+SELECT attack.attempt('atk_mgr_b', 'rebate.my_approval_tasks()',
+                      $$SELECT attack.spy(t.*) FROM rebate.my_approval_tasks() t WHERE t.request_id = 940174$$,
+                      'nor another brand''s manager''s');
+SELECT attack.attempt('atk_s1', 'rebate.delegate_approvals(name,tstzrange,text)',
+                      $$SELECT rebate.delegate_approvals('atk_d1', tstzrange(now(), NULL))$$,
+                      'a dealer hands its decisions to no user of another partner', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.delegate_approvals(name,tstzrange,text)',
+                      $$SELECT rebate.delegate_approvals('atk_mgr_b', tstzrange(now(), NULL))$$,
+                      'a manager hands its decisions to no manager of another brand', '42501');
+SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.delegate_approvals(name,tstzrange,text)',
+                      $$SELECT rebate.delegate_approvals('atk_spare', tstzrange(now(), NULL))$$,
+                      'acting through rebate_manager delegates nothing', '42501');
+SELECT attack.like_missing('atk_mgr_a', 'rebate.end_delegation(bigint)',
+                           $$SELECT rebate.end_delegation(940277)$$, $$SELECT rebate.end_delegation(940999999)$$,
+                           'another brand''s delegation cannot be ended, as if it did not exist');
+SELECT attack.like_missing('atk_spare', 'rebate.end_delegation(bigint)',
+                           $$SELECT rebate.end_delegation(940177)$$, $$SELECT rebate.end_delegation(940999999)$$,
+                           'nor by its delegate, who has no binding');
+SELECT attack.attempt('atk_s1', 'rebate.escalate_approvals(bigint)',
+                      $$SELECT * FROM rebate.escalate_approvals(9401)$$, 'a dealer escalates nothing', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.escalate_approvals(bigint)',
+                      $$SELECT * FROM rebate.escalate_approvals(9402)$$, 'a manager escalates nothing of another brand', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.escalate_approvals(bigint)',
+                      $$SELECT * FROM rebate.escalate_approvals(NULL)$$, 'nor of every brand through NULL', '42501');
+SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.escalate_approvals(bigint)',
+                      $$SELECT * FROM rebate.escalate_approvals(9401)$$, 'nor of its own through rebate_manager', '42501');
+
+-- ---- the inbox: no channel without a binding, nothing marked read that is not one's own --
+SELECT attack.attempt('atk_loose', 'rebate.inbox_channel()', $$SELECT rebate.inbox_channel()$$,
+                      'a role without a binding learns no channel', '42501');
+SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.inbox_channel()', $$SELECT rebate.inbox_channel()$$,
+                      'nor one acting through rebate_manager', '42501');
+SELECT attack.attempt('atk_s1', 'rebate.mark_notifications_read(bigint[])',
+                      $$SELECT rebate.mark_notifications_read(ARRAY[940178, 940179, 940278, 940279])$$,
+                      'a dealer marks read none of its sibling''s, the managers'' or another brand''s notifications');
+SELECT attack.attempt('atk_mgr_a', 'rebate.mark_notifications_read(bigint[])',
+                      $$SELECT rebate.mark_notifications_read(ARRAY[940278, 940279])$$,
+                      'a manager none of another brand''s');
+SELECT is((SELECT rebate.channel_of(9401, 940112) <> rebate.channel_of(9401, 940113)
+                  AND rebate.channel_of(9401, NULL) <> rebate.channel_of(9402, NULL)), true,
+          'every audience has a channel of its own');
 
 -- ---- every SECURITY DEFINER function that is called (not a trigger) was attacked above --
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p

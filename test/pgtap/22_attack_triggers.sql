@@ -8,7 +8,7 @@
 -- a table gains such a trigger, or a SECURITY DEFINER trigger function
 -- appears, that this file does not attack.
 BEGIN;
-SELECT plan(88);
+SELECT plan(95);
 \ir ../attack/fixture.sql
 
 -- ---- order lines: the C policy triggers and fill_order_line ------------------------
@@ -380,6 +380,37 @@ SELECT is((attack.run('atk_s1', $q$DO $d$ BEGIN
                   RAISE 'sees a sibling''s rollups';
               END IF; END $d$$q$)).sqlstate,
           '00000', 'a dealer sees its own rollup rows only, not its sibling''s [atk_s1]');
+
+-- ---- approval steps name roles bound to their tenant; the inbox's trigger functions attach to nothing else --
+SELECT attack.attempt('atk_mgr_a', 'rebate.approval_step',
+    $$INSERT INTO rebate.approval_step (tenant_id, flow_id, step_no, name, approver_kind, approver_roles)
+      VALUES (9402, 940273, 5, 'x', 'role', ARRAY['atk_mgr_b'])$$,
+    'a manager adds no step to another brand''s flow, and learns nothing of its bindings', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.check_approval_step()',
+    $$INSERT INTO rebate.approval_step (flow_id, step_no, name, approver_kind, approver_roles)
+      VALUES (940173, 5, 'x', 'role', ARRAY['atk_mgr_b'])$$,
+    'a step of its own naming another brand''s manager is refused', '22023');
+SELECT attack.attempt('atk_s1', 'rebate.approval_step',
+    $$UPDATE rebate.approval_step SET approver_kind = 'parent_partner' WHERE tenant_id = 9401$$,
+    'a dealer changes no step');
+SELECT attack.attempt('atk_mgr_a', 'rebate.announce_notifications()',
+    $q$CREATE TEMP TABLE fake (id bigint, tenant_id bigint, partner_id bigint, recipient name, event text,
+                               subject_type text, subject_id bigint);
+       CREATE TRIGGER x AFTER INSERT ON fake REFERENCING NEW TABLE AS new_rows
+           FOR EACH STATEMENT EXECUTE FUNCTION rebate.announce_notifications()$q$,
+    'nobody attaches the announcing trigger to a table of its own (it would learn channels)', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.notify_changes()',
+    $q$CREATE TEMP TABLE fake (id bigint, tenant_id bigint, partner_id bigint, status text);
+       CREATE TRIGGER x AFTER INSERT ON fake REFERENCING NEW TABLE AS new_rows
+           FOR EACH STATEMENT EXECUTE FUNCTION rebate.notify_changes('policy_violation')$q$,
+    'nor the one that files notifications (it would forge them)', '42501');
+SELECT attack.attempt('atk_s1', 'rebate.notify_changes()',
+    $$INSERT INTO rebate.notification (tenant_id, partner_id, event, subject_type, subject_id, title)
+      VALUES (9401, 940113, 'statement_issued', 'statement', 1, 'x')$$,
+    'a dealer files no notification for its sibling', '42501');
+SELECT attack.attempt('atk_mgr_a', 'rebate.create_inbox_secret()',
+    $$INSERT INTO rebate.inbox_secret (tenant_id) VALUES (9402) ON CONFLICT (tenant_id) DO UPDATE SET secret = gen_random_uuid()$$,
+    'nobody replaces a channel secret', '42501');
 
 -- ---- every table with a reading or guarding BEFORE trigger, every SECURITY DEFINER trigger function ----
 SELECT is((SELECT array_agg(DISTINCT t.tgrelid::regclass::text ORDER BY t.tgrelid::regclass::text) FROM pg_trigger t
