@@ -90,6 +90,9 @@ PG_FUNCTION_INFO_V1(rebate_recompute_rollups);
  */
 #define ROLLUP_WORK_MEM_KB (64 * 1024)
 
+/* How the rollup queries run: no transition tables or snapshot of their own yet, that work_mem. */
+#define ROLLUP_SPI {false, NULL, NULL, ROLLUP_WORK_MEM_KB}
+
 /* The tables the trigger serves, named by its argument. */
 typedef enum RollupTable
 {
@@ -668,7 +671,7 @@ recompute_all(Oid as_role)
 {
 	static SavedPlan tenants = {"SELECT id FROM rebate.tenant ORDER BY id", 0, {0}, NULL};
 	static SavedPlan recompute = {"SELECT rebate.recompute_rollups($1)", 1, {INT8OID}, NULL};
-	PolicySpi	spi = {false, NULL, NULL, ROLLUP_WORK_MEM_KB};
+	PolicySpi	spi = ROLLUP_SPI;
 	uint64		n = policy_spi_run(&spi, &tenants, as_role, NULL, NULL);
 	int64	   *ids = palloc(sizeof(int64) * (n + 1));
 
@@ -741,7 +744,7 @@ order_deleted(TriggerData *trigdata, Oid as_role)
 	TupleDesc	desc = RelationGetDescr(rel);
 	bool		isnull;
 	Datum		status = heap_getattr(tuple, SPI_fnumber(desc, "status"), desc, &isnull);
-	PolicySpi	spi = {false, NULL, NULL, ROLLUP_WORK_MEM_KB};
+	PolicySpi	spi = ROLLUP_SPI;
 	Datum		values[2];
 	Datum		rows;
 
@@ -810,7 +813,7 @@ rebate_maintain_rollups(PG_FUNCTION_ARGS)
 	RollupTable table;
 	RollupEvent event;
 	Oid			as_role;
-	PolicySpi	spi = {false, NULL, NULL, ROLLUP_WORK_MEM_KB};
+	PolicySpi	spi = ROLLUP_SPI;
 	Datum		slot = Int32GetDatum(writer_slot());
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -952,7 +955,7 @@ rebate_recompute_rollups(PG_FUNCTION_ARGS)
 	static SavedPlan fill_payments = {NULL, 2, {INT4OID, INT8OID}, NULL};
 	Datum		tenant = PG_GETARG_DATUM(0);
 	Datum		values[2] = {Int32GetDatum(0), tenant};
-	PolicySpi	spi = {false, NULL, NULL, ROLLUP_WORK_MEM_KB};
+	PolicySpi	spi = ROLLUP_SPI;
 	Oid			as_role = GetUserId();
 
 	if (fill_lines.sql == NULL)

@@ -2919,23 +2919,23 @@ DECLARE
     audience bigint := CASE task.approver_kind WHEN 'parent_partner' THEN task.approver_partner_id
                             WHEN 'role' THEN (@extschema@.binding_of(task.approver_role)).partner_id END;
 BEGIN
-    PERFORM @extschema@.notify(task.tenant_id, audience, task.approver_role, event, 'approval_request', request.id,
-                               pg_catalog.format('%s request %s waits for your decision: %s',
-                                                 request.request_type, request.id, request.subject),
-                               pg_catalog.jsonb_build_object('task_id', task.id, 'step_no', task.step_no,
-                                                             'request_type', request.request_type,
-                                                             'due_at', task.due_at));
-    -- a delegate hears of its delegator's tasks
+    -- the approvers, and the delegates who decide for a named one (rebate.delegate_of)
     INSERT INTO @extschema@.notification (tenant_id, partner_id, recipient, event, subject_type, subject_id, title, detail)
-    SELECT task.tenant_id, audience, d.delegate, event, 'approval_request', request.id,
-           pg_catalog.format('%s request %s waits for your decision on behalf of %s: %s',
-                             request.request_type, request.id, d.delegator, request.subject),
+    SELECT task.tenant_id, audience, w.recipient, event, 'approval_request', request.id,
+           pg_catalog.format('%s request %s waits for your decision%s: %s', request.request_type, request.id,
+                             coalesce(' on behalf of ' || w.on_behalf_of, ''), request.subject),
            pg_catalog.jsonb_build_object('task_id', task.id, 'step_no', task.step_no, 'request_type', request.request_type,
-                                         'due_at', task.due_at, 'on_behalf_of', d.delegator)
-      FROM @extschema@.approval_delegation d
-     WHERE task.approver_kind = 'role' AND d.tenant_id = task.tenant_id AND d.delegator = task.approver_role
-       AND d.valid @> pg_catalog.now() AND (d.request_type IS NULL OR d.request_type = request.request_type)
-       AND @extschema@.bound_alike(d.delegate, d.delegator, task.tenant_id);
+                                         'due_at', task.due_at)
+               || CASE WHEN w.on_behalf_of IS NOT NULL
+                       THEN pg_catalog.jsonb_build_object('on_behalf_of', w.on_behalf_of) ELSE '{}' END
+      FROM (SELECT task.approver_role AS recipient, NULL::name AS on_behalf_of, 0 AS n
+            UNION ALL
+            SELECT d.delegate, d.delegator, 1
+              FROM @extschema@.approval_delegation d
+             WHERE task.approver_kind = 'role' AND d.tenant_id = task.tenant_id AND d.delegator = task.approver_role
+               AND @extschema@.delegate_of(d.delegate, d.delegator, task.tenant_id, request.request_type,
+                                           pg_catalog.now())) w
+     ORDER BY w.n;
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.announce_task(@extschema@.approval_task, @extschema@.approval_request, text) FROM PUBLIC;
