@@ -26,7 +26,12 @@ INSERT INTO @extschema@.notification_event (event, audience, description) VALUES
     ('violation_recorded', 'managers', 'A price or territory policy violation was recorded for review'),
     ('approval_waiting', 'approver', 'An approval request waits for the recipient''s decision'),
     ('approval_escalated', 'approver', 'An approval step passed its time limit and now waits for the recipient'),
-    ('approval_decided', 'requester', 'An approval request the recipient made was approved, rejected or ended');
+    ('approval_decided', 'requester', 'An approval request the recipient made was approved, rejected or ended'),
+    ('registration_conflict', 'managers', 'A customer registration conflicted with another partner''s: it was refused or waits for arbitration'),
+    ('registration_released', 'partner', 'A customer registration of the partner lost its protection: it lapsed without progress, or arbitration gave the customer to another partner'),
+    ('lead_assigned', 'partner', 'A lead was assigned to the partner: accept or decline it before its deadline'),
+    ('lead_returned', 'managers', 'A lead was declined, or not answered in time, and no partner could take it: assign it by hand'),
+    ('announcement_published', 'partner', 'An announcement addressed to the partner was published: read it (and acknowledge it when it is mandatory)');
 GRANT SELECT ON @extschema@.notification_event TO rebate_admin, rebate_manager, rebate_partner;
 
 CREATE TABLE @extschema@.notification (
@@ -57,7 +62,7 @@ COMMENT ON TABLE @extschema@.notification IS
 COMMENT ON COLUMN @extschema@.notification.partner_id IS 'For the users of this partner; NULL: for the tenant''s managers';
 COMMENT ON COLUMN @extschema@.notification.recipient IS 'For this role only (within the audience); NULL: for every role of the audience';
 COMMENT ON COLUMN @extschema@.notification.event IS 'What happened (rebate.notification_event)';
-COMMENT ON COLUMN @extschema@.notification.subject_type IS 'The kind of row it is about: sales_order, statement, policy_violation, approval_request';
+COMMENT ON COLUMN @extschema@.notification.subject_type IS 'The kind of row it is about: sales_order, statement, policy_violation, approval_request, end_customer, ...';
 COMMENT ON COLUMN @extschema@.notification.subject_id IS 'The id of that row';
 COMMENT ON COLUMN @extschema@.notification.title IS 'One line for a list, in English; detail has the values for a translated one';
 COMMENT ON COLUMN @extschema@.notification.detail IS 'The event''s values (ids, codes, statuses) as JSON';

@@ -28,7 +28,8 @@ $$;
 -- would then fail) or probe which exist.  Nobody but the owner writes an id;
 -- every other column keeps the privileges it had.  A partner user registers
 -- an end customer as of today, never backdated (registered_on counts for the
--- new_customers metric).
+-- new_customers metric), and protected by the rules (registrations.sql), not
+-- by a status or a day of progress of its choosing.
 DO $$
 DECLARE
     grant_row record;
@@ -39,7 +40,8 @@ BEGIN
                   FROM pg_catalog.pg_attribute att
                  WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
                    AND att.attname <> 'id'
-                   AND NOT (c.oid = '@extschema@.end_customer'::regclass AND att.attname = 'registered_on'
+                   AND NOT (c.oid = '@extschema@.end_customer'::regclass
+                            AND att.attname IN ('registered_on', 'status', 'last_progress_on', 'protected_until')
                             AND a.grantee = 'rebate_partner'::regrole)) AS columns
           FROM pg_catalog.pg_class c
           CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a

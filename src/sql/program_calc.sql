@@ -345,6 +345,7 @@ BEGIN
                AND c.tenant_id = v.tenant_id
                AND (v.region_ids = '{}' OR r.path && v.region_ids)
                AND c.registered_on - v.grace_days >= from_day AND c.registered_on - v.grace_days < to_day
+               AND c.status IN ('protected', 'lapsed', 'released')
              GROUP BY c.partner_id
         ), found AS (
             SELECT * FROM sales_basis UNION ALL SELECT * FROM collected UNION ALL SELECT * FROM customers

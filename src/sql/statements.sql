@@ -294,6 +294,9 @@ AS $$
          WHERE a.tenant_id = changed_since.tenant_id AND a.transaction_id >= since_xmin AND r.doc IS NOT NULL
            AND a.table_name IN ('sales_order', 'order_line', 'payment', 'payment_allocation', 'end_customer', 'target',
                                 'partner', 'product', 'product_category', 'region')
+           -- a registration's follow-ups and expected deal count for nothing
+           AND NOT (a.table_name = 'end_customer' AND a.operation = 'UPDATE'
+                    AND NOT a.changed_columns && ARRAY['tenant_id', 'partner_id', 'region_id', 'registered_on', 'status'])
     ), orders AS (
         -- orders changed themselves, or through their lines or payment allocations, and their originals
         SELECT (c.doc ->> 'id')::bigint AS id FROM changes c WHERE c.table_name = 'sales_order'

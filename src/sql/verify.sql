@@ -235,6 +235,7 @@ AS $$
          WHERE @extschema@.metric_basis(v.metric) = 'customers' AND c.tenant_id = v.tenant_id
            AND (cardinality(v.region_ids) = 0 OR coalesce(c.region_id, pa.home_region_id) IN (SELECT id FROM in_regions))
            AND c.registered_on >= from_day + v.grace_days AND c.registered_on < to_day + v.grace_days
+           AND c.status IN ('protected', 'lapsed', 'released')
          GROUP BY c.partner_id
     )
     SELECT pa.id, pa.parent_id, coalesce(f.basis, 0), f.unit_amount,

@@ -39,19 +39,23 @@ SELECT is(
              'dispute_statement', 'resolve_statement', 'mark_statement_paid', 'set_statement_status',
              'apply_grade_suggestions', 'create_report_view', 'lock_rollups', 'recompute_rollups',
              -- the inbox and the approval engine write
-             'notify', 'record_approval_event', 'announce_task', 'end_request', 'start_next_step', 'approve', 'reject')),
+             'notify', 'record_approval_event', 'announce_task', 'end_request', 'start_next_step', 'approve', 'reject',
+             -- customer registration
+             'lapse_due_registrations', 'registration_decided')),
     0, 'every function that only reads is PARALLEL SAFE, the aggregate too');
 
 -- SECURITY DEFINER only where a role must reach what it may not read or write itself
 SELECT is(
     (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
       WHERE pronamespace = 'rebate'::regnamespace AND prosecdef),
-    ARRAY['announce_notifications', 'audit_row', 'check_approval_step', 'check_payment_allocation', 'compact_rollups',
-          'create_enforcement_setting', 'create_inbox_secret', 'decide_approval', 'delegate_approvals', 'end_delegation',
-          'escalate_approvals', 'fill_order_line', 'grant_access', 'inbox_channel', 'maintain_tree_path',
+    ARRAY['announce_notifications', 'arbitrate_registration', 'audit_row', 'check_approval_step', 'check_payment_allocation',
+          'check_registration', 'compact_rollups', 'create_enforcement_setting', 'create_inbox_secret', 'decide_approval',
+          'delegate_approvals', 'end_delegation', 'escalate_approvals', 'fill_order_line', 'follow_up_registration',
+          'grant_access', 'inbox_channel', 'lapse_registrations', 'maintain_tree_path',
           'mark_notifications_read', 'my_approval_tasks', 'notify_changes', 'partner_name_key', 'partner_scores',
           'rebuild_rollups', 'record_binding_change', 'record_order_history', 'record_partner_history',
-          'refresh_report_snapshots', 'resolve_violation', 'revoke_access', 'submit_request', 'withdraw_request'],
+          'refresh_report_snapshots', 'register_customer', 'resolve_violation', 'revoke_access', 'submit_request',
+          'withdraw_request'],
     'SECURITY DEFINER functions are exactly the expected ones');
 
 -- SQL and PL/pgSQL functions pin their search_path, except those that must

@@ -7,7 +7,7 @@
 -- follow their rules and every change to one is kept.  The last test fails
 -- when a SECURITY DEFINER function appears that this file does not attack.
 BEGIN;
-SELECT plan(108);
+SELECT plan(121);
 \ir ../attack/fixture.sql
 
 -- ---- the primitive: strictly true or false, and no tenant through a group role --
@@ -400,6 +400,9 @@ SELECT attack.attempt('atk_mgr_a', 'rebate.mark_notifications_read(bigint[])',
 SELECT is((SELECT rebate.channel_of(9401, 940112) <> rebate.channel_of(9401, 940113)
                   AND rebate.channel_of(9401, NULL) <> rebate.channel_of(9402, NULL)), true,
           'every audience has a channel of its own');
+
+-- ---- each module's callable functions (test/attack/MODULE_calls.sql, each with its fixture) --
+\ir ../attack/registrations_calls.sql
 
 -- ---- every SECURITY DEFINER function that is called (not a trigger) was attacked above --
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p

@@ -8,7 +8,7 @@
 -- a table gains such a trigger, or a SECURITY DEFINER trigger function
 -- appears, that this file does not attack.
 BEGIN;
-SELECT plan(95);
+SELECT plan(100);
 \ir ../attack/fixture.sql
 
 -- ---- order lines: the C policy triggers and fill_order_line ------------------------
@@ -411,6 +411,9 @@ SELECT attack.attempt('atk_s1', 'rebate.notify_changes()',
 SELECT attack.attempt('atk_mgr_a', 'rebate.create_inbox_secret()',
     $$INSERT INTO rebate.inbox_secret (tenant_id) VALUES (9402) ON CONFLICT (tenant_id) DO UPDATE SET secret = gen_random_uuid()$$,
     'nobody replaces a channel secret', '42501');
+
+-- ---- each module's triggers (test/attack/MODULE_triggers.sql, each with its fixture) ----
+\ir ../attack/registrations_triggers.sql
 
 -- ---- every table with a reading or guarding BEFORE trigger, every SECURITY DEFINER trigger function ----
 SELECT is((SELECT array_agg(DISTINCT t.tgrelid::regclass::text ORDER BY t.tgrelid::regclass::text) FROM pg_trigger t

@@ -14,6 +14,8 @@
 BEGIN;
 SELECT plan(55);
 \ir ../attack/fixture.sql
+-- each module's rows (test/attack/MODULE_reads.sql, each with its fixture)
+\ir ../attack/registrations_reads.sql
 
 -- April's documents, alike in both brands: S1 orders (one unit of the first
 -- product, so that its cost is the brand's marker), is delivered on time,

@@ -787,6 +787,7 @@ BEGIN
                AND c.tenant_id = v.tenant_id
                AND (v.region_ids = '{}' OR r.path && v.region_ids)
                AND c.registered_on - v.grace_days >= from_day AND c.registered_on - v.grace_days < to_day
+               AND c.status IN ('protected', 'lapsed', 'released')
              GROUP BY c.partner_id
         ), found AS (
             SELECT * FROM sales_basis UNION ALL SELECT * FROM collected UNION ALL SELECT * FROM customers
@@ -2247,7 +2248,12 @@ INSERT INTO @extschema@.notification_event (event, audience, description) VALUES
     ('violation_recorded', 'managers', 'A price or territory policy violation was recorded for review'),
     ('approval_waiting', 'approver', 'An approval request waits for the recipient''s decision'),
     ('approval_escalated', 'approver', 'An approval step passed its time limit and now waits for the recipient'),
-    ('approval_decided', 'requester', 'An approval request the recipient made was approved, rejected or ended');
+    ('approval_decided', 'requester', 'An approval request the recipient made was approved, rejected or ended'),
+    ('registration_conflict', 'managers', 'A customer registration conflicted with another partner''s: it was refused or waits for arbitration'),
+    ('registration_released', 'partner', 'A customer registration of the partner lost its protection: it lapsed without progress, or arbitration gave the customer to another partner'),
+    ('lead_assigned', 'partner', 'A lead was assigned to the partner: accept or decline it before its deadline'),
+    ('lead_returned', 'managers', 'A lead was declined, or not answered in time, and no partner could take it: assign it by hand'),
+    ('announcement_published', 'partner', 'An announcement addressed to the partner was published: read it (and acknowledge it when it is mandatory)');
 GRANT SELECT ON @extschema@.notification_event TO rebate_admin, rebate_manager, rebate_partner;
 
 CREATE TABLE @extschema@.notification (
@@ -2278,7 +2284,7 @@ COMMENT ON TABLE @extschema@.notification IS
 COMMENT ON COLUMN @extschema@.notification.partner_id IS 'For the users of this partner; NULL: for the tenant''s managers';
 COMMENT ON COLUMN @extschema@.notification.recipient IS 'For this role only (within the audience); NULL: for every role of the audience';
 COMMENT ON COLUMN @extschema@.notification.event IS 'What happened (rebate.notification_event)';
-COMMENT ON COLUMN @extschema@.notification.subject_type IS 'The kind of row it is about: sales_order, statement, policy_violation, approval_request';
+COMMENT ON COLUMN @extschema@.notification.subject_type IS 'The kind of row it is about: sales_order, statement, policy_violation, approval_request, end_customer, ...';
 COMMENT ON COLUMN @extschema@.notification.subject_id IS 'The id of that row';
 COMMENT ON COLUMN @extschema@.notification.title IS 'One line for a list, in English; detail has the values for a translated one';
 COMMENT ON COLUMN @extschema@.notification.detail IS 'The event''s values (ids, codes, statuses) as JSON';
@@ -3393,6 +3399,566 @@ GRANT EXECUTE ON FUNCTION @extschema@.escalate_approvals(bigint) TO rebate_admin
 COMMENT ON FUNCTION @extschema@.escalate_approvals(bigint) IS
     'Escalates the overdue approval tasks of a tenant (every tenant''s for NULL) to their step''s escalate_to role, or reminds their approvers once; returns the counts per tenant. Run it from cron';
 
+-- ---- issue 17: customer registration (registrations.sql): end_customer's
+-- protection, arbitration and follow-ups.  Registrations made before keep
+-- their customer: protected, their protection running from the update day.
+ALTER TABLE @extschema@.end_customer DROP CONSTRAINT end_customer_tenant_id_name_key_key;
+ALTER TABLE @extschema@.end_customer
+    ADD COLUMN tax_id             text CHECK (tax_id ~ '^[0-9A-Z]{15,20}$'),
+    ADD COLUMN product_id         bigint,
+    ADD COLUMN expected_amount    numeric(18,2) CHECK (expected_amount >= 0),
+    ADD COLUMN expected_close_on  date,
+    ADD COLUMN note               text,
+    ADD COLUMN status             text NOT NULL DEFAULT 'protected'
+                                  CHECK (status IN ('protected', 'in_arbitration', 'rejected', 'lapsed', 'released')),
+    ADD COLUMN last_progress_on   date,
+    ADD COLUMN protected_until    date,
+    ADD FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id);
+UPDATE @extschema@.end_customer SET last_progress_on = CURRENT_DATE, protected_until = CURRENT_DATE + 90;
+ALTER TABLE @extschema@.end_customer ALTER COLUMN last_progress_on SET NOT NULL,
+                                     ALTER COLUMN protected_until SET NOT NULL;
+-- one protected registration per company: by its normalized name, and by its tax id where given
+CREATE UNIQUE INDEX end_customer_protected_name ON @extschema@.end_customer (tenant_id, name_key)
+    WHERE status = 'protected';
+CREATE UNIQUE INDEX end_customer_protected_tax_id ON @extschema@.end_customer (tenant_id, tax_id)
+    WHERE status = 'protected' AND tax_id IS NOT NULL;
+CREATE INDEX end_customer_protection ON @extschema@.end_customer (tenant_id, protected_until) WHERE status = 'protected';
+COMMENT ON TABLE @extschema@.end_customer IS
+    'End customers registered by partners (客户报备): a company is protected for one partner at a time, so two partners never chase the same client (撞单); counted by the new_customers metric (docs/registrations.md)';
+COMMENT ON COLUMN @extschema@.end_customer.name_key IS 'rebate.normalize_name(name), maintained: one protected registration per company and tenant';
+COMMENT ON COLUMN @extschema@.end_customer.tax_id IS 'Unified social credit code (统一社会信用代码) where given: one protected registration per tax id and tenant';
+COMMENT ON COLUMN @extschema@.end_customer.expected_amount IS 'The deal the partner expects, in the tenant''s currency (the amount an arbitration''s steps compare)';
+COMMENT ON COLUMN @extschema@.end_customer.status IS
+    'protected (the partner''s), in_arbitration (conflicting, waiting for the decision), rejected, lapsed (no progress in time), released (arbitration gave the customer to another partner)';
+COMMENT ON COLUMN @extschema@.end_customer.last_progress_on IS
+    'The day of the last progress (registration, follow-up, approved arbitration): protection runs from it; maintained';
+COMMENT ON COLUMN @extschema@.end_customer.protected_until IS
+    'The last day of protection: last_progress_on + the tenant''s registration_setting.protection_days; maintained';
+
+GRANT INSERT (tax_id, product_id, expected_amount, expected_close_on, note, status, last_progress_on, protected_until),
+      UPDATE (tax_id, product_id, expected_amount, expected_close_on, note, status, last_progress_on, protected_until)
+   ON @extschema@.end_customer TO rebate_admin, rebate_manager;
+GRANT INSERT (tax_id, product_id, expected_amount, expected_close_on, note) ON @extschema@.end_customer TO rebate_partner;
+-- registrations in arbitration or rejected are no new customers
+-- Each partner's basis (and per-unit amount) under a version over document
+-- days [from_day, to_day), formulated anew from the documents.
+CREATE OR REPLACE FUNCTION @extschema@.verify_basis(v @extschema@.program_version, from_day date, to_day date)
+    RETURNS TABLE (partner_id bigint, parent_id bigint, basis numeric, unit_amount numeric, payout numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH partners AS (
+        SELECT pa.id, pa.parent_id, pa.state, pa.home_region_id FROM @extschema@.partner pa
+         WHERE pa.tenant_id = v.tenant_id
+           AND (cardinality(v.partner_ids) = 0 OR pa.id IN (SELECT unnest(v.partner_ids)))
+           AND (cardinality(v.grade_ids) = 0 OR pa.grade_id IN (SELECT unnest(v.grade_ids)))
+    ), in_regions AS (
+        SELECT r.id FROM @extschema@.region r
+         WHERE r.tenant_id = v.tenant_id
+           AND (cardinality(v.region_ids) = 0 OR EXISTS (SELECT 1 FROM unnest(r.path) p WHERE p IN (SELECT unnest(v.region_ids))))
+    ), in_products AS (
+        SELECT pr.id FROM @extschema@.product pr JOIN @extschema@.product_category c ON c.id = pr.category_id
+         WHERE pr.tenant_id = v.tenant_id
+           AND (cardinality(v.product_ids) = 0 OR pr.id IN (SELECT unnest(v.product_ids)))
+           AND (cardinality(v.category_ids) = 0 OR EXISTS (SELECT 1 FROM unnest(c.path) p WHERE p IN (SELECT unnest(v.category_ids))))
+    ), totals AS (
+        SELECT ol.order_id, sum(ol.amount) AS amount FROM @extschema@.order_line ol
+         WHERE ol.tenant_id = v.tenant_id GROUP BY ol.order_id
+    ), paid_in_full AS (
+        -- the first payment day on which the allocations reach the order's amount
+        SELECT a.order_id, min(p.received_on) AS day
+          FROM @extschema@.payment_allocation a JOIN @extschema@.payment p ON p.id = a.payment_id
+         WHERE a.tenant_id = v.tenant_id
+           AND (SELECT sum(a2.amount) FROM @extschema@.payment_allocation a2 JOIN @extschema@.payment p2 ON p2.id = a2.payment_id
+                 WHERE a2.order_id = a.order_id AND (p2.received_on, p2.id) <= (p.received_on, p.id))
+               >= (SELECT t.amount FROM totals t WHERE t.order_id = a.order_id)
+         GROUP BY a.order_id
+    ), documents AS (
+        SELECT o.id, o.partner_id, o.kind,
+               -- a return or credit note counts on its original sale's day
+               CASE WHEN o.original_order_id IS NULL THEN o.id ELSE o.original_order_id END AS sale_id
+          FROM @extschema@.sales_order o
+         WHERE o.tenant_id = v.tenant_id AND o.currency = v.currency
+           AND o.status = ANY (@extschema@.order_statuses('counted'))
+           -- by order date, an order counts on its own date and a return never before its own date
+           AND (v.date_basis <> 'order'
+                OR (o.order_date >= from_day + v.grace_days
+                    AND (o.kind <> 'order' OR o.order_date < to_day + v.grace_days)))
+           AND (o.kind = 'order' OR v.returns_reduce)
+           AND o.ship_to_region_id IN (SELECT id FROM in_regions)
+    ), dated AS (
+        SELECT d.*,
+               CASE WHEN d.kind <> 'order' AND d.sale_id = d.id THEN s.order_date
+                    WHEN v.date_basis = 'order' THEN s.order_date
+                    WHEN v.date_basis = 'delivery' THEN s.delivered_on
+                    ELSE (SELECT f.day FROM paid_in_full f WHERE f.order_id = s.id) END AS day
+          FROM documents d JOIN @extschema@.sales_order s ON s.id = d.sale_id
+         WHERE s.status = ANY (@extschema@.order_statuses('counted'))
+    ), per_product AS (
+        SELECT d.partner_id, ol.product_id,
+               sum(ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END) AS qty,
+               sum(ol.amount * CASE d.kind WHEN 'order' THEN 1 ELSE -1 END) AS amount,
+               sum(ol.quantity * CASE d.kind WHEN 'order' THEN 1 WHEN 'return' THEN -1 ELSE 0 END
+                   * CASE WHEN v.metric = ANY (@extschema@.metric_names('needs_cost'))
+                            OR v.payout_metric = ANY (@extschema@.metric_names('needs_cost')) THEN coalesce(ol.unit_cost, 0) ELSE 0 END) AS cost
+          FROM dated d JOIN @extschema@.order_line ol ON ol.order_id = d.id
+         WHERE d.day >= from_day + v.grace_days AND d.day < to_day + v.grace_days
+           AND ol.product_id IN (SELECT id FROM in_products)
+         GROUP BY d.partner_id, ol.product_id
+    ), found AS (
+        SELECT pp.partner_id,
+               sum(CASE @extschema@.metric_basis(v.metric) WHEN 'line_quantity' THEN pp.qty
+                        WHEN 'line_margin' THEN pp.amount - pp.cost ELSE pp.amount END) AS basis,
+               sum(CASE WHEN v.unit_amount IS NOT NULL THEN trunc(pp.qty / v.unit_size) * v.unit_amount
+                        ELSE pp.amount * v.unit_percent / 100 END) AS unit_amount,
+               sum(CASE @extschema@.metric_basis(v.payout_metric) WHEN 'line_quantity' THEN pp.qty
+                        WHEN 'line_margin' THEN pp.amount - pp.cost WHEN 'line_amount' THEN pp.amount END) AS payout
+          FROM per_product pp WHERE v.metric = ANY (@extschema@.metric_names('product_scope'))
+         GROUP BY pp.partner_id
+        UNION ALL
+        SELECT p.partner_id, sum(p.amount), NULL, NULL
+          FROM @extschema@.payment p JOIN partners pa ON pa.id = p.partner_id
+         WHERE @extschema@.metric_basis(v.metric) = 'payments' AND p.tenant_id = v.tenant_id AND p.currency = v.currency
+           AND (cardinality(v.region_ids) = 0 OR pa.home_region_id IN (SELECT id FROM in_regions))
+           AND p.received_on >= from_day + v.grace_days AND p.received_on < to_day + v.grace_days
+         GROUP BY p.partner_id
+        UNION ALL
+        SELECT c.partner_id, count(*), NULL, NULL
+          FROM @extschema@.end_customer c JOIN partners pa ON pa.id = c.partner_id
+         WHERE @extschema@.metric_basis(v.metric) = 'customers' AND c.tenant_id = v.tenant_id
+           AND (cardinality(v.region_ids) = 0 OR coalesce(c.region_id, pa.home_region_id) IN (SELECT id FROM in_regions))
+           AND c.registered_on >= from_day + v.grace_days AND c.registered_on < to_day + v.grace_days
+           AND c.status IN ('protected', 'lapsed', 'released')
+         GROUP BY c.partner_id
+    )
+    SELECT pa.id, pa.parent_id, coalesce(f.basis, 0), f.unit_amount,
+           CASE WHEN v.payout_metric IS NOT NULL THEN coalesce(f.payout, 0) END
+      FROM partners pa LEFT JOIN found f ON f.partner_id = pa.id
+     WHERE pa.state = 'active' OR f.partner_id IS NOT NULL
+$$;
+COMMENT ON FUNCTION @extschema@.verify_basis(@extschema@.program_version, date, date) IS
+    'rebate.verify_period''s own basis query: each partner''s basis under a version over document days [from_day, to_day)';
+
+-- follow-ups change nothing a settled period counted
+CREATE OR REPLACE FUNCTION @extschema@.changed_since(tenant_id bigint, since_xmin bigint) RETURNS date
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH changes AS (
+        SELECT a.table_name, a.changed_columns, r.doc
+          FROM @extschema@.audit_log a
+         CROSS JOIN LATERAL (VALUES (a.old_row), (a.new_row)) AS r (doc)
+         WHERE a.tenant_id = changed_since.tenant_id AND a.transaction_id >= since_xmin AND r.doc IS NOT NULL
+           AND a.table_name IN ('sales_order', 'order_line', 'payment', 'payment_allocation', 'end_customer', 'target',
+                                'partner', 'product', 'product_category', 'region')
+           -- a registration's follow-ups and expected deal count for nothing
+           AND NOT (a.table_name = 'end_customer' AND a.operation = 'UPDATE'
+                    AND NOT a.changed_columns && ARRAY['tenant_id', 'partner_id', 'region_id', 'registered_on', 'status'])
+    ), orders AS (
+        -- orders changed themselves, or through their lines or payment allocations, and their originals
+        SELECT (c.doc ->> 'id')::bigint AS id FROM changes c WHERE c.table_name = 'sales_order'
+        UNION
+        SELECT (c.doc ->> 'original_order_id')::bigint FROM changes c
+         WHERE c.table_name = 'sales_order' AND c.doc ->> 'original_order_id' IS NOT NULL
+        UNION
+        SELECT (c.doc ->> 'order_id')::bigint FROM changes c WHERE c.table_name IN ('order_line', 'payment_allocation')
+    ), days AS (
+        SELECT least(o.order_date, orig.order_date) AS day
+          FROM orders x JOIN @extschema@.sales_order o ON o.id = x.id
+          LEFT JOIN @extschema@.sales_order orig ON orig.id = o.original_order_id
+        UNION ALL
+        -- an order paid in advance counts (by payment date) from the first payment allocated to it
+        SELECT min(p.received_on)
+          FROM @extschema@.payment_allocation a JOIN @extschema@.payment p ON p.id = a.payment_id
+         WHERE a.tenant_id = changed_since.tenant_id AND a.order_id IN (SELECT x.id FROM orders x)
+        UNION ALL
+        SELECT (c.doc ->> CASE c.table_name WHEN 'sales_order' THEN 'order_date' WHEN 'payment' THEN 'received_on'
+                                            ELSE 'registered_on' END)::date
+          FROM changes c WHERE c.table_name IN ('sales_order', 'payment', 'end_customer')
+        UNION ALL
+        SELECT p.received_on FROM changes c JOIN @extschema@.payment p ON p.id = (c.doc ->> 'payment_id')::bigint
+         WHERE c.table_name = 'payment_allocation'
+        UNION ALL
+        SELECT lower((c.doc ->> 'period')::daterange) FROM changes c WHERE c.table_name = 'target'
+        UNION ALL
+        -- a version activated (from its first day) or superseded (from the day it stops governing)
+        SELECT CASE WHEN a.old_row ->> 'status' IS DISTINCT FROM 'active' THEN lower((a.new_row ->> 'effective')::daterange)
+                    ELSE upper((a.new_row ->> 'effective')::daterange) END
+          FROM @extschema@.audit_log a
+         WHERE a.tenant_id = changed_since.tenant_id AND a.transaction_id >= since_xmin
+           AND a.table_name = 'program_version' AND a.new_row ->> 'status' = 'active'
+           AND (a.old_row ->> 'status' IS DISTINCT FROM 'active' OR a.old_row ->> 'effective' IS DISTINCT FROM a.new_row ->> 'effective')
+        UNION ALL
+        SELECT '-infinity'::date FROM changes c
+         WHERE (c.table_name = 'partner' AND c.changed_columns && '{grade_id,parent_id,state,home_region_id}')
+            OR (c.table_name = 'product' AND c.changed_columns && '{category_id}')
+            OR (c.table_name IN ('product_category', 'region') AND c.changed_columns && '{parent_id}')
+    )
+    SELECT min(d.day) FROM days d
+$$;
+COMMENT ON FUNCTION @extschema@.changed_since(bigint, bigint) IS
+    'The earliest day a document changed since transaction since_xmin (per the audit log) can count on; -infinity for changes of scope; NULL when nothing changed';
+
+-- ---------------------------------------------------------------------------
+-- Customer registration (客户报备): a partner registers the end customer it
+-- is working on (rebate.end_customer, in programs.sql) and the customer is
+-- protected for it, so that two partners of a brand do not chase the same
+-- client (撞单).  A company is known by its normalized name (ICU,
+-- rebate.normalize_name) and by its tax id where given; one registration of
+-- it is protected at a time.  A registration of a company another partner
+-- holds is refused, or (the tenant's choice) sent to arbitration through the
+-- approval engine; the registering partner learns that a conflict exists,
+-- never whose.  Protection lasts the tenant's protection_days from the last
+-- progress (the registration, a follow-up, an approved arbitration) and then
+-- lapses.  docs/registrations.md describes it with examples.
+-- ---------------------------------------------------------------------------
+
+-- How a tenant protects registrations (no row: the defaults).
+CREATE TABLE @extschema@.registration_setting (
+    id               bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id        bigint PRIMARY KEY DEFAULT @extschema@.current_tenant_id()
+                     REFERENCES @extschema@.tenant ON DELETE CASCADE,
+    protection_days  integer NOT NULL DEFAULT 90 CHECK (protection_days BETWEEN 1 AND 3650),
+    on_conflict      text NOT NULL DEFAULT 'refuse' CHECK (on_conflict IN ('refuse', 'arbitrate')),
+    created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE UNIQUE INDEX registration_setting_by_id ON @extschema@.registration_setting (id);
+COMMENT ON TABLE @extschema@.registration_setting IS
+    'How each tenant protects customer registrations (客户报备); a tenant without a row has the defaults';
+COMMENT ON COLUMN @extschema@.registration_setting.protection_days IS
+    'Days a registration stays protected after its last progress (default 90)';
+COMMENT ON COLUMN @extschema@.registration_setting.on_conflict IS
+    'A registration of a company another partner holds: refuse (the default, error RB080) or arbitrate (registered in_arbitration, decided through the customer_registration approval flow)';
+SELECT @extschema@.apply_standard_triggers('@extschema@.registration_setting');
+SELECT @extschema@.apply_tenant_rls('@extschema@.registration_setting', 'tenant_id');
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.registration_setting TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.registration_setting TO rebate_partner;
+
+-- A tenant's setting, the defaults where it has none.
+CREATE FUNCTION @extschema@.registration_setting_of(tenant_id bigint,
+                                                    OUT protection_days integer, OUT on_conflict text)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(s.protection_days, 90), coalesce(s.on_conflict, 'refuse')
+      FROM (SELECT 1) one
+      LEFT JOIN @extschema@.registration_setting s ON s.tenant_id = registration_setting_of.tenant_id
+$$;
+REVOKE ALL ON FUNCTION @extschema@.registration_setting_of(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.registration_setting_of(bigint) IS
+    'Internal: a tenant''s registration setting, the defaults (90 days, refuse) where it has no row';
+
+-- Follow-ups (跟进记录): the progress a partner reports on a registered
+-- customer; each one renews the protection.
+CREATE TABLE @extschema@.customer_followup (
+    id               bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id        bigint NOT NULL REFERENCES @extschema@.tenant,
+    end_customer_id  bigint NOT NULL,
+    partner_id       bigint NOT NULL,
+    note             text NOT NULL CHECK (btrim(note) <> ''),
+    recorded_by      name NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, end_customer_id) REFERENCES @extschema@.end_customer (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id)
+);
+CREATE UNIQUE INDEX customer_followup_by_id ON @extschema@.customer_followup (id);
+CREATE INDEX customer_followup_customer ON @extschema@.customer_followup (tenant_id, end_customer_id, created_at);
+COMMENT ON TABLE @extschema@.customer_followup IS
+    'Progress reported on registered customers (跟进记录), each renewing the protection; written by rebate.follow_up_registration';
+COMMENT ON COLUMN @extschema@.customer_followup.partner_id IS 'The partner holding the registration';
+COMMENT ON COLUMN @extschema@.customer_followup.recorded_by IS 'The role that reported it';
+SELECT @extschema@.apply_standard_triggers('@extschema@.customer_followup');
+SELECT @extschema@.apply_tenant_rls('@extschema@.customer_followup', 'tenant_id', 'partner_id');
+-- read only: rebate.follow_up_registration writes it
+GRANT SELECT ON @extschema@.customer_followup TO rebate_admin, rebate_manager, rebate_partner;
+
+-- Protected registrations past their last day lapse: all of a tenant's, or
+-- those of one company (by name key or tax id).  Each partner concerned is
+-- told.  Returns how many lapsed.
+CREATE FUNCTION @extschema@.lapse_due_registrations(tenant_id bigint, name_key text DEFAULT NULL,
+                                                    tax_id text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH lapsed AS (
+        UPDATE @extschema@.end_customer c SET status = 'lapsed'
+         WHERE c.tenant_id = lapse_due_registrations.tenant_id AND c.status = 'protected'
+           AND c.protected_until < CURRENT_DATE
+           AND (lapse_due_registrations.name_key IS NULL OR c.name_key = lapse_due_registrations.name_key
+                OR c.tax_id = lapse_due_registrations.tax_id)
+        RETURNING c.tenant_id, c.id, c.partner_id, c.name, c.protected_until
+    ), told AS (
+        INSERT INTO @extschema@.notification (tenant_id, partner_id, event, subject_type, subject_id, title, detail)
+        SELECT l.tenant_id, l.partner_id, 'registration_released', 'end_customer', l.id,
+               pg_catalog.format('registration %s of %s lapsed: no progress after %s', l.id, l.name, l.protected_until),
+               pg_catalog.jsonb_build_object('reason', 'lapsed', 'protected_until', l.protected_until)
+          FROM lapsed l ORDER BY l.id
+    )
+    SELECT count(*)::integer FROM lapsed
+$$;
+REVOKE ALL ON FUNCTION @extschema@.lapse_due_registrations(bigint, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.lapse_due_registrations(bigint, text, text) IS
+    'Internal: lapses the protected registrations past their last day (of a tenant, or of one company), telling their partners';
+
+-- ---- the rules, as the row is written -------------------------------------------
+
+-- BEFORE INSERT OR UPDATE on end_customer.  Keeps the protection's dates,
+-- and judges a new protected registration: a company another partner holds
+-- is refused (RB080) or put in arbitration; one the same partner holds
+-- already is refused (RB081).  Protections past their last day lapse first.
+-- It reads what the writer may not see, so it speaks only to a writer who
+-- may write the row (its tenant's manager, its partner's user); anyone else
+-- is refused afterwards by row-level security, told nothing.
+CREATE FUNCTION @extschema@.register_customer() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    bound record := @extschema@.binding_of(actor);
+    setting record := @extschema@.registration_setting_of(NEW.tenant_id);
+    holder record;
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'register_customer only serves rebate.end_customer' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        NEW.last_progress_on := coalesce(NEW.last_progress_on, NEW.registered_on);
+    END IF;
+    NEW.protected_until := NEW.last_progress_on + setting.protection_days;
+    IF TG_OP <> 'INSERT' OR NEW.status <> 'protected'
+       OR NOT (@extschema@.may_manage(actor, NEW.tenant_id)
+               OR coalesce(bound.tenant_id = NEW.tenant_id AND bound.partner_id = NEW.partner_id, false)) THEN
+        RETURN NEW;
+    END IF;
+    PERFORM @extschema@.lapse_due_registrations(NEW.tenant_id, NEW.name_key, NEW.tax_id);
+    SELECT c.id, c.partner_id INTO holder FROM @extschema@.end_customer c
+     WHERE c.tenant_id = NEW.tenant_id AND c.status = 'protected'
+       AND (c.name_key = NEW.name_key OR c.tax_id = NEW.tax_id)
+     ORDER BY c.partner_id = NEW.partner_id DESC, c.id
+     LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NEW;
+    END IF;
+    IF holder.partner_id = NEW.partner_id THEN
+        RAISE EXCEPTION 'customer "%" is already registered by this partner', NEW.name USING ERRCODE = 'RB081',
+              DETAIL = pg_catalog.format('Registration %s protects it.', holder.id),
+              HINT = 'Report progress on that registration with rebate.follow_up_registration.';
+    END IF;
+    IF setting.on_conflict = 'refuse' THEN
+        RAISE EXCEPTION 'customer "%" is already registered by another partner', NEW.name USING ERRCODE = 'RB080',
+              DETAIL = 'A registered customer stays with its partner until the registration lapses or is released.',
+              HINT = 'Ask the brand''s channel manager, who may send conflicting registrations to arbitration.';
+    END IF;
+    NEW.status := 'in_arbitration';
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.register_customer() IS
+    'BEFORE trigger on end_customer: maintains the protection''s dates and refuses (RB080, RB081) or sends to arbitration a registration of a company already protected';
+CREATE TRIGGER registration BEFORE INSERT OR UPDATE ON @extschema@.end_customer
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.register_customer();
+
+-- Registrations move along their lifecycle (a manager may also release or
+-- lapse one by hand).
+CREATE TRIGGER lifecycle BEFORE UPDATE OF status ON @extschema@.end_customer
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_transition(
+        'status', 'in_arbitration>protected', 'in_arbitration>rejected', 'protected>lapsed', 'protected>released');
+
+-- A registration in arbitration becomes a customer_registration request
+-- (its flow decides who arbitrates) and the managers are told of the
+-- conflict, with both registrations named.
+CREATE FUNCTION @extschema@.arbitrate_registration() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    holder record;
+    request @extschema@.approval_request;
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'arbitrate_registration only serves rebate.end_customer' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT c.id, c.partner_id INTO holder FROM @extschema@.end_customer c
+     WHERE c.tenant_id = NEW.tenant_id AND c.status = 'protected'
+       AND (c.name_key = NEW.name_key OR c.tax_id = NEW.tax_id)
+     ORDER BY c.id LIMIT 1;
+    request := @extschema@.submit_request('customer_registration',
+                                          pg_catalog.format('customer registration %s: %s', NEW.id, NEW.name),
+                                          partner_id => NEW.partner_id, amount => NEW.expected_amount,
+                                          region_id => NEW.region_id, product_id => NEW.product_id,
+                                          subject_id => NEW.id);
+    PERFORM @extschema@.notify(NEW.tenant_id, NULL, NULL, 'registration_conflict', 'end_customer', NEW.id,
+                               pg_catalog.format('registration %s of %s conflicts with registration %s: request %s arbitrates',
+                                                 NEW.id, NEW.name, holder.id, request.id),
+                               pg_catalog.jsonb_build_object('partner_id', NEW.partner_id, 'holder_registration_id', holder.id,
+                                                             'holder_partner_id', holder.partner_id,
+                                                             'request_id', request.id));
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.arbitrate_registration() IS
+    'AFTER INSERT trigger on end_customer: submits a registration in arbitration to the customer_registration flow and tells the managers';
+CREATE TRIGGER arbitration AFTER INSERT ON @extschema@.end_customer
+    FOR EACH ROW WHEN (NEW.status = 'in_arbitration') EXECUTE FUNCTION @extschema@.arbitrate_registration();
+
+-- The arbitration's outcome (request_type.on_decided, in the deciding
+-- transaction): approved, the registration is protected from today and the
+-- registration it conflicted with is released (its partner told, not to
+-- whom); rejected or withdrawn, it is rejected.  A registration a manager
+-- settled by hand meanwhile is left as it is.
+CREATE FUNCTION @extschema@.registration_decided(request @extschema@.approval_request) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    registration @extschema@.end_customer;
+BEGIN
+    SELECT c.* INTO registration FROM @extschema@.end_customer c
+     WHERE c.tenant_id = request.tenant_id AND c.id = request.subject_id FOR UPDATE;
+    IF registration.status IS DISTINCT FROM 'in_arbitration' THEN
+        RETURN;
+    END IF;
+    IF request.status <> 'approved' THEN
+        UPDATE @extschema@.end_customer c SET status = 'rejected'
+         WHERE c.tenant_id = registration.tenant_id AND c.id = registration.id;
+        RETURN;
+    END IF;
+    WITH released AS (
+        UPDATE @extschema@.end_customer c SET status = 'released'
+         WHERE c.tenant_id = registration.tenant_id AND c.status = 'protected'
+           AND (c.name_key = registration.name_key OR c.tax_id = registration.tax_id)
+        RETURNING c.tenant_id, c.id, c.partner_id, c.name
+    )
+    INSERT INTO @extschema@.notification (tenant_id, partner_id, event, subject_type, subject_id, title, detail)
+    SELECT r.tenant_id, r.partner_id, 'registration_released', 'end_customer', r.id,
+           pg_catalog.format('registration %s of %s was released by arbitration', r.id, r.name),
+           pg_catalog.jsonb_build_object('reason', 'arbitration', 'request_id', request.id)
+      FROM released r ORDER BY r.id;
+    UPDATE @extschema@.end_customer c SET status = 'protected', last_progress_on = CURRENT_DATE
+     WHERE c.tenant_id = registration.tenant_id AND c.id = registration.id;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.registration_decided(@extschema@.approval_request) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.registration_decided(@extschema@.approval_request) IS
+    'Internal (on_decided of customer_registration): protects an approved registration and releases the one it conflicted with; rejects the others';
+INSERT INTO @extschema@.request_type (request_type, description, on_decided) VALUES
+    ('customer_registration',
+     'A customer registration (客户报备) conflicting with another partner''s: approved, it takes the customer over; rejected, it lapses',
+     '@extschema@.registration_decided(@extschema@.approval_request)');
+
+-- ---- what users call ------------------------------------------------------------
+
+-- Reports progress on a protected registration: a follow-up row, and the
+-- protection runs again from today.  By a user of the registration's
+-- partner or a manager of its tenant; any other registration is reported
+-- like one that does not exist.
+CREATE FUNCTION @extschema@.follow_up_registration(end_customer_id bigint, note text)
+    RETURNS @extschema@.end_customer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    bound record := @extschema@.binding_of(actor);
+    registration @extschema@.end_customer;
+BEGIN
+    SELECT c.* INTO registration FROM @extschema@.end_customer c
+     WHERE c.id = follow_up_registration.end_customer_id AND c.tenant_id = bound.tenant_id
+       AND (c.partner_id = bound.partner_id OR @extschema@.manages_tenant(actor, c.tenant_id))
+       FOR UPDATE;
+    IF registration.id IS NULL THEN
+        RAISE EXCEPTION 'registration % does not exist or is not visible to you', follow_up_registration.end_customer_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF registration.status <> 'protected' OR registration.protected_until < CURRENT_DATE THEN
+        RAISE EXCEPTION 'registration % is not protected', registration.id USING ERRCODE = 'RB082',
+              DETAIL = CASE WHEN registration.status = 'protected'
+                            THEN pg_catalog.format('Its protection ended on %s.', registration.protected_until)
+                            ELSE pg_catalog.format('It is %s.', pg_catalog.replace(registration.status, '_', ' ')) END,
+              HINT = 'Register the customer again if it is free.';
+    END IF;
+    IF note IS NULL OR pg_catalog.btrim(note) = '' THEN
+        RAISE EXCEPTION 'a follow-up needs a note' USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Say what happened: a visit, a call, a quotation.';
+    END IF;
+    INSERT INTO @extschema@.customer_followup (tenant_id, end_customer_id, partner_id, note, recorded_by)
+    VALUES (registration.tenant_id, registration.id, registration.partner_id, note, actor);
+    UPDATE @extschema@.end_customer c SET last_progress_on = CURRENT_DATE
+     WHERE c.tenant_id = registration.tenant_id AND c.id = registration.id
+    RETURNING c.* INTO registration;
+    RETURN registration;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.follow_up_registration(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.follow_up_registration(bigint, text) TO rebate_manager, rebate_partner;
+COMMENT ON FUNCTION @extschema@.follow_up_registration(bigint, text) IS
+    'Reports progress on a protected registration (a follow-up) and renews its protection from today; returns the registration';
+
+-- Whether a company is free to register, as the portal asks before a
+-- partner user types the rest: available, registered_by_you (the caller's
+-- partner holds it) or registered_by_another_partner, never whose.
+CREATE FUNCTION @extschema@.check_registration(name text, tax_id text DEFAULT NULL) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    bound record := @extschema@.binding_of(actor);
+    holder bigint;
+    key text := @extschema@.normalize_name(check_registration.name);
+BEGIN
+    IF bound.tenant_id IS NULL OR (bound.partner_id IS NULL AND NOT @extschema@.manages_tenant(actor, bound.tenant_id)) THEN
+        RAISE EXCEPTION 'permission denied to check registrations' USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Registrations are checked by a tenant''s managers and partner users, each bound by rebate.grant_access.';
+    END IF;
+    SELECT c.partner_id INTO holder FROM @extschema@.end_customer c
+     WHERE c.tenant_id = bound.tenant_id AND c.status = 'protected' AND c.protected_until >= CURRENT_DATE
+       AND (c.name_key = key OR c.tax_id = check_registration.tax_id)
+     ORDER BY c.partner_id IS NOT DISTINCT FROM bound.partner_id DESC
+     LIMIT 1;
+    RETURN CASE WHEN NOT FOUND THEN 'available'
+                WHEN holder = bound.partner_id THEN 'registered_by_you'
+                ELSE 'registered_by_another_partner' END;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.check_registration(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.check_registration(text, text) TO rebate_manager, rebate_partner;
+COMMENT ON FUNCTION @extschema@.check_registration(text, text) IS
+    'Whether a company (name, and tax id where given) is free to register in the caller''s tenant: available, registered_by_you or registered_by_another_partner';
+
+-- The cron job: lapses every protection past its last day (of a tenant, or
+-- of every tenant for a group administrator); returns how many per tenant.
+CREATE FUNCTION @extschema@.lapse_registrations(tenant_id bigint DEFAULT NULL)
+    RETURNS TABLE (tenant bigint, lapsed integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT (CASE WHEN lapse_registrations.tenant_id IS NULL THEN @extschema@.role_is_admin(@extschema@.acting_role())
+                 ELSE @extschema@.may_manage(@extschema@.acting_role(), lapse_registrations.tenant_id) END) THEN
+        RAISE EXCEPTION 'permission denied to lapse the registrations of %',
+                        CASE WHEN lapse_registrations.tenant_id IS NULL THEN 'every tenant'
+                             ELSE pg_catalog.format('tenant %s', lapse_registrations.tenant_id) END
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A manager of the tenant (or a group administrator, for every tenant) may.';
+    END IF;
+    RETURN QUERY
+        SELECT t.id, @extschema@.lapse_due_registrations(t.id)
+          FROM @extschema@.tenant t
+         WHERE lapse_registrations.tenant_id IS NULL OR t.id = lapse_registrations.tenant_id
+         ORDER BY t.id;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.lapse_registrations(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.lapse_registrations(bigint) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.lapse_registrations(bigint) IS
+    'Cron: lapses the registrations whose protection ended (of a tenant, or of every tenant), telling their partners; returns how many per tenant';
+
 -- the privilege rules of privileges.sql, for the new tables and trigger functions (idempotent)
 -- ---------------------------------------------------------------------------
 -- Privilege rules that hold for every table and function of the extension,
@@ -3424,7 +3990,8 @@ $$;
 -- would then fail) or probe which exist.  Nobody but the owner writes an id;
 -- every other column keeps the privileges it had.  A partner user registers
 -- an end customer as of today, never backdated (registered_on counts for the
--- new_customers metric).
+-- new_customers metric), and protected by the rules (registrations.sql), not
+-- by a status or a day of progress of its choosing.
 DO $$
 DECLARE
     grant_row record;
@@ -3435,7 +4002,8 @@ BEGIN
                   FROM pg_catalog.pg_attribute att
                  WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
                    AND att.attname <> 'id'
-                   AND NOT (c.oid = '@extschema@.end_customer'::regclass AND att.attname = 'registered_on'
+                   AND NOT (c.oid = '@extschema@.end_customer'::regclass
+                            AND att.attname IN ('registered_on', 'status', 'last_progress_on', 'protected_until')
                             AND a.grantee = 'rebate_partner'::regrole)) AS columns
           FROM pg_catalog.pg_class c
           CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
