@@ -19,7 +19,7 @@ OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.
 # where each kind of change goes.
 INSTALL_SQL = header tier_schedule calculation access metrics audit tenant_region partner product_price \
               orders access_binding rollups policy periods programs program_calc statements verify \
-              channel_kpis scoring bi_views notifications approvals registrations privileges info
+              channel_kpis scoring bi_views notifications approvals registrations announcements leads onboarding contracts certification privileges info
 INSTALL_SQL_FILES = $(foreach f,$(INSTALL_SQL),src/sql/$(f).sql)
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(wildcard src/sql/updates/$(EXTENSION)--*.sql)

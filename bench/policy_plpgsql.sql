@@ -20,6 +20,8 @@
 --      - the product authorised in the ship-to region, the tenant's
 --        product_region mode (RB021; on insert, or product or order
 --        changed);
+--      - the partner certified for the product on the order date, the
+--        tenant's certification mode (RB026; likewise);
 --   3. a line added to (or grown in) a submitted or approved order: the
 --      partner's credit, the tenant's credit mode and tolerance (RB030);
 --      a manager's approval of an earlier credit breach of the order covers
@@ -97,6 +99,7 @@ DECLARE
     credit    record;
     delta     numeric;
     n         record;
+    missing   text;
 BEGIN
     IF TG_OP = 'DELETE' THEN
         line := OLD;
@@ -218,6 +221,22 @@ BEGIN
             'The product has rows in rebate.product_region and none covers this region.',
             'Ship the product only to its authorised regions, or have a manager authorise it here (rebate.product_region).',
             line, o);
+    END IF;
+
+    -- 4. the partner certified for the product on the order date
+    IF s.certification <> 'allow' AND (TG_OP = 'INSERT' OR moved OR NEW.product_id <> OLD.product_id) THEN
+        SELECT string_agg(format('%s (%s of %s holders)', m.certification_code, m.holders, m.min_holders), ', '
+                          ORDER BY m.certification_code)
+          INTO missing FROM rebate.missing_certifications(o.partner_id, line.product_id, o.order_date) m;
+        IF missing IS NOT NULL THEN
+            n := bench_policy.names(line.product_id, o.partner_id, NULL);
+            PERFORM bench_policy.breach(
+                s.certification, 'RB026', 'certification',
+                format('partner %s is not certified to sell product %s on %s', n.partner, n.product, o.order_date),
+                format('It lacks valid certificates: %s.', missing),
+                'Have the partner''s staff certified (rebate.record_exam_result), or have a manager change the requirement (rebate.certification_requirement).',
+                line, o);
+        END IF;
     END IF;
     RETURN line;
 END

@@ -9,7 +9,9 @@ build_and_install
 provide_server
 
 say "loading the sample data and running the rebate calculation"
+demo_roles="rebate_demo_manager, rebate_demo_director, rebate_demo_dealer1, rebate_demo_dealer2, rebate_demo_applicant"
 fresh_database rebate_demo
+psql_quiet -d postgres -c "DROP ROLE IF EXISTS $demo_roles"
 (cd "$REPO" && psql_quiet -d rebate_demo -P footer=off -f scripts/demo.sql)
-psql_quiet -d postgres -c "DROP DATABASE rebate_demo"
+psql_quiet -d postgres -c "DROP DATABASE rebate_demo" -c "DROP ROLE $demo_roles"
 say "done"

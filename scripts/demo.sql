@@ -151,3 +151,116 @@ SELECT rank_in_tenant AS rank, partner_name, total, band_grade AS band, current_
        coalesce(change || ' to ' || suggested_grade, '-') AS suggestion
   FROM rebate.partner_scores(:huaguang, '[2026-07-01,2026-10-01)')
  ORDER BY rank_in_tenant LIMIT 8;
+
+\echo
+\echo 'Working together. Login roles of 华光: its channel manager, its sales director, the users of two dealers and of an applicant;'
+\echo 'every step below runs as one of them (SET ROLE), row-level security and the approval engine deciding who may do what.'
+-- (the applicant: a company the brand's recruitment portal has just entered)
+INSERT INTO rebate.partner (tenant_id, code, name, home_region_id, state, tax_id)
+SELECT p.tenant_id, 'HUAGUANG-NEW01', '苏州新锐电器有限公司', p.home_region_id, 'applicant', '91320500MA1XD31A0K'
+  FROM rebate.partner p WHERE p.code = 'HUAGUANG-P00002';
+SELECT d1.id AS dealer1, d2.id AS dealer2, applicant.id AS applicant, applicant.home_region_id AS applicant_region
+  FROM rebate.partner d1
+  JOIN rebate.partner d2 ON d2.tenant_id = d1.tenant_id AND d2.code = 'HUAGUANG-P00002'
+  JOIN rebate.partner applicant ON applicant.tenant_id = d1.tenant_id AND applicant.code = 'HUAGUANG-NEW01'
+ WHERE d1.code = 'HUAGUANG-P00001' \gset
+CREATE ROLE rebate_demo_manager LOGIN;  CREATE ROLE rebate_demo_director LOGIN;
+CREATE ROLE rebate_demo_dealer1 LOGIN;  CREATE ROLE rebate_demo_dealer2 LOGIN;  CREATE ROLE rebate_demo_applicant LOGIN;
+SELECT rebate.grant_access('rebate_demo_manager', :huaguang), rebate.grant_access('rebate_demo_director', :huaguang),
+       rebate.grant_access('rebate_demo_dealer1', :huaguang, :dealer1),
+       rebate.grant_access('rebate_demo_dealer2', :huaguang, :dealer2),
+       rebate.grant_access('rebate_demo_applicant', :huaguang, :applicant) \gset
+SET ROLE rebate_demo_manager;
+INSERT INTO rebate.approval_flow (request_type, name) VALUES ('partner_onboarding', '经销商准入'), ('customer_registration', '撞单仲裁');
+INSERT INTO rebate.approval_step (flow_id, step_no, name, approver_kind, approver_roles)
+SELECT f.id, 1, '销售总监', 'role', ARRAY['rebate_demo_director'] FROM rebate.approval_flow f;
+INSERT INTO rebate.qualification_type (code, name, required_for) VALUES ('LICENCE', '营业执照', '{dealer,agent}');
+INSERT INTO rebate.registration_setting (on_conflict) VALUES ('arbitrate');
+RESET ROLE;
+
+\echo
+\echo '1. A partner''s way in (准入): the applicant records its licence and applies for grade B in its home city;'
+\echo '   the automatic checks pass, and the director approves:'
+SET ROLE rebate_demo_applicant;
+INSERT INTO rebate.partner_qualification (partner_id, type_id, number, issuer, valid_from, file_ref, file_sha256)
+SELECT :applicant, t.id, '91320500MA1XD31A0K', '市场监督管理局', date '2020-05-01', 'kyc/licence.pdf', md5('licence') || md5('pdf')
+  FROM rebate.qualification_type t WHERE t.code = 'LICENCE';
+INSERT INTO rebate.partner_application (partner_id, requested_grade_id, region_ids)
+SELECT :applicant, g.id, ARRAY[:applicant_region]::bigint[] FROM rebate.partner_grade g WHERE g.code = 'B';
+SELECT * FROM rebate.onboarding_checks(:applicant);
+SELECT status AS application FROM rebate.submit_application((SELECT id FROM rebate.partner_application));
+RESET ROLE;
+SET ROLE rebate_demo_director;
+SELECT r.subject, r.status AS request FROM rebate.approve((SELECT task_id FROM rebate.my_approval_tasks()), '资质齐全') r;
+RESET ROLE;
+SELECT p.code, p.name, p.state, g.code AS grade FROM rebate.partner p JOIN rebate.partner_grade g ON g.id = p.grade_id
+ WHERE p.id = :applicant;
+
+\echo
+\echo '2. Customer registration (客户报备): dealer 1 registers a hotel group; dealer 2 registers the same company'
+\echo '   (written with full-width parentheses) and learns only that it is taken; arbitration gives it to dealer 2:'
+SET ROLE rebate_demo_dealer1;
+INSERT INTO rebate.end_customer (partner_id, name, tax_id, expected_amount)
+VALUES (:dealer1, '锦江之星酒店管理(华东)有限公司', '91310000MA1K7ABC9X', 600000);
+RESET ROLE;
+SET ROLE rebate_demo_dealer2;
+SELECT rebate.check_registration('锦江之星酒店管理（华东）有限公司') AS check_before_registering;
+INSERT INTO rebate.end_customer (partner_id, name, expected_amount) VALUES (:dealer2, '锦江之星酒店管理（华东）有限公司', 900000);
+SELECT name, status FROM rebate.end_customer WHERE expected_amount = 900000;
+RESET ROLE;
+SET ROLE rebate_demo_director;
+SELECT r.status AS arbitration FROM rebate.approve((SELECT task_id FROM rebate.my_approval_tasks()), '二店已报价，客户指定') r;
+RESET ROLE;
+SELECT p.code, c.status, c.protected_until - CURRENT_DATE AS days_protected
+  FROM rebate.end_customer c JOIN rebate.partner p ON p.id = c.partner_id
+ WHERE c.name_key = rebate.normalize_name('锦江之星酒店管理(华东)有限公司') ORDER BY c.id;
+SET ROLE rebate_demo_dealer1;
+\echo 'Dealer 1''s inbox, its registrations (it is told, not to whom):'
+SELECT event, title FROM rebate.notification WHERE event LIKE 'registration%' ORDER BY id;
+RESET ROLE;
+
+\echo
+\echo '3. A lead converted into an order: the brand hands a website lead to dealer 2 (48 hours to answer), which accepts it,'
+\echo '   works the opportunity and wins it with an order:'
+SET ROLE rebate_demo_manager;
+INSERT INTO rebate.lead (name, contact_name, region_id, product_id, source, expected_amount)
+SELECT '新城万达广场物业', '刘经理', p.home_region_id, pr.id, 'website', 120000
+  FROM rebate.partner p, rebate.product pr WHERE p.id = :dealer2 AND pr.sku = 'HU-C1-02';
+SELECT pa.code AS offered_to, o.respond_by - o.offered_at AS time_to_answer
+  FROM rebate.assign_lead((SELECT id FROM rebate.lead WHERE name = '新城万达广场物业'), :dealer2, '48 hours', '总部指派') o
+  JOIN rebate.partner pa ON pa.id = o.partner_id;
+RESET ROLE;
+SET ROLE rebate_demo_dealer2;
+SELECT name, stage, amount FROM rebate.accept_lead((SELECT id FROM rebate.lead WHERE name = '新城万达广场物业'));
+SELECT stage FROM rebate.set_opportunity_stage((SELECT id FROM rebate.opportunity), '方案报价');
+RESET ROLE;
+INSERT INTO rebate.sales_order (tenant_id, code, partner_id, ship_to_region_id, order_date)
+SELECT tenant_id, 'DEMO-LEAD', id, home_region_id, date '2026-12-10' FROM rebate.partner WHERE id = :dealer2;
+INSERT INTO rebate.order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price)
+SELECT o.tenant_id, o.id, 1, pr.id, 40, pr.list_price * 0.92
+  FROM rebate.sales_order o, rebate.product pr WHERE o.code = 'DEMO-LEAD' AND pr.tenant_id = o.tenant_id AND pr.sku = 'HU-C1-02';
+UPDATE rebate.sales_order SET status = 'submitted' WHERE code = 'DEMO-LEAD';
+SET ROLE rebate_demo_dealer2;
+SELECT stage, closed_at IS NOT NULL AS closed
+  FROM rebate.set_opportunity_stage((SELECT id FROM rebate.opportunity), 'won',
+                                    (SELECT id FROM rebate.sales_order WHERE code = 'DEMO-LEAD'));
+RESET ROLE;
+SET ROLE rebate_demo_manager;
+SELECT source, leads, leads_offered AS offered, leads_accepted AS accepted, won, win_rate, won_amount
+  FROM rebate.v_lead_conversion_by_source;
+RESET ROLE;
+
+\echo
+\echo '4. An announcement (通知公告) to the grade B dealers, to be acknowledged; dealer 1 reads and acknowledges it:'
+SET ROLE rebate_demo_manager;
+INSERT INTO rebate.announcement (title, body, mandatory, grade_ids)
+SELECT '2027年度返利政策说明', '2027年起季度返利阶梯调整，请各经销商确认。', true, ARRAY[g.id]
+  FROM rebate.partner_grade g WHERE g.code = 'B';
+SELECT status, published_by FROM rebate.publish_announcement((SELECT id FROM rebate.announcement));
+RESET ROLE;
+SET ROLE rebate_demo_dealer1;
+SELECT acknowledged_at IS NOT NULL AS acknowledged FROM rebate.acknowledge_announcement((SELECT id FROM rebate.announcement));
+RESET ROLE;
+SET ROLE rebate_demo_manager;
+SELECT title, recipients, read, acknowledged, unacknowledged FROM rebate.v_announcement_reach;
+RESET ROLE;

@@ -63,6 +63,7 @@ typedef struct TenantSettings
 	PolicyMode	product_region;
 	PolicyMode	credit;
 	Numeric		credit_tolerance;	/* percent */
+	PolicyMode	certification;
 } TenantSettings;
 
 typedef struct PartnerFacts
@@ -119,6 +120,12 @@ extern bool policy_effective_price(PolicySpi *spi, Oid reader, int64 product_id,
 								   PriceCandidate *out);
 extern bool policy_in_territory(PolicySpi *spi, Oid reader, int64 partner_id, int64 region_id, DateADT on_date);
 extern bool policy_product_authorised(PolicySpi *spi, Oid reader, int64 product_id, int64 region_id);
+/* Whether any certification requirement names the product or a category
+ * above it (cached); and, when one does, the certifications the partner
+ * lacks to sell it on the day ("CODE (h of n holders), ..."; NULL: none). */
+extern bool policy_product_needs_certification(PolicySpi *spi, Oid reader, int64 product_id);
+extern char *policy_missing_certifications(PolicySpi *spi, Oid reader, int64 partner_id, int64 product_id,
+										   DateADT on_date);
 extern bool policy_order(PolicySpi *spi, Oid reader, int64 tenant_id, int64 order_id, OrderFacts *out);
 /* Whether the writing role (not the reader) sees a partner, a tenant. */
 extern bool policy_partner_visible(PolicySpi *spi, int64 partner_id);

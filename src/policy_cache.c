@@ -44,7 +44,7 @@ PG_FUNCTION_INFO_V1(rebate_policy_changed);
 /* Tables whose writes invalidate the cache. */
 static const char *const watched_names[] = {
 	"enforcement_setting", "price_policy", "product", "product_category",
-	"product_region", "partner", "partner_territory", "region", "access_binding"
+	"product_region", "partner", "partner_territory", "region", "access_binding", "certification_requirement"
 };
 #define N_WATCHED lengthof(watched_names)
 static const char *const rel_names[REL_COUNT] = {"order_line", "sales_order", "policy_violation"};

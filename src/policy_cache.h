@@ -19,7 +19,8 @@ typedef enum CacheKind
 	CACHE_PRODUCT_REGION,
 	CACHE_VISIBLE,
 	CACHE_TENANT_OF,
-	CACHE_MANAGES
+	CACHE_MANAGES,
+	CACHE_PRODUCT_CERTIFIED
 } CacheKind;
 
 typedef struct CacheKey

@@ -43,9 +43,12 @@ mode_of(const char *word)
 
 /* ---- tenant settings ----------------------------------------------------- */
 
+/* (certification through jsonb: a library newer than the installed SQL,
+ * before ALTER EXTENSION ... UPDATE adds the column, reads it as allow) */
 static SavedPlan settings_plan = {
-	"SELECT no_price_policy, territory, product_region, credit, credit_tolerance"
-	"  FROM rebate.enforcement_setting WHERE tenant_id OPERATOR(pg_catalog.=) $1",
+	"SELECT no_price_policy, territory, product_region, credit, credit_tolerance,"
+	"       pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'certification'"
+	"  FROM rebate.enforcement_setting s WHERE tenant_id OPERATOR(pg_catalog.=) $1",
 	1, {INT8OID}, NULL
 };
 
@@ -74,6 +77,7 @@ policy_tenant_settings(PolicySpi *spi, Oid reader, int64 tenant_id, TenantSettin
 		found.product_region = mode_of(policy_spi_text(0, 3));
 		found.credit = mode_of(policy_spi_text(0, 4));
 		found.credit_tolerance = copy_numeric(policy_spi_numeric(0, 5), policy_cache_context);
+		found.certification = policy_spi_text(0, 6) ? mode_of(policy_spi_text(0, 6)) : MODE_ALLOW;
 		entry = policy_cache_enter(&key);
 		cached = MemoryContextAlloc(policy_cache_context, sizeof(TenantSettings));
 		*cached = found;
@@ -393,6 +397,54 @@ policy_product_authorised(PolicySpi *spi, Oid reader, int64 product_id, int64 re
 		if (path_contains(path, authorised->ids[i]))
 			return true;
 	return false;
+}
+
+/* ---- product certification ------------------------------------------------ */
+
+static SavedPlan needs_certification_plan = {
+	"SELECT 1 FROM rebate.product p"
+	"  JOIN rebate.product_category c ON c.tenant_id OPERATOR(pg_catalog.=) p.tenant_id"
+	"   AND c.id OPERATOR(pg_catalog.=) p.category_id"
+	"  JOIN rebate.certification_requirement r ON r.tenant_id OPERATOR(pg_catalog.=) p.tenant_id"
+	"   AND (r.product_id OPERATOR(pg_catalog.=) p.id OR r.category_id OPERATOR(pg_catalog.=) ANY (c.path))"
+	" WHERE p.id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+	1, {INT8OID}, NULL
+};
+
+bool
+policy_product_needs_certification(PolicySpi *spi, Oid reader, int64 product_id)
+{
+	CacheKey	key;
+	CacheEntry *entry;
+
+	policy_cache_key(&key, CACHE_PRODUCT_CERTIFIED, reader, product_id, 0, 0, 0, 0);
+	entry = policy_cache_find(&key);
+	if (entry == NULL)
+	{
+		Datum		arg = Int64GetDatum(product_id);
+		bool		needs = policy_spi_run(spi, &needs_certification_plan, reader, &arg, NULL) > 0;
+
+		entry = policy_cache_enter(&key);
+		entry->yes = needs;
+	}
+	return entry->yes;
+}
+
+/* Certificates are not cached: they are judged by the day of each line. */
+static SavedPlan missing_certifications_plan = {
+	"SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s of %s holders)', m.certification_code, m.holders,"
+	"                                               m.min_holders), ', ' ORDER BY m.certification_code)"
+	"  FROM rebate.missing_certifications($1, $2, $3) m",
+	3, {INT8OID, INT8OID, DATEOID}, NULL
+};
+
+char *
+policy_missing_certifications(PolicySpi *spi, Oid reader, int64 partner_id, int64 product_id, DateADT on_date)
+{
+	Datum		args[3] = {Int64GetDatum(partner_id), Int64GetDatum(product_id), DateADTGetDatum(on_date)};
+
+	policy_spi_run(spi, &missing_certifications_plan, reader, args, NULL);
+	return policy_spi_text(0, 1);
 }
 
 /* ---- whether a role manages a tenant ------------------------------------ */

@@ -6,7 +6,9 @@
  * everywhere).  Both follow the region tree: a territory of 华东 covers
  * 上海 and 浦东.  On rebate.order_line the territory is the order's affair
  * (rebate.enforce_order_policy judges it once per order); the line judges
- * its product.
+ * its product.  A product (or a category above it) may also require the
+ * partner to hold valid certificates on the order date
+ * (rebate.certification_requirement, certification.sql).
  */
 #include "postgres.h"
 
@@ -65,6 +67,18 @@ policy_fill_product_region_breach(PolicyBreach *b, const char *product, const ch
 }
 
 static void
+fill_certification_breach(PolicyBreach *b, const char *partner, const char *product, DateADT on_date,
+						  const char *missing)
+{
+	b->sqlerrcode = ERRCODE_REBATE_PRODUCT_NOT_CERTIFIED;
+	b->message = psprintf("partner %s is not certified to sell product %s on %s", partner, product,
+						  policy_date_text(on_date));
+	b->detail = psprintf("It lacks valid certificates: %s.", missing);
+	b->hint = pstrdup("Have the partner's staff certified (rebate.record_exam_result), or have a manager "
+					  "change the requirement (rebate.certification_requirement).");
+}
+
+static void
 judge_row(PolicySpi *spi, PolicyRow *row)
 {
 	TenantSettings settings;
@@ -72,6 +86,7 @@ judge_row(PolicySpi *spi, PolicyRow *row)
 	char	   *product;
 	char	   *partner;
 	char	   *region;
+	char	   *missing;
 	int64		violation;
 
 	policy_tenant_settings(spi, row->reader, row->tenant_id, &settings);
@@ -92,6 +107,18 @@ judge_row(PolicySpi *spi, PolicyRow *row)
 		policy_names(spi, row->reader, row->product_id, row->partner_id, row->region_id, &product, NULL, &region);
 		policy_breach_for_row(&breach, row, "product_region", settings.product_region);
 		policy_fill_product_region_breach(&breach, product, region);
+		violation = policy_breach(spi, &breach);
+		policy_hold_row(spi, row, violation);
+	}
+	if (settings.certification != MODE_ALLOW &&
+		policy_row_changed(row, PF_BIT(PF_PARTNER) | PF_BIT(PF_PRODUCT) | PF_BIT(PF_ORDER_DATE)) &&
+		policy_product_needs_certification(spi, row->reader, row->product_id) &&
+		(missing = policy_missing_certifications(spi, row->reader, row->partner_id, row->product_id,
+												 row->order_date)) != NULL)
+	{
+		policy_names(spi, row->reader, row->product_id, row->partner_id, row->region_id, &product, &partner, NULL);
+		policy_breach_for_row(&breach, row, "certification", settings.certification);
+		fill_certification_breach(&breach, partner, product, row->order_date, missing);
 		violation = policy_breach(spi, &breach);
 		policy_hold_row(spi, row, violation);
 	}

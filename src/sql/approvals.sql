@@ -513,32 +513,51 @@ BEGIN
         END LOOP;
         RETURN started;
     END LOOP;
+    -- A module's request (one that changes what its subject row grants or
+    -- takes away) no step applies to is never approved unseen: the
+    -- tenant's managers decide it.
+    IF after_step = 0
+       AND (SELECT t.on_decided IS NOT NULL FROM @extschema@.request_type t WHERE t.request_type = request.request_type)
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.approval_task k WHERE k.tenant_id = request.tenant_id AND k.request_id = request.id) THEN
+        UPDATE @extschema@.approval_request r SET current_step = 0
+         WHERE r.tenant_id = request.tenant_id AND r.id = request.id
+        RETURNING r.* INTO started;
+        PERFORM @extschema@.record_approval_event(started, 'step_started', NULL, 0, 'no step applies: the managers decide');
+        INSERT INTO @extschema@.approval_task (tenant_id, request_id, step_no, partner_id, approver_kind)
+        VALUES (request.tenant_id, request.id, 0, request.partner_id, 'manager')
+        RETURNING * INTO task;
+        PERFORM @extschema@.announce_task(task, started, 'approval_waiting');
+        RETURN started;
+    END IF;
     RETURN @extschema@.end_request(request, 'approved',
                                    CASE WHEN after_step = 0 THEN 'no step applies' ELSE 'every step approved' END);
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.start_next_step(@extschema@.approval_request, integer) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.start_next_step(@extschema@.approval_request, integer) IS
-    'Internal: starts the next applicable step of a request (or approves it when none is left)';
+    'Internal: starts the next applicable step of a request (or approves it when none is left; a module''s request no step applies to goes to the managers)';
 
 -- ---- what users call ------------------------------------------------------------
 
--- Asks for a decision.  The caller's tenant's active flow for the type
--- decides who.  A partner user asks for its own partner (or one below it);
--- a manager for any partner of its tenant, or for none.
-CREATE FUNCTION @extschema@.submit_request(request_type text, subject text, partner_id bigint DEFAULT NULL,
+-- Opens a request for a decision, made by the acting role.  The caller's
+-- tenant's active flow for the type decides who.  A partner user asks for
+-- its own partner (or one below it); a manager for any partner of its
+-- tenant, or for none.  Internal: rebate.submit_request opens general
+-- requests; each module opens its own from the function or trigger that
+-- judged the row the request is about.
+CREATE FUNCTION @extschema@.open_request(request_type text, subject text, partner_id bigint DEFAULT NULL,
                                            amount numeric DEFAULT NULL, currency text DEFAULT NULL,
                                            region_id bigint DEFAULT NULL, product_id bigint DEFAULT NULL,
                                            subject_id bigint DEFAULT NULL, detail jsonb DEFAULT '{}')
     RETURNS @extschema@.approval_request
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     actor name := @extschema@.acting_role();
     bound record := @extschema@.binding_of(actor);
     manager boolean := coalesce(@extschema@.manages_tenant(actor, bound.tenant_id), false);
-    asker bigint := coalesce(submit_request.partner_id, bound.partner_id);
+    asker bigint := coalesce(open_request.partner_id, bound.partner_id);
     partner @extschema@.partner;
     flow bigint;
     request @extschema@.approval_request;
@@ -547,8 +566,8 @@ BEGIN
         RAISE EXCEPTION 'permission denied to submit a request' USING ERRCODE = 'insufficient_privilege',
               HINT = 'Requests are made by a tenant''s managers and partner users, each bound by rebate.grant_access.';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM @extschema@.request_type t WHERE t.request_type = submit_request.request_type) THEN
-        RAISE EXCEPTION 'unknown request type "%"', submit_request.request_type USING ERRCODE = 'invalid_parameter_value',
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.request_type t WHERE t.request_type = open_request.request_type) THEN
+        RAISE EXCEPTION 'unknown request type "%"', open_request.request_type USING ERRCODE = 'invalid_parameter_value',
               HINT = 'The types are in rebate.request_type.';
     END IF;
     IF asker IS NOT NULL THEN
@@ -560,21 +579,51 @@ BEGIN
         END IF;
     END IF;
     SELECT f.id INTO flow FROM @extschema@.approval_flow f
-     WHERE f.tenant_id = bound.tenant_id AND f.request_type = submit_request.request_type AND f.active;
+     WHERE f.tenant_id = bound.tenant_id AND f.request_type = open_request.request_type AND f.active;
     IF flow IS NULL THEN
-        RAISE EXCEPTION 'no active approval flow for % requests', submit_request.request_type USING ERRCODE = 'RB071',
+        RAISE EXCEPTION 'no active approval flow for % requests', open_request.request_type USING ERRCODE = 'RB071',
               HINT = 'A manager of the tenant creates one in rebate.approval_flow with its steps in rebate.approval_step.';
     END IF;
     INSERT INTO @extschema@.approval_request (tenant_id, request_type, flow_id, subject, subject_id, partner_id, amount,
                                               currency, region_id, grade_id, product_id, detail, current_step,
                                               requested_by)
-    VALUES (bound.tenant_id, submit_request.request_type, flow, submit_request.subject, submit_request.subject_id,
-            partner.id, submit_request.amount, submit_request.currency,
-            coalesce(submit_request.region_id, partner.home_region_id), partner.grade_id, submit_request.product_id,
-            coalesce(submit_request.detail, '{}'), 0, actor)
+    VALUES (bound.tenant_id, open_request.request_type, flow, open_request.subject, open_request.subject_id,
+            partner.id, open_request.amount, open_request.currency,
+            coalesce(open_request.region_id, partner.home_region_id), partner.grade_id, open_request.product_id,
+            coalesce(open_request.detail, '{}'), 0, actor)
     RETURNING * INTO request;
-    PERFORM @extschema@.record_approval_event(request, 'submitted', NULL, NULL, submit_request.subject);
+    PERFORM @extschema@.record_approval_event(request, 'submitted', NULL, NULL, open_request.subject);
     RETURN @extschema@.start_next_step(request, 0);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.open_request(text, text, bigint, numeric, text, bigint, bigint, bigint, jsonb)
+    FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.open_request(text, text, bigint, numeric, text, bigint, bigint, bigint, jsonb) IS
+    'Internal: opens a request of any type for the acting role (modules call it for their own request types)';
+
+-- Asks for a decision of a general kind.  The request types of modules
+-- (those with an on_decided function: a registration in arbitration, an
+-- admission, an exit, ...) are opened only by their modules, which judge the
+-- row a request is about: anyone could otherwise point a request at
+-- another partner's row and withdraw it, or shape it so that no step applies.
+CREATE FUNCTION @extschema@.submit_request(request_type text, subject text, partner_id bigint DEFAULT NULL,
+                                           amount numeric DEFAULT NULL, currency text DEFAULT NULL,
+                                           region_id bigint DEFAULT NULL, product_id bigint DEFAULT NULL,
+                                           subject_id bigint DEFAULT NULL, detail jsonb DEFAULT '{}')
+    RETURNS @extschema@.approval_request
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM @extschema@.request_type t
+                WHERE t.request_type = submit_request.request_type AND t.on_decided IS NOT NULL) THEN
+        RAISE EXCEPTION 'requests of type % are made through their module', submit_request.request_type
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'rebate.submit_request makes general requests; a customer registration, an application, an exit ... asks through its own function.';
+    END IF;
+    RETURN @extschema@.open_request(submit_request.request_type, submit_request.subject, submit_request.partner_id,
+                                    submit_request.amount, submit_request.currency, submit_request.region_id,
+                                    submit_request.product_id, submit_request.subject_id, submit_request.detail);
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.submit_request(text, text, bigint, numeric, text, bigint, bigint, bigint, jsonb)
@@ -582,7 +631,7 @@ REVOKE ALL ON FUNCTION @extschema@.submit_request(text, text, bigint, numeric, t
 GRANT EXECUTE ON FUNCTION @extschema@.submit_request(text, text, bigint, numeric, text, bigint, bigint, bigint, jsonb)
     TO rebate_manager, rebate_partner;
 COMMENT ON FUNCTION @extschema@.submit_request(text, text, bigint, numeric, text, bigint, bigint, bigint, jsonb) IS
-    'Submits a request for a decision to the active flow of its type in the caller''s tenant; returns it, waiting at its first applicable step (approved at once when none applies)';
+    'Submits a general request for a decision to the active flow of its type in the caller''s tenant; returns it, waiting at its first applicable step (approved at once when none applies). The request types of modules are refused: their modules open them';
 
 -- Approves or rejects a task the caller may decide (its own, its
 -- delegator's, its tenant's as a manager, its partner's as a parent's user).

@@ -31,7 +31,9 @@ INSERT INTO @extschema@.notification_event (event, audience, description) VALUES
     ('registration_released', 'partner', 'A customer registration of the partner lost its protection: it lapsed without progress, or arbitration gave the customer to another partner'),
     ('lead_assigned', 'partner', 'A lead was assigned to the partner: accept or decline it before its deadline'),
     ('lead_returned', 'managers', 'A lead was declined, or not answered in time, and no partner could take it: assign it by hand'),
-    ('announcement_published', 'partner', 'An announcement addressed to the partner was published: read it (and acknowledge it when it is mandatory)');
+    ('announcement_published', 'partner', 'An announcement addressed to the partner was published: read it (and acknowledge it when it is mandatory)'),
+    ('contract_expiring', 'managers', 'A partner''s contract ends soon and no contract follows it: renew it or let it lapse'),
+    ('certificate_expiring', 'partner', 'A certificate of the partner expires soon: renew it before what it authorises lapses');
 GRANT SELECT ON @extschema@.notification_event TO rebate_admin, rebate_manager, rebate_partner;
 
 CREATE TABLE @extschema@.notification (

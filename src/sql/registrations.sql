@@ -186,7 +186,7 @@ BEGIN
      WHERE c.tenant_id = NEW.tenant_id AND c.status = 'protected'
        AND (c.name_key = NEW.name_key OR c.tax_id = NEW.tax_id)
      ORDER BY c.id LIMIT 1;
-    request := @extschema@.submit_request('customer_registration',
+    request := @extschema@.open_request('customer_registration',
                                           pg_catalog.format('customer registration %s: %s', NEW.id, NEW.name),
                                           partner_id => NEW.partner_id, amount => NEW.expected_amount,
                                           region_id => NEW.region_id, product_id => NEW.product_id,

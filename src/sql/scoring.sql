@@ -442,12 +442,12 @@ BEGIN
                CASE WHEN NOT hidden THEN pg_catalog.trim_scale(n.total) END,
                CASE WHEN NOT hidden THEN n.rank_in_tenant END, CASE WHEN NOT hidden THEN n.rank_in_region END,
                CASE WHEN NOT hidden THEN n.band_code END, n.current_code,
-               CASE WHEN hidden THEN NULL
+               CASE WHEN hidden OR w.lacking IS NOT NULL THEN NULL
                     WHEN n.current_rank IS NULL THEN n.band_code
                     WHEN r.up THEN (SELECT g.code FROM @extschema@.partner_grade g WHERE g.tenant_id = m.tenant_id AND g.rank = r.up_to)
                     WHEN r.down THEN (SELECT g.code FROM @extschema@.partner_grade g WHERE g.tenant_id = m.tenant_id AND g.rank = r.down_to)
                END,
-               CASE WHEN hidden OR n.band_code IS NULL THEN NULL
+               CASE WHEN hidden OR n.band_code IS NULL THEN NULL WHEN w.lacking IS NOT NULL THEN 'withheld'
                     WHEN n.current_rank IS NULL THEN 'assign' WHEN r.up THEN 'upgrade' WHEN r.down THEN 'downgrade' END,
                CASE WHEN hidden THEN 'scored with margins, which this role may not read'
                     WHEN n.band_code IS NULL THEN 'no KPI could be scored'
@@ -457,7 +457,23 @@ BEGIN
                     WHEN r.down THEN pg_catalog.format('in a worse band than %s for %s consecutive %s(s): %s',
                                                        n.current_code, m.demote_after, m.period_unit, r.trail)
                     ELSE pg_catalog.format('stays %s: %s', n.current_code, r.trail) END
+               || CASE WHEN w.lacking IS NOT NULL
+                       THEN pg_catalog.format('; %s %s withheld: certification not held: %s',
+                                              CASE WHEN n.current_rank IS NULL THEN 'assigning' ELSE 'upgrade to' END,
+                                              w.grade_code, w.lacking)
+                       ELSE '' END
           FROM now n JOIN runs r ON r.partner_id = n.partner_id
+          -- an assignment or upgrade to a grade whose certification requirements (rebate.certification_requirement)
+          -- the partner does not meet today is withheld, with what it lacks: giving it would be refused (RB025)
+          LEFT JOIN LATERAL (
+              SELECT g.code AS grade_code,
+                     (SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s of %s holders)', mc.certification_code,
+                                                                     mc.holders, mc.min_holders),
+                                                   ', ' ORDER BY mc.certification_code)
+                        FROM @extschema@.grade_missing_certifications(n.partner_id, g.id, CURRENT_DATE) mc) AS lacking
+                FROM @extschema@.partner_grade g
+               WHERE NOT hidden AND n.band_code IS NOT NULL AND g.tenant_id = m.tenant_id
+                 AND g.rank = CASE WHEN n.current_rank IS NULL THEN n.band_rank WHEN r.up THEN r.up_to END) w ON true
          WHERE admin OR manager
             OR EXISTS (SELECT 1 FROM @extschema@.partner v
                         WHERE v.id = n.partner_id AND v.tenant_id = m.tenant_id AND v.path @> ARRAY[user_of])
@@ -465,7 +481,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.partner_scores(bigint, daterange) IS
-    'Each partner''s KPIs, scores, weighted total, rank in the tenant and in its region, grade band, and the upgrade or downgrade the tenant''s active scoring model suggests for the period, with the reason; rows the caller may see';
+    'Each partner''s KPIs, scores, weighted total, rank in the tenant and in its region, grade band, and the upgrade or downgrade the tenant''s active scoring model suggests for the period, with the reason (an upgrade the partner lacks certificates for is withheld); rows the caller may see';
 
 -- Applies the suggested grade changes of a period through
 -- rebate.set_partner_grade (so partner_grade_history records them).

@@ -40,21 +40,30 @@ SELECT is(
              'apply_grade_suggestions', 'create_report_view', 'lock_rollups', 'recompute_rollups',
              -- the inbox and the approval engine write
              'notify', 'record_approval_event', 'announce_task', 'end_request', 'start_next_step', 'approve', 'reject',
-             -- customer registration
-             'lapse_due_registrations', 'registration_decided')),
+             -- customer registration, announcements, leads, a partner's way in and out
+             'lapse_due_registrations', 'registration_decided', 'deliver_announcement', 'managed_announcement',
+             'mark_announcement', 'set_opportunity_stage', 'offer_lead', 'offer_by_rules', 'pass_lead_on', 'my_open_offer',
+             'onboarding_decided', 'exit_decided', 'open_request', 'contract_decided', 'renew_contract',
+             'grant_contract_territories', 'end_contract_territories', 'settle_contract_grants', 'record_exam_result')),
     0, 'every function that only reads is PARALLEL SAFE, the aggregate too');
 
 -- SECURITY DEFINER only where a role must reach what it may not read or write itself
 SELECT is(
     (SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
       WHERE pronamespace = 'rebate'::regnamespace AND prosecdef),
-    ARRAY['announce_notifications', 'arbitrate_registration', 'audit_row', 'check_approval_step', 'check_payment_allocation',
-          'check_registration', 'compact_rollups', 'create_enforcement_setting', 'create_inbox_secret', 'decide_approval',
-          'delegate_approvals', 'end_delegation', 'escalate_approvals', 'fill_order_line', 'follow_up_registration',
-          'grant_access', 'inbox_channel', 'lapse_registrations', 'maintain_tree_path',
-          'mark_notifications_read', 'my_approval_tasks', 'notify_changes', 'partner_name_key', 'partner_scores',
-          'rebuild_rollups', 'record_binding_change', 'record_order_history', 'record_partner_history',
-          'refresh_report_snapshots', 'register_customer', 'resolve_violation', 'revoke_access', 'submit_request',
+    ARRAY['accept_lead', 'acknowledge_announcement', 'announce_notifications', 'announce_price_changes',
+          'announce_program_activation', 'apply_contracts', 'arbitrate_registration', 'assign_lead', 'audit_row',
+          'cancel_lead', 'certificate_alerts', 'check_approval_step', 'check_payment_allocation',
+          'check_registration', 'compact_rollups', 'contract_alerts', 'create_enforcement_setting',
+          'create_inbox_secret', 'decide_approval', 'decline_lead', 'delegate_approvals', 'distribute_leads',
+          'end_delegation', 'escalate_approvals', 'exit_checklist', 'expire_lead_offers', 'fill_order_line',
+          'follow_up_registration', 'grant_access', 'hand_over_registrations', 'inbox_channel',
+          'lapse_registrations', 'maintain_tree_path', 'mark_notifications_read', 'my_approval_tasks',
+          'notify_changes', 'onboarding_checks', 'partner_name_key', 'partner_scores', 'publish_announcement',
+          'read_announcement', 'rebuild_rollups', 'record_binding_change', 'record_opportunity_history',
+          'record_order_history', 'record_partner_history', 'refresh_report_snapshots', 'register_customer',
+          'remind_announcement', 'request_exit', 'resolve_violation', 'revoke_access', 'sign_contract',
+          'submit_application', 'submit_contract', 'submit_request', 'terminate_contract', 'withdraw_announcement',
           'withdraw_request'],
     'SECURITY DEFINER functions are exactly the expected ones');
 

@@ -7,7 +7,7 @@
 -- follow their rules and every change to one is kept.  The last test fails
 -- when a SECURITY DEFINER function appears that this file does not attack.
 BEGIN;
-SELECT plan(121);
+SELECT plan(225);
 \ir ../attack/fixture.sql
 
 -- ---- the primitive: strictly true or false, and no tenant through a group role --
@@ -403,6 +403,11 @@ SELECT is((SELECT rebate.channel_of(9401, 940112) <> rebate.channel_of(9401, 940
 
 -- ---- each module's callable functions (test/attack/MODULE_calls.sql, each with its fixture) --
 \ir ../attack/registrations_calls.sql
+\ir ../attack/announcements_calls.sql
+\ir ../attack/leads_calls.sql
+\ir ../attack/onboarding_calls.sql
+\ir ../attack/contracts_calls.sql
+\ir ../attack/certification_calls.sql
 
 -- ---- every SECURITY DEFINER function that is called (not a trigger) was attacked above --
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p

@@ -6,7 +6,7 @@
 -- refusal ends like a task that does not exist.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(70);
+SELECT plan(73);
 
 INSERT INTO tenant (id, code, name) VALUES (981, 'APV', '审批'), (982, 'APW', '另一品牌');
 INSERT INTO region (id, tenant_id, code, name, level) VALUES (98101, 981, 'CN', '中国', 'country'),
@@ -332,10 +332,23 @@ CREATE FUNCTION pg_temp.on_test_decided(r approval_request) RETURNS void LANGUAG
 INSERT INTO request_type (request_type, description, on_decided)
 VALUES ('test_module', 'test', 'pg_temp.on_test_decided(rebate.approval_request)');
 INSERT INTO approval_flow (tenant_id, request_type, name) VALUES (981, 'test_module', 't') RETURNING id AS flow3 \gset
-INSERT INTO approval_step (tenant_id, flow_id, step_no, name, approver_kind) VALUES (981, :flow3, 1, 'm', 'manager');
+INSERT INTO approval_step (tenant_id, flow_id, step_no, name, approver_kind, min_amount)
+VALUES (981, :flow3, 1, 'm', 'manager', 1000);
+-- the module opens its requests itself (here a definer function standing for it)
+CREATE FUNCTION pg_temp.module_asks(amount numeric) RETURNS approval_request LANGUAGE sql SECURITY DEFINER
+    AS $$ SELECT rebate.open_request('test_module', 'm', amount => amount) $$;
+GRANT EXECUTE ON FUNCTION pg_temp.module_asks(numeric) TO PUBLIC;
 SET ROLE apv_p1;
-SELECT id AS r11 FROM submit_request('test_module', 'm') \gset
+SELECT throws_ok($$SELECT submit_request('test_module', 'm', subject_id => 1)$$, '22023',
+                 'requests of type test_module are made through their module',
+                 'a module''s request type is not opened through submit_request (it could point at any row)');
+SELECT id AS r11 FROM pg_temp.module_asks(5000) \gset
+SELECT is((SELECT format('%s %s', status, current_step) FROM pg_temp.module_asks(NULL)), 'pending 0',
+          'a module''s request no step applies to is not approved unseen: it waits at step 0');
 RESET ROLE;
+SELECT is((SELECT string_agg(format('%s:%s', step_no, approver_kind), ',') FROM approval_task
+            WHERE request_id = (SELECT max(id) FROM approval_request WHERE request_type = 'test_module')),
+          '0:manager', 'for the tenant''s managers');
 SET ROLE apv_mgr;
 SELECT status AS s11 FROM reject((SELECT task_id FROM my_approval_tasks() WHERE request_id = :r11)) \gset
 RESET ROLE;

@@ -2253,7 +2253,9 @@ INSERT INTO @extschema@.notification_event (event, audience, description) VALUES
     ('registration_released', 'partner', 'A customer registration of the partner lost its protection: it lapsed without progress, or arbitration gave the customer to another partner'),
     ('lead_assigned', 'partner', 'A lead was assigned to the partner: accept or decline it before its deadline'),
     ('lead_returned', 'managers', 'A lead was declined, or not answered in time, and no partner could take it: assign it by hand'),
-    ('announcement_published', 'partner', 'An announcement addressed to the partner was published: read it (and acknowledge it when it is mandatory)');
+    ('announcement_published', 'partner', 'An announcement addressed to the partner was published: read it (and acknowledge it when it is mandatory)'),
+    ('contract_expiring', 'managers', 'A partner''s contract ends soon and no contract follows it: renew it or let it lapse'),
+    ('certificate_expiring', 'partner', 'A certificate of the partner expires soon: renew it before what it authorises lapses');
 GRANT SELECT ON @extschema@.notification_event TO rebate_admin, rebate_manager, rebate_partner;
 
 CREATE TABLE @extschema@.notification (
@@ -3033,32 +3035,51 @@ BEGIN
         END LOOP;
         RETURN started;
     END LOOP;
+    -- A module's request (one that changes what its subject row grants or
+    -- takes away) no step applies to is never approved unseen: the
+    -- tenant's managers decide it.
+    IF after_step = 0
+       AND (SELECT t.on_decided IS NOT NULL FROM @extschema@.request_type t WHERE t.request_type = request.request_type)
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.approval_task k WHERE k.tenant_id = request.tenant_id AND k.request_id = request.id) THEN
+        UPDATE @extschema@.approval_request r SET current_step = 0
+         WHERE r.tenant_id = request.tenant_id AND r.id = request.id
+        RETURNING r.* INTO started;
+        PERFORM @extschema@.record_approval_event(started, 'step_started', NULL, 0, 'no step applies: the managers decide');
+        INSERT INTO @extschema@.approval_task (tenant_id, request_id, step_no, partner_id, approver_kind)
+        VALUES (request.tenant_id, request.id, 0, request.partner_id, 'manager')
+        RETURNING * INTO task;
+        PERFORM @extschema@.announce_task(task, started, 'approval_waiting');
+        RETURN started;
+    END IF;
     RETURN @extschema@.end_request(request, 'approved',
                                    CASE WHEN after_step = 0 THEN 'no step applies' ELSE 'every step approved' END);
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.start_next_step(@extschema@.approval_request, integer) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.start_next_step(@extschema@.approval_request, integer) IS
-    'Internal: starts the next applicable step of a request (or approves it when none is left)';
+    'Internal: starts the next applicable step of a request (or approves it when none is left; a module''s request no step applies to goes to the managers)';
 
 -- ---- what users call ------------------------------------------------------------
 
--- Asks for a decision.  The caller's tenant's active flow for the type
--- decides who.  A partner user asks for its own partner (or one below it);
--- a manager for any partner of its tenant, or for none.
-CREATE FUNCTION @extschema@.submit_request(request_type text, subject text, partner_id bigint DEFAULT NULL,
+-- Opens a request for a decision, made by the acting role.  The caller's
+-- tenant's active flow for the type decides who.  A partner user asks for
+-- its own partner (or one below it); a manager for any partner of its
+-- tenant, or for none.  Internal: rebate.submit_request opens general
+-- requests; each module opens its own from the function or trigger that
+-- judged the row the request is about.
+CREATE FUNCTION @extschema@.open_request(request_type text, subject text, partner_id bigint DEFAULT NULL,
                                            amount numeric DEFAULT NULL, currency text DEFAULT NULL,
                                            region_id bigint DEFAULT NULL, product_id bigint DEFAULT NULL,
                                            subject_id bigint DEFAULT NULL, detail jsonb DEFAULT '{}')
     RETURNS @extschema@.approval_request
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     actor name := @extschema@.acting_role();
     bound record := @extschema@.binding_of(actor);
     manager boolean := coalesce(@extschema@.manages_tenant(actor, bound.tenant_id), false);
-    asker bigint := coalesce(submit_request.partner_id, bound.partner_id);
+    asker bigint := coalesce(open_request.partner_id, bound.partner_id);
     partner @extschema@.partner;
     flow bigint;
     request @extschema@.approval_request;
@@ -3067,8 +3088,8 @@ BEGIN
         RAISE EXCEPTION 'permission denied to submit a request' USING ERRCODE = 'insufficient_privilege',
               HINT = 'Requests are made by a tenant''s managers and partner users, each bound by rebate.grant_access.';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM @extschema@.request_type t WHERE t.request_type = submit_request.request_type) THEN
-        RAISE EXCEPTION 'unknown request type "%"', submit_request.request_type USING ERRCODE = 'invalid_parameter_value',
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.request_type t WHERE t.request_type = open_request.request_type) THEN
+        RAISE EXCEPTION 'unknown request type "%"', open_request.request_type USING ERRCODE = 'invalid_parameter_value',
               HINT = 'The types are in rebate.request_type.';
     END IF;
     IF asker IS NOT NULL THEN
@@ -3080,21 +3101,51 @@ BEGIN
         END IF;
     END IF;
     SELECT f.id INTO flow FROM @extschema@.approval_flow f
-     WHERE f.tenant_id = bound.tenant_id AND f.request_type = submit_request.request_type AND f.active;
+     WHERE f.tenant_id = bound.tenant_id AND f.request_type = open_request.request_type AND f.active;
     IF flow IS NULL THEN
-        RAISE EXCEPTION 'no active approval flow for % requests', submit_request.request_type USING ERRCODE = 'RB071',
+        RAISE EXCEPTION 'no active approval flow for % requests', open_request.request_type USING ERRCODE = 'RB071',
               HINT = 'A manager of the tenant creates one in rebate.approval_flow with its steps in rebate.approval_step.';
     END IF;
     INSERT INTO @extschema@.approval_request (tenant_id, request_type, flow_id, subject, subject_id, partner_id, amount,
                                               currency, region_id, grade_id, product_id, detail, current_step,
                                               requested_by)
-    VALUES (bound.tenant_id, submit_request.request_type, flow, submit_request.subject, submit_request.subject_id,
-            partner.id, submit_request.amount, submit_request.currency,
-            coalesce(submit_request.region_id, partner.home_region_id), partner.grade_id, submit_request.product_id,
-            coalesce(submit_request.detail, '{}'), 0, actor)
+    VALUES (bound.tenant_id, open_request.request_type, flow, open_request.subject, open_request.subject_id,
+            partner.id, open_request.amount, open_request.currency,
+            coalesce(open_request.region_id, partner.home_region_id), partner.grade_id, open_request.product_id,
+            coalesce(open_request.detail, '{}'), 0, actor)
     RETURNING * INTO request;
-    PERFORM @extschema@.record_approval_event(request, 'submitted', NULL, NULL, submit_request.subject);
+    PERFORM @extschema@.record_approval_event(request, 'submitted', NULL, NULL, open_request.subject);
     RETURN @extschema@.start_next_step(request, 0);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.open_request(text, text, bigint, numeric, text, bigint, bigint, bigint, jsonb)
+    FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.open_request(text, text, bigint, numeric, text, bigint, bigint, bigint, jsonb) IS
+    'Internal: opens a request of any type for the acting role (modules call it for their own request types)';
+
+-- Asks for a decision of a general kind.  The request types of modules
+-- (those with an on_decided function: a registration in arbitration, an
+-- admission, an exit, ...) are opened only by their modules, which judge the
+-- row a request is about: anyone could otherwise point a request at
+-- another partner's row and withdraw it, or shape it so that no step applies.
+CREATE FUNCTION @extschema@.submit_request(request_type text, subject text, partner_id bigint DEFAULT NULL,
+                                           amount numeric DEFAULT NULL, currency text DEFAULT NULL,
+                                           region_id bigint DEFAULT NULL, product_id bigint DEFAULT NULL,
+                                           subject_id bigint DEFAULT NULL, detail jsonb DEFAULT '{}')
+    RETURNS @extschema@.approval_request
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM @extschema@.request_type t
+                WHERE t.request_type = submit_request.request_type AND t.on_decided IS NOT NULL) THEN
+        RAISE EXCEPTION 'requests of type % are made through their module', submit_request.request_type
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'rebate.submit_request makes general requests; a customer registration, an application, an exit ... asks through its own function.';
+    END IF;
+    RETURN @extschema@.open_request(submit_request.request_type, submit_request.subject, submit_request.partner_id,
+                                    submit_request.amount, submit_request.currency, submit_request.region_id,
+                                    submit_request.product_id, submit_request.subject_id, submit_request.detail);
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.submit_request(text, text, bigint, numeric, text, bigint, bigint, bigint, jsonb)
@@ -3102,7 +3153,7 @@ REVOKE ALL ON FUNCTION @extschema@.submit_request(text, text, bigint, numeric, t
 GRANT EXECUTE ON FUNCTION @extschema@.submit_request(text, text, bigint, numeric, text, bigint, bigint, bigint, jsonb)
     TO rebate_manager, rebate_partner;
 COMMENT ON FUNCTION @extschema@.submit_request(text, text, bigint, numeric, text, bigint, bigint, bigint, jsonb) IS
-    'Submits a request for a decision to the active flow of its type in the caller''s tenant; returns it, waiting at its first applicable step (approved at once when none applies)';
+    'Submits a general request for a decision to the active flow of its type in the caller''s tenant; returns it, waiting at its first applicable step (approved at once when none applies). The request types of modules are refused: their modules open them';
 
 -- Approves or rejects a task the caller may decide (its own, its
 -- delegator's, its tenant's as a manager, its partner's as a parent's user).
@@ -3787,7 +3838,7 @@ BEGIN
      WHERE c.tenant_id = NEW.tenant_id AND c.status = 'protected'
        AND (c.name_key = NEW.name_key OR c.tax_id = NEW.tax_id)
      ORDER BY c.id LIMIT 1;
-    request := @extschema@.submit_request('customer_registration',
+    request := @extschema@.open_request('customer_registration',
                                           pg_catalog.format('customer registration %s: %s', NEW.id, NEW.name),
                                           partner_id => NEW.partner_id, amount => NEW.expected_amount,
                                           region_id => NEW.region_id, product_id => NEW.product_id,
@@ -3958,6 +4009,4425 @@ REVOKE ALL ON FUNCTION @extschema@.lapse_registrations(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.lapse_registrations(bigint) TO rebate_admin, rebate_manager;
 COMMENT ON FUNCTION @extschema@.lapse_registrations(bigint) IS
     'Cron: lapses the registrations whose protection ended (of a tenant, or of every tenant), telling their partners; returns how many per tenant';
+-- ---------------------------------------------------------------------------
+-- Announcements (通知公告): a tenant's managers write an announcement, target
+-- it (region subtree, grade, partner kind, an explicit list of partners; all
+-- of them together), and publish it.  Publication resolves the audience once,
+-- into rebate.announcement_recipient (one row per active partner it reaches),
+-- and files one announcement_published notification per partner.  Partner
+-- users read the published announcements addressed to their own partner and
+-- mark them read and acknowledged (a mandatory one must be acknowledged);
+-- managers follow the reach (rebate.v_announcement_reach) and who has not
+-- acknowledged a mandatory one (rebate.v_announcement_pending).  A tenant may
+-- have price-policy changes and program activations announced automatically
+-- (rebate.announcement_rule).  Status changes, recipients and the inbox are
+-- written only by the functions and triggers here (SECURITY DEFINER, each
+-- judging the acting role).  docs/announcements.md describes it with examples.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.announcement (
+    id              bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id       bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    title           text NOT NULL CHECK (btrim(title) <> '' AND pg_catalog.length(title) <= 200),
+    body            text NOT NULL DEFAULT '',
+    mandatory       boolean NOT NULL DEFAULT false,
+    status          text NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'published', 'withdrawn')),
+    source          text NOT NULL DEFAULT 'manual' CHECK (source IN ('manual', 'price_policy', 'program')),
+    detail          jsonb NOT NULL DEFAULT '{}',
+    region_ids      bigint[] NOT NULL DEFAULT '{}' CHECK (pg_catalog.array_position(region_ids, NULL) IS NULL),
+    grade_ids       bigint[] NOT NULL DEFAULT '{}' CHECK (pg_catalog.array_position(grade_ids, NULL) IS NULL),
+    kinds           text[] NOT NULL DEFAULT '{}'
+                    CHECK (kinds OPERATOR(pg_catalog.<@) ARRAY['distributor', 'dealer', 'agent', 'retailer']),
+    partner_ids     bigint[] NOT NULL DEFAULT '{}' CHECK (pg_catalog.array_position(partner_ids, NULL) IS NULL),
+    expires_on      date,
+    created_by      name NOT NULL DEFAULT @extschema@.acting_role(),
+    published_at    timestamptz,
+    published_by    name,
+    withdrawn_at    timestamptz,
+    withdrawn_by    name,
+    withdraw_reason text,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    CONSTRAINT announcement_published_stamp CHECK ((status = 'draft') = (published_at IS NULL)
+                                                    AND (published_at IS NULL) = (published_by IS NULL)),
+    CONSTRAINT announcement_withdrawn_stamp CHECK ((status = 'withdrawn') = (withdrawn_at IS NOT NULL)
+                                                    AND (withdrawn_at IS NULL) = (withdrawn_by IS NULL))
+);
+CREATE UNIQUE INDEX announcement_by_id ON @extschema@.announcement (id);
+CREATE INDEX announcement_published ON @extschema@.announcement (tenant_id, published_at DESC) WHERE status = 'published';
+COMMENT ON TABLE @extschema@.announcement IS
+    'Announcements (通知公告) of a tenant to its partners: draft -> published (rebate.publish_announcement, which resolves its recipients once) -> withdrawn (rebate.withdraw_announcement)';
+COMMENT ON COLUMN @extschema@.announcement.title IS 'One line for a list (at most 200 characters)';
+COMMENT ON COLUMN @extschema@.announcement.body IS 'The text of the announcement';
+COMMENT ON COLUMN @extschema@.announcement.mandatory IS
+    'Whether each recipient partner must acknowledge it (rebate.acknowledge_announcement); the unacknowledged are listed in rebate.v_announcement_pending';
+COMMENT ON COLUMN @extschema@.announcement.status IS
+    'draft (editable, seen by managers only) -> published (content fixed; seen by its recipients) -> withdrawn (seen by managers only); changed only by rebate.publish_announcement and rebate.withdraw_announcement';
+COMMENT ON COLUMN @extschema@.announcement.source IS
+    'manual (written by a manager), price_policy or program (published automatically by an rebate.announcement_rule when a price policy changed or a program version became active); set by the server';
+COMMENT ON COLUMN @extschema@.announcement.detail IS
+    'What an automatic announcement is about, as JSON (price policy ids, program and version ids); set by the server';
+COMMENT ON COLUMN @extschema@.announcement.region_ids IS
+    'Target: partners whose home region lies in one of these regions or below it (empty: every region)';
+COMMENT ON COLUMN @extschema@.announcement.grade_ids IS 'Target: partners of one of these grades (empty: every grade)';
+COMMENT ON COLUMN @extschema@.announcement.kinds IS
+    'Target: partners of these kinds: distributor, dealer, agent, retailer (empty: every kind)';
+COMMENT ON COLUMN @extschema@.announcement.partner_ids IS
+    'Target: these partners only (empty: no list); every target applies, and only active partners are reached';
+COMMENT ON COLUMN @extschema@.announcement.expires_on IS
+    'The last day it is current (NULL: it does not expire); it stays readable, and may be changed while published';
+COMMENT ON COLUMN @extschema@.announcement.created_by IS 'The role that wrote it (stamped)';
+COMMENT ON COLUMN @extschema@.announcement.published_at IS 'When it was published (stamped)';
+COMMENT ON COLUMN @extschema@.announcement.published_by IS 'The role that published it, or whose price or program change published it (stamped)';
+COMMENT ON COLUMN @extschema@.announcement.withdrawn_at IS 'When it was withdrawn (stamped)';
+COMMENT ON COLUMN @extschema@.announcement.withdrawn_by IS 'The role that withdrew it (stamped)';
+COMMENT ON COLUMN @extschema@.announcement.withdraw_reason IS 'Why it was withdrawn, in the words of the role that withdrew it';
+
+CREATE TABLE @extschema@.announcement_recipient (
+    id               bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id        bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    announcement_id  bigint NOT NULL,
+    partner_id       bigint NOT NULL,
+    read_at          timestamptz,
+    read_by          name,
+    acknowledged_at  timestamptz,
+    acknowledged_by  name,
+    created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, announcement_id, partner_id),
+    FOREIGN KEY (tenant_id, announcement_id) REFERENCES @extschema@.announcement (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id) ON DELETE CASCADE,
+    CHECK ((read_at IS NULL) = (read_by IS NULL)),
+    CHECK ((acknowledged_at IS NULL) = (acknowledged_by IS NULL)),
+    CHECK (acknowledged_at IS NULL OR read_at IS NOT NULL)
+);
+CREATE UNIQUE INDEX announcement_recipient_by_id ON @extschema@.announcement_recipient (id);
+CREATE INDEX announcement_recipient_partner ON @extschema@.announcement_recipient (tenant_id, partner_id, announcement_id);
+COMMENT ON TABLE @extschema@.announcement_recipient IS
+    'The partners an announcement reached, resolved once when it was published, with when (and by which of its users) each read and acknowledged it; written only by the extension';
+COMMENT ON COLUMN @extschema@.announcement_recipient.read_at IS 'When a user of the partner first read it (rebate.read_announcement); NULL: unread';
+COMMENT ON COLUMN @extschema@.announcement_recipient.read_by IS 'The role that first read it';
+COMMENT ON COLUMN @extschema@.announcement_recipient.acknowledged_at IS
+    'When a user of the partner acknowledged it (rebate.acknowledge_announcement; acknowledging also reads it); NULL: not acknowledged';
+COMMENT ON COLUMN @extschema@.announcement_recipient.acknowledged_by IS 'The role that acknowledged it';
+
+-- Automatic announcements, per tenant: opt-in, one rule per source.
+CREATE TABLE @extschema@.announcement_rule (
+    id            bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id     bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    source        text NOT NULL CHECK (source IN ('price_policy', 'program')),
+    active        boolean NOT NULL DEFAULT true,
+    mandatory     boolean NOT NULL DEFAULT false,
+    title_prefix  text NOT NULL DEFAULT '' CHECK (pg_catalog.length(title_prefix) <= 40),
+    valid_days    integer CHECK (valid_days > 0),
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, source)
+);
+CREATE UNIQUE INDEX announcement_rule_by_id ON @extschema@.announcement_rule (id);
+COMMENT ON TABLE @extschema@.announcement_rule IS
+    'Per tenant, whether price-policy changes (source price_policy) and program versions becoming active (source program) publish an announcement to the partners concerned';
+COMMENT ON COLUMN @extschema@.announcement_rule.active IS 'Whether the rule publishes (off: such changes publish nothing)';
+COMMENT ON COLUMN @extschema@.announcement_rule.mandatory IS 'Whether its announcements must be acknowledged';
+COMMENT ON COLUMN @extschema@.announcement_rule.title_prefix IS 'Put before each title, e.g. 【调价通知】';
+COMMENT ON COLUMN @extschema@.announcement_rule.valid_days IS 'Its announcements expire this many days after they are published (NULL: never)';
+
+-- ---- targeting ---------------------------------------------------------------------
+
+-- The active partners of a tenant that targets reach: home region in one of
+-- the regions' subtrees, grade, kind, and the explicit list, each only when
+-- not empty.  With the caller's rights: a manager gets its tenant's partners,
+-- the publishing functions (as the owner) every partner of the tenant.
+CREATE FUNCTION @extschema@.audience_of(tenant_id bigint, region_ids bigint[], grade_ids bigint[], kinds text[],
+                                        partner_ids bigint[])
+    RETURNS SETOF bigint
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.id
+      FROM @extschema@.partner p
+      LEFT JOIN @extschema@.region r ON r.tenant_id = p.tenant_id AND r.id = p.home_region_id
+     WHERE p.tenant_id = audience_of.tenant_id AND p.state = 'active'
+       AND (coalesce(pg_catalog.cardinality(audience_of.region_ids), 0) = 0 OR r.path && audience_of.region_ids)
+       AND (coalesce(pg_catalog.cardinality(audience_of.grade_ids), 0) = 0 OR p.grade_id = ANY (audience_of.grade_ids))
+       AND (coalesce(pg_catalog.cardinality(audience_of.kinds), 0) = 0 OR p.kind = ANY (audience_of.kinds))
+       AND (coalesce(pg_catalog.cardinality(audience_of.partner_ids), 0) = 0 OR p.id = ANY (audience_of.partner_ids))
+$$;
+REVOKE ALL ON FUNCTION @extschema@.audience_of(bigint, bigint[], bigint[], text[], bigint[]) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.audience_of(bigint, bigint[], bigint[], text[], bigint[]) IS
+    'Internal: the active partners of a tenant that announcement targets reach (region subtree of the home region, grade, kind, list; empty: any), among those the caller sees';
+
+-- Whom a draft would reach if it were published now (a published one: whom
+-- it reached).  With the caller's rights.
+CREATE FUNCTION @extschema@.announcement_audience(announcement_id bigint)
+    RETURNS TABLE (partner_id bigint, code text, name text, kind text, grade_id bigint, home_region_id bigint)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.id, p.code, p.name, p.kind, p.grade_id, p.home_region_id
+      FROM @extschema@.announcement a
+      JOIN @extschema@.partner p ON p.tenant_id = a.tenant_id
+     WHERE a.id = announcement_audience.announcement_id
+       AND CASE WHEN a.status = 'draft'
+                THEN p.id IN (SELECT x FROM @extschema@.audience_of(a.tenant_id, a.region_ids, a.grade_ids, a.kinds,
+                                                                    a.partner_ids) AS x)
+                ELSE EXISTS (SELECT 1 FROM @extschema@.announcement_recipient r
+                              WHERE r.tenant_id = a.tenant_id AND r.announcement_id = a.id AND r.partner_id = p.id) END
+     ORDER BY p.code
+$$;
+REVOKE ALL ON FUNCTION @extschema@.announcement_audience(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.announcement_audience(bigint) TO rebate_admin, rebate_manager;
+GRANT EXECUTE ON FUNCTION @extschema@.audience_of(bigint, bigint[], bigint[], text[], bigint[])
+    TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.announcement_audience(bigint) IS
+    'The partners an announcement reaches: for a draft, the active partners its targets reach now; once published, its recipients';
+
+-- ---- the announcement's own rules -------------------------------------------------------
+
+-- A published (or withdrawn) announcement's content is what its recipients
+-- were sent: it does not change (only expires_on, while published); only a
+-- draft is deleted.  Targets name the tenant's own regions, grades and
+-- partners (checked only for a writer who may manage the row's tenant, under
+-- its own rights, so that nothing of another tenant is read or quoted;
+-- anyone else is refused by row-level security).
+CREATE FUNCTION @extschema@.check_announcement() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fixed   text[] := ARRAY['status', 'expires_on', 'published_at', 'published_by', 'withdrawn_at', 'withdrawn_by',
+                            'withdraw_reason', 'updated_at'];
+    scope   record;
+    missing bigint;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.status <> 'draft' THEN
+            RAISE EXCEPTION 'announcement % is %: it is withdrawn, not deleted', OLD.id, OLD.status
+                USING ERRCODE = 'RB094',
+                      DETAIL = 'Its recipients and their reads and acknowledgements are kept.',
+                      HINT = 'Withdraw it with rebate.withdraw_announcement.';
+        END IF;
+        RETURN OLD;
+    END IF;
+    IF TG_OP = 'UPDATE' AND OLD.status <> 'draft'
+       AND ((pg_catalog.to_jsonb(NEW) - fixed) IS DISTINCT FROM (pg_catalog.to_jsonb(OLD) - fixed)
+            OR (OLD.status = 'withdrawn' AND NEW.expires_on IS DISTINCT FROM OLD.expires_on)) THEN
+        RAISE EXCEPTION 'announcement % is % and its content cannot change', OLD.id, OLD.status
+            USING ERRCODE = 'RB090',
+                  DETAIL = 'Its recipients were resolved, and notified, as it was when it was published.',
+                  HINT = 'Withdraw it and publish a corrected one; only expires_on changes while it is published.';
+    END IF;
+    IF (TG_OP = 'INSERT' OR NEW.region_ids IS DISTINCT FROM OLD.region_ids OR NEW.grade_ids IS DISTINCT FROM OLD.grade_ids
+        OR NEW.partner_ids IS DISTINCT FROM OLD.partner_ids OR NEW.tenant_id IS DISTINCT FROM OLD.tenant_id)
+       AND @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
+        FOR scope IN SELECT * FROM (VALUES ('region', 'region', NEW.region_ids), ('grade', 'partner_grade', NEW.grade_ids),
+                                           ('partner', 'partner', NEW.partner_ids)) AS s (noun, tbl, ids)
+                      WHERE s.ids <> '{}'
+        LOOP
+            EXECUTE pg_catalog.format('SELECT x FROM pg_catalog.unnest($1) AS x WHERE NOT EXISTS '
+                                      '(SELECT 1 FROM @extschema@.%I t WHERE t.tenant_id = $2 AND t.id = x) LIMIT 1',
+                                      scope.tbl)
+                INTO missing USING scope.ids, NEW.tenant_id;
+            IF missing IS NOT NULL THEN
+                RAISE EXCEPTION 'an announcement names % %, which is not of its tenant', scope.noun, missing
+                    USING ERRCODE = 'foreign_key_violation',
+                          DETAIL = pg_catalog.format('%s %s does not exist in tenant %s.', scope.noun, missing, NEW.tenant_id),
+                          HINT = 'An announcement targets its own tenant''s regions, grades and partners.';
+            END IF;
+        END LOOP;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_announcement() IS
+    'BEFORE trigger on announcement: the content of a published or withdrawn one is fixed (RB090), only drafts are deleted (RB094), targets name the tenant''s own regions, grades and partners (23503)';
+CREATE TRIGGER check_announcement BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.announcement
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.check_announcement();
+CREATE TRIGGER lifecycle BEFORE UPDATE OF status ON @extschema@.announcement
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_transition('status', 'draft>published', 'published>withdrawn');
+CREATE TRIGGER attest BEFORE INSERT OR UPDATE ON @extschema@.announcement
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_attestation(
+        'status', 'insert:created_by:created_at', 'published:published_by:published_at',
+        'withdrawn:withdrawn_by:withdrawn_at');
+
+SELECT @extschema@.apply_standard_triggers(t)
+  FROM unnest(ARRAY['@extschema@.announcement', '@extschema@.announcement_recipient',
+                    '@extschema@.announcement_rule']::regclass[]) AS t;
+
+-- ---- who sees what ------------------------------------------------------------------
+
+-- Managers (and admins) read every announcement of their tenant; a partner
+-- user only the published ones its own partner received (a distributor's
+-- users not those of the partners below it: an announcement is addressed to
+-- a partner, and its targets decide whether a distributor gets it too).
+SELECT @extschema@.apply_tenant_rls('@extschema@.announcement', 'tenant_id');
+CREATE POLICY partner_reads_received ON @extschema@.announcement AS RESTRICTIVE FOR SELECT
+    USING ((SELECT @extschema@.current_partner_id()) IS NULL
+           OR (status = 'published'
+               AND EXISTS (SELECT 1 FROM @extschema@.announcement_recipient r
+                            WHERE r.tenant_id = announcement.tenant_id AND r.announcement_id = announcement.id
+                              AND r.partner_id = (SELECT @extschema@.current_partner_id()))));
+-- recipients: the tenant's managers all, a partner user its own partner's rows
+ALTER TABLE @extschema@.announcement_recipient ENABLE ROW LEVEL SECURITY;
+CREATE POLICY recipient_read ON @extschema@.announcement_recipient FOR SELECT
+    USING ((SELECT @extschema@.is_group_admin())
+           OR (tenant_id = (SELECT @extschema@.current_tenant_id())
+               AND ((SELECT @extschema@.is_tenant_manager())
+                    OR partner_id = (SELECT @extschema@.current_partner_id()))));
+SELECT @extschema@.apply_tenant_rls('@extschema@.announcement_rule', 'tenant_id');
+
+-- Managers write drafts (content and targets, never the status, the source,
+-- the stamps or an id) and the rules; partner users read.  Recipients are
+-- written by the functions below only.
+GRANT SELECT, DELETE ON @extschema@.announcement TO rebate_admin, rebate_manager;
+GRANT INSERT (tenant_id, title, body, mandatory, region_ids, grade_ids, kinds, partner_ids, expires_on),
+      UPDATE (title, body, mandatory, region_ids, grade_ids, kinds, partner_ids, expires_on)
+   ON @extschema@.announcement TO rebate_admin, rebate_manager;
+GRANT SELECT (id, tenant_id, title, body, mandatory, status, source, detail, expires_on, published_at, published_by,
+              created_at, updated_at)
+   ON @extschema@.announcement TO rebate_partner;
+GRANT SELECT ON @extschema@.announcement_recipient TO rebate_admin, rebate_manager, rebate_partner;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.announcement_rule TO rebate_admin, rebate_manager;
+
+-- ---- publishing (internal) -----------------------------------------------------------
+
+-- Resolves a draft's audience into its recipients, publishes it and files
+-- one notification per recipient partner, each in one statement.  Returns
+-- how many partners it reached; reaching none, it leaves the draft as it was.
+-- Called by the SECURITY DEFINER functions and triggers below only.
+CREATE FUNCTION @extschema@.deliver_announcement(a @extschema@.announcement) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reached integer;
+    published @extschema@.announcement;
+BEGIN
+    INSERT INTO @extschema@.announcement_recipient (tenant_id, announcement_id, partner_id)
+    SELECT a.tenant_id, a.id, x
+      FROM @extschema@.audience_of(a.tenant_id, a.region_ids, a.grade_ids, a.kinds, a.partner_ids) AS x
+     ORDER BY x;
+    GET DIAGNOSTICS reached = ROW_COUNT;
+    IF reached = 0 THEN
+        RETURN 0;
+    END IF;
+    UPDATE @extschema@.announcement x SET status = 'published'
+     WHERE x.tenant_id = a.tenant_id AND x.id = a.id
+    RETURNING x.* INTO published;
+    INSERT INTO @extschema@.notification (tenant_id, partner_id, event, subject_type, subject_id, title, detail)
+    SELECT r.tenant_id, r.partner_id, 'announcement_published', 'announcement', r.announcement_id,
+           pg_catalog.format('announcement %s%s: %s', published.id,
+                             CASE WHEN published.mandatory THEN ' (acknowledge it)' ELSE '' END, published.title),
+           pg_catalog.jsonb_build_object('announcement_id', published.id, 'mandatory', published.mandatory,
+                                         'source', published.source, 'expires_on', published.expires_on)
+      FROM @extschema@.announcement_recipient r
+     WHERE r.tenant_id = a.tenant_id AND r.announcement_id = a.id
+     ORDER BY r.partner_id;
+    RETURN reached;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.deliver_announcement(@extschema@.announcement) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.deliver_announcement(@extschema@.announcement) IS
+    'Internal: resolves a draft''s recipients, publishes it and notifies each recipient partner; returns how many it reached (0: nothing done)';
+
+-- The announcement a manager of its tenant may act on, locked; anything else
+-- (another tenant's, a missing id, a caller without a binding of its own) is
+-- reported alike.
+CREATE FUNCTION @extschema@.managed_announcement(announcement_id bigint) RETURNS @extschema@.announcement
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found_row @extschema@.announcement;
+BEGIN
+    -- judged before anything is locked
+    SELECT x.* INTO found_row FROM @extschema@.announcement x WHERE x.id = managed_announcement.announcement_id;
+    IF found_row.id IS NULL OR NOT @extschema@.may_manage(@extschema@.acting_role(), found_row.tenant_id) THEN
+        RAISE EXCEPTION 'announcement % does not exist or is not visible to you', managed_announcement.announcement_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT x.* INTO found_row FROM @extschema@.announcement x
+     WHERE x.tenant_id = found_row.tenant_id AND x.id = found_row.id FOR UPDATE;
+    RETURN found_row;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.managed_announcement(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.managed_announcement(bigint) IS
+    'Internal: an announcement the acting role may manage, locked; raises P0002 for any other id';
+
+-- ---- what managers call ----------------------------------------------------------------
+
+-- Publishes a draft: its recipients are resolved now, once (partners that
+-- become active later do not receive it), and each is notified.  The only
+-- way an announcement becomes published.
+CREATE FUNCTION @extschema@.publish_announcement(announcement_id bigint) RETURNS @extschema@.announcement
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a @extschema@.announcement := @extschema@.managed_announcement(announcement_id);
+BEGIN
+    IF a.status <> 'draft' THEN
+        RAISE EXCEPTION 'announcement % is already %', a.id, a.status USING ERRCODE = 'RB091',
+              HINT = 'Only a draft is published; write a new announcement.';
+    END IF;
+    IF a.expires_on < CURRENT_DATE THEN
+        RAISE EXCEPTION 'announcement % expired on %', a.id, a.expires_on USING ERRCODE = 'RB093',
+              HINT = 'Set expires_on to today or later, or to NULL.';
+    END IF;
+    IF @extschema@.deliver_announcement(a) = 0 THEN
+        RAISE EXCEPTION 'announcement % reaches no active partner', a.id USING ERRCODE = 'RB092',
+              DETAIL = pg_catalog.format('Its targets: regions %s, grades %s, kinds %s, partners %s.',
+                                         a.region_ids, a.grade_ids, a.kinds, a.partner_ids),
+              HINT = 'Widen its targets (rebate.announcement_audience shows whom they reach).';
+    END IF;
+    SELECT x.* INTO a FROM @extschema@.announcement x WHERE x.tenant_id = a.tenant_id AND x.id = a.id;
+    RETURN a;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.publish_announcement(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.publish_announcement(bigint) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.publish_announcement(bigint) IS
+    'Publishes a draft announcement (a manager of its tenant): resolves its recipients once and notifies each partner; returns it';
+
+-- Withdraws a published announcement: its recipients no longer see it, and
+-- the notifications of it that are still unread leave their inboxes.
+CREATE FUNCTION @extschema@.withdraw_announcement(announcement_id bigint, reason text DEFAULT NULL)
+    RETURNS @extschema@.announcement
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a @extschema@.announcement := @extschema@.managed_announcement(announcement_id);
+BEGIN
+    IF a.status <> 'published' THEN
+        RAISE EXCEPTION 'announcement % is %, not published', a.id, a.status USING ERRCODE = 'RB091',
+              HINT = CASE WHEN a.status = 'draft' THEN 'A draft is deleted, not withdrawn.' ELSE '' END;
+    END IF;
+    UPDATE @extschema@.announcement x SET status = 'withdrawn', withdraw_reason = withdraw_announcement.reason
+     WHERE x.tenant_id = a.tenant_id AND x.id = a.id
+    RETURNING x.* INTO a;
+    DELETE FROM @extschema@.notification n
+     WHERE n.tenant_id = a.tenant_id AND n.subject_type = 'announcement' AND n.subject_id = a.id
+       AND n.event = 'announcement_published' AND n.read_at IS NULL;
+    RETURN a;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.withdraw_announcement(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.withdraw_announcement(bigint, text) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.withdraw_announcement(bigint, text) IS
+    'Withdraws a published announcement (a manager of its tenant), with a reason: hidden from its recipients, its unread notifications removed; returns it';
+
+-- Notifies again the recipients that have not done what the announcement
+-- asks: acknowledged it (mandatory) or read it.  Returns how many.
+CREATE FUNCTION @extschema@.remind_announcement(announcement_id bigint) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a @extschema@.announcement := @extschema@.managed_announcement(announcement_id);
+    reminded integer;
+BEGIN
+    IF a.status <> 'published' THEN
+        RAISE EXCEPTION 'announcement % is %, not published', a.id, a.status USING ERRCODE = 'RB091';
+    END IF;
+    INSERT INTO @extschema@.notification (tenant_id, partner_id, event, subject_type, subject_id, title, detail)
+    SELECT r.tenant_id, r.partner_id, 'announcement_published', 'announcement', a.id,
+           pg_catalog.format('reminder: announcement %s%s: %s', a.id,
+                             CASE WHEN a.mandatory THEN ' (acknowledge it)' ELSE '' END, a.title),
+           pg_catalog.jsonb_build_object('announcement_id', a.id, 'mandatory', a.mandatory, 'source', a.source,
+                                         'expires_on', a.expires_on, 'reminder', true)
+      FROM @extschema@.announcement_recipient r
+     WHERE r.tenant_id = a.tenant_id AND r.announcement_id = a.id
+       AND CASE WHEN a.mandatory THEN r.acknowledged_at IS NULL ELSE r.read_at IS NULL END
+     ORDER BY r.partner_id;
+    GET DIAGNOSTICS reminded = ROW_COUNT;
+    RETURN reminded;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.remind_announcement(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.remind_announcement(bigint) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.remind_announcement(bigint) IS
+    'Notifies again the recipient partners of a published announcement that have not acknowledged it (mandatory) or read it; returns how many';
+
+-- ---- what partner users call ------------------------------------------------------------
+
+-- Marks a published announcement addressed to the caller's own partner read
+-- (and acknowledged), once: who did it first is kept, and a second call
+-- changes nothing.  Also marks the caller's notifications of it read.  Only
+-- partner users mark (managers do not mark for partners); an announcement not
+-- addressed to the caller's partner, a draft and a withdrawn one are reported
+-- like one that does not exist.
+CREATE FUNCTION @extschema@.mark_announcement(announcement_id bigint, acknowledge boolean)
+    RETURNS @extschema@.announcement_recipient
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    bound record := @extschema@.binding_of(actor);
+    r @extschema@.announcement_recipient;
+BEGIN
+    IF bound.tenant_id IS NULL OR bound.partner_id IS NULL THEN
+        RAISE EXCEPTION 'only a partner''s users read and acknowledge announcements' USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Managers follow them in rebate.v_announcement_reach and rebate.v_announcement_pending.';
+    END IF;
+    SELECT x.* INTO r FROM @extschema@.announcement_recipient x
+      JOIN @extschema@.announcement a ON a.tenant_id = x.tenant_id AND a.id = x.announcement_id
+     WHERE x.tenant_id = bound.tenant_id AND x.announcement_id = mark_announcement.announcement_id
+       AND x.partner_id = bound.partner_id AND a.status = 'published'
+       FOR UPDATE OF x;
+    IF r.id IS NULL THEN
+        RAISE EXCEPTION 'announcement % does not exist or is not visible to you', mark_announcement.announcement_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF r.read_at IS NULL OR (acknowledge AND r.acknowledged_at IS NULL) THEN
+        UPDATE @extschema@.announcement_recipient x
+           SET read_at = coalesce(x.read_at, pg_catalog.clock_timestamp()), read_by = coalesce(x.read_by, actor),
+               acknowledged_at = CASE WHEN acknowledge THEN coalesce(x.acknowledged_at, pg_catalog.clock_timestamp())
+                                      ELSE x.acknowledged_at END,
+               acknowledged_by = CASE WHEN acknowledge THEN coalesce(x.acknowledged_by, actor) ELSE x.acknowledged_by END
+         WHERE x.tenant_id = r.tenant_id AND x.id = r.id
+        RETURNING x.* INTO r;
+        UPDATE @extschema@.notification n SET read_at = pg_catalog.now(), read_by = actor
+         WHERE n.tenant_id = r.tenant_id AND n.partner_id = r.partner_id AND n.subject_type = 'announcement'
+           AND n.subject_id = r.announcement_id AND n.event = 'announcement_published' AND n.read_at IS NULL
+           AND (n.recipient IS NULL OR n.recipient = actor);
+    END IF;
+    RETURN r;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.mark_announcement(bigint, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.mark_announcement(bigint, boolean) IS
+    'Internal: marks an announcement addressed to the acting role''s partner read (and acknowledged); P0002 for any other';
+
+CREATE FUNCTION @extschema@.read_announcement(announcement_id bigint) RETURNS @extschema@.announcement_recipient
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.mark_announcement(announcement_id, false) $$;
+REVOKE ALL ON FUNCTION @extschema@.read_announcement(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.read_announcement(bigint) TO rebate_partner;
+COMMENT ON FUNCTION @extschema@.read_announcement(bigint) IS
+    'Marks a published announcement addressed to the caller''s partner read (once; idempotent); returns its recipient row';
+
+CREATE FUNCTION @extschema@.acknowledge_announcement(announcement_id bigint) RETURNS @extschema@.announcement_recipient
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.mark_announcement(announcement_id, true) $$;
+REVOKE ALL ON FUNCTION @extschema@.acknowledge_announcement(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.acknowledge_announcement(bigint) TO rebate_partner;
+COMMENT ON FUNCTION @extschema@.acknowledge_announcement(bigint) IS
+    'Acknowledges (and so reads) a published announcement addressed to the caller''s partner (once; idempotent); returns its recipient row';
+
+-- ---- views ------------------------------------------------------------------------
+
+-- A partner user's announcements: the published ones its partner received,
+-- with its partner's read and acknowledgement.  The reader's own rights.
+CREATE VIEW @extschema@.v_my_announcements WITH (security_invoker = true) AS
+SELECT a.id AS announcement_id,
+       a.tenant_id,
+       r.partner_id,
+       a.title,
+       a.body,
+       a.mandatory,
+       a.source,
+       a.published_at,
+       a.expires_on,
+       coalesce(a.expires_on < CURRENT_DATE, false) AS expired,
+       r.read_at,
+       r.acknowledged_at,
+       CASE WHEN a.mandatory THEN r.acknowledged_at IS NULL ELSE r.read_at IS NULL END AS needs_action
+  FROM @extschema@.announcement a
+  JOIN @extschema@.announcement_recipient r ON r.tenant_id = a.tenant_id AND r.announcement_id = a.id
+ WHERE a.status = 'published' AND r.partner_id = (SELECT @extschema@.current_partner_id());
+COMMENT ON VIEW @extschema@.v_my_announcements IS
+    'A partner user''s announcements (通知公告): the published ones its own partner received, with its read and acknowledgement; empty for managers';
+COMMENT ON COLUMN @extschema@.v_my_announcements.announcement_id IS '公告 Announcement id (rebate.announcement)';
+COMMENT ON COLUMN @extschema@.v_my_announcements.tenant_id IS '租户 Tenant: the manufacturer or brand';
+COMMENT ON COLUMN @extschema@.v_my_announcements.partner_id IS '渠道商 The reader''s partner';
+COMMENT ON COLUMN @extschema@.v_my_announcements.title IS '标题 Title';
+COMMENT ON COLUMN @extschema@.v_my_announcements.body IS '正文 Text';
+COMMENT ON COLUMN @extschema@.v_my_announcements.mandatory IS '必须确认 Whether the partner must acknowledge it';
+COMMENT ON COLUMN @extschema@.v_my_announcements.source IS '来源 manual, price_policy or program';
+COMMENT ON COLUMN @extschema@.v_my_announcements.published_at IS '发布时间 When it was published';
+COMMENT ON COLUMN @extschema@.v_my_announcements.expires_on IS '有效期至 The last day it is current (NULL: no end)';
+COMMENT ON COLUMN @extschema@.v_my_announcements.expired IS '已过期 Whether expires_on has passed';
+COMMENT ON COLUMN @extschema@.v_my_announcements.read_at IS '阅读时间 When a user of the partner first read it; NULL: unread';
+COMMENT ON COLUMN @extschema@.v_my_announcements.acknowledged_at IS '确认时间 When a user of the partner acknowledged it; NULL: not yet';
+COMMENT ON COLUMN @extschema@.v_my_announcements.needs_action IS
+    '待处理 Whether the partner still has to act: acknowledge it (mandatory) or read it';
+
+-- Per announcement: how many partners it reached, and how many read and
+-- acknowledged it.  Aggregated as the owner; rows shown to the tenant's
+-- managers and group administrators only (the condition of the tenant_read
+-- policies for them, evaluated for the reader, in a security barrier).
+CREATE VIEW @extschema@.v_announcement_reach WITH (security_barrier = true) AS
+SELECT a.id AS announcement_id,
+       a.tenant_id,
+       a.title,
+       a.status,
+       a.source,
+       a.mandatory,
+       a.published_at,
+       a.published_by,
+       a.expires_on,
+       count(r.id) AS recipients,
+       count(r.read_at) AS read,
+       count(r.acknowledged_at) AS acknowledged,
+       count(r.id) - count(r.read_at) AS unread,
+       CASE WHEN a.mandatory THEN count(r.id) - count(r.acknowledged_at) END AS unacknowledged,
+       pg_catalog.round(100.0 * count(r.read_at) / nullif(count(r.id), 0), 1) AS read_percent
+  FROM @extschema@.announcement a
+  LEFT JOIN @extschema@.announcement_recipient r ON r.tenant_id = a.tenant_id AND r.announcement_id = a.id
+ WHERE a.tenant_id = ANY ((SELECT @extschema@.visible_tenant_ids())::bigint[])
+   AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager()))
+ GROUP BY a.tenant_id, a.id;
+COMMENT ON VIEW @extschema@.v_announcement_reach IS
+    'Per announcement (通知公告触达): partners reached, read, acknowledged, unread; for the tenant''s managers and group administrators';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.announcement_id IS '公告 Announcement id (rebate.announcement)';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.tenant_id IS '租户 Tenant: the manufacturer or brand';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.title IS '标题 Title';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.status IS '状态 draft, published or withdrawn';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.source IS '来源 manual, price_policy or program';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.mandatory IS '必须确认 Whether recipients must acknowledge it';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.published_at IS '发布时间 When it was published';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.published_by IS '发布人 The role that published it';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.expires_on IS '有效期至 The last day it is current';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.recipients IS '触达 Partners it reached (0 for a draft)';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.read IS '已读 Partners a user of which read it';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.acknowledged IS '已确认 Partners that acknowledged it';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.unread IS '未读 Partners that have not read it';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.unacknowledged IS '未确认 Partners that have not acknowledged it (mandatory ones; NULL otherwise)';
+COMMENT ON COLUMN @extschema@.v_announcement_reach.read_percent IS '阅读率 Percentage of recipients that read it, one decimal';
+
+-- Who has not acknowledged a published mandatory announcement, and for how
+-- long.  As the owner, rows for the tenant's managers and administrators only.
+CREATE VIEW @extschema@.v_announcement_pending WITH (security_barrier = true) AS
+SELECT a.id AS announcement_id,
+       a.tenant_id,
+       a.title,
+       a.published_at,
+       a.expires_on,
+       p.id AS partner_id,
+       p.code AS partner_code,
+       p.name AS partner_name,
+       p.kind AS partner_kind,
+       r.read_at IS NOT NULL AS read,
+       r.read_at,
+       CURRENT_DATE - a.published_at::date AS days_since_published
+  FROM @extschema@.announcement a
+  JOIN @extschema@.announcement_recipient r ON r.tenant_id = a.tenant_id AND r.announcement_id = a.id
+  JOIN @extschema@.partner p ON p.tenant_id = r.tenant_id AND p.id = r.partner_id
+ WHERE a.status = 'published' AND a.mandatory AND r.acknowledged_at IS NULL
+   AND a.tenant_id = ANY ((SELECT @extschema@.visible_tenant_ids())::bigint[])
+   AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager()));
+COMMENT ON VIEW @extschema@.v_announcement_pending IS
+    'Who has not acknowledged a published mandatory announcement (未确认名单), and how long it has been published; for the tenant''s managers and group administrators';
+COMMENT ON COLUMN @extschema@.v_announcement_pending.announcement_id IS '公告 Announcement id (rebate.announcement)';
+COMMENT ON COLUMN @extschema@.v_announcement_pending.tenant_id IS '租户 Tenant: the manufacturer or brand';
+COMMENT ON COLUMN @extschema@.v_announcement_pending.title IS '标题 Title';
+COMMENT ON COLUMN @extschema@.v_announcement_pending.published_at IS '发布时间 When it was published';
+COMMENT ON COLUMN @extschema@.v_announcement_pending.expires_on IS '有效期至 The last day it is current';
+COMMENT ON COLUMN @extschema@.v_announcement_pending.partner_id IS '渠道商 The partner that has not acknowledged it';
+COMMENT ON COLUMN @extschema@.v_announcement_pending.partner_code IS '渠道商编码 Its code';
+COMMENT ON COLUMN @extschema@.v_announcement_pending.partner_name IS '渠道商名称 Its name';
+COMMENT ON COLUMN @extschema@.v_announcement_pending.partner_kind IS '类型 distributor, dealer, agent or retailer';
+COMMENT ON COLUMN @extschema@.v_announcement_pending.read IS '已读 Whether a user of the partner read it (without acknowledging)';
+COMMENT ON COLUMN @extschema@.v_announcement_pending.read_at IS '阅读时间 When it was first read';
+COMMENT ON COLUMN @extschema@.v_announcement_pending.days_since_published IS '已发布天数 Days since it was published';
+
+GRANT SELECT ON @extschema@.v_my_announcements TO rebate_admin, rebate_manager, rebate_partner;
+GRANT SELECT ON @extschema@.v_announcement_reach, @extschema@.v_announcement_pending TO rebate_admin, rebate_manager;
+
+-- ---- automatic announcements ------------------------------------------------------
+
+-- How a price reads in an announcement: the amount, or the percentage of
+-- the list price.
+CREATE FUNCTION @extschema@.price_words(amount numeric, percent numeric) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.trim_scale(amount)::text,
+                    pg_catalog.trim_scale(percent)::text || '% of list price')
+$$;
+COMMENT ON FUNCTION @extschema@.price_words(numeric, numeric) IS
+    'A price as an announcement words it: the amount, or the percentage of the list price (NULL when both are NULL)';
+
+-- A price-policy change announced: per statement, one announcement per
+-- tenant (with an active price_policy rule) and scope (grade, region) the
+-- changed policies have, to the active partners of that grade and home
+-- region subtree (everyone for a base policy).  New policies and changes of
+-- price, floor, ceiling or validity count; policies that ended before today
+-- do not.  SECURITY DEFINER: it writes what no user role writes (an
+-- announcement's source, its recipients, their notifications); it acts only
+-- for a writer who may manage the tenant, and reads only inside it.
+CREATE FUNCTION @extschema@.announce_price_changes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor   name := @extschema@.acting_role();
+    changes jsonb;
+    g       record;
+    rule    @extschema@.announcement_rule;
+    a       @extschema@.announcement;
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'announce_price_changes only serves rebate.price_policy' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(n)) INTO changes FROM new_rows n;
+    ELSE
+        SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(n) || pg_catalog.jsonb_build_object('old_price', o.price,
+                                        'old_price_percent', o.price_percent))
+          INTO changes
+          FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id
+         WHERE (n.price, n.price_percent, n.floor_price, n.floor_percent, n.ceiling_price, n.ceiling_percent, n.valid)
+               IS DISTINCT FROM (o.price, o.price_percent, o.floor_price, o.floor_percent, o.ceiling_price,
+                                 o.ceiling_percent, o.valid);
+    END IF;
+    IF changes IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOR g IN
+        SELECT c.tenant_id, c.grade_id, c.region_id, pg_catalog.array_agg(c.id ORDER BY c.id) AS ids, count(*) AS n,
+               pg_catalog.string_agg(pg_catalog.format('%s: price %s%s%s%s, valid %s',
+                   coalesce(pr.sku || ' ' || pr.name, 'category ' || cat.code || ' ' || cat.name),
+                   CASE WHEN c.old_price IS NOT NULL OR c.old_price_percent IS NOT NULL THEN
+                        @extschema@.price_words(c.old_price, c.old_price_percent) || ' -> ' ELSE '' END,
+                   @extschema@.price_words(c.price, c.price_percent),
+                   ', floor ' || @extschema@.price_words(c.floor_price, c.floor_percent),
+                   ', ceiling ' || @extschema@.price_words(c.ceiling_price, c.ceiling_percent),
+                   c.valid), E'\n' ORDER BY coalesce(pr.sku, cat.code), c.min_quantity, c.id) AS lines,
+               pg_catalog.min(coalesce(pr.sku || ' ' || pr.name, 'category ' || cat.code || ' ' || cat.name)) AS first_target
+          FROM pg_catalog.jsonb_to_recordset(changes) AS c (id bigint, tenant_id bigint, product_id bigint,
+                   category_id bigint, grade_id bigint, region_id bigint, min_quantity numeric, price numeric,
+                   price_percent numeric, floor_price numeric, floor_percent numeric, ceiling_price numeric,
+                   ceiling_percent numeric, valid daterange, old_price numeric, old_price_percent numeric)
+          LEFT JOIN @extschema@.product pr ON pr.tenant_id = c.tenant_id AND pr.id = c.product_id
+          LEFT JOIN @extschema@.product_category cat ON cat.tenant_id = c.tenant_id AND cat.id = c.category_id
+         WHERE pg_catalog.upper_inf(c.valid) OR pg_catalog.upper(c.valid) > CURRENT_DATE
+         GROUP BY c.tenant_id, c.grade_id, c.region_id
+         ORDER BY c.tenant_id, c.grade_id NULLS FIRST, c.region_id NULLS FIRST
+    LOOP
+        SELECT x.* INTO rule FROM @extschema@.announcement_rule x
+         WHERE x.tenant_id = g.tenant_id AND x.source = 'price_policy' AND x.active;
+        CONTINUE WHEN rule.id IS NULL OR NOT @extschema@.may_manage(actor, g.tenant_id);
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM @extschema@.audience_of(
+                                           g.tenant_id, CASE WHEN g.region_id IS NULL THEN '{}' ELSE ARRAY[g.region_id] END,
+                                           CASE WHEN g.grade_id IS NULL THEN '{}' ELSE ARRAY[g.grade_id] END, '{}', '{}'));
+        INSERT INTO @extschema@.announcement (tenant_id, title, body, mandatory, source, detail, region_ids, grade_ids,
+                                              expires_on)
+        VALUES (g.tenant_id,
+                pg_catalog.left(rule.title_prefix || CASE WHEN g.n = 1 THEN 'Price change: ' || g.first_target
+                                                          ELSE pg_catalog.format('Price changes: %s policies', g.n) END, 200),
+                g.lines, rule.mandatory, 'price_policy',
+                pg_catalog.jsonb_build_object('price_policy_ids', g.ids, 'grade_id', g.grade_id, 'region_id', g.region_id),
+                CASE WHEN g.region_id IS NULL THEN '{}' ELSE ARRAY[g.region_id] END,
+                CASE WHEN g.grade_id IS NULL THEN '{}' ELSE ARRAY[g.grade_id] END,
+                CURRENT_DATE + rule.valid_days)
+        RETURNING * INTO a;
+        PERFORM @extschema@.deliver_announcement(a);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.announce_price_changes() IS
+    'AFTER INSERT and AFTER UPDATE statement trigger on price_policy: publishes, where the tenant''s price_policy rule is active, one announcement per scope of the changed policies to the partners it concerns';
+
+CREATE TRIGGER announce_inserted AFTER INSERT ON @extschema@.price_policy
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.announce_price_changes();
+CREATE TRIGGER announce_updated AFTER UPDATE ON @extschema@.price_policy
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.announce_price_changes();
+
+-- A program version becoming active announced: one announcement per version,
+-- where the tenant's program rule is active, to the active partners of its
+-- scope (its region_ids by home region, grade_ids, partner_ids).  SECURITY
+-- DEFINER for the same reasons as announce_price_changes.
+CREATE FUNCTION @extschema@.announce_program_activation() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    v     record;
+    rule  @extschema@.announcement_rule;
+    a     @extschema@.announcement;
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'announce_program_activation only serves rebate.program_version'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    FOR v IN
+        SELECT n.id, n.tenant_id, n.program_id, n.version, n.effective, n.metric, n.kind, n.schedule::text AS schedule,
+               n.period_unit, n.currency, n.note, n.region_ids, n.grade_ids, n.partner_ids, p.code, p.name
+          FROM new_rows n
+          JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id
+          JOIN @extschema@.program p ON p.tenant_id = n.tenant_id AND p.id = n.program_id
+         WHERE n.status = 'active' AND o.status <> 'active'
+         ORDER BY n.tenant_id, n.id
+    LOOP
+        SELECT x.* INTO rule FROM @extschema@.announcement_rule x
+         WHERE x.tenant_id = v.tenant_id AND x.source = 'program' AND x.active;
+        CONTINUE WHEN rule.id IS NULL OR NOT @extschema@.may_manage(actor, v.tenant_id);
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM @extschema@.audience_of(v.tenant_id, v.region_ids, v.grade_ids, '{}',
+                                                                        v.partner_ids));
+        INSERT INTO @extschema@.announcement (tenant_id, title, body, mandatory, source, detail, region_ids, grade_ids,
+                                              partner_ids, expires_on)
+        VALUES (v.tenant_id,
+                pg_catalog.left(rule.title_prefix || pg_catalog.format('Rebate program %s version %s in force from %s',
+                                                                       v.code, v.version, pg_catalog.lower(v.effective)), 200),
+                pg_catalog.format(E'%s (%s), version %s, governs %s.\nBasis %s, %s%s, settled per %s in %s.%s',
+                                  v.code, v.name, v.version, v.effective, v.metric, v.kind,
+                                  coalesce(': ' || v.schedule, ''), v.period_unit, v.currency,
+                                  coalesce(E'\n' || v.note, '')),
+                rule.mandatory, 'program',
+                pg_catalog.jsonb_build_object('program_id', v.program_id, 'program_version_id', v.id,
+                                              'version', v.version, 'effective', v.effective),
+                v.region_ids, v.grade_ids, v.partner_ids, CURRENT_DATE + rule.valid_days)
+        RETURNING * INTO a;
+        PERFORM @extschema@.deliver_announcement(a);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.announce_program_activation() IS
+    'AFTER UPDATE statement trigger on program_version: publishes, where the tenant''s program rule is active, one announcement per version that became active, to the partners of its scope';
+CREATE TRIGGER announce_activation AFTER UPDATE ON @extschema@.program_version
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.announce_program_activation();
+-- ---------------------------------------------------------------------------
+-- Leads and opportunities (线索与商机).  The brand's managers collect leads
+-- (prospects from the website, exhibitions, the hotline ...) and the
+-- distribution rules (rebate.lead_rule, in priority order: region subtree,
+-- product, partner grades and kind, capacity, response time, round robin or
+-- least loaded) offer each one to a partner, which accepts or declines it
+-- before the deadline; a declined or expired offer goes to the next eligible
+-- partner, or back to the managers (lead_returned) when nobody can take it.
+-- Managers also assign by hand.  Accepting opens an opportunity, which the
+-- partner moves through its stages (初步接触, 需求分析, 方案报价, 商务谈判,
+-- then won with the order it was won by, or lost with a reason); partners
+-- open opportunities of their own as well.  Leads and offers are written
+-- only by the functions here (SECURITY DEFINER, each judging the acting
+-- role); opportunities by their partner's users and the managers, guarded
+-- by triggers, every stage move kept.  The KPI views show conversion by
+-- partner, region and source and the pipeline, each reader only over the
+-- rows it may see.  docs/leads.md describes it with examples.
+-- ---------------------------------------------------------------------------
+
+-- ---- the stages and their weights -------------------------------------------------
+
+-- The stages of an opportunity, in order, with the probability the pipeline
+-- weights an open one by unless the tenant sets its own.
+CREATE TABLE @extschema@.opportunity_stage (
+    stage        text PRIMARY KEY,
+    position     integer NOT NULL UNIQUE,
+    label        text NOT NULL,
+    is_open      boolean NOT NULL,
+    probability  numeric(5,4) NOT NULL CHECK (probability BETWEEN 0 AND 1)
+);
+COMMENT ON TABLE @extschema@.opportunity_stage IS
+    'The stages of an opportunity in order (the Chinese words are the codes), with an English label and the default probability the pipeline weights an open opportunity by (rebate.opportunity_stage_weight overrides it per tenant)';
+COMMENT ON COLUMN @extschema@.opportunity_stage.position IS 'Order of the stages: an open opportunity moves forward any number of stages, or back one';
+COMMENT ON COLUMN @extschema@.opportunity_stage.is_open IS 'false for won and lost, which are final';
+COMMENT ON COLUMN @extschema@.opportunity_stage.probability IS 'Default probability of winning from this stage (0 to 1): weighted pipeline = amount x probability';
+INSERT INTO @extschema@.opportunity_stage (stage, position, label, is_open, probability) VALUES
+    ('初步接触', 1, 'first contact', true, 0.1),
+    ('需求分析', 2, 'needs analysis', true, 0.25),
+    ('方案报价', 3, 'proposal and quote', true, 0.5),
+    ('商务谈判', 4, 'negotiation', true, 0.75),
+    ('won', 5, 'won', false, 1),
+    ('lost', 6, 'lost', false, 0);
+GRANT SELECT ON @extschema@.opportunity_stage TO rebate_admin, rebate_manager, rebate_partner;
+
+CREATE TABLE @extschema@.opportunity_stage_weight (
+    id           bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id    bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant ON DELETE CASCADE,
+    stage        text NOT NULL CHECK (stage IN ('初步接触', '需求分析', '方案报价', '商务谈判')),
+    probability  numeric(5,4) NOT NULL CHECK (probability BETWEEN 0 AND 1),
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, stage)
+);
+CREATE UNIQUE INDEX opportunity_stage_weight_by_id ON @extschema@.opportunity_stage_weight (id);
+COMMENT ON TABLE @extschema@.opportunity_stage_weight IS
+    'A tenant''s own probability per open stage for the weighted pipeline (rebate.v_opportunity_pipeline); stages without a row use rebate.opportunity_stage.probability';
+COMMENT ON COLUMN @extschema@.opportunity_stage_weight.probability IS 'Probability of winning from this stage, 0 to 1';
+
+-- ---- distribution rules -----------------------------------------------------------
+
+CREATE TABLE @extschema@.lead_rule (
+    id             bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id      bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant ON DELETE CASCADE,
+    name           text NOT NULL CHECK (btrim(name) <> ''),
+    priority       integer NOT NULL,
+    active         boolean NOT NULL DEFAULT true,
+    region_id      bigint,
+    product_id     bigint,
+    grade_ids      bigint[] NOT NULL DEFAULT '{}',
+    partner_kind   text CHECK (partner_kind IN ('distributor', 'dealer', 'agent', 'retailer')),
+    response_time  interval NOT NULL DEFAULT '48 hours' CHECK (response_time > '0'::interval),
+    capacity       integer CHECK (capacity > 0),
+    strategy       text NOT NULL DEFAULT 'round_robin' CHECK (strategy IN ('round_robin', 'least_loaded')),
+    created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, priority),
+    FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id),
+    FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id),
+    CHECK (pg_catalog.array_position(grade_ids, NULL) IS NULL)
+);
+CREATE UNIQUE INDEX lead_rule_by_id ON @extschema@.lead_rule (id);
+COMMENT ON TABLE @extschema@.lead_rule IS
+    'Lead distribution rules of a tenant, tried in priority order: the first rule whose conditions the lead meets and under which a partner is eligible makes the offer';
+COMMENT ON COLUMN @extschema@.lead_rule.priority IS 'Order in which the rules are tried: the lowest first (unique per tenant)';
+COMMENT ON COLUMN @extschema@.lead_rule.active IS 'Whether rebate.distribute_leads and the re-offers use the rule';
+COMMENT ON COLUMN @extschema@.lead_rule.region_id IS 'The rule applies to leads in this region or below it (NULL: every region)';
+COMMENT ON COLUMN @extschema@.lead_rule.product_id IS 'The rule applies to leads about this product (NULL: every lead)';
+COMMENT ON COLUMN @extschema@.lead_rule.grade_ids IS 'Only partners of these grades are eligible (empty: every grade); each a grade of the tenant';
+COMMENT ON COLUMN @extschema@.lead_rule.partner_kind IS 'Only partners of this kind are eligible (NULL: every kind)';
+COMMENT ON COLUMN @extschema@.lead_rule.response_time IS 'How long the partner has to accept or decline an offer made by this rule';
+COMMENT ON COLUMN @extschema@.lead_rule.capacity IS 'A partner whose open leads (offered, or accepted with the opportunity still open) reach this number gets no offer by this rule (NULL: no limit)';
+COMMENT ON COLUMN @extschema@.lead_rule.strategy IS 'round_robin: the eligible partner whose last offer is the oldest (never offered first; ties by id); least_loaded: the one with the fewest open leads, then as round_robin';
+
+-- The grades a rule names are the tenant's: a typo is refused when the rule
+-- is written, not found when leads go unassigned.  It reads the grades with
+-- the writer's rights, and only for a writer who manages the row's tenant.
+CREATE FUNCTION @extschema@.check_lead_rule() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    stranger bigint;
+BEGIN
+    IF NOT coalesce((SELECT @extschema@.is_group_admin())
+                    OR (NEW.tenant_id = (SELECT @extschema@.current_tenant_id()) AND (SELECT @extschema@.is_tenant_manager())),
+                    false) THEN
+        RETURN NEW;     -- row-level security refuses it
+    END IF;
+    SELECT g.grade INTO stranger FROM pg_catalog.unnest(NEW.grade_ids) AS g (grade)
+     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.partner_grade pg
+                        WHERE pg.tenant_id = NEW.tenant_id AND pg.id = g.grade)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'grade % is not a grade of tenant %', stranger, NEW.tenant_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A rule names grades of its own tenant (rebate.partner_grade).';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_lead_rule() IS
+    'BEFORE INSERT OR UPDATE trigger on lead_rule: every grade the rule names is a grade of its tenant';
+CREATE TRIGGER check_grades BEFORE INSERT OR UPDATE OF grade_ids, tenant_id ON @extschema@.lead_rule
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.check_lead_rule();
+
+-- ---- leads and offers ---------------------------------------------------------------
+
+CREATE TABLE @extschema@.lead (
+    id                 bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id          bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant ON DELETE CASCADE,
+    name               text NOT NULL CHECK (btrim(name) <> ''),
+    name_key           text NOT NULL DEFAULT '',
+    contact_name       text,
+    contact_phone      text CHECK (contact_phone ~ '^[0-9+() -]{5,32}$'),
+    contact_email      text CHECK (contact_email ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'),
+    region_id          bigint NOT NULL,
+    product_id         bigint,
+    source             text NOT NULL DEFAULT 'other'
+                       CHECK (source IN ('website', 'exhibition', 'hotline', 'referral', 'campaign', 'other')),
+    expected_amount    numeric CHECK (expected_amount >= 0),
+    currency           text NOT NULL DEFAULT 'CNY' CHECK (currency ~ '^[A-Z]{3}$'),
+    note               text,
+    received_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    status             text NOT NULL DEFAULT 'new'
+                       CHECK (status IN ('new', 'offered', 'accepted', 'returned', 'cancelled')),
+    partner_id         bigint,
+    status_changed_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    cancel_reason      text,
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id),
+    FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id),
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id),
+    CHECK ((status IN ('offered', 'accepted')) = (partner_id IS NOT NULL))
+);
+CREATE UNIQUE INDEX lead_by_id ON @extschema@.lead (id);
+CREATE INDEX lead_waiting ON @extschema@.lead (tenant_id, received_at) WHERE status IN ('new', 'returned');
+CREATE INDEX lead_partner ON @extschema@.lead (tenant_id, partner_id, status);
+CREATE INDEX lead_name_key ON @extschema@.lead (tenant_id, name_key);
+COMMENT ON TABLE @extschema@.lead IS
+    'Leads (销售线索): prospects the brand collects and offers to partners by rules (rebate.distribute_leads) or by hand (rebate.assign_lead); status and partner are written only by the lead functions';
+COMMENT ON COLUMN @extschema@.lead.name IS 'The prospect''s company name';
+COMMENT ON COLUMN @extschema@.lead.name_key IS 'rebate.normalize_name(name), maintained: leads with the same key are the same company (find duplicates by it)';
+COMMENT ON COLUMN @extschema@.lead.region_id IS 'Where the prospect is: decides the rules that apply and the partners whose territory covers it';
+COMMENT ON COLUMN @extschema@.lead.product_id IS 'The product it asks about (NULL: none in particular)';
+COMMENT ON COLUMN @extschema@.lead.source IS 'Where it came from: website, exhibition, hotline, referral, campaign, other';
+COMMENT ON COLUMN @extschema@.lead.expected_amount IS 'The expected deal size, in currency (the opportunity starts with it)';
+COMMENT ON COLUMN @extschema@.lead.received_at IS 'When the brand received it (the conversion views group leads by its month)';
+COMMENT ON COLUMN @extschema@.lead.status IS
+    'new -> offered | cancelled; offered -> accepted | returned (declined or expired, and nobody else eligible) | cancelled, or offered again to the next partner; returned -> offered | cancelled. accepted and cancelled are final';
+COMMENT ON COLUMN @extschema@.lead.partner_id IS 'The partner it is offered to (offered) or that accepted it (accepted): its users see the lead';
+COMMENT ON COLUMN @extschema@.lead.cancel_reason IS 'Why a manager cancelled it (rebate.cancel_lead)';
+
+-- name_key and status_changed_at follow name and status
+CREATE FUNCTION @extschema@.prepare_lead() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.name_key := coalesce(@extschema@.normalize_name(NEW.name), '');
+    IF TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status THEN
+        NEW.status_changed_at := pg_catalog.now();
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.prepare_lead() IS 'BEFORE INSERT OR UPDATE trigger on lead: sets name_key and status_changed_at';
+CREATE TRIGGER prepare BEFORE INSERT OR UPDATE ON @extschema@.lead
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.prepare_lead();
+CREATE TRIGGER lifecycle BEFORE INSERT OR UPDATE OF status ON @extschema@.lead
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_transition(
+        'status', '>new', 'new>offered', 'returned>offered', 'offered>accepted', 'offered>returned',
+        'new>cancelled', 'offered>cancelled', 'returned>cancelled');
+
+CREATE TABLE @extschema@.lead_offer (
+    id           bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id    bigint NOT NULL REFERENCES @extschema@.tenant ON DELETE CASCADE,
+    lead_id      bigint NOT NULL,
+    partner_id   bigint NOT NULL,
+    rule_id      bigint,
+    offered_by   name NOT NULL,
+    offered_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    respond_by   timestamptz NOT NULL,
+    answer       text CHECK (answer IN ('accepted', 'declined', 'expired', 'withdrawn')),
+    answered_by  name,
+    answered_at  timestamptz,
+    reason       text,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, lead_id) REFERENCES @extschema@.lead (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id),
+    FOREIGN KEY (tenant_id, rule_id) REFERENCES @extschema@.lead_rule (tenant_id, id) ON DELETE SET NULL (rule_id),
+    CHECK ((answer IS NULL) = (answered_at IS NULL) AND (answer IS NULL) = (answered_by IS NULL)),
+    CHECK (respond_by > offered_at)
+);
+CREATE UNIQUE INDEX lead_offer_by_id ON @extschema@.lead_offer (id);
+-- a lead has at most one open offer
+CREATE UNIQUE INDEX lead_offer_open ON @extschema@.lead_offer (tenant_id, lead_id) WHERE answer IS NULL;
+CREATE INDEX lead_offer_lead ON @extschema@.lead_offer (tenant_id, lead_id, id);
+CREATE INDEX lead_offer_partner ON @extschema@.lead_offer (tenant_id, partner_id, id);
+CREATE INDEX lead_offer_due ON @extschema@.lead_offer (tenant_id, respond_by) WHERE answer IS NULL;
+COMMENT ON TABLE @extschema@.lead_offer IS
+    'Every offer of a lead to a partner, by a rule or by hand, with its deadline and answer; written only by the lead functions';
+COMMENT ON COLUMN @extschema@.lead_offer.rule_id IS 'The rule that made the offer (NULL: assigned by hand)';
+COMMENT ON COLUMN @extschema@.lead_offer.offered_by IS 'The acting role that made the offer: the manager, the cron role, or the partner user whose decline passed the lead on';
+COMMENT ON COLUMN @extschema@.lead_offer.respond_by IS 'The deadline: an offer still open then is expired by rebate.expire_lead_offers';
+COMMENT ON COLUMN @extschema@.lead_offer.answer IS 'NULL while open; accepted, declined, expired (no answer in time) or withdrawn (a manager reassigned or cancelled the lead)';
+COMMENT ON COLUMN @extschema@.lead_offer.answered_by IS 'The acting role that answered (the partner user, the cron role for an expiry, the manager for a withdrawal)';
+COMMENT ON COLUMN @extschema@.lead_offer.reason IS 'Why it was declined (the partner''s words), withdrawn or assigned by hand (the manager''s)';
+
+-- ---- opportunities ---------------------------------------------------------------------
+
+CREATE TABLE @extschema@.opportunity (
+    id                 bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id          bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant ON DELETE CASCADE,
+    partner_id         bigint NOT NULL DEFAULT @extschema@.current_partner_id(),
+    lead_id            bigint,
+    end_customer_id    bigint,
+    region_id          bigint,
+    name               text NOT NULL CHECK (btrim(name) <> ''),
+    stage              text NOT NULL DEFAULT '初步接触'
+                       CHECK (stage IN ('初步接触', '需求分析', '方案报价', '商务谈判', 'won', 'lost')),
+    amount             numeric CHECK (amount >= 0),
+    currency           text NOT NULL DEFAULT 'CNY' CHECK (currency ~ '^[A-Z]{3}$'),
+    expected_close_on  date,
+    order_id           bigint,
+    lost_reason        text,
+    note               text,
+    stage_changed_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    closed_at          timestamptz,
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, lead_id),
+    UNIQUE (tenant_id, order_id),
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id),
+    FOREIGN KEY (tenant_id, lead_id) REFERENCES @extschema@.lead (tenant_id, id) ON DELETE SET NULL (lead_id),
+    FOREIGN KEY (tenant_id, end_customer_id) REFERENCES @extschema@.end_customer (tenant_id, id),
+    FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id),
+    -- the order it was won by is its partner's
+    FOREIGN KEY (tenant_id, order_id, partner_id) REFERENCES @extschema@.sales_order (tenant_id, id, partner_id),
+    CONSTRAINT opportunity_won_by_order CHECK ((stage = 'won') = (order_id IS NOT NULL)),
+    CONSTRAINT opportunity_lost_reason CHECK (stage <> 'lost' OR coalesce(btrim(lost_reason), '') <> ''),
+    CONSTRAINT opportunity_closed CHECK ((stage IN ('won', 'lost')) = (closed_at IS NOT NULL))
+);
+CREATE UNIQUE INDEX opportunity_by_id ON @extschema@.opportunity (id);
+CREATE INDEX opportunity_partner ON @extschema@.opportunity (tenant_id, partner_id, stage);
+COMMENT ON TABLE @extschema@.opportunity IS
+    'Opportunities (商机): opened when a partner accepts a lead, or by a partner for a customer of its own; moved through the stages by the partner''s users (rebate.set_opportunity_stage), won with the order, or lost with a reason';
+COMMENT ON COLUMN @extschema@.opportunity.partner_id IS 'The partner working it (default: the writing partner user''s): its users, and those of the partners above it, see it';
+COMMENT ON COLUMN @extschema@.opportunity.lead_id IS 'The lead it was opened from (set by rebate.accept_lead only; NULL: opened by the partner)';
+COMMENT ON COLUMN @extschema@.opportunity.end_customer_id IS 'The end customer (客户报备) it is for: one registered by the same partner';
+COMMENT ON COLUMN @extschema@.opportunity.region_id IS 'Where the customer is (from the lead when accepted); the pipeline falls back to the end customer''s region, then the partner''s home region';
+COMMENT ON COLUMN @extschema@.opportunity.stage IS
+    '初步接触 (first contact), 需求分析 (needs analysis), 方案报价 (proposal), 商务谈判 (negotiation): forward any number of stages or back one; won (with its order) or lost (with a reason) from any of them, and final';
+COMMENT ON COLUMN @extschema@.opportunity.amount IS 'The expected (when won: the won) deal amount, in currency';
+COMMENT ON COLUMN @extschema@.opportunity.expected_close_on IS 'When the partner expects to close it';
+COMMENT ON COLUMN @extschema@.opportunity.order_id IS 'The order it was won by: required when won, an order (not a return or credit note) of the same partner, placed (not a draft or cancelled); one opportunity per order';
+COMMENT ON COLUMN @extschema@.opportunity.lost_reason IS 'Why it was lost (required when lost)';
+COMMENT ON COLUMN @extschema@.opportunity.stage_changed_at IS 'When it last changed stage (maintained)';
+COMMENT ON COLUMN @extschema@.opportunity.closed_at IS 'When it was won or lost (maintained)';
+
+-- Guards an opportunity: a won or lost one changes no more; a won one names
+-- a placed order of its partner; a lost one a reason; its end customer is
+-- registered by the same partner.  Reads orders and customers with the
+-- writer's rights, so one it may not see ends like one that does not exist,
+-- and only for a writer bound to the row's tenant (or an administrator);
+-- stamps stage_changed_at and closed_at.
+CREATE FUNCTION @extschema@.guard_opportunity() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sold record;
+    customer bigint;
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.stage IN ('won', 'lost')
+       -- (lead_id aside: deleting the lead unlinks it)
+       AND (pg_catalog.to_jsonb(NEW) - 'updated_at' - 'lead_id') <> (pg_catalog.to_jsonb(OLD) - 'updated_at' - 'lead_id') THEN
+        RAISE EXCEPTION 'opportunity % is already %', OLD.id, OLD.stage USING ERRCODE = 'RB088',
+              HINT = 'A won or lost opportunity is final; open a new one for a new deal.';
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.stage IS DISTINCT FROM OLD.stage THEN
+        NEW.stage_changed_at := pg_catalog.now();
+        NEW.closed_at := CASE WHEN NEW.stage IN ('won', 'lost') THEN pg_catalog.now() END;
+    ELSE
+        NEW.closed_at := OLD.closed_at;
+        NEW.stage_changed_at := OLD.stage_changed_at;
+    END IF;
+    IF NOT coalesce((SELECT @extschema@.is_group_admin()) OR NEW.tenant_id = (SELECT @extschema@.current_tenant_id()), false) THEN
+        RETURN NEW;     -- row-level security refuses it
+    END IF;
+    IF NEW.stage = 'won' AND NEW.order_id IS NULL THEN
+        RAISE EXCEPTION 'a won opportunity needs the order it was won by' USING ERRCODE = 'RB087',
+              HINT = 'Name an order of the opportunity''s partner: rebate.set_opportunity_stage(id, ''won'', order_id).';
+    END IF;
+    IF NEW.order_id IS NOT NULL AND NEW.stage <> 'won' THEN
+        RAISE EXCEPTION 'only a won opportunity links an order' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.stage = 'lost' AND coalesce(pg_catalog.btrim(NEW.lost_reason), '') = '' THEN
+        RAISE EXCEPTION 'a lost opportunity needs a reason' USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Set lost_reason (rebate.set_opportunity_stage(id, ''lost'', reason => ...)).';
+    END IF;
+    IF NEW.order_id IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.order_id IS DISTINCT FROM OLD.order_id
+                                     OR NEW.partner_id IS DISTINCT FROM OLD.partner_id) THEN
+        SELECT o.partner_id, o.kind, o.status INTO sold FROM @extschema@.sales_order o
+         WHERE o.tenant_id = NEW.tenant_id AND o.id = NEW.order_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'order % does not exist or is not visible to you', NEW.order_id USING ERRCODE = 'no_data_found';
+        END IF;
+        IF sold.partner_id <> NEW.partner_id THEN
+            RAISE EXCEPTION 'order % is not an order of partner %', NEW.order_id, NEW.partner_id USING ERRCODE = 'RB087',
+                  HINT = 'An opportunity is won by an order of its own partner.';
+        END IF;
+        IF sold.kind <> 'order' OR NOT sold.status = ANY (@extschema@.order_statuses('placed')) THEN
+            RAISE EXCEPTION 'order % is not a placed order (kind %, status %)', NEW.order_id, sold.kind, sold.status
+                USING ERRCODE = 'RB087',
+                  HINT = 'An opportunity is won by an order (not a return or credit note) that is placed: not a draft, not cancelled.';
+        END IF;
+    END IF;
+    IF NEW.end_customer_id IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.end_customer_id IS DISTINCT FROM OLD.end_customer_id
+                                            OR NEW.partner_id IS DISTINCT FROM OLD.partner_id) THEN
+        SELECT c.partner_id INTO customer FROM @extschema@.end_customer c
+         WHERE c.tenant_id = NEW.tenant_id AND c.id = NEW.end_customer_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'end customer % does not exist or is not visible to you', NEW.end_customer_id
+                USING ERRCODE = 'no_data_found';
+        END IF;
+        IF customer <> NEW.partner_id THEN
+            RAISE EXCEPTION 'end customer % is registered to another partner', NEW.end_customer_id USING ERRCODE = 'RB089',
+                  HINT = 'An opportunity is for a customer its own partner registered (客户报备).';
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.guard_opportunity() IS
+    'BEFORE INSERT OR UPDATE trigger on opportunity: won and lost are final, won needs a placed order of the partner, lost a reason, the end customer is the partner''s; stamps stage_changed_at and closed_at';
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON @extschema@.opportunity
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.guard_opportunity();
+CREATE TRIGGER lifecycle BEFORE INSERT OR UPDATE OF stage ON @extschema@.opportunity
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_transition(
+        'stage', '>初步接触', '>需求分析', '>方案报价', '>商务谈判',
+        '初步接触>需求分析', '初步接触>方案报价', '初步接触>商务谈判', '需求分析>方案报价', '需求分析>商务谈判',
+        '方案报价>商务谈判', '需求分析>初步接触', '方案报价>需求分析', '商务谈判>方案报价',
+        '初步接触>won', '需求分析>won', '方案报价>won', '商务谈判>won',
+        '初步接触>lost', '需求分析>lost', '方案报价>lost', '商务谈判>lost');
+
+CREATE TABLE @extschema@.opportunity_stage_history (
+    id              bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id       bigint NOT NULL REFERENCES @extschema@.tenant ON DELETE CASCADE,
+    opportunity_id  bigint NOT NULL,
+    partner_id      bigint NOT NULL,
+    from_stage      text,
+    to_stage        text NOT NULL,
+    amount          numeric,
+    reason          text,
+    changed_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    session_role    name NOT NULL,
+    acting_role     name NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, opportunity_id) REFERENCES @extschema@.opportunity (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id)
+);
+CREATE UNIQUE INDEX opportunity_stage_history_by_id ON @extschema@.opportunity_stage_history (id);
+CREATE INDEX opportunity_stage_history_opportunity
+    ON @extschema@.opportunity_stage_history (tenant_id, opportunity_id, changed_at);
+COMMENT ON TABLE @extschema@.opportunity_stage_history IS
+    'Every stage of every opportunity: from, to, the amount then, why, who, when; written by a trigger only';
+COMMENT ON COLUMN @extschema@.opportunity_stage_history.partner_id IS 'The opportunity''s partner then (row-level security)';
+COMMENT ON COLUMN @extschema@.opportunity_stage_history.amount IS 'The opportunity''s amount at the move';
+COMMENT ON COLUMN @extschema@.opportunity_stage_history.reason IS 'The reason given to rebate.set_opportunity_stage (a loss: the lost reason)';
+COMMENT ON COLUMN @extschema@.opportunity_stage_history.session_role IS 'The login role (session_user)';
+COMMENT ON COLUMN @extschema@.opportunity_stage_history.acting_role IS 'The role in effect (after SET ROLE)';
+
+CREATE FUNCTION @extschema@.record_opportunity_history() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'record_opportunity_history only serves rebate.opportunity' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.stage IS DISTINCT FROM OLD.stage THEN
+        INSERT INTO @extschema@.opportunity_stage_history
+            (tenant_id, opportunity_id, partner_id, from_stage, to_stage, amount, reason, session_role, acting_role)
+        VALUES (NEW.tenant_id, NEW.id, NEW.partner_id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.stage END, NEW.stage,
+                NEW.amount, coalesce(nullif(pg_catalog.current_setting('rebate.change_reason', true), ''),
+                                     CASE WHEN NEW.stage = 'lost' THEN NEW.lost_reason END),
+                session_user, @extschema@.acting_role());
+        -- a stage move is progress on the customer it is for: a follow-up that renews its protection (客户报备)
+        IF NEW.end_customer_id IS NOT NULL THEN
+            WITH renewed AS (
+                UPDATE @extschema@.end_customer c SET last_progress_on = CURRENT_DATE
+                 WHERE c.tenant_id = NEW.tenant_id AND c.id = NEW.end_customer_id AND c.partner_id = NEW.partner_id
+                   AND c.status = 'protected' AND c.protected_until >= CURRENT_DATE
+                RETURNING c.tenant_id, c.id, c.partner_id
+            )
+            INSERT INTO @extschema@.customer_followup (tenant_id, end_customer_id, partner_id, note, recorded_by)
+            SELECT r.tenant_id, r.id, r.partner_id,
+                   pg_catalog.format('opportunity %s: %s', NEW.id, NEW.stage), @extschema@.acting_role()
+              FROM renewed r;
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.record_opportunity_history() IS
+    'AFTER trigger on opportunity: appends its stage moves to opportunity_stage_history, each a follow-up renewing the protection of its registered customer';
+CREATE TRIGGER history AFTER INSERT OR UPDATE OF stage ON @extschema@.opportunity
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.record_opportunity_history();
+
+-- Moves an opportunity to a stage (with the order when won, the reason when
+-- lost), recording why.  With the caller's rights: row-level security and
+-- the triggers decide.
+CREATE FUNCTION @extschema@.set_opportunity_stage(opportunity_id bigint, stage text, order_id bigint DEFAULT NULL,
+                                                  reason text DEFAULT NULL)
+    RETURNS @extschema@.opportunity
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result @extschema@.opportunity;
+BEGIN
+    PERFORM pg_catalog.set_config('rebate.change_reason', coalesce(reason, ''), true);
+    UPDATE @extschema@.opportunity y
+       SET stage = set_opportunity_stage.stage,
+           order_id = CASE WHEN set_opportunity_stage.stage = 'won'
+                           THEN coalesce(set_opportunity_stage.order_id, y.order_id) END,
+           lost_reason = CASE WHEN set_opportunity_stage.stage = 'lost' THEN coalesce(reason, y.lost_reason)
+                              ELSE y.lost_reason END
+     WHERE y.id = set_opportunity_stage.opportunity_id
+    RETURNING y.* INTO result;
+    PERFORM pg_catalog.set_config('rebate.change_reason', '', true);
+    IF result.id IS NULL THEN
+        RAISE EXCEPTION 'opportunity % does not exist or is not visible to you', set_opportunity_stage.opportunity_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.set_opportunity_stage(bigint, text, bigint, text) IS
+    'Moves an opportunity to a stage (won: with the order it was won by; lost: reason is the lost reason), recording why; with the caller''s rights';
+
+-- ---- row-level security, triggers, grants -------------------------------------------------
+
+SELECT @extschema@.apply_standard_triggers(t)
+  FROM unnest(ARRAY['@extschema@.opportunity_stage_weight', '@extschema@.lead_rule', '@extschema@.lead',
+                    '@extschema@.lead_offer', '@extschema@.opportunity',
+                    '@extschema@.opportunity_stage_history']::regclass[]) AS t;
+SELECT @extschema@.apply_tenant_rls('@extschema@.opportunity_stage_weight', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.lead_rule', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.lead', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.lead_offer', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.opportunity', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.opportunity_stage_history', 'tenant_id', 'partner_id');
+-- partner users open and work the opportunities of their own partner (a distributor reads its dealers', and
+-- works its own)
+CREATE POLICY partner_opens_opportunity ON @extschema@.opportunity FOR INSERT
+    WITH CHECK (tenant_id = (SELECT @extschema@.current_tenant_id())
+                AND partner_id = (SELECT @extschema@.current_partner_id()));
+CREATE POLICY partner_works_opportunity ON @extschema@.opportunity FOR UPDATE
+    USING (tenant_id = (SELECT @extschema@.current_tenant_id()) AND partner_id = (SELECT @extschema@.current_partner_id()))
+    WITH CHECK (tenant_id = (SELECT @extschema@.current_tenant_id())
+                AND partner_id = (SELECT @extschema@.current_partner_id()));
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.lead_rule, @extschema@.opportunity_stage_weight
+    TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.opportunity_stage_weight TO rebate_partner;
+-- leads: managers write what the prospect is; status, partner and offers are the functions'
+GRANT SELECT ON @extschema@.lead, @extschema@.lead_offer, @extschema@.opportunity, @extschema@.opportunity_stage_history
+    TO rebate_admin, rebate_manager, rebate_partner;
+GRANT INSERT (tenant_id, name, contact_name, contact_phone, contact_email, region_id, product_id, source, expected_amount,
+              currency, note, received_at),
+      UPDATE (name, contact_name, contact_phone, contact_email, region_id, product_id, source, expected_amount, currency,
+              note, received_at)
+    ON @extschema@.lead TO rebate_admin, rebate_manager;
+GRANT DELETE ON @extschema@.lead TO rebate_admin, rebate_manager;
+-- opportunities: lead_id is set by accept_lead, the stamps by the trigger
+GRANT INSERT (tenant_id, partner_id, end_customer_id, region_id, name, stage, amount, currency, expected_close_on, order_id,
+              lost_reason, note),
+      UPDATE (partner_id, end_customer_id, region_id, name, stage, amount, currency, expected_close_on, order_id,
+              lost_reason, note)
+    ON @extschema@.opportunity TO rebate_admin, rebate_manager;
+GRANT DELETE ON @extschema@.opportunity TO rebate_admin, rebate_manager;
+GRANT INSERT (partner_id, end_customer_id, region_id, name, stage, amount, currency, expected_close_on, order_id,
+              lost_reason, note),
+      UPDATE (end_customer_id, region_id, name, stage, amount, currency, expected_close_on, order_id, lost_reason, note)
+    ON @extschema@.opportunity TO rebate_partner;
+
+-- ---- distribution (internal) ------------------------------------------------------------------
+
+-- A partner's open leads: offered to it, or accepted by it with the
+-- opportunity still open.  What a rule's capacity limits.
+CREATE FUNCTION @extschema@.open_lead_count(tenant_id bigint, partner_id bigint) RETURNS bigint
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*) FROM @extschema@.lead l
+     WHERE l.tenant_id = open_lead_count.tenant_id AND l.partner_id = open_lead_count.partner_id
+       AND (l.status = 'offered'
+            OR (l.status = 'accepted'
+                AND EXISTS (SELECT 1 FROM @extschema@.opportunity y
+                             WHERE y.tenant_id = l.tenant_id AND y.lead_id = l.id AND y.stage NOT IN ('won', 'lost'))))
+$$;
+REVOKE ALL ON FUNCTION @extschema@.open_lead_count(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.open_lead_count(bigint, bigint) IS
+    'Internal: how many leads a partner holds open (offered to it, or accepted with the opportunity still open): what lead_rule.capacity limits';
+
+-- Offers a lead to a partner: the offer, the lead's status and partner, and
+-- the partner's notification.
+CREATE FUNCTION @extschema@.offer_lead(lead @extschema@.lead, partner_id bigint, rule_id bigint, respond_within interval,
+                                       reason text DEFAULT NULL)
+    RETURNS @extschema@.lead_offer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    made @extschema@.lead_offer;
+    offered timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    INSERT INTO @extschema@.lead_offer (tenant_id, lead_id, partner_id, rule_id, offered_by, offered_at, respond_by, reason)
+    VALUES (lead.tenant_id, lead.id, offer_lead.partner_id, offer_lead.rule_id, @extschema@.acting_role(), offered,
+            offered + respond_within, offer_lead.reason)
+    RETURNING * INTO made;
+    UPDATE @extschema@.lead l SET status = 'offered', partner_id = offer_lead.partner_id
+     WHERE l.tenant_id = lead.tenant_id AND l.id = lead.id;
+    PERFORM @extschema@.notify(lead.tenant_id, offer_lead.partner_id, NULL, 'lead_assigned', 'lead', lead.id,
+                               pg_catalog.format('Lead %s was assigned to you: accept or decline it by %s',
+                                                 lead.id, made.respond_by),
+                               pg_catalog.jsonb_build_object('lead_id', lead.id, 'offer_id', made.id,
+                                                             'respond_by', made.respond_by, 'region_id', lead.region_id,
+                                                             'product_id', lead.product_id, 'source', lead.source,
+                                                             'expected_amount', lead.expected_amount,
+                                                             'currency', lead.currency));
+    RETURN made;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.offer_lead(@extschema@.lead, bigint, bigint, interval, text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.offer_lead(@extschema@.lead, bigint, bigint, interval, text) IS
+    'Internal: offers a lead to a partner (the offer with its deadline, the lead''s status, the partner''s lead_assigned notification)';
+
+-- Offers a lead by the rules: the first active rule (by priority) that the
+-- lead meets and under which a partner is eligible: active, of the rule's
+-- grades and kind, holding a territory valid today that covers the lead's
+-- region, that has not declined the lead or let an offer of it expire, and
+-- under the rule's capacity; chosen by the rule's strategy.  Candidates
+-- another transaction is offering to are skipped (their rows are locked),
+-- and the capacity is counted again once the partner's row is locked, so
+-- concurrent distributions never take a partner over its capacity.
+-- Returns the offer, or NULL when nobody is eligible.
+CREATE FUNCTION @extschema@.offer_by_rules(lead @extschema@.lead) RETURNS @extschema@.lead_offer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    region_path bigint[];
+    rule @extschema@.lead_rule;
+    candidate bigint;
+BEGIN
+    IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'leads are offered in READ COMMITTED transactions only' USING ERRCODE = 'invalid_transaction_state',
+              DETAIL = 'A partner''s capacity is counted again after its row is locked, which needs a fresh snapshot.';
+    END IF;
+    SELECT r.path INTO region_path FROM @extschema@.region r WHERE r.tenant_id = lead.tenant_id AND r.id = lead.region_id;
+    FOR rule IN SELECT r.* FROM @extschema@.lead_rule r
+                 WHERE r.tenant_id = lead.tenant_id AND r.active
+                   AND (r.region_id IS NULL OR r.region_id = ANY (region_path))
+                   AND (r.product_id IS NULL OR r.product_id = lead.product_id)
+                 ORDER BY r.priority, r.id LOOP
+        FOR candidate IN
+            SELECT c.id
+              FROM (SELECT p.id,
+                           CASE WHEN rule.strategy = 'least_loaded' OR rule.capacity IS NOT NULL
+                                THEN @extschema@.open_lead_count(p.tenant_id, p.id) END AS open_leads,
+                           (SELECT max(o.id) FROM @extschema@.lead_offer o
+                             WHERE o.tenant_id = p.tenant_id AND o.partner_id = p.id) AS last_offer
+                      FROM @extschema@.partner p
+                     WHERE p.tenant_id = lead.tenant_id AND p.state = 'active'
+                       AND (rule.grade_ids = '{}' OR p.grade_id = ANY (rule.grade_ids))
+                       AND (rule.partner_kind IS NULL OR p.kind = rule.partner_kind)
+                       AND EXISTS (SELECT 1 FROM @extschema@.partner_territory t
+                                    WHERE t.tenant_id = p.tenant_id AND t.partner_id = p.id
+                                      AND t.valid @> CURRENT_DATE AND t.region_id = ANY (region_path))
+                       AND NOT EXISTS (SELECT 1 FROM @extschema@.lead_offer o
+                                        WHERE o.tenant_id = lead.tenant_id AND o.lead_id = lead.id
+                                          AND o.partner_id = p.id AND o.answer IN ('declined', 'expired'))) c
+             WHERE rule.capacity IS NULL OR c.open_leads < rule.capacity
+             ORDER BY CASE WHEN rule.strategy = 'least_loaded' THEN c.open_leads END, c.last_offer NULLS FIRST, c.id
+        LOOP
+            PERFORM 1 FROM @extschema@.partner p
+             WHERE p.tenant_id = lead.tenant_id AND p.id = candidate FOR NO KEY UPDATE SKIP LOCKED;
+            CONTINUE WHEN NOT FOUND;
+            CONTINUE WHEN rule.capacity IS NOT NULL
+                          AND @extschema@.open_lead_count(lead.tenant_id, candidate) >= rule.capacity;
+            RETURN @extschema@.offer_lead(lead, candidate, rule.id, rule.response_time);
+        END LOOP;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.offer_by_rules(@extschema@.lead) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.offer_by_rules(@extschema@.lead) IS
+    'Internal: offers a lead to the partner its tenant''s rules choose (first rule by priority with an eligible partner); NULL when nobody is eligible';
+
+-- After an offer was declined or expired: the next eligible partner, or the
+-- lead back to the managers (lead_returned).  Returns the new offer or NULL.
+CREATE FUNCTION @extschema@.pass_lead_on(lead @extschema@.lead, ended @extschema@.lead_offer) RETURNS @extschema@.lead_offer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    next_offer @extschema@.lead_offer := @extschema@.offer_by_rules(lead);
+BEGIN
+    IF next_offer.id IS NULL THEN
+        UPDATE @extschema@.lead l SET status = 'returned', partner_id = NULL
+         WHERE l.tenant_id = lead.tenant_id AND l.id = lead.id;
+        PERFORM @extschema@.notify(lead.tenant_id, NULL, NULL, 'lead_returned', 'lead', lead.id,
+                                   pg_catalog.format('Lead %s was %s and no partner can take it: assign it by hand',
+                                                     lead.id, ended.answer),
+                                   pg_catalog.jsonb_build_object('lead_id', lead.id, 'offer_id', ended.id,
+                                                                 'partner_id', ended.partner_id, 'answer', ended.answer,
+                                                                 'region_id', lead.region_id,
+                                                                 'product_id', lead.product_id, 'source', lead.source));
+    END IF;
+    RETURN next_offer;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.pass_lead_on(@extschema@.lead, @extschema@.lead_offer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.pass_lead_on(@extschema@.lead, @extschema@.lead_offer) IS
+    'Internal: after a declined or expired offer, offers the lead to the next eligible partner, or returns it to the managers with a lead_returned notification';
+
+-- The tenants a call names: one the caller may manage, or (NULL) every
+-- tenant for a group administrator and its own for a manager.
+CREATE FUNCTION @extschema@.lead_tenants(tenant_id bigint, what text) RETURNS bigint[]
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    own bigint := (@extschema@.binding_of(actor)).tenant_id;
+BEGIN
+    IF lead_tenants.tenant_id IS NULL AND @extschema@.role_is_admin(actor) THEN
+        RETURN ARRAY(SELECT t.id FROM @extschema@.tenant t ORDER BY t.id);
+    END IF;
+    IF @extschema@.may_manage(actor, coalesce(lead_tenants.tenant_id, own)) THEN
+        RETURN ARRAY[coalesce(lead_tenants.tenant_id, own)];
+    END IF;
+    RAISE EXCEPTION 'permission denied to % the leads of %', what,
+                    CASE WHEN lead_tenants.tenant_id IS NULL THEN 'every tenant'
+                         ELSE pg_catalog.format('tenant %s', lead_tenants.tenant_id) END
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'A manager of the tenant may (NULL: its own tenant), and a group administrator (NULL: every tenant).';
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.lead_tenants(bigint, text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.lead_tenants(bigint, text) IS
+    'Internal: the tenants whose leads the acting role may distribute or expire (NULL: its own as a manager, every one as an administrator); refuses anything else';
+
+-- ---- what users call --------------------------------------------------------------------------
+
+-- Offers every new and returned lead by the rules (oldest first).  A lead
+-- another transaction holds is skipped.  For a tenant's managers (NULL:
+-- their own tenant) and group administrators (NULL: every tenant), from
+-- cron.  Returns per tenant how many were offered and how many found nobody.
+CREATE FUNCTION @extschema@.distribute_leads(tenant_id bigint DEFAULT NULL)
+    RETURNS TABLE (tenant bigint, offered integer, unassigned integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t bigint;
+    waiting @extschema@.lead;
+    made @extschema@.lead_offer;
+BEGIN
+    FOREACH t IN ARRAY @extschema@.lead_tenants(distribute_leads.tenant_id, 'distribute') LOOP
+        tenant := t;
+        offered := 0;
+        unassigned := 0;
+        FOR waiting IN SELECT l.* FROM @extschema@.lead l
+                        WHERE l.tenant_id = t AND l.status IN ('new', 'returned')
+                        ORDER BY l.received_at, l.id
+                          FOR UPDATE SKIP LOCKED LOOP
+            made := @extschema@.offer_by_rules(waiting);
+            IF made.id IS NULL THEN
+                unassigned := unassigned + 1;
+            ELSE
+                offered := offered + 1;
+            END IF;
+        END LOOP;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.distribute_leads(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.distribute_leads(bigint) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.distribute_leads(bigint) IS
+    'Offers every new and returned lead of a tenant by its rules (NULL: a manager''s own tenant, an administrator''s every tenant); returns per tenant how many were offered and how many found no eligible partner. Run it from cron';
+
+-- Expires the offers past their deadline: each lead goes to the next
+-- eligible partner, or back to the managers.  Same callers as above.
+CREATE FUNCTION @extschema@.expire_lead_offers(tenant_id bigint DEFAULT NULL)
+    RETURNS TABLE (tenant bigint, expired integer, reoffered integer, returned integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t bigint;
+    due record;
+    held @extschema@.lead;
+    ended @extschema@.lead_offer;
+BEGIN
+    FOREACH t IN ARRAY @extschema@.lead_tenants(expire_lead_offers.tenant_id, 'expire the offers of') LOOP
+        tenant := t;
+        expired := 0;
+        reoffered := 0;
+        returned := 0;
+        FOR due IN SELECT o.id, o.lead_id FROM @extschema@.lead_offer o
+                    WHERE o.tenant_id = t AND o.answer IS NULL AND o.respond_by < pg_catalog.now()
+                    ORDER BY o.respond_by, o.id LOOP
+            -- the lead first (as everyone who answers or assigns it): one another transaction holds is left for later
+            SELECT l.* INTO held FROM @extschema@.lead l WHERE l.tenant_id = t AND l.id = due.lead_id
+               FOR UPDATE SKIP LOCKED;
+            CONTINUE WHEN held.id IS NULL;
+            UPDATE @extschema@.lead_offer o
+               SET answer = 'expired', answered_at = pg_catalog.now(), answered_by = @extschema@.acting_role()
+             WHERE o.tenant_id = t AND o.id = due.id AND o.answer IS NULL AND o.respond_by < pg_catalog.now()
+            RETURNING o.* INTO ended;
+            CONTINUE WHEN ended.id IS NULL;
+            expired := expired + 1;
+            IF (@extschema@.pass_lead_on(held, ended)).id IS NULL THEN
+                returned := returned + 1;
+            ELSE
+                reoffered := reoffered + 1;
+            END IF;
+            held := NULL;
+            ended := NULL;
+        END LOOP;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.expire_lead_offers(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.expire_lead_offers(bigint) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.expire_lead_offers(bigint) IS
+    'Expires the lead offers past their deadline (NULL: a manager''s own tenant, an administrator''s every tenant): each lead is offered to the next eligible partner or returned to the managers; returns the counts per tenant. Run it from cron';
+
+-- A manager offers a lead by hand to a partner of its tenant (an offer still
+-- open is withdrawn).  The rules' conditions do not apply: the manager
+-- decides; the partner must be active.
+CREATE FUNCTION @extschema@.assign_lead(lead_id bigint, partner_id bigint, respond_within interval DEFAULT '2 days',
+                                        reason text DEFAULT NULL)
+    RETURNS @extschema@.lead_offer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    seen @extschema@.lead;
+    held @extschema@.lead;
+    partner @extschema@.partner;
+BEGIN
+    -- judged before anything is locked: another tenant's lead is neither locked nor told apart from none
+    SELECT l.* INTO seen FROM @extschema@.lead l WHERE l.id = assign_lead.lead_id;
+    IF seen.id IS NULL OR NOT @extschema@.may_manage(actor, seen.tenant_id) THEN
+        RAISE EXCEPTION 'lead % does not exist or is not visible to you', assign_lead.lead_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF respond_within IS NULL OR respond_within <= '0'::interval THEN
+        RAISE EXCEPTION 'an offer needs a positive time to answer' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT p.* INTO partner FROM @extschema@.partner p WHERE p.tenant_id = seen.tenant_id AND p.id = assign_lead.partner_id;
+    IF partner.id IS NULL THEN
+        RAISE EXCEPTION 'partner % does not exist or is not visible to you', assign_lead.partner_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF partner.state <> 'active' THEN
+        RAISE EXCEPTION 'partner % is %, not active', partner.id, partner.state USING ERRCODE = 'RB089',
+              HINT = 'Leads go to active partners only.';
+    END IF;
+    SELECT l.* INTO held FROM @extschema@.lead l WHERE l.tenant_id = seen.tenant_id AND l.id = seen.id FOR UPDATE;
+    IF held.status IN ('accepted', 'cancelled') THEN
+        RAISE EXCEPTION 'lead % is already %', held.id, held.status USING ERRCODE = 'RB085';
+    END IF;
+    UPDATE @extschema@.lead_offer o
+       SET answer = 'withdrawn', answered_at = pg_catalog.now(), answered_by = actor,
+           reason = coalesce(assign_lead.reason, 'reassigned by hand')
+     WHERE o.tenant_id = held.tenant_id AND o.lead_id = held.id AND o.answer IS NULL;
+    RETURN @extschema@.offer_lead(held, partner.id, NULL, respond_within, assign_lead.reason);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.assign_lead(bigint, bigint, interval, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.assign_lead(bigint, bigint, interval, text) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.assign_lead(bigint, bigint, interval, text) IS
+    'A manager offers a lead by hand to an active partner of its tenant, to answer within respond_within (an open offer is withdrawn); returns the offer';
+
+-- A manager cancels a lead that is not accepted (an open offer is withdrawn).
+CREATE FUNCTION @extschema@.cancel_lead(lead_id bigint, reason text) RETURNS @extschema@.lead
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    seen @extschema@.lead;
+    held @extschema@.lead;
+BEGIN
+    SELECT l.* INTO seen FROM @extschema@.lead l WHERE l.id = cancel_lead.lead_id;
+    IF seen.id IS NULL OR NOT @extschema@.may_manage(actor, seen.tenant_id) THEN
+        RAISE EXCEPTION 'lead % does not exist or is not visible to you', cancel_lead.lead_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF coalesce(pg_catalog.btrim(reason), '') = '' THEN
+        RAISE EXCEPTION 'cancelling a lead needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT l.* INTO held FROM @extschema@.lead l WHERE l.tenant_id = seen.tenant_id AND l.id = seen.id FOR UPDATE;
+    IF held.status IN ('accepted', 'cancelled') THEN
+        RAISE EXCEPTION 'lead % is already %', held.id, held.status USING ERRCODE = 'RB085';
+    END IF;
+    UPDATE @extschema@.lead_offer o
+       SET answer = 'withdrawn', answered_at = pg_catalog.now(), answered_by = actor, reason = cancel_lead.reason
+     WHERE o.tenant_id = held.tenant_id AND o.lead_id = held.id AND o.answer IS NULL;
+    UPDATE @extschema@.lead l SET status = 'cancelled', partner_id = NULL, cancel_reason = cancel_lead.reason
+     WHERE l.tenant_id = held.tenant_id AND l.id = held.id
+    RETURNING l.* INTO held;
+    RETURN held;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.cancel_lead(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.cancel_lead(bigint, text) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.cancel_lead(bigint, text) IS
+    'A manager cancels a lead that is not accepted (a duplicate, no real prospect), withdrawing an open offer; returns the lead';
+
+-- The open offer of a lead to the caller's partner, locked with the lead,
+-- or the refusal that a lead not offered to the caller ends with (the same
+-- as for a lead that does not exist).
+CREATE FUNCTION @extschema@.my_open_offer(lead_id bigint, OUT held @extschema@.lead, OUT offer @extschema@.lead_offer)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bound record := @extschema@.binding_of(@extschema@.acting_role());
+    seen @extschema@.lead;
+BEGIN
+    -- judged before anything is locked
+    SELECT l.* INTO seen FROM @extschema@.lead l WHERE l.id = my_open_offer.lead_id;
+    IF seen.id IS NOT NULL AND bound.partner_id IS NOT NULL AND seen.tenant_id = bound.tenant_id
+       AND seen.status = 'offered' AND seen.partner_id = bound.partner_id THEN
+        SELECT l.* INTO held FROM @extschema@.lead l WHERE l.tenant_id = seen.tenant_id AND l.id = seen.id FOR UPDATE;
+        SELECT o.* INTO offer FROM @extschema@.lead_offer o
+         WHERE o.tenant_id = held.tenant_id AND o.lead_id = held.id AND o.answer IS NULL
+           AND o.partner_id = bound.partner_id AND held.status = 'offered' AND held.partner_id = bound.partner_id
+           FOR UPDATE;
+    END IF;
+    IF offer.id IS NULL THEN
+        RAISE EXCEPTION 'lead % does not exist or is not offered to you', my_open_offer.lead_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.my_open_offer(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.my_open_offer(bigint) IS
+    'Internal: the lead and its open offer to the acting role''s partner, locked; refused like a lead that does not exist otherwise';
+
+-- A user of the partner a lead is offered to accepts it before the deadline:
+-- the opportunity opens (first contact, the lead's name, region, amount).
+CREATE FUNCTION @extschema@.accept_lead(lead_id bigint) RETURNS @extschema@.opportunity
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mine record := @extschema@.my_open_offer(accept_lead.lead_id);
+    opened @extschema@.opportunity;
+BEGIN
+    IF (mine.offer).respond_by < pg_catalog.now() THEN
+        RAISE EXCEPTION 'the offer of lead % ran out at %', accept_lead.lead_id, (mine.offer).respond_by
+            USING ERRCODE = 'RB086', HINT = 'An offer is accepted before its deadline; the brand offers an expired lead again.';
+    END IF;
+    UPDATE @extschema@.lead_offer o
+       SET answer = 'accepted', answered_at = pg_catalog.now(), answered_by = @extschema@.acting_role()
+     WHERE o.tenant_id = (mine.offer).tenant_id AND o.id = (mine.offer).id;
+    UPDATE @extschema@.lead l SET status = 'accepted'
+     WHERE l.tenant_id = (mine.held).tenant_id AND l.id = (mine.held).id;
+    INSERT INTO @extschema@.opportunity (tenant_id, partner_id, lead_id, region_id, name, stage, amount, currency)
+    VALUES ((mine.held).tenant_id, (mine.offer).partner_id, (mine.held).id, (mine.held).region_id, (mine.held).name,
+            '初步接触', (mine.held).expected_amount, (mine.held).currency)
+    RETURNING * INTO opened;
+    RETURN opened;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.accept_lead(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.accept_lead(bigint) TO rebate_partner;
+COMMENT ON FUNCTION @extschema@.accept_lead(bigint) IS
+    'A user of the partner a lead is offered to accepts it before the deadline; returns the opportunity it opens (a lead not offered to the caller is refused like one that does not exist)';
+
+-- A user of the partner a lead is offered to declines it, saying why; the
+-- lead goes to the next eligible partner or back to the managers.  Returns
+-- the declined offer (nothing of who gets the lead next).
+CREATE FUNCTION @extschema@.decline_lead(lead_id bigint, reason text) RETURNS @extschema@.lead_offer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mine record;
+    ended @extschema@.lead_offer;
+BEGIN
+    IF coalesce(pg_catalog.btrim(reason), '') = '' THEN
+        RAISE EXCEPTION 'declining a lead needs a reason' USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Say why (out of our area, no capacity, not our product ...): the brand reads it.';
+    END IF;
+    mine := @extschema@.my_open_offer(decline_lead.lead_id);
+    UPDATE @extschema@.lead_offer o
+       SET answer = 'declined', answered_at = pg_catalog.now(), answered_by = @extschema@.acting_role(),
+           reason = decline_lead.reason
+     WHERE o.tenant_id = (mine.offer).tenant_id AND o.id = (mine.offer).id
+    RETURNING o.* INTO ended;
+    PERFORM @extschema@.pass_lead_on(mine.held, ended);
+    RETURN ended;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.decline_lead(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.decline_lead(bigint, text) TO rebate_partner;
+COMMENT ON FUNCTION @extschema@.decline_lead(bigint, text) IS
+    'A user of the partner a lead is offered to declines it with a reason; the lead goes to the next eligible partner or back to the managers; returns the declined offer';
+
+-- ---- KPI views ---------------------------------------------------------------------------------
+
+-- Internal (the owner's): per lead and per partner it was offered to (one
+-- row with partner NULL for a lead never offered): the offers and their
+-- answers, and the opportunity of the partner that accepted it.
+CREATE VIEW @extschema@.lead_facts_all AS
+SELECT l.tenant_id, l.id AS lead_id, l.region_id, l.product_id, l.source, l.status AS lead_status, l.received_at,
+       pg_catalog.date_trunc('month', l.received_at)::date AS month,
+       coalesce(y.currency, l.currency) AS currency,
+       o.partner_id, coalesce(o.offers, 0) AS offers, coalesce(o.accepted, 0) AS accepted,
+       coalesce(o.declined, 0) AS declined, coalesce(o.expired, 0) AS expired, coalesce(o.withdrawn, 0) AS withdrawn,
+       coalesce(o.open_offers, 0) AS open_offers, o.accepted_offered_at, o.accepted_at,
+       y.id AS opportunity_id, y.stage, y.amount, y.created_at AS opened_at, y.closed_at
+  FROM @extschema@.lead l
+  LEFT JOIN LATERAL (
+        SELECT f.partner_id, count(*) AS offers,
+               count(*) FILTER (WHERE f.answer = 'accepted') AS accepted,
+               count(*) FILTER (WHERE f.answer = 'declined') AS declined,
+               count(*) FILTER (WHERE f.answer = 'expired') AS expired,
+               count(*) FILTER (WHERE f.answer = 'withdrawn') AS withdrawn,
+               count(*) FILTER (WHERE f.answer IS NULL) AS open_offers,
+               max(f.offered_at) FILTER (WHERE f.answer = 'accepted') AS accepted_offered_at,
+               max(f.answered_at) FILTER (WHERE f.answer = 'accepted') AS accepted_at
+          FROM @extschema@.lead_offer f
+         WHERE f.tenant_id = l.tenant_id AND f.lead_id = l.id
+         GROUP BY f.partner_id) o ON true
+  -- (the opportunity counts for the partner that accepted the lead only while it is still that partner's)
+  LEFT JOIN @extschema@.opportunity y ON y.tenant_id = l.tenant_id AND y.lead_id = l.id AND o.accepted > 0
+                                     AND y.partner_id = o.partner_id;
+-- What the reading user may see of them (the tenant_read policies' condition, for the reader): its
+-- tenant, and as a partner user the facts of its partner and those below it; a lead's own status
+-- (which another partner's answer decides) only to managers and administrators.
+CREATE VIEW @extschema@.lead_facts AS
+SELECT f.tenant_id, f.lead_id, f.region_id, f.product_id, f.source,
+       CASE WHEN (SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager()) THEN f.lead_status END
+           AS lead_status,
+       (SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager()) AS staff,
+       f.received_at, f.month, f.currency, f.partner_id, f.offers, f.accepted, f.declined, f.expired, f.withdrawn,
+       f.open_offers, f.accepted_offered_at, f.accepted_at, f.opportunity_id, f.stage, f.amount, f.opened_at, f.closed_at
+  FROM @extschema@.lead_facts_all f
+ WHERE f.tenant_id = ANY ((SELECT @extschema@.visible_tenant_ids())::bigint[])
+   AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager())
+        OR f.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[]));
+REVOKE ALL ON @extschema@.lead_facts_all, @extschema@.lead_facts FROM PUBLIC;
+COMMENT ON VIEW @extschema@.lead_facts_all IS
+    'Internal (the extension owner''s): per lead and partner offered it, the offers and answers and the accepting partner''s opportunity, for every tenant';
+COMMENT ON VIEW @extschema@.lead_facts IS
+    'Internal (the extension owner''s): rebate.lead_facts_all as far as the reading user may see it: what the conversion views aggregate';
+
+-- days between two times, as numeric
+CREATE FUNCTION @extschema@.days_between(from_time timestamptz, to_time timestamptz) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$ SELECT EXTRACT(epoch FROM to_time - from_time) / 86400 $$;
+COMMENT ON FUNCTION @extschema@.days_between(timestamptz, timestamptz) IS
+    'The days from one time to another, as numeric (fractions of a day included)';
+
+CREATE VIEW @extschema@.v_lead_conversion_by_partner WITH (security_barrier) AS
+SELECT f.tenant_id, f.partner_id, p.code AS partner_code, p.name AS partner_name, f.month, f.currency,
+       count(*) AS leads_offered, sum(f.offers) AS offers, sum(f.accepted) AS accepted, sum(f.declined) AS declined,
+       sum(f.expired) AS expired, sum(f.withdrawn) AS withdrawn, sum(f.open_offers) AS open_offers,
+       pg_catalog.round(sum(f.accepted) / nullif(sum(f.accepted + f.declined + f.expired), 0), 4) AS acceptance_rate,
+       count(*) FILTER (WHERE f.stage IN ('初步接触', '需求分析', '方案报价', '商务谈判')) AS opportunities_open,
+       count(*) FILTER (WHERE f.stage = 'won') AS won, count(*) FILTER (WHERE f.stage = 'lost') AS lost,
+       pg_catalog.round(count(*) FILTER (WHERE f.stage = 'won')::numeric
+                        / nullif(count(*) FILTER (WHERE f.stage IN ('won', 'lost')), 0), 4) AS win_rate,
+       coalesce(sum(f.amount) FILTER (WHERE f.stage = 'won'), 0) AS won_amount,
+       pg_catalog.round(avg(@extschema@.days_between(f.accepted_offered_at, f.accepted_at)), 2) AS avg_days_to_accept,
+       pg_catalog.round(avg(@extschema@.days_between(f.opened_at, f.closed_at)) FILTER (WHERE f.stage = 'won'), 2)
+           AS avg_days_to_win
+  FROM @extschema@.lead_facts f
+  JOIN @extschema@.partner p ON p.tenant_id = f.tenant_id AND p.id = f.partner_id
+ GROUP BY f.tenant_id, f.partner_id, p.code, p.name, f.month, f.currency;
+
+CREATE VIEW @extschema@.v_lead_conversion_by_region WITH (security_barrier) AS
+SELECT f.tenant_id, a.region_id, r.code AS region_code, r.name AS region_name, r.level AS region_level,
+       r.parent_id AS parent_region_id, f.month, f.currency,
+       count(DISTINCT f.lead_id) AS leads,
+       count(DISTINCT f.lead_id) FILTER (WHERE f.partner_id IS NOT NULL) AS leads_offered,
+       count(DISTINCT f.lead_id) FILTER (WHERE f.accepted > 0) AS leads_accepted,
+       CASE WHEN bool_or(f.staff) THEN count(DISTINCT f.lead_id) FILTER (WHERE f.lead_status IN ('new', 'returned')) END
+           AS leads_waiting,
+       sum(f.offers) AS offers, sum(f.declined) AS declined, sum(f.expired) AS expired,
+       count(*) FILTER (WHERE f.stage IN ('初步接触', '需求分析', '方案报价', '商务谈判')) AS opportunities_open,
+       count(*) FILTER (WHERE f.stage = 'won') AS won, count(*) FILTER (WHERE f.stage = 'lost') AS lost,
+       pg_catalog.round(count(*) FILTER (WHERE f.stage = 'won')::numeric
+                        / nullif(count(*) FILTER (WHERE f.stage IN ('won', 'lost')), 0), 4) AS win_rate,
+       coalesce(sum(f.amount) FILTER (WHERE f.stage = 'won'), 0) AS won_amount,
+       pg_catalog.round(avg(@extschema@.days_between(f.received_at, f.accepted_at)), 2) AS avg_days_to_accept,
+       pg_catalog.round(avg(@extschema@.days_between(f.opened_at, f.closed_at)) FILTER (WHERE f.stage = 'won'), 2)
+           AS avg_days_to_win
+  FROM @extschema@.lead_facts f
+  JOIN @extschema@.region lr ON lr.tenant_id = f.tenant_id AND lr.id = f.region_id
+ CROSS JOIN LATERAL pg_catalog.unnest(lr.path) AS a (region_id)
+  JOIN @extschema@.region r ON r.tenant_id = f.tenant_id AND r.id = a.region_id
+ GROUP BY f.tenant_id, a.region_id, r.code, r.name, r.level, r.parent_id, f.month, f.currency;
+
+CREATE VIEW @extschema@.v_lead_conversion_by_source WITH (security_barrier) AS
+SELECT f.tenant_id, f.source, f.month, f.currency,
+       count(DISTINCT f.lead_id) AS leads,
+       count(DISTINCT f.lead_id) FILTER (WHERE f.partner_id IS NOT NULL) AS leads_offered,
+       count(DISTINCT f.lead_id) FILTER (WHERE f.accepted > 0) AS leads_accepted,
+       CASE WHEN bool_or(f.staff) THEN count(DISTINCT f.lead_id) FILTER (WHERE f.lead_status IN ('new', 'returned')) END
+           AS leads_waiting,
+       sum(f.offers) AS offers, sum(f.declined) AS declined, sum(f.expired) AS expired,
+       count(*) FILTER (WHERE f.stage IN ('初步接触', '需求分析', '方案报价', '商务谈判')) AS opportunities_open,
+       count(*) FILTER (WHERE f.stage = 'won') AS won, count(*) FILTER (WHERE f.stage = 'lost') AS lost,
+       pg_catalog.round(count(*) FILTER (WHERE f.stage = 'won')::numeric
+                        / nullif(count(*) FILTER (WHERE f.stage IN ('won', 'lost')), 0), 4) AS win_rate,
+       coalesce(sum(f.amount) FILTER (WHERE f.stage = 'won'), 0) AS won_amount,
+       pg_catalog.round(avg(@extschema@.days_between(f.received_at, f.accepted_at)), 2) AS avg_days_to_accept,
+       pg_catalog.round(avg(@extschema@.days_between(f.opened_at, f.closed_at)) FILTER (WHERE f.stage = 'won'), 2)
+           AS avg_days_to_win
+  FROM @extschema@.lead_facts f
+ GROUP BY f.tenant_id, f.source, f.month, f.currency;
+
+-- The open pipeline: every open opportunity (from a lead or the partner's own), by partner, region and
+-- stage, weighted by the tenant's probability of the stage.  Filtered for the reader before grouping.
+CREATE VIEW @extschema@.v_opportunity_pipeline WITH (security_barrier) AS
+SELECT y.tenant_id, y.partner_id, p.code AS partner_code, p.name AS partner_name,
+       g.region_id, r.code AS region_code, r.name AS region_name,
+       y.stage, s.label AS stage_label, s.position AS stage_position, y.currency,
+       count(*) AS opportunities, coalesce(sum(y.amount), 0) AS amount,
+       coalesce(w.probability, s.probability) AS probability,
+       pg_catalog.round(coalesce(sum(y.amount), 0) * coalesce(w.probability, s.probability), 2) AS weighted_amount,
+       min(y.expected_close_on) AS next_close_on,
+       count(*) FILTER (WHERE y.expected_close_on < CURRENT_DATE) AS overdue
+  FROM @extschema@.opportunity y
+  JOIN @extschema@.partner p ON p.tenant_id = y.tenant_id AND p.id = y.partner_id
+  JOIN @extschema@.opportunity_stage s ON s.stage = y.stage
+  LEFT JOIN @extschema@.opportunity_stage_weight w ON w.tenant_id = y.tenant_id AND w.stage = y.stage
+  LEFT JOIN @extschema@.end_customer c ON c.tenant_id = y.tenant_id AND c.id = y.end_customer_id
+ CROSS JOIN LATERAL (SELECT coalesce(y.region_id, c.region_id, p.home_region_id) AS region_id) g
+  LEFT JOIN @extschema@.region r ON r.tenant_id = y.tenant_id AND r.id = g.region_id
+ WHERE s.is_open
+   AND y.tenant_id = ANY ((SELECT @extschema@.visible_tenant_ids())::bigint[])
+   AND ((SELECT @extschema@.is_group_admin()) OR (SELECT @extschema@.is_tenant_manager())
+        OR y.partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[]))
+ GROUP BY y.tenant_id, y.partner_id, p.code, p.name, g.region_id, r.code, r.name, y.stage, s.label, s.position,
+          y.currency, w.probability, s.probability;
+
+GRANT SELECT ON @extschema@.v_lead_conversion_by_partner, @extschema@.v_lead_conversion_by_region,
+                @extschema@.v_lead_conversion_by_source, @extschema@.v_opportunity_pipeline
+    TO rebate_admin, rebate_manager, rebate_partner;
+
+COMMENT ON VIEW @extschema@.v_lead_conversion_by_partner IS
+    '线索转化（渠道商） Per partner, month the leads were received and currency: leads offered, answers, acceptance rate, opportunities open, won and lost, win rate, won amount, days to accept and to win; each reader over the rows it may see';
+COMMENT ON VIEW @extschema@.v_lead_conversion_by_region IS
+    '线索转化（区域） Per region (a region includes everything below it), month received and currency: leads, offered, accepted, waiting, answers, opportunities, win rate, won amount, days to accept and to win; partner users over the leads offered to them';
+COMMENT ON VIEW @extschema@.v_lead_conversion_by_source IS
+    '线索转化（来源） Per lead source, month received and currency: as the region view';
+COMMENT ON VIEW @extschema@.v_opportunity_pipeline IS
+    '商机管道 The open opportunities per partner, region and stage: count, amount, the stage''s probability (the tenant''s, or the default) and the weighted amount, the next expected close and how many are overdue';
+
+DO $$
+DECLARE
+    col record;
+    described text;
+    comments jsonb := pg_catalog.jsonb_build_object(
+        -- (in parts: a function takes at most 100 arguments)
+        'tenant_id', '租户 Tenant: the manufacturer or brand',
+        'partner_id', '渠道商 Partner id (rebate.partner)',
+        'partner_code', '渠道商编码 Partner code',
+        'partner_name', '渠道商名称 Partner name',
+        'region_id', '区域 Region id (rebate.region); a region''s row counts everything below it',
+        'region_code', '区域编码 Region code',
+        'region_name', '区域名称 Region name',
+        'region_level', '区域层级 Region level (country, area, province, city ...)',
+        'parent_region_id', '上级区域 The region above it',
+        'source', '线索来源 Lead source: website, exhibition, hotline, referral, campaign, other',
+        'month', '月份 The month the leads were received (first day)',
+        'currency', '币种 Currency of the amounts (the opportunity''s, else the lead''s)',
+        'leads', '线索数 Leads received (a partner user: offered to it)',
+        'leads_offered', '已分配线索 Leads offered at least once (to the partner, in the partner view)',
+        'leads_accepted', '已接受线索 Leads accepted',
+        'leads_waiting', '待分配线索 Leads new or returned, waiting for a partner (managers only; NULL for partner users)',
+        'offers', '分配次数 Offers made',
+        'accepted', '接受 Offers accepted',
+        'declined', '拒绝 Offers declined',
+        'expired', '超时 Offers not answered in time',
+        'withdrawn', '撤回 Offers withdrawn by a manager',
+        'open_offers', '待答复 Offers waiting for an answer',
+        'acceptance_rate', '接受率 Accepted / (accepted + declined + expired), 4 places; NULL before any answer',
+        'opportunities_open', '进行中商机 Opportunities from these leads still open',
+        'won', '赢单 Opportunities from these leads won',
+        'lost', '丢单 Opportunities from these leads lost',
+        'win_rate', '赢单率 Won / (won + lost), 4 places; NULL before any is closed',
+        'won_amount', '赢单金额 Amount of the won opportunities',
+        'avg_days_to_accept', '平均接受天数 Average days to acceptance: from the offer (partner view) or from receipt (region and source views), 2 places',
+        'avg_days_to_win', '平均赢单天数 Average days from opening to winning an opportunity, 2 places',
+        'stage', '阶段 Opportunity stage',
+        'stage_label', '阶段名称 The stage in English',
+        'stage_position', '阶段顺序 The stage''s position (1 = first contact)',
+        'opportunities', '商机数 Open opportunities',
+        'amount', '金额 Their amount',
+        'probability', '赢单概率 The stage''s probability: the tenant''s (rebate.opportunity_stage_weight) or the default (rebate.opportunity_stage)',
+        'weighted_amount', '加权金额 Amount x probability, 2 places',
+        'next_close_on', '最近预计成交 The earliest expected close date',
+        'overdue', '逾期 Opportunities whose expected close date has passed')
+        || pg_catalog.jsonb_build_object(
+        -- the internal facts (lead_facts_all, lead_facts)
+        'lead_id', '线索 Lead id (rebate.lead)',
+        'product_id', '产品 The product the lead asks about',
+        'lead_status', '线索状态 The lead''s status (lead_facts: managers and administrators only)',
+        'staff', '管理者 Whether the reader is a manager or administrator',
+        'received_at', '收到时间 When the brand received the lead',
+        'accepted_offered_at', '接受的分配时间 When the accepted offer was made',
+        'accepted_at', '接受时间 When the partner accepted it',
+        'opportunity_id', '商机 The opportunity the accepting partner opened',
+        'opened_at', '商机创建 When the opportunity was opened',
+        'closed_at', '商机关闭 When it was won or lost');
+BEGIN
+    FOR col IN
+        SELECT a.attrelid::regclass AS view, a.attname
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid IN ('@extschema@.lead_facts_all'::regclass, '@extschema@.lead_facts'::regclass,
+                              '@extschema@.v_lead_conversion_by_partner'::regclass,
+                              '@extschema@.v_lead_conversion_by_region'::regclass,
+                              '@extschema@.v_lead_conversion_by_source'::regclass,
+                              '@extschema@.v_opportunity_pipeline'::regclass)
+           AND a.attnum > 0 AND NOT a.attisdropped
+    LOOP
+        described := comments ->> col.attname::text;
+        IF described IS NULL THEN
+            RAISE EXCEPTION 'view % column % has no comment', col.view, col.attname;
+        END IF;
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', col.view, col.attname, described);
+    END LOOP;
+END
+$$;
+-- ---------------------------------------------------------------------------
+-- A partner's way in (准入) and out (退出).  In: an applicant partner keeps
+-- its qualification records (licences and permits: number, issuer,
+-- validity, a reference to the file and its checksum), applies for a grade
+-- and territories, and the automatic checks (required qualifications
+-- present and valid, no other partner with its name or tax id, the
+-- territories free) gate the application before the partner_onboarding
+-- approval flow decides; approval makes it active with its grade and
+-- territories.  Out: an exit checklist the system verifies (each item a
+-- function a module registers: partners below, open orders, receivables
+-- settled or netted, statements paid, customers handed over, ...) gates the
+-- partner_exit request, whose approval suspends and exits the partner and
+-- ends its territories.  docs/onboarding.md describes it with examples.
+-- ---------------------------------------------------------------------------
+
+-- ---- qualifications ---------------------------------------------------------------
+
+CREATE TABLE @extschema@.qualification_type (
+    id            bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id     bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    code          text NOT NULL CHECK (btrim(code) <> ''),
+    name          text NOT NULL CHECK (btrim(name) <> ''),
+    required_for  text[] NOT NULL DEFAULT '{}'
+                  CHECK (required_for <@ ARRAY['distributor', 'dealer', 'agent', 'retailer']),
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, code)
+);
+CREATE UNIQUE INDEX qualification_type_by_id ON @extschema@.qualification_type (id);
+COMMENT ON TABLE @extschema@.qualification_type IS
+    'The qualifications (资质: business licence, permits, brand authorisations) a tenant records for its partners';
+COMMENT ON COLUMN @extschema@.qualification_type.required_for IS
+    'The partner kinds that must hold a valid one to be admitted (empty: recorded, never required)';
+
+CREATE TABLE @extschema@.partner_qualification (
+    id           bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id    bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    partner_id   bigint NOT NULL,
+    type_id      bigint NOT NULL,
+    number       text NOT NULL CHECK (btrim(number) <> ''),
+    issuer       text,
+    valid_from   date NOT NULL,
+    valid_until  date CHECK (valid_until >= valid_from),
+    file_ref     text,
+    file_sha256  text CHECK (file_sha256 ~ '^[0-9a-f]{64}$'),
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, type_id) REFERENCES @extschema@.qualification_type (tenant_id, id)
+);
+CREATE UNIQUE INDEX partner_qualification_by_id ON @extschema@.partner_qualification (id);
+CREATE INDEX partner_qualification_partner ON @extschema@.partner_qualification (tenant_id, partner_id, type_id);
+COMMENT ON TABLE @extschema@.partner_qualification IS
+    'A partner''s qualification records: what, its number, who issued it, its validity; the file itself lives elsewhere';
+COMMENT ON COLUMN @extschema@.partner_qualification.valid_until IS 'Last day of validity; NULL: it does not expire';
+COMMENT ON COLUMN @extschema@.partner_qualification.file_ref IS 'Where the scanned document is kept (an object-store key, a URL)';
+COMMENT ON COLUMN @extschema@.partner_qualification.file_sha256 IS 'SHA-256 of the file, lower-case hex: proves which file was reviewed';
+
+-- ---- applications -------------------------------------------------------------------
+
+CREATE TABLE @extschema@.partner_application (
+    id                  bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id           bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    partner_id          bigint NOT NULL,
+    requested_grade_id  bigint,
+    region_ids          bigint[] NOT NULL DEFAULT '{}',
+    exclusive           boolean NOT NULL DEFAULT false,
+    note                text,
+    status              text NOT NULL DEFAULT 'draft'
+                        CHECK (status IN ('draft', 'submitted', 'approved', 'rejected', 'withdrawn')),
+    checks              jsonb,
+    request_id          bigint,
+    submitted_by        name,
+    submitted_at        timestamptz,
+    decided_at          timestamptz,
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, requested_grade_id) REFERENCES @extschema@.partner_grade (tenant_id, id),
+    FOREIGN KEY (tenant_id, request_id) REFERENCES @extschema@.approval_request (tenant_id, id)
+);
+CREATE UNIQUE INDEX partner_application_by_id ON @extschema@.partner_application (id);
+-- one application in progress per partner
+CREATE UNIQUE INDEX partner_application_open ON @extschema@.partner_application (tenant_id, partner_id)
+    WHERE status IN ('draft', 'submitted');
+COMMENT ON TABLE @extschema@.partner_application IS
+    'Applications for admission (准入): the grade and territories an applicant partner asks for, checked automatically and decided through the partner_onboarding approval flow';
+COMMENT ON COLUMN @extschema@.partner_application.region_ids IS 'The territories asked for (each covers its subtree); checked to be free when submitted and granted on approval';
+COMMENT ON COLUMN @extschema@.partner_application.exclusive IS 'Whether the territories are asked for exclusively (独家)';
+COMMENT ON COLUMN @extschema@.partner_application.status IS
+    'draft (written by the applicant or a manager), submitted (waiting for its request), approved, rejected, withdrawn';
+COMMENT ON COLUMN @extschema@.partner_application.checks IS 'The automatic checks as they were when it was submitted (rebate.onboarding_checks)';
+COMMENT ON COLUMN @extschema@.partner_application.request_id IS 'Its partner_onboarding approval request';
+CREATE TRIGGER lifecycle BEFORE UPDATE OF status ON @extschema@.partner_application
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_transition(
+        'status', 'draft>submitted', 'submitted>approved', 'submitted>rejected', 'submitted>withdrawn');
+
+-- ---- row-level security: managers their tenant; partner users keep their own --------
+
+SELECT @extschema@.apply_standard_triggers('@extschema@.qualification_type');
+SELECT @extschema@.apply_standard_triggers('@extschema@.partner_qualification');
+SELECT @extschema@.apply_standard_triggers('@extschema@.partner_application');
+SELECT @extschema@.apply_tenant_rls('@extschema@.qualification_type', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.partner_qualification', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.partner_application', 'tenant_id', 'partner_id');
+-- A partner user adds its own partner's qualification records (a renewal
+-- is a new record: what was reviewed stays as it was reviewed), and, while
+-- its partner is an applicant, drafts its application (the territory checks
+-- say whether another partner holds a region: for applicants only).
+CREATE POLICY partner_records_own ON @extschema@.partner_qualification FOR INSERT
+    WITH CHECK (tenant_id = (SELECT @extschema@.current_tenant_id()) AND partner_id = (SELECT @extschema@.current_partner_id()));
+CREATE POLICY partner_drafts_own ON @extschema@.partner_application FOR ALL
+    USING (tenant_id = (SELECT @extschema@.current_tenant_id()) AND partner_id = (SELECT @extschema@.current_partner_id()))
+    WITH CHECK (tenant_id = (SELECT @extschema@.current_tenant_id()) AND partner_id = (SELECT @extschema@.current_partner_id())
+                AND EXISTS (SELECT 1 FROM @extschema@.partner p WHERE p.id = partner_id AND p.state = 'applicant'));
+-- a submitted application is the approval's: nobody changes or deletes it but its functions
+CREATE POLICY only_drafts_change ON @extschema@.partner_application AS RESTRICTIVE FOR UPDATE
+    USING (status = 'draft') WITH CHECK (status = 'draft');
+CREATE POLICY only_drafts_go ON @extschema@.partner_application AS RESTRICTIVE FOR DELETE USING (status = 'draft');
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.qualification_type TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.qualification_type TO rebate_partner;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.partner_qualification TO rebate_admin, rebate_manager;
+GRANT SELECT, INSERT ON @extschema@.partner_qualification TO rebate_partner;
+-- an application's status, checks and request are written by its functions only
+GRANT SELECT, DELETE ON @extschema@.partner_application TO rebate_admin, rebate_manager, rebate_partner;
+GRANT INSERT (tenant_id, partner_id, requested_grade_id, region_ids, exclusive, note),
+      UPDATE (requested_grade_id, region_ids, exclusive, note)
+   ON @extschema@.partner_application TO rebate_admin, rebate_manager, rebate_partner;
+
+-- ---- the automatic checks -------------------------------------------------------------
+
+-- The checks of a partner's admission as of a day: each required
+-- qualification valid, no other partner with its name or tax id, each
+-- territory asked for free (no other partner holds it, a region above or a
+-- region below exclusively; none holds any of it when it is asked for
+-- exclusively).  Other partners are never named.  Internal: callers judge
+-- who may see the partner.
+CREATE FUNCTION @extschema@.admission_checks(partner @extschema@.partner, region_ids bigint[], exclusive boolean,
+                                             on_date date)
+    RETURNS TABLE (item text, passed boolean, detail text)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'qualification ' || q.code, coalesce(best.valid, false),
+           CASE WHEN best.valid THEN coalesce('valid until ' || best.valid_until, 'valid, without expiry')
+                WHEN best.valid_from IS NULL THEN 'missing'
+                WHEN best.valid_from > on_date THEN 'valid only from ' || best.valid_from
+                ELSE 'expired on ' || best.valid_until END
+      FROM @extschema@.qualification_type q
+      LEFT JOIN LATERAL (
+          SELECT pq.valid_from, pq.valid_until,
+                 pq.valid_from <= on_date AND (pq.valid_until IS NULL OR pq.valid_until >= on_date) AS valid
+            FROM @extschema@.partner_qualification pq
+           WHERE pq.tenant_id = partner.tenant_id AND pq.partner_id = partner.id AND pq.type_id = q.id
+           ORDER BY 3 DESC, pq.valid_until DESC NULLS FIRST
+           LIMIT 1) best ON true
+     WHERE q.tenant_id = partner.tenant_id AND partner.kind = ANY (q.required_for)
+    UNION ALL
+    SELECT 'unique name and tax id', NOT EXISTS (
+               SELECT 1 FROM @extschema@.partner o
+                WHERE o.tenant_id = partner.tenant_id AND o.id <> partner.id
+                  AND (o.name_key = partner.name_key OR o.tax_id = partner.tax_id)),
+           CASE WHEN EXISTS (SELECT 1 FROM @extschema@.partner o
+                              WHERE o.tenant_id = partner.tenant_id AND o.id <> partner.id
+                                AND (o.name_key = partner.name_key OR o.tax_id = partner.tax_id))
+                THEN 'another partner of the brand has the same normalized name or tax id'
+                ELSE 'no other partner has its name or tax id' END
+    UNION ALL
+    SELECT 'territory ' || coalesce(r.code, a.region_id::text), r.id IS NOT NULL AND taken.n = 0,
+           CASE WHEN r.id IS NULL THEN 'no such region'
+                WHEN taken.n > 0 AND admission_checks.exclusive THEN 'another partner holds territory there'
+                WHEN taken.n > 0 THEN 'another partner holds it exclusively'
+                ELSE 'free' END
+      FROM unnest(admission_checks.region_ids) WITH ORDINALITY AS a (region_id, n)
+      LEFT JOIN @extschema@.region r ON r.tenant_id = partner.tenant_id AND r.id = a.region_id
+      CROSS JOIN LATERAL (
+          SELECT count(*) AS n
+            FROM @extschema@.partner_territory t
+            JOIN @extschema@.region held ON held.tenant_id = t.tenant_id AND held.id = t.region_id
+           WHERE t.tenant_id = partner.tenant_id AND t.partner_id <> partner.id AND t.valid @> on_date
+             AND (t.exclusive OR admission_checks.exclusive)
+             AND (held.id = ANY (r.path) OR r.id = ANY (held.path))) taken
+$$;
+REVOKE ALL ON FUNCTION @extschema@.admission_checks(@extschema@.partner, bigint[], boolean, date) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.admission_checks(@extschema@.partner, bigint[], boolean, date) IS
+    'Internal: the automatic checks of an admission (qualifications, name and tax id, territories) as of a day';
+
+-- The partner a role may act for in its way in or out: a user of the
+-- partner itself, or a manager of its tenant (managers_only: a manager).
+-- Anything else is reported like a partner that does not exist.
+CREATE FUNCTION @extschema@.partner_for(partner_id bigint, managers_only boolean) RETURNS @extschema@.partner
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    bound record := @extschema@.binding_of(actor);
+    found @extschema@.partner;
+BEGIN
+    SELECT p.* INTO found FROM @extschema@.partner p
+     WHERE p.id = partner_for.partner_id AND p.tenant_id = bound.tenant_id
+       AND (@extschema@.manages_tenant(actor, p.tenant_id)
+            OR (NOT managers_only AND p.id = bound.partner_id));
+    IF found.id IS NULL THEN
+        RAISE EXCEPTION 'partner % does not exist or is not visible to you', partner_for.partner_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN found;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.partner_for(bigint, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.partner_for(bigint, boolean) IS
+    'Internal: the partner the acting role may act for (its own, or any of its tenant''s as a manager), else the error of one that does not exist';
+
+-- The checks of a partner's open application (or, without one, of its
+-- qualifications and name) as of today, for its users and its managers.
+CREATE FUNCTION @extschema@.onboarding_checks(partner_id bigint)
+    RETURNS TABLE (item text, passed boolean, detail text)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    partner @extschema@.partner := @extschema@.partner_for(onboarding_checks.partner_id, false);
+    application @extschema@.partner_application;
+BEGIN
+    SELECT a.* INTO application FROM @extschema@.partner_application a
+     WHERE a.tenant_id = partner.tenant_id AND a.partner_id = partner.id AND a.status IN ('draft', 'submitted');
+    RETURN QUERY SELECT c.item, c.passed, c.detail
+                   FROM @extschema@.admission_checks(partner, coalesce(application.region_ids, '{}'),
+                                                     coalesce(application.exclusive, false), CURRENT_DATE) c;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.onboarding_checks(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.onboarding_checks(bigint) TO rebate_manager, rebate_partner;
+COMMENT ON FUNCTION @extschema@.onboarding_checks(bigint) IS
+    'The automatic admission checks of a partner (its open application''s territories): each required qualification, its name and tax id, each territory; for its users and its managers';
+
+-- ---- submitting and deciding ------------------------------------------------------------
+
+-- Submits a draft application of an applicant partner: the checks must all
+-- pass (RB002 names those that do not); the application keeps them and
+-- goes to the partner_onboarding flow.
+CREATE FUNCTION @extschema@.submit_application(application_id bigint) RETURNS @extschema@.partner_application
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    bound record := @extschema@.binding_of(actor);
+    application @extschema@.partner_application;
+    partner @extschema@.partner;
+    check_results jsonb;
+    failed text;
+    request @extschema@.approval_request;
+BEGIN
+    SELECT a.* INTO application FROM @extschema@.partner_application a
+     WHERE a.id = submit_application.application_id AND a.tenant_id = bound.tenant_id
+       AND (a.partner_id = bound.partner_id OR @extschema@.manages_tenant(actor, a.tenant_id))
+       FOR UPDATE;
+    IF application.id IS NULL THEN
+        RAISE EXCEPTION 'application % does not exist or is not visible to you', submit_application.application_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT p.* INTO partner FROM @extschema@.partner p WHERE p.tenant_id = application.tenant_id AND p.id = application.partner_id;
+    IF application.status <> 'draft' OR partner.state <> 'applicant' THEN
+        RAISE EXCEPTION 'application % cannot be submitted', application.id USING ERRCODE = 'RB002',
+              DETAIL = pg_catalog.format('The application is %s and its partner %s; only a draft of an applicant is submitted.',
+                                         application.status, partner.state);
+    END IF;
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('item', c.item, 'passed', c.passed, 'detail', c.detail)),
+           pg_catalog.string_agg(c.item || ': ' || c.detail, '; ') FILTER (WHERE NOT c.passed)
+      INTO check_results, failed
+      FROM @extschema@.admission_checks(partner, application.region_ids, application.exclusive, CURRENT_DATE) c;
+    IF failed IS NOT NULL THEN
+        RAISE EXCEPTION 'application % fails its checks', application.id USING ERRCODE = 'RB002',
+              DETAIL = failed || '.',
+              HINT = 'Record the missing qualifications (rebate.partner_qualification) or ask for other territories; rebate.onboarding_checks shows every check.';
+    END IF;
+    UPDATE @extschema@.partner_application a
+       SET status = 'submitted', checks = check_results, submitted_by = actor,
+           submitted_at = pg_catalog.clock_timestamp()
+     WHERE a.tenant_id = application.tenant_id AND a.id = application.id;
+    -- (a flow no step of which applies decides at once: the application is then settled already)
+    request := @extschema@.open_request('partner_onboarding', pg_catalog.format('admission of %s %s', partner.code, partner.name),
+                                          partner_id => partner.id,
+                                          region_id => application.region_ids[1], subject_id => application.id,
+                                          detail => pg_catalog.jsonb_build_object('checks', check_results));
+    UPDATE @extschema@.partner_application a SET request_id = request.id
+     WHERE a.tenant_id = application.tenant_id AND a.id = application.id
+    RETURNING a.* INTO application;
+    RETURN application;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.submit_application(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.submit_application(bigint) TO rebate_manager, rebate_partner;
+COMMENT ON FUNCTION @extschema@.submit_application(bigint) IS
+    'Submits a draft admission application once its automatic checks pass (RB002 otherwise) to the partner_onboarding approval flow; returns it';
+
+-- The decision (request_type.on_decided): approved, the partner becomes
+-- active with the grade and territories asked for (from today, those it
+-- holds already kept as they are); rejected,
+-- the partner is rejected; withdrawn, the application is, and the partner
+-- may apply again.
+CREATE FUNCTION @extschema@.onboarding_decided(request @extschema@.approval_request) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    application @extschema@.partner_application;
+    outcome text := CASE request.status WHEN 'approved' THEN 'approved' WHEN 'rejected' THEN 'rejected'
+                                        ELSE 'withdrawn' END;
+BEGIN
+    UPDATE @extschema@.partner_application a
+       SET status = outcome, decided_at = pg_catalog.clock_timestamp(), request_id = request.id
+     WHERE a.tenant_id = request.tenant_id AND a.id = request.subject_id AND a.status = 'submitted'
+    RETURNING a.* INTO application;
+    IF application.id IS NULL OR outcome = 'withdrawn' THEN
+        RETURN;
+    END IF;
+    PERFORM pg_catalog.set_config('rebate.change_reason',
+                                  pg_catalog.format('admission %s: request %s %s', application.id, request.id, outcome), true);
+    UPDATE @extschema@.partner p
+       SET state = CASE outcome WHEN 'approved' THEN 'active' ELSE 'rejected' END,
+           grade_id = CASE outcome WHEN 'approved' THEN coalesce(application.requested_grade_id, p.grade_id) ELSE p.grade_id END
+     WHERE p.tenant_id = application.tenant_id AND p.id = application.partner_id;
+    PERFORM pg_catalog.set_config('rebate.change_reason', '', true);
+    IF outcome = 'approved' THEN
+        -- (a territory the partner holds already, from today on, stays as it is)
+        INSERT INTO @extschema@.partner_territory (tenant_id, partner_id, region_id, valid, exclusive)
+        SELECT application.tenant_id, application.partner_id, r, pg_catalog.daterange(CURRENT_DATE, NULL), application.exclusive
+          FROM unnest(application.region_ids) AS r
+         WHERE NOT EXISTS (SELECT 1 FROM @extschema@.partner_territory t
+                            WHERE t.tenant_id = application.tenant_id AND t.partner_id = application.partner_id
+                              AND t.region_id = r AND t.valid && pg_catalog.daterange(CURRENT_DATE, NULL));
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.onboarding_decided(@extschema@.approval_request) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.onboarding_decided(@extschema@.approval_request) IS
+    'Internal (on_decided of partner_onboarding): admits the applicant with its grade and territories, or rejects it';
+INSERT INTO @extschema@.request_type (request_type, description, on_decided) VALUES
+    ('partner_onboarding', 'An applicant partner''s admission (准入): approved, it becomes active with the grade and territories it asked for',
+     '@extschema@.onboarding_decided(@extschema@.approval_request)');
+
+-- ---- the way out ----------------------------------------------------------------------------
+
+-- The exit checklist: one item per module, each a function
+-- (tenant_id bigint, partner_id bigint) RETURNS text that returns NULL when
+-- the partner may leave as far as it is concerned, else why not.
+CREATE TABLE @extschema@.exit_check (
+    item         text PRIMARY KEY CHECK (item ~ '^[a-z_]+$'),
+    description  text NOT NULL,
+    check_function regprocedure NOT NULL
+);
+COMMENT ON TABLE @extschema@.exit_check IS
+    'The items of the exit checklist (退出): each module registers what must be settled before a partner leaves';
+COMMENT ON COLUMN @extschema@.exit_check.check_function IS
+    '(tenant_id bigint, partner_id bigint) RETURNS text: NULL when the item is settled, else what is left';
+GRANT SELECT ON @extschema@.exit_check TO rebate_admin, rebate_manager, rebate_partner;
+
+CREATE FUNCTION @extschema@.exit_check_partners_below(tenant_id bigint, partner_id bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('partners below it not exited: %s', count(*))
+      FROM @extschema@.partner p
+     WHERE p.tenant_id = exit_check_partners_below.tenant_id AND p.parent_id = exit_check_partners_below.partner_id
+       AND p.state IN ('applicant', 'active', 'suspended')
+    HAVING count(*) > 0
+$$;
+CREATE FUNCTION @extschema@.exit_check_open_orders(tenant_id bigint, partner_id bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('open orders: %s (%s)', count(*), pg_catalog.string_agg(DISTINCT o.status, ', '))
+      FROM @extschema@.sales_order o
+     WHERE o.tenant_id = exit_check_open_orders.tenant_id AND o.partner_id = exit_check_open_orders.partner_id
+       AND o.status = ANY (@extschema@.order_statuses('open'))
+    HAVING count(*) > 0
+$$;
+-- what the partner owes, net of the rebates the brand owes it
+CREATE FUNCTION @extschema@.exit_check_receivables(tenant_id bigint, partner_id bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('receivable %s exceeds the rebates owed to it (%s) by %s', pg_catalog.trim_scale(e.receivable),
+                             pg_catalog.trim_scale(owed.total), pg_catalog.trim_scale(e.receivable - owed.total))
+      FROM @extschema@.credit_exposure(exit_check_receivables.partner_id) e
+     CROSS JOIN (SELECT coalesce(sum(s.total), 0) AS total FROM @extschema@.statement s
+                  WHERE s.tenant_id = exit_check_receivables.tenant_id AND s.partner_id = exit_check_receivables.partner_id
+                    AND s.status IN ('issued', 'confirmed', 'resolved')) owed
+     WHERE e.receivable > owed.total
+$$;
+CREATE FUNCTION @extschema@.exit_check_statements(tenant_id bigint, partner_id bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('statements not paid: %s (%s)', count(*), pg_catalog.string_agg(DISTINCT s.status, ', '))
+      FROM @extschema@.statement s
+     WHERE s.tenant_id = exit_check_statements.tenant_id AND s.partner_id = exit_check_statements.partner_id
+       AND s.status <> 'paid' AND s.total <> 0
+    HAVING count(*) > 0
+$$;
+CREATE FUNCTION @extschema@.exit_check_customers(tenant_id bigint, partner_id bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('registered customers not handed over: %s', count(*))
+      FROM @extschema@.end_customer c
+     WHERE c.tenant_id = exit_check_customers.tenant_id AND c.partner_id = exit_check_customers.partner_id
+       AND c.status IN ('protected', 'in_arbitration')
+    HAVING count(*) > 0
+$$;
+CREATE FUNCTION @extschema@.exit_check_leads(tenant_id bigint, partner_id bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('leads offered to it: %s, open opportunities: %s', l.offered, o.open)
+      FROM (SELECT count(*) AS offered FROM @extschema@.lead l
+             WHERE l.tenant_id = exit_check_leads.tenant_id AND l.partner_id = exit_check_leads.partner_id
+               AND l.status = 'offered') l,
+           (SELECT count(*) AS open FROM @extschema@.opportunity o
+             WHERE o.tenant_id = exit_check_leads.tenant_id AND o.partner_id = exit_check_leads.partner_id
+               AND o.stage NOT IN ('won', 'lost')) o
+     WHERE l.offered + o.open > 0
+$$;
+REVOKE ALL ON FUNCTION @extschema@.exit_check_partners_below(bigint, bigint), @extschema@.exit_check_open_orders(bigint, bigint),
+    @extschema@.exit_check_receivables(bigint, bigint), @extschema@.exit_check_statements(bigint, bigint),
+    @extschema@.exit_check_customers(bigint, bigint), @extschema@.exit_check_leads(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.exit_check_leads(bigint, bigint) IS
+    'Exit check: no lead is offered to it and none of its opportunities is open (won or lost, or reassigned by a manager)';
+COMMENT ON FUNCTION @extschema@.exit_check_partners_below(bigint, bigint) IS 'Exit check: the partners below it (二代 of a 总代) have exited';
+COMMENT ON FUNCTION @extschema@.exit_check_open_orders(bigint, bigint) IS 'Exit check: no order is still open (submitted, approved, on hold)';
+COMMENT ON FUNCTION @extschema@.exit_check_receivables(bigint, bigint) IS
+    'Exit check: the receivable is settled, or netted by the rebates owed to it on statements issued, confirmed or resolved';
+COMMENT ON FUNCTION @extschema@.exit_check_statements(bigint, bigint) IS 'Exit check: every statement with an amount is paid';
+COMMENT ON FUNCTION @extschema@.exit_check_customers(bigint, bigint) IS
+    'Exit check: no registered customer is still protected for it or in arbitration (rebate.hand_over_registrations)';
+INSERT INTO @extschema@.exit_check (item, description, check_function) VALUES
+    ('partners_below', 'The partners below it have exited (or moved to another parent)',
+     '@extschema@.exit_check_partners_below(bigint, bigint)'),
+    ('open_orders', 'No order is still open', '@extschema@.exit_check_open_orders(bigint, bigint)'),
+    ('receivables', 'The receivable is paid, or netted by the rebates owed to it',
+     '@extschema@.exit_check_receivables(bigint, bigint)'),
+    ('statements', 'Every rebate statement is paid', '@extschema@.exit_check_statements(bigint, bigint)'),
+    ('customers', 'Its registered customers are handed over', '@extschema@.exit_check_customers(bigint, bigint)'),
+    ('leads', 'No lead waits for its answer and its opportunities are closed', '@extschema@.exit_check_leads(bigint, bigint)');
+
+-- Every item of the checklist for a partner, in item order.  Internal.
+CREATE FUNCTION @extschema@.exit_items(partner @extschema@.partner)
+    RETURNS TABLE (item text, passed boolean, detail text)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c @extschema@.exit_check;
+BEGIN
+    FOR c IN SELECT * FROM @extschema@.exit_check ORDER BY exit_check.item LOOP
+        item := c.item;
+        EXECUTE pg_catalog.format('SELECT %s($1, $2)', c.check_function::regproc) INTO detail USING partner.tenant_id, partner.id;
+        passed := detail IS NULL;
+        detail := coalesce(detail, 'settled');
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.exit_items(@extschema@.partner) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.exit_items(@extschema@.partner) IS 'Internal: runs every exit check for a partner';
+
+CREATE FUNCTION @extschema@.exit_checklist(partner_id bigint)
+    RETURNS TABLE (item text, passed boolean, detail text)
+    LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT x.item, x.passed, x.detail FROM @extschema@.exit_items(@extschema@.partner_for(exit_checklist.partner_id, true)) x
+$$;
+REVOKE ALL ON FUNCTION @extschema@.exit_checklist(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.exit_checklist(bigint) TO rebate_manager;
+COMMENT ON FUNCTION @extschema@.exit_checklist(bigint) IS
+    'The exit checklist (退出) of a partner as it stands: every item, whether it is settled and what is left; for its tenant''s managers (it counts what its users may not read, draft statements among them)';
+
+-- Hands a leaving partner's protected registrations over to another
+-- partner of the tenant (a manager): each is released and registered anew
+-- for the receiver from today; both partners are told.  Returns how many.
+CREATE FUNCTION @extschema@.hand_over_registrations(from_partner_id bigint, to_partner_id bigint) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    giver @extschema@.partner := @extschema@.partner_for(from_partner_id, true);
+    receiver @extschema@.partner := @extschema@.partner_for(to_partner_id, true);
+    moved integer := 0;
+    registration @extschema@.end_customer;
+BEGIN
+    IF receiver.tenant_id <> giver.tenant_id OR receiver.id = giver.id OR receiver.state <> 'active' THEN
+        RAISE EXCEPTION 'partner % cannot take over registrations', receiver.id USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Hand them to another active partner of the tenant.';
+    END IF;
+    FOR registration IN
+        UPDATE @extschema@.end_customer c SET status = 'released'
+         WHERE c.tenant_id = giver.tenant_id AND c.partner_id = giver.id AND c.status = 'protected'
+        RETURNING c.*
+    LOOP
+        INSERT INTO @extschema@.end_customer (tenant_id, partner_id, name, region_id, tax_id, product_id, expected_amount,
+                                              expected_close_on, note)
+        VALUES (registration.tenant_id, receiver.id, registration.name, registration.region_id, registration.tax_id,
+                registration.product_id, registration.expected_amount, registration.expected_close_on,
+                pg_catalog.format('handed over from %s (registration %s)', giver.code, registration.id));
+        PERFORM @extschema@.notify(registration.tenant_id, giver.id, NULL, 'registration_released', 'end_customer',
+                                   registration.id,
+                                   pg_catalog.format('registration %s of %s was handed over', registration.id, registration.name),
+                                   pg_catalog.jsonb_build_object('reason', 'handed_over'));
+        moved := moved + 1;
+    END LOOP;
+    RETURN moved;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.hand_over_registrations(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.hand_over_registrations(bigint, bigint) TO rebate_manager;
+COMMENT ON FUNCTION @extschema@.hand_over_registrations(bigint, bigint) IS
+    'Hands a partner''s protected customer registrations over to another active partner of the tenant (manager); returns how many';
+
+-- Asks for a partner's exit (a manager): every checklist item must be
+-- settled (RB003 names those that are not); the partner_exit flow decides.
+CREATE FUNCTION @extschema@.request_exit(partner_id bigint, reason text) RETURNS @extschema@.approval_request
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    partner @extschema@.partner := @extschema@.partner_for(request_exit.partner_id, true);
+    open_items text;
+BEGIN
+    IF partner.state NOT IN ('active', 'suspended') THEN
+        RAISE EXCEPTION 'partner % cannot exit: it is %', partner.id, partner.state USING ERRCODE = 'RB001';
+    END IF;
+    IF reason IS NULL OR pg_catalog.btrim(reason) = '' THEN
+        RAISE EXCEPTION 'an exit needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT pg_catalog.string_agg(x.item || ': ' || x.detail, '; ') INTO open_items
+      FROM @extschema@.exit_items(partner) x WHERE NOT x.passed;
+    IF open_items IS NOT NULL THEN
+        RAISE EXCEPTION 'partner % cannot exit yet', partner.id USING ERRCODE = 'RB003', DETAIL = open_items || '.',
+              HINT = 'Settle each item (rebate.exit_checklist shows them all), then ask again.';
+    END IF;
+    RETURN @extschema@.open_request('partner_exit', pg_catalog.format('exit of %s %s: %s', partner.code, partner.name, reason),
+                                      partner_id => partner.id, subject_id => partner.id,
+                                      detail => pg_catalog.jsonb_build_object('reason', reason));
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.request_exit(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.request_exit(bigint, text) TO rebate_manager;
+COMMENT ON FUNCTION @extschema@.request_exit(bigint, text) IS
+    'Asks for a partner''s exit (退出) once its checklist is settled (RB003 otherwise), through the partner_exit approval flow';
+
+-- The exit's decision (on_decided): approved, the checklist is judged again
+-- (RB003 refuses the approval if something reopened meanwhile), then the
+-- partner is suspended and exited, its territories end today and its
+-- credit limit goes to 0.
+CREATE FUNCTION @extschema@.exit_decided(request @extschema@.approval_request) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    partner @extschema@.partner;
+    open_items text;
+BEGIN
+    IF request.status <> 'approved' THEN
+        RETURN;
+    END IF;
+    SELECT p.* INTO partner FROM @extschema@.partner p
+     WHERE p.tenant_id = request.tenant_id AND p.id = request.subject_id FOR UPDATE;
+    SELECT pg_catalog.string_agg(x.item || ': ' || x.detail, '; ') INTO open_items
+      FROM @extschema@.exit_items(partner) x WHERE NOT x.passed;
+    IF open_items IS NOT NULL THEN
+        RAISE EXCEPTION 'partner % cannot exit yet', partner.id USING ERRCODE = 'RB003', DETAIL = open_items || '.',
+              HINT = 'Settle each item again before approving the exit.';
+    END IF;
+    PERFORM pg_catalog.set_config('rebate.change_reason',
+                                  pg_catalog.format('exit: request %s, %s', request.id, request.detail ->> 'reason'), true);
+    UPDATE @extschema@.partner p SET state = 'suspended'
+     WHERE p.tenant_id = partner.tenant_id AND p.id = partner.id AND p.state = 'active';
+    UPDATE @extschema@.partner p SET state = 'exited', credit_limit = 0
+     WHERE p.tenant_id = partner.tenant_id AND p.id = partner.id;
+    PERFORM pg_catalog.set_config('rebate.change_reason', '', true);
+    DELETE FROM @extschema@.partner_territory t
+     WHERE t.tenant_id = partner.tenant_id AND t.partner_id = partner.id AND pg_catalog.lower(t.valid) >= CURRENT_DATE;
+    UPDATE @extschema@.partner_territory t SET valid = pg_catalog.daterange(pg_catalog.lower(t.valid), CURRENT_DATE)
+     WHERE t.tenant_id = partner.tenant_id AND t.partner_id = partner.id
+       AND (pg_catalog.upper(t.valid) IS NULL OR pg_catalog.upper(t.valid) > CURRENT_DATE);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.exit_decided(@extschema@.approval_request) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.exit_decided(@extschema@.approval_request) IS
+    'Internal (on_decided of partner_exit): judges the checklist again, then exits the partner and ends its territories and credit';
+INSERT INTO @extschema@.request_type (request_type, description, on_decided) VALUES
+    ('partner_exit', 'A partner''s exit (退出), asked for once its checklist is settled: approved, it is exited and its territories end',
+     '@extschema@.exit_decided(@extschema@.approval_request)');
+-- ---------------------------------------------------------------------------
+-- Partner contracts (经销协议): a partner's agreement with the brand, for a
+-- term, granting a grade, a credit limit, territories and rebate programs.
+-- A contract is drafted by the tenant's managers, decided through the
+-- approval engine (request type partner_contract), takes effect when its
+-- term starts and lapses when it ends or is terminated: what it grants is
+-- written into the partner (grade, credit_limit) and its territories
+-- (partner_territory) when it takes effect, and taken back when it lapses
+-- unless the contract that follows grants it again.  Contracts of one
+-- partner never overlap while approved or active.  rebate.apply_contracts
+-- (cron, daily) does the taking effect and lapsing, rebate.contract_alerts
+-- (cron) tells the managers of contracts ending without a successor.  The
+-- partner's users read their contracts (a distributor also its dealers').
+-- docs/contracts.md describes it with examples.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.partner_contract (
+    id                  bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id           bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    partner_id          bigint NOT NULL,
+    code                text NOT NULL CHECK (btrim(code) <> ''),
+    term                daterange NOT NULL CHECK (NOT isempty(term) AND NOT lower_inf(term) AND NOT upper_inf(term)),
+    grade_id            bigint,
+    credit_limit        numeric(18,2) CHECK (credit_limit >= 0),
+    renewal_of          bigint,
+    signed_on           date,
+    signed_by           name,
+    note                text,
+    status              text NOT NULL DEFAULT 'draft'
+                        CHECK (status IN ('draft', 'pending_approval', 'approved', 'active', 'expired', 'terminated')),
+    request_id          bigint,
+    terminated_on       date,
+    termination_reason  text,
+    terminated_by       name,
+    activated_at        timestamptz,
+    ended_at            timestamptz,
+    expiry_notified_at  timestamptz,
+    -- the days the contract holds: its term, cut short by a termination
+    effective           daterange NOT NULL GENERATED ALWAYS AS (
+                            CASE WHEN terminated_on IS NULL THEN term
+                                 ELSE pg_catalog.daterange(pg_catalog.lower(term),
+                                                           GREATEST(pg_catalog.lower(term),
+                                                                    LEAST(pg_catalog.upper(term), terminated_on))) END) STORED,
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, code),
+    -- (the key the parts and renewals refer to: they name the contract's partner too)
+    CONSTRAINT partner_contract_partner_key UNIQUE (tenant_id, id, partner_id),
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id),
+    FOREIGN KEY (tenant_id, grade_id) REFERENCES @extschema@.partner_grade (tenant_id, id),
+    -- a renewal is of a contract of the same partner
+    CONSTRAINT partner_contract_renewal_of_fkey FOREIGN KEY (tenant_id, renewal_of, partner_id)
+        REFERENCES @extschema@.partner_contract (tenant_id, id, partner_id),
+    FOREIGN KEY (tenant_id, request_id) REFERENCES @extschema@.approval_request (tenant_id, id),
+    CHECK (renewal_of <> id),
+    CHECK ((terminated_on IS NULL) = (termination_reason IS NULL) AND (terminated_on IS NULL) = (terminated_by IS NULL)),
+    CHECK ((signed_by IS NULL) OR (signed_on IS NOT NULL)),
+    -- one contract of a partner holds at a time
+    CONSTRAINT partner_contract_no_overlap EXCLUDE USING gist (
+        tenant_id WITH =, partner_id WITH =, effective WITH &&) WHERE (status IN ('approved', 'active'))
+);
+CREATE UNIQUE INDEX partner_contract_by_id ON @extschema@.partner_contract (id);
+CREATE INDEX partner_contract_partner ON @extschema@.partner_contract (tenant_id, partner_id, term);
+CREATE INDEX partner_contract_due ON @extschema@.partner_contract (tenant_id, status)
+    WHERE status IN ('approved', 'active');
+COMMENT ON TABLE @extschema@.partner_contract IS
+    'Partner contracts (经销协议): term, grade, credit limit, territories and programs granted; draft -> pending_approval -> approved -> active -> expired | terminated';
+COMMENT ON COLUMN @extschema@.partner_contract.code IS 'The contract number, unique in the tenant';
+COMMENT ON COLUMN @extschema@.partner_contract.term IS 'The agreed term [start, end): bounded, never empty';
+COMMENT ON COLUMN @extschema@.partner_contract.grade_id IS 'The grade the contract grants while it holds (NULL: it grants none)';
+COMMENT ON COLUMN @extschema@.partner_contract.credit_limit IS 'The credit limit the contract grants while it holds (NULL: it grants none)';
+COMMENT ON COLUMN @extschema@.partner_contract.renewal_of IS 'The contract of the same partner it renews (rebate.renew_contract)';
+COMMENT ON COLUMN @extschema@.partner_contract.signed_on IS 'When it was signed (a manager records a paper signature; rebate.sign_contract the partner''s)';
+COMMENT ON COLUMN @extschema@.partner_contract.signed_by IS 'The partner user who signed it in the portal (rebate.sign_contract); NULL for a signature recorded by a manager';
+COMMENT ON COLUMN @extschema@.partner_contract.status IS
+    'draft (editable) -> pending_approval (rebate.submit_contract) -> approved (the partner_contract request approved; back to draft when rejected or withdrawn) -> active (its term started: rebate.apply_contracts) -> expired (its term ended) | terminated (rebate.terminate_contract)';
+COMMENT ON COLUMN @extschema@.partner_contract.request_id IS 'The partner_contract approval request of its last submission';
+COMMENT ON COLUMN @extschema@.partner_contract.terminated_on IS 'The first day it no longer holds, when terminated before its end (rebate.terminate_contract)';
+COMMENT ON COLUMN @extschema@.partner_contract.termination_reason IS 'Why it was terminated, in the terminating role''s words';
+COMMENT ON COLUMN @extschema@.partner_contract.terminated_by IS 'The role that terminated it';
+COMMENT ON COLUMN @extschema@.partner_contract.activated_at IS 'When it took effect (rebate.apply_contracts)';
+COMMENT ON COLUMN @extschema@.partner_contract.ended_at IS 'When it expired or its termination took effect';
+COMMENT ON COLUMN @extschema@.partner_contract.expiry_notified_at IS
+    'When the managers were told that it ends without a successor (rebate.contract_alerts: once per contract)';
+COMMENT ON COLUMN @extschema@.partner_contract.effective IS
+    'The days it holds: its term, cut short at terminated_on (maintained); no two approved or active contracts of a partner overlap in it';
+
+-- Territories a contract grants: partner_territory rows valid for the days
+-- it holds, made when it takes effect.
+CREATE TABLE @extschema@.partner_contract_territory (
+    id            bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id     bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    contract_id   bigint NOT NULL,
+    partner_id    bigint NOT NULL,
+    region_id     bigint NOT NULL,
+    exclusive     boolean NOT NULL DEFAULT false,
+    territory_id  bigint,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, contract_id, region_id),
+    FOREIGN KEY (tenant_id, contract_id, partner_id) REFERENCES @extschema@.partner_contract (tenant_id, id, partner_id)
+        ON DELETE CASCADE ON UPDATE CASCADE,
+    FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id),
+    FOREIGN KEY (tenant_id, territory_id) REFERENCES @extschema@.partner_territory (tenant_id, id)
+        ON DELETE SET NULL (territory_id)
+);
+CREATE UNIQUE INDEX partner_contract_territory_by_id ON @extschema@.partner_contract_territory (id);
+CREATE INDEX partner_contract_territory_granted ON @extschema@.partner_contract_territory (tenant_id, territory_id);
+COMMENT ON TABLE @extschema@.partner_contract_territory IS
+    'The territories (regions with their subtrees) a contract grants; written while the contract is a draft';
+COMMENT ON COLUMN @extschema@.partner_contract_territory.partner_id IS 'The contract''s partner (maintained; row-level security)';
+COMMENT ON COLUMN @extschema@.partner_contract_territory.exclusive IS 'Whether the territory is granted exclusively (独家)';
+COMMENT ON COLUMN @extschema@.partner_contract_territory.territory_id IS
+    'The rebate.partner_territory row the contract made when it took effect (maintained)';
+
+-- Programs a contract grants.
+CREATE TABLE @extschema@.partner_contract_program (
+    id            bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id     bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    contract_id   bigint NOT NULL,
+    partner_id    bigint NOT NULL,
+    program_id    bigint NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, contract_id, program_id),
+    FOREIGN KEY (tenant_id, contract_id, partner_id) REFERENCES @extschema@.partner_contract (tenant_id, id, partner_id)
+        ON DELETE CASCADE ON UPDATE CASCADE,
+    FOREIGN KEY (tenant_id, program_id) REFERENCES @extschema@.program (tenant_id, id)
+);
+CREATE UNIQUE INDEX partner_contract_program_by_id ON @extschema@.partner_contract_program (id);
+COMMENT ON TABLE @extschema@.partner_contract_program IS
+    'The rebate programs a contract grants (the partner counts as granted them while the contract holds: rebate.v_contract_grants); written while the contract is a draft';
+COMMENT ON COLUMN @extschema@.partner_contract_program.partner_id IS 'The contract''s partner (maintained; row-level security)';
+
+SELECT @extschema@.apply_standard_triggers(t)
+  FROM unnest(ARRAY['@extschema@.partner_contract', '@extschema@.partner_contract_territory',
+                    '@extschema@.partner_contract_program']::regclass[]) AS t;
+SELECT @extschema@.apply_tenant_rls('@extschema@.partner_contract', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.partner_contract_territory', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.partner_contract_program', 'tenant_id', 'partner_id');
+-- managers write the terms of their drafts; the status, the request, the
+-- termination, the signature in the portal and the maintained columns are
+-- written by the functions below only
+GRANT SELECT, DELETE ON @extschema@.partner_contract, @extschema@.partner_contract_territory,
+    @extschema@.partner_contract_program TO rebate_admin, rebate_manager;
+GRANT INSERT (tenant_id, partner_id, code, term, grade_id, credit_limit, renewal_of, signed_on, note),
+      UPDATE (partner_id, code, term, grade_id, credit_limit, renewal_of, signed_on, note)
+    ON @extschema@.partner_contract TO rebate_admin, rebate_manager;
+GRANT INSERT (tenant_id, contract_id, region_id, exclusive), UPDATE (contract_id, region_id, exclusive)
+    ON @extschema@.partner_contract_territory TO rebate_admin, rebate_manager;
+GRANT INSERT (tenant_id, contract_id, program_id), UPDATE (contract_id, program_id)
+    ON @extschema@.partner_contract_program TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.partner_contract, @extschema@.partner_contract_territory,
+    @extschema@.partner_contract_program TO rebate_partner;
+
+-- ---- what a contract's lifecycle allows ------------------------------------------
+
+CREATE TRIGGER lifecycle BEFORE INSERT OR UPDATE OF status ON @extschema@.partner_contract
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_transition(
+        'status', '>draft', 'draft>pending_approval', 'pending_approval>draft', 'pending_approval>approved',
+        'approved>active', 'approved>terminated', 'active>expired', 'active>terminated');
+
+-- The terms of a contract are fixed once it is submitted: its partner,
+-- code, term, grade, credit limit and renewal (a signature and the note may
+-- still be recorded); only a draft is deleted.  Not SECURITY DEFINER: the
+-- rows it judges are the writer's own (an update or delete reaches only rows
+-- row-level security lets it write).
+CREATE FUNCTION @extschema@.guard_contract() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF OLD.status = 'draft' THEN
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'contract % is %: only a draft is deleted', OLD.code, pg_catalog.replace(OLD.status, '_', ' ')
+            USING ERRCODE = 'RB005', HINT = 'Terminate it (rebate.terminate_contract), or withdraw its approval request.';
+    END IF;
+    IF (NEW.tenant_id, NEW.partner_id, NEW.code, NEW.term, NEW.grade_id, NEW.credit_limit, NEW.renewal_of)
+       IS DISTINCT FROM (OLD.tenant_id, OLD.partner_id, OLD.code, OLD.term, OLD.grade_id, OLD.credit_limit, OLD.renewal_of) THEN
+        RAISE EXCEPTION 'contract % is %: its terms are fixed', OLD.code, pg_catalog.replace(OLD.status, '_', ' ')
+            USING ERRCODE = 'RB005',
+                  DETAIL = 'Partner, code, term, grade, credit limit and renewal change only while the contract is a draft.',
+                  HINT = 'Renew it (rebate.renew_contract) or terminate it and draft a new one.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.guard_contract() IS
+    'BEFORE UPDATE OR DELETE trigger on partner_contract: a submitted contract''s terms are fixed and it is kept (RB005)';
+CREATE TRIGGER guard BEFORE UPDATE OR DELETE ON @extschema@.partner_contract
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.guard_contract();
+
+-- A contract's territories and programs: the contract's partner copied in,
+-- and written only while the contract is a draft.  It reads the contract
+-- under the writer's own row-level security: a contract the writer may not
+-- see is left to row-level security and the foreign key to refuse, like one
+-- that does not exist.  (The extension's functions record the territory
+-- they made, territory_id, which no user role may write.)
+CREATE FUNCTION @extschema@.guard_contract_part() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    contract record;
+BEGIN
+    IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) - 'territory_id' - 'updated_at') = (to_jsonb(OLD) - 'territory_id' - 'updated_at') THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT c.code, c.status INTO contract FROM @extschema@.partner_contract c
+         WHERE c.tenant_id = OLD.tenant_id AND c.id = OLD.contract_id;
+        IF contract.status <> 'draft' THEN
+            RAISE EXCEPTION 'contract % is %: what it grants is fixed', contract.code,
+                            pg_catalog.replace(contract.status, '_', ' ')
+                USING ERRCODE = 'RB005', HINT = 'Renew it (rebate.renew_contract) or terminate it and draft a new one.';
+        END IF;
+        IF TG_OP = 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+    END IF;
+    contract := NULL;
+    SELECT c.code, c.status, c.partner_id INTO contract FROM @extschema@.partner_contract c
+     WHERE c.tenant_id = NEW.tenant_id AND c.id = NEW.contract_id;
+    IF contract.partner_id IS NOT NULL THEN
+        NEW.partner_id := contract.partner_id;
+        IF contract.status <> 'draft' THEN
+            RAISE EXCEPTION 'contract % is %: what it grants is fixed', contract.code,
+                            pg_catalog.replace(contract.status, '_', ' ')
+                USING ERRCODE = 'RB005', HINT = 'Renew it (rebate.renew_contract) or terminate it and draft a new one.';
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.guard_contract_part() IS
+    'BEFORE trigger on partner_contract_territory and partner_contract_program: copies the contract''s partner, and refuses changes once the contract is submitted (RB005)';
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.partner_contract_territory
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.guard_contract_part();
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.partner_contract_program
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.guard_contract_part();
+
+-- ---- taking effect and lapsing (internal) -------------------------------------------
+
+-- Gives a contract that takes effect its territories: a partner_territory
+-- row per territory, valid for the days the contract holds.  A row of the
+-- same partner and region that overlaps them gives way (the exclusion
+-- constraint allows one at a time): one starting earlier ends where the
+-- contract starts, one starting inside the contract keeps only what lies
+-- after it (or goes).
+CREATE FUNCTION @extschema@.grant_contract_territories(contract @extschema@.partner_contract) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    part @extschema@.partner_contract_territory;
+    made bigint;
+BEGIN
+    FOR part IN SELECT t.* FROM @extschema@.partner_contract_territory t
+                 WHERE t.tenant_id = contract.tenant_id AND t.contract_id = contract.id ORDER BY t.id LOOP
+        UPDATE @extschema@.partner_territory e
+           SET valid = pg_catalog.daterange(pg_catalog.lower(e.valid), pg_catalog.lower(contract.effective))
+         WHERE e.tenant_id = contract.tenant_id AND e.partner_id = contract.partner_id AND e.region_id = part.region_id
+           AND e.valid && contract.effective AND pg_catalog.lower(e.valid) < pg_catalog.lower(contract.effective);
+        DELETE FROM @extschema@.partner_territory e
+         WHERE e.tenant_id = contract.tenant_id AND e.partner_id = contract.partner_id AND e.region_id = part.region_id
+           AND e.valid <@ contract.effective;
+        UPDATE @extschema@.partner_territory e
+           SET valid = pg_catalog.daterange(pg_catalog.upper(contract.effective), pg_catalog.upper(e.valid))
+         WHERE e.tenant_id = contract.tenant_id AND e.partner_id = contract.partner_id AND e.region_id = part.region_id
+           AND e.valid && contract.effective;
+        INSERT INTO @extschema@.partner_territory (tenant_id, partner_id, region_id, valid, exclusive)
+        VALUES (contract.tenant_id, contract.partner_id, part.region_id, contract.effective, part.exclusive)
+        RETURNING id INTO made;
+        UPDATE @extschema@.partner_contract_territory t SET territory_id = made
+         WHERE t.tenant_id = part.tenant_id AND t.id = part.id;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.grant_contract_territories(@extschema@.partner_contract) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.grant_contract_territories(@extschema@.partner_contract) IS
+    'Internal: makes the partner_territory rows of a contract taking effect (overlapping rows of the same partner and region give way)';
+
+-- Ends the territories a contract made at a day (a termination): rows from
+-- that day on go, rows running past it end there.
+CREATE FUNCTION @extschema@.end_contract_territories(contract @extschema@.partner_contract, ends_on date) RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    DELETE FROM @extschema@.partner_territory e
+     USING @extschema@.partner_contract_territory t
+     WHERE t.tenant_id = contract.tenant_id AND t.contract_id = contract.id
+       AND e.tenant_id = t.tenant_id AND e.id = t.territory_id AND pg_catalog.lower(e.valid) >= ends_on;
+    UPDATE @extschema@.partner_territory e SET valid = pg_catalog.daterange(pg_catalog.lower(e.valid), ends_on)
+      FROM @extschema@.partner_contract_territory t
+     WHERE t.tenant_id = contract.tenant_id AND t.contract_id = contract.id
+       AND e.tenant_id = t.tenant_id AND e.id = t.territory_id AND e.valid @> ends_on;
+$$;
+REVOKE ALL ON FUNCTION @extschema@.end_contract_territories(@extschema@.partner_contract, date) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.end_contract_territories(@extschema@.partner_contract, date) IS
+    'Internal: ends the partner_territory rows a contract made at a day (rows starting then or later go)';
+
+-- Brings a partner's grade and credit limit in line with its contracts
+-- after some of them took effect or ended: the contract holding today
+-- gives what it grants; what an ended contract granted that none holding
+-- today grants again lapses (the grade to none, the credit limit to 0).
+-- Nothing else (a manager's own change of the grade meanwhile) is touched.
+CREATE FUNCTION @extschema@.settle_contract_grants(tenant_id bigint, partner_id bigint, ended bigint[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    holding @extschema@.partner_contract;
+    lapsing record;
+    partner @extschema@.partner;
+    new_grade bigint;
+    new_credit numeric;
+    why text;
+BEGIN
+    SELECT c.* INTO holding FROM @extschema@.partner_contract c
+     WHERE c.tenant_id = settle_contract_grants.tenant_id AND c.partner_id = settle_contract_grants.partner_id
+       AND c.status = 'active' AND c.effective @> CURRENT_DATE;
+    SELECT bool_or(c.grade_id IS NOT NULL) AS grade, bool_or(c.credit_limit IS NOT NULL) AS credit,
+           string_agg(c.code, ', ' ORDER BY c.code) AS codes
+      INTO lapsing
+      FROM @extschema@.partner_contract c
+     WHERE c.tenant_id = settle_contract_grants.tenant_id AND c.partner_id = settle_contract_grants.partner_id
+       AND c.id = ANY (ended);
+    SELECT p.* INTO partner FROM @extschema@.partner p
+     WHERE p.tenant_id = settle_contract_grants.tenant_id AND p.id = settle_contract_grants.partner_id FOR UPDATE;
+    new_grade := CASE WHEN holding.grade_id IS NOT NULL THEN holding.grade_id
+                      WHEN coalesce(lapsing.grade, false) THEN NULL ELSE partner.grade_id END;
+    new_credit := CASE WHEN holding.credit_limit IS NOT NULL THEN holding.credit_limit
+                       WHEN coalesce(lapsing.credit, false) THEN 0 ELSE partner.credit_limit END;
+    IF new_grade IS NOT DISTINCT FROM partner.grade_id AND new_credit = partner.credit_limit THEN
+        RETURN;
+    END IF;
+    why := CASE WHEN holding.id IS NOT NULL AND holding.grade_id IS NOT NULL
+                THEN pg_catalog.format('contract %s holds from %s', holding.code, pg_catalog.lower(holding.effective))
+                ELSE pg_catalog.format('contract %s ended: what it granted lapsed', lapsing.codes) END;
+    PERFORM pg_catalog.set_config('rebate.change_reason', why, true);
+    UPDATE @extschema@.partner p SET grade_id = new_grade, credit_limit = new_credit
+     WHERE p.tenant_id = partner.tenant_id AND p.id = partner.id;
+    PERFORM pg_catalog.set_config('rebate.change_reason', '', true);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.settle_contract_grants(bigint, bigint, bigint[]) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.settle_contract_grants(bigint, bigint, bigint[]) IS
+    'Internal: sets a partner''s grade and credit limit from the contract holding today, or lapses what the ended contracts granted (grade none, credit 0)';
+
+-- Takes effect and lapses what is due today, for a tenant (or one partner
+-- of it): approved contracts whose term started become active (their
+-- territories made), active ones whose days ended become expired (or
+-- terminated, when cut short); then each partner concerned is settled.
+-- Each row changes once (its status is claimed by the update), so running
+-- it twice, or twice at once, does the work once.
+CREATE FUNCTION @extschema@.apply_due_contracts(tenant_id bigint, partner_id bigint DEFAULT NULL,
+                                                OUT activated integer, OUT expired integer, OUT terminated integer)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    contract @extschema@.partner_contract;
+    touched bigint[] := '{}';
+    ended bigint[] := '{}';
+    one bigint;
+BEGIN
+    activated := 0;
+    expired := 0;
+    terminated := 0;
+    FOR contract IN
+        UPDATE @extschema@.partner_contract c SET status = 'active', activated_at = pg_catalog.now()
+         WHERE c.tenant_id = apply_due_contracts.tenant_id
+           AND (apply_due_contracts.partner_id IS NULL OR c.partner_id = apply_due_contracts.partner_id)
+           AND c.status = 'approved' AND NOT pg_catalog.isempty(c.effective)
+           AND pg_catalog.lower(c.effective) <= CURRENT_DATE
+        RETURNING c.*
+    LOOP
+        PERFORM @extschema@.grant_contract_territories(contract);
+        touched := touched || contract.partner_id;
+        activated := activated + 1;
+    END LOOP;
+    FOR contract IN
+        UPDATE @extschema@.partner_contract c
+           SET status = CASE WHEN c.terminated_on IS NULL THEN 'expired' ELSE 'terminated' END,
+               ended_at = pg_catalog.now()
+         WHERE c.tenant_id = apply_due_contracts.tenant_id
+           AND (apply_due_contracts.partner_id IS NULL OR c.partner_id = apply_due_contracts.partner_id)
+           AND c.status IN ('approved', 'active')
+           AND (pg_catalog.isempty(c.effective) OR pg_catalog.upper(c.effective) <= CURRENT_DATE)
+        RETURNING c.*
+    LOOP
+        touched := touched || contract.partner_id;
+        ended := ended || contract.id;
+        IF contract.status = 'expired' THEN
+            expired := expired + 1;
+        ELSE
+            terminated := terminated + 1;
+        END IF;
+    END LOOP;
+    FOR one IN SELECT DISTINCT x FROM unnest(touched) AS x ORDER BY x LOOP
+        PERFORM @extschema@.settle_contract_grants(apply_due_contracts.tenant_id, one, ended);
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.apply_due_contracts(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.apply_due_contracts(bigint, bigint) IS
+    'Internal: activates the approved contracts whose term started and ends the active ones whose days ended (of a tenant, or one partner), then settles each partner''s grade and credit limit';
+
+-- ---- the approval ------------------------------------------------------------------
+
+-- The decision on a contract (request_type.on_decided, in the deciding
+-- transaction): approved, the contract is approved and, when its term has
+-- started, takes effect at once; rejected or withdrawn, it is a draft
+-- again, to be amended and submitted anew.  A contract settled otherwise
+-- meanwhile is left as it is.
+CREATE FUNCTION @extschema@.contract_decided(request @extschema@.approval_request) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    contract @extschema@.partner_contract;
+    other @extschema@.partner_contract;
+BEGIN
+    SELECT c.* INTO contract FROM @extschema@.partner_contract c
+     WHERE c.tenant_id = request.tenant_id AND c.id = request.subject_id FOR UPDATE;
+    IF contract.status IS DISTINCT FROM 'pending_approval' OR contract.request_id <> request.id THEN
+        RETURN;
+    END IF;
+    IF request.status <> 'approved' THEN
+        UPDATE @extschema@.partner_contract c SET status = 'draft', request_id = request.id
+         WHERE c.tenant_id = contract.tenant_id AND c.id = contract.id;
+        RETURN;
+    END IF;
+    SELECT c.* INTO other FROM @extschema@.partner_contract c
+     WHERE c.tenant_id = contract.tenant_id AND c.partner_id = contract.partner_id AND c.id <> contract.id
+       AND c.status IN ('approved', 'active') AND c.effective && contract.effective
+     ORDER BY c.id LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'contract % overlaps contract % of the same partner', contract.code, other.code
+            USING ERRCODE = 'RB004',
+                  DETAIL = pg_catalog.format('%s holds %s, %s holds %s.', contract.code, contract.effective, other.code,
+                                             other.effective),
+                  HINT = 'Reject the request, or terminate the other contract where this one starts.';
+    END IF;
+    UPDATE @extschema@.partner_contract c SET status = 'approved', request_id = request.id
+     WHERE c.tenant_id = contract.tenant_id AND c.id = contract.id;
+    PERFORM @extschema@.apply_due_contracts(contract.tenant_id, contract.partner_id);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.contract_decided(@extschema@.approval_request) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.contract_decided(@extschema@.approval_request) IS
+    'Internal (on_decided of partner_contract): approves the contract (taking effect at once when its term started) or returns it to draft';
+INSERT INTO @extschema@.request_type (request_type, description, on_decided) VALUES
+    ('partner_contract',
+     'A partner contract (经销协议): approved, it takes effect for its term with the grade, credit limit, territories and programs it grants; rejected, it returns to draft',
+     '@extschema@.contract_decided(@extschema@.approval_request)');
+
+-- ---- what users call ------------------------------------------------------------------
+
+-- A manager submits a draft to the tenant's partner_contract flow.  The
+-- request's amount is the credit limit (so that a flow routes large limits
+-- to a director: approval_step.min_amount), its region the first territory
+-- (else the partner's home region).  A contract the caller does not manage
+-- is reported like one that does not exist.
+CREATE FUNCTION @extschema@.submit_contract(contract_id bigint) RETURNS @extschema@.partner_contract
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    contract @extschema@.partner_contract;
+    other @extschema@.partner_contract;
+    request @extschema@.approval_request;
+    first_region bigint;
+BEGIN
+    -- judged before anything is locked
+    SELECT c.* INTO contract FROM @extschema@.partner_contract c WHERE c.id = submit_contract.contract_id;
+    IF contract.id IS NULL OR NOT @extschema@.manages_tenant(actor, contract.tenant_id) THEN
+        RAISE EXCEPTION 'contract % does not exist or is not visible to you', submit_contract.contract_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT c.* INTO contract FROM @extschema@.partner_contract c
+     WHERE c.tenant_id = contract.tenant_id AND c.id = contract.id FOR UPDATE;
+    IF contract.status <> 'draft' THEN
+        RAISE EXCEPTION 'contract % is %, not a draft', contract.code, pg_catalog.replace(contract.status, '_', ' ')
+            USING ERRCODE = 'RB006', HINT = 'Only a draft is submitted for approval.';
+    END IF;
+    IF pg_catalog.upper(contract.term) <= CURRENT_DATE THEN
+        RAISE EXCEPTION 'the term of contract % ended on %', contract.code, pg_catalog.upper(contract.term) - 1
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give the contract a term that has not ended.';
+    END IF;
+    SELECT c.* INTO other FROM @extschema@.partner_contract c
+     WHERE c.tenant_id = contract.tenant_id AND c.partner_id = contract.partner_id AND c.id <> contract.id
+       AND c.status IN ('approved', 'active') AND c.effective && contract.term
+     ORDER BY c.id LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'contract % overlaps contract % of the same partner', contract.code, other.code
+            USING ERRCODE = 'RB004',
+                  DETAIL = pg_catalog.format('%s is for %s, %s holds %s.', contract.code, contract.term, other.code,
+                                             other.effective),
+                  HINT = 'Start the term where the other contract ends, or terminate the other contract first.';
+    END IF;
+    UPDATE @extschema@.partner_contract c SET status = 'pending_approval', request_id = NULL
+     WHERE c.tenant_id = contract.tenant_id AND c.id = contract.id;
+    SELECT t.region_id INTO first_region FROM @extschema@.partner_contract_territory t
+     WHERE t.tenant_id = contract.tenant_id AND t.contract_id = contract.id ORDER BY t.id LIMIT 1;
+    request := @extschema@.open_request(
+        'partner_contract',
+        pg_catalog.format('contract %s: %s to %s', contract.code, pg_catalog.lower(contract.term),
+                          pg_catalog.upper(contract.term) - 1),
+        partner_id => contract.partner_id, amount => contract.credit_limit,
+        currency => (SELECT t.currency FROM @extschema@.tenant t WHERE t.id = contract.tenant_id),
+        region_id => first_region, subject_id => contract.id,
+        detail => pg_catalog.jsonb_build_object(
+            'code', contract.code, 'term', contract.term, 'grade_id', contract.grade_id,
+            'credit_limit', contract.credit_limit, 'renewal_of', contract.renewal_of,
+            'region_ids', (SELECT coalesce(pg_catalog.jsonb_agg(t.region_id ORDER BY t.id), '[]')
+                             FROM @extschema@.partner_contract_territory t
+                            WHERE t.tenant_id = contract.tenant_id AND t.contract_id = contract.id),
+            'program_ids', (SELECT coalesce(pg_catalog.jsonb_agg(g.program_id ORDER BY g.id), '[]')
+                              FROM @extschema@.partner_contract_program g
+                             WHERE g.tenant_id = contract.tenant_id AND g.contract_id = contract.id)));
+    -- (a decision taken at once, by contract_decided, has set it already)
+    UPDATE @extschema@.partner_contract c SET request_id = request.id
+     WHERE c.tenant_id = contract.tenant_id AND c.id = contract.id AND c.request_id IS NULL;
+    RETURN (SELECT c FROM @extschema@.partner_contract c WHERE c.tenant_id = request.tenant_id AND c.id = request.subject_id);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.submit_contract(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.submit_contract(bigint) TO rebate_manager;
+COMMENT ON FUNCTION @extschema@.submit_contract(bigint) IS
+    'Submits a draft contract to the tenant''s partner_contract approval flow (amount: its credit limit; region: its first territory); returns it, pending or (no step applying) approved';
+
+-- A manager (or a group administrator) terminates an approved or active
+-- contract: from terminate_on it no longer holds.  Its territories end
+-- that day; once the day has come its status is terminated and what it
+-- granted lapses (at once for a day not after today, else by
+-- rebate.apply_contracts on the day).
+CREATE FUNCTION @extschema@.terminate_contract(contract_id bigint, terminate_on date, reason text)
+    RETURNS @extschema@.partner_contract
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    contract @extschema@.partner_contract;
+BEGIN
+    SELECT c.* INTO contract FROM @extschema@.partner_contract c WHERE c.id = terminate_contract.contract_id;
+    IF contract.id IS NULL OR NOT @extschema@.may_manage(actor, contract.tenant_id) THEN
+        RAISE EXCEPTION 'contract % does not exist or is not visible to you', terminate_contract.contract_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT c.* INTO contract FROM @extschema@.partner_contract c
+     WHERE c.tenant_id = contract.tenant_id AND c.id = contract.id FOR UPDATE;
+    IF contract.status NOT IN ('approved', 'active') OR contract.terminated_on IS NOT NULL THEN
+        RAISE EXCEPTION 'contract % is %', contract.code,
+                        CASE WHEN contract.terminated_on IS NOT NULL
+                             THEN pg_catalog.format('terminated already, from %s', contract.terminated_on)
+                             ELSE pg_catalog.replace(contract.status, '_', ' ') END
+            USING ERRCODE = 'RB006',
+                  HINT = 'An approved or active contract is terminated; a draft is deleted, a pending one''s request withdrawn.';
+    END IF;
+    IF terminate_on IS NULL OR terminate_on >= pg_catalog.upper(contract.term) THEN
+        RAISE EXCEPTION 'contract % cannot be terminated from %', contract.code, coalesce(terminate_on::text, 'no day')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Its term is %s; it ends on its own after %s.', contract.term,
+                                             pg_catalog.upper(contract.term) - 1),
+                  HINT = 'Name the first day the contract no longer holds, before the end of its term.';
+    END IF;
+    IF reason IS NULL OR pg_catalog.btrim(reason) = '' THEN
+        RAISE EXCEPTION 'a termination needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE @extschema@.partner_contract c
+       SET terminated_on = terminate_contract.terminate_on, termination_reason = reason, terminated_by = actor
+     WHERE c.tenant_id = contract.tenant_id AND c.id = contract.id
+    RETURNING c.* INTO contract;
+    PERFORM @extschema@.end_contract_territories(contract, terminate_contract.terminate_on);
+    IF terminate_contract.terminate_on <= CURRENT_DATE THEN
+        PERFORM @extschema@.apply_due_contracts(contract.tenant_id, contract.partner_id);
+    END IF;
+    RETURN (SELECT c FROM @extschema@.partner_contract c WHERE c.tenant_id = contract.tenant_id AND c.id = contract.id);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.terminate_contract(bigint, date, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.terminate_contract(bigint, date, text) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.terminate_contract(bigint, date, text) IS
+    'Terminates an approved or active contract from a day (the first it no longer holds), with a reason: its territories end that day, its grade and credit limit lapse when the day comes';
+
+-- A user of the contract's own partner signs an approved or active
+-- contract in the portal (a manager records a paper signature in signed_on).
+CREATE FUNCTION @extschema@.sign_contract(contract_id bigint) RETURNS @extschema@.partner_contract
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    bound record := @extschema@.binding_of(actor);
+    contract @extschema@.partner_contract;
+BEGIN
+    SELECT c.* INTO contract FROM @extschema@.partner_contract c
+     WHERE c.id = sign_contract.contract_id AND c.tenant_id = bound.tenant_id AND c.partner_id = bound.partner_id
+       FOR UPDATE;
+    IF contract.id IS NULL THEN
+        RAISE EXCEPTION 'contract % does not exist or is not visible to you', sign_contract.contract_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF contract.status NOT IN ('approved', 'active') OR contract.signed_on IS NOT NULL THEN
+        RAISE EXCEPTION 'contract % is %', contract.code,
+                        CASE WHEN contract.signed_on IS NOT NULL THEN pg_catalog.format('signed already, on %s', contract.signed_on)
+                             ELSE pg_catalog.replace(contract.status, '_', ' ') END
+            USING ERRCODE = 'RB006', HINT = 'An approved or active contract not yet signed is signed.';
+    END IF;
+    UPDATE @extschema@.partner_contract c SET signed_on = CURRENT_DATE, signed_by = actor
+     WHERE c.tenant_id = contract.tenant_id AND c.id = contract.id
+    RETURNING c.* INTO contract;
+    RETURN contract;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.sign_contract(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.sign_contract(bigint) TO rebate_partner;
+COMMENT ON FUNCTION @extschema@.sign_contract(bigint) IS
+    'A user of the contract''s partner signs its approved or active contract (signed today, by the caller); returns it';
+
+-- A manager drafts the successor of an approved, active or expired contract:
+-- the same partner, grade, credit limit, territories and programs, for a
+-- term starting where the old one ends (an expired one's successor: today
+-- at the earliest) of the same length (in months when the term is whole
+-- months, else in days), or new_term; code: the old code with the start
+-- date, or code.  Not SECURITY DEFINER: the caller writes the draft under
+-- its own rights.
+CREATE FUNCTION @extschema@.renew_contract(contract_id bigint, new_term daterange DEFAULT NULL, code text DEFAULT NULL)
+    RETURNS @extschema@.partner_contract
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    old @extschema@.partner_contract;
+    made @extschema@.partner_contract;
+    start date;
+    months integer;
+BEGIN
+    SELECT c.* INTO old FROM @extschema@.partner_contract c WHERE c.id = renew_contract.contract_id;
+    IF old.id IS NULL THEN
+        RAISE EXCEPTION 'contract % does not exist or is not visible to you', renew_contract.contract_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF old.status NOT IN ('approved', 'active', 'expired') OR old.terminated_on IS NOT NULL THEN
+        RAISE EXCEPTION 'contract % is %: it is not renewed', old.code,
+                        CASE WHEN old.terminated_on IS NOT NULL THEN 'terminated' ELSE pg_catalog.replace(old.status, '_', ' ') END
+            USING ERRCODE = 'RB006', HINT = 'An approved, active or expired contract is renewed; edit a draft instead.';
+    END IF;
+    IF new_term IS NULL THEN
+        start := CASE WHEN old.status = 'expired' THEN GREATEST(pg_catalog.upper(old.term), CURRENT_DATE)
+                      ELSE pg_catalog.upper(old.term) END;
+        months := pg_catalog.date_part('year', pg_catalog.age(pg_catalog.upper(old.term), pg_catalog.lower(old.term)))::integer * 12
+                  + pg_catalog.date_part('month', pg_catalog.age(pg_catalog.upper(old.term), pg_catalog.lower(old.term)))::integer;
+        new_term := CASE WHEN months > 0
+                              AND (pg_catalog.lower(old.term) + pg_catalog.make_interval(months => months))::date
+                                  = pg_catalog.upper(old.term)
+                         THEN pg_catalog.daterange(start, (start + pg_catalog.make_interval(months => months))::date)
+                         ELSE pg_catalog.daterange(start, start + (pg_catalog.upper(old.term) - pg_catalog.lower(old.term))) END;
+    END IF;
+    INSERT INTO @extschema@.partner_contract (tenant_id, partner_id, code, term, grade_id, credit_limit, renewal_of)
+    VALUES (old.tenant_id, old.partner_id,
+            coalesce(renew_contract.code,
+                     pg_catalog.regexp_replace(old.code, '/[0-9]{4}-[0-9]{2}-[0-9]{2}$', '') || '/' || pg_catalog.lower(new_term)),
+            new_term, old.grade_id, old.credit_limit, old.id)
+    RETURNING * INTO made;
+    INSERT INTO @extschema@.partner_contract_territory (tenant_id, contract_id, region_id, exclusive)
+    SELECT made.tenant_id, made.id, t.region_id, t.exclusive FROM @extschema@.partner_contract_territory t
+     WHERE t.tenant_id = old.tenant_id AND t.contract_id = old.id ORDER BY t.id;
+    INSERT INTO @extschema@.partner_contract_program (tenant_id, contract_id, program_id)
+    SELECT made.tenant_id, made.id, g.program_id FROM @extschema@.partner_contract_program g
+     WHERE g.tenant_id = old.tenant_id AND g.contract_id = old.id ORDER BY g.id;
+    RETURN made;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.renew_contract(bigint, daterange, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.renew_contract(bigint, daterange, text) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.renew_contract(bigint, daterange, text) IS
+    'Drafts the successor of an approved, active or expired contract: same grants, a term of the same length from where it ends (or new_term), code old/start (or code); returns the draft';
+
+-- The cron job (daily): contracts take effect and lapse, for a tenant's
+-- managers (every tenant: group administrators).  Returns per tenant how
+-- many took effect, expired and were terminated.
+CREATE FUNCTION @extschema@.apply_contracts(tenant_id bigint DEFAULT NULL)
+    RETURNS TABLE (tenant bigint, activated integer, expired integer, terminated integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    t bigint;
+    done record;
+BEGIN
+    IF NOT (CASE WHEN apply_contracts.tenant_id IS NULL THEN @extschema@.role_is_admin(@extschema@.acting_role())
+                 ELSE @extschema@.may_manage(@extschema@.acting_role(), apply_contracts.tenant_id) END) THEN
+        RAISE EXCEPTION 'permission denied to apply the contracts of %',
+                        CASE WHEN apply_contracts.tenant_id IS NULL THEN 'every tenant'
+                             ELSE pg_catalog.format('tenant %s', apply_contracts.tenant_id) END
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A manager of the tenant (or a group administrator, for every tenant) may.';
+    END IF;
+    FOR t IN SELECT x.id FROM @extschema@.tenant x
+              WHERE apply_contracts.tenant_id IS NULL OR x.id = apply_contracts.tenant_id ORDER BY x.id LOOP
+        SELECT * INTO done FROM @extschema@.apply_due_contracts(t);
+        tenant := t;
+        activated := done.activated;
+        expired := done.expired;
+        terminated := done.terminated;
+        RETURN NEXT;
+    END LOOP;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant % does not exist or is not visible to you', apply_contracts.tenant_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.apply_contracts(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.apply_contracts(bigint) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.apply_contracts(bigint) IS
+    'Cron (daily): approved contracts whose term started take effect, active ones whose days ended expire or end terminated, and each partner''s grade and credit limit follow; returns the counts per tenant';
+
+-- The cron job for renewals: every active contract ending within days days
+-- that no approved or active contract follows (its renewal, or any later
+-- contract of the partner) is announced to the tenant's managers
+-- (contract_expiring), once per contract.  Returns per tenant how many.
+CREATE FUNCTION @extschema@.contract_alerts(tenant_id bigint DEFAULT NULL, days integer DEFAULT 30)
+    RETURNS TABLE (tenant bigint, notified integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    t bigint;
+BEGIN
+    IF NOT (CASE WHEN contract_alerts.tenant_id IS NULL THEN @extschema@.role_is_admin(@extschema@.acting_role())
+                 ELSE @extschema@.may_manage(@extschema@.acting_role(), contract_alerts.tenant_id) END) THEN
+        RAISE EXCEPTION 'permission denied to send the contract alerts of %',
+                        CASE WHEN contract_alerts.tenant_id IS NULL THEN 'every tenant'
+                             ELSE pg_catalog.format('tenant %s', contract_alerts.tenant_id) END
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A manager of the tenant (or a group administrator, for every tenant) may.';
+    END IF;
+    IF days IS NULL OR days NOT BETWEEN 0 AND 3660 THEN
+        RAISE EXCEPTION 'days must lie between 0 and 3660, not %', coalesce(days::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR t IN SELECT x.id FROM @extschema@.tenant x
+              WHERE contract_alerts.tenant_id IS NULL OR x.id = contract_alerts.tenant_id ORDER BY x.id LOOP
+        tenant := t;
+        WITH due AS (
+            UPDATE @extschema@.partner_contract c SET expiry_notified_at = pg_catalog.now()
+             WHERE c.tenant_id = t AND c.status = 'active' AND c.terminated_on IS NULL AND c.expiry_notified_at IS NULL
+               AND pg_catalog.upper(c.term) <= CURRENT_DATE + contract_alerts.days
+               AND NOT EXISTS (SELECT 1 FROM @extschema@.partner_contract s
+                                WHERE s.tenant_id = c.tenant_id AND s.partner_id = c.partner_id AND s.id <> c.id
+                                  AND s.status IN ('approved', 'active')
+                                  AND (s.renewal_of = c.id OR pg_catalog.lower(s.term) > pg_catalog.lower(c.term)))
+            RETURNING c.tenant_id, c.id, c.partner_id, c.code, c.term
+        ), told AS (
+            INSERT INTO @extschema@.notification (tenant_id, partner_id, event, subject_type, subject_id, title, detail)
+            SELECT d.tenant_id, NULL, 'contract_expiring', 'partner_contract', d.id,
+                   pg_catalog.format('contract %s of partner %s ends on %s and no contract follows it', d.code, p.code,
+                                     pg_catalog.upper(d.term) - 1),
+                   pg_catalog.jsonb_build_object(
+                       'partner_id', d.partner_id, 'code', d.code, 'ends_on', pg_catalog.upper(d.term) - 1,
+                       'days_left', pg_catalog.upper(d.term) - 1 - CURRENT_DATE,
+                       'renewal_draft_id', (SELECT min(s.id) FROM @extschema@.partner_contract s
+                                             WHERE s.tenant_id = d.tenant_id AND s.renewal_of = d.id
+                                               AND s.status IN ('draft', 'pending_approval')))
+              FROM due d JOIN @extschema@.partner p ON p.tenant_id = d.tenant_id AND p.id = d.partner_id
+             ORDER BY d.id
+            RETURNING 1
+        )
+        SELECT count(*)::integer INTO notified FROM told;
+        RETURN NEXT;
+    END LOOP;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant % does not exist or is not visible to you', contract_alerts.tenant_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.contract_alerts(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.contract_alerts(bigint, integer) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.contract_alerts(bigint, integer) IS
+    'Cron: tells the managers (contract_expiring) of every active contract ending within days days that no approved or active contract follows, once per contract; returns how many per tenant';
+
+-- ---- what a contract grants, and whether it holds ------------------------------------------
+
+-- Per partner, what the contract holding today grants, one row per grant,
+-- and whether the partner has it: the grade and the credit limit the
+-- partner has now, the territory row the contract made valid today, and
+-- for a program whether the program's version in effect today counts the
+-- partner in its scope (grade_ids, partner_ids).  A row with in_effect
+-- false is for the channel manager to look at.  Read with the reader's own
+-- rights (security_invoker): each table's row-level security applies.
+CREATE VIEW @extschema@.v_contract_grants WITH (security_invoker = true, security_barrier = true) AS
+SELECT c.tenant_id, c.partner_id, p.code AS partner_code, c.id AS contract_id, c.code AS contract_code,
+       c.effective AS holds, g.granted, g.grade_id, g.credit_limit, g.region_id, g.exclusive, g.program_id,
+       g.object_code, g.in_effect, g.remark
+  FROM @extschema@.partner_contract c
+  JOIN @extschema@.partner p ON p.tenant_id = c.tenant_id AND p.id = c.partner_id
+ CROSS JOIN LATERAL (
+    SELECT 'grade'::text AS granted, c.grade_id, NULL::numeric(18,2) AS credit_limit, NULL::bigint AS region_id,
+           NULL::boolean AS exclusive, NULL::bigint AS program_id,
+           (SELECT r.code FROM @extschema@.partner_grade r WHERE r.tenant_id = c.tenant_id AND r.id = c.grade_id) AS object_code,
+           p.grade_id IS NOT DISTINCT FROM c.grade_id AS in_effect,
+           CASE WHEN p.grade_id IS DISTINCT FROM c.grade_id THEN 'the partner''s grade was changed since' END AS remark
+     WHERE c.grade_id IS NOT NULL
+    UNION ALL
+    SELECT 'credit_limit', NULL, c.credit_limit, NULL, NULL, NULL, NULL, p.credit_limit = c.credit_limit,
+           CASE WHEN p.credit_limit <> c.credit_limit THEN 'the partner''s credit limit was changed since' END
+     WHERE c.credit_limit IS NOT NULL
+    UNION ALL
+    SELECT 'territory', NULL, NULL, t.region_id, t.exclusive, NULL, r.code,
+           coalesce(e.valid @> CURRENT_DATE, false),
+           CASE WHEN e.id IS NULL THEN 'its territory row was removed'
+                WHEN NOT e.valid @> CURRENT_DATE THEN 'its territory row no longer holds today' END
+      FROM @extschema@.partner_contract_territory t
+      JOIN @extschema@.region r ON r.tenant_id = t.tenant_id AND r.id = t.region_id
+      LEFT JOIN @extschema@.partner_territory e ON e.tenant_id = t.tenant_id AND e.id = t.territory_id
+     WHERE t.tenant_id = c.tenant_id AND t.contract_id = c.id
+    UNION ALL
+    SELECT 'program', NULL, NULL, NULL, NULL, g.program_id, pr.code,
+           coalesce(v.id IS NOT NULL AND (v.grade_ids = '{}' OR p.grade_id = ANY (v.grade_ids))
+                    AND (v.partner_ids = '{}' OR p.id = ANY (v.partner_ids)), false),
+           CASE WHEN v.id IS NULL THEN 'no version of the program is in effect today'
+                WHEN NOT (v.grade_ids = '{}' OR coalesce(p.grade_id = ANY (v.grade_ids), false))
+                THEN pg_catalog.format('the partner''s grade is not in the scope of version %s', v.version)
+                WHEN NOT (v.partner_ids = '{}' OR p.id = ANY (v.partner_ids))
+                THEN pg_catalog.format('the partner is not in the scope of version %s', v.version) END
+      FROM @extschema@.partner_contract_program g
+      LEFT JOIN @extschema@.program pr ON pr.tenant_id = g.tenant_id AND pr.id = g.program_id
+      LEFT JOIN @extschema@.program_version v
+        ON v.tenant_id = g.tenant_id AND v.program_id = g.program_id AND v.status = 'active'
+       AND v.effective @> CURRENT_DATE
+     WHERE g.tenant_id = c.tenant_id AND g.contract_id = c.id
+ ) g
+ WHERE c.status = 'active' AND c.effective @> CURRENT_DATE;
+COMMENT ON VIEW @extschema@.v_contract_grants IS
+    'Per partner, what the contract holding today grants (grade, credit limit, territories, programs), one row per grant, and whether the partner has it (in_effect; remark says why not); read with the reader''s rights';
+COMMENT ON COLUMN @extschema@.v_contract_grants.tenant_id IS 'The tenant';
+COMMENT ON COLUMN @extschema@.v_contract_grants.partner_id IS 'The partner the contract is with';
+COMMENT ON COLUMN @extschema@.v_contract_grants.partner_code IS 'Its code';
+COMMENT ON COLUMN @extschema@.v_contract_grants.contract_id IS 'The contract in force today';
+COMMENT ON COLUMN @extschema@.v_contract_grants.contract_code IS 'Its code';
+COMMENT ON COLUMN @extschema@.v_contract_grants.holds IS 'The days the contract holds';
+COMMENT ON COLUMN @extschema@.v_contract_grants.grade_id IS 'The grade granted (granted = grade)';
+COMMENT ON COLUMN @extschema@.v_contract_grants.credit_limit IS 'The credit limit granted (granted = credit_limit), in the tenant''s currency';
+COMMENT ON COLUMN @extschema@.v_contract_grants.region_id IS 'The territory granted (granted = territory): the region and its subtree';
+COMMENT ON COLUMN @extschema@.v_contract_grants.exclusive IS 'Whether the territory is granted exclusively (独家)';
+COMMENT ON COLUMN @extschema@.v_contract_grants.program_id IS 'The rebate program granted (granted = program)';
+COMMENT ON COLUMN @extschema@.v_contract_grants.granted IS 'What the row is: grade, credit_limit, territory or program';
+COMMENT ON COLUMN @extschema@.v_contract_grants.object_code IS 'The code of the grade, region or program granted';
+COMMENT ON COLUMN @extschema@.v_contract_grants.in_effect IS
+    'Whether the partner has it today: its grade or credit limit is the contract''s, the territory row holds today, the program''s version in effect today has the partner in its scope';
+COMMENT ON COLUMN @extschema@.v_contract_grants.remark IS 'Why not, when in_effect is false';
+GRANT SELECT ON @extschema@.v_contract_grants TO rebate_admin, rebate_manager, rebate_partner;
+
+-- ---- the exit checklist (onboarding.sql): no contract left to take effect --------------
+
+CREATE FUNCTION @extschema@.exit_check_contracts(tenant_id bigint, partner_id bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('contracts not ended: %s (%s)', count(*), pg_catalog.string_agg(DISTINCT c.status, ', '))
+      FROM @extschema@.partner_contract c
+     WHERE c.tenant_id = exit_check_contracts.tenant_id AND c.partner_id = exit_check_contracts.partner_id
+       AND c.status IN ('pending_approval', 'approved', 'active')
+    HAVING count(*) > 0
+$$;
+REVOKE ALL ON FUNCTION @extschema@.exit_check_contracts(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.exit_check_contracts(bigint, bigint) IS
+    'Exit check: no contract of the partner waits for approval, waits to take effect or is in force (rebate.terminate_contract)';
+INSERT INTO @extschema@.exit_check (item, description, check_function) VALUES
+    ('contracts', 'No contract of it is pending, approved or in force', '@extschema@.exit_check_contracts(bigint, bigint)');
+
+-- ---- issue 17: the order-line policy honours product certification (src/region_policy.c)
+ALTER TABLE @extschema@.enforcement_setting
+    ADD COLUMN certification text NOT NULL DEFAULT 'reject' CHECK (certification IN ('reject', 'review', 'allow'));
+COMMENT ON COLUMN @extschema@.enforcement_setting.certification IS
+    'Order lines of a product the partner lacks the required valid certificates for on the order date (rebate.certification_requirement; default reject)';
+ALTER TABLE @extschema@.policy_violation DROP CONSTRAINT policy_violation_kind_check,
+    ADD CONSTRAINT policy_violation_kind_check CHECK (kind IN ('price_floor', 'price_ceiling', 'no_price_policy',
+                                                               'territory', 'product_region', 'credit_limit', 'certification'));
+-- Resolving a violation.  approve: the breach is accepted; the order is
+-- released from on_hold (back to where it was held from) once nothing else
+-- holds it.  reject: a line-level breach deletes the line (then releases the
+-- order likewise); an order-level one cancels the order and closes its other
+-- open violations.  SECURITY DEFINER: partner users may not touch violations,
+-- managers may not forge a resolution by writing the table; the caller must
+-- manage the violation's tenant.
+-- A violation is judged before it is locked.
+CREATE OR REPLACE FUNCTION @extschema@.resolve_violation(violation_id bigint, decision text, note text DEFAULT NULL)
+    RETURNS @extschema@.policy_violation
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    acting     name := @extschema@.acting_role();
+    v          @extschema@.policy_violation;
+    held_from  text;
+    order_status text;
+    line_level boolean;
+BEGIN
+    IF decision IS NULL OR decision NOT IN ('approve', 'reject') THEN
+        RAISE EXCEPTION 'invalid decision "%"', decision
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Decide "approve" or "reject".';
+    END IF;
+    -- judged before it is locked: another tenant's violation is neither read nor locked
+    SELECT * INTO v FROM @extschema@.policy_violation pv
+     WHERE pv.id = violation_id AND @extschema@.may_manage(acting, pv.tenant_id) FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'violation % does not exist or is not yours to resolve', violation_id
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'Managers of the violation''s tenant (rebate_manager) and group administrators resolve violations.';
+    END IF;
+    IF v.status <> 'open' THEN
+        RAISE EXCEPTION 'violation % was already resolved', violation_id
+            USING ERRCODE = 'RB050',
+                  DETAIL = pg_catalog.format('It was %s by %s at %s.', v.status, v.resolved_by, v.resolved_at);
+    END IF;
+    UPDATE @extschema@.policy_violation pv
+       SET status = CASE decision WHEN 'approve' THEN 'approved' ELSE 'rejected' END,
+           resolved_at = pg_catalog.now(), resolved_by = acting, resolution_note = note
+     WHERE pv.id = violation_id
+    RETURNING * INTO v;
+
+    IF v.order_id IS NULL OR v.source_table NOT IN ('@extschema@.order_line'::regclass, '@extschema@.sales_order'::regclass) THEN
+        RETURN v;                       -- an application's own table: recorded, nothing to release or cancel
+    END IF;
+    line_level := v.kind IN ('price_floor', 'price_ceiling', 'no_price_policy', 'product_region', 'certification')
+                  AND v.source_table = '@extschema@.order_line'::regclass;
+    IF decision = 'reject' AND NOT line_level THEN
+        UPDATE @extschema@.policy_violation pv
+           SET status = 'rejected', resolved_at = pg_catalog.now(), resolved_by = acting,
+               resolution_note = pg_catalog.format('order cancelled with violation %s', violation_id)
+         WHERE pv.order_id = v.order_id AND pv.status = 'open';
+        PERFORM @extschema@.set_order_status(v.order_id, 'cancelled',
+                                             pg_catalog.format('violation %s rejected: %s', violation_id, note));
+        RETURN v;
+    END IF;
+    IF decision = 'reject' THEN
+        DELETE FROM @extschema@.order_line l WHERE l.id = v.source_id AND l.order_id = v.order_id;
+    END IF;
+    -- release the order once nothing else holds it
+    SELECT o.status INTO order_status FROM @extschema@.sales_order o WHERE o.id = v.order_id;
+    IF order_status = 'on_hold' AND NOT EXISTS (SELECT 1 FROM @extschema@.policy_violation pv
+                                                 WHERE pv.order_id = v.order_id AND pv.status = 'open') THEN
+        SELECT h.from_status INTO held_from FROM @extschema@.order_status_history h
+         WHERE h.order_id = v.order_id AND h.to_status = 'on_hold'
+         ORDER BY h.changed_at DESC, h.id DESC LIMIT 1;
+        PERFORM @extschema@.set_order_status(v.order_id,
+                                             CASE WHEN held_from = 'approved' THEN 'approved' ELSE 'submitted' END,
+                                             pg_catalog.format('violation %s %s: %s', violation_id, v.status, note));
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.resolve_violation(bigint, text, text) IS
+    'A manager''s decision on a violation: approve (accept; release the order when nothing else holds it) or reject (delete the line, or cancel the order)';
+
+-- ---------------------------------------------------------------------------
+-- Certification (认证培训): a brand's courses and their exams, the
+-- certifications it awards (earned by passing an exam, valid for a number of
+-- months or for good), the exam results of its partners' staff, and the
+-- certificates a passing result issues.  A grade, or the sale of a product
+-- (or of any product in a category), can require valid certificates of a
+-- certification, held by at least min_holders people of the partner.
+-- Grades are honoured here: a partner is not given a grade whose
+-- certifications it does not hold (RB025; a downgrade is never refused).
+-- Order lines are judged by the C policy triggers on top of
+-- rebate.missing_certifications (RB026).  A certificate that expires is not
+-- acted on: rebate.v_certification_gaps shows every partner short of a
+-- requirement, or about to be, and rebate.certificate_alerts (cron) tells a
+-- partner once per certificate that it expires soon.  Managers write
+-- everything; partner users read their own (and their dealers') results and
+-- certificates, and the catalogue and requirements of their brand.
+-- docs/certification.md describes it with examples.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.course (
+    id           bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id    bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    code         text NOT NULL CHECK (btrim(code) <> ''),
+    name         text NOT NULL CHECK (btrim(name) <> ''),
+    hours        numeric(6,1) CHECK (hours > 0),
+    description  text,
+    active       boolean NOT NULL DEFAULT true,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, code)
+);
+CREATE UNIQUE INDEX course_by_id ON @extschema@.course (id);
+COMMENT ON TABLE @extschema@.course IS
+    'Training courses (培训课程) a brand offers its partners'' staff; each has exams (rebate.exam)';
+COMMENT ON COLUMN @extschema@.course.hours IS 'Length of the course in hours (学时)';
+COMMENT ON COLUMN @extschema@.course.active IS 'Whether the course is still offered (an inactive course keeps its exams and their results)';
+
+CREATE TABLE @extschema@.exam (
+    id           bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id    bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    course_id    bigint NOT NULL,
+    code         text NOT NULL CHECK (btrim(code) <> ''),
+    name         text,
+    pass_score   numeric NOT NULL CHECK (pass_score >= 0),
+    max_score    numeric NOT NULL DEFAULT 100 CHECK (max_score > 0),
+    active       boolean NOT NULL DEFAULT true,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, code),
+    FOREIGN KEY (tenant_id, course_id) REFERENCES @extschema@.course (tenant_id, id),
+    CONSTRAINT exam_pass_within_max CHECK (pass_score <= max_score)
+);
+CREATE UNIQUE INDEX exam_by_id ON @extschema@.exam (id);
+CREATE INDEX exam_course ON @extschema@.exam (tenant_id, course_id);
+COMMENT ON TABLE @extschema@.exam IS 'Exams of a course (考试): a score of at least pass_score (out of max_score) passes';
+COMMENT ON COLUMN @extschema@.exam.pass_score IS 'The lowest passing score';
+COMMENT ON COLUMN @extschema@.exam.max_score IS 'The highest possible score (a result above it is refused)';
+
+CREATE TABLE @extschema@.certification (
+    id               bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id        bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    code             text NOT NULL CHECK (btrim(code) <> ''),
+    name             text NOT NULL CHECK (btrim(name) <> ''),
+    exam_id          bigint,
+    validity_months  integer CHECK (validity_months BETWEEN 1 AND 600),
+    description      text,
+    active           boolean NOT NULL DEFAULT true,
+    created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, code),
+    FOREIGN KEY (tenant_id, exam_id) REFERENCES @extschema@.exam (tenant_id, id)
+);
+CREATE UNIQUE INDEX certification_by_id ON @extschema@.certification (id);
+CREATE INDEX certification_exam ON @extschema@.certification (tenant_id, exam_id);
+COMMENT ON TABLE @extschema@.certification IS
+    'The kinds of certificate a brand awards (认证): earned by passing an exam (of a course), valid for validity_months or for good';
+COMMENT ON COLUMN @extschema@.certification.exam_id IS
+    'The exam whose passing result issues a certificate of this certification (its course is the exam''s); NULL: issued by hand only';
+COMMENT ON COLUMN @extschema@.certification.validity_months IS
+    'How long a certificate is valid from the day it is issued (the exam day); NULL: it never expires';
+COMMENT ON COLUMN @extschema@.certification.active IS 'Whether passing its exam still issues certificates (those issued keep counting)';
+
+CREATE TABLE @extschema@.exam_result (
+    id           bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id    bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    partner_id   bigint NOT NULL,
+    exam_id      bigint NOT NULL,
+    person_name  text NOT NULL CHECK (btrim(person_name) <> ''),
+    score        numeric NOT NULL CHECK (score >= 0),
+    taken_on     date NOT NULL DEFAULT CURRENT_DATE,
+    passed       boolean NOT NULL DEFAULT false,
+    note         text,
+    recorded_by  name,
+    recorded_at  timestamptz,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, id, partner_id),
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, exam_id) REFERENCES @extschema@.exam (tenant_id, id)
+);
+CREATE UNIQUE INDEX exam_result_by_id ON @extschema@.exam_result (id);
+CREATE INDEX exam_result_partner ON @extschema@.exam_result (tenant_id, partner_id, taken_on);
+COMMENT ON TABLE @extschema@.exam_result IS
+    'Exam results of partners'' staff, recorded by the brand''s managers (or a training system bound as one); a passing result issues the certificates its exam earns';
+COMMENT ON COLUMN @extschema@.exam_result.person_name IS 'The partner''s staff member who took the exam';
+COMMENT ON COLUMN @extschema@.exam_result.passed IS 'score >= the exam''s pass_score (maintained)';
+COMMENT ON COLUMN @extschema@.exam_result.recorded_by IS 'The role that recorded it (stamped)';
+COMMENT ON COLUMN @extschema@.exam_result.recorded_at IS 'When it was recorded (stamped)';
+
+CREATE TABLE @extschema@.certificate (
+    id                 bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id          bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    partner_id         bigint NOT NULL,
+    certification_id   bigint NOT NULL,
+    certificate_no     text CHECK (btrim(certificate_no) <> ''),
+    holder_name        text NOT NULL CHECK (btrim(holder_name) <> ''),
+    issued_on          date NOT NULL DEFAULT CURRENT_DATE,
+    expires_on         date,
+    status             text NOT NULL DEFAULT 'valid' CHECK (status IN ('valid', 'revoked')),
+    exam_result_id     bigint,
+    revoke_reason      text,
+    note               text,
+    issued_by          name,
+    recorded_at        timestamptz,
+    revoked_by         name,
+    revoked_at         timestamptz,
+    expiry_alerted_at  timestamptz,
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, certificate_no),
+    UNIQUE (tenant_id, exam_result_id, certification_id),
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, certification_id) REFERENCES @extschema@.certification (tenant_id, id),
+    FOREIGN KEY (tenant_id, exam_result_id, partner_id) REFERENCES @extschema@.exam_result (tenant_id, id, partner_id),
+    CONSTRAINT certificate_expires_after_issue CHECK (expires_on >= issued_on),
+    CONSTRAINT certificate_revocation CHECK ((status = 'revoked') = (revoked_at IS NOT NULL))
+);
+CREATE UNIQUE INDEX certificate_by_id ON @extschema@.certificate (id);
+-- what a partner holds of a certification (rebate.missing_certifications, per order line)
+CREATE INDEX certificate_holding ON @extschema@.certificate (partner_id, certification_id, expires_on)
+    WHERE status = 'valid';
+-- what expires soon and was not announced (rebate.certificate_alerts)
+CREATE INDEX certificate_expiring ON @extschema@.certificate (tenant_id, expires_on)
+    WHERE status = 'valid' AND expiry_alerted_at IS NULL;
+COMMENT ON TABLE @extschema@.certificate IS
+    'Certificates held by partners'' staff: issued by a passing exam result, or by hand by a manager (imported, granted); valid from issued_on through expires_on unless revoked';
+COMMENT ON COLUMN @extschema@.certificate.certificate_no IS
+    'The certificate''s number (证书编号), unique in the tenant; when left out, the certification''s code and the id';
+COMMENT ON COLUMN @extschema@.certificate.holder_name IS
+    'The partner''s staff member who holds it; requirements count distinct holders (case and surrounding spaces aside)';
+COMMENT ON COLUMN @extschema@.certificate.issued_on IS 'The first day it is valid (for an exam, the day it was taken)';
+COMMENT ON COLUMN @extschema@.certificate.expires_on IS
+    'The last day it is valid (有效期至); when left out, issued_on plus the certification''s validity_months less a day; NULL: it never expires';
+COMMENT ON COLUMN @extschema@.certificate.status IS 'valid, or revoked (for good: a new certificate replaces it)';
+COMMENT ON COLUMN @extschema@.certificate.exam_result_id IS 'The passing result that issued it; NULL: issued by hand';
+COMMENT ON COLUMN @extschema@.certificate.issued_by IS 'The role that issued it (stamped)';
+COMMENT ON COLUMN @extschema@.certificate.recorded_at IS 'When it was issued (stamped)';
+COMMENT ON COLUMN @extschema@.certificate.revoked_by IS 'The role that revoked it (stamped)';
+COMMENT ON COLUMN @extschema@.certificate.revoked_at IS 'When it was revoked (stamped)';
+COMMENT ON COLUMN @extschema@.certificate.expiry_alerted_at IS
+    'When rebate.certificate_alerts told the partner it expires soon (once; a new expires_on clears it)';
+
+CREATE TABLE @extschema@.certification_requirement (
+    id                bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id         bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    certification_id  bigint NOT NULL,
+    grade_id          bigint,
+    product_id        bigint,
+    category_id       bigint,
+    min_holders       integer NOT NULL DEFAULT 1 CHECK (min_holders BETWEEN 1 AND 1000),
+    valid             daterange NOT NULL DEFAULT pg_catalog.daterange(CURRENT_DATE, NULL) CHECK (NOT isempty(valid)),
+    note              text,
+    created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, certification_id) REFERENCES @extschema@.certification (tenant_id, id),
+    FOREIGN KEY (tenant_id, grade_id) REFERENCES @extschema@.partner_grade (tenant_id, id),
+    FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id),
+    FOREIGN KEY (tenant_id, category_id) REFERENCES @extschema@.product_category (tenant_id, id),
+    CONSTRAINT certification_requirement_one_subject CHECK (num_nonnulls(grade_id, product_id, category_id) = 1),
+    -- one requirement per subject and certification at a time
+    CONSTRAINT certification_requirement_no_overlap EXCLUDE USING gist (
+        tenant_id WITH =, certification_id WITH =, (coalesce(grade_id, 0)) WITH =, (coalesce(product_id, 0)) WITH =,
+        (coalesce(category_id, 0)) WITH =, valid WITH &&)
+);
+CREATE UNIQUE INDEX certification_requirement_by_id ON @extschema@.certification_requirement (id);
+CREATE INDEX certification_requirement_grade ON @extschema@.certification_requirement (tenant_id, grade_id)
+    WHERE grade_id IS NOT NULL;
+CREATE INDEX certification_requirement_product ON @extschema@.certification_requirement (tenant_id, product_id)
+    WHERE product_id IS NOT NULL;
+CREATE INDEX certification_requirement_category ON @extschema@.certification_requirement (tenant_id, category_id)
+    WHERE category_id IS NOT NULL;
+COMMENT ON TABLE @extschema@.certification_requirement IS
+    'What requires certificates: a grade (to be given it), a product or a category (to sell it, or any product below the category): at least min_holders people of the partner with a valid certificate of the certification';
+COMMENT ON COLUMN @extschema@.certification_requirement.grade_id IS 'A partner is given this grade only if it meets the requirement (RB025)';
+COMMENT ON COLUMN @extschema@.certification_requirement.product_id IS 'A partner sells this product only if it meets the requirement (the order-line policy, RB026)';
+COMMENT ON COLUMN @extschema@.certification_requirement.category_id IS 'As product_id, for every product in this category or below it (product_category.path)';
+COMMENT ON COLUMN @extschema@.certification_requirement.min_holders IS
+    'How many distinct people of the partner must hold a valid certificate of the certification';
+COMMENT ON COLUMN @extschema@.certification_requirement.valid IS
+    'When the requirement is in force [from, to) (announce one ahead: v_certification_gaps shows it as upcoming); requirements of one subject and certification never overlap';
+
+SELECT @extschema@.apply_standard_triggers(t)
+  FROM unnest(ARRAY['@extschema@.course', '@extschema@.exam', '@extschema@.certification', '@extschema@.exam_result',
+                    '@extschema@.certificate', '@extschema@.certification_requirement']::regclass[]) AS t;
+SELECT @extschema@.apply_tenant_rls('@extschema@.course', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.exam', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.certification', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.certification_requirement', 'tenant_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.exam_result', 'tenant_id', 'partner_id');
+SELECT @extschema@.apply_tenant_rls('@extschema@.certificate', 'tenant_id', 'partner_id');
+-- the catalogue and the requirements: every role of the tenant reads them, its managers write them;
+-- results and certificates: the managers write them, partner users read their own (and their dealers')
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.course, @extschema@.exam, @extschema@.certification,
+      @extschema@.certification_requirement, @extschema@.exam_result TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.course, @extschema@.exam, @extschema@.certification, @extschema@.certification_requirement,
+      @extschema@.exam_result TO rebate_partner;
+GRANT SELECT, DELETE ON @extschema@.certificate TO rebate_admin, rebate_manager;
+GRANT INSERT (tenant_id, partner_id, certification_id, certificate_no, holder_name, issued_on, expires_on, status,
+              exam_result_id, revoke_reason, note),
+      UPDATE (certificate_no, holder_name, issued_on, expires_on, status, revoke_reason, note)
+   ON @extschema@.certificate TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.certificate TO rebate_partner;
+
+-- ---- who holds what ---------------------------------------------------------------
+
+-- These read with the caller's rights: a manager (and the policy triggers,
+-- which run as the table owner) see every certificate of the tenant, a
+-- partner user its own partner's and those below it, and so each answers
+-- from what its caller may read.  A holder counts once, however many
+-- certificates of the certification it holds (a renewal does not double).
+-- PL/pgSQL rather than SQL: a SQL function with a SET clause is planned
+-- again at every call from a trigger or a loop (about 0.6 ms for
+-- missing_certifications), a PL/pgSQL one keeps its plans for the session
+-- (about 0.05 ms), which matters when it runs once per order line.
+
+-- Whether a partner holds a valid certificate of a certification on a day:
+-- issued by then, not expired (expires_on is the last valid day), not
+-- revoked.  Strictly true or false: NULLs and unknown ids hold nothing.
+CREATE FUNCTION @extschema@.holds_certification(partner_id bigint, certification_id bigint,
+                                                on_date date DEFAULT CURRENT_DATE)
+    RETURNS boolean
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM @extschema@.certificate c
+                    WHERE c.partner_id = holds_certification.partner_id
+                      AND c.certification_id = holds_certification.certification_id
+                      AND c.status = 'valid' AND c.issued_on <= holds_certification.on_date
+                      AND (c.expires_on IS NULL OR c.expires_on >= holds_certification.on_date));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.holds_certification(bigint, bigint, date) IS
+    'Whether the partner holds a valid (issued, unexpired, unrevoked) certificate of the certification on the day: strictly true or false';
+
+-- How many distinct people of a partner hold a valid certificate of a
+-- certification on a day (0 for NULLs and unknown ids).
+CREATE FUNCTION @extschema@.certificate_holders(partner_id bigint, certification_id bigint,
+                                                on_date date DEFAULT CURRENT_DATE)
+    RETURNS integer
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT count(DISTINCT pg_catalog.lower(pg_catalog.btrim(c.holder_name)))::integer
+              FROM @extschema@.certificate c
+             WHERE c.partner_id = certificate_holders.partner_id AND c.certification_id = certificate_holders.certification_id
+               AND c.status = 'valid' AND c.issued_on <= certificate_holders.on_date
+               AND (c.expires_on IS NULL OR c.expires_on >= certificate_holders.on_date));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.certificate_holders(bigint, bigint, date) IS
+    'How many distinct people of the partner hold a valid certificate of the certification on the day';
+
+-- The certifications a sale of a product by a partner on a day needs and the
+-- partner lacks: the requirements in force that day on the product and on
+-- its category and every category above it, one row per certification (the
+-- largest min_holders of them), with the holders the partner has.  No row:
+-- the sale is authorised.  NULL on_date: today.  Called per order line by
+-- the policy triggers: the product, its category and two index probes for
+-- the requirements (the usual answer is none), one index probe per required
+-- certification for the holders.
+CREATE FUNCTION @extschema@.missing_certifications(partner_id bigint, product_id bigint,
+                                                   on_date date DEFAULT CURRENT_DATE)
+    RETURNS TABLE (certification_id bigint, certification_code text, min_holders integer, holders integer)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT n.certification_id, cf.code, n.min_holders, h.holders
+          FROM (SELECT r.tenant_id, r.certification_id, max(r.min_holders) AS min_holders
+                  FROM (SELECT r1.tenant_id, r1.certification_id, r1.min_holders
+                          FROM @extschema@.product p
+                          JOIN @extschema@.certification_requirement r1
+                            ON r1.tenant_id = p.tenant_id AND r1.product_id = p.id
+                         WHERE p.id = missing_certifications.product_id
+                           AND r1.valid @> coalesce(missing_certifications.on_date, CURRENT_DATE)
+                        UNION ALL
+                        SELECT r2.tenant_id, r2.certification_id, r2.min_holders
+                          FROM @extschema@.product p
+                          JOIN @extschema@.product_category pc ON pc.tenant_id = p.tenant_id AND pc.id = p.category_id
+                          JOIN @extschema@.certification_requirement r2
+                            ON r2.tenant_id = p.tenant_id AND r2.category_id = ANY (pc.path)
+                         WHERE p.id = missing_certifications.product_id
+                           AND r2.valid @> coalesce(missing_certifications.on_date, CURRENT_DATE)) r
+                 GROUP BY r.tenant_id, r.certification_id) n
+          JOIN @extschema@.certification cf ON cf.tenant_id = n.tenant_id AND cf.id = n.certification_id
+         CROSS JOIN LATERAL (
+            SELECT count(DISTINCT pg_catalog.lower(pg_catalog.btrim(c.holder_name)))::integer AS holders
+              FROM @extschema@.certificate c
+             WHERE c.partner_id = missing_certifications.partner_id AND c.certification_id = n.certification_id
+               AND c.tenant_id = n.tenant_id AND c.status = 'valid'
+               AND c.issued_on <= coalesce(missing_certifications.on_date, CURRENT_DATE)
+               AND (c.expires_on IS NULL OR c.expires_on >= coalesce(missing_certifications.on_date, CURRENT_DATE))) h
+         WHERE h.holders < n.min_holders
+         ORDER BY cf.code;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.missing_certifications(bigint, bigint, date) IS
+    'The certifications a sale of the product by the partner on the day (NULL: today) requires (on the product, its category or a category above) and the partner lacks, with the holders required and held; no row: authorised';
+
+-- The same for a grade: the certifications a partner must hold to be given
+-- the grade on a day, and lacks.
+CREATE FUNCTION @extschema@.grade_missing_certifications(partner_id bigint, grade_id bigint,
+                                                         on_date date DEFAULT CURRENT_DATE)
+    RETURNS TABLE (certification_id bigint, certification_code text, min_holders integer, holders integer)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT r.certification_id, cf.code, r.min_holders, h.holders
+          FROM @extschema@.certification_requirement r
+          JOIN @extschema@.certification cf ON cf.tenant_id = r.tenant_id AND cf.id = r.certification_id
+         CROSS JOIN LATERAL (
+            SELECT count(DISTINCT pg_catalog.lower(pg_catalog.btrim(c.holder_name)))::integer AS holders
+              FROM @extschema@.certificate c
+             WHERE c.partner_id = grade_missing_certifications.partner_id AND c.certification_id = r.certification_id
+               AND c.tenant_id = r.tenant_id AND c.status = 'valid'
+               AND c.issued_on <= coalesce(grade_missing_certifications.on_date, CURRENT_DATE)
+               AND (c.expires_on IS NULL OR c.expires_on >= coalesce(grade_missing_certifications.on_date, CURRENT_DATE))) h
+         WHERE r.tenant_id = (SELECT g.tenant_id FROM @extschema@.partner_grade g WHERE g.id = grade_missing_certifications.grade_id)
+           AND r.grade_id = grade_missing_certifications.grade_id
+           AND r.valid @> coalesce(grade_missing_certifications.on_date, CURRENT_DATE)
+           AND h.holders < r.min_holders
+         ORDER BY cf.code;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.grade_missing_certifications(bigint, bigint, date) IS
+    'The certifications the grade requires on the day (NULL: today) that the partner lacks, with the holders required and held; no row: the partner may be given the grade';
+
+REVOKE ALL ON FUNCTION @extschema@.holds_certification(bigint, bigint, date),
+              @extschema@.certificate_holders(bigint, bigint, date),
+              @extschema@.missing_certifications(bigint, bigint, date),
+              @extschema@.grade_missing_certifications(bigint, bigint, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.holds_certification(bigint, bigint, date),
+              @extschema@.certificate_holders(bigint, bigint, date),
+              @extschema@.missing_certifications(bigint, bigint, date),
+              @extschema@.grade_missing_certifications(bigint, bigint, date)
+   TO rebate_admin, rebate_manager, rebate_partner;
+
+-- ---- the rules, as rows are written -------------------------------------------------
+
+-- BEFORE INSERT OR UPDATE on exam_result: passed follows the score and the
+-- exam's pass score; a score above the exam's maximum is refused (22023);
+-- a result that issued certificates keeps its partner, exam, person, score
+-- and day (RB027: revoke the certificate and record a new result instead).
+-- With the writer's rights, and only for a writer who may manage the row's
+-- tenant: anyone else is refused by row-level security, told nothing, and
+-- an exam it cannot see ends at the foreign key like one that does not exist.
+CREATE FUNCTION @extschema@.prepare_exam_result() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+BEGIN
+    NEW.passed := false;
+    IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE'
+       AND (NEW.tenant_id, NEW.partner_id, NEW.exam_id, NEW.person_name, NEW.score, NEW.taken_on)
+           IS DISTINCT FROM (OLD.tenant_id, OLD.partner_id, OLD.exam_id, OLD.person_name, OLD.score, OLD.taken_on)
+       AND EXISTS (SELECT 1 FROM @extschema@.certificate c
+                    WHERE c.tenant_id = OLD.tenant_id AND c.exam_result_id = OLD.id) THEN
+        RAISE EXCEPTION 'exam result % issued certificates and cannot change', OLD.id USING ERRCODE = 'RB027',
+              DETAIL = 'Its partner, exam, person, score and day are what the certificates attest.',
+              HINT = 'Revoke the certificates (status revoked, with a revoke_reason) and record a corrected result.';
+    END IF;
+    SELECT x.pass_score, x.max_score, x.code INTO e FROM @extschema@.exam x
+     WHERE x.tenant_id = NEW.tenant_id AND x.id = NEW.exam_id;
+    IF NOT FOUND THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.score > e.max_score THEN
+        RAISE EXCEPTION 'score % is above the maximum % of exam %', NEW.score, e.max_score, e.code
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    NEW.passed := NEW.score >= e.pass_score;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.prepare_exam_result() IS
+    'BEFORE INSERT OR UPDATE trigger on exam_result: maintains passed, refuses a score above the maximum (22023) and changes to a result that issued certificates (RB027)';
+CREATE TRIGGER prepare BEFORE INSERT OR UPDATE ON @extschema@.exam_result
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.prepare_exam_result();
+CREATE TRIGGER attest BEFORE INSERT OR UPDATE ON @extschema@.exam_result
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_attestation('', 'insert:recorded_by:recorded_at');
+
+-- AFTER INSERT OR UPDATE on exam_result: a passing result issues a
+-- certificate of every active certification its exam earns (once per result
+-- and certification), to the person who took it, from the exam day.  With
+-- the writer's rights: it is a manager of the tenant (nobody else writes a
+-- result), who may issue certificates.
+CREATE FUNCTION @extschema@.issue_certificates() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO @extschema@.certificate (tenant_id, partner_id, certification_id, holder_name, issued_on, exam_result_id)
+    SELECT NEW.tenant_id, NEW.partner_id, cf.id, NEW.person_name, NEW.taken_on, NEW.id
+      FROM @extschema@.certification cf
+     WHERE cf.tenant_id = NEW.tenant_id AND cf.exam_id = NEW.exam_id AND cf.active
+     ORDER BY cf.id
+        ON CONFLICT (tenant_id, exam_result_id, certification_id) DO NOTHING;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.issue_certificates() IS
+    'AFTER INSERT OR UPDATE trigger on exam_result: a passing result issues the certificates of the active certifications its exam earns';
+CREATE TRIGGER issue_certificates AFTER INSERT OR UPDATE OF score, passed ON @extschema@.exam_result
+    FOR EACH ROW WHEN (NEW.passed) EXECUTE FUNCTION @extschema@.issue_certificates();
+
+-- BEFORE INSERT OR UPDATE on certificate: the number and the expiry when
+-- left out (from the certification: its code and the id; issued_on plus its
+-- validity, less a day), and a new expiry is announced again.  Reads the
+-- certification with the writer's rights, for a writer who may manage the
+-- row's tenant only.
+CREATE FUNCTION @extschema@.prepare_certificate() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cf record;
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.expires_on IS DISTINCT FROM OLD.expires_on THEN
+        NEW.expiry_alerted_at := NULL;
+    END IF;
+    IF NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
+        RETURN NEW;
+    END IF;
+    SELECT x.code, x.validity_months INTO cf FROM @extschema@.certification x
+     WHERE x.tenant_id = NEW.tenant_id AND x.id = NEW.certification_id;
+    IF NOT FOUND THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'INSERT' AND NEW.expires_on IS NULL AND cf.validity_months IS NOT NULL THEN
+        NEW.expires_on := (NEW.issued_on + pg_catalog.make_interval(months => cf.validity_months))::date - 1;
+    END IF;
+    IF NEW.certificate_no IS NULL THEN
+        NEW.certificate_no := pg_catalog.format('%s-%s', cf.code, NEW.id);
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.prepare_certificate() IS
+    'BEFORE INSERT OR UPDATE trigger on certificate: fills the number and the expiry from the certification when left out; a changed expiry is announced again';
+CREATE TRIGGER prepare BEFORE INSERT OR UPDATE ON @extschema@.certificate
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.prepare_certificate();
+CREATE TRIGGER attest BEFORE INSERT OR UPDATE ON @extschema@.certificate
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_attestation('status', 'insert:issued_by:recorded_at',
+                                                                'revoked:revoked_by:revoked_at');
+CREATE TRIGGER lifecycle BEFORE UPDATE OF status ON @extschema@.certificate
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_transition('status', 'valid>revoked');
+
+-- BEFORE INSERT OR UPDATE OF grade_id on partner: a partner is not given a
+-- grade whose certification requirements in force today it does not meet
+-- (RB025, naming what it lacks).  A downgrade (to a grade of a larger rank
+-- number) is never refused: it takes rights away.  With the writer's
+-- rights, and only for a writer who may manage the row's tenant; anyone
+-- else is refused by row-level security and told nothing.
+CREATE FUNCTION @extschema@.check_grade_certification() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    grade record;
+    lacking text;
+BEGIN
+    IF NEW.grade_id IS NULL
+       OR (TG_OP = 'UPDATE' AND NEW.grade_id IS NOT DISTINCT FROM OLD.grade_id AND NEW.tenant_id = OLD.tenant_id)
+       OR NOT @extschema@.may_manage(@extschema@.acting_role(), NEW.tenant_id) THEN
+        RETURN NEW;
+    END IF;
+    SELECT g.code, g.rank, o.rank AS old_rank INTO grade
+      FROM @extschema@.partner_grade g
+      LEFT JOIN @extschema@.partner_grade o
+        ON TG_OP = 'UPDATE' AND o.tenant_id = NEW.tenant_id AND o.id = OLD.grade_id AND OLD.tenant_id = NEW.tenant_id
+     WHERE g.tenant_id = NEW.tenant_id AND g.id = NEW.grade_id;
+    IF NOT FOUND OR grade.rank > grade.old_rank THEN
+        RETURN NEW;
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s of %s holders)', m.certification_code, m.holders, m.min_holders),
+                                 ', ' ORDER BY m.certification_code)
+      INTO lacking
+      FROM @extschema@.grade_missing_certifications(NEW.id, NEW.grade_id, CURRENT_DATE) m;
+    IF lacking IS NOT NULL THEN
+        RAISE EXCEPTION 'partner % does not hold the certification grade % requires', NEW.code, grade.code
+            USING ERRCODE = 'RB025',
+                  DETAIL = pg_catalog.format('Missing valid certificates: %s.', lacking),
+                  HINT = 'Record the passing exam results (rebate.record_exam_result) or issue the certificates, then give the grade; rebate.grade_missing_certifications lists what is missing.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_grade_certification() IS
+    'BEFORE INSERT OR UPDATE trigger on partner: refuses a grade (not a downgrade) whose certification requirements the partner does not meet (RB025)';
+CREATE TRIGGER grade_certification BEFORE INSERT OR UPDATE OF grade_id, tenant_id ON @extschema@.partner
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.check_grade_certification();
+
+-- ---- what users call ------------------------------------------------------------
+
+-- Records an exam result (a manager, or a training system bound as one) and
+-- returns it with the certificates it issued: one row per certificate, or
+-- one row without a certificate when it issued none.  The exam is named by
+-- its code in the partner's tenant.  With the caller's rights.
+CREATE FUNCTION @extschema@.record_exam_result(partner_id bigint, exam_code text, person_name text, score numeric,
+                                               taken_on date DEFAULT CURRENT_DATE, note text DEFAULT NULL)
+    RETURNS TABLE (exam_result_id bigint, passed boolean, certificate_id bigint, certification_code text,
+                   certificate_no text, expires_on date)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    e record;
+    r @extschema@.exam_result;
+BEGIN
+    SELECT x.tenant_id, x.id INTO e FROM @extschema@.exam x
+      JOIN @extschema@.partner p ON p.tenant_id = x.tenant_id
+     WHERE p.id = record_exam_result.partner_id AND x.code = record_exam_result.exam_code;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'partner % or exam "%" does not exist or is not visible to you',
+                        record_exam_result.partner_id, record_exam_result.exam_code
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    INSERT INTO @extschema@.exam_result (tenant_id, partner_id, exam_id, person_name, score, taken_on, note)
+    VALUES (e.tenant_id, record_exam_result.partner_id, e.id, record_exam_result.person_name, record_exam_result.score,
+            coalesce(record_exam_result.taken_on, CURRENT_DATE), record_exam_result.note)
+    RETURNING * INTO r;
+    RETURN QUERY
+        SELECT r.id, r.passed, c.id, cf.code, c.certificate_no, c.expires_on
+          FROM (SELECT 1) one
+          LEFT JOIN @extschema@.certificate c ON c.tenant_id = r.tenant_id AND c.exam_result_id = r.id
+          LEFT JOIN @extschema@.certification cf ON cf.tenant_id = c.tenant_id AND cf.id = c.certification_id
+         ORDER BY cf.code;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.record_exam_result(bigint, text, text, numeric, date, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.record_exam_result(bigint, text, text, numeric, date, text)
+   TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.record_exam_result(bigint, text, text, numeric, date, text) IS
+    'Records a partner''s staff member''s exam result (exam by code) and returns it with the certificates a pass issued (managers)';
+
+-- The cron job: tells each partner, once per certificate, that a valid
+-- certificate of its expires within the next days (from today on), unless
+-- the holder already holds another certificate of the certification that
+-- outlasts it (renewed).  For a tenant's managers (every tenant: group
+-- administrators).  Returns per tenant how many it announced.
+CREATE FUNCTION @extschema@.certificate_alerts(tenant_id bigint DEFAULT NULL, days integer DEFAULT 30)
+    RETURNS TABLE (tenant bigint, alerted integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    t bigint;
+BEGIN
+    IF NOT (CASE WHEN certificate_alerts.tenant_id IS NULL THEN @extschema@.role_is_admin(@extschema@.acting_role())
+                 ELSE @extschema@.may_manage(@extschema@.acting_role(), certificate_alerts.tenant_id) END) THEN
+        RAISE EXCEPTION 'permission denied to announce the expiring certificates of %',
+                        CASE WHEN certificate_alerts.tenant_id IS NULL THEN 'every tenant'
+                             ELSE pg_catalog.format('tenant %s', certificate_alerts.tenant_id) END
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A manager of the tenant (or a group administrator, for every tenant) may.';
+    END IF;
+    IF days IS NULL OR days NOT BETWEEN 0 AND 3650 THEN
+        RAISE EXCEPTION 'days must lie between 0 and 3650, not %', coalesce(days::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR t IN SELECT x.id FROM @extschema@.tenant x
+              WHERE certificate_alerts.tenant_id IS NULL OR x.id = certificate_alerts.tenant_id ORDER BY x.id LOOP
+        tenant := t;
+        -- marked first (a concurrent run waits for the row and then skips it), announced from what was marked
+        WITH due AS (
+            UPDATE @extschema@.certificate c SET expiry_alerted_at = pg_catalog.now()
+             WHERE c.tenant_id = t AND c.status = 'valid' AND c.expiry_alerted_at IS NULL
+               AND c.expires_on >= CURRENT_DATE AND c.expires_on <= CURRENT_DATE + certificate_alerts.days
+               AND NOT EXISTS (SELECT 1 FROM @extschema@.certificate n
+                                WHERE n.tenant_id = c.tenant_id AND n.partner_id = c.partner_id
+                                  AND n.certification_id = c.certification_id AND n.id <> c.id AND n.status = 'valid'
+                                  AND pg_catalog.lower(pg_catalog.btrim(n.holder_name))
+                                      = pg_catalog.lower(pg_catalog.btrim(c.holder_name))
+                                  AND n.issued_on <= c.expires_on + 1
+                                  AND (n.expires_on IS NULL OR n.expires_on > c.expires_on))
+            RETURNING c.*
+        ), told AS (
+            INSERT INTO @extschema@.notification (tenant_id, partner_id, event, subject_type, subject_id, title, detail)
+            SELECT d.tenant_id, d.partner_id, 'certificate_expiring', 'certificate', d.id,
+                   pg_catalog.format('certificate %s (%s) of %s expires on %s', d.certificate_no, cf.code, d.holder_name,
+                                     d.expires_on),
+                   pg_catalog.jsonb_build_object('certificate_no', d.certificate_no, 'certification_id', d.certification_id,
+                                                 'certification_code', cf.code, 'holder_name', d.holder_name,
+                                                 'expires_on', d.expires_on, 'days_left', d.expires_on - CURRENT_DATE,
+                                                 'required_by_grade',
+                                                 EXISTS (SELECT 1 FROM @extschema@.partner p
+                                                           JOIN @extschema@.certification_requirement r
+                                                             ON r.tenant_id = p.tenant_id AND r.grade_id = p.grade_id
+                                                          WHERE p.tenant_id = d.tenant_id AND p.id = d.partner_id
+                                                            AND r.certification_id = d.certification_id
+                                                            AND r.valid @> (d.expires_on + 1)))
+              FROM due d JOIN @extschema@.certification cf ON cf.tenant_id = d.tenant_id AND cf.id = d.certification_id
+             ORDER BY d.expires_on, d.id
+            RETURNING 1
+        )
+        SELECT count(*)::integer INTO alerted FROM told;
+        RETURN NEXT;
+    END LOOP;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant % does not exist or is not visible to you', certificate_alerts.tenant_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.certificate_alerts(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.certificate_alerts(bigint, integer) TO rebate_admin, rebate_manager;
+COMMENT ON FUNCTION @extschema@.certificate_alerts(bigint, integer) IS
+    'Cron: tells each partner, once per certificate, that a valid certificate of its expires within the days (not renewed yet); of a tenant, or of every tenant; returns how many per tenant';
+
+-- ---- what is missing -----------------------------------------------------------------
+
+-- Every partner short of a certification requirement, or about to be:
+-- the requirements of the grade it holds, and those of the products (and
+-- categories) it sold in the last 90 days (order date, from the rollups).
+-- gap: missing (in force today, not met today), expiring (met today, not in
+-- 30 days: certificates run out) or upcoming (in force within 30 days, not
+-- met then).  Nothing is downgraded or blocked here: a grade stays until a
+-- manager changes it; sales are judged by the order-line policy.  With the
+-- reader's rights (security_invoker): a partner user sees its own partner
+-- and those below it.
+CREATE VIEW @extschema@.v_certification_gaps WITH (security_invoker = true, security_barrier = true) AS
+WITH sold AS (
+    SELECT s.tenant_id, s.partner_id, s.product_id, max(s.period_start) FILTER (WHERE s.lines > 0) AS last_sold_on
+      FROM @extschema@.sales_rollup s
+     WHERE s.date_basis = 'order' AND s.unit = 'day' AND s.kind = 'order' AND NOT s.of_sub_partners
+       AND s.period_start > CURRENT_DATE - 90 AND s.period_start <= CURRENT_DATE
+     GROUP BY s.tenant_id, s.partner_id, s.product_id
+    HAVING sum(s.lines) > 0
+), subjects AS (
+    SELECT p.tenant_id, p.id AS partner_id, r.id AS requirement_id, NULL::date AS last_sold_on
+      FROM @extschema@.partner p
+      JOIN @extschema@.certification_requirement r ON r.tenant_id = p.tenant_id AND r.grade_id = p.grade_id
+    UNION ALL
+    SELECT s.tenant_id, s.partner_id, r.id, max(s.last_sold_on)
+      FROM sold s
+      JOIN @extschema@.product pr ON pr.tenant_id = s.tenant_id AND pr.id = s.product_id
+      JOIN @extschema@.product_category pc ON pc.tenant_id = pr.tenant_id AND pc.id = pr.category_id
+      JOIN @extschema@.certification_requirement r
+        ON r.tenant_id = s.tenant_id AND (r.product_id = pr.id OR r.category_id = ANY (pc.path))
+     GROUP BY s.tenant_id, s.partner_id, r.id
+), judged AS (
+    SELECT s.tenant_id, s.partner_id, s.requirement_id, s.last_sold_on, r.certification_id, r.grade_id, r.product_id,
+           r.category_id, r.min_holders, r.valid, h.holders, h.holders_in_30_days, h.next_expiry,
+           CASE WHEN r.valid @> CURRENT_DATE AND h.holders < r.min_holders THEN 'missing'
+                WHEN r.valid @> CURRENT_DATE AND r.valid @> (CURRENT_DATE + 30) AND h.holders_in_30_days < r.min_holders
+                     THEN 'expiring'
+                WHEN NOT r.valid @> CURRENT_DATE AND r.valid @> (CURRENT_DATE + 30) AND h.holders_in_30_days < r.min_holders
+                     THEN 'upcoming' END AS gap
+      FROM subjects s
+      JOIN @extschema@.certification_requirement r ON r.tenant_id = s.tenant_id AND r.id = s.requirement_id
+     CROSS JOIN LATERAL (
+        SELECT count(DISTINCT pg_catalog.lower(pg_catalog.btrim(c.holder_name)))
+                   FILTER (WHERE c.issued_on <= CURRENT_DATE AND (c.expires_on IS NULL OR c.expires_on >= CURRENT_DATE))::integer
+                   AS holders,
+               count(DISTINCT pg_catalog.lower(pg_catalog.btrim(c.holder_name)))
+                   FILTER (WHERE c.issued_on <= CURRENT_DATE + 30
+                             AND (c.expires_on IS NULL OR c.expires_on >= CURRENT_DATE + 30))::integer AS holders_in_30_days,
+               min(c.expires_on) FILTER (WHERE c.issued_on <= CURRENT_DATE AND c.expires_on >= CURRENT_DATE) AS next_expiry
+          FROM @extschema@.certificate c
+         WHERE c.tenant_id = s.tenant_id AND c.partner_id = s.partner_id AND c.certification_id = r.certification_id
+           AND c.status = 'valid') h
+     WHERE r.valid && pg_catalog.daterange(CURRENT_DATE, CURRENT_DATE + 31)
+)
+SELECT j.tenant_id, j.partner_id, p.code AS partner_code, p.name AS partner_name, j.gap, j.requirement_id,
+       CASE WHEN j.grade_id IS NOT NULL THEN 'grade' WHEN j.product_id IS NOT NULL THEN 'product' ELSE 'category' END
+           AS required_for,
+       j.grade_id, g.code AS grade_code, j.product_id, pr.sku AS product_sku, j.category_id, pc.code AS category_code,
+       j.certification_id, cf.code AS certification_code, j.min_holders, j.holders, j.holders_in_30_days, j.next_expiry,
+       j.valid AS requirement_valid, j.last_sold_on
+  FROM judged j
+  JOIN @extschema@.partner p ON p.tenant_id = j.tenant_id AND p.id = j.partner_id
+  JOIN @extschema@.certification cf ON cf.tenant_id = j.tenant_id AND cf.id = j.certification_id
+  LEFT JOIN @extschema@.partner_grade g ON g.tenant_id = j.tenant_id AND g.id = j.grade_id
+  LEFT JOIN @extschema@.product pr ON pr.tenant_id = j.tenant_id AND pr.id = j.product_id
+  LEFT JOIN @extschema@.product_category pc ON pc.tenant_id = j.tenant_id AND pc.id = j.category_id
+ WHERE j.gap IS NOT NULL AND p.state NOT IN ('exited', 'rejected');
+COMMENT ON VIEW @extschema@.v_certification_gaps IS
+    'Partners short of a certification requirement, or about to be: of the grade they hold, and of the products (categories) they sold in the last 90 days; rows the reader may see';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.tenant_id IS 'The tenant';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.partner_id IS 'The partner short of the requirement';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.partner_code IS 'Its code';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.partner_name IS 'Its name';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.requirement_id IS 'The requirement (rebate.certification_requirement)';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.grade_id IS 'For a grade requirement: the grade (the one the partner holds)';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.grade_code IS 'Its code';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.product_id IS 'For a product requirement: the product';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.category_id IS 'For a category requirement: the category';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.certification_id IS 'The certification required';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.certification_code IS 'Its code';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.gap IS
+    'missing: in force and not met today; expiring: met today, not in 30 days (certificates expire); upcoming: in force within 30 days and not met then';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.required_for IS 'grade (the grade the partner holds), product or category (sold in the last 90 days)';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.product_sku IS 'For a product requirement: the product''s SKU';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.category_code IS 'For a category requirement: the category''s code (it covers the products below it)';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.min_holders IS 'How many people of the partner must hold a valid certificate';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.holders IS 'How many hold one today';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.holders_in_30_days IS 'How many will hold one in 30 days, as the certificates stand';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.next_expiry IS 'The earliest expiry among the partner''s valid certificates of the certification';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.requirement_valid IS 'When the requirement is in force';
+COMMENT ON COLUMN @extschema@.v_certification_gaps.last_sold_on IS 'For product and category requirements: the last day (of the last 90) the partner sold a product it covers';
+GRANT SELECT ON @extschema@.v_certification_gaps TO rebate_admin, rebate_manager, rebate_partner;
+
+-- The order-line policy (src/region_policy.c) caches which products require
+-- certificates: a change of the requirements tells every session.
+CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.certification_requirement
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
+
+-- scoring withholds an upgrade to a grade whose certification the partner lacks
+-- Scores of a tenant's partners for one period of its active model, ranked,
+-- graded, with the grade change the model suggests.  SECURITY DEFINER so that
+-- a partner user sees its own position among all partners (ranks and the
+-- distribution need everyone's numbers).  Inside it current_user is the
+-- owner, so what the caller may see is decided for rebate.acting_role() (as
+-- audit does): the rows the tenant_read policies would show that role, and
+-- the margin KPIs only if it may read order_line.unit_cost.
+CREATE OR REPLACE FUNCTION @extschema@.partner_scores(tenant_id bigint, period daterange)
+    RETURNS TABLE (period_name text, partner_id bigint, partner_code text, partner_name text, ranking_region_id bigint,
+                   kpis @extschema@.kpis, kpi_values jsonb, scores jsonb, total numeric, rank_in_tenant bigint,
+                   rank_in_region bigint, band_grade text, current_grade text, suggested_grade text, change text,
+                   reason text)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    m        @extschema@.scoring_model;
+    caller   name := @extschema@.acting_role();
+    bound    record := @extschema@.binding_of(caller);
+    admin    boolean := @extschema@.role_is_admin(caller);
+    manager  boolean := @extschema@.manages_tenant(caller, partner_scores.tenant_id);
+    user_of  bigint := CASE WHEN coalesce(bound.tenant_id = partner_scores.tenant_id, false) THEN bound.partner_id END;
+    costs    boolean := pg_catalog.has_column_privilege(caller, '@extschema@.order_line'::regclass, 'unit_cost', 'SELECT');
+    hidden   boolean;
+    history  integer;
+BEGIN
+    -- another tenant's model is treated exactly like none
+    SELECT * INTO m FROM @extschema@.scoring_model sm
+     WHERE sm.tenant_id = partner_scores.tenant_id AND sm.active AND (admin OR manager OR user_of IS NOT NULL);
+    IF m.id IS NULL THEN
+        RAISE EXCEPTION 'tenant % has no active scoring model', partner_scores.tenant_id
+            USING ERRCODE = 'no_data_found', HINT = 'Define one in rebate.scoring_model and set active = true.';
+    END IF;
+    IF lower_inf(partner_scores.period)
+       OR partner_scores.period <> @extschema@.period_of(m.period_unit, lower(partner_scores.period)) THEN
+        RAISE EXCEPTION 'period % is not one % of scoring model %', partner_scores.period, m.period_unit, pg_catalog.quote_ident(m.code)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = pg_catalog.format('Score a whole %s, e.g. %s.', m.period_unit,
+                                           @extschema@.period_of(m.period_unit, coalesce(lower(partner_scores.period), CURRENT_DATE)));
+    END IF;
+    PERFORM @extschema@.check_scoring_model(m.id);
+    -- a model that weights margins: its total, and all that follows from it (band,
+    -- ranks, suggestion, the trail of totals), would give them away to a reader
+    -- who may not read costs
+    hidden := NOT costs AND EXISTS (SELECT 1 FROM @extschema@.scoring_kpi k
+                                     WHERE k.model_id = m.id AND k.kpi = ANY (@extschema@.metric_names('needs_cost')));
+    history := greatest(m.promote_after, m.demote_after);
+    RETURN QUERY
+        WITH scored AS (
+            SELECT h.i, s.*, g.code AS band_code, g.rank AS band_rank
+              FROM pg_catalog.generate_series(0, history - 1) AS h (i)
+             CROSS JOIN LATERAL @extschema@.score_period(m, @extschema@.period_before(partner_scores.period, m.period_unit, h.i)) s
+              LEFT JOIN @extschema@.partner_grade g ON g.id = s.band_grade_id
+        ), now AS (
+            SELECT s.*, pa.code, pa.name, @extschema@.ranking_region(hr.path) AS region_id,
+                   cg.code AS current_code, cg.rank AS current_rank,
+                   rank() OVER (ORDER BY s.total DESC NULLS LAST) AS rank_in_tenant,
+                   rank() OVER (PARTITION BY @extschema@.ranking_region(hr.path)
+                                ORDER BY s.total DESC NULLS LAST) AS rank_in_region
+              FROM scored s
+              JOIN @extschema@.partner pa ON pa.id = s.partner_id
+              LEFT JOIN @extschema@.region hr ON hr.id = pa.home_region_id
+              LEFT JOIN @extschema@.partner_grade cg ON cg.id = pa.grade_id
+             WHERE s.i = 0
+        ), runs AS (
+            -- the last promote_after (demote_after) periods' bands against the current grade
+            SELECT n.partner_id,
+                   count(*) FILTER (WHERE s.i < m.promote_after AND s.band_rank < n.current_rank) = m.promote_after AS up,
+                   count(*) FILTER (WHERE s.i < m.demote_after AND s.band_rank > n.current_rank) = m.demote_after AS down,
+                   max(s.band_rank) FILTER (WHERE s.i < m.promote_after) AS up_to,
+                   min(s.band_rank) FILTER (WHERE s.i < m.demote_after) AS down_to,
+                   pg_catalog.string_agg(pg_catalog.format('%s %s (%s)',
+                                             @extschema@.period_label(@extschema@.period_before(partner_scores.period, m.period_unit, s.i), m.period_unit),
+                                             coalesce(pg_catalog.trim_scale(s.total)::text, 'no score'), coalesce(s.band_code, '-')),
+                                         ', ' ORDER BY s.i DESC) AS trail
+              FROM now n JOIN scored s ON s.partner_id = n.partner_id
+             GROUP BY n.partner_id
+        )
+        SELECT @extschema@.period_label(partner_scores.period, m.period_unit), n.partner_id, n.code, n.name, n.region_id,
+               CASE WHEN costs THEN n.kpis
+                    ELSE ROW((n.kpis).net_sales, (n.kpis).gross_sales, (n.kpis).returns, (n.kpis).credit_notes, NULL, NULL,
+                             (n.kpis).quantity, (n.kpis).lines, (n.kpis).orders, (n.kpis).average_order_value,
+                             (n.kpis).return_rate, (n.kpis).collected, (n.kpis).collection_rate, (n.kpis).payments,
+                             (n.kpis).promised_deliveries, (n.kpis).on_time_deliveries, (n.kpis).on_time_rate,
+                             (n.kpis).products)::@extschema@.kpis END,
+               CASE WHEN costs THEN n.kpi_values ELSE n.kpi_values - @extschema@.metric_names('needs_cost') END,
+               CASE WHEN costs THEN n.scores ELSE n.scores - @extschema@.metric_names('needs_cost') END,
+               CASE WHEN NOT hidden THEN pg_catalog.trim_scale(n.total) END,
+               CASE WHEN NOT hidden THEN n.rank_in_tenant END, CASE WHEN NOT hidden THEN n.rank_in_region END,
+               CASE WHEN NOT hidden THEN n.band_code END, n.current_code,
+               CASE WHEN hidden OR w.lacking IS NOT NULL THEN NULL
+                    WHEN n.current_rank IS NULL THEN n.band_code
+                    WHEN r.up THEN (SELECT g.code FROM @extschema@.partner_grade g WHERE g.tenant_id = m.tenant_id AND g.rank = r.up_to)
+                    WHEN r.down THEN (SELECT g.code FROM @extschema@.partner_grade g WHERE g.tenant_id = m.tenant_id AND g.rank = r.down_to)
+               END,
+               CASE WHEN hidden OR n.band_code IS NULL THEN NULL WHEN w.lacking IS NOT NULL THEN 'withheld'
+                    WHEN n.current_rank IS NULL THEN 'assign' WHEN r.up THEN 'upgrade' WHEN r.down THEN 'downgrade' END,
+               CASE WHEN hidden THEN 'scored with margins, which this role may not read'
+                    WHEN n.band_code IS NULL THEN 'no KPI could be scored'
+                    WHEN n.current_rank IS NULL THEN pg_catalog.format('no grade yet; band %s: %s', n.band_code, r.trail)
+                    WHEN r.up THEN pg_catalog.format('in a better band than %s for %s consecutive %s(s): %s',
+                                                     n.current_code, m.promote_after, m.period_unit, r.trail)
+                    WHEN r.down THEN pg_catalog.format('in a worse band than %s for %s consecutive %s(s): %s',
+                                                       n.current_code, m.demote_after, m.period_unit, r.trail)
+                    ELSE pg_catalog.format('stays %s: %s', n.current_code, r.trail) END
+               || CASE WHEN w.lacking IS NOT NULL
+                       THEN pg_catalog.format('; %s %s withheld: certification not held: %s',
+                                              CASE WHEN n.current_rank IS NULL THEN 'assigning' ELSE 'upgrade to' END,
+                                              w.grade_code, w.lacking)
+                       ELSE '' END
+          FROM now n JOIN runs r ON r.partner_id = n.partner_id
+          -- an assignment or upgrade to a grade whose certification requirements (rebate.certification_requirement)
+          -- the partner does not meet today is withheld, with what it lacks: giving it would be refused (RB025)
+          LEFT JOIN LATERAL (
+              SELECT g.code AS grade_code,
+                     (SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s of %s holders)', mc.certification_code,
+                                                                     mc.holders, mc.min_holders),
+                                                   ', ' ORDER BY mc.certification_code)
+                        FROM @extschema@.grade_missing_certifications(n.partner_id, g.id, CURRENT_DATE) mc) AS lacking
+                FROM @extschema@.partner_grade g
+               WHERE NOT hidden AND n.band_code IS NOT NULL AND g.tenant_id = m.tenant_id
+                 AND g.rank = CASE WHEN n.current_rank IS NULL THEN n.band_rank WHEN r.up THEN r.up_to END) w ON true
+         WHERE admin OR manager
+            OR EXISTS (SELECT 1 FROM @extschema@.partner v
+                        WHERE v.id = n.partner_id AND v.tenant_id = m.tenant_id AND v.path @> ARRAY[user_of])
+         ORDER BY CASE WHEN NOT hidden THEN n.rank_in_tenant END, n.code;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.partner_scores(bigint, daterange) IS
+    'Each partner''s KPIs, scores, weighted total, rank in the tenant and in its region, grade band, and the upgrade or downgrade the tenant''s active scoring model suggests for the period, with the reason (an upgrade the partner lacks certificates for is withheld); rows the caller may see';
+
 
 -- the privilege rules of privileges.sql, for the new tables and trigger functions (idempotent)
 -- ---------------------------------------------------------------------------

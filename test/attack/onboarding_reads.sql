@@ -1,0 +1,2 @@
+-- tests: 0
+\ir onboarding_fixture.sql
