@@ -13,13 +13,15 @@
 #                 by month, against test/program_model.py (written from docs/programs.md and
 #                 docs/statements.md): every statement line and a sample of progress
 #   docs          every SQL example in README.md and docs/ with its shown result
-#   bench agreement  test/bench_agreement.sh: the correctness checks of the five benchmarks,
+#   bench agreement  test/bench_agreement.sh: the correctness checks of the seven benchmarks,
 #                 each bench/*.sh --check on its small data set, no timing: the tiered_sum
 #                 variants agree with plain SQL (bench/run.sh); the C and PL/pgSQL policy
 #                 triggers judge alike (bench/policy.sh); close_period, verify_period and
 #                 progress agree with the recomputations (bench/programs.sh); each KPI
 #                 aggregate = its built-in equivalent, workers off and parallel (bench/kpis.sh);
-#                 the snapshots equal the live BI views (bench/views.sh)
+#                 the snapshots equal the live BI views (bench/views.sh); loads leave the rollups
+#                 equal to the recomputation (bench/rollups.sh); the certification rule's states
+#                 load every line and refuse an uncertified partner's (bench/certification.sh)
 #   dashboard     scripts/dashboard.py draws the picture of docs/bi.md from the sample data
 #   concurrency   pgbench clients write orders, returns, payments while others read progress;
 #                 progress equals a plain-SQL recomputation, during the load and after; no deadlock

@@ -20,18 +20,21 @@
 #                                  queries run as their roles
 #   rollups     bench/rollups.sh   lines loaded batched and under pgbench into approved orders
 #                                  leave the rollups equal to the recomputation
+#   certification  bench/certification.sh  the C triggers load every line with the certification
+#                                  rule skipped, without requirements and with every partner
+#                                  certified; a revoked certificate's line is refused (RB026)
 #
-#   test/bench_agreement.sh                   all six, in this order
+#   test/bench_agreement.sh                   all seven, in this order
 #   test/bench_agreement.sh policy kpis       only these
 #
 # Needs the extension installed (scripts/test.sh or make install).  Uses the
 # server the libpq variables name, or one throwaway server (scripts/common.sh)
-# for all six.  Timings are never taken here: bench/*.sh without --check
+# for all seven.  Timings are never taken here: bench/*.sh without --check
 # measure.
 # shellcheck source=../scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
-ALL=(tiered_sum policy programs kpis views rollups)
+ALL=(tiered_sum policy programs kpis views rollups certification)
 declare -A SCRIPT=(
     [tiered_sum]=bench/run.sh
     [policy]=bench/policy.sh
@@ -39,6 +42,7 @@ declare -A SCRIPT=(
     [kpis]=bench/kpis.sh
     [views]=bench/views.sh
     [rollups]=bench/rollups.sh
+    [certification]=bench/certification.sh
 )
 declare -A ABOUT=(
     [tiered_sum]="every tiered_sum variant (C, PL/pgSQL, plain SQL) gives plain SQL's result per partner, workers off and parallel"
@@ -47,6 +51,7 @@ declare -A ABOUT=(
     [kpis]="each KPI aggregate equals its built-in equivalent, workers off and parallel"
     [views]="each BI snapshot equals its live view; the dashboards' queries run as their roles"
     [rollups]="lines loaded batched and under pgbench leave the rollups equal to the recomputation"
+    [certification]="every state of the certification rule loads all lines without a violation; an uncertified partner's line is refused"
 )
 
 usage() {

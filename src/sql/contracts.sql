@@ -101,10 +101,8 @@ CREATE TABLE @extschema@.partner_contract_territory (
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, contract_id, region_id),
     FOREIGN KEY (tenant_id, contract_id, partner_id) REFERENCES @extschema@.partner_contract (tenant_id, id, partner_id)
-        ON DELETE CASCADE ON UPDATE CASCADE,
-    FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id),
-    FOREIGN KEY (tenant_id, territory_id) REFERENCES @extschema@.partner_territory (tenant_id, id)
-        ON DELETE SET NULL (territory_id)
+        ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id)
 );
 CREATE UNIQUE INDEX partner_contract_territory_by_id ON @extschema@.partner_contract_territory (id);
 CREATE INDEX partner_contract_territory_granted ON @extschema@.partner_contract_territory (tenant_id, territory_id);
@@ -113,7 +111,7 @@ COMMENT ON TABLE @extschema@.partner_contract_territory IS
 COMMENT ON COLUMN @extschema@.partner_contract_territory.partner_id IS 'The contract''s partner (maintained; row-level security)';
 COMMENT ON COLUMN @extschema@.partner_contract_territory.exclusive IS 'Whether the territory is granted exclusively (独家)';
 COMMENT ON COLUMN @extschema@.partner_contract_territory.territory_id IS
-    'The rebate.partner_territory row the contract made when it took effect (maintained)';
+    'The rebate.partner_territory row the contract made when it took effect (maintained; no foreign key: a territory row ended and deleted later leaves the id behind)';
 
 -- Programs a contract grants.
 CREATE TABLE @extschema@.partner_contract_program (
@@ -127,7 +125,7 @@ CREATE TABLE @extschema@.partner_contract_program (
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, contract_id, program_id),
     FOREIGN KEY (tenant_id, contract_id, partner_id) REFERENCES @extschema@.partner_contract (tenant_id, id, partner_id)
-        ON DELETE CASCADE ON UPDATE CASCADE,
+        ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, program_id) REFERENCES @extschema@.program (tenant_id, id)
 );
 CREATE UNIQUE INDEX partner_contract_program_by_id ON @extschema@.partner_contract_program (id);
@@ -174,6 +172,17 @@ CREATE FUNCTION @extschema@.guard_contract() RETURNS trigger
 AS $$
 BEGIN
     IF OLD.status = 'draft' THEN
+        -- (its territories and programs carry its partner: keys that include the
+        -- distribution column are not updated through a foreign key under Citus)
+        IF TG_OP = 'UPDATE' AND NEW.partner_id IS DISTINCT FROM OLD.partner_id
+           AND (EXISTS (SELECT 1 FROM @extschema@.partner_contract_territory t
+                         WHERE t.tenant_id = OLD.tenant_id AND t.contract_id = OLD.id)
+                OR EXISTS (SELECT 1 FROM @extschema@.partner_contract_program g
+                            WHERE g.tenant_id = OLD.tenant_id AND g.contract_id = OLD.id)) THEN
+            RAISE EXCEPTION 'contract % grants territories or programs: its partner changes only without them', OLD.code
+                USING ERRCODE = 'RB005',
+                      HINT = 'Delete its territories and programs, change its partner, then grant them again.';
+        END IF;
         RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
     END IF;
     IF TG_OP = 'DELETE' THEN
@@ -291,10 +300,15 @@ CREATE FUNCTION @extschema@.end_contract_territories(contract @extschema@.partne
     LANGUAGE sql
     SET search_path = pg_catalog, pg_temp
 AS $$
-    DELETE FROM @extschema@.partner_territory e
-     USING @extschema@.partner_contract_territory t
-     WHERE t.tenant_id = contract.tenant_id AND t.contract_id = contract.id
-       AND e.tenant_id = t.tenant_id AND e.id = t.territory_id AND pg_catalog.lower(e.valid) >= ends_on;
+    WITH gone AS (
+        DELETE FROM @extschema@.partner_territory e
+         USING @extschema@.partner_contract_territory t
+         WHERE t.tenant_id = contract.tenant_id AND t.contract_id = contract.id
+           AND e.tenant_id = t.tenant_id AND e.id = t.territory_id AND pg_catalog.lower(e.valid) >= ends_on
+        RETURNING e.tenant_id, e.id
+    )
+    UPDATE @extschema@.partner_contract_territory t SET territory_id = NULL
+      FROM gone g WHERE t.tenant_id = g.tenant_id AND t.territory_id = g.id;
     UPDATE @extschema@.partner_territory e SET valid = pg_catalog.daterange(pg_catalog.lower(e.valid), ends_on)
       FROM @extschema@.partner_contract_territory t
      WHERE t.tenant_id = contract.tenant_id AND t.contract_id = contract.id
@@ -302,7 +316,7 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION @extschema@.end_contract_territories(@extschema@.partner_contract, date) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.end_contract_territories(@extschema@.partner_contract, date) IS
-    'Internal: ends the partner_territory rows a contract made at a day (rows starting then or later go)';
+    'Internal: ends the partner_territory rows a contract made at a day (rows starting then or later go, and the contract forgets them)';
 
 -- Brings a partner's grade and credit limit in line with its contracts
 -- after some of them took effect or ended: the contract holding today

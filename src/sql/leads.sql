@@ -213,7 +213,7 @@ CREATE TABLE @extschema@.lead_offer (
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, lead_id) REFERENCES @extschema@.lead (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id),
-    FOREIGN KEY (tenant_id, rule_id) REFERENCES @extschema@.lead_rule (tenant_id, id) ON DELETE SET NULL (rule_id),
+    FOREIGN KEY (tenant_id, rule_id) REFERENCES @extschema@.lead_rule (tenant_id, id),
     CHECK ((answer IS NULL) = (answered_at IS NULL) AND (answer IS NULL) = (answered_by IS NULL)),
     CHECK (respond_by > offered_at)
 );
@@ -225,7 +225,7 @@ CREATE INDEX lead_offer_partner ON @extschema@.lead_offer (tenant_id, partner_id
 CREATE INDEX lead_offer_due ON @extschema@.lead_offer (tenant_id, respond_by) WHERE answer IS NULL;
 COMMENT ON TABLE @extschema@.lead_offer IS
     'Every offer of a lead to a partner, by a rule or by hand, with its deadline and answer; written only by the lead functions';
-COMMENT ON COLUMN @extschema@.lead_offer.rule_id IS 'The rule that made the offer (NULL: assigned by hand)';
+COMMENT ON COLUMN @extschema@.lead_offer.rule_id IS 'The rule that made the offer (NULL: assigned by hand); a rule that made offers is deactivated, not deleted';
 COMMENT ON COLUMN @extschema@.lead_offer.offered_by IS 'The acting role that made the offer: the manager, the cron role, or the partner user whose decline passed the lead on';
 COMMENT ON COLUMN @extschema@.lead_offer.respond_by IS 'The deadline: an offer still open then is expired by rebate.expire_lead_offers';
 COMMENT ON COLUMN @extschema@.lead_offer.answer IS 'NULL while open; accepted, declined, expired (no answer in time) or withdrawn (a manager reassigned or cancelled the lead)';
@@ -258,7 +258,7 @@ CREATE TABLE @extschema@.opportunity (
     UNIQUE (tenant_id, lead_id),
     UNIQUE (tenant_id, order_id),
     FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id),
-    FOREIGN KEY (tenant_id, lead_id) REFERENCES @extschema@.lead (tenant_id, id) ON DELETE SET NULL (lead_id),
+    FOREIGN KEY (tenant_id, lead_id) REFERENCES @extschema@.lead (tenant_id, id),
     FOREIGN KEY (tenant_id, end_customer_id) REFERENCES @extschema@.end_customer (tenant_id, id),
     FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id),
     -- the order it was won by is its partner's
@@ -299,8 +299,7 @@ DECLARE
     customer bigint;
 BEGIN
     IF TG_OP = 'UPDATE' AND OLD.stage IN ('won', 'lost')
-       -- (lead_id aside: deleting the lead unlinks it)
-       AND (pg_catalog.to_jsonb(NEW) - 'updated_at' - 'lead_id') <> (pg_catalog.to_jsonb(OLD) - 'updated_at' - 'lead_id') THEN
+       AND (pg_catalog.to_jsonb(NEW) - 'updated_at') <> (pg_catalog.to_jsonb(OLD) - 'updated_at') THEN
         RAISE EXCEPTION 'opportunity % is already %', OLD.id, OLD.stage USING ERRCODE = 'RB088',
               HINT = 'A won or lost opportunity is final; open a new one for a new deal.';
     END IF;

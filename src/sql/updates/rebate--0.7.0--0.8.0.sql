@@ -5016,7 +5016,7 @@ CREATE TABLE @extschema@.lead_offer (
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, lead_id) REFERENCES @extschema@.lead (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id),
-    FOREIGN KEY (tenant_id, rule_id) REFERENCES @extschema@.lead_rule (tenant_id, id) ON DELETE SET NULL (rule_id),
+    FOREIGN KEY (tenant_id, rule_id) REFERENCES @extschema@.lead_rule (tenant_id, id),
     CHECK ((answer IS NULL) = (answered_at IS NULL) AND (answer IS NULL) = (answered_by IS NULL)),
     CHECK (respond_by > offered_at)
 );
@@ -5028,7 +5028,7 @@ CREATE INDEX lead_offer_partner ON @extschema@.lead_offer (tenant_id, partner_id
 CREATE INDEX lead_offer_due ON @extschema@.lead_offer (tenant_id, respond_by) WHERE answer IS NULL;
 COMMENT ON TABLE @extschema@.lead_offer IS
     'Every offer of a lead to a partner, by a rule or by hand, with its deadline and answer; written only by the lead functions';
-COMMENT ON COLUMN @extschema@.lead_offer.rule_id IS 'The rule that made the offer (NULL: assigned by hand)';
+COMMENT ON COLUMN @extschema@.lead_offer.rule_id IS 'The rule that made the offer (NULL: assigned by hand); a rule that made offers is deactivated, not deleted';
 COMMENT ON COLUMN @extschema@.lead_offer.offered_by IS 'The acting role that made the offer: the manager, the cron role, or the partner user whose decline passed the lead on';
 COMMENT ON COLUMN @extschema@.lead_offer.respond_by IS 'The deadline: an offer still open then is expired by rebate.expire_lead_offers';
 COMMENT ON COLUMN @extschema@.lead_offer.answer IS 'NULL while open; accepted, declined, expired (no answer in time) or withdrawn (a manager reassigned or cancelled the lead)';
@@ -5061,7 +5061,7 @@ CREATE TABLE @extschema@.opportunity (
     UNIQUE (tenant_id, lead_id),
     UNIQUE (tenant_id, order_id),
     FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id),
-    FOREIGN KEY (tenant_id, lead_id) REFERENCES @extschema@.lead (tenant_id, id) ON DELETE SET NULL (lead_id),
+    FOREIGN KEY (tenant_id, lead_id) REFERENCES @extschema@.lead (tenant_id, id),
     FOREIGN KEY (tenant_id, end_customer_id) REFERENCES @extschema@.end_customer (tenant_id, id),
     FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id),
     -- the order it was won by is its partner's
@@ -5102,8 +5102,7 @@ DECLARE
     customer bigint;
 BEGIN
     IF TG_OP = 'UPDATE' AND OLD.stage IN ('won', 'lost')
-       -- (lead_id aside: deleting the lead unlinks it)
-       AND (pg_catalog.to_jsonb(NEW) - 'updated_at' - 'lead_id') <> (pg_catalog.to_jsonb(OLD) - 'updated_at' - 'lead_id') THEN
+       AND (pg_catalog.to_jsonb(NEW) - 'updated_at') <> (pg_catalog.to_jsonb(OLD) - 'updated_at') THEN
         RAISE EXCEPTION 'opportunity % is already %', OLD.id, OLD.stage USING ERRCODE = 'RB088',
               HINT = 'A won or lost opportunity is final; open a new one for a new deal.';
     END IF;
@@ -6682,10 +6681,8 @@ CREATE TABLE @extschema@.partner_contract_territory (
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, contract_id, region_id),
     FOREIGN KEY (tenant_id, contract_id, partner_id) REFERENCES @extschema@.partner_contract (tenant_id, id, partner_id)
-        ON DELETE CASCADE ON UPDATE CASCADE,
-    FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id),
-    FOREIGN KEY (tenant_id, territory_id) REFERENCES @extschema@.partner_territory (tenant_id, id)
-        ON DELETE SET NULL (territory_id)
+        ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id)
 );
 CREATE UNIQUE INDEX partner_contract_territory_by_id ON @extschema@.partner_contract_territory (id);
 CREATE INDEX partner_contract_territory_granted ON @extschema@.partner_contract_territory (tenant_id, territory_id);
@@ -6694,7 +6691,7 @@ COMMENT ON TABLE @extschema@.partner_contract_territory IS
 COMMENT ON COLUMN @extschema@.partner_contract_territory.partner_id IS 'The contract''s partner (maintained; row-level security)';
 COMMENT ON COLUMN @extschema@.partner_contract_territory.exclusive IS 'Whether the territory is granted exclusively (独家)';
 COMMENT ON COLUMN @extschema@.partner_contract_territory.territory_id IS
-    'The rebate.partner_territory row the contract made when it took effect (maintained)';
+    'The rebate.partner_territory row the contract made when it took effect (maintained; no foreign key: a territory row ended and deleted later leaves the id behind)';
 
 -- Programs a contract grants.
 CREATE TABLE @extschema@.partner_contract_program (
@@ -6708,7 +6705,7 @@ CREATE TABLE @extschema@.partner_contract_program (
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, contract_id, program_id),
     FOREIGN KEY (tenant_id, contract_id, partner_id) REFERENCES @extschema@.partner_contract (tenant_id, id, partner_id)
-        ON DELETE CASCADE ON UPDATE CASCADE,
+        ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, program_id) REFERENCES @extschema@.program (tenant_id, id)
 );
 CREATE UNIQUE INDEX partner_contract_program_by_id ON @extschema@.partner_contract_program (id);
@@ -6755,6 +6752,17 @@ CREATE FUNCTION @extschema@.guard_contract() RETURNS trigger
 AS $$
 BEGIN
     IF OLD.status = 'draft' THEN
+        -- (its territories and programs carry its partner: keys that include the
+        -- distribution column are not updated through a foreign key under Citus)
+        IF TG_OP = 'UPDATE' AND NEW.partner_id IS DISTINCT FROM OLD.partner_id
+           AND (EXISTS (SELECT 1 FROM @extschema@.partner_contract_territory t
+                         WHERE t.tenant_id = OLD.tenant_id AND t.contract_id = OLD.id)
+                OR EXISTS (SELECT 1 FROM @extschema@.partner_contract_program g
+                            WHERE g.tenant_id = OLD.tenant_id AND g.contract_id = OLD.id)) THEN
+            RAISE EXCEPTION 'contract % grants territories or programs: its partner changes only without them', OLD.code
+                USING ERRCODE = 'RB005',
+                      HINT = 'Delete its territories and programs, change its partner, then grant them again.';
+        END IF;
         RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
     END IF;
     IF TG_OP = 'DELETE' THEN
@@ -6872,10 +6880,15 @@ CREATE FUNCTION @extschema@.end_contract_territories(contract @extschema@.partne
     LANGUAGE sql
     SET search_path = pg_catalog, pg_temp
 AS $$
-    DELETE FROM @extschema@.partner_territory e
-     USING @extschema@.partner_contract_territory t
-     WHERE t.tenant_id = contract.tenant_id AND t.contract_id = contract.id
-       AND e.tenant_id = t.tenant_id AND e.id = t.territory_id AND pg_catalog.lower(e.valid) >= ends_on;
+    WITH gone AS (
+        DELETE FROM @extschema@.partner_territory e
+         USING @extschema@.partner_contract_territory t
+         WHERE t.tenant_id = contract.tenant_id AND t.contract_id = contract.id
+           AND e.tenant_id = t.tenant_id AND e.id = t.territory_id AND pg_catalog.lower(e.valid) >= ends_on
+        RETURNING e.tenant_id, e.id
+    )
+    UPDATE @extschema@.partner_contract_territory t SET territory_id = NULL
+      FROM gone g WHERE t.tenant_id = g.tenant_id AND t.territory_id = g.id;
     UPDATE @extschema@.partner_territory e SET valid = pg_catalog.daterange(pg_catalog.lower(e.valid), ends_on)
       FROM @extschema@.partner_contract_territory t
      WHERE t.tenant_id = contract.tenant_id AND t.contract_id = contract.id
@@ -6883,7 +6896,7 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION @extschema@.end_contract_territories(@extschema@.partner_contract, date) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.end_contract_territories(@extschema@.partner_contract, date) IS
-    'Internal: ends the partner_territory rows a contract made at a day (rows starting then or later go)';
+    'Internal: ends the partner_territory rows a contract made at a day (rows starting then or later go, and the contract forgets them)';
 
 -- Brings a partner's grade and credit limit in line with its contracts
 -- after some of them took effect or ended: the contract holding today
@@ -7468,6 +7481,7 @@ ALTER TABLE @extschema@.enforcement_setting
     ADD COLUMN certification text NOT NULL DEFAULT 'reject' CHECK (certification IN ('reject', 'review', 'allow'));
 COMMENT ON COLUMN @extschema@.enforcement_setting.certification IS
     'Order lines of a product the partner lacks the required valid certificates for on the order date (rebate.certification_requirement; default reject)';
+GRANT UPDATE (certification) ON @extschema@.enforcement_setting TO rebate_admin, rebate_manager;
 ALTER TABLE @extschema@.policy_violation DROP CONSTRAINT policy_violation_kind_check,
     ADD CONSTRAINT policy_violation_kind_check CHECK (kind IN ('price_floor', 'price_ceiling', 'no_price_policy',
                                                                'territory', 'product_region', 'credit_limit', 'certification'));
