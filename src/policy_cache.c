@@ -3,8 +3,9 @@
  * they forget it: the cache itself (policy_facts.c fills it).
  *
  * Policy facts (tenant settings, partners, price-policy candidates,
- * territories, product authorisations, the tenant of a product or region,
- * whether a table's owner manages a tenant) are cached per backend.  Any write to
+ * territories, product authorisations, certification requirements and
+ * certificates, the tenant of a product or region, whether a table's owner
+ * manages a tenant) are cached per backend.  Any write to
  * a table they come from fires rebate.policy_changed(), an AFTER STATEMENT
  * trigger that queues a relcache invalidation of that table: this backend
  * processes it at the end of the statement, every other one when it commits,
@@ -44,7 +45,8 @@ PG_FUNCTION_INFO_V1(rebate_policy_changed);
 /* Tables whose writes invalidate the cache. */
 static const char *const watched_names[] = {
 	"enforcement_setting", "price_policy", "product", "product_category",
-	"product_region", "partner", "partner_territory", "region", "access_binding", "certification_requirement"
+	"product_region", "partner", "partner_territory", "region", "access_binding", "certification_requirement",
+	"certification", "certificate"
 };
 #define N_WATCHED lengthof(watched_names)
 static const char *const rel_names[REL_COUNT] = {"order_line", "sales_order", "policy_violation"};

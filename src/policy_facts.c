@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -401,18 +402,38 @@ policy_product_authorised(PolicySpi *spi, Oid reader, int64 product_id, int64 re
 
 /* ---- product certification ------------------------------------------------ */
 
-static SavedPlan needs_certification_plan = {
-	"SELECT 1 FROM rebate.product p"
+/* A requirement that covers a product (on itself or a category above it). */
+typedef struct Requirement
+{
+	int64		certification_id;
+	char	   *code;
+	int			min_holders;
+	Validity	valid;
+} Requirement;
+
+typedef struct Requirements
+{
+	int			count;
+	Requirement items[FLEXIBLE_ARRAY_MEMBER];
+} Requirements;
+
+static SavedPlan requirements_plan = {
+	"SELECT r.certification_id, cf.code, r.min_holders, pg_catalog.lower(r.valid), pg_catalog.upper(r.valid)"
+	"  FROM rebate.product p"
 	"  JOIN rebate.product_category c ON c.tenant_id OPERATOR(pg_catalog.=) p.tenant_id"
 	"   AND c.id OPERATOR(pg_catalog.=) p.category_id"
 	"  JOIN rebate.certification_requirement r ON r.tenant_id OPERATOR(pg_catalog.=) p.tenant_id"
 	"   AND (r.product_id OPERATOR(pg_catalog.=) p.id OR r.category_id OPERATOR(pg_catalog.=) ANY (c.path))"
-	" WHERE p.id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+	"  JOIN rebate.certification cf ON cf.tenant_id OPERATOR(pg_catalog.=) r.tenant_id"
+	"   AND cf.id OPERATOR(pg_catalog.=) r.certification_id"
+	" WHERE p.id OPERATOR(pg_catalog.=) $1"
+	" ORDER BY cf.code, r.id",
 	1, {INT8OID}, NULL
 };
 
-bool
-policy_product_needs_certification(PolicySpi *spi, Oid reader, int64 product_id)
+/* The requirements covering a product, cached; valid until the next query. */
+static const Requirements *
+product_requirements(PolicySpi *spi, Oid reader, int64 product_id)
 {
 	CacheKey	key;
 	CacheEntry *entry;
@@ -422,29 +443,146 @@ policy_product_needs_certification(PolicySpi *spi, Oid reader, int64 product_id)
 	if (entry == NULL)
 	{
 		Datum		arg = Int64GetDatum(product_id);
-		bool		needs = policy_spi_run(spi, &needs_certification_plan, reader, &arg, NULL) > 0;
+		uint64		n = policy_spi_run(spi, &requirements_plan, reader, &arg, NULL);
+		Requirements *found = MemoryContextAllocZero(policy_cache_context,
+													 offsetof(Requirements, items) + (n + 1) * sizeof(Requirement));
 
+		found->count = (int) n;
+		for (uint64 i = 0; i < n; i++)
+		{
+			Requirement *r = &found->items[i];
+
+			r->certification_id = policy_spi_int64(i, 1);
+			r->code = MemoryContextStrdup(policy_cache_context, policy_spi_text(i, 2));
+			r->min_holders = (int) policy_spi_int64(i, 3);
+			read_validity(&r->valid, i, 4, 5);
+		}
 		entry = policy_cache_enter(&key);
-		entry->yes = needs;
+		entry->payload = found;
 	}
-	return entry->yes;
+	return (const Requirements *) entry->payload;
 }
 
-/* Certificates are not cached: they are judged by the day of each line. */
-static SavedPlan missing_certifications_plan = {
-	"SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s of %s holders)', m.certification_code, m.holders,"
-	"                                               m.min_holders), ', ' ORDER BY m.certification_code)"
-	"  FROM rebate.missing_certifications($1, $2, $3) m",
-	3, {INT8OID, INT8OID, DATEOID}, NULL
+bool
+policy_product_needs_certification(PolicySpi *spi, Oid reader, int64 product_id)
+{
+	return product_requirements(spi, reader, product_id)->count > 0;
+}
+
+/* A partner's valid certificates of one certification: who holds each, from
+ * when until when (the last day; no expiry: unbounded). */
+typedef struct Held
+{
+	char	   *holder;			/* lower(btrim(holder_name)): one person, however written */
+	DateADT		issued_on;
+	DateADT		expires_on;
+	bool		no_expiry;
+} Held;
+
+typedef struct HeldList
+{
+	int			count;
+	Held		items[FLEXIBLE_ARRAY_MEMBER];
+} HeldList;
+
+static SavedPlan certificates_plan = {
+	"SELECT pg_catalog.lower(pg_catalog.btrim(c.holder_name)), c.issued_on, c.expires_on"
+	"  FROM rebate.certificate c"
+	" WHERE c.partner_id OPERATOR(pg_catalog.=) $1 AND c.certification_id OPERATOR(pg_catalog.=) $2"
+	"   AND c.status OPERATOR(pg_catalog.=) 'valid'",
+	2, {INT8OID, INT8OID}, NULL
 };
 
+/* How many people of the partner hold a valid certificate on the day. */
+static int
+holders_on(PolicySpi *spi, Oid reader, int64 partner_id, int64 certification_id, DateADT on_date)
+{
+	CacheKey	key;
+	CacheEntry *entry;
+	const HeldList *held;
+	int			holders = 0;
+
+	policy_cache_key(&key, CACHE_CERTIFICATES, reader, partner_id, certification_id, 0, 0, 0);
+	entry = policy_cache_find(&key);
+	if (entry == NULL)
+	{
+		Datum		args[2] = {Int64GetDatum(partner_id), Int64GetDatum(certification_id)};
+		uint64		n = policy_spi_run(spi, &certificates_plan, reader, args, NULL);
+		HeldList   *found = MemoryContextAllocZero(policy_cache_context,
+												   offsetof(HeldList, items) + (n + 1) * sizeof(Held));
+
+		found->count = (int) n;
+		for (uint64 i = 0; i < n; i++)
+		{
+			Held	   *h = &found->items[i];
+			bool		isnull;
+			Datum		value;
+
+			h->holder = MemoryContextStrdup(policy_cache_context, policy_spi_text(i, 1));
+			h->issued_on = DatumGetDateADT(policy_spi_value(i, 2, &isnull));
+			value = policy_spi_value(i, 3, &isnull);
+			h->no_expiry = isnull;
+			h->expires_on = isnull ? 0 : DatumGetDateADT(value);
+		}
+		entry = policy_cache_enter(&key);
+		entry->payload = found;
+	}
+	held = (const HeldList *) entry->payload;
+	for (int i = 0; i < held->count; i++)
+	{
+		bool		counted = false;
+
+		if (held->items[i].issued_on > on_date || (!held->items[i].no_expiry && held->items[i].expires_on < on_date))
+			continue;
+		for (int j = 0; j < i && !counted; j++)
+			counted = strcmp(held->items[j].holder, held->items[i].holder) == 0 &&
+				held->items[j].issued_on <= on_date &&
+				(held->items[j].no_expiry || held->items[j].expires_on >= on_date);
+		if (!counted)
+			holders++;
+	}
+	return holders;
+}
+
+/*
+ * As rebate.missing_certifications (certification.sql), from the cache: for
+ * each certification a requirement in force on the day names (the most
+ * holders any of them asks), whether enough people hold a valid certificate.
+ */
 char *
 policy_missing_certifications(PolicySpi *spi, Oid reader, int64 partner_id, int64 product_id, DateADT on_date)
 {
-	Datum		args[3] = {Int64GetDatum(partner_id), Int64GetDatum(product_id), DateADTGetDatum(on_date)};
+	const Requirements *cached = product_requirements(spi, reader, product_id);
+	Size		size = offsetof(Requirements, items) + (cached->count + 1) * sizeof(Requirement);
+	Requirements *req = memcpy(palloc(size), cached, size);	/* the next query may flush the cache */
+	StringInfoData missing;
 
-	policy_spi_run(spi, &missing_certifications_plan, reader, args, NULL);
-	return policy_spi_text(0, 1);
+	initStringInfo(&missing);
+	for (int i = 0; i < req->count; i++)
+	{
+		Requirement *r = &req->items[i];
+		bool		judged = false;
+		int			needed = r->min_holders;
+		int			held;
+
+		if (!valid_on(&r->valid, on_date))
+			continue;
+		for (int j = 0; j < req->count && !judged; j++)
+			if (req->items[j].certification_id == r->certification_id && valid_on(&req->items[j].valid, on_date))
+			{
+				if (j < i)
+					judged = true;	/* with the first of them */
+				else
+					needed = Max(needed, req->items[j].min_holders);
+			}
+		if (judged)
+			continue;
+		r->code = pstrdup(r->code);
+		held = holders_on(spi, reader, partner_id, r->certification_id, on_date);
+		if (held < needed)
+			appendStringInfo(&missing, "%s%s (%d of %d holders)", missing.len > 0 ? ", " : "", r->code, held, needed);
+	}
+	return missing.len > 0 ? missing.data : NULL;
 }
 
 /* ---- whether a role manages a tenant ------------------------------------ */

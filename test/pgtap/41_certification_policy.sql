@@ -7,7 +7,7 @@
 -- requirement takes effect on the next line.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(14);
+SELECT plan(15);
 
 INSERT INTO tenant (id, code, name) VALUES (998, 'CPL', '认证政策');
 UPDATE enforcement_setting SET credit = 'allow' WHERE tenant_id = 998;
@@ -89,6 +89,62 @@ SELECT is((SELECT format('%s %s %s', v.kind, v.status, o.status) FROM policy_vio
 SELECT is((SELECT status FROM resolve_violation((SELECT id FROM policy_violation WHERE order_id = :o5), 'reject', '无资质')),
           'rejected', 'rejecting it');
 SELECT is((SELECT count(*)::int FROM order_line WHERE order_id = :o5), 0, 'deletes the line (a line-level breach)');
+
+-- ---- differential: the C trigger's cached judgement against rebate.missing_certifications ----
+-- random requirements (products and categories, holders, validity) and
+-- certificates (holders written alike, issue and expiry days, revoked ones),
+-- then random sales: a line is refused exactly when the SQL function names
+-- what is missing, and the refusal's detail names the same
+UPDATE enforcement_setting SET certification = 'reject' WHERE tenant_id = 998;
+DELETE FROM certification_requirement WHERE tenant_id = 998;
+SELECT setseed(0.417);
+INSERT INTO certification (id, tenant_id, code, name) VALUES (99841, 998, 'SVC', '服务'), (99842, 998, 'SAFE', '安全');
+INSERT INTO certification_requirement (tenant_id, certification_id, product_id, category_id, min_holders, valid)
+VALUES (998, 99840, 99831, NULL, 2, daterange(CURRENT_DATE - 60, CURRENT_DATE + 60)),
+       (998, 99840, NULL, 99821, 1, daterange(CURRENT_DATE - 200, NULL)),
+       (998, 99841, NULL, 99820, 1, daterange(CURRENT_DATE - 30, CURRENT_DATE + 30)),
+       (998, 99842, 99832, NULL, 3, daterange(NULL, CURRENT_DATE + 10));
+INSERT INTO certificate (tenant_id, partner_id, certification_id, holder_name, issued_on, expires_on, status, revoke_reason)
+SELECT 998, (ARRAY[99811, 99812])[1 + floor(random() * 2)::int], (ARRAY[99840, 99841, 99842])[1 + floor(random() * 3)::int],
+       (ARRAY['王五', ' 王五', '赵六', 'Zhao Liu', 'zhao liu ', '钱七'])[1 + floor(random() * 6)::int],
+       CURRENT_DATE - (random() * 300)::int, NULL, 'valid', NULL
+  FROM generate_series(1, 40);
+UPDATE certificate SET expires_on = issued_on + (random() * 200)::int WHERE tenant_id = 998 AND random() < 0.5;
+UPDATE certificate SET status = 'revoked', revoke_reason = '抽查' WHERE tenant_id = 998 AND status = 'valid' AND random() < 0.15;
+CREATE FUNCTION pg_temp.disagreements(n integer) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    partner bigint; product bigint; day date; expected text; got text; bad integer := 0; refused integer := 0; first_bad text;
+BEGIN
+    FOR i IN 1 .. n LOOP
+        partner := (ARRAY[99811, 99812])[1 + floor(random() * 2)::int];
+        product := (ARRAY[99831, 99832])[1 + floor(random() * 2)::int];
+        day := CURRENT_DATE - 250 + (random() * 330)::int;
+        SELECT 'It lacks valid certificates: ' || string_agg(format('%s (%s of %s holders)', m.certification_code, m.holders,
+                                                                  m.min_holders), ', ' ORDER BY m.certification_code) || '.'
+          INTO expected FROM rebate.missing_certifications(partner, product, day) m;
+        BEGIN
+            INSERT INTO rebate.sales_order (tenant_id, code, partner_id, ship_to_region_id, order_date, status)
+            VALUES (998, 'DIFF' || i, partner, 99801, day, 'draft');
+            INSERT INTO rebate.order_line (tenant_id, order_id, line_no, product_id, quantity, unit_price)
+            SELECT 998, o.id, 1, product, 1, 100 FROM rebate.sales_order o WHERE o.code = 'DIFF' || i;
+            got := NULL;
+            RAISE SQLSTATE 'ZZ998';
+        EXCEPTION WHEN SQLSTATE 'ZZ998' THEN
+            NULL;
+        WHEN SQLSTATE 'RB026' THEN
+            GET STACKED DIAGNOSTICS got = PG_EXCEPTION_DETAIL;
+            refused := refused + 1;
+        END;
+        IF got IS DISTINCT FROM expected THEN
+            bad := bad + 1;
+            first_bad := coalesce(first_bad, format('%s %s %s: C %s, SQL %s', partner, product, day, got, expected));
+        END IF;
+    END LOOP;
+    RETURN format('%s disagreements in %s sales (%s refused)%s', bad, n, refused, coalesce(': ' || first_bad, ''));
+END
+$$;
+SELECT matches(pg_temp.disagreements(400), '^0 disagreements in 400 sales \(([1-9][0-9]*) refused\)$',
+               'on 400 random sales the C trigger refuses exactly what missing_certifications names, with its detail');
 
 SELECT * FROM finish();
 ROLLBACK;

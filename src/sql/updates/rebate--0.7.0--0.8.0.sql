@@ -8304,9 +8304,14 @@ COMMENT ON COLUMN @extschema@.v_certification_gaps.requirement_valid IS 'When th
 COMMENT ON COLUMN @extschema@.v_certification_gaps.last_sold_on IS 'For product and category requirements: the last day (of the last 90) the partner sold a product it covers';
 GRANT SELECT ON @extschema@.v_certification_gaps TO rebate_admin, rebate_manager, rebate_partner;
 
--- The order-line policy (src/region_policy.c) caches which products require
--- certificates: a change of the requirements tells every session.
+-- The order-line policy (src/region_policy.c) caches the requirements that
+-- cover each product and each partner's certificates: a change to them tells
+-- every session.
 CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.certification_requirement
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
+CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.certification
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
+CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.certificate
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_changed();
 
 -- scoring withholds an upgrade to a grade whose certification the partner lacks
