@@ -7,7 +7,8 @@ OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.
               src/money.o src/tiered_sum.o src/icu_text.o src/option_words.o src/state_machine.o \
               src/policy_spi.o src/policy_cache.o src/policy_facts.o src/policy_row.o src/policy_violation.o \
               src/price_policy.o src/region_policy.o src/order_policy.o src/order_status.o src/metrics.o src/amount_words.o \
-              src/exact_sum.o src/channel_kpis.o src/ratio_aggregates.o src/rollups.o
+              src/exact_sum.o src/channel_kpis.o src/ratio_aggregates.o src/rollups.o \
+              src/stock_age.o src/forecast.o
 
 # The install script is the topic files of src/sql/ concatenated in
 # dependency order (INSTALL_SQL); each object has its one current definition
@@ -19,13 +20,13 @@ OBJS        = src/rebate.o src/numeric_util.o src/binary_io.o src/tier_schedule.
 # where each kind of change goes.
 INSTALL_SQL = header tier_schedule calculation access metrics audit tenant_region partner product_price \
               orders access_binding rollups policy periods programs program_calc statements verify \
-              channel_kpis scoring bi_views notifications approvals registrations announcements leads onboarding contracts certification privileges info
+              channel_kpis inventory scoring bi_views notifications approvals registrations announcements leads onboarding contracts certification stock_age forecast inventory_flows privileges info
 INSTALL_SQL_FILES = $(foreach f,$(INSTALL_SQL),src/sql/$(f).sql)
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(wildcard src/sql/updates/$(EXTENSION)--*.sql)
 
 # pg_regress: sql/NAME.sql against expected/NAME.out (PGXS defaults), 00_setup first.
-REGRESS     = 00_setup tier_schedule_io tier_schedule_errors binary_input calc_errors round_money tiered_sum_state policy_errors amount_words channel_kpis settlement_isolation order_statuses metrics program_errors
+REGRESS     = 00_setup tier_schedule_io tier_schedule_errors binary_input calc_errors round_money tiered_sum_state policy_errors amount_words channel_kpis settlement_isolation order_statuses metrics program_errors forecast_errors stock_age_state
 
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n)
 ICU_LIBS   := $(shell pkg-config --libs icu-uc icu-i18n)

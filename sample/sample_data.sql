@@ -322,3 +322,79 @@ END
 $$;
 COMMENT ON FUNCTION rebate_sample.programs() IS
     'Five active rebate programs per sample brand (tiered with override and interim, overachievement, gross margin, per unit, collected) in max, cascade, exclusive and sum stacking groups';
+
+-- Inventory of the sample brands: a central warehouse per brand and one per
+-- active partner, three years of monthly receipts and sell-out (December
+-- 2023 to November 2026) for six products per partner, with a trend and a
+-- season (air conditioners peak in summer, drinks too), noise, safety-stock
+-- thresholds per category, and every third partner sharing its stock.
+-- Sell-out never exceeds the stock: each month's receipt covers its sales.
+-- Run after generate().
+CREATE OR REPLACE FUNCTION rebate_sample.inventory(seed double precision DEFAULT 0.18)
+    RETURNS TABLE (tenant text, warehouses bigint, movements bigint, items bigint, sharing_partners bigint)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+BEGIN
+    PERFORM setseed(seed);
+    FOR t IN SELECT id, code FROM rebate.tenant WHERE code IN ('HUAGUANG', 'QINGHE') ORDER BY id LOOP
+        INSERT INTO rebate.warehouse (tenant_id, code, name, kind, partner_id, region_id)
+        SELECT t.id, t.code || '-CW', '中央仓', 'central', NULL, r.id
+          FROM rebate.region r WHERE r.tenant_id = t.id AND r.parent_id IS NULL;
+        INSERT INTO rebate.warehouse (tenant_id, code, name, kind, partner_id, region_id)
+        SELECT t.id, p.code || '-W', p.name || '仓库', 'partner', p.id, p.home_region_id
+          FROM rebate.partner p WHERE p.tenant_id = t.id AND p.state = 'active' ORDER BY p.id;
+        -- the items: six products per partner warehouse, each with its own level, growth and noise
+        CREATE TEMP TABLE sample_item ON COMMIT DROP AS
+        SELECT w.id AS warehouse_id, w.partner_id, pr.id AS product_id,
+               (20 + random() * 80)::numeric AS base, (random() * 0.03 - 0.005)::numeric AS growth,
+               (0.2 + random() * 0.3)::numeric AS swing
+          FROM rebate.warehouse w
+         CROSS JOIN LATERAL (SELECT x.id FROM rebate.product x WHERE x.tenant_id = t.id
+                              ORDER BY (x.id * 7 + w.id * 13) % 17, x.id LIMIT 6) pr
+         WHERE w.tenant_id = t.id AND w.partner_id IS NOT NULL;
+        CREATE TEMP TABLE sample_month ON COMMIT DROP AS
+        SELECT i.*, m.n, (DATE '2023-12-01' + make_interval(months => m.n))::date AS month,
+               -- trend x season (peak in July) x noise, whole units
+               greatest(0, round(i.base * (1 + i.growth * m.n)
+                                 * (1 + i.swing * cos(2 * pi() * (extract(month FROM DATE '2023-12-01' + make_interval(months => m.n)) - 7) / 12))::numeric
+                                 * (0.9 + random() * 0.2)::numeric)) AS sold
+          FROM sample_item i CROSS JOIN generate_series(0, 35) AS m (n);
+        -- receipts on the 1st cover the month's sales and keep some stock; sell-out reported on the 25th
+        INSERT INTO rebate.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity, source, reference)
+        SELECT t.id, s.warehouse_id, s.partner_id, s.product_id, s.month, 'receipt',
+               s.sold + CASE WHEN s.n = 0 THEN round(s.base) ELSE 0 END + 1, 'entry', 'GRN-' || to_char(s.month, 'YYYYMM')
+          FROM sample_month s ORDER BY s.month, s.warehouse_id, s.product_id;
+        INSERT INTO rebate.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity, source, reference)
+        SELECT t.id, s.warehouse_id, s.partner_id, s.product_id, s.month + 24, 'sell_out', -s.sold, 'report',
+               'SO-' || to_char(s.month, 'YYYYMM')
+          FROM sample_month s WHERE s.sold > 0 ORDER BY s.month, s.warehouse_id, s.product_id;
+        -- the brand's central stock
+        INSERT INTO rebate.stock_movement (tenant_id, warehouse_id, product_id, moved_on, kind, quantity, source, reference)
+        SELECT t.id, w.id, p.id, DATE '2026-11-02', 'receipt', 2000, 'entry', 'GRN-CENTRAL'
+          FROM rebate.warehouse w JOIN rebate.product p ON p.tenant_id = w.tenant_id
+         WHERE w.tenant_id = t.id AND w.partner_id IS NULL;
+        -- safety stock for every partner warehouse, by category
+        INSERT INTO rebate.stock_threshold (tenant_id, warehouse_id, partner_id, category_id, minimum, reorder_point, maximum,
+                                            lead_days, cycle_days)
+        SELECT t.id, w.id, w.partner_id, c.id, 30, 60, 400, 10, 30
+          FROM rebate.warehouse w JOIN rebate.product_category c ON c.tenant_id = w.tenant_id AND c.parent_id IS NULL
+         WHERE w.tenant_id = t.id AND w.partner_id IS NOT NULL;
+        INSERT INTO rebate.stock_sharing (tenant_id, partner_id, granted_by, note)
+        SELECT t.id, w.partner_id, 'rebate_sample', 'sample: shares its stock'
+          FROM rebate.warehouse w WHERE w.tenant_id = t.id AND w.partner_id IS NOT NULL AND w.id % 3 = 0;
+        DROP TABLE sample_item, sample_month;
+    END LOOP;
+    RETURN QUERY
+    SELECT tn.code,
+           (SELECT count(*) FROM rebate.warehouse w WHERE w.tenant_id = tn.id),
+           (SELECT count(*) FROM rebate.stock_movement m WHERE m.tenant_id = tn.id),
+           (SELECT count(*) FROM rebate.stock_balance b WHERE b.tenant_id = tn.id),
+           (SELECT count(*) FROM rebate.stock_sharing s WHERE s.tenant_id = tn.id)
+      FROM rebate.tenant tn WHERE tn.code IN ('HUAGUANG', 'QINGHE') ORDER BY tn.id;
+END
+$$;
+COMMENT ON FUNCTION rebate_sample.inventory(double precision) IS
+    'Warehouses, three years of monthly receipts and sell-out with trend and season, thresholds and sharing for the sample brands';

@@ -264,3 +264,32 @@ RESET ROLE;
 SET ROLE rebate_demo_manager;
 SELECT title, recipients, read, acknowledged, unacknowledged FROM rebate.v_announcement_reach;
 RESET ROLE;
+
+\echo
+\echo '5. Inventory across the channel (rebate_sample.inventory: three years of receipts and sell-out per dealer warehouse).'
+\echo '   Dealer 1 looks at its own stock (the brand sees it only if the dealer shares it):'
+SELECT * FROM rebate_sample.inventory();
+SELECT w.id AS dealer1_warehouse FROM rebate.warehouse w WHERE w.partner_id = :dealer1 \gset
+SET ROLE rebate_demo_dealer1;
+SELECT s.product_sku, s.on_hand, s.last_sale_on, a.average_age, a.age_0_30, a.age_31_60
+  FROM rebate.v_stock s
+  JOIN LATERAL (SELECT (x).* FROM (SELECT rebate.stock_age(m.moved_on, m.quantity, date '2026-12-01') AS x
+                                      FROM rebate.stock_movement m
+                                     WHERE m.warehouse_id = s.warehouse_id AND m.product_id = s.product_id) y) a ON true
+ ORDER BY s.product_sku;
+\echo 'Its system reports a large sale of the first product: the stock falls below the safety stock, an alert lands in its inbox:'
+INSERT INTO rebate.stock_movement (tenant_id, warehouse_id, product_id, moved_on, kind, quantity, source, reference)
+SELECT b.tenant_id, b.warehouse_id, b.product_id, date '2026-12-01', 'sell_out', -(b.quantity - 20), 'report', 'SO-DEMO'
+  FROM rebate.stock_balance b WHERE b.warehouse_id = :dealer1_warehouse
+ ORDER BY b.product_id LIMIT 1;
+SELECT alert_kind, quantity_at_alert, threshold FROM rebate.v_stock_alerts WHERE quantity_at_alert = 20 ORDER BY alert_kind;
+\echo 'Replenishment suggestions for December (Holt-Winters on 36 months of sell-out, lead 10 + cycle 30 days):'
+SELECT p.sku, r.on_hand, r.forecast_demand, r.safety_stock, r.quantity AS suggested, r.method
+  FROM rebate.suggest_replenishment(:dealer1_warehouse, date '2026-12-01') r JOIN rebate.product p ON p.id = r.product_id
+ ORDER BY p.sku;
+RESET ROLE;
+\echo 'Forecast accuracy over the brand''s dealer items: the last 12 months forecast from the 24 before (sMAPE, lower is better):'
+SELECT count(*) AS items, round(avg(holt_winters_smape), 2) AS holt_winters, round(avg(naive_smape), 2) AS naive_last_year,
+       count(*) FILTER (WHERE holt_winters_smape < naive_smape) AS holt_winters_better
+  FROM rebate.forecast_backtest(NULL, date '2026-12-01') b JOIN rebate.warehouse w ON w.id = b.warehouse_id
+ WHERE w.tenant_id = :huaguang;

@@ -83,6 +83,12 @@ static const Metric metrics[] = {
 	"动销品种数 Products: distinct products sold"},
 	{"achievement", "ratio", "kpis", S, NULL,
 	"目标达成率 Achievement: net sales / the sales target"},
+	{"stock_turnover", "ratio", "inventory", S, NULL,
+	"库存周转率 Stock turnover: units sold / time-weighted average stock (partners sharing their stock)"},
+	{"stock_outs", "count", "inventory", S, NULL,
+	"断货次数 Stock-outs: out-of-stock alerts raised (partners sharing their stock)"},
+	{"sell_through", "ratio", "inventory", S, NULL,
+	"售罄率 Sell-through: units sold / (opening stock + units received) (partners sharing their stock)"},
 };
 
 static const OptionWord uses[] = {

@@ -570,6 +570,34 @@ GRANT SELECT ON @extschema@.v_partner_scores TO rebate_admin, rebate_manager, re
 -- show them as field descriptions): the columns no COMMENT ON COLUMN above
 -- describes take the description of their name from this map, and the
 -- install fails if one has neither.
+-- Comments every column of the views given, from a dictionary by column
+-- name (one wording per name across a module's views); a column the
+-- dictionary lacks is an error, so no column goes undescribed.
+CREATE FUNCTION @extschema@.comment_view_columns(views regclass[], comments jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col record;
+    described text;
+BEGIN
+    FOR col IN
+        SELECT a.attrelid::regclass AS view, a.attname
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = ANY (views) AND a.attnum > 0 AND NOT a.attisdropped
+    LOOP
+        described := comments ->> col.attname::text;
+        IF described IS NULL THEN
+            RAISE EXCEPTION 'view % column % has no comment', col.view, col.attname;
+        END IF;
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', col.view, col.attname, described);
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.comment_view_columns(regclass[], jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.comment_view_columns(regclass[], jsonb) IS
+    'Internal: comments every column of the views from a dictionary by column name; a column it lacks is an error';
+
 DO $$
 DECLARE
     col       record;

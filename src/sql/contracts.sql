@@ -43,6 +43,8 @@ CREATE TABLE @extschema@.partner_contract (
                                                                     LEAST(pg_catalog.upper(term), terminated_on))) END) STORED,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- (last: added in 0.8.0 by the inventory module, where an upgrade appends it)
+    shares_stock        boolean NOT NULL DEFAULT false,
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, code),
     -- (the key the parts and renewals refer to: they name the contract's partner too)
@@ -83,6 +85,8 @@ COMMENT ON COLUMN @extschema@.partner_contract.activated_at IS 'When it took eff
 COMMENT ON COLUMN @extschema@.partner_contract.ended_at IS 'When it expired or its termination took effect';
 COMMENT ON COLUMN @extschema@.partner_contract.expiry_notified_at IS
     'When the managers were told that it ends without a successor (rebate.contract_alerts: once per contract)';
+COMMENT ON COLUMN @extschema@.partner_contract.shares_stock IS
+    'Whether the partner shares its stock with the brand while the contract is active (库存共享: rebate.stock_shared_partners)';
 COMMENT ON COLUMN @extschema@.partner_contract.effective IS
     'The days it holds: its term, cut short at terminated_on (maintained); no two approved or active contracts of a partner overlap in it';
 
@@ -144,8 +148,8 @@ SELECT @extschema@.apply_tenant_rls('@extschema@.partner_contract_program', 'ten
 -- written by the functions below only
 GRANT SELECT, DELETE ON @extschema@.partner_contract, @extschema@.partner_contract_territory,
     @extschema@.partner_contract_program TO rebate_admin, rebate_manager;
-GRANT INSERT (tenant_id, partner_id, code, term, grade_id, credit_limit, renewal_of, signed_on, note),
-      UPDATE (partner_id, code, term, grade_id, credit_limit, renewal_of, signed_on, note)
+GRANT INSERT (tenant_id, partner_id, code, term, grade_id, credit_limit, renewal_of, signed_on, note, shares_stock),
+      UPDATE (partner_id, code, term, grade_id, credit_limit, renewal_of, signed_on, note, shares_stock)
     ON @extschema@.partner_contract TO rebate_admin, rebate_manager;
 GRANT INSERT (tenant_id, contract_id, region_id, exclusive), UPDATE (contract_id, region_id, exclusive)
     ON @extschema@.partner_contract_territory TO rebate_admin, rebate_manager;
@@ -189,11 +193,12 @@ BEGIN
         RAISE EXCEPTION 'contract % is %: only a draft is deleted', OLD.code, pg_catalog.replace(OLD.status, '_', ' ')
             USING ERRCODE = 'RB005', HINT = 'Terminate it (rebate.terminate_contract), or withdraw its approval request.';
     END IF;
-    IF (NEW.tenant_id, NEW.partner_id, NEW.code, NEW.term, NEW.grade_id, NEW.credit_limit, NEW.renewal_of)
-       IS DISTINCT FROM (OLD.tenant_id, OLD.partner_id, OLD.code, OLD.term, OLD.grade_id, OLD.credit_limit, OLD.renewal_of) THEN
+    IF (NEW.tenant_id, NEW.partner_id, NEW.code, NEW.term, NEW.grade_id, NEW.credit_limit, NEW.renewal_of, NEW.shares_stock)
+       IS DISTINCT FROM (OLD.tenant_id, OLD.partner_id, OLD.code, OLD.term, OLD.grade_id, OLD.credit_limit, OLD.renewal_of,
+                         OLD.shares_stock) THEN
         RAISE EXCEPTION 'contract % is %: its terms are fixed', OLD.code, pg_catalog.replace(OLD.status, '_', ' ')
             USING ERRCODE = 'RB005',
-                  DETAIL = 'Partner, code, term, grade, credit limit and renewal change only while the contract is a draft.',
+                  DETAIL = 'Partner, code, term, grade, credit limit, stock sharing and renewal change only while the contract is a draft.',
                   HINT = 'Renew it (rebate.renew_contract) or terminate it and draft a new one.';
     END IF;
     RETURN NEW;
@@ -679,11 +684,12 @@ BEGIN
                          THEN pg_catalog.daterange(start, (start + pg_catalog.make_interval(months => months))::date)
                          ELSE pg_catalog.daterange(start, start + (pg_catalog.upper(old.term) - pg_catalog.lower(old.term))) END;
     END IF;
-    INSERT INTO @extschema@.partner_contract (tenant_id, partner_id, code, term, grade_id, credit_limit, renewal_of)
+    INSERT INTO @extschema@.partner_contract (tenant_id, partner_id, code, term, grade_id, credit_limit, renewal_of,
+                                              shares_stock)
     VALUES (old.tenant_id, old.partner_id,
             coalesce(renew_contract.code,
                      pg_catalog.regexp_replace(old.code, '/[0-9]{4}-[0-9]{2}-[0-9]{2}$', '') || '/' || pg_catalog.lower(new_term)),
-            new_term, old.grade_id, old.credit_limit, old.id)
+            new_term, old.grade_id, old.credit_limit, old.id, old.shares_stock)
     RETURNING * INTO made;
     INSERT INTO @extschema@.partner_contract_territory (tenant_id, contract_id, region_id, exclusive)
     SELECT made.tenant_id, made.id, t.region_id, t.exclusive FROM @extschema@.partner_contract_territory t

@@ -1099,11 +1099,11 @@ COMMENT ON VIEW @extschema@.v_lead_conversion_by_source IS
 COMMENT ON VIEW @extschema@.v_opportunity_pipeline IS
     '商机管道 The open opportunities per partner, region and stage: count, amount, the stage''s probability (the tenant''s, or the default) and the weighted amount, the next expected close and how many are overdue';
 
-DO $$
-DECLARE
-    col record;
-    described text;
-    comments jsonb := pg_catalog.jsonb_build_object(
+SELECT @extschema@.comment_view_columns(
+    ARRAY['@extschema@.lead_facts_all', '@extschema@.lead_facts', '@extschema@.v_lead_conversion_by_partner',
+          '@extschema@.v_lead_conversion_by_region', '@extschema@.v_lead_conversion_by_source',
+          '@extschema@.v_opportunity_pipeline']::regclass[],
+    pg_catalog.jsonb_build_object(
         -- (in parts: a function takes at most 100 arguments)
         'tenant_id', '租户 Tenant: the manufacturer or brand',
         'partner_id', '渠道商 Partner id (rebate.partner)',
@@ -1155,23 +1155,5 @@ DECLARE
         'accepted_at', '接受时间 When the partner accepted it',
         'opportunity_id', '商机 The opportunity the accepting partner opened',
         'opened_at', '商机创建 When the opportunity was opened',
-        'closed_at', '商机关闭 When it was won or lost');
-BEGIN
-    FOR col IN
-        SELECT a.attrelid::regclass AS view, a.attname
-          FROM pg_catalog.pg_attribute a
-         WHERE a.attrelid IN ('@extschema@.lead_facts_all'::regclass, '@extschema@.lead_facts'::regclass,
-                              '@extschema@.v_lead_conversion_by_partner'::regclass,
-                              '@extschema@.v_lead_conversion_by_region'::regclass,
-                              '@extschema@.v_lead_conversion_by_source'::regclass,
-                              '@extschema@.v_opportunity_pipeline'::regclass)
-           AND a.attnum > 0 AND NOT a.attisdropped
-    LOOP
-        described := comments ->> col.attname::text;
-        IF described IS NULL THEN
-            RAISE EXCEPTION 'view % column % has no comment', col.view, col.attname;
-        END IF;
-        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', col.view, col.attname, described);
-    END LOOP;
-END
-$$;
+        'closed_at', '商机关闭 When it was won or lost'));
+

@@ -29,7 +29,7 @@ COMMENT ON FUNCTION @extschema@.metrics() IS 'The metric catalog, one row per me
 CREATE FUNCTION @extschema@.metric_basis(metric text) RETURNS text
     AS 'MODULE_PATHNAME', 'rebate_metric_basis' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.metric_basis(text) IS
-    'How a metric''s value is computed: line_amount, line_margin, line_quantity, payments, customers or kpis; NULL for a name not in the catalog';
+    'How a metric''s value is computed: line_amount, line_margin, line_quantity, payments, customers, kpis or inventory; NULL for a name not in the catalog';
 
 CREATE VIEW @extschema@.metric WITH (security_invoker = true) AS SELECT * FROM @extschema@.metrics();
 COMMENT ON VIEW @extschema@.metric IS
@@ -37,7 +37,7 @@ COMMENT ON VIEW @extschema@.metric IS
 COMMENT ON COLUMN @extschema@.metric.name IS '指标 The metric''s name, as program_version.metric, target.metric and scoring_kpi.kpi say it';
 COMMENT ON COLUMN @extschema@.metric.description IS '说明 What the metric measures';
 COMMENT ON COLUMN @extschema@.metric.unit IS '单位 amount (in the program''s currency), quantity, count or ratio';
-COMMENT ON COLUMN @extschema@.metric.basis IS '计算口径 How its value is computed: line_amount, line_margin, line_quantity (order lines), payments, customers, or kpis (a rebate.kpis field)';
+COMMENT ON COLUMN @extschema@.metric.basis IS '计算口径 How its value is computed: line_amount, line_margin, line_quantity (order lines), payments, customers, kpis (a rebate.kpis field), or inventory (rebate.inventory_kpis)';
 COMMENT ON COLUMN @extschema@.metric.program IS '返利指标 Whether programs pay on it (program_version.metric)';
 COMMENT ON COLUMN @extschema@.metric.target IS '目标 Whether targets are kept for it (rebate.target), so overachievement can measure it';
 COMMENT ON COLUMN @extschema@.metric.scoring IS '评分 Whether scoring models score it (scoring_kpi.kpi)';

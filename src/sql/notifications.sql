@@ -33,7 +33,9 @@ INSERT INTO @extschema@.notification_event (event, audience, description) VALUES
     ('lead_returned', 'managers', 'A lead was declined, or not answered in time, and no partner could take it: assign it by hand'),
     ('announcement_published', 'partner', 'An announcement addressed to the partner was published: read it (and acknowledge it when it is mandatory)'),
     ('contract_expiring', 'managers', 'A partner''s contract ends soon and no contract follows it: renew it or let it lapse'),
-    ('certificate_expiring', 'partner', 'A certificate of the partner expires soon: renew it before what it authorises lapses');
+    ('certificate_expiring', 'partner', 'A certificate of the partner expires soon: renew it before what it authorises lapses'),
+    ('stock_alert', 'partner', 'A product in a warehouse of the partner (of the brand: the managers) ran out, fell below its safety stock or reorder point, or rose above its maximum'),
+    ('transfer_shipped', 'partner', 'A transfer to a warehouse of the partner has shipped: receive it when it arrives');
 GRANT SELECT ON @extschema@.notification_event TO rebate_admin, rebate_manager, rebate_partner;
 
 CREATE TABLE @extschema@.notification (

@@ -286,6 +286,11 @@ CREATE FUNCTION @extschema@.score_period(model @extschema@.scoring_model, period
 AS $$
     WITH k AS (
         SELECT * FROM @extschema@.period_kpis(model.tenant_id, score_period.period)
+    ), inv AS (
+        -- read from the ledger only for a model that scores stock
+        SELECT i.* FROM @extschema@.inventory_kpis(model.tenant_id, score_period.period) i
+         WHERE EXISTS (SELECT 1 FROM @extschema@.scoring_kpi sk
+                        WHERE sk.model_id = model.id AND @extschema@.metric_basis(sk.kpi) = 'inventory')
     ), partners AS (
         SELECT pa.id FROM @extschema@.partner pa
          WHERE pa.tenant_id = model.tenant_id AND (pa.state = 'active' OR pa.id IN (SELECT k.partner_id FROM k))
@@ -305,11 +310,15 @@ AS $$
                            WHEN 'on_time_rate' THEN (k.kpis).on_time_rate
                            WHEN 'products' THEN coalesce((k.kpis).products, 0)
                            WHEN 'growth' THEN k.growth
-                           WHEN 'achievement' THEN k.achievement END AS value,
+                           WHEN 'achievement' THEN k.achievement
+                           WHEN 'stock_turnover' THEN inv.stock_turnover
+                           WHEN 'stock_outs' THEN inv.stock_outs
+                           WHEN 'sell_through' THEN inv.sell_through END AS value,
                coalesce(sk.target, CASE sk.kpi WHEN 'net_sales' THEN k.sales_target WHEN 'collected' THEN k.collected_target
                                                WHEN 'quantity' THEN k.quantity_target END) AS target
           FROM partners p
           LEFT JOIN k ON k.partner_id = p.id
+          LEFT JOIN inv ON inv.partner_id = p.id
          CROSS JOIN @extschema@.scoring_kpi sk
          WHERE sk.model_id = model.id
     ), ranked AS (

@@ -44,7 +44,12 @@ SELECT is(
              'lapse_due_registrations', 'registration_decided', 'deliver_announcement', 'managed_announcement',
              'mark_announcement', 'set_opportunity_stage', 'offer_lead', 'offer_by_rules', 'pass_lead_on', 'my_open_offer',
              'onboarding_decided', 'exit_decided', 'open_request', 'contract_decided', 'renew_contract',
-             'grant_contract_territories', 'end_contract_territories', 'settle_contract_grants', 'record_exam_result')),
+             'grant_contract_territories', 'end_contract_territories', 'settle_contract_grants', 'record_exam_result',
+             -- inventory: counts, suggestions and the orders made of them write; the internal judges of who holds a
+             -- warehouse read a binding (not parallel safe: they are called where writes follow)
+             'record_stock_count', 'suggest_replenishment', 'order_suggestions', 'transfer_decided', 'acts_for_partner',
+             'holds_warehouse', 'shipment_goods', 'stock_on_hand_of', 'forecast_backtest', 'exit_check_stock',
+             'comment_view_columns')),
     0, 'every function that only reads is PARALLEL SAFE, the aggregate too');
 
 -- SECURITY DEFINER only where a role must reach what it may not read or write itself
@@ -53,18 +58,19 @@ SELECT is(
       WHERE pronamespace = 'rebate'::regnamespace AND prosecdef),
     ARRAY['accept_lead', 'acknowledge_announcement', 'announce_notifications', 'announce_price_changes',
           'announce_program_activation', 'apply_contracts', 'arbitrate_registration', 'assign_lead', 'audit_row',
-          'cancel_lead', 'certificate_alerts', 'check_approval_step', 'check_payment_allocation',
+          'cancel_lead', 'cancel_transfer', 'certificate_alerts', 'check_approval_step', 'check_payment_allocation',
           'check_registration', 'compact_rollups', 'contract_alerts', 'create_enforcement_setting',
-          'create_inbox_secret', 'decide_approval', 'decline_lead', 'delegate_approvals', 'distribute_leads',
-          'end_delegation', 'escalate_approvals', 'exit_checklist', 'expire_lead_offers', 'fill_order_line',
-          'follow_up_registration', 'grant_access', 'hand_over_registrations', 'inbox_channel',
-          'lapse_registrations', 'maintain_tree_path', 'mark_notifications_read', 'my_approval_tasks',
-          'notify_changes', 'onboarding_checks', 'partner_name_key', 'partner_scores', 'publish_announcement',
-          'read_announcement', 'rebuild_rollups', 'record_binding_change', 'record_opportunity_history',
-          'record_order_history', 'record_partner_history', 'refresh_report_snapshots', 'register_customer',
-          'remind_announcement', 'request_exit', 'resolve_violation', 'revoke_access', 'sign_contract',
-          'submit_application', 'submit_contract', 'submit_request', 'terminate_contract', 'withdraw_announcement',
-          'withdraw_request'],
+          'create_inbox_secret', 'decide_approval', 'decline_lead', 'delegate_approvals', 'deliver_shipment',
+          'distribute_leads', 'end_delegation', 'escalate_approvals', 'exit_checklist', 'expire_lead_offers',
+          'fill_order_line', 'follow_up_registration', 'grant_access', 'hand_over_registrations', 'inbox_channel',
+          'lapse_registrations', 'maintain_stock_balance', 'maintain_tree_path', 'mark_notifications_read',
+          'my_approval_tasks', 'notify_changes', 'onboarding_checks', 'partner_name_key', 'partner_scores',
+          'publish_announcement', 'read_announcement', 'rebuild_rollups', 'rebuild_stock_balances',
+          'receive_transfer', 'record_binding_change', 'record_opportunity_history', 'record_order_history',
+          'record_partner_history', 'record_stock_count', 'record_tracking_event', 'refresh_report_snapshots', 'register_customer',
+          'remind_announcement', 'request_exit', 'request_transfer', 'resolve_violation', 'revoke_access',
+          'ship_shipment', 'ship_transfer', 'sign_contract', 'submit_application', 'submit_contract', 'submit_request',
+          'terminate_contract', 'withdraw_announcement', 'withdraw_request'],
     'SECURITY DEFINER functions are exactly the expected ones');
 
 -- SQL and PL/pgSQL functions pin their search_path, except those that must

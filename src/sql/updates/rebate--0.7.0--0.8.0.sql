@@ -413,7 +413,7 @@ REVOKE ALL ON FUNCTION @extschema@.rebuild_rollups(bigint), @extschema@.compact_
 CREATE OR REPLACE FUNCTION @extschema@.metric_basis(metric text) RETURNS text
     AS 'MODULE_PATHNAME', 'rebate_metric_basis' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.metric_basis(text) IS
-    'How a metric''s value is computed: line_amount, line_margin, line_quantity, payments, customers or kpis; NULL for a name not in the catalog';
+    'How a metric''s value is computed: line_amount, line_margin, line_quantity, payments, customers, kpis or inventory; NULL for a name not in the catalog';
 
 
 -- the basis reads the rollups: the queries over order lines go
@@ -2094,6 +2094,34 @@ COMMENT ON VIEW @extschema@.v_product_performance_snapshot IS
 -- show them as field descriptions): the columns no COMMENT ON COLUMN above
 -- describes take the description of their name from this map, and the
 -- install fails if one has neither.
+-- Comments every column of the views given, from a dictionary by column
+-- name (one wording per name across a module's views); a column the
+-- dictionary lacks is an error, so no column goes undescribed.
+CREATE FUNCTION @extschema@.comment_view_columns(views regclass[], comments jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col record;
+    described text;
+BEGIN
+    FOR col IN
+        SELECT a.attrelid::regclass AS view, a.attname
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = ANY (views) AND a.attnum > 0 AND NOT a.attisdropped
+    LOOP
+        described := comments ->> col.attname::text;
+        IF described IS NULL THEN
+            RAISE EXCEPTION 'view % column % has no comment', col.view, col.attname;
+        END IF;
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', col.view, col.attname, described);
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.comment_view_columns(regclass[], jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.comment_view_columns(regclass[], jsonb) IS
+    'Internal: comments every column of the views from a dictionary by column name; a column it lacks is an error';
+
 DO $$
 DECLARE
     col       record;
@@ -2255,7 +2283,9 @@ INSERT INTO @extschema@.notification_event (event, audience, description) VALUES
     ('lead_returned', 'managers', 'A lead was declined, or not answered in time, and no partner could take it: assign it by hand'),
     ('announcement_published', 'partner', 'An announcement addressed to the partner was published: read it (and acknowledge it when it is mandatory)'),
     ('contract_expiring', 'managers', 'A partner''s contract ends soon and no contract follows it: renew it or let it lapse'),
-    ('certificate_expiring', 'partner', 'A certificate of the partner expires soon: renew it before what it authorises lapses');
+    ('certificate_expiring', 'partner', 'A certificate of the partner expires soon: renew it before what it authorises lapses'),
+    ('stock_alert', 'partner', 'A product in a warehouse of the partner (of the brand: the managers) ran out, fell below its safety stock or reorder point, or rose above its maximum'),
+    ('transfer_shipped', 'partner', 'A transfer to a warehouse of the partner has shipped: receive it when it arrives');
 GRANT SELECT ON @extschema@.notification_event TO rebate_admin, rebate_manager, rebate_partner;
 
 CREATE TABLE @extschema@.notification (
@@ -5902,11 +5932,11 @@ COMMENT ON VIEW @extschema@.v_lead_conversion_by_source IS
 COMMENT ON VIEW @extschema@.v_opportunity_pipeline IS
     '商机管道 The open opportunities per partner, region and stage: count, amount, the stage''s probability (the tenant''s, or the default) and the weighted amount, the next expected close and how many are overdue';
 
-DO $$
-DECLARE
-    col record;
-    described text;
-    comments jsonb := pg_catalog.jsonb_build_object(
+SELECT @extschema@.comment_view_columns(
+    ARRAY['@extschema@.lead_facts_all', '@extschema@.lead_facts', '@extschema@.v_lead_conversion_by_partner',
+          '@extschema@.v_lead_conversion_by_region', '@extschema@.v_lead_conversion_by_source',
+          '@extschema@.v_opportunity_pipeline']::regclass[],
+    pg_catalog.jsonb_build_object(
         -- (in parts: a function takes at most 100 arguments)
         'tenant_id', '租户 Tenant: the manufacturer or brand',
         'partner_id', '渠道商 Partner id (rebate.partner)',
@@ -5958,26 +5988,8 @@ DECLARE
         'accepted_at', '接受时间 When the partner accepted it',
         'opportunity_id', '商机 The opportunity the accepting partner opened',
         'opened_at', '商机创建 When the opportunity was opened',
-        'closed_at', '商机关闭 When it was won or lost');
-BEGIN
-    FOR col IN
-        SELECT a.attrelid::regclass AS view, a.attname
-          FROM pg_catalog.pg_attribute a
-         WHERE a.attrelid IN ('@extschema@.lead_facts_all'::regclass, '@extschema@.lead_facts'::regclass,
-                              '@extschema@.v_lead_conversion_by_partner'::regclass,
-                              '@extschema@.v_lead_conversion_by_region'::regclass,
-                              '@extschema@.v_lead_conversion_by_source'::regclass,
-                              '@extschema@.v_opportunity_pipeline'::regclass)
-           AND a.attnum > 0 AND NOT a.attisdropped
-    LOOP
-        described := comments ->> col.attname::text;
-        IF described IS NULL THEN
-            RAISE EXCEPTION 'view % column % has no comment', col.view, col.attname;
-        END IF;
-        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', col.view, col.attname, described);
-    END LOOP;
-END
-$$;
+        'closed_at', '商机关闭 When it was won or lost'));
+
 -- ---------------------------------------------------------------------------
 -- A partner's way in (准入) and out (退出).  In: an applicant partner keeps
 -- its qualification records (licences and permits: number, issuer,
@@ -6623,6 +6635,8 @@ CREATE TABLE @extschema@.partner_contract (
                                                                     LEAST(pg_catalog.upper(term), terminated_on))) END) STORED,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- (last: added in 0.8.0 by the inventory module, where an upgrade appends it)
+    shares_stock        boolean NOT NULL DEFAULT false,
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, code),
     -- (the key the parts and renewals refer to: they name the contract's partner too)
@@ -6663,6 +6677,8 @@ COMMENT ON COLUMN @extschema@.partner_contract.activated_at IS 'When it took eff
 COMMENT ON COLUMN @extschema@.partner_contract.ended_at IS 'When it expired or its termination took effect';
 COMMENT ON COLUMN @extschema@.partner_contract.expiry_notified_at IS
     'When the managers were told that it ends without a successor (rebate.contract_alerts: once per contract)';
+COMMENT ON COLUMN @extschema@.partner_contract.shares_stock IS
+    'Whether the partner shares its stock with the brand while the contract is active (库存共享: rebate.stock_shared_partners)';
 COMMENT ON COLUMN @extschema@.partner_contract.effective IS
     'The days it holds: its term, cut short at terminated_on (maintained); no two approved or active contracts of a partner overlap in it';
 
@@ -6724,8 +6740,8 @@ SELECT @extschema@.apply_tenant_rls('@extschema@.partner_contract_program', 'ten
 -- written by the functions below only
 GRANT SELECT, DELETE ON @extschema@.partner_contract, @extschema@.partner_contract_territory,
     @extschema@.partner_contract_program TO rebate_admin, rebate_manager;
-GRANT INSERT (tenant_id, partner_id, code, term, grade_id, credit_limit, renewal_of, signed_on, note),
-      UPDATE (partner_id, code, term, grade_id, credit_limit, renewal_of, signed_on, note)
+GRANT INSERT (tenant_id, partner_id, code, term, grade_id, credit_limit, renewal_of, signed_on, note, shares_stock),
+      UPDATE (partner_id, code, term, grade_id, credit_limit, renewal_of, signed_on, note, shares_stock)
     ON @extschema@.partner_contract TO rebate_admin, rebate_manager;
 GRANT INSERT (tenant_id, contract_id, region_id, exclusive), UPDATE (contract_id, region_id, exclusive)
     ON @extschema@.partner_contract_territory TO rebate_admin, rebate_manager;
@@ -6769,11 +6785,12 @@ BEGIN
         RAISE EXCEPTION 'contract % is %: only a draft is deleted', OLD.code, pg_catalog.replace(OLD.status, '_', ' ')
             USING ERRCODE = 'RB005', HINT = 'Terminate it (rebate.terminate_contract), or withdraw its approval request.';
     END IF;
-    IF (NEW.tenant_id, NEW.partner_id, NEW.code, NEW.term, NEW.grade_id, NEW.credit_limit, NEW.renewal_of)
-       IS DISTINCT FROM (OLD.tenant_id, OLD.partner_id, OLD.code, OLD.term, OLD.grade_id, OLD.credit_limit, OLD.renewal_of) THEN
+    IF (NEW.tenant_id, NEW.partner_id, NEW.code, NEW.term, NEW.grade_id, NEW.credit_limit, NEW.renewal_of, NEW.shares_stock)
+       IS DISTINCT FROM (OLD.tenant_id, OLD.partner_id, OLD.code, OLD.term, OLD.grade_id, OLD.credit_limit, OLD.renewal_of,
+                         OLD.shares_stock) THEN
         RAISE EXCEPTION 'contract % is %: its terms are fixed', OLD.code, pg_catalog.replace(OLD.status, '_', ' ')
             USING ERRCODE = 'RB005',
-                  DETAIL = 'Partner, code, term, grade, credit limit and renewal change only while the contract is a draft.',
+                  DETAIL = 'Partner, code, term, grade, credit limit, stock sharing and renewal change only while the contract is a draft.',
                   HINT = 'Renew it (rebate.renew_contract) or terminate it and draft a new one.';
     END IF;
     RETURN NEW;
@@ -7259,11 +7276,12 @@ BEGIN
                          THEN pg_catalog.daterange(start, (start + pg_catalog.make_interval(months => months))::date)
                          ELSE pg_catalog.daterange(start, start + (pg_catalog.upper(old.term) - pg_catalog.lower(old.term))) END;
     END IF;
-    INSERT INTO @extschema@.partner_contract (tenant_id, partner_id, code, term, grade_id, credit_limit, renewal_of)
+    INSERT INTO @extschema@.partner_contract (tenant_id, partner_id, code, term, grade_id, credit_limit, renewal_of,
+                                              shares_stock)
     VALUES (old.tenant_id, old.partner_id,
             coalesce(renew_contract.code,
                      pg_catalog.regexp_replace(old.code, '/[0-9]{4}-[0-9]{2}-[0-9]{2}$', '') || '/' || pg_catalog.lower(new_term)),
-            new_term, old.grade_id, old.credit_limit, old.id)
+            new_term, old.grade_id, old.credit_limit, old.id, old.shares_stock)
     RETURNING * INTO made;
     INSERT INTO @extschema@.partner_contract_territory (tenant_id, contract_id, region_id, exclusive)
     SELECT made.tenant_id, made.id, t.region_id, t.exclusive FROM @extschema@.partner_contract_territory t
@@ -8447,6 +8465,2338 @@ $$;
 COMMENT ON FUNCTION @extschema@.partner_scores(bigint, daterange) IS
     'Each partner''s KPIs, scores, weighted total, rank in the tenant and in its region, grade band, and the upgrade or downgrade the tenant''s active scoring model suggests for the period, with the reason (an upgrade the partner lacks certificates for is withheld); rows the caller may see';
 
+
+-- ---- issue 18: inventory (inventory.sql, stock_age.sql, forecast.sql, inventory_flows.sql)
+-- ---------------------------------------------------------------------------
+-- Inventory (库存): the warehouses of the brand (central, regional) and of
+-- its partners, an append-only stock ledger, and the balances kept from it.
+--
+-- Every unit that moves is one row of rebate.stock_movement: dated, signed
+-- (in positive, out negative), linked to the document that moved it, and
+-- never changed afterwards.  A count does not rewrite history: it adds the
+-- difference as an adjustment (rebate.record_stock_count).  The ledger is
+-- its own audit trail: who wrote each row and when are columns of the row.
+--
+-- rebate.stock_balance is the rollup read often: the quantity on hand of
+-- each warehouse x product, kept by one statement-level trigger in the
+-- writing transaction (one upsert per item a statement touches, in key
+-- order, so concurrent writers never deadlock on it and a rollback leaves no
+-- trace).  Stock at a past date is summed from the ledger through its
+-- covering index.  Stock age (FIFO, rebate.stock_age, C), turnover and the
+-- inventory KPIs are computed from the ledger.
+--
+-- Who sees what: a partner sees its own warehouses' stock; the brand's
+-- managers see the brand's warehouses, and a partner's only while the
+-- partner shares it (rebate.stock_sharing, or a contract in force that says
+-- so: 企业也可查看渠道商的库存数据(需授权)).  A partner sharing its stock
+-- shares it with the partners above it too.  docs/inventory.md describes it.
+-- ---------------------------------------------------------------------------
+
+-- Per-tenant choices; a tenant without a row has the defaults.
+CREATE TABLE @extschema@.inventory_setting (
+    id                 bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id          bigint PRIMARY KEY DEFAULT @extschema@.current_tenant_id()
+                       REFERENCES @extschema@.tenant ON DELETE CASCADE,
+    negative_stock     text NOT NULL DEFAULT 'reject' CHECK (negative_stock IN ('reject', 'allow')),
+    slow_moving_days   integer NOT NULL DEFAULT 90 CHECK (slow_moving_days BETWEEN 1 AND 3650),
+    overstock_days     integer NOT NULL DEFAULT 120 CHECK (overstock_days BETWEEN 1 AND 3650),
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE UNIQUE INDEX inventory_setting_by_id ON @extschema@.inventory_setting (id);
+COMMENT ON TABLE @extschema@.inventory_setting IS
+    'How a tenant runs its inventory; a tenant without a row has the defaults';
+COMMENT ON COLUMN @extschema@.inventory_setting.negative_stock IS
+    'reject (default): a movement that takes a warehouse''s stock of a product below zero is refused (RB100); allow: accepted';
+COMMENT ON COLUMN @extschema@.inventory_setting.slow_moving_days IS
+    'An item with stock and no sale (sell-out or shipment) for this many days is slow-moving (呆滞; default 90)';
+COMMENT ON COLUMN @extschema@.inventory_setting.overstock_days IS
+    'An item whose stock lasts longer than this many days at its recent rate of sale is overstocked (default 120)';
+
+CREATE FUNCTION @extschema@.inventory_settings(tenant_id bigint) RETURNS @extschema@.inventory_setting
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.* FROM (SELECT inventory_settings.tenant_id AS t) k
+      LEFT JOIN @extschema@.inventory_setting x ON x.tenant_id = k.t
+     CROSS JOIN LATERAL (SELECT x.id, k.t AS tenant_id, coalesce(x.negative_stock, 'reject') AS negative_stock,
+                                coalesce(x.slow_moving_days, 90) AS slow_moving_days,
+                                coalesce(x.overstock_days, 120) AS overstock_days,
+                                x.created_at, x.updated_at) s
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_settings(bigint) IS
+    'A tenant''s inventory settings, the defaults where it has no row';
+
+-- ---- warehouses ----
+
+CREATE TABLE @extschema@.warehouse (
+    id           bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id    bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    code         text NOT NULL CHECK (btrim(code) <> ''),
+    name         text NOT NULL CHECK (btrim(name) <> ''),
+    kind         text NOT NULL DEFAULT 'partner' CHECK (kind IN ('central', 'regional', 'partner')),
+    partner_id   bigint DEFAULT @extschema@.current_partner_id(),
+    -- the owner as a key: 0 for the brand, so a movement's warehouse and owner are one foreign key
+    owner_key    bigint NOT NULL GENERATED ALWAYS AS (coalesce(partner_id, 0)) STORED,
+    region_id    bigint NOT NULL,
+    address      text,
+    active       boolean NOT NULL DEFAULT true,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, code),
+    CONSTRAINT warehouse_owner_key UNIQUE (tenant_id, id, owner_key),
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id),
+    FOREIGN KEY (tenant_id, region_id) REFERENCES @extschema@.region (tenant_id, id),
+    CONSTRAINT warehouse_owner_kind CHECK ((kind = 'partner') = (partner_id IS NOT NULL))
+);
+CREATE UNIQUE INDEX warehouse_by_id ON @extschema@.warehouse (id);
+CREATE INDEX warehouse_partner ON @extschema@.warehouse (tenant_id, partner_id);
+CREATE INDEX warehouse_region ON @extschema@.warehouse (tenant_id, region_id);
+COMMENT ON TABLE @extschema@.warehouse IS
+    'Warehouses (仓库): the brand''s central and regional ones (partner_id NULL) and each partner''s own, with the region they stand in';
+COMMENT ON COLUMN @extschema@.warehouse.kind IS 'central or regional (the brand''s), partner (a partner''s own)';
+COMMENT ON COLUMN @extschema@.warehouse.partner_id IS 'The partner owning the warehouse; NULL for the brand''s (defaults to the writer''s partner)';
+COMMENT ON COLUMN @extschema@.warehouse.owner_key IS 'partner_id, or 0 for the brand (maintained; the key movements refer to)';
+COMMENT ON COLUMN @extschema@.warehouse.region_id IS 'The region the warehouse stands in: stock by region is counted here, transfers are judged against it';
+COMMENT ON COLUMN @extschema@.warehouse.active IS 'An inactive warehouse keeps its ledger but takes no new transfers or shipments';
+
+-- ---- sharing ----
+
+-- A partner's consent that the brand (and the partners above it) see its
+-- stock.  The partner's users grant it (insert) and withdraw it (delete).
+CREATE TABLE @extschema@.stock_sharing (
+    id           bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id    bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    partner_id   bigint NOT NULL DEFAULT @extschema@.current_partner_id(),
+    granted_by   name NOT NULL DEFAULT @extschema@.acting_role(),
+    note         text,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, partner_id),
+    FOREIGN KEY (tenant_id, partner_id) REFERENCES @extschema@.partner (tenant_id, id)
+);
+CREATE UNIQUE INDEX stock_sharing_by_id ON @extschema@.stock_sharing (id);
+COMMENT ON TABLE @extschema@.stock_sharing IS
+    'A partner''s consent that the brand''s managers and the partners above it see its stock (库存共享授权); deleting the row withdraws it';
+COMMENT ON COLUMN @extschema@.stock_sharing.granted_by IS 'The role that gave the consent (the server''s to say)';
+
+-- The partners of the caller's tenant whose stock the caller's tenant may
+-- see: those that consented, and those whose contract in force today says
+-- they share it.  (PL/pgSQL: partner_contract comes later in the install.)
+-- Read as  partner_id IN (SELECT rebate.stock_shared_partners())  the set
+-- is computed once per statement and probed by hash.
+CREATE FUNCTION @extschema@.stock_shared_partners() RETURNS SETOF bigint
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+        SELECT s.partner_id FROM @extschema@.stock_sharing s
+         WHERE s.tenant_id = (SELECT @extschema@.current_tenant_id())
+        UNION
+        SELECT c.partner_id FROM @extschema@.partner_contract c
+         WHERE c.tenant_id = (SELECT @extschema@.current_tenant_id())
+           AND c.shares_stock AND c.status = 'active' AND c.effective @> CURRENT_DATE;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stock_shared_partners() IS
+    'The partners of the caller''s tenant that share their stock: by consent (rebate.stock_sharing) or by a contract in force with shares_stock';
+
+-- Whether a partner shares its stock, for code that runs as the owner (KPIs).
+CREATE FUNCTION @extschema@.shares_stock(tenant_id bigint, partner_id bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM @extschema@.stock_sharing s
+                    WHERE s.tenant_id = shares_stock.tenant_id AND s.partner_id = shares_stock.partner_id)
+        OR EXISTS (SELECT 1 FROM @extschema@.partner_contract c
+                    WHERE c.tenant_id = shares_stock.tenant_id AND c.partner_id = shares_stock.partner_id
+                      AND c.shares_stock AND c.status = 'active' AND c.effective @> CURRENT_DATE);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.shares_stock(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.shares_stock(bigint, bigint) IS
+    'Internal: whether a partner shares its stock today (consent or a contract in force), whoever asks';
+
+-- ---- the ledger ----
+
+CREATE TABLE @extschema@.stock_movement (
+    id           bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id    bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    warehouse_id bigint NOT NULL,
+    partner_id   bigint DEFAULT @extschema@.current_partner_id(),
+    owner_key    bigint NOT NULL GENERATED ALWAYS AS (coalesce(partner_id, 0)) STORED,
+    product_id   bigint NOT NULL,
+    moved_on     date NOT NULL DEFAULT CURRENT_DATE,
+    kind         text NOT NULL CHECK (kind IN ('receipt', 'delivery', 'return_in', 'customer_return', 'transfer_in',
+                                               'shipment', 'return_out', 'sell_out', 'transfer_out', 'scrap',
+                                               'adjustment', 'count_adjustment')),
+    quantity     numeric(18,4) NOT NULL CHECK (quantity <> 0),
+    source       text NOT NULL DEFAULT 'entry' CHECK (source IN ('entry', 'report', 'shipment', 'transfer', 'count')),
+    source_id    bigint,
+    reference    text,
+    recorded_by  name NOT NULL DEFAULT @extschema@.acting_role(),
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, warehouse_id, owner_key) REFERENCES @extschema@.warehouse (tenant_id, id, owner_key),
+    FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id),
+    CONSTRAINT stock_movement_direction CHECK (
+        CASE WHEN kind IN ('receipt', 'delivery', 'return_in', 'customer_return', 'transfer_in') THEN quantity > 0
+             WHEN kind IN ('shipment', 'return_out', 'sell_out', 'transfer_out', 'scrap') THEN quantity < 0
+             ELSE true END),
+    CONSTRAINT stock_movement_linked CHECK ((source IN ('entry', 'report')) = (source_id IS NULL))
+);
+CREATE UNIQUE INDEX stock_movement_by_id ON @extschema@.stock_movement (id);
+-- one item's history in date order, quantities in the index: stock at a date is an index-only sum
+CREATE INDEX stock_movement_item ON @extschema@.stock_movement (tenant_id, warehouse_id, product_id, moved_on)
+    INCLUDE (quantity, kind);
+CREATE INDEX stock_movement_source ON @extschema@.stock_movement (tenant_id, source, source_id) WHERE source_id IS NOT NULL;
+COMMENT ON TABLE @extschema@.stock_movement IS
+    'The stock ledger (库存台账): every movement of goods into (positive) or out of (negative) a warehouse, dated and linked to its document; append-only';
+COMMENT ON COLUMN @extschema@.stock_movement.partner_id IS 'The warehouse''s owner (NULL: the brand); defaults to the writer''s partner';
+COMMENT ON COLUMN @extschema@.stock_movement.owner_key IS 'partner_id or 0 (maintained): the movement''s warehouse belongs to its owner';
+COMMENT ON COLUMN @extschema@.stock_movement.moved_on IS 'The day the goods moved (stock at a date counts the movements up to it)';
+COMMENT ON COLUMN @extschema@.stock_movement.kind IS
+    'In: receipt (入库), delivery (an order delivered), return_in (a return received by the brand), customer_return (退货 from an end customer), transfer_in (调入); out: shipment (an order shipped), return_out (goods sent back to the brand), sell_out (销售出库 to end customers), transfer_out (调出), scrap (报损); either: adjustment, count_adjustment (盘点差异)';
+COMMENT ON COLUMN @extschema@.stock_movement.quantity IS 'Units moved: positive in, negative out (the kind says which)';
+COMMENT ON COLUMN @extschema@.stock_movement.source IS
+    'The document: entry (typed in), report (a partner system''s report), shipment, transfer, count (with source_id)';
+COMMENT ON COLUMN @extschema@.stock_movement.source_id IS 'The rebate.shipment, rebate.stock_transfer or rebate.stock_count that moved the goods';
+COMMENT ON COLUMN @extschema@.stock_movement.reference IS 'The external document number (delivery note, sell-out report line)';
+COMMENT ON COLUMN @extschema@.stock_movement.recorded_by IS 'The role that wrote the movement';
+
+-- The balances: the sum of the ledger per warehouse x product, kept by
+-- rebate.maintain_stock_balance.  quantity = sum(stock_movement.quantity),
+-- always (rebate.verify_stock proves it, rebate.rebuild_stock_balances
+-- repairs it).
+CREATE TABLE @extschema@.stock_balance (
+    tenant_id        bigint NOT NULL REFERENCES @extschema@.tenant,
+    warehouse_id     bigint NOT NULL,
+    product_id       bigint NOT NULL,
+    partner_id       bigint,
+    quantity         numeric NOT NULL,
+    movements        bigint NOT NULL,
+    last_inbound_on  date,
+    last_outbound_on date,
+    last_sale_on     date,
+    updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, warehouse_id, product_id)
+);
+CREATE INDEX stock_balance_partner ON @extschema@.stock_balance (tenant_id, partner_id, product_id);
+COMMENT ON TABLE @extschema@.stock_balance IS
+    'Stock on hand now (现有库存) per warehouse and product: the sum of the ledger, kept in the writing transaction';
+COMMENT ON COLUMN @extschema@.stock_balance.partner_id IS 'The warehouse''s owner (NULL: the brand)';
+COMMENT ON COLUMN @extschema@.stock_balance.quantity IS 'Units on hand: the sum of the item''s movements';
+COMMENT ON COLUMN @extschema@.stock_balance.movements IS 'How many movements the item has';
+COMMENT ON COLUMN @extschema@.stock_balance.last_inbound_on IS 'The latest day goods came in';
+COMMENT ON COLUMN @extschema@.stock_balance.last_outbound_on IS 'The latest day goods went out';
+COMMENT ON COLUMN @extschema@.stock_balance.last_sale_on IS 'The latest day of a sale: a sell-out, or a shipment from the brand';
+
+-- Stock comes in (+) or goes out (-) by a movement's kind; sales are what
+-- turnover and the forecast count.
+CREATE FUNCTION @extschema@.stock_sale_kinds() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '{sell_out,shipment}'::text[] $$;
+COMMENT ON FUNCTION @extschema@.stock_sale_kinds() IS
+    'The movement kinds that are sales out of a warehouse (turnover, sell-through and the demand forecast count them): sell_out, shipment';
+
+-- AFTER INSERT ... FOR EACH STATEMENT on stock_movement, in one statement:
+-- adds the statement's movements to the balances, one upsert per item in key
+-- order (two writers lock the items they share in the same order: no
+-- deadlock; the lock is held to commit, so the negative-stock check sees
+-- every committed movement); raises the stock alerts the items crossed into
+-- and clears those they left, telling the warehouse's owner (a partner's
+-- users, or the managers for the brand's warehouses); then refuses negative
+-- stock where the tenant does.  An alert is raised when a level is crossed,
+-- not while it stays crossed: one open alert per item and kind.  SECURITY
+-- DEFINER: the writer may not write balances, alerts or notifications.
+CREATE FUNCTION @extschema@.maintain_stock_balance() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    short record;
+BEGIN
+    IF TG_TABLE_SCHEMA <> '@extschema@' THEN
+        RAISE EXCEPTION 'maintain_stock_balance only serves rebate.stock_movement' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    WITH delta AS (
+        SELECT m.tenant_id, m.warehouse_id, m.product_id, min(m.partner_id) AS partner_id,
+               sum(m.quantity) AS quantity, count(*) AS movements,
+               max(m.moved_on) FILTER (WHERE m.quantity > 0) AS last_in,
+               max(m.moved_on) FILTER (WHERE m.quantity < 0) AS last_out,
+               max(m.moved_on) FILTER (WHERE m.kind = ANY (@extschema@.stock_sale_kinds())) AS last_sale
+          FROM moved m
+         GROUP BY m.tenant_id, m.warehouse_id, m.product_id
+    ), upserted AS (
+        INSERT INTO @extschema@.stock_balance AS b
+               (tenant_id, warehouse_id, product_id, partner_id, quantity, movements, last_inbound_on,
+                last_outbound_on, last_sale_on)
+        SELECT d.tenant_id, d.warehouse_id, d.product_id, d.partner_id, d.quantity, d.movements, d.last_in,
+               d.last_out, d.last_sale
+          FROM delta d
+         ORDER BY d.tenant_id, d.warehouse_id, d.product_id
+        ON CONFLICT (tenant_id, warehouse_id, product_id) DO UPDATE
+           SET quantity = b.quantity + excluded.quantity,
+               movements = b.movements + excluded.movements,
+               last_inbound_on = GREATEST(b.last_inbound_on, excluded.last_inbound_on),
+               last_outbound_on = GREATEST(b.last_outbound_on, excluded.last_outbound_on),
+               last_sale_on = GREATEST(b.last_sale_on, excluded.last_sale_on),
+               updated_at = pg_catalog.now()
+        RETURNING b.tenant_id, b.warehouse_id, b.product_id, b.partner_id, b.quantity
+    ), changed AS (
+        SELECT u.tenant_id, u.warehouse_id, u.product_id, u.partner_id, u.quantity - d.quantity AS before,
+               u.quantity AS after
+          FROM upserted u
+          JOIN delta d USING (tenant_id, warehouse_id, product_id)
+    ), judged AS (
+        -- each level an item has, held before and after (thresholds only where the warehouse has any)
+        SELECT c.*, k.kind, k.threshold, k.held, k.holds
+          FROM changed c
+          LEFT JOIN LATERAL (SELECT t.minimum, t.reorder_point, t.maximum
+                               FROM @extschema@.effective_threshold(c.tenant_id, c.warehouse_id, c.product_id) t
+                              WHERE EXISTS (SELECT 1 FROM @extschema@.stock_threshold x
+                                             WHERE x.tenant_id = c.tenant_id AND x.warehouse_id = c.warehouse_id)) th
+            ON true
+         CROSS JOIN LATERAL (VALUES
+                ('out_of_stock', NULL::numeric, c.before <= 0, c.after <= 0),
+                ('below_minimum', th.minimum, th.minimum > 0 AND c.before < th.minimum,
+                                              th.minimum > 0 AND c.after < th.minimum),
+                ('reorder', th.reorder_point, c.before <= th.reorder_point, c.after <= th.reorder_point),
+                ('above_maximum', th.maximum, c.before > th.maximum, c.after > th.maximum)) AS k (kind, threshold, held, holds)
+         WHERE coalesce(k.held, false) <> coalesce(k.holds, false)
+    ), cleared AS (
+        UPDATE @extschema@.stock_alert a
+           SET status = 'cleared', cleared_at = pg_catalog.now()
+          FROM judged j
+         WHERE a.tenant_id = j.tenant_id AND a.warehouse_id = j.warehouse_id AND a.product_id = j.product_id
+           AND a.kind = j.kind AND a.status = 'open' AND NOT coalesce(j.holds, false)
+        RETURNING a.id
+    ), raised AS (
+        INSERT INTO @extschema@.stock_alert (tenant_id, warehouse_id, partner_id, product_id, kind, quantity, threshold)
+        SELECT j.tenant_id, j.warehouse_id, j.partner_id, j.product_id, j.kind, j.after, j.threshold
+          FROM judged j
+         WHERE coalesce(j.holds, false)
+        ON CONFLICT (tenant_id, warehouse_id, product_id, kind) WHERE status = 'open' DO NOTHING
+        RETURNING *
+    ), told AS (
+        INSERT INTO @extschema@.notification (tenant_id, partner_id, event, subject_type, subject_id, title, detail)
+        SELECT r.tenant_id, r.partner_id, 'stock_alert', 'stock_alert', r.id,
+               pg_catalog.format('stock alert %s: product %s in warehouse %s at %s', r.kind, r.product_id,
+                                 r.warehouse_id, pg_catalog.trim_scale(r.quantity)),
+               pg_catalog.jsonb_build_object('kind', r.kind, 'warehouse_id', r.warehouse_id, 'product_id', r.product_id,
+                                             'quantity', r.quantity, 'threshold', r.threshold)
+          FROM raised r
+        RETURNING 1
+    )
+    SELECT c.* INTO short
+      FROM changed c
+     WHERE c.after < 0 AND c.after < c.before
+       AND (@extschema@.inventory_settings(c.tenant_id)).negative_stock = 'reject'
+     ORDER BY c.tenant_id, c.warehouse_id, c.product_id
+     LIMIT 1;
+    IF FOUND THEN
+        -- the writer's own warehouse (or one shared with it, or a document's it acts on): nothing another partner hides
+        RAISE EXCEPTION 'stock of product % in warehouse % would fall to %', short.product_id, short.warehouse_id,
+                        pg_catalog.trim_scale(short.after)
+              USING ERRCODE = 'RB100',
+                    DETAIL = pg_catalog.format('%s on hand before this statement.', pg_catalog.trim_scale(short.before)),
+                    HINT = 'Record the receipt first, move less, or let the tenant allow negative stock (rebate.inventory_setting).';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.maintain_stock_balance() IS
+    'AFTER INSERT statement trigger on stock_movement: adds the movements to rebate.stock_balance, raises and clears stock alerts (telling the owner), refuses negative stock (RB100) where the tenant does';
+
+-- The ledger is append-only: a movement is corrected by another movement.
+CREATE FUNCTION @extschema@.refuse_ledger_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'stock movements are never changed or removed'
+          USING ERRCODE = 'RB101',
+                HINT = 'Correct a movement with another one: an adjustment, or a count (rebate.record_stock_count).';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.refuse_ledger_change() IS
+    'BEFORE UPDATE, DELETE and TRUNCATE trigger of the stock ledger: refuses every change (RB101)';
+
+CREATE TRIGGER maintain_balance AFTER INSERT ON @extschema@.stock_movement
+    REFERENCING NEW TABLE AS moved FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.maintain_stock_balance();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON @extschema@.stock_movement
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.refuse_ledger_change();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON @extschema@.stock_movement
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.refuse_ledger_change();
+
+-- ---- safety stock and alerts ----
+
+-- A threshold for one product, or for every product of a category (and the
+-- categories below it) in a warehouse: the product's own wins, then the
+-- nearest category's.
+CREATE TABLE @extschema@.stock_threshold (
+    id             bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id      bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    warehouse_id   bigint NOT NULL,
+    partner_id     bigint DEFAULT @extschema@.current_partner_id(),
+    owner_key      bigint NOT NULL GENERATED ALWAYS AS (coalesce(partner_id, 0)) STORED,
+    product_id     bigint,
+    category_id    bigint,
+    minimum        numeric(18,4) NOT NULL DEFAULT 0 CHECK (minimum >= 0),
+    reorder_point  numeric(18,4) CHECK (reorder_point >= 0),
+    maximum        numeric(18,4) CHECK (maximum > 0),
+    cycle_days     integer NOT NULL DEFAULT 30 CHECK (cycle_days BETWEEN 1 AND 365),
+    lead_days      integer NOT NULL DEFAULT 7 CHECK (lead_days BETWEEN 0 AND 365),
+    created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, warehouse_id, owner_key) REFERENCES @extschema@.warehouse (tenant_id, id, owner_key),
+    FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id),
+    FOREIGN KEY (tenant_id, category_id) REFERENCES @extschema@.product_category (tenant_id, id),
+    CONSTRAINT stock_threshold_one_subject CHECK ((product_id IS NULL) <> (category_id IS NULL)),
+    CONSTRAINT stock_threshold_order CHECK (reorder_point IS NULL OR reorder_point >= minimum),
+    CONSTRAINT stock_threshold_maximum CHECK (maximum IS NULL OR maximum >= GREATEST(minimum, coalesce(reorder_point, 0)))
+);
+CREATE UNIQUE INDEX stock_threshold_by_id ON @extschema@.stock_threshold (id);
+CREATE UNIQUE INDEX stock_threshold_product ON @extschema@.stock_threshold (tenant_id, warehouse_id, product_id)
+    WHERE product_id IS NOT NULL;
+CREATE UNIQUE INDEX stock_threshold_category ON @extschema@.stock_threshold (tenant_id, warehouse_id, category_id)
+    WHERE category_id IS NOT NULL;
+COMMENT ON TABLE @extschema@.stock_threshold IS
+    'Safety stock (安全库存) of a warehouse for a product or a category: minimum, reorder point, maximum, replenishment cycle and lead time';
+COMMENT ON COLUMN @extschema@.stock_threshold.minimum IS 'Safety stock: below it the item is short (alert below_minimum)';
+COMMENT ON COLUMN @extschema@.stock_threshold.reorder_point IS 'Reorder point (再订货点): at or below it replenish (alert reorder)';
+COMMENT ON COLUMN @extschema@.stock_threshold.maximum IS 'Most the warehouse should hold: above it the item is overstocked (alert above_maximum); suggestions fill up to it';
+COMMENT ON COLUMN @extschema@.stock_threshold.cycle_days IS 'Days between replenishments: a suggestion covers the demand of lead_days + cycle_days';
+COMMENT ON COLUMN @extschema@.stock_threshold.lead_days IS 'Days from ordering to receiving the goods';
+
+-- The threshold that applies to each item of a warehouse: the product's own,
+-- else the deepest category above the product that has one.
+CREATE FUNCTION @extschema@.effective_threshold(tenant_id bigint, warehouse_id bigint, product_id bigint)
+    RETURNS @extschema@.stock_threshold
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.*
+      FROM @extschema@.stock_threshold t
+      JOIN @extschema@.product p ON p.tenant_id = t.tenant_id AND p.id = effective_threshold.product_id
+      LEFT JOIN @extschema@.product_category c ON c.tenant_id = p.tenant_id AND c.id = p.category_id
+     WHERE t.tenant_id = effective_threshold.tenant_id AND t.warehouse_id = effective_threshold.warehouse_id
+       AND (t.product_id = p.id OR t.category_id = ANY (c.path))
+     ORDER BY t.product_id IS NULL, pg_catalog.array_position(c.path, t.category_id) DESC NULLS LAST
+     LIMIT 1
+$$;
+COMMENT ON FUNCTION @extschema@.effective_threshold(bigint, bigint, bigint) IS
+    'The safety-stock threshold of a warehouse x product: its own, else the nearest category''s; NULL when none';
+
+CREATE TABLE @extschema@.stock_alert (
+    id            bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id     bigint NOT NULL REFERENCES @extschema@.tenant,
+    warehouse_id  bigint NOT NULL,
+    partner_id    bigint,
+    owner_key     bigint NOT NULL GENERATED ALWAYS AS (coalesce(partner_id, 0)) STORED,
+    product_id    bigint NOT NULL,
+    kind          text NOT NULL CHECK (kind IN ('out_of_stock', 'below_minimum', 'reorder', 'above_maximum')),
+    status        text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'cleared')),
+    quantity      numeric NOT NULL,
+    threshold     numeric,
+    raised_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    cleared_at    timestamptz,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, warehouse_id, owner_key) REFERENCES @extschema@.warehouse (tenant_id, id, owner_key),
+    FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id),
+    CONSTRAINT stock_alert_cleared CHECK ((status = 'cleared') = (cleared_at IS NOT NULL))
+);
+CREATE UNIQUE INDEX stock_alert_by_id ON @extschema@.stock_alert (id);
+-- one open alert of a kind per item
+CREATE UNIQUE INDEX stock_alert_open ON @extschema@.stock_alert (tenant_id, warehouse_id, product_id, kind) WHERE status = 'open';
+COMMENT ON TABLE @extschema@.stock_alert IS
+    'Stock alerts (库存预警): an item ran out, fell below its safety stock or reorder point, or rose above its maximum; cleared when it no longer holds';
+COMMENT ON COLUMN @extschema@.stock_alert.kind IS
+    'out_of_stock (stock reached zero: every item), below_minimum, reorder (at or below the reorder point), above_maximum';
+COMMENT ON COLUMN @extschema@.stock_alert.quantity IS 'Stock on hand when the alert was raised';
+COMMENT ON COLUMN @extschema@.stock_alert.threshold IS 'The threshold crossed (NULL for out_of_stock)';
+
+-- ---- reading stock ----
+
+-- Stock on hand of items, now (from the balances) or at the end of a past
+-- day (summed from the ledger), for a warehouse, a partner (and the partners
+-- below it), a region (and the regions below it) and a product, each
+-- optional.  Read with the caller's rights: what it may not see counts as
+-- nothing.
+CREATE FUNCTION @extschema@.stock_levels(on_date date DEFAULT NULL, warehouse_id bigint DEFAULT NULL,
+                                         partner_id bigint DEFAULT NULL, region_id bigint DEFAULT NULL,
+                                         product_id bigint DEFAULT NULL)
+    RETURNS TABLE (warehouse_id bigint, partner_id bigint, region_id bigint, product_id bigint, on_hand numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH w AS (
+        SELECT x.tenant_id, x.id, x.partner_id, x.region_id
+          FROM @extschema@.warehouse x
+         WHERE (stock_levels.warehouse_id IS NULL OR x.id = stock_levels.warehouse_id)
+           AND (stock_levels.partner_id IS NULL
+                OR x.partner_id IN (SELECT p.id FROM @extschema@.partner p WHERE p.path @> ARRAY[stock_levels.partner_id]))
+           AND (stock_levels.region_id IS NULL
+                OR x.region_id IN (SELECT r.id FROM @extschema@.region r WHERE r.path @> ARRAY[stock_levels.region_id]))
+    )
+    SELECT w.id, w.partner_id, w.region_id, b.product_id, b.quantity
+      FROM w JOIN @extschema@.stock_balance b ON b.tenant_id = w.tenant_id AND b.warehouse_id = w.id
+     WHERE stock_levels.on_date IS NULL
+       AND (stock_levels.product_id IS NULL OR b.product_id = stock_levels.product_id)
+    UNION ALL
+    SELECT w.id, w.partner_id, w.region_id, m.product_id, sum(m.quantity)
+      FROM w JOIN @extschema@.stock_movement m ON m.tenant_id = w.tenant_id AND m.warehouse_id = w.id
+     WHERE stock_levels.on_date IS NOT NULL AND m.moved_on <= stock_levels.on_date
+       AND (stock_levels.product_id IS NULL OR m.product_id = stock_levels.product_id)
+     GROUP BY w.id, w.partner_id, w.region_id, m.product_id
+$$;
+COMMENT ON FUNCTION @extschema@.stock_levels(date, bigint, bigint, bigint, bigint) IS
+    'Stock on hand per warehouse x product, now (on_date NULL) or at the end of a day, for a warehouse, partner subtree, region subtree and product (each optional); what the caller may not see counts as nothing';
+
+-- The stock of one item: the fast path for a portal or an ERP (index
+-- lookups only, whatever the ledger's size).
+CREATE FUNCTION @extschema@.stock_on_hand(warehouse_id bigint, product_id bigint, on_date date DEFAULT NULL)
+    RETURNS numeric
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN stock_on_hand.on_date IS NULL THEN
+                coalesce((SELECT b.quantity FROM @extschema@.stock_balance b
+                           WHERE b.tenant_id = w.tenant_id AND b.warehouse_id = w.id
+                             AND b.product_id = stock_on_hand.product_id), 0)
+           ELSE coalesce((SELECT sum(m.quantity) FROM @extschema@.stock_movement m
+                           WHERE m.tenant_id = w.tenant_id AND m.warehouse_id = w.id
+                             AND m.product_id = stock_on_hand.product_id AND m.moved_on <= stock_on_hand.on_date), 0)
+           END
+      FROM (SELECT x.tenant_id, x.id FROM @extschema@.warehouse x WHERE x.id = stock_on_hand.warehouse_id
+            UNION ALL SELECT NULL, NULL LIMIT 1) w
+$$;
+COMMENT ON FUNCTION @extschema@.stock_on_hand(bigint, bigint, date) IS
+    'Units of a product in a warehouse now, or at the end of a day; 0 for a warehouse the caller may not see';
+
+CREATE FUNCTION @extschema@.partner_stock(partner_id bigint, product_id bigint, on_date date DEFAULT NULL)
+    RETURNS numeric
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(sum(@extschema@.stock_on_hand(w.id, partner_stock.product_id, partner_stock.on_date)), 0)
+      FROM @extschema@.warehouse w
+     WHERE w.partner_id = partner_stock.partner_id
+$$;
+COMMENT ON FUNCTION @extschema@.partner_stock(bigint, bigint, date) IS
+    'Units of a product in all of a partner''s own warehouses, now or at the end of a day; 0 for what the caller may not see';
+
+-- ---- counts (盘点) ----
+
+CREATE TABLE @extschema@.stock_count (
+    id            bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id     bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    warehouse_id  bigint NOT NULL,
+    partner_id    bigint,
+    owner_key     bigint NOT NULL GENERATED ALWAYS AS (coalesce(partner_id, 0)) STORED,
+    product_id    bigint NOT NULL,
+    counted_on    date NOT NULL,
+    counted       numeric(18,4) NOT NULL CHECK (counted >= 0),
+    book          numeric NOT NULL,
+    difference    numeric NOT NULL GENERATED ALWAYS AS (counted - book) STORED,
+    counted_by    name NOT NULL DEFAULT @extschema@.acting_role(),
+    note          text,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, warehouse_id, owner_key) REFERENCES @extschema@.warehouse (tenant_id, id, owner_key),
+    FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id)
+);
+CREATE UNIQUE INDEX stock_count_by_id ON @extschema@.stock_count (id);
+CREATE INDEX stock_count_item ON @extschema@.stock_count (tenant_id, warehouse_id, product_id, counted_on);
+COMMENT ON TABLE @extschema@.stock_count IS
+    'Stock counts (盘点): what was counted against what the ledger said; the difference is booked as a count_adjustment movement';
+COMMENT ON COLUMN @extschema@.stock_count.book IS 'Stock on hand by the ledger at the end of the count day, before the adjustment';
+COMMENT ON COLUMN @extschema@.stock_count.difference IS 'counted - book: the adjustment booked (none when 0)';
+
+-- Records a count of one item at the end of a day: the difference from the
+-- ledger is booked as a count_adjustment dated that day.  Runs with the
+-- caller's rights: it counts only a warehouse the caller may write to.
+-- Movements dated after the count day are not touched: the count corrects
+-- the stock as of its day, and later movements keep adding to it.
+CREATE FUNCTION @extschema@.record_stock_count(warehouse_id bigint, product_id bigint, counted numeric,
+                                               counted_on date DEFAULT CURRENT_DATE, note text DEFAULT NULL)
+    RETURNS @extschema@.stock_count
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w @extschema@.warehouse;
+    result @extschema@.stock_count;
+BEGIN
+    SELECT x.* INTO w FROM @extschema@.warehouse x WHERE x.id = record_stock_count.warehouse_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'warehouse % does not exist', record_stock_count.warehouse_id USING ERRCODE = 'no_data_found';
+    END IF;
+    -- two counts of one item are booked one after the other (a count is taken while the item is still:
+    -- a movement dated up to the count day that commits meanwhile is not in its book)
+    PERFORM pg_catalog.pg_advisory_xact_lock(
+        pg_catalog.hashtextextended(pg_catalog.format('rebate.stock_count %s %s', w.id, record_stock_count.product_id), 0));
+    INSERT INTO @extschema@.stock_count (tenant_id, warehouse_id, partner_id, product_id, counted_on, counted, book, note)
+    VALUES (w.tenant_id, w.id, w.partner_id, record_stock_count.product_id, record_stock_count.counted_on,
+            record_stock_count.counted,
+            @extschema@.stock_on_hand(w.id, record_stock_count.product_id, record_stock_count.counted_on),
+            record_stock_count.note)
+    RETURNING * INTO result;
+    IF result.difference <> 0 THEN
+        INSERT INTO @extschema@.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity,
+                                                source, source_id)
+        VALUES (w.tenant_id, w.id, w.partner_id, result.product_id, result.counted_on, 'count_adjustment',
+                result.difference, 'count', result.id);
+    END IF;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.record_stock_count(bigint, bigint, numeric, date, text) IS
+    'Records a stock count (盘点) of a warehouse x product at the end of a day and books the difference from the ledger as a count_adjustment dated that day';
+
+-- Proves balances == ledger for a tenant: the items where they differ (none).
+CREATE FUNCTION @extschema@.verify_stock(tenant_id bigint)
+    RETURNS TABLE (warehouse_id bigint, product_id bigint, balance numeric, ledger numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(b.warehouse_id, l.warehouse_id), coalesce(b.product_id, l.product_id), b.quantity, l.quantity
+      FROM (SELECT x.warehouse_id, x.product_id, x.quantity FROM @extschema@.stock_balance x
+             WHERE x.tenant_id = verify_stock.tenant_id) b
+      FULL JOIN (SELECT m.warehouse_id, m.product_id, sum(m.quantity) AS quantity
+                   FROM @extschema@.stock_movement m
+                  WHERE m.tenant_id = verify_stock.tenant_id
+                  GROUP BY m.warehouse_id, m.product_id) l
+        ON l.warehouse_id = b.warehouse_id AND l.product_id = b.product_id
+     WHERE b.quantity IS DISTINCT FROM l.quantity
+$$;
+COMMENT ON FUNCTION @extschema@.verify_stock(bigint) IS
+    'The items of a tenant whose balance differs from the sum of its ledger (none: balances are kept exactly); read with the caller''s rights';
+
+-- Rebuilds a tenant's balances from its ledger (repair; an upgrade that
+-- adds a balance column runs it).
+CREATE FUNCTION @extschema@.rebuild_stock_balances(tenant_id bigint) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rebuilt bigint;
+BEGIN
+    IF NOT coalesce(@extschema@.may_manage(@extschema@.acting_role(), rebuild_stock_balances.tenant_id), false) THEN
+        RAISE EXCEPTION 'permission denied to rebuild the stock balances of tenant %', rebuild_stock_balances.tenant_id
+              USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- writers of the tenant's stock wait: the balances are replaced whole
+    LOCK TABLE @extschema@.stock_balance IN SHARE ROW EXCLUSIVE MODE;
+    DELETE FROM @extschema@.stock_balance b WHERE b.tenant_id = rebuild_stock_balances.tenant_id;
+    INSERT INTO @extschema@.stock_balance (tenant_id, warehouse_id, product_id, partner_id, quantity, movements,
+                                           last_inbound_on, last_outbound_on, last_sale_on)
+    SELECT m.tenant_id, m.warehouse_id, m.product_id, min(m.partner_id), sum(m.quantity), count(*),
+           max(m.moved_on) FILTER (WHERE m.quantity > 0), max(m.moved_on) FILTER (WHERE m.quantity < 0),
+           max(m.moved_on) FILTER (WHERE m.kind = ANY (@extschema@.stock_sale_kinds()))
+      FROM @extschema@.stock_movement m
+     WHERE m.tenant_id = rebuild_stock_balances.tenant_id
+     GROUP BY m.tenant_id, m.warehouse_id, m.product_id;
+    GET DIAGNOSTICS rebuilt = ROW_COUNT;
+    RETURN rebuilt;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rebuild_stock_balances(bigint) IS
+    'Rebuilds a tenant''s stock balances from its ledger (a repair; a manager of the tenant or an administrator); returns the items rebuilt';
+
+-- ---- measures over the ledger ----
+
+-- Turnover of each item over a period [from_day, to_day]: the units sold,
+-- the average stock (end-of-day stock averaged over the period's days:
+-- opening + sum of each movement x the days it counts / days, exact) and
+-- what they mean.  Read with the caller's rights.
+CREATE FUNCTION @extschema@.stock_turnover(from_day date, to_day date, warehouse_id bigint DEFAULT NULL)
+    RETURNS TABLE (warehouse_id bigint, partner_id bigint, product_id bigint, opening numeric, received numeric,
+                   sold numeric, closing numeric, average_stock numeric, turnover numeric, days_of_inventory numeric,
+                   sell_through numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH sums AS (
+        SELECT m.warehouse_id, min(m.partner_id) AS partner_id, m.product_id,
+               coalesce(sum(m.quantity) FILTER (WHERE m.moved_on < stock_turnover.from_day), 0) AS opening,
+               coalesce(sum(m.quantity) FILTER (WHERE m.moved_on >= stock_turnover.from_day AND m.quantity > 0), 0) AS received,
+               coalesce(-sum(m.quantity) FILTER (WHERE m.moved_on >= stock_turnover.from_day
+                                                   AND m.kind = ANY (@extschema@.stock_sale_kinds())), 0) AS sold,
+               sum(m.quantity) AS closing,
+               coalesce(sum(m.quantity * (stock_turnover.to_day - m.moved_on + 1))
+                            FILTER (WHERE m.moved_on >= stock_turnover.from_day), 0) AS weighted
+          FROM @extschema@.stock_movement m
+         WHERE m.moved_on <= stock_turnover.to_day
+           AND (stock_turnover.warehouse_id IS NULL OR m.warehouse_id = stock_turnover.warehouse_id)
+         GROUP BY m.warehouse_id, m.product_id
+    ), measured AS (
+        SELECT s.*, stock_turnover.to_day - stock_turnover.from_day + 1 AS days,
+               s.opening + s.weighted / (stock_turnover.to_day - stock_turnover.from_day + 1) AS average_stock
+          FROM sums s
+    )
+    SELECT m.warehouse_id, m.partner_id, m.product_id, m.opening, m.received, m.sold, m.closing,
+           pg_catalog.round(m.average_stock, 4),
+           CASE WHEN m.average_stock > 0 THEN pg_catalog.round(m.sold / m.average_stock, 4) END,
+           CASE WHEN m.sold > 0 THEN pg_catalog.round(m.closing * m.days / m.sold, 1) END,
+           CASE WHEN m.opening + m.received > 0 THEN pg_catalog.round(m.sold / (m.opening + m.received), 4) END
+      FROM measured m
+     WHERE stock_turnover.to_day >= stock_turnover.from_day
+$$;
+COMMENT ON FUNCTION @extschema@.stock_turnover(date, date, bigint) IS
+    'Per warehouse x product over [from_day, to_day]: opening, received, sold, closing, time-weighted average stock, turnover (sold / average stock), days of inventory (closing at the period''s rate of sale) and sell-through (sold / (opening + received)); ratios rounded to 4 places, days to 1';
+
+-- Inventory KPIs of each partner for a period, for scoring: only of partners
+-- that share their stock (the brand judges what it may see).  Runs as the
+-- caller (rebate.partner_scores calls it as the owner).
+CREATE FUNCTION @extschema@.inventory_kpis(tenant_id bigint, period daterange)
+    RETURNS TABLE (partner_id bigint, stock_turnover numeric, stock_outs bigint, sell_through numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH sharing AS (
+        SELECT p.id FROM @extschema@.partner p
+         WHERE p.tenant_id = inventory_kpis.tenant_id AND @extschema@.shares_stock(p.tenant_id, p.id)
+    ), sums AS (
+        SELECT m.partner_id,
+               coalesce(sum(m.quantity) FILTER (WHERE m.moved_on < lower(inventory_kpis.period)), 0) AS opening,
+               coalesce(sum(m.quantity) FILTER (WHERE m.moved_on >= lower(inventory_kpis.period) AND m.quantity > 0), 0) AS received,
+               coalesce(-sum(m.quantity) FILTER (WHERE m.moved_on >= lower(inventory_kpis.period)
+                                                   AND m.kind = ANY (@extschema@.stock_sale_kinds())), 0) AS sold,
+               coalesce(sum(m.quantity * (upper(inventory_kpis.period) - m.moved_on))
+                            FILTER (WHERE m.moved_on >= lower(inventory_kpis.period)), 0) AS weighted
+          FROM @extschema@.stock_movement m
+         WHERE m.tenant_id = inventory_kpis.tenant_id AND m.partner_id IN (SELECT s.id FROM sharing s)
+           AND m.moved_on < upper(inventory_kpis.period)
+         GROUP BY m.partner_id
+    ), outs AS (
+        SELECT a.partner_id, count(*) AS stock_outs
+          FROM @extschema@.stock_alert a
+         WHERE a.tenant_id = inventory_kpis.tenant_id AND a.kind = 'out_of_stock'
+           AND a.partner_id IN (SELECT s.id FROM sharing s)
+           AND inventory_kpis.period @> (a.raised_at AT TIME ZONE 'UTC')::date
+         GROUP BY a.partner_id
+    )
+    SELECT s.id,
+           CASE WHEN x.opening + x.weighted / (upper(inventory_kpis.period) - lower(inventory_kpis.period)) > 0 THEN
+                pg_catalog.round(x.sold / (x.opening + x.weighted / (upper(inventory_kpis.period) - lower(inventory_kpis.period))), 4)
+           END,
+           coalesce(o.stock_outs, 0),
+           CASE WHEN x.opening + x.received > 0 THEN pg_catalog.round(x.sold / (x.opening + x.received), 4) END
+      FROM sharing s
+      LEFT JOIN sums x ON x.partner_id = s.id
+      LEFT JOIN outs o ON o.partner_id = s.id
+     WHERE NOT isempty(inventory_kpis.period) AND NOT lower_inf(inventory_kpis.period) AND NOT upper_inf(inventory_kpis.period)
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_kpis(bigint, daterange) IS
+    'Inventory KPIs per partner for a period (scoring): stock_turnover (sold / time-weighted average stock), stock_outs (out-of-stock alerts raised), sell_through (sold / (opening + received)); only partners that share their stock, the others have none';
+
+-- ---- row-level security and grants ----
+
+SELECT @extschema@.apply_standard_triggers(t)
+  FROM unnest(ARRAY['@extschema@.inventory_setting', '@extschema@.warehouse', '@extschema@.stock_sharing',
+                    '@extschema@.stock_threshold', '@extschema@.stock_count']::regclass[]) t;
+SELECT @extschema@.register_for_dump(t)
+  FROM unnest(ARRAY['@extschema@.stock_movement', '@extschema@.stock_alert']::regclass[]) t;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.stock_balance', '');
+CREATE TRIGGER touch_updated_at BEFORE UPDATE ON @extschema@.stock_alert
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.touch_updated_at();
+
+SELECT @extschema@.apply_tenant_rls('@extschema@.inventory_setting', 'tenant_id');
+-- warehouses: the brand's are the managers'; a partner's are its own, seen by the partners above it too
+SELECT @extschema@.apply_tenant_rls('@extschema@.warehouse', 'tenant_id', 'partner_id');
+ALTER TABLE @extschema@.stock_sharing ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_read ON @extschema@.stock_sharing FOR SELECT
+    USING ((SELECT @extschema@.is_group_admin())
+           OR (tenant_id = (SELECT @extschema@.current_tenant_id())
+               AND ((SELECT @extschema@.is_tenant_manager())
+                    OR partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[]))));
+-- consent is the partner's own to give and withdraw
+CREATE POLICY partner_consent ON @extschema@.stock_sharing FOR INSERT
+    WITH CHECK ((SELECT @extschema@.is_group_admin())
+                OR (tenant_id = (SELECT @extschema@.current_tenant_id())
+                    AND partner_id = (SELECT @extschema@.current_partner_id())));
+CREATE POLICY partner_withdraw ON @extschema@.stock_sharing FOR DELETE
+    USING ((SELECT @extschema@.is_group_admin())
+           OR (tenant_id = (SELECT @extschema@.current_tenant_id())
+               AND partner_id = (SELECT @extschema@.current_partner_id())));
+
+-- Stock rows (ledger, balances, alerts, counts, thresholds): a partner reads
+-- its own, and those of partners below it that share theirs; a manager the
+-- brand's and those of sharing partners.
+CREATE FUNCTION @extschema@.apply_stock_rls(tbl regclass, partner_writes text, changeable boolean DEFAULT false)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    admin   text := '(SELECT @extschema@.is_group_admin())';
+    bound   text := 'tenant_id = (SELECT @extschema@.current_tenant_id())';
+    shared  text := 'partner_id IN (SELECT @extschema@.stock_shared_partners())';
+    own     text := 'partner_id = (SELECT @extschema@.current_partner_id())';
+    managed text := pg_catalog.format('(SELECT @extschema@.is_tenant_manager()) AND (partner_id IS NULL OR %s)', shared);
+    readable text := pg_catalog.format(
+        '%s OR (%s AND ((%s) OR %s OR (partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[]) AND %s)))',
+        admin, bound, managed, own, shared);
+    writable text := pg_catalog.format('%s OR (%s AND ((%s) OR %s))', admin, bound, managed, own);
+BEGIN
+    EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    EXECUTE pg_catalog.format('CREATE POLICY tenant_read ON %s FOR SELECT USING (%s)', tbl, readable);
+    IF partner_writes IS NOT NULL THEN
+        EXECUTE pg_catalog.format('CREATE POLICY tenant_insert ON %s FOR INSERT WITH CHECK (%s OR (%s AND ((%s) OR (%s AND %s))))',
+                                  tbl, admin, bound, managed, own, partner_writes);
+    END IF;
+    IF changeable THEN
+        EXECUTE pg_catalog.format('CREATE POLICY tenant_update ON %s FOR UPDATE USING (%s) WITH CHECK (%s)', tbl, writable, writable);
+        EXECUTE pg_catalog.format('CREATE POLICY tenant_delete ON %s FOR DELETE USING (%s)', tbl, writable);
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.apply_stock_rls(regclass, text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.apply_stock_rls(regclass, text, boolean) IS
+    'Internal: the stock policies: read own, shared and (managers) the brand''s; insert the same for managers and own rows meeting partner_writes for partners; with changeable, update and delete as insert';
+
+-- a partner books what happens in its own warehouses (receipts, sales,
+-- customer returns, scrap, adjustments); shipments, deliveries and returns to
+-- the brand are the brand's; transfers and counts come from their functions
+SELECT @extschema@.apply_stock_rls('@extschema@.stock_movement',
+    $$kind IN ('receipt', 'sell_out', 'customer_return', 'scrap', 'adjustment') AND source IN ('entry', 'report')$$);
+CREATE POLICY manager_kinds ON @extschema@.stock_movement AS RESTRICTIVE FOR INSERT
+    WITH CHECK (kind NOT IN ('transfer_in', 'transfer_out', 'count_adjustment') AND source IN ('entry', 'report')
+                OR (SELECT @extschema@.is_group_admin()));
+SELECT @extschema@.apply_stock_rls('@extschema@.stock_balance', NULL);
+SELECT @extschema@.apply_stock_rls('@extschema@.stock_alert', NULL);
+SELECT @extschema@.apply_stock_rls('@extschema@.stock_count', 'true');
+SELECT @extschema@.apply_stock_rls('@extschema@.stock_threshold', 'true', true);
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.inventory_setting TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.inventory_setting TO rebate_partner;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.warehouse TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.warehouse TO rebate_partner;
+GRANT SELECT ON @extschema@.stock_sharing TO rebate_admin, rebate_manager, rebate_partner;
+GRANT INSERT (tenant_id, partner_id, note), DELETE ON @extschema@.stock_sharing TO rebate_admin, rebate_partner;
+GRANT SELECT, INSERT ON @extschema@.stock_movement TO rebate_admin, rebate_manager, rebate_partner;
+GRANT SELECT ON @extschema@.stock_balance, @extschema@.stock_alert, @extschema@.stock_count
+    TO rebate_admin, rebate_manager, rebate_partner;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.stock_threshold TO rebate_admin, rebate_manager, rebate_partner;
+
+GRANT EXECUTE ON FUNCTION @extschema@.stock_levels(date, bigint, bigint, bigint, bigint),
+                          @extschema@.stock_on_hand(bigint, bigint, date),
+                          @extschema@.partner_stock(bigint, bigint, date),
+                          @extschema@.record_stock_count(bigint, bigint, numeric, date, text),
+                          @extschema@.stock_turnover(date, date, bigint),
+                          @extschema@.verify_stock(bigint),
+                          @extschema@.effective_threshold(bigint, bigint, bigint),
+                          @extschema@.inventory_settings(bigint),
+                          @extschema@.stock_shared_partners(),
+                          @extschema@.stock_sale_kinds()
+    TO rebate_admin, rebate_manager, rebate_partner;
+REVOKE ALL ON FUNCTION @extschema@.rebuild_stock_balances(bigint), @extschema@.inventory_kpis(bigint, daterange)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rebuild_stock_balances(bigint) TO rebate_admin, rebate_manager;
+GRANT EXECUTE ON FUNCTION @extschema@.inventory_kpis(bigint, daterange) TO rebate_admin, rebate_manager, rebate_partner;
+-- ---------------------------------------------------------------------------
+-- Inventory: stock age 库龄 under FIFO, the aggregate
+-- rebate.stock_age(moved_on, quantity, as_of) over one item's stock ledger
+-- (src/stock_age.c says exactly what it computes).  Its state is a real type
+-- with lossless text and binary I/O (not internal), so PostgreSQL's parallel
+-- aggregation and Citus's partial aggregation can both split it.
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.stock_age_state;
+
+CREATE FUNCTION @extschema@.stock_age_state_in(pg_catalog.cstring) RETURNS @extschema@.stock_age_state
+    AS 'MODULE_PATHNAME', 'stock_age_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.stock_age_state_out(@extschema@.stock_age_state) RETURNS pg_catalog.cstring
+    AS 'MODULE_PATHNAME', 'stock_age_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.stock_age_state_recv(pg_catalog.internal) RETURNS @extschema@.stock_age_state
+    AS 'MODULE_PATHNAME', 'stock_age_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.stock_age_state_send(@extschema@.stock_age_state) RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'stock_age_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- plain storage and double alignment: the state holds int128s and is updated in place
+CREATE TYPE @extschema@.stock_age_state (
+    INPUT = @extschema@.stock_age_state_in,
+    OUTPUT = @extschema@.stock_age_state_out,
+    RECEIVE = @extschema@.stock_age_state_recv,
+    SEND = @extschema@.stock_age_state_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = double,
+    STORAGE = plain
+);
+COMMENT ON TYPE @extschema@.stock_age_state IS
+    'Partial state of stock_age: as_of, the departures, and the arrivals per day; text form (as_of,departures,{day:quantity,...}), e.g. (2024-06-30,12.5,{2024-01-03:10,2024-02-01:5.25})';
+COMMENT ON FUNCTION @extschema@.stock_age_state_in(pg_catalog.cstring) IS
+    'Reads a stock_age_state from its text form (as_of,departures,{day:quantity,...}), days ascending';
+COMMENT ON FUNCTION @extschema@.stock_age_state_out(@extschema@.stock_age_state) IS
+    'Writes a stock_age_state in its canonical text form';
+COMMENT ON FUNCTION @extschema@.stock_age_state_recv(pg_catalog.internal) IS
+    'Reads a stock_age_state''s binary form (format version 1), validated like text input';
+COMMENT ON FUNCTION @extschema@.stock_age_state_send(@extschema@.stock_age_state) IS
+    'Writes a stock_age_state''s binary form (format version 1)';
+
+CREATE TYPE @extschema@.stock_age AS (
+    on_hand        numeric,
+    average_age    numeric,
+    oldest_arrival date,
+    age_0_30       numeric,
+    age_31_60      numeric,
+    age_61_90      numeric,
+    age_91_180     numeric,
+    age_181_365    numeric,
+    age_over_365   numeric
+);
+COMMENT ON TYPE @extschema@.stock_age IS
+    'Stock age 库龄 of one item at a day under FIFO (rebate.stock_age): quantity on hand, its average age, its oldest arrival, and the quantity by age';
+COMMENT ON COLUMN @extschema@.stock_age.on_hand IS 'Quantity on hand 库存: the sum of the movements up to as_of, exactly';
+COMMENT ON COLUMN @extschema@.stock_age.average_age IS 'Average age 平均库龄 in days of the units on hand, weighted by quantity, rounded half up to 2 decimals; NULL when on_hand <= 0';
+COMMENT ON COLUMN @extschema@.stock_age.oldest_arrival IS 'Arrival day of the oldest unit still on hand (FIFO); NULL when on_hand <= 0';
+COMMENT ON COLUMN @extschema@.stock_age.age_0_30 IS 'On-hand quantity 0 to 30 days old; 0 when on_hand <= 0';
+COMMENT ON COLUMN @extschema@.stock_age.age_31_60 IS 'On-hand quantity 31 to 60 days old; 0 when on_hand <= 0';
+COMMENT ON COLUMN @extschema@.stock_age.age_61_90 IS 'On-hand quantity 61 to 90 days old; 0 when on_hand <= 0';
+COMMENT ON COLUMN @extschema@.stock_age.age_91_180 IS 'On-hand quantity 91 to 180 days old; 0 when on_hand <= 0';
+COMMENT ON COLUMN @extschema@.stock_age.age_181_365 IS 'On-hand quantity 181 to 365 days old; 0 when on_hand <= 0';
+COMMENT ON COLUMN @extschema@.stock_age.age_over_365 IS 'On-hand quantity more than 365 days old (呆滞); 0 when on_hand <= 0';
+
+CREATE FUNCTION @extschema@.stock_age_trans(@extschema@.stock_age_state, date, numeric, date)
+    RETURNS @extschema@.stock_age_state
+    AS 'MODULE_PATHNAME', 'stock_age_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION @extschema@.stock_age_combine(@extschema@.stock_age_state, @extschema@.stock_age_state)
+    RETURNS @extschema@.stock_age_state
+    AS 'MODULE_PATHNAME', 'stock_age_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION @extschema@.stock_age_final(@extschema@.stock_age_state) RETURNS @extschema@.stock_age
+    AS 'MODULE_PATHNAME', 'stock_age_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.stock_age_trans(@extschema@.stock_age_state, date, numeric, date) IS
+    'Transition function of rebate.stock_age';
+COMMENT ON FUNCTION @extschema@.stock_age_combine(@extschema@.stock_age_state, @extschema@.stock_age_state) IS
+    'Combines two partial rebate.stock_age states (parallel and distributed aggregation)';
+COMMENT ON FUNCTION @extschema@.stock_age_final(@extschema@.stock_age_state) IS
+    'Final function of rebate.stock_age: the rebate.stock_age row of a state';
+
+CREATE AGGREGATE @extschema@.stock_age(moved_on date, quantity numeric, as_of date) (
+    SFUNC = @extschema@.stock_age_trans,
+    STYPE = @extschema@.stock_age_state,
+    COMBINEFUNC = @extschema@.stock_age_combine,
+    FINALFUNC = @extschema@.stock_age_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.stock_age(date, numeric, date) IS
+    'Stock age 库龄 under FIFO of one item''s stock ledger (movements: + arrivals, - departures) as of a day; rows after as_of ignored, null rows skipped, NULL for no rows, an error if as_of differs within the group';
+-- ---------------------------------------------------------------------------
+-- Demand forecasts for the inventory module's replenishment suggestions
+-- (src/forecast.c): additive Holt-Winters on sell-out per period, its fitted
+-- model, the naive last-year forecast it is measured against, and sMAPE.
+-- Forecasts are statistical estimates of units (double precision inside the
+-- C code, numeric at the boundary), never money: callers round them up to
+-- whole units.
+-- ---------------------------------------------------------------------------
+
+-- Not STRICT: NULL smoothing parameters are fitted (NULL history, season
+-- length or horizon give NULL).
+CREATE FUNCTION @extschema@.forecast_demand(history numeric[], season_length integer, horizon integer,
+                                            alpha numeric DEFAULT NULL, beta numeric DEFAULT NULL,
+                                            gamma numeric DEFAULT NULL)
+    RETURNS numeric[]
+    AS 'MODULE_PATHNAME', 'forecast_demand' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.forecast_demand(numeric[], integer, integer, numeric, numeric, numeric) IS
+    'Forecast of the next horizon periods of sell-out (history oldest first): additive Holt-Winters with season_length periods a season, parameters left NULL fitted on the grid 0.05..0.95 by least one-step squared error; Holt''s linear trend with under two seasons, the value itself with one period; clipped at 0, rounded to 4 decimals';
+
+CREATE FUNCTION @extschema@.forecast_demand_fit(history numeric[], season_length integer,
+                                                alpha numeric DEFAULT NULL, beta numeric DEFAULT NULL,
+                                                gamma numeric DEFAULT NULL,
+                                                OUT method text, OUT alpha numeric, OUT beta numeric,
+                                                OUT gamma numeric, OUT sse double precision)
+    AS 'MODULE_PATHNAME', 'forecast_demand_fit' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.forecast_demand_fit(numeric[], integer, numeric, numeric, numeric) IS
+    'The model forecast_demand uses on a history: method (holt_winters, holt or last_value), the smoothing parameters (given or fitted; NULL where the method has none) and the sum of squared one-step errors over the history';
+
+CREATE FUNCTION @extschema@.forecast_naive_seasonal(history numeric[], season_length integer, horizon integer)
+    RETURNS numeric[]
+    AS 'MODULE_PATHNAME', 'forecast_naive_seasonal' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.forecast_naive_seasonal(numeric[], integer, integer) IS
+    'Naive last-year forecast: each of the next horizon periods takes the value one season (season_length periods) before it; the last value when the history is shorter than a season; exact';
+
+-- sMAPE in percent, exactly: quotients carried to 40 decimals, the mean
+-- rounded to 30 and then to 2, so that a result exactly on a half cent of a
+-- percent is not pushed off it by the last digit of a quotient.
+CREATE FUNCTION @extschema@.smape(actual numeric[], forecast numeric[]) RETURNS numeric
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n     integer := pg_catalog.cardinality(actual);
+    total numeric := 0;
+    a     numeric;
+    f     numeric;
+BEGIN
+    IF pg_catalog.array_ndims(actual) > 1 OR pg_catalog.array_ndims(forecast) > 1 THEN
+        RAISE EXCEPTION 'smape arrays must be one-dimensional'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('The actual array has %s dimensions, the forecast %s.',
+                                             pg_catalog.array_ndims(actual), pg_catalog.array_ndims(forecast));
+    END IF;
+    IF n <> pg_catalog.cardinality(forecast) THEN
+        RAISE EXCEPTION 'smape arrays must have the same length'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('There are %s actual values and %s forecasts.', n, pg_catalog.cardinality(forecast)),
+                  HINT = 'Compare each forecast with the actual value of the same period.';
+    END IF;
+    FOR i IN 0 .. n - 1 LOOP
+        a := actual[pg_catalog.array_lower(actual, 1) + i];
+        f := forecast[pg_catalog.array_lower(forecast, 1) + i];
+        IF a IS NULL OR f IS NULL THEN
+            RAISE EXCEPTION 'smape arrays must not contain nulls'
+                USING ERRCODE = 'null_value_not_allowed',
+                      DETAIL = pg_catalog.format('Element %s of the %s array is null.', i + 1,
+                                                 CASE WHEN a IS NULL THEN 'actual' ELSE 'forecast' END),
+                      HINT = 'Leave periods without an actual value or a forecast out of both arrays.';
+        END IF;
+        IF a::text IN ('NaN', 'Infinity', '-Infinity') OR f::text IN ('NaN', 'Infinity', '-Infinity') THEN
+            RAISE EXCEPTION 'smape values must be finite numbers'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = pg_catalog.format('Element %s is %s (actual) and %s (forecast).', i + 1, a, f);
+        END IF;
+        -- a term with A = F (among them A = F = 0) counts 0; otherwise |A| + |F| > 0
+        IF a <> f THEN
+            total := total + pg_catalog.round(2 * pg_catalog.abs(f - a), 40) / (pg_catalog.abs(a) + pg_catalog.abs(f));
+        END IF;
+    END LOOP;
+    IF n = 0 THEN
+        RETURN NULL;
+    END IF;
+    RETURN pg_catalog.round(pg_catalog.round(100 * total / n, 30), 2);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.smape(numeric[], numeric[]) IS
+    'Symmetric mean absolute percentage error in percent, 100/n * sum(|F - A| / ((|A| + |F|) / 2)), a period with A = F = 0 counting 0; exact, rounded to 2 decimals; NULL for empty arrays';
+-- ---------------------------------------------------------------------------
+-- Goods on the move and stock to come: shipments of orders with their
+-- tracking, transfers between partners (调拨) decided through the approval
+-- engine, replenishment suggestions from a forecast of sell-out, the BI
+-- views of inventory, and the exit checklist's stock item.  The ledger and
+-- the balances they write are rebate.stock_movement and rebate.stock_balance
+-- (inventory.sql).  docs/inventory.md describes it.
+--
+-- Goods are moved by whoever holds them: the owner of the warehouse they
+-- leave ships them (the brand's managers for the brand's warehouses, the
+-- partner's users for a partner's), the owner of the warehouse they reach
+-- (or a manager) receives them.  So a refusal for want of stock only ever
+-- tells the caller about its own stock.
+-- ---------------------------------------------------------------------------
+
+-- Whether the acting role acts for a partner: one of its own users, bound
+-- to it (a role acting through a group role has no binding: false).
+CREATE FUNCTION @extschema@.acts_for_partner(tenant_id bigint, partner_id bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bound record := @extschema@.binding_of(@extschema@.acting_role());
+BEGIN
+    RETURN coalesce(bound.tenant_id = acts_for_partner.tenant_id AND bound.partner_id = acts_for_partner.partner_id, false);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.acts_for_partner(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.acts_for_partner(bigint, bigint) IS
+    'Internal: whether the acting role is a user of exactly this partner (strictly true or false)';
+
+-- Whether the acting role holds a warehouse's goods: a manager of the tenant
+-- for the brand's, the partner's own users for a partner's.
+CREATE FUNCTION @extschema@.holds_warehouse(w @extschema@.warehouse) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF w.id IS NULL THEN
+        RETURN false;
+    ELSIF w.partner_id IS NULL THEN
+        RETURN coalesce(@extschema@.manages_tenant(@extschema@.acting_role(), w.tenant_id), false);
+    END IF;
+    RETURN @extschema@.acts_for_partner(w.tenant_id, w.partner_id);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.holds_warehouse(@extschema@.warehouse) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.holds_warehouse(@extschema@.warehouse) IS
+    'Internal: whether the acting role holds the warehouse''s goods (a manager for the brand''s, the partner''s own users for a partner''s)';
+
+-- ---- shipments and tracking ----
+
+CREATE TABLE @extschema@.shipment (
+    id                   bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id            bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    code                 text NOT NULL CHECK (btrim(code) <> ''),
+    order_id             bigint NOT NULL,
+    partner_id           bigint NOT NULL,
+    from_warehouse_id    bigint NOT NULL,
+    to_warehouse_id      bigint NOT NULL,
+    carrier              text,
+    waybill_no           text,
+    planned_ship_on      date,
+    planned_delivery_on  date,
+    shipped_on           date,
+    delivered_on         date,
+    status               text NOT NULL DEFAULT 'planned' CHECK (status IN ('planned', 'in_transit', 'delivered', 'cancelled')),
+    note                 text,
+    created_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, code),
+    UNIQUE (tenant_id, carrier, waybill_no),
+    FOREIGN KEY (tenant_id, order_id, partner_id) REFERENCES @extschema@.sales_order (tenant_id, id, partner_id),
+    FOREIGN KEY (tenant_id, from_warehouse_id) REFERENCES @extschema@.warehouse (tenant_id, id),
+    FOREIGN KEY (tenant_id, to_warehouse_id) REFERENCES @extschema@.warehouse (tenant_id, id),
+    CONSTRAINT shipment_planned_dates CHECK (planned_delivery_on >= planned_ship_on),
+    CONSTRAINT shipment_dates CHECK (delivered_on >= shipped_on),
+    CONSTRAINT shipment_moved CHECK ((status IN ('in_transit', 'delivered')) = (shipped_on IS NOT NULL)
+                                     AND (status = 'delivered') = (delivered_on IS NOT NULL))
+);
+CREATE UNIQUE INDEX shipment_by_id ON @extschema@.shipment (id);
+CREATE INDEX shipment_order ON @extschema@.shipment (tenant_id, order_id);
+COMMENT ON TABLE @extschema@.shipment IS
+    'Shipments (发货/物流): the goods of an order (from the brand''s warehouse to the partner''s) or of a return (back), with carrier, waybill and dates; planned -> in_transit -> delivered | cancelled';
+COMMENT ON COLUMN @extschema@.shipment.partner_id IS 'The order''s partner';
+COMMENT ON COLUMN @extschema@.shipment.from_warehouse_id IS 'Where the goods leave: the brand''s warehouse for an order, the partner''s for a return';
+COMMENT ON COLUMN @extschema@.shipment.to_warehouse_id IS 'Where they arrive: the partner''s warehouse for an order, the brand''s for a return';
+COMMENT ON COLUMN @extschema@.shipment.carrier IS 'The carrier (承运商)';
+COMMENT ON COLUMN @extschema@.shipment.waybill_no IS 'The carrier''s waybill number (运单号): tracking events find the shipment by carrier and waybill';
+COMMENT ON COLUMN @extschema@.shipment.planned_delivery_on IS 'The day delivery is planned for: on time means delivered on or before it';
+COMMENT ON COLUMN @extschema@.shipment.shipped_on IS 'The day it left (rebate.ship_shipment): the goods leave the ledger of the sending warehouse';
+COMMENT ON COLUMN @extschema@.shipment.delivered_on IS 'The day it arrived (rebate.deliver_shipment): the goods enter the receiving warehouse; the order''s delivered_on when it is the last';
+
+CREATE TABLE @extschema@.shipment_line (
+    id             bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id      bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    shipment_id    bigint NOT NULL,
+    partner_id     bigint NOT NULL,
+    order_line_id  bigint NOT NULL,
+    quantity       numeric(18,4) NOT NULL CHECK (quantity > 0),
+    created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, shipment_id, order_line_id),
+    FOREIGN KEY (tenant_id, shipment_id) REFERENCES @extschema@.shipment (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, order_line_id) REFERENCES @extschema@.order_line (tenant_id, id)
+);
+CREATE UNIQUE INDEX shipment_line_by_id ON @extschema@.shipment_line (id);
+CREATE INDEX shipment_line_order_line ON @extschema@.shipment_line (tenant_id, order_line_id);
+COMMENT ON TABLE @extschema@.shipment_line IS 'What a shipment carries: a quantity of an order line (an order may ship in parts)';
+COMMENT ON COLUMN @extschema@.shipment_line.partner_id IS 'The order''s partner (kept for row-level security)';
+
+CREATE TABLE @extschema@.shipment_event (
+    id            bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id     bigint NOT NULL REFERENCES @extschema@.tenant,
+    shipment_id   bigint NOT NULL,
+    partner_id    bigint NOT NULL,
+    event_at      timestamptz NOT NULL,
+    status        text NOT NULL CHECK (status IN ('picked_up', 'in_transit', 'out_for_delivery', 'delivered', 'exception')),
+    location      text,
+    description   text,
+    recorded_by   name NOT NULL DEFAULT @extschema@.acting_role(),
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, shipment_id) REFERENCES @extschema@.shipment (tenant_id, id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX shipment_event_by_id ON @extschema@.shipment_event (id);
+CREATE INDEX shipment_event_shipment ON @extschema@.shipment_event (tenant_id, shipment_id, event_at);
+COMMENT ON TABLE @extschema@.shipment_event IS
+    'Tracking events (物流轨迹) of a shipment, written by an integration job through rebate.record_tracking_event';
+COMMENT ON COLUMN @extschema@.shipment_event.status IS
+    'picked_up (ships a planned order shipment), in_transit, out_for_delivery, delivered (delivers it), exception';
+
+SELECT @extschema@.apply_standard_triggers(t)
+  FROM unnest(ARRAY['@extschema@.shipment', '@extschema@.shipment_line', '@extschema@.shipment_event']::regclass[]) t;
+SELECT @extschema@.apply_tenant_rls(t, 'tenant_id', 'partner_id')
+  FROM unnest(ARRAY['@extschema@.shipment', '@extschema@.shipment_line', '@extschema@.shipment_event']::regclass[]) t;
+CREATE TRIGGER lifecycle BEFORE INSERT OR UPDATE OF status ON @extschema@.shipment
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_transition(
+        'status', '>planned', 'planned>in_transit', 'in_transit>delivered', 'planned>cancelled');
+
+-- A shipment's lines change only while it is planned.
+CREATE FUNCTION @extschema@.guard_shipment_line() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    line_shipment bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.shipment_id ELSE NEW.shipment_id END;
+    line_tenant bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END;
+    state text;
+BEGIN
+    SELECT s.status INTO state FROM @extschema@.shipment s WHERE s.tenant_id = line_tenant AND s.id = line_shipment;
+    IF state IS DISTINCT FROM 'planned' AND state IS NOT NULL THEN
+        RAISE EXCEPTION 'shipment % is %: its lines are fixed', line_shipment, pg_catalog.replace(state, '_', ' ')
+              USING ERRCODE = 'RB103', HINT = 'Only a planned shipment''s lines change.';
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.guard_shipment_line() IS
+    'BEFORE trigger on shipment_line: lines change only while their shipment is planned (RB103)';
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.shipment_line
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.guard_shipment_line();
+
+-- The goods of a shipment, one row per product: the movements it books.
+CREATE FUNCTION @extschema@.shipment_goods(s @extschema@.shipment)
+    RETURNS TABLE (product_id bigint, quantity numeric)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ol.product_id, sum(sl.quantity)
+      FROM @extschema@.shipment_line sl
+      JOIN @extschema@.order_line ol ON ol.tenant_id = sl.tenant_id AND ol.id = sl.order_line_id
+     WHERE sl.tenant_id = s.tenant_id AND sl.shipment_id = s.id
+     GROUP BY ol.product_id
+     ORDER BY ol.product_id
+$$;
+REVOKE ALL ON FUNCTION @extschema@.shipment_goods(@extschema@.shipment) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.shipment_goods(@extschema@.shipment) IS 'Internal: a shipment''s quantity per product';
+
+-- Ships a planned shipment: its goods leave the sending warehouse (a
+-- shipment movement for an order, return_out for a return) on shipped_on,
+-- and an approved order becomes shipped.  The sending warehouse's holder
+-- ships (rebate.holds_warehouse); what it may not act on is reported like
+-- what does not exist.
+CREATE FUNCTION @extschema@.ship_shipment(shipment_id bigint, shipped_on date DEFAULT CURRENT_DATE)
+    RETURNS @extschema@.shipment
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s @extschema@.shipment;
+    o @extschema@.sales_order;
+    src @extschema@.warehouse;
+    dst @extschema@.warehouse;
+    over record;
+BEGIN
+    SELECT x.* INTO s FROM @extschema@.shipment x WHERE x.id = ship_shipment.shipment_id;
+    SELECT w.* INTO src FROM @extschema@.warehouse w WHERE w.tenant_id = s.tenant_id AND w.id = s.from_warehouse_id;
+    IF s.id IS NULL OR NOT @extschema@.holds_warehouse(src) THEN
+        RAISE EXCEPTION 'shipment % does not exist or is not visible to you', ship_shipment.shipment_id
+              USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT x.* INTO s FROM @extschema@.shipment x WHERE x.tenant_id = s.tenant_id AND x.id = s.id FOR UPDATE;
+    IF s.status <> 'planned' THEN
+        RAISE EXCEPTION 'shipment % is %, not planned', s.code, pg_catalog.replace(s.status, '_', ' ')
+              USING ERRCODE = 'RB103';
+    END IF;
+    SELECT x.* INTO o FROM @extschema@.sales_order x WHERE x.tenant_id = s.tenant_id AND x.id = s.order_id FOR UPDATE;
+    SELECT w.* INTO dst FROM @extschema@.warehouse w WHERE w.tenant_id = s.tenant_id AND w.id = s.to_warehouse_id;
+    IF o.kind = 'credit_note'
+       OR (o.kind = 'order' AND (src.partner_id IS NOT NULL OR dst.partner_id IS DISTINCT FROM o.partner_id))
+       OR (o.kind = 'return' AND (src.partner_id IS DISTINCT FROM o.partner_id OR dst.partner_id IS NOT NULL)) THEN
+        RAISE EXCEPTION 'shipment % does not go between the warehouses of its %', s.code, o.kind
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'An order ships from a warehouse of the brand to one of its partner; a return the other way.';
+    END IF;
+    IF NOT (src.active AND dst.active) THEN
+        RAISE EXCEPTION 'shipment % names an inactive warehouse', s.code USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF o.status NOT IN ('approved', 'shipped') THEN
+        RAISE EXCEPTION 'order % is %: only an approved order ships', o.code, pg_catalog.replace(o.status, '_', ' ')
+              USING ERRCODE = 'RB103';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.shipment_line l WHERE l.tenant_id = s.tenant_id AND l.shipment_id = s.id) THEN
+        RAISE EXCEPTION 'shipment % has no lines', s.code USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- nothing ships beyond what was ordered, over every shipment of the order that has not been cancelled
+    SELECT ol.line_no, ol.quantity, sum(sl.quantity) AS shipped INTO over
+      FROM @extschema@.shipment_line sl
+      JOIN @extschema@.shipment x ON x.tenant_id = sl.tenant_id AND x.id = sl.shipment_id
+      JOIN @extschema@.order_line ol ON ol.tenant_id = sl.tenant_id AND ol.id = sl.order_line_id
+     WHERE sl.tenant_id = s.tenant_id AND x.order_id = o.id AND x.status <> 'cancelled'
+       AND (x.status <> 'planned' OR x.id = s.id)
+     GROUP BY ol.id, ol.line_no, ol.quantity
+    HAVING sum(sl.quantity) > ol.quantity OR bool_or(ol.order_id <> o.id)
+     ORDER BY ol.line_no LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'shipment % ships % of line % of order %, which has %', s.code, pg_catalog.trim_scale(over.shipped),
+                        over.line_no, o.code, pg_catalog.trim_scale(over.quantity)
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'A shipment carries lines of its own order, no more than was ordered over all its shipments.';
+    END IF;
+    INSERT INTO @extschema@.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity,
+                                            source, source_id, reference)
+    SELECT s.tenant_id, src.id, src.partner_id, g.product_id, ship_shipment.shipped_on,
+           CASE o.kind WHEN 'order' THEN 'shipment' ELSE 'return_out' END, -g.quantity, 'shipment', s.id, s.code
+      FROM @extschema@.shipment_goods(s) g;
+    UPDATE @extschema@.shipment x SET status = 'in_transit', shipped_on = ship_shipment.shipped_on
+     WHERE x.tenant_id = s.tenant_id AND x.id = s.id
+    RETURNING x.* INTO s;
+    IF o.status = 'approved' THEN
+        PERFORM pg_catalog.set_config('rebate.change_reason', 'shipment ' || s.code, true);
+        UPDATE @extschema@.sales_order x SET status = 'shipped' WHERE x.tenant_id = o.tenant_id AND x.id = o.id;
+        PERFORM pg_catalog.set_config('rebate.change_reason', '', true);
+    END IF;
+    RETURN s;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ship_shipment(bigint, date) IS
+    'Ships a planned shipment (by the holder of the sending warehouse): its goods leave that warehouse''s ledger on shipped_on, an approved order becomes shipped';
+
+-- Delivers a shipment in transit: its goods enter the receiving warehouse
+-- on delivered_on; when every line of the order has shipped in full and
+-- every shipment of it has arrived, the order is delivered that day (its
+-- delivered_on is the last arrival, which the on-time KPIs read).  A
+-- manager, an integration job bound as one, or the receiving partner's
+-- users deliver.
+CREATE FUNCTION @extschema@.deliver_shipment(shipment_id bigint, delivered_on date DEFAULT CURRENT_DATE)
+    RETURNS @extschema@.shipment
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s @extschema@.shipment;
+    o @extschema@.sales_order;
+    dst @extschema@.warehouse;
+BEGIN
+    SELECT x.* INTO s FROM @extschema@.shipment x WHERE x.id = deliver_shipment.shipment_id;
+    SELECT w.* INTO dst FROM @extschema@.warehouse w WHERE w.tenant_id = s.tenant_id AND w.id = s.to_warehouse_id;
+    IF s.id IS NULL OR NOT (coalesce(@extschema@.manages_tenant(@extschema@.acting_role(), s.tenant_id), false)
+                            OR @extschema@.holds_warehouse(dst)) THEN
+        RAISE EXCEPTION 'shipment % does not exist or is not visible to you', deliver_shipment.shipment_id
+              USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT x.* INTO s FROM @extschema@.shipment x WHERE x.tenant_id = s.tenant_id AND x.id = s.id FOR UPDATE;
+    IF s.status <> 'in_transit' THEN
+        RAISE EXCEPTION 'shipment % is %, not in transit', s.code, pg_catalog.replace(s.status, '_', ' ')
+              USING ERRCODE = 'RB103';
+    END IF;
+    IF deliver_shipment.delivered_on < s.shipped_on THEN
+        RAISE EXCEPTION 'shipment % cannot arrive on %, before it left on %', s.code, deliver_shipment.delivered_on,
+                        s.shipped_on
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT x.* INTO o FROM @extschema@.sales_order x WHERE x.tenant_id = s.tenant_id AND x.id = s.order_id FOR UPDATE;
+    INSERT INTO @extschema@.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity,
+                                            source, source_id, reference)
+    SELECT s.tenant_id, dst.id, dst.partner_id, g.product_id, deliver_shipment.delivered_on,
+           CASE o.kind WHEN 'order' THEN 'delivery' ELSE 'return_in' END, g.quantity, 'shipment', s.id, s.code
+      FROM @extschema@.shipment_goods(s) g;
+    UPDATE @extschema@.shipment x SET status = 'delivered', delivered_on = deliver_shipment.delivered_on
+     WHERE x.tenant_id = s.tenant_id AND x.id = s.id
+    RETURNING x.* INTO s;
+    IF o.status = 'shipped'
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.shipment x
+                        WHERE x.tenant_id = o.tenant_id AND x.order_id = o.id AND x.status IN ('planned', 'in_transit'))
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.order_line ol
+                        WHERE ol.tenant_id = o.tenant_id AND ol.order_id = o.id
+                          AND ol.quantity > coalesce((SELECT sum(sl.quantity) FROM @extschema@.shipment_line sl
+                                                        JOIN @extschema@.shipment x
+                                                          ON x.tenant_id = sl.tenant_id AND x.id = sl.shipment_id
+                                                       WHERE sl.tenant_id = ol.tenant_id AND sl.order_line_id = ol.id
+                                                         AND x.status = 'delivered'), 0)) THEN
+        PERFORM pg_catalog.set_config('rebate.change_reason', 'shipment ' || s.code || ' delivered', true);
+        UPDATE @extschema@.sales_order x
+           SET status = 'delivered',
+               delivered_on = (SELECT max(y.delivered_on) FROM @extschema@.shipment y
+                                WHERE y.tenant_id = o.tenant_id AND y.order_id = o.id AND y.status = 'delivered')
+         WHERE x.tenant_id = o.tenant_id AND x.id = o.id;
+        PERFORM pg_catalog.set_config('rebate.change_reason', '', true);
+    END IF;
+    RETURN s;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.deliver_shipment(bigint, date) IS
+    'Delivers a shipment in transit (a manager or the receiving warehouse''s holder): its goods enter that warehouse on delivered_on; the order is delivered that day when all of it has arrived';
+
+-- The integration job's entry: one tracking event of a carrier's waybill in
+-- the caller's tenant.  picked_up ships a planned order shipment (from the
+-- brand's warehouse); delivered delivers one in transit.
+CREATE FUNCTION @extschema@.record_tracking_event(carrier text, waybill_no text, event_at timestamptz, status text,
+                                                  location text DEFAULT NULL, description text DEFAULT NULL)
+    RETURNS @extschema@.shipment_event
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bound record := @extschema@.binding_of(@extschema@.acting_role());
+    s @extschema@.shipment;
+    result @extschema@.shipment_event;
+BEGIN
+    IF bound.tenant_id IS NULL OR NOT coalesce(@extschema@.manages_tenant(@extschema@.acting_role(), bound.tenant_id), false) THEN
+        RAISE EXCEPTION 'permission denied to record tracking events' USING ERRCODE = 'insufficient_privilege',
+              HINT = 'The integration job logs in as a role bound to the tenant as a manager.';
+    END IF;
+    SELECT x.* INTO s FROM @extschema@.shipment x
+     WHERE x.tenant_id = bound.tenant_id AND x.carrier = record_tracking_event.carrier
+       AND x.waybill_no = record_tracking_event.waybill_no;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no shipment has waybill % of carrier %', record_tracking_event.waybill_no,
+                        record_tracking_event.carrier
+              USING ERRCODE = 'no_data_found';
+    END IF;
+    INSERT INTO @extschema@.shipment_event (tenant_id, shipment_id, partner_id, event_at, status, location, description)
+    VALUES (s.tenant_id, s.id, s.partner_id, record_tracking_event.event_at, record_tracking_event.status,
+            record_tracking_event.location, record_tracking_event.description)
+    RETURNING * INTO result;
+    IF record_tracking_event.status = 'picked_up' AND s.status = 'planned'
+       AND EXISTS (SELECT 1 FROM @extschema@.warehouse w
+                    WHERE w.tenant_id = s.tenant_id AND w.id = s.from_warehouse_id AND w.partner_id IS NULL) THEN
+        PERFORM @extschema@.ship_shipment(s.id, (record_tracking_event.event_at AT TIME ZONE 'UTC')::date);
+    ELSIF record_tracking_event.status = 'delivered' AND s.status = 'in_transit' THEN
+        PERFORM @extschema@.deliver_shipment(s.id, GREATEST(s.shipped_on, (record_tracking_event.event_at AT TIME ZONE 'UTC')::date));
+    END IF;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.record_tracking_event(text, text, timestamptz, text, text, text) IS
+    'Records a carrier''s tracking event of a waybill (an integration job bound as a manager): picked_up ships a planned order shipment, delivered delivers one in transit (dates in UTC)';
+
+-- ---- transfers between partners (调拨) ----
+
+CREATE TABLE @extschema@.stock_transfer (
+    id                 bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id          bigint NOT NULL DEFAULT @extschema@.current_tenant_id() REFERENCES @extschema@.tenant,
+    code               text NOT NULL CHECK (btrim(code) <> ''),
+    from_partner_id    bigint NOT NULL,
+    from_warehouse_id  bigint NOT NULL,
+    to_partner_id      bigint NOT NULL,
+    to_warehouse_id    bigint NOT NULL,
+    status             text NOT NULL DEFAULT 'pending_approval'
+                       CHECK (status IN ('pending_approval', 'approved', 'rejected', 'withdrawn', 'shipped', 'received',
+                                         'cancelled')),
+    reason             text,
+    requested_by       name NOT NULL DEFAULT @extschema@.acting_role(),
+    request_id         bigint,
+    violations         integer NOT NULL DEFAULT 0,
+    shipped_on         date,
+    received_on        date,
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, code),
+    FOREIGN KEY (tenant_id, from_warehouse_id, from_partner_id) REFERENCES @extschema@.warehouse (tenant_id, id, owner_key),
+    FOREIGN KEY (tenant_id, to_warehouse_id, to_partner_id) REFERENCES @extschema@.warehouse (tenant_id, id, owner_key),
+    FOREIGN KEY (tenant_id, from_partner_id) REFERENCES @extschema@.partner (tenant_id, id),
+    FOREIGN KEY (tenant_id, to_partner_id) REFERENCES @extschema@.partner (tenant_id, id),
+    FOREIGN KEY (tenant_id, request_id) REFERENCES @extschema@.approval_request (tenant_id, id),
+    CONSTRAINT stock_transfer_two_warehouses CHECK (from_warehouse_id <> to_warehouse_id),
+    CONSTRAINT stock_transfer_dates CHECK (received_on >= shipped_on)
+);
+CREATE UNIQUE INDEX stock_transfer_by_id ON @extschema@.stock_transfer (id);
+CREATE INDEX stock_transfer_from ON @extschema@.stock_transfer (tenant_id, from_partner_id);
+CREATE INDEX stock_transfer_to ON @extschema@.stock_transfer (tenant_id, to_partner_id);
+COMMENT ON TABLE @extschema@.stock_transfer IS
+    'Transfers of stock between partners (调拨): pending_approval -> approved -> shipped -> received, or rejected | withdrawn | cancelled; stock moves on both sides only when shipped and received';
+COMMENT ON COLUMN @extschema@.stock_transfer.status IS
+    'pending_approval (the stock_transfer request waits) -> approved -> shipped (left the sender) -> received (reached the receiver); rejected or withdrawn (the request), cancelled (approved, not shipped)';
+COMMENT ON COLUMN @extschema@.stock_transfer.violations IS
+    'Policy violations recorded for review when it was requested (the destination outside the sender''s territory, a product not authorised there: 窜货)';
+COMMENT ON COLUMN @extschema@.stock_transfer.request_id IS 'Its stock_transfer approval request';
+
+CREATE TABLE @extschema@.stock_transfer_line (
+    id            bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id     bigint NOT NULL REFERENCES @extschema@.tenant,
+    transfer_id   bigint NOT NULL,
+    product_id    bigint NOT NULL,
+    quantity      numeric(18,4) NOT NULL CHECK (quantity > 0),
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, transfer_id, product_id),
+    FOREIGN KEY (tenant_id, transfer_id) REFERENCES @extschema@.stock_transfer (tenant_id, id),
+    FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id)
+);
+CREATE UNIQUE INDEX stock_transfer_line_by_id ON @extschema@.stock_transfer_line (id);
+COMMENT ON TABLE @extschema@.stock_transfer_line IS 'The products and quantities a transfer moves';
+
+SELECT @extschema@.apply_standard_triggers(t)
+  FROM unnest(ARRAY['@extschema@.stock_transfer', '@extschema@.stock_transfer_line']::regclass[]) t;
+CREATE TRIGGER lifecycle BEFORE INSERT OR UPDATE OF status ON @extschema@.stock_transfer
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.enforce_transition(
+        'status', '>pending_approval', 'pending_approval>approved', 'pending_approval>rejected',
+        'pending_approval>withdrawn', 'approved>shipped', 'approved>cancelled', 'shipped>received');
+-- both parties see a transfer (and the partners above them); the managers all; it is written through its functions
+ALTER TABLE @extschema@.stock_transfer ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_read ON @extschema@.stock_transfer FOR SELECT
+    USING ((SELECT @extschema@.is_group_admin())
+           OR (tenant_id = (SELECT @extschema@.current_tenant_id())
+               AND ((SELECT @extschema@.is_tenant_manager())
+                    OR from_partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[])
+                    OR to_partner_id = ANY ((SELECT @extschema@.visible_partner_ids())::bigint[]))));
+ALTER TABLE @extschema@.stock_transfer_line ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_read ON @extschema@.stock_transfer_line FOR SELECT
+    USING ((SELECT @extschema@.is_group_admin())
+           OR (tenant_id = (SELECT @extschema@.current_tenant_id())
+               AND transfer_id IN (SELECT t.id FROM @extschema@.stock_transfer t)));
+
+-- Requests a transfer from one of the caller's partner's warehouses (or, for
+-- a manager, from the warehouse of a partner that shares its stock) to a
+-- partner's warehouse, for approval.  The destination is judged like a sale
+-- shipped there: outside every territory of the sender (窜货) and products
+-- not authorised in its region are refused, recorded for review or allowed
+-- as the tenant's enforcement_setting says (territory, product_region).  A
+-- destination the caller may not name is reported like one that does not
+-- exist, whatever the reason.
+CREATE FUNCTION @extschema@.request_transfer(from_warehouse_id bigint, to_warehouse_id bigint, lines jsonb,
+                                             reason text DEFAULT NULL, code text DEFAULT NULL)
+    RETURNS @extschema@.stock_transfer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor name := @extschema@.acting_role();
+    src @extschema@.warehouse;
+    dst @extschema@.warehouse;
+    setting @extschema@.enforcement_setting;
+    t @extschema@.stock_transfer;
+    line record;
+    request @extschema@.approval_request;
+    found_violations integer := 0;
+    on_hand numeric;
+    new_id bigint;
+BEGIN
+    SELECT w.* INTO src FROM @extschema@.warehouse w WHERE w.id = request_transfer.from_warehouse_id;
+    IF src.partner_id IS NULL
+       OR NOT (@extschema@.acts_for_partner(src.tenant_id, src.partner_id)
+               OR (coalesce(@extschema@.manages_tenant(actor, src.tenant_id), false)
+                   AND @extschema@.shares_stock(src.tenant_id, src.partner_id))) THEN
+        RAISE EXCEPTION 'warehouse % does not exist or is not visible to you', request_transfer.from_warehouse_id
+              USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT w.* INTO dst FROM @extschema@.warehouse w
+     WHERE w.tenant_id = src.tenant_id AND w.id = request_transfer.to_warehouse_id
+       AND w.partner_id IS NOT NULL AND w.active AND w.id <> src.id;
+    IF NOT FOUND OR NOT src.active THEN
+        RAISE EXCEPTION 'warehouse % cannot take part in a transfer from warehouse %', request_transfer.to_warehouse_id,
+                        src.id
+              USING ERRCODE = 'no_data_found',
+                    HINT = 'Both warehouses are active partner warehouses of the tenant, and they differ.';
+    END IF;
+    IF pg_catalog.jsonb_typeof(request_transfer.lines) IS DISTINCT FROM 'array' OR pg_catalog.jsonb_array_length(request_transfer.lines) = 0 THEN
+        RAISE EXCEPTION 'a transfer needs lines' USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Give lines as [{"product_id": 1, "quantity": 10}, ...].';
+    END IF;
+    SELECT s.* INTO setting FROM @extschema@.enforcement_setting s WHERE s.tenant_id = src.tenant_id;
+
+    new_id := pg_catalog.nextval(pg_catalog.pg_get_serial_sequence('@extschema@.stock_transfer', 'id'));
+    INSERT INTO @extschema@.stock_transfer (id, tenant_id, code, from_partner_id, from_warehouse_id, to_partner_id,
+                                            to_warehouse_id, reason)
+    VALUES (new_id, src.tenant_id, coalesce(request_transfer.code, 'TR-' || new_id),
+            src.partner_id, src.id, dst.partner_id, dst.id, request_transfer.reason)
+    RETURNING * INTO t;
+    FOR line IN
+        SELECT (e ->> 'product_id')::bigint AS product_id, (e ->> 'quantity')::numeric AS quantity, n
+          FROM pg_catalog.jsonb_array_elements(request_transfer.lines) WITH ORDINALITY AS x (e, n)
+         ORDER BY n
+    LOOP
+        IF line.product_id IS NULL OR line.quantity IS NULL OR line.quantity <= 0
+           OR line.quantity <> line.quantity::numeric(18,4)
+           OR NOT EXISTS (SELECT 1 FROM @extschema@.product p WHERE p.tenant_id = src.tenant_id AND p.id = line.product_id) THEN
+            RAISE EXCEPTION 'transfer line % is not a product of the tenant with a positive quantity', line.n
+                  USING ERRCODE = 'invalid_parameter_value',
+                        HINT = 'Each line is {"product_id": <a product id>, "quantity": <more than 0, at most 4 decimals>}.';
+        END IF;
+        INSERT INTO @extschema@.stock_transfer_line (tenant_id, transfer_id, product_id, quantity)
+        VALUES (t.tenant_id, t.id, line.product_id, line.quantity);
+        -- the sender's own stock: telling it is no leak
+        on_hand := @extschema@.stock_on_hand_of(src, line.product_id);
+        IF on_hand < line.quantity AND (@extschema@.inventory_settings(src.tenant_id)).negative_stock = 'reject' THEN
+            RAISE EXCEPTION 'warehouse % holds % of product %, less than the % to transfer', src.code,
+                            pg_catalog.trim_scale(on_hand), line.product_id, pg_catalog.trim_scale(line.quantity)
+                  USING ERRCODE = 'RB100';
+        END IF;
+        IF setting.product_region <> 'allow' AND NOT @extschema@.product_authorised(line.product_id, dst.region_id) THEN
+            IF setting.product_region = 'reject' THEN
+                RAISE EXCEPTION 'product % is not authorised for sale in region %', line.product_id, dst.region_id
+                      USING ERRCODE = 'RB021', DETAIL = 'The transfer''s destination lies in that region.',
+                            HINT = 'Transfer it to a warehouse where the product may be sold.';
+            END IF;
+            INSERT INTO @extschema@.policy_violation (tenant_id, kind, source_table, source_id, partner_id, product_id,
+                                                      region_id, order_date, quantity, message)
+            VALUES (t.tenant_id, 'product_region', '@extschema@.stock_transfer'::regclass, t.id, src.partner_id,
+                    line.product_id, dst.region_id, CURRENT_DATE, line.quantity,
+                    pg_catalog.format('product %s is not authorised for sale in region %s', line.product_id, dst.region_id));
+            found_violations := found_violations + 1;
+        END IF;
+    END LOOP;
+    IF setting.territory <> 'allow' AND NOT @extschema@.in_territory(src.partner_id, dst.region_id, CURRENT_DATE) THEN
+        IF setting.territory = 'reject' THEN
+            RAISE EXCEPTION 'region % lies outside every territory of partner %', dst.region_id, src.partner_id
+                  USING ERRCODE = 'RB020', DETAIL = 'A transfer into another territory is 窜货.',
+                        HINT = 'Transfer within the sender''s territory, or ask the brand to record such transfers for review.';
+        END IF;
+        INSERT INTO @extschema@.policy_violation (tenant_id, kind, source_table, source_id, partner_id, region_id,
+                                                  order_date, message)
+        VALUES (t.tenant_id, 'territory', '@extschema@.stock_transfer'::regclass, t.id, src.partner_id, dst.region_id,
+                CURRENT_DATE, pg_catalog.format('region %s lies outside every territory of partner %s', dst.region_id,
+                                                src.partner_id));
+        found_violations := found_violations + 1;
+    END IF;
+    UPDATE @extschema@.stock_transfer x SET violations = found_violations WHERE x.tenant_id = t.tenant_id AND x.id = t.id;
+    request := @extschema@.open_request(
+        'stock_transfer', pg_catalog.format('transfer %s: warehouse %s to %s', t.code, src.code, dst.code),
+        partner_id => src.partner_id, region_id => dst.region_id, subject_id => t.id,
+        detail => pg_catalog.jsonb_build_object(
+            'code', t.code, 'from_warehouse_id', src.id, 'to_warehouse_id', dst.id, 'to_partner_id', dst.partner_id,
+            'violations', found_violations,
+            'lines', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('product_id', l.product_id, 'quantity', l.quantity)
+                                                  ORDER BY l.product_id)
+                        FROM @extschema@.stock_transfer_line l WHERE l.tenant_id = t.tenant_id AND l.transfer_id = t.id)));
+    -- (a decision taken at once, by transfer_decided, has set it already)
+    UPDATE @extschema@.stock_transfer x SET request_id = request.id
+     WHERE x.tenant_id = t.tenant_id AND x.id = t.id AND x.request_id IS NULL;
+    RETURN (SELECT x FROM @extschema@.stock_transfer x WHERE x.tenant_id = t.tenant_id AND x.id = t.id);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.request_transfer(bigint, bigint, jsonb, text, text) IS
+    'Requests a transfer (调拨) from the caller''s partner''s warehouse (or a sharing partner''s, for a manager) to another partner''s, for approval (stock_transfer); the destination judged for territory and product authorisation by the tenant''s modes';
+
+-- Stock now of a warehouse the caller holds (no row-level security between).
+CREATE FUNCTION @extschema@.stock_on_hand_of(w @extschema@.warehouse, product_id bigint) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT b.quantity FROM @extschema@.stock_balance b
+                      WHERE b.tenant_id = w.tenant_id AND b.warehouse_id = w.id
+                        AND b.product_id = stock_on_hand_of.product_id), 0)
+$$;
+REVOKE ALL ON FUNCTION @extschema@.stock_on_hand_of(@extschema@.warehouse, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.stock_on_hand_of(@extschema@.warehouse, bigint) IS
+    'Internal: stock now of a warehouse x product, read as the owner (callers check who may know it)';
+
+CREATE FUNCTION @extschema@.transfer_decided(request @extschema@.approval_request) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t @extschema@.stock_transfer;
+BEGIN
+    SELECT x.* INTO t FROM @extschema@.stock_transfer x
+     WHERE x.tenant_id = request.tenant_id AND x.id = request.subject_id FOR UPDATE;
+    IF t.status IS DISTINCT FROM 'pending_approval' OR t.request_id <> request.id THEN
+        RETURN;
+    END IF;
+    UPDATE @extschema@.stock_transfer x
+       SET status = CASE request.status WHEN 'approved' THEN 'approved' WHEN 'rejected' THEN 'rejected' ELSE 'withdrawn' END,
+           request_id = request.id
+     WHERE x.tenant_id = t.tenant_id AND x.id = t.id;
+    -- the decision on the transfer is the decision on its violations
+    UPDATE @extschema@.policy_violation v
+       SET status = CASE request.status WHEN 'approved' THEN 'approved' ELSE 'rejected' END,
+           resolved_at = pg_catalog.now(), resolved_by = @extschema@.acting_role(),
+           resolution_note = pg_catalog.format('transfer %s %s', t.code, request.status)
+     WHERE v.tenant_id = t.tenant_id AND v.source_table = '@extschema@.stock_transfer'::regclass AND v.source_id = t.id
+       AND v.status = 'open';
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.transfer_decided(@extschema@.approval_request) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.transfer_decided(@extschema@.approval_request) IS
+    'Internal (on_decided of stock_transfer): approves, rejects or withdraws the transfer, and resolves its violations alike';
+INSERT INTO @extschema@.request_type (request_type, description, on_decided) VALUES
+    ('stock_transfer',
+     'A transfer of stock between partners (调拨): approved, the sender may ship it; rejected or withdrawn, it ends',
+     '@extschema@.transfer_decided(@extschema@.approval_request)');
+
+
+-- Ships an approved transfer: the goods leave the sender's warehouse.  The
+-- sender's own users ship (they hold the goods).
+CREATE FUNCTION @extschema@.ship_transfer(transfer_id bigint, shipped_on date DEFAULT CURRENT_DATE)
+    RETURNS @extschema@.stock_transfer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t @extschema@.stock_transfer;
+BEGIN
+    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.id = ship_transfer.transfer_id;
+    IF t.id IS NULL OR NOT @extschema@.acts_for_partner(t.tenant_id, t.from_partner_id) THEN
+        RAISE EXCEPTION 'transfer % does not exist or is not visible to you', ship_transfer.transfer_id
+              USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.tenant_id = t.tenant_id AND x.id = t.id FOR UPDATE;
+    IF t.status <> 'approved' THEN
+        RAISE EXCEPTION 'transfer % is %, not approved', t.code, pg_catalog.replace(t.status, '_', ' ')
+              USING ERRCODE = 'RB104';
+    END IF;
+    INSERT INTO @extschema@.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity,
+                                            source, source_id, reference)
+    SELECT t.tenant_id, t.from_warehouse_id, t.from_partner_id, l.product_id, ship_transfer.shipped_on, 'transfer_out',
+           -l.quantity, 'transfer', t.id, t.code
+      FROM @extschema@.stock_transfer_line l WHERE l.tenant_id = t.tenant_id AND l.transfer_id = t.id
+     ORDER BY l.product_id;
+    UPDATE @extschema@.stock_transfer x SET status = 'shipped', shipped_on = ship_transfer.shipped_on
+     WHERE x.tenant_id = t.tenant_id AND x.id = t.id
+    RETURNING x.* INTO t;
+    PERFORM @extschema@.notify(t.tenant_id, t.to_partner_id, NULL, 'transfer_shipped', 'stock_transfer', t.id,
+                               pg_catalog.format('transfer %s shipped to warehouse %s', t.code, t.to_warehouse_id),
+                               pg_catalog.jsonb_build_object('code', t.code, 'to_warehouse_id', t.to_warehouse_id,
+                                                             'shipped_on', t.shipped_on));
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ship_transfer(bigint, date) IS
+    'Ships an approved transfer (the sender''s users): its goods leave the sender''s warehouse on shipped_on; the receiver is told';
+
+-- Receives a shipped transfer: the goods enter the receiver's warehouse.
+CREATE FUNCTION @extschema@.receive_transfer(transfer_id bigint, received_on date DEFAULT CURRENT_DATE)
+    RETURNS @extschema@.stock_transfer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t @extschema@.stock_transfer;
+BEGIN
+    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.id = receive_transfer.transfer_id;
+    IF t.id IS NULL OR NOT @extschema@.acts_for_partner(t.tenant_id, t.to_partner_id) THEN
+        RAISE EXCEPTION 'transfer % does not exist or is not visible to you', receive_transfer.transfer_id
+              USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.tenant_id = t.tenant_id AND x.id = t.id FOR UPDATE;
+    IF t.status <> 'shipped' THEN
+        RAISE EXCEPTION 'transfer % is %, not shipped', t.code, pg_catalog.replace(t.status, '_', ' ')
+              USING ERRCODE = 'RB104';
+    END IF;
+    IF receive_transfer.received_on < t.shipped_on THEN
+        RAISE EXCEPTION 'transfer % cannot arrive on %, before it left on %', t.code, receive_transfer.received_on,
+                        t.shipped_on
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO @extschema@.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity,
+                                            source, source_id, reference)
+    SELECT t.tenant_id, t.to_warehouse_id, t.to_partner_id, l.product_id, receive_transfer.received_on, 'transfer_in',
+           l.quantity, 'transfer', t.id, t.code
+      FROM @extschema@.stock_transfer_line l WHERE l.tenant_id = t.tenant_id AND l.transfer_id = t.id
+     ORDER BY l.product_id;
+    UPDATE @extschema@.stock_transfer x SET status = 'received', received_on = receive_transfer.received_on
+     WHERE x.tenant_id = t.tenant_id AND x.id = t.id
+    RETURNING x.* INTO t;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.receive_transfer(bigint, date) IS
+    'Receives a shipped transfer (the receiver''s users): its goods enter the receiver''s warehouse on received_on';
+
+-- Cancels an approved transfer before it ships (the sender's users or a manager).
+CREATE FUNCTION @extschema@.cancel_transfer(transfer_id bigint) RETURNS @extschema@.stock_transfer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t @extschema@.stock_transfer;
+BEGIN
+    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.id = cancel_transfer.transfer_id;
+    IF t.id IS NULL OR NOT (@extschema@.acts_for_partner(t.tenant_id, t.from_partner_id)
+                            OR coalesce(@extschema@.manages_tenant(@extschema@.acting_role(), t.tenant_id), false)) THEN
+        RAISE EXCEPTION 'transfer % does not exist or is not visible to you', cancel_transfer.transfer_id
+              USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.tenant_id = t.tenant_id AND x.id = t.id FOR UPDATE;
+    IF t.status <> 'approved' THEN
+        RAISE EXCEPTION 'transfer % is %, not approved', t.code, pg_catalog.replace(t.status, '_', ' ')
+              USING ERRCODE = 'RB104', HINT = 'A pending transfer is withdrawn through its request (rebate.withdraw_request).';
+    END IF;
+    UPDATE @extschema@.stock_transfer x SET status = 'cancelled' WHERE x.tenant_id = t.tenant_id AND x.id = t.id
+    RETURNING x.* INTO t;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.cancel_transfer(bigint) IS
+    'Cancels an approved transfer that has not shipped (the sender''s users or a manager)';
+
+-- ---- replenishment (补货建议) ----
+
+CREATE TABLE @extschema@.replenishment_suggestion (
+    id                 bigint GENERATED BY DEFAULT AS IDENTITY,
+    tenant_id          bigint NOT NULL REFERENCES @extschema@.tenant,
+    warehouse_id       bigint NOT NULL,
+    partner_id         bigint,
+    owner_key          bigint NOT NULL GENERATED ALWAYS AS (coalesce(partner_id, 0)) STORED,
+    product_id         bigint NOT NULL,
+    as_of              date NOT NULL,
+    on_hand            numeric NOT NULL,
+    in_transit         numeric NOT NULL,
+    cover_days         integer NOT NULL,
+    forecast_demand    numeric NOT NULL,
+    safety_stock       numeric NOT NULL,
+    reorder_point      numeric,
+    maximum            numeric,
+    quantity           numeric NOT NULL CHECK (quantity > 0),
+    method             text NOT NULL CHECK (method IN ('holt_winters', 'holt', 'average')),
+    history_months     integer NOT NULL,
+    status             text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'ordered', 'dismissed', 'superseded')),
+    order_id           bigint,
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, warehouse_id, owner_key) REFERENCES @extschema@.warehouse (tenant_id, id, owner_key),
+    FOREIGN KEY (tenant_id, product_id) REFERENCES @extschema@.product (tenant_id, id),
+    FOREIGN KEY (tenant_id, order_id) REFERENCES @extschema@.sales_order (tenant_id, id),
+    CONSTRAINT replenishment_ordered CHECK ((status = 'ordered') = (order_id IS NOT NULL))
+);
+CREATE UNIQUE INDEX replenishment_suggestion_by_id ON @extschema@.replenishment_suggestion (id);
+SELECT @extschema@.apply_standard_triggers('@extschema@.replenishment_suggestion');
+-- written by suggest_replenishment and order_suggestions with the caller's rights: who may see the stock
+SELECT @extschema@.apply_stock_rls('@extschema@.replenishment_suggestion', 'true', true);
+CREATE UNIQUE INDEX replenishment_suggestion_open ON @extschema@.replenishment_suggestion (tenant_id, warehouse_id, product_id)
+    WHERE status = 'open';
+COMMENT ON TABLE @extschema@.replenishment_suggestion IS
+    'Replenishment suggestions (补货建议): what to order for a warehouse x product, from the forecast of its sales over lead time + cycle, its safety stock and what it holds and awaits';
+COMMENT ON COLUMN @extschema@.replenishment_suggestion.as_of IS 'The day it was computed for: the forecast starts with the month after the last complete one';
+COMMENT ON COLUMN @extschema@.replenishment_suggestion.on_hand IS 'Stock on hand that day';
+COMMENT ON COLUMN @extschema@.replenishment_suggestion.in_transit IS 'Goods on their way in: shipments in transit and transfers shipped to the warehouse';
+COMMENT ON COLUMN @extschema@.replenishment_suggestion.cover_days IS 'Days the suggestion covers: the threshold''s lead_days + cycle_days (7 + 30 without one)';
+COMMENT ON COLUMN @extschema@.replenishment_suggestion.forecast_demand IS 'Forecast sales over cover_days (rebate.forecast_demand, pro rata by month of 30 days)';
+COMMENT ON COLUMN @extschema@.replenishment_suggestion.safety_stock IS 'The threshold''s minimum (0 without one)';
+COMMENT ON COLUMN @extschema@.replenishment_suggestion.quantity IS
+    'Units to order: forecast_demand + safety_stock - on_hand - in_transit, capped at maximum - on_hand - in_transit, rounded up to whole units';
+COMMENT ON COLUMN @extschema@.replenishment_suggestion.method IS
+    'holt_winters (24+ months of history: trend and season), holt (trend, 2 to 23 months), average (less)';
+COMMENT ON COLUMN @extschema@.replenishment_suggestion.status IS
+    'open -> ordered (rebate.order_suggestions made a draft order) | dismissed | superseded (a newer suggestion for the item)';
+
+-- Monthly sales of an item, oldest first: the complete months before the
+-- month of as_of, from the first month it had a movement, at most 36.
+CREATE FUNCTION @extschema@.monthly_sales(tenant_id bigint, warehouse_id bigint, product_id bigint, as_of date)
+    RETURNS numeric[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH bounds AS (
+        SELECT GREATEST(pg_catalog.date_trunc('month', min(m.moved_on)),
+                        pg_catalog.date_trunc('month', monthly_sales.as_of) - interval '36 months')::date AS first_month,
+               (pg_catalog.date_trunc('month', monthly_sales.as_of) - interval '1 month')::date AS last_month
+          FROM @extschema@.stock_movement m
+         WHERE m.tenant_id = monthly_sales.tenant_id AND m.warehouse_id = monthly_sales.warehouse_id
+           AND m.product_id = monthly_sales.product_id
+    ), sold AS (
+        SELECT pg_catalog.date_trunc('month', m.moved_on)::date AS month, -sum(m.quantity) AS quantity
+          FROM @extschema@.stock_movement m, bounds b
+         WHERE m.tenant_id = monthly_sales.tenant_id AND m.warehouse_id = monthly_sales.warehouse_id
+           AND m.product_id = monthly_sales.product_id AND m.kind = ANY (@extschema@.stock_sale_kinds())
+           AND m.moved_on >= b.first_month AND m.moved_on < (b.last_month + interval '1 month')
+         GROUP BY 1
+    )
+    SELECT coalesce(pg_catalog.array_agg(GREATEST(coalesce(s.quantity, 0), 0) ORDER BY g.month), '{}')
+      FROM bounds b
+     CROSS JOIN LATERAL pg_catalog.generate_series(b.first_month, b.last_month, interval '1 month') AS g (month)
+      LEFT JOIN sold s ON s.month = g.month::date
+$$;
+COMMENT ON FUNCTION @extschema@.monthly_sales(bigint, bigint, bigint, date) IS
+    'Units sold (sell-out, or shipments from the brand''s warehouses) per month of a warehouse x product: the complete months before as_of''s, from its first movement, at most 36, oldest first';
+
+-- Computes the replenishment suggestions of a warehouse as of a day: every
+-- product with a threshold there or sold there in the last year.  An item
+-- is suggested when what it holds and awaits is at or below its reorder
+-- point (or, without one, below what the cover period needs).  Runs with the
+-- caller's rights: a warehouse it may not see has no suggestions.
+CREATE FUNCTION @extschema@.suggest_replenishment(warehouse_id bigint, as_of date DEFAULT CURRENT_DATE)
+    RETURNS SETOF @extschema@.replenishment_suggestion
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w @extschema@.warehouse;
+    item record;
+    history numeric[];
+    months integer;
+    horizon integer;
+    forecast numeric[];
+    demand numeric;
+    position numeric;
+    target numeric;
+    amount numeric;
+    made @extschema@.replenishment_suggestion;
+BEGIN
+    SELECT x.* INTO w FROM @extschema@.warehouse x WHERE x.id = suggest_replenishment.warehouse_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'warehouse % does not exist or is not visible to you', suggest_replenishment.warehouse_id
+              USING ERRCODE = 'no_data_found';
+    END IF;
+    FOR item IN
+        SELECT p.product_id, th.minimum, th.reorder_point, th.maximum,
+               coalesce(th.lead_days, 7) + coalesce(th.cycle_days, 30) AS cover_days
+          FROM (SELECT t.product_id FROM @extschema@.stock_threshold t
+                 WHERE t.tenant_id = w.tenant_id AND t.warehouse_id = w.id AND t.product_id IS NOT NULL
+                UNION
+                SELECT pr.id FROM @extschema@.stock_threshold t
+                  JOIN @extschema@.product_category c ON c.tenant_id = t.tenant_id AND c.path @> ARRAY[t.category_id]
+                  JOIN @extschema@.product pr ON pr.tenant_id = c.tenant_id AND pr.category_id = c.id
+                 WHERE t.tenant_id = w.tenant_id AND t.warehouse_id = w.id AND t.category_id IS NOT NULL
+                UNION
+                SELECT b.product_id FROM @extschema@.stock_balance b
+                 WHERE b.tenant_id = w.tenant_id AND b.warehouse_id = w.id
+                   AND b.last_sale_on > suggest_replenishment.as_of - 365) p
+          LEFT JOIN LATERAL @extschema@.effective_threshold(w.tenant_id, w.id, p.product_id) th ON true
+         ORDER BY p.product_id
+    LOOP
+        history := @extschema@.monthly_sales(w.tenant_id, w.id, item.product_id, suggest_replenishment.as_of);
+        months := coalesce(pg_catalog.array_length(history, 1), 0);
+        horizon := (item.cover_days + 29) / 30;
+        forecast := CASE WHEN months > 0 THEN @extschema@.forecast_demand(history, 12, horizon) END;
+        -- the months' forecasts pro rata: whole months of 30 days, then the part of the last
+        SELECT coalesce(sum(f.v * LEAST(30, item.cover_days - (f.n - 1) * 30) / 30), 0) INTO demand
+          FROM pg_catalog.unnest(forecast) WITH ORDINALITY AS f (v, n);
+        position := @extschema@.stock_on_hand(w.id, item.product_id, suggest_replenishment.as_of)
+                    + @extschema@.stock_in_transit(w, item.product_id);
+        target := demand + coalesce(item.minimum, 0);
+        amount := target - position;
+        IF item.maximum IS NOT NULL THEN
+            amount := LEAST(amount, item.maximum - position);
+        END IF;
+        amount := pg_catalog.ceil(amount);
+        IF amount > 0 AND (item.reorder_point IS NULL OR position <= item.reorder_point) THEN
+            UPDATE @extschema@.replenishment_suggestion r SET status = 'superseded'
+             WHERE r.tenant_id = w.tenant_id AND r.warehouse_id = w.id AND r.product_id = item.product_id
+               AND r.status = 'open';
+            INSERT INTO @extschema@.replenishment_suggestion
+                   (tenant_id, warehouse_id, partner_id, product_id, as_of, on_hand, in_transit, cover_days,
+                    forecast_demand, safety_stock, reorder_point, maximum, quantity, method, history_months)
+            VALUES (w.tenant_id, w.id, w.partner_id, item.product_id, suggest_replenishment.as_of,
+                    @extschema@.stock_on_hand(w.id, item.product_id, suggest_replenishment.as_of),
+                    @extschema@.stock_in_transit(w, item.product_id), item.cover_days, pg_catalog.round(demand, 4),
+                    coalesce(item.minimum, 0), item.reorder_point, item.maximum, amount,
+                    CASE WHEN months >= 24 THEN 'holt_winters' WHEN months >= 2 THEN 'holt' ELSE 'average' END, months)
+            RETURNING * INTO made;
+            RETURN NEXT made;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.suggest_replenishment(bigint, date) IS
+    'Computes and records the replenishment suggestions of a warehouse as of a day (products with a threshold there or sold there in the last year): forecast sales over lead + cycle days plus safety stock, less stock and goods in transit, capped at the maximum; the caller''s rights';
+
+-- Goods on their way into a warehouse: shipments in transit, transfers shipped.
+CREATE FUNCTION @extschema@.stock_in_transit(w @extschema@.warehouse, product_id bigint) RETURNS numeric
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT sum(sl.quantity)
+                       FROM @extschema@.shipment s
+                       JOIN @extschema@.shipment_line sl ON sl.tenant_id = s.tenant_id AND sl.shipment_id = s.id
+                       JOIN @extschema@.order_line ol ON ol.tenant_id = sl.tenant_id AND ol.id = sl.order_line_id
+                      WHERE s.tenant_id = w.tenant_id AND s.to_warehouse_id = w.id AND s.status = 'in_transit'
+                        AND ol.product_id = stock_in_transit.product_id), 0)
+         + coalesce((SELECT sum(l.quantity)
+                       FROM @extschema@.stock_transfer t
+                       JOIN @extschema@.stock_transfer_line l ON l.tenant_id = t.tenant_id AND l.transfer_id = t.id
+                      WHERE t.tenant_id = w.tenant_id AND t.to_warehouse_id = w.id AND t.status = 'shipped'
+                        AND l.product_id = stock_in_transit.product_id), 0)
+$$;
+COMMENT ON FUNCTION @extschema@.stock_in_transit(@extschema@.warehouse, bigint) IS
+    'Units of a product on their way into a warehouse: shipments in transit and transfers shipped to it (what the caller may see)';
+
+-- Turns open suggestions of one partner warehouse into one draft order of
+-- the partner, shipped to the warehouse's region, each line at the price its
+-- price policy gives (the list price without one).  The partner submits it
+-- as any order.  Runs with the caller's rights.
+CREATE FUNCTION @extschema@.order_suggestions(suggestion_ids bigint[], code text DEFAULT NULL)
+    RETURNS @extschema@.sales_order
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w @extschema@.warehouse;
+    o @extschema@.sales_order;
+    picked integer;
+BEGIN
+    SELECT x.* INTO w FROM @extschema@.warehouse x
+     WHERE x.id = (SELECT min(r.warehouse_id) FROM @extschema@.replenishment_suggestion r
+                    WHERE r.id = ANY (order_suggestions.suggestion_ids) AND r.status = 'open');
+    SELECT count(*) INTO picked FROM @extschema@.replenishment_suggestion r
+     WHERE r.id = ANY (order_suggestions.suggestion_ids) AND r.status = 'open' AND r.warehouse_id = w.id;
+    IF w.id IS NULL OR picked <> coalesce(pg_catalog.cardinality(order_suggestions.suggestion_ids), 0)
+       OR picked <> (SELECT count(DISTINCT s) FROM pg_catalog.unnest(order_suggestions.suggestion_ids) s) THEN
+        RAISE EXCEPTION 'the suggestions are not open suggestions of one warehouse visible to you'
+              USING ERRCODE = 'no_data_found', HINT = 'Order the open suggestions of one warehouse together.';
+    END IF;
+    IF w.partner_id IS NULL THEN
+        RAISE EXCEPTION 'warehouse % is the brand''s: its suggestions are not ordered from the brand', w.code
+              USING ERRCODE = 'invalid_parameter_value', HINT = 'Replenish the brand''s warehouses by its own purchasing.';
+    END IF;
+    INSERT INTO @extschema@.sales_order (tenant_id, code, partner_id, ship_to_region_id, status, note)
+    VALUES (w.tenant_id, coalesce(order_suggestions.code,
+                                  'RPL-' || w.code || '-' || (SELECT min(s) FROM pg_catalog.unnest(order_suggestions.suggestion_ids) s)),
+            w.partner_id, w.region_id, 'draft', 'replenishment of warehouse ' || w.code)
+    RETURNING * INTO o;
+    INSERT INTO @extschema@.order_line (tenant_id, order_id, partner_id, line_no, product_id, quantity, unit_price)
+    SELECT o.tenant_id, o.id, o.partner_id, row_number() OVER (ORDER BY r.product_id), r.product_id, r.quantity,
+           coalesce((@extschema@.policy_unit_price(
+                        @extschema@.effective_price(r.product_id, w.partner_id, w.region_id, CURRENT_DATE, r.quantity),
+                        r.product_id)).unit_price, p.list_price)
+      FROM @extschema@.replenishment_suggestion r
+      JOIN @extschema@.product p ON p.tenant_id = r.tenant_id AND p.id = r.product_id
+     WHERE r.id = ANY (order_suggestions.suggestion_ids)
+     ORDER BY r.product_id;
+    UPDATE @extschema@.replenishment_suggestion r SET status = 'ordered', order_id = o.id
+     WHERE r.id = ANY (order_suggestions.suggestion_ids);
+    RETURN o;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.order_suggestions(bigint[], text) IS
+    'Turns open suggestions of one partner warehouse into a draft order of the partner (priced by its price policies, else the list price); the caller''s rights';
+
+-- How well the forecast would have done: for each item of a warehouse with
+-- at least 36 complete months of sales before as_of, the last 12 months
+-- forecast from the months before them, by Holt-Winters and by last year's
+-- same month (the naive seasonal forecast), each scored by sMAPE.
+CREATE FUNCTION @extschema@.forecast_backtest(warehouse_id bigint DEFAULT NULL, as_of date DEFAULT CURRENT_DATE)
+    RETURNS TABLE (warehouse_id bigint, product_id bigint, months integer, holt_winters_smape numeric,
+                   naive_smape numeric)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH items AS (
+        SELECT b.tenant_id, b.warehouse_id, b.product_id,
+               @extschema@.monthly_sales(b.tenant_id, b.warehouse_id, b.product_id, forecast_backtest.as_of) AS history
+          FROM @extschema@.stock_balance b
+         WHERE forecast_backtest.warehouse_id IS NULL OR b.warehouse_id = forecast_backtest.warehouse_id
+    ), split AS (
+        SELECT i.*, pg_catalog.array_length(i.history, 1) AS n FROM items i
+         WHERE pg_catalog.array_length(i.history, 1) >= 36
+    )
+    SELECT s.warehouse_id, s.product_id, s.n,
+           @extschema@.smape(s.history[s.n - 11 : s.n], @extschema@.forecast_demand(s.history[1 : s.n - 12], 12, 12)),
+           @extschema@.smape(s.history[s.n - 11 : s.n], @extschema@.forecast_naive_seasonal(s.history[1 : s.n - 12], 12, 12))
+      FROM split s
+     ORDER BY s.warehouse_id, s.product_id
+$$;
+COMMENT ON FUNCTION @extschema@.forecast_backtest(bigint, date) IS
+    'Forecast accuracy per item with 36+ months of sales: sMAPE (%) of the last 12 months forecast from the months before, by Holt-Winters and by the naive last-year forecast; the caller''s rights';
+
+-- ---- exit checklist: stock ----
+
+CREATE FUNCTION @extschema@.exit_check_stock(tenant_id bigint, partner_id bigint) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN items > 0 OR transfers > 0 THEN
+                pg_catalog.concat_ws('; ',
+                    CASE WHEN items > 0 THEN pg_catalog.format('%s items still in stock in its warehouses', items) END,
+                    CASE WHEN transfers > 0 THEN pg_catalog.format('%s transfers not finished', transfers) END)
+           END
+      FROM (SELECT (SELECT count(*) FROM @extschema@.stock_balance b
+                     WHERE b.tenant_id = exit_check_stock.tenant_id AND b.partner_id = exit_check_stock.partner_id
+                       AND b.quantity <> 0) AS items,
+                   (SELECT count(*) FROM @extschema@.stock_transfer t
+                     WHERE t.tenant_id = exit_check_stock.tenant_id
+                       AND exit_check_stock.partner_id IN (t.from_partner_id, t.to_partner_id)
+                       AND t.status IN ('pending_approval', 'approved', 'shipped')) AS transfers) c
+$$;
+REVOKE ALL ON FUNCTION @extschema@.exit_check_stock(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.exit_check_stock(bigint, bigint) IS
+    'Exit checklist item stock: its warehouses hold nothing and none of its transfers is pending, approved or on the way (NULL: settled)';
+INSERT INTO @extschema@.exit_check (item, description, check_function) VALUES
+    ('stock', 'Its warehouses hold no stock (returned, transferred or counted out) and no transfer of it is open',
+     '@extschema@.exit_check_stock(bigint, bigint)');
+
+-- ---- views for BI ----
+
+CREATE VIEW @extschema@.v_stock WITH (security_invoker = true) AS
+SELECT b.tenant_id, w.id AS warehouse_id, w.code AS warehouse_code, w.name AS warehouse_name, w.kind AS warehouse_kind,
+       w.partner_id, pa.code AS partner_code, w.region_id, r.code AS region_code, r.path AS region_path,
+       b.product_id, p.sku AS product_sku, p.category_id, b.quantity AS on_hand,
+       pg_catalog.round(b.quantity * p.list_price, 2) AS list_value, b.last_inbound_on, b.last_sale_on,
+       CURRENT_DATE - b.last_sale_on AS days_since_sale
+  FROM @extschema@.stock_balance b
+  JOIN @extschema@.warehouse w ON w.tenant_id = b.tenant_id AND w.id = b.warehouse_id
+  JOIN @extschema@.product p ON p.tenant_id = b.tenant_id AND p.id = b.product_id
+  JOIN @extschema@.region r ON r.tenant_id = w.tenant_id AND r.id = w.region_id
+  LEFT JOIN @extschema@.partner pa ON pa.tenant_id = w.tenant_id AND pa.id = w.partner_id;
+COMMENT ON VIEW @extschema@.v_stock IS
+    '库存（节点） Stock on hand now per warehouse (node: the brand''s central and regional ones, each partner''s) and product, with its value at list price and its last sale';
+
+CREATE VIEW @extschema@.v_stock_by_region WITH (security_invoker = true) AS
+SELECT b.tenant_id, w.region_id, r.code AS region_code, r.path AS region_path, b.product_id,
+       count(*) AS warehouses, count(*) FILTER (WHERE w.partner_id IS NOT NULL) AS partner_warehouses,
+       sum(b.quantity) AS on_hand, sum(b.quantity) FILTER (WHERE w.partner_id IS NULL) AS brand_on_hand,
+       sum(b.quantity) FILTER (WHERE w.partner_id IS NOT NULL) AS partner_on_hand
+  FROM @extschema@.stock_balance b
+  JOIN @extschema@.warehouse w ON w.tenant_id = b.tenant_id AND w.id = b.warehouse_id
+  JOIN @extschema@.region r ON r.tenant_id = w.tenant_id AND r.id = w.region_id
+ GROUP BY b.tenant_id, w.region_id, r.code, r.path, b.product_id;
+COMMENT ON VIEW @extschema@.v_stock_by_region IS
+    '区域库存 Stock on hand now per region (where the warehouses stand) and product, the brand''s and the partners'' apart; sum rows whose region_path contains a region for its subtree';
+
+CREATE VIEW @extschema@.v_stock_age WITH (security_invoker = true) AS
+SELECT x.tenant_id, x.warehouse_id, x.partner_id, x.product_id, (x.age).on_hand, (x.age).average_age,
+       (x.age).oldest_arrival, (x.age).age_0_30, (x.age).age_31_60, (x.age).age_61_90, (x.age).age_91_180,
+       (x.age).age_181_365, (x.age).age_over_365
+  FROM (SELECT m.tenant_id, m.warehouse_id, min(m.partner_id) AS partner_id, m.product_id,
+               @extschema@.stock_age(m.moved_on, m.quantity, CURRENT_DATE) AS age
+          FROM @extschema@.stock_movement m
+         WHERE m.moved_on <= CURRENT_DATE
+         GROUP BY m.tenant_id, m.warehouse_id, m.product_id) x;
+COMMENT ON VIEW @extschema@.v_stock_age IS
+    '库龄结构 Stock age (FIFO: the units on hand are the latest arrivals) per warehouse and product today: average age, oldest arrival and quantity per age bucket';
+
+CREATE VIEW @extschema@.v_stock_turnover WITH (security_invoker = true) AS
+SELECT w.tenant_id, t.warehouse_id, t.partner_id, t.product_id, t.opening, t.received, t.sold, t.closing,
+       t.average_stock, t.turnover, t.days_of_inventory, t.sell_through
+  FROM @extschema@.stock_turnover(CURRENT_DATE - 89, CURRENT_DATE) t
+  JOIN @extschema@.warehouse w ON w.id = t.warehouse_id;
+COMMENT ON VIEW @extschema@.v_stock_turnover IS
+    '库存周转 Turnover per warehouse and product over the last 90 days (today included): sold, average stock, turnover, days of inventory, sell-through (rebate.stock_turnover for any period)';
+
+CREATE VIEW @extschema@.v_slow_movers WITH (security_invoker = true) AS
+SELECT s.tenant_id, s.warehouse_id, s.partner_id, s.product_id, s.on_hand, s.last_sale_on, s.days_since_sale,
+       t.sold AS sold_90_days, t.days_of_inventory,
+       CASE WHEN s.days_since_sale IS NULL OR s.days_since_sale >= cfg.slow_moving_days THEN 'slow_moving'
+            ELSE 'overstock' END AS flag
+  FROM @extschema@.v_stock s
+ CROSS JOIN LATERAL @extschema@.inventory_settings(s.tenant_id) cfg
+  LEFT JOIN @extschema@.v_stock_turnover t ON t.warehouse_id = s.warehouse_id AND t.product_id = s.product_id
+ WHERE s.on_hand > 0
+   AND (s.days_since_sale IS NULL OR s.days_since_sale >= cfg.slow_moving_days
+        OR coalesce(t.days_of_inventory, 0) > cfg.overstock_days);
+COMMENT ON VIEW @extschema@.v_slow_movers IS
+    '呆滞与积压 Items with stock that did not sell for the tenant''s slow_moving_days (slow_moving, 呆滞) or would last longer than overstock_days at the last 90 days'' rate (overstock, 积压)';
+
+CREATE VIEW @extschema@.v_stock_alerts WITH (security_invoker = true) AS
+SELECT a.tenant_id, a.id AS alert_id, a.warehouse_id, w.code AS warehouse_code, a.partner_id, a.product_id,
+       a.kind AS alert_kind, a.quantity AS quantity_at_alert, a.threshold,
+       coalesce(b.quantity, 0) AS on_hand, a.raised_at
+  FROM @extschema@.stock_alert a
+  JOIN @extschema@.warehouse w ON w.tenant_id = a.tenant_id AND w.id = a.warehouse_id
+  LEFT JOIN @extschema@.stock_balance b
+    ON b.tenant_id = a.tenant_id AND b.warehouse_id = a.warehouse_id AND b.product_id = a.product_id
+ WHERE a.status = 'open';
+COMMENT ON VIEW @extschema@.v_stock_alerts IS '库存预警 The open stock alerts with the stock now';
+
+CREATE VIEW @extschema@.v_replenishment WITH (security_invoker = true) AS
+SELECT r.tenant_id, r.id AS suggestion_id, r.warehouse_id, w.code AS warehouse_code, r.partner_id, r.product_id,
+       r.as_of, r.on_hand, r.in_transit, r.cover_days, r.forecast_demand, r.safety_stock, r.quantity AS suggested_quantity,
+       r.method, r.history_months
+  FROM @extschema@.replenishment_suggestion r
+  JOIN @extschema@.warehouse w ON w.tenant_id = r.tenant_id AND w.id = r.warehouse_id
+ WHERE r.status = 'open';
+COMMENT ON VIEW @extschema@.v_replenishment IS '补货建议 The open replenishment suggestions';
+
+CREATE VIEW @extschema@.v_stock_transfers WITH (security_invoker = true) AS
+SELECT t.tenant_id, t.id AS transfer_id, t.code AS transfer_code, t.status AS transfer_status, t.from_partner_id,
+       t.from_warehouse_id, t.to_partner_id, t.to_warehouse_id, t.violations,
+       (SELECT count(*) FROM @extschema@.stock_transfer_line l WHERE l.tenant_id = t.tenant_id AND l.transfer_id = t.id) AS lines,
+       (SELECT sum(l.quantity) FROM @extschema@.stock_transfer_line l WHERE l.tenant_id = t.tenant_id AND l.transfer_id = t.id) AS units,
+       t.created_at AS requested_at, t.shipped_on, t.received_on
+  FROM @extschema@.stock_transfer t;
+COMMENT ON VIEW @extschema@.v_stock_transfers IS '调拨 Transfers between partners: who, status, lines, units and dates';
+
+CREATE VIEW @extschema@.v_delivery_performance WITH (security_invoker = true) AS
+SELECT s.tenant_id, s.partner_id, s.carrier, pg_catalog.date_trunc('month', s.delivered_on)::date AS month,
+       count(*) AS delivered, count(*) FILTER (WHERE s.planned_delivery_on IS NOT NULL) AS planned,
+       count(*) FILTER (WHERE s.delivered_on <= s.planned_delivery_on) AS on_time,
+       pg_catalog.round(count(*) FILTER (WHERE s.delivered_on <= s.planned_delivery_on)::numeric
+                        / NULLIF(count(*) FILTER (WHERE s.planned_delivery_on IS NOT NULL), 0), 4) AS on_time_rate,
+       pg_catalog.round(avg(s.delivered_on - s.shipped_on), 1) AS average_transit_days
+  FROM @extschema@.shipment s
+ WHERE s.status = 'delivered'
+ GROUP BY s.tenant_id, s.partner_id, s.carrier, pg_catalog.date_trunc('month', s.delivered_on);
+COMMENT ON VIEW @extschema@.v_delivery_performance IS
+    '交付准时率 Delivered shipments per partner, carrier and month: how many had a planned day, how many arrived on or before it, the rate and the average days in transit';
+
+SELECT @extschema@.comment_view_columns(
+    ARRAY['@extschema@.v_stock', '@extschema@.v_stock_by_region', '@extschema@.v_stock_age', '@extschema@.v_stock_turnover',
+          '@extschema@.v_slow_movers', '@extschema@.v_stock_alerts', '@extschema@.v_replenishment',
+          '@extschema@.v_stock_transfers', '@extschema@.v_delivery_performance']::regclass[],
+    pg_catalog.jsonb_build_object(
+        'tenant_id', '租户 Tenant: the manufacturer or brand',
+        'warehouse_id', '仓库 Warehouse id (rebate.warehouse)',
+        'warehouse_code', '仓库编码 Warehouse code',
+        'warehouse_name', '仓库名称 Warehouse name',
+        'warehouse_kind', '仓库类型 central or regional (the brand''s), partner',
+        'partner_id', '渠道商 The partner owning the warehouse (NULL: the brand''s), or the order''s partner',
+        'partner_code', '渠道商编码 Partner code (NULL: the brand)',
+        'region_id', '区域 The region the warehouse stands in',
+        'region_code', '区域编码 Region code',
+        'region_path', '区域路径 Region ids from the top down to the warehouse''s region: a region''s subtree is region_path @> ARRAY[id]',
+        'product_id', '产品 Product id (rebate.product)',
+        'product_sku', '产品SKU The product''s SKU',
+        'category_id', '产品类别 The product''s category',
+        'on_hand', '现有库存 Units on hand now',
+        'list_value', '库存货值 Units on hand x list price',
+        'last_inbound_on', '最近入库 The latest day goods came in',
+        'last_sale_on', '最近销售 The latest day of a sale (sell-out, or a shipment from the brand)',
+        'days_since_sale', '未动销天数 Days since the last sale (NULL: never sold)',
+        'warehouses', '仓库数 Warehouses with the product',
+        'partner_warehouses', '渠道仓库数 Of them, partners'' warehouses',
+        'brand_on_hand', '品牌库存 Units in the brand''s warehouses',
+        'partner_on_hand', '渠道库存 Units in partners'' warehouses',
+        'average_age', '平均库龄 Mean age in days of the units on hand (FIFO)',
+        'oldest_arrival', '最早入库 The arrival day of the oldest unit on hand',
+        'age_0_30', '库龄0-30天 Units on hand 0 to 30 days old',
+        'age_31_60', '库龄31-60天 Units 31 to 60 days old',
+        'age_61_90', '库龄61-90天 Units 61 to 90 days old',
+        'age_91_180', '库龄91-180天 Units 91 to 180 days old',
+        'age_181_365', '库龄181-365天 Units 181 to 365 days old',
+        'age_over_365', '库龄一年以上 Units more than 365 days old',
+        'opening', '期初库存 Stock at the start of the period',
+        'received', '入库 Units that came in during the period',
+        'sold', '销售 Units sold during the period (sell-out, shipments from the brand)',
+        'closing', '期末库存 Stock at the end of the period',
+        'average_stock', '平均库存 End-of-day stock averaged over the period''s days')
+    || pg_catalog.jsonb_build_object(
+        'turnover', '周转次数 sold / average stock',
+        'days_of_inventory', '库存天数 Days the closing stock lasts at the period''s rate of sale',
+        'sell_through', '售罄率 sold / (opening + received)',
+        'sold_90_days', '90天销量 Units sold in the last 90 days',
+        'flag', '标记 slow_moving (呆滞: no sale for slow_moving_days) or overstock (积压: lasts beyond overstock_days)',
+        'alert_id', '预警 Alert id (rebate.stock_alert)',
+        'alert_kind', '预警类型 out_of_stock, below_minimum, reorder, above_maximum',
+        'quantity_at_alert', '预警时库存 Units on hand when the alert was raised',
+        'threshold', '阈值 The threshold crossed (NULL for out_of_stock)',
+        'raised_at', '预警时间 When the alert was raised',
+        'suggestion_id', '建议 Suggestion id (rebate.replenishment_suggestion)',
+        'as_of', '计算日 The day the suggestion was computed for',
+        'in_transit', '在途 Units on their way in',
+        'cover_days', '覆盖天数 Lead time + cycle the suggestion covers',
+        'forecast_demand', '预测需求 Forecast sales over the cover days',
+        'safety_stock', '安全库存 The threshold''s minimum',
+        'suggested_quantity', '建议补货量 Units to order (whole units)',
+        'method', '预测方法 holt_winters, holt or average (by the months of history)',
+        'history_months', '历史月数 Months of sales the forecast learned from',
+        'transfer_id', '调拨单 Transfer id (rebate.stock_transfer)',
+        'transfer_code', '调拨单号 Transfer code',
+        'transfer_status', '调拨状态 pending_approval, approved, rejected, withdrawn, shipped, received, cancelled',
+        'from_partner_id', '调出方 The sending partner',
+        'from_warehouse_id', '调出仓库 The sending warehouse',
+        'to_partner_id', '调入方 The receiving partner',
+        'to_warehouse_id', '调入仓库 The receiving warehouse',
+        'violations', '违规数 Policy violations recorded when requested (窜货, unauthorised product)',
+        'lines', '行数 Lines of the transfer',
+        'units', '数量 Units transferred',
+        'requested_at', '申请时间 When it was requested',
+        'shipped_on', '发出日 The day it left',
+        'received_on', '收到日 The day it arrived',
+        'carrier', '承运商 The carrier',
+        'month', '月份 The month of delivery (first day)',
+        'delivered', '送达数 Shipments delivered',
+        'planned', '有计划日 Of them, shipments with a planned delivery day',
+        'on_time', '准时数 Of those, delivered on or before the planned day',
+        'on_time_rate', '准时率 on_time / planned',
+        'average_transit_days', '平均在途天数 Mean days from shipped to delivered'));
+
+-- ---- grants ----
+
+GRANT SELECT, INSERT, DELETE ON @extschema@.shipment, @extschema@.shipment_line TO rebate_admin, rebate_manager;
+GRANT UPDATE (code, carrier, waybill_no, planned_ship_on, planned_delivery_on, note) ON @extschema@.shipment
+    TO rebate_admin, rebate_manager;
+GRANT UPDATE (quantity) ON @extschema@.shipment_line TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.shipment, @extschema@.shipment_line, @extschema@.shipment_event TO rebate_partner;
+GRANT SELECT ON @extschema@.shipment_event TO rebate_admin, rebate_manager;
+GRANT SELECT ON @extschema@.stock_transfer, @extschema@.stock_transfer_line TO rebate_admin, rebate_manager, rebate_partner;
+GRANT SELECT ON @extschema@.replenishment_suggestion TO rebate_admin, rebate_manager, rebate_partner;
+GRANT INSERT (tenant_id, warehouse_id, partner_id, product_id, as_of, on_hand, in_transit, cover_days, forecast_demand,
+              safety_stock, reorder_point, maximum, quantity, method, history_months),
+      UPDATE (status, order_id) ON @extschema@.replenishment_suggestion TO rebate_admin, rebate_manager, rebate_partner;
+GRANT SELECT ON @extschema@.v_stock, @extschema@.v_stock_by_region, @extschema@.v_stock_age, @extschema@.v_stock_turnover,
+                @extschema@.v_slow_movers, @extschema@.v_stock_alerts, @extschema@.v_replenishment,
+                @extschema@.v_stock_transfers, @extschema@.v_delivery_performance
+    TO rebate_admin, rebate_manager, rebate_partner;
+
+REVOKE ALL ON FUNCTION @extschema@.ship_shipment(bigint, date), @extschema@.deliver_shipment(bigint, date),
+                       @extschema@.record_tracking_event(text, text, timestamptz, text, text, text),
+                       @extschema@.request_transfer(bigint, bigint, jsonb, text, text),
+                       @extschema@.ship_transfer(bigint, date), @extschema@.receive_transfer(bigint, date),
+                       @extschema@.cancel_transfer(bigint)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.ship_shipment(bigint, date), @extschema@.deliver_shipment(bigint, date),
+                          @extschema@.request_transfer(bigint, bigint, jsonb, text, text),
+                          @extschema@.ship_transfer(bigint, date), @extschema@.receive_transfer(bigint, date),
+                          @extschema@.cancel_transfer(bigint),
+                          @extschema@.suggest_replenishment(bigint, date),
+                          @extschema@.order_suggestions(bigint[], text),
+                          @extschema@.forecast_backtest(bigint, date),
+                          @extschema@.monthly_sales(bigint, bigint, bigint, date),
+                          @extschema@.stock_in_transit(@extschema@.warehouse, bigint)
+    TO rebate_admin, rebate_manager, rebate_partner;
+GRANT EXECUTE ON FUNCTION @extschema@.record_tracking_event(text, text, timestamptz, text, text, text)
+    TO rebate_admin, rebate_manager;
+
+-- scoring models score inventory KPIs
+-- One period scored under a model: each partner's KPI values, scores, total
+-- and grade band.  Partners: the tenant's active ones and any with documents.
+CREATE OR REPLACE FUNCTION @extschema@.score_period(model @extschema@.scoring_model, period daterange)
+    RETURNS TABLE (partner_id bigint, kpis @extschema@.kpis, kpi_values jsonb, scores jsonb, total numeric,
+                   band_grade_id bigint)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH k AS (
+        SELECT * FROM @extschema@.period_kpis(model.tenant_id, score_period.period)
+    ), inv AS (
+        -- read from the ledger only for a model that scores stock
+        SELECT i.* FROM @extschema@.inventory_kpis(model.tenant_id, score_period.period) i
+         WHERE EXISTS (SELECT 1 FROM @extschema@.scoring_kpi sk
+                        WHERE sk.model_id = model.id AND @extschema@.metric_basis(sk.kpi) = 'inventory')
+    ), partners AS (
+        SELECT pa.id FROM @extschema@.partner pa
+         WHERE pa.tenant_id = model.tenant_id AND (pa.state = 'active' OR pa.id IN (SELECT k.partner_id FROM k))
+    ), valued AS (
+        SELECT p.id AS partner_id, k.kpis, sk.kpi, sk.weight, sk.normalisation, sk.cap, sk.lower_is_better,
+               sk.band_thresholds, sk.band_scores,
+               -- amounts and counts of a partner without documents are 0; its rates are NULL
+               CASE sk.kpi WHEN 'net_sales' THEN coalesce((k.kpis).net_sales, 0)
+                           WHEN 'gross_margin' THEN (k.kpis).gross_margin
+                           WHEN 'margin_rate' THEN (k.kpis).margin_rate
+                           WHEN 'quantity' THEN coalesce((k.kpis).quantity, 0)
+                           WHEN 'orders' THEN coalesce((k.kpis).orders, 0)
+                           WHEN 'average_order_value' THEN (k.kpis).average_order_value
+                           WHEN 'return_rate' THEN (k.kpis).return_rate
+                           WHEN 'collected' THEN coalesce((k.kpis).collected, 0)
+                           WHEN 'collection_rate' THEN (k.kpis).collection_rate
+                           WHEN 'on_time_rate' THEN (k.kpis).on_time_rate
+                           WHEN 'products' THEN coalesce((k.kpis).products, 0)
+                           WHEN 'growth' THEN k.growth
+                           WHEN 'achievement' THEN k.achievement
+                           WHEN 'stock_turnover' THEN inv.stock_turnover
+                           WHEN 'stock_outs' THEN inv.stock_outs
+                           WHEN 'sell_through' THEN inv.sell_through END AS value,
+               coalesce(sk.target, CASE sk.kpi WHEN 'net_sales' THEN k.sales_target WHEN 'collected' THEN k.collected_target
+                                               WHEN 'quantity' THEN k.quantity_target END) AS target
+          FROM partners p
+          LEFT JOIN k ON k.partner_id = p.id
+          LEFT JOIN inv ON inv.partner_id = p.id
+         CROSS JOIN @extschema@.scoring_kpi sk
+         WHERE sk.model_id = model.id
+    ), ranked AS (
+        -- the share of partners with a value as good or worse (cume_dist, exactly)
+        SELECT v.*,
+               count(*) OVER (PARTITION BY v.kpi, v.value IS NULL
+                              ORDER BY CASE WHEN v.lower_is_better THEN -v.value ELSE v.value END) AS at_or_below,
+               count(*) OVER (PARTITION BY v.kpi, v.value IS NULL) AS valued_partners
+          FROM valued v
+    ), scored AS (
+        SELECT r.*,
+               CASE WHEN r.value IS NULL THEN NULL
+                    WHEN r.normalisation = 'distribution' THEN pg_catalog.round(r.at_or_below * 100.0 / r.valued_partners, 4)
+                    WHEN r.normalisation = 'bands' AND NOT r.lower_is_better THEN
+                         coalesce((SELECT r.band_scores[max(t.i)] FROM pg_catalog.unnest(r.band_thresholds) WITH ORDINALITY t (v, i)
+                                    WHERE t.v <= r.value), 0)
+                    WHEN r.normalisation = 'bands' THEN
+                         coalesce((SELECT r.band_scores[min(t.i)] FROM pg_catalog.unnest(r.band_thresholds) WITH ORDINALITY t (v, i)
+                                    WHERE t.v >= r.value), 0)
+                    WHEN r.target IS NULL OR r.target <= 0 THEN NULL
+                    WHEN r.lower_is_better THEN
+                         CASE WHEN r.value <= 0 THEN r.cap ELSE least(r.cap, pg_catalog.round(r.target * 100 / r.value, 4)) END
+                    ELSE greatest(0, least(r.cap, pg_catalog.round(r.value * 100 / r.target, 4)))
+               END AS score
+          FROM ranked r
+    ), totals AS (
+        SELECT s.partner_id, (pg_catalog.array_agg(s.kpis))[1] AS kpis,
+               pg_catalog.jsonb_object_agg(s.kpi, s.value) AS kpi_values,
+               pg_catalog.jsonb_object_agg(s.kpi, pg_catalog.trim_scale(s.score)) AS scores,
+               @extschema@.weighted_score(s.score, s.weight) AS total
+          FROM scored s
+         GROUP BY s.partner_id
+    )
+    SELECT t.partner_id, t.kpis, t.kpi_values, t.scores, t.total,
+           (SELECT b.grade_id FROM @extschema@.scoring_band b
+             WHERE b.model_id = model.id AND b.min_score <= t.total ORDER BY b.min_score DESC LIMIT 1)
+      FROM totals t
+$$;
+COMMENT ON FUNCTION @extschema@.score_period(@extschema@.scoring_model, daterange) IS
+    'One period scored under a model: each partner''s KPI values and scores (jsonb by KPI), weighted total (KPIs without a score left out) and grade band';
+
+COMMENT ON COLUMN @extschema@.metric.basis IS '计算口径 How its value is computed: line_amount, line_margin, line_quantity (order lines), payments, customers, kpis (a rebate.kpis field), or inventory (rebate.inventory_kpis)';
 
 -- the privilege rules of privileges.sql, for the new tables and trigger functions (idempotent)
 -- ---------------------------------------------------------------------------
