@@ -374,9 +374,10 @@ check_view() {	# check_view WHEN
     local su mg total
     su=$(bpsql -At -F ' ' -c "$view_sql")
     mg=$(as_role "$MGR" -At -F ' ' -c "$view_sql")
-    total=$(bpsql -At -c "SELECT count(DISTINCT (w.region_id, m.product_id)) || ' ' || sum(m.quantity)
-                            FROM rebate.stock_movement m JOIN rebate.warehouse w ON w.tenant_id = m.tenant_id AND w.id = m.warehouse_id
-                           WHERE m.tenant_id = 1")
+    total=$(bpsql -At -c "SELECT count(*) || ' ' || sum(s) FROM (
+                              SELECT w.region_id, m.product_id, sum(m.quantity) AS s
+                                FROM rebate.stock_movement m JOIN rebate.warehouse w ON w.tenant_id = m.tenant_id AND w.id = m.warehouse_id
+                               WHERE m.tenant_id = 1 GROUP BY w.region_id, m.product_id) g")
     verdict "$([ "$su" = "$mg" ] && [ "$su" = "$total" ] && echo 0 || echo 1)" \
         "$1: v_stock_by_region as the manager == as the superuser == the ledger's region x product groups and total ($su)" \
         "$1: v_stock_by_region: superuser '$su', manager '$mg', ledger '$total'"

@@ -135,22 +135,24 @@ $$;
 COMMENT ON FUNCTION @extschema@.stock_shared_partners() IS
     'The partners of the caller''s tenant that share their stock: by consent (rebate.stock_sharing) or by a contract in force with shares_stock';
 
--- Whether a partner shares its stock, for code that runs as the owner (KPIs).
+-- Whether a partner shares its stock, for code that runs as the owner (the
+-- KPIs inside partner_scores, the definer functions): false for a tenant the
+-- acting role does not see, so it tells nobody about another brand.
 CREATE FUNCTION @extschema@.shares_stock(tenant_id bigint, partner_id bigint) RETURNS boolean
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN EXISTS (SELECT 1 FROM @extschema@.stock_sharing s
-                    WHERE s.tenant_id = shares_stock.tenant_id AND s.partner_id = shares_stock.partner_id)
-        OR EXISTS (SELECT 1 FROM @extschema@.partner_contract c
-                    WHERE c.tenant_id = shares_stock.tenant_id AND c.partner_id = shares_stock.partner_id
-                      AND c.shares_stock AND c.status = 'active' AND c.effective @> CURRENT_DATE);
+    RETURN @extschema@.sees_tenant(@extschema@.acting_role(), shares_stock.tenant_id)
+       AND (EXISTS (SELECT 1 FROM @extschema@.stock_sharing s
+                     WHERE s.tenant_id = shares_stock.tenant_id AND s.partner_id = shares_stock.partner_id)
+            OR EXISTS (SELECT 1 FROM @extschema@.partner_contract c
+                        WHERE c.tenant_id = shares_stock.tenant_id AND c.partner_id = shares_stock.partner_id
+                          AND c.shares_stock AND c.status = 'active' AND c.effective @> CURRENT_DATE));
 END
 $$;
-REVOKE ALL ON FUNCTION @extschema@.shares_stock(bigint, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.shares_stock(bigint, bigint) IS
-    'Internal: whether a partner shares its stock today (consent or a contract in force), whoever asks';
+    'Whether a partner shares its stock today (consent or a contract in force); false for a tenant the acting role does not see';
 
 -- ---- the ledger ----
 
@@ -284,15 +286,23 @@ BEGIN
                u.quantity AS after
           FROM upserted u
           JOIN delta d USING (tenant_id, warehouse_id, product_id)
+    ), thresholds AS (
+        -- each changed item's threshold: its product's own, else the nearest category's (set-based: only
+        -- warehouses with thresholds are looked at, and no function runs per item)
+        SELECT DISTINCT ON (c.tenant_id, c.warehouse_id, c.product_id)
+               c.tenant_id, c.warehouse_id, c.product_id, t.minimum, t.reorder_point, t.maximum
+          FROM changed c
+          JOIN @extschema@.stock_threshold t ON t.tenant_id = c.tenant_id AND t.warehouse_id = c.warehouse_id
+          JOIN @extschema@.product p ON p.tenant_id = c.tenant_id AND p.id = c.product_id
+          LEFT JOIN @extschema@.product_category pc ON pc.tenant_id = p.tenant_id AND pc.id = p.category_id
+         WHERE t.product_id = c.product_id OR t.category_id = ANY (pc.path)
+         ORDER BY c.tenant_id, c.warehouse_id, c.product_id, t.product_id IS NULL,
+                  pg_catalog.array_position(pc.path, t.category_id) DESC NULLS LAST
     ), judged AS (
-        -- each level an item has, held before and after (thresholds only where the warehouse has any)
+        -- each level an item has, held before and after
         SELECT c.*, k.kind, k.threshold, k.held, k.holds
           FROM changed c
-          LEFT JOIN LATERAL (SELECT t.minimum, t.reorder_point, t.maximum
-                               FROM @extschema@.effective_threshold(c.tenant_id, c.warehouse_id, c.product_id) t
-                              WHERE EXISTS (SELECT 1 FROM @extschema@.stock_threshold x
-                                             WHERE x.tenant_id = c.tenant_id AND x.warehouse_id = c.warehouse_id)) th
-            ON true
+          LEFT JOIN thresholds th USING (tenant_id, warehouse_id, product_id)
          CROSS JOIN LATERAL (VALUES
                 ('out_of_stock', NULL::numeric, c.before <= 0, c.after <= 0),
                 ('below_minimum', th.minimum, th.minimum > 0 AND c.before < th.minimum,
@@ -557,8 +567,9 @@ COMMENT ON COLUMN @extschema@.stock_count.difference IS 'counted - book: the adj
 -- ledger is booked as a count_adjustment dated that day.  Movements dated
 -- after the count day are not touched: the count corrects the stock as of
 -- its day, and later movements keep adding to it.  SECURITY DEFINER: the
--- item is locked (its balance row, which every writer of it locks too)
--- before its book is read, so no movement slips between; whoever may book
+-- item is locked (its balance row, which every writer of it locks too, made
+-- empty for an item that has none) before its book is read, so no movement
+-- slips between; whoever may book
 -- the warehouse's movements counts it (its holder, or a manager where the
 -- partner shares its stock; a group administrator), anyone else is told it
 -- does not exist.
@@ -583,8 +594,10 @@ BEGIN
         RAISE EXCEPTION 'warehouse % does not exist or is not visible to you', record_stock_count.warehouse_id
               USING ERRCODE = 'no_data_found';
     END IF;
-    PERFORM pg_catalog.pg_advisory_xact_lock(
-        pg_catalog.hashtextextended(pg_catalog.format('rebate.stock_count %s %s', w.id, record_stock_count.product_id), 0));
+    -- the item's balance row, made (empty) for an item without one, is what every writer of the item locks
+    INSERT INTO @extschema@.stock_balance (tenant_id, warehouse_id, product_id, partner_id, quantity, movements)
+    VALUES (w.tenant_id, w.id, record_stock_count.product_id, w.partner_id, 0, 0)
+    ON CONFLICT ON CONSTRAINT stock_balance_pkey DO NOTHING;
     PERFORM 1 FROM @extschema@.stock_balance b
       WHERE b.tenant_id = w.tenant_id AND b.warehouse_id = w.id AND b.product_id = record_stock_count.product_id
         FOR UPDATE;
@@ -603,6 +616,11 @@ BEGIN
                                                 source, source_id)
         VALUES (w.tenant_id, w.id, w.partner_id, result.product_id, result.counted_on, 'count_adjustment',
                 result.difference, 'count', result.id);
+    ELSE
+        -- nothing booked: an empty balance row made above goes again
+        DELETE FROM @extschema@.stock_balance b
+         WHERE b.tenant_id = w.tenant_id AND b.warehouse_id = w.id AND b.product_id = result.product_id
+           AND b.movements = 0;
     END IF;
     RETURN result;
 END
@@ -624,41 +642,66 @@ AS $$
                   WHERE m.tenant_id = verify_stock.tenant_id
                   GROUP BY m.warehouse_id, m.product_id) l
         ON l.warehouse_id = b.warehouse_id AND l.product_id = b.product_id
-     WHERE b.quantity IS DISTINCT FROM l.quantity
+     WHERE coalesce(b.quantity, 0) <> coalesce(l.quantity, 0)
 $$;
 COMMENT ON FUNCTION @extschema@.verify_stock(bigint) IS
     'The items of a tenant whose balance differs from the sum of its ledger (none: balances are kept exactly); read with the caller''s rights';
 
 -- Rebuilds a tenant's balances from its ledger (repair; an upgrade that
--- adds a balance column runs it).
+-- adds a balance column runs it), item by item: each item's balance row is
+-- locked (made first where missing) before its ledger is summed, as every
+-- writer of the item locks it, so a movement committed meanwhile is counted
+-- once and no other item, and no other tenant, waits.
 CREATE FUNCTION @extschema@.rebuild_stock_balances(tenant_id bigint) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    rebuilt bigint;
+    item record;
+    rebuilt bigint := 0;
 BEGIN
-    IF NOT coalesce(@extschema@.may_manage(@extschema@.acting_role(), rebuild_stock_balances.tenant_id), false) THEN
+    IF NOT @extschema@.may_manage(@extschema@.acting_role(), rebuild_stock_balances.tenant_id) THEN
         RAISE EXCEPTION 'permission denied to rebuild the stock balances of tenant %', rebuild_stock_balances.tenant_id
               USING ERRCODE = 'insufficient_privilege';
     END IF;
-    -- writers of the tenant's stock wait: the balances are replaced whole
-    LOCK TABLE @extschema@.stock_balance IN SHARE ROW EXCLUSIVE MODE;
-    DELETE FROM @extschema@.stock_balance b WHERE b.tenant_id = rebuild_stock_balances.tenant_id;
-    INSERT INTO @extschema@.stock_balance (tenant_id, warehouse_id, product_id, partner_id, quantity, movements,
-                                           last_inbound_on, last_outbound_on, last_sale_on)
-    SELECT m.tenant_id, m.warehouse_id, m.product_id, min(m.partner_id), sum(m.quantity), count(*),
-           max(m.moved_on) FILTER (WHERE m.quantity > 0), max(m.moved_on) FILTER (WHERE m.quantity < 0),
-           max(m.moved_on) FILTER (WHERE m.kind = ANY (@extschema@.stock_sale_kinds()))
-      FROM @extschema@.stock_movement m
-     WHERE m.tenant_id = rebuild_stock_balances.tenant_id
-     GROUP BY m.tenant_id, m.warehouse_id, m.product_id;
-    GET DIAGNOSTICS rebuilt = ROW_COUNT;
+    FOR item IN
+        SELECT b.warehouse_id, b.product_id FROM @extschema@.stock_balance b WHERE b.tenant_id = rebuild_stock_balances.tenant_id
+        UNION
+        SELECT DISTINCT m.warehouse_id, m.product_id FROM @extschema@.stock_movement m
+         WHERE m.tenant_id = rebuild_stock_balances.tenant_id
+        ORDER BY 1, 2
+    LOOP
+        INSERT INTO @extschema@.stock_balance (tenant_id, warehouse_id, product_id, partner_id, quantity, movements)
+        SELECT rebuild_stock_balances.tenant_id, w.id, item.product_id, w.partner_id, 0, 0
+          FROM @extschema@.warehouse w WHERE w.tenant_id = rebuild_stock_balances.tenant_id AND w.id = item.warehouse_id
+        ON CONFLICT ON CONSTRAINT stock_balance_pkey DO NOTHING;
+        PERFORM 1 FROM @extschema@.stock_balance b
+          WHERE b.tenant_id = rebuild_stock_balances.tenant_id AND b.warehouse_id = item.warehouse_id
+            AND b.product_id = item.product_id
+            FOR UPDATE;
+        -- (a new statement: its snapshot sees every movement committed before the lock was had)
+        UPDATE @extschema@.stock_balance b
+           SET quantity = coalesce(l.quantity, 0), movements = coalesce(l.movements, 0), last_inbound_on = l.last_in,
+               last_outbound_on = l.last_out, last_sale_on = l.last_sale, updated_at = pg_catalog.now()
+          FROM (SELECT sum(m.quantity) AS quantity, count(*) AS movements,
+                       max(m.moved_on) FILTER (WHERE m.quantity > 0) AS last_in,
+                       max(m.moved_on) FILTER (WHERE m.quantity < 0) AS last_out,
+                       max(m.moved_on) FILTER (WHERE m.kind = ANY (@extschema@.stock_sale_kinds())) AS last_sale
+                  FROM @extschema@.stock_movement m
+                 WHERE m.tenant_id = rebuild_stock_balances.tenant_id AND m.warehouse_id = item.warehouse_id
+                   AND m.product_id = item.product_id) l
+         WHERE b.tenant_id = rebuild_stock_balances.tenant_id AND b.warehouse_id = item.warehouse_id
+           AND b.product_id = item.product_id;
+        DELETE FROM @extschema@.stock_balance b
+         WHERE b.tenant_id = rebuild_stock_balances.tenant_id AND b.warehouse_id = item.warehouse_id
+           AND b.product_id = item.product_id AND b.movements = 0;
+        rebuilt := rebuilt + 1;
+    END LOOP;
     RETURN rebuilt;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rebuild_stock_balances(bigint) IS
-    'Rebuilds a tenant''s stock balances from its ledger (a repair; a manager of the tenant or an administrator); returns the items rebuilt';
+    'Rebuilds a tenant''s stock balances from its ledger, item by item under the item''s lock (a repair; a manager of the tenant or an administrator); returns the items looked at';
 
 -- ---- measures over the ledger ----
 
@@ -847,6 +890,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.stock_levels(date, bigint, bigint, bigint,
                           @extschema@.effective_threshold(bigint, bigint, bigint),
                           @extschema@.inventory_settings(bigint),
                           @extschema@.stock_shared_partners(),
+                          @extschema@.shares_stock(bigint, bigint),
                           @extschema@.stock_sale_kinds()
     TO rebate_admin, rebate_manager, rebate_partner;
 REVOKE ALL ON FUNCTION @extschema@.rebuild_stock_balances(bigint), @extschema@.inventory_kpis(bigint, daterange),

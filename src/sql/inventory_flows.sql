@@ -556,7 +556,8 @@ BEGIN
     END IF;
     UPDATE @extschema@.stock_transfer x SET violations = found_violations WHERE x.tenant_id = t.tenant_id AND x.id = t.id;
     request := @extschema@.open_request(
-        'stock_transfer', pg_catalog.format('transfer %s: warehouse %s to %s', t.code, src.code, dst.code),
+        -- ids, not codes: the requester may not read the other warehouse
+        'stock_transfer', pg_catalog.format('transfer %s: warehouse %s to %s', t.code, src.id, dst.id),
         partner_id => src.partner_id, region_id => dst.region_id, subject_id => t.id,
         detail => pg_catalog.jsonb_build_object(
             'code', t.code, 'from_warehouse_id', src.id, 'to_warehouse_id', dst.id, 'to_partner_id', dst.partner_id,
@@ -620,35 +621,64 @@ INSERT INTO @extschema@.request_type (request_type, description, on_decided) VAL
      '@extschema@.transfer_decided(@extschema@.approval_request)');
 
 
--- Ships an approved transfer: the goods leave the sender's warehouse.  The
--- sender's own users ship (they hold the goods).
+-- Moves a transfer's goods: out of the sender's warehouse when it ships
+-- (approved -> shipped), into the receiver's when it arrives (shipped ->
+-- received).  Only the party that holds the goods at that moment acts: the
+-- sender's users ship, the receiver's users receive; a transfer the caller
+-- is not that party to is reported like one that does not exist.
+CREATE FUNCTION @extschema@.move_transfer(transfer_id bigint, leaving boolean, moved_on date)
+    RETURNS @extschema@.stock_transfer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t @extschema@.stock_transfer;
+    from_status text := CASE WHEN leaving THEN 'approved' ELSE 'shipped' END;
+BEGIN
+    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.id = move_transfer.transfer_id;
+    IF t.id IS NULL
+       OR NOT @extschema@.acts_for_partner(t.tenant_id, CASE WHEN leaving THEN t.from_partner_id ELSE t.to_partner_id END) THEN
+        RAISE EXCEPTION 'transfer % does not exist or is not visible to you', move_transfer.transfer_id
+              USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.tenant_id = t.tenant_id AND x.id = t.id FOR UPDATE;
+    IF t.status <> from_status THEN
+        RAISE EXCEPTION 'transfer % is %, not %', t.code, pg_catalog.replace(t.status, '_', ' '), from_status
+              USING ERRCODE = 'RB104';
+    END IF;
+    IF NOT leaving AND move_transfer.moved_on < t.shipped_on THEN
+        RAISE EXCEPTION 'transfer % cannot arrive on %, before it left on %', t.code, move_transfer.moved_on, t.shipped_on
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO @extschema@.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity,
+                                            source, source_id, reference)
+    SELECT t.tenant_id, CASE WHEN leaving THEN t.from_warehouse_id ELSE t.to_warehouse_id END,
+           CASE WHEN leaving THEN t.from_partner_id ELSE t.to_partner_id END, l.product_id, move_transfer.moved_on,
+           CASE WHEN leaving THEN 'transfer_out' ELSE 'transfer_in' END,
+           CASE WHEN leaving THEN -l.quantity ELSE l.quantity END, 'transfer', t.id, t.code
+      FROM @extschema@.stock_transfer_line l WHERE l.tenant_id = t.tenant_id AND l.transfer_id = t.id
+     ORDER BY l.product_id;
+    UPDATE @extschema@.stock_transfer x
+       SET status = CASE WHEN leaving THEN 'shipped' ELSE 'received' END,
+           shipped_on = CASE WHEN leaving THEN move_transfer.moved_on ELSE x.shipped_on END,
+           received_on = CASE WHEN leaving THEN x.received_on ELSE move_transfer.moved_on END
+     WHERE x.tenant_id = t.tenant_id AND x.id = t.id
+    RETURNING x.* INTO t;
+    RETURN t;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.move_transfer(bigint, boolean, date) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.move_transfer(bigint, boolean, date) IS
+    'Internal (ship_transfer, receive_transfer): books a transfer''s goods out of the sender''s or into the receiver''s warehouse, for that party only';
+
 CREATE FUNCTION @extschema@.ship_transfer(transfer_id bigint, shipped_on date DEFAULT CURRENT_DATE)
     RETURNS @extschema@.stock_transfer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    t @extschema@.stock_transfer;
+    t @extschema@.stock_transfer := @extschema@.move_transfer(ship_transfer.transfer_id, true, ship_transfer.shipped_on);
 BEGIN
-    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.id = ship_transfer.transfer_id;
-    IF t.id IS NULL OR NOT @extschema@.acts_for_partner(t.tenant_id, t.from_partner_id) THEN
-        RAISE EXCEPTION 'transfer % does not exist or is not visible to you', ship_transfer.transfer_id
-              USING ERRCODE = 'no_data_found';
-    END IF;
-    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.tenant_id = t.tenant_id AND x.id = t.id FOR UPDATE;
-    IF t.status <> 'approved' THEN
-        RAISE EXCEPTION 'transfer % is %, not approved', t.code, pg_catalog.replace(t.status, '_', ' ')
-              USING ERRCODE = 'RB104';
-    END IF;
-    INSERT INTO @extschema@.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity,
-                                            source, source_id, reference)
-    SELECT t.tenant_id, t.from_warehouse_id, t.from_partner_id, l.product_id, ship_transfer.shipped_on, 'transfer_out',
-           -l.quantity, 'transfer', t.id, t.code
-      FROM @extschema@.stock_transfer_line l WHERE l.tenant_id = t.tenant_id AND l.transfer_id = t.id
-     ORDER BY l.product_id;
-    UPDATE @extschema@.stock_transfer x SET status = 'shipped', shipped_on = ship_transfer.shipped_on
-     WHERE x.tenant_id = t.tenant_id AND x.id = t.id
-    RETURNING x.* INTO t;
     PERFORM @extschema@.notify(t.tenant_id, t.to_partner_id, NULL, 'transfer_shipped', 'stock_transfer', t.id,
                                pg_catalog.format('transfer %s shipped to warehouse %s', t.code, t.to_warehouse_id),
                                pg_catalog.jsonb_build_object('code', t.code, 'to_warehouse_id', t.to_warehouse_id,
@@ -659,41 +689,12 @@ $$;
 COMMENT ON FUNCTION @extschema@.ship_transfer(bigint, date) IS
     'Ships an approved transfer (the sender''s users): its goods leave the sender''s warehouse on shipped_on; the receiver is told';
 
--- Receives a shipped transfer: the goods enter the receiver's warehouse.
 CREATE FUNCTION @extschema@.receive_transfer(transfer_id bigint, received_on date DEFAULT CURRENT_DATE)
     RETURNS @extschema@.stock_transfer
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE sql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    t @extschema@.stock_transfer;
-BEGIN
-    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.id = receive_transfer.transfer_id;
-    IF t.id IS NULL OR NOT @extschema@.acts_for_partner(t.tenant_id, t.to_partner_id) THEN
-        RAISE EXCEPTION 'transfer % does not exist or is not visible to you', receive_transfer.transfer_id
-              USING ERRCODE = 'no_data_found';
-    END IF;
-    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.tenant_id = t.tenant_id AND x.id = t.id FOR UPDATE;
-    IF t.status <> 'shipped' THEN
-        RAISE EXCEPTION 'transfer % is %, not shipped', t.code, pg_catalog.replace(t.status, '_', ' ')
-              USING ERRCODE = 'RB104';
-    END IF;
-    IF receive_transfer.received_on < t.shipped_on THEN
-        RAISE EXCEPTION 'transfer % cannot arrive on %, before it left on %', t.code, receive_transfer.received_on,
-                        t.shipped_on
-              USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    INSERT INTO @extschema@.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity,
-                                            source, source_id, reference)
-    SELECT t.tenant_id, t.to_warehouse_id, t.to_partner_id, l.product_id, receive_transfer.received_on, 'transfer_in',
-           l.quantity, 'transfer', t.id, t.code
-      FROM @extschema@.stock_transfer_line l WHERE l.tenant_id = t.tenant_id AND l.transfer_id = t.id
-     ORDER BY l.product_id;
-    UPDATE @extschema@.stock_transfer x SET status = 'received', received_on = receive_transfer.received_on
-     WHERE x.tenant_id = t.tenant_id AND x.id = t.id
-    RETURNING x.* INTO t;
-    RETURN t;
-END
+    SELECT @extschema@.move_transfer(receive_transfer.transfer_id, false, receive_transfer.received_on)
 $$;
 COMMENT ON FUNCTION @extschema@.receive_transfer(bigint, date) IS
     'Receives a shipped transfer (the receiver''s users): its goods enter the receiver''s warehouse on received_on';

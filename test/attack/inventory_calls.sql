@@ -1,23 +1,25 @@
--- tests: 77
+-- tests: 79
 -- The inventory module's callable functions (part 1 of the attack suite):
 -- shipments are shipped by the holder of the sending warehouse and delivered
 -- by a manager or the receiver, tracking events are recorded by a bound
 -- manager, transfers are requested from one's own (a manager: a sharing
 -- partner's) warehouse, shipped by the sender, received by the receiver,
--- cancelled by the sender or a manager; balances are rebuilt by a tenant's
--- managers.  Whatever an attacker may not act on ends exactly like what does
--- not exist, and no refusal (RB100 above all) tells another partner's stock.
--- The functions that read with the caller's rights count what it may not
--- see as nothing.
+-- cancelled by the sender or a manager; counts are booked by the warehouse's
+-- holder (a manager: where the partner shares); balances are rebuilt by a
+-- tenant's managers.  Whatever an attacker may not act on ends exactly like
+-- what does not exist, and no refusal (RB100 above all) tells another
+-- partner's stock.  The functions that read with the caller's rights count
+-- what it may not see as nothing.
 \ir inventory_fixture.sql
 
--- How many advisory locks a statement run by the superuser holds when it ends (it is rolled back).
-CREATE FUNCTION attack.inventory_advisory_locks(statement text) RETURNS integer
+-- How many advisory locks a statement run by an actor holds when it ends (it is rolled back).
+CREATE FUNCTION attack.inventory_advisory_locks(actor text, statement text) RETURNS integer
     LANGUAGE plpgsql AS $$
 DECLARE
     held integer;
 BEGIN
     BEGIN
+        EXECUTE format('SET SESSION AUTHORIZATION %I', actor);
         EXECUTE statement;
         SELECT count(*) INTO held FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid();
         RAISE SQLSTATE 'ZZ999';
@@ -194,7 +196,7 @@ SELECT attack.attempt('atk_mgr_a', 'rebate.rebuild_stock_balances(bigint)',
        END $d$$q$,
     'a manager''s rebuild does not hold up another brand''s stock movements', '00000');
 
--- ---- counts and replenishment: the caller's rights ------------------------------------------------
+-- ---- counts (record_stock_count) and replenishment (the caller's rights) ---------------------------
 SELECT attack.like_missing('atk_s1', 'rebate.record_stock_count(bigint,bigint,numeric,date,text)',
                            $$SELECT rebate.record_stock_count(940163, 940131, 0)$$,
                            $$SELECT rebate.record_stock_count(940999999, 940131, 0)$$,
@@ -203,19 +205,26 @@ SELECT attack.like_missing('atk_mgr_a', 'rebate.record_stock_count(bigint,bigint
                            $$SELECT rebate.record_stock_count(940263, 940231, 0)$$,
                            $$SELECT rebate.record_stock_count(940999999, 940231, 0)$$,
                            'so is a manager counting another brand''s');
-SELECT attack.attempt('atk_d1', 'rebate.record_stock_count(bigint,bigint,numeric,date,text)',
-                      $$SELECT rebate.record_stock_count(940163, 940131, 0)$$,
-                      'a distributor counts nothing in its dealer''s warehouse, shared or not');
-SELECT attack.attempt('atk_mgr_a', 'rebate.record_stock_count(bigint,bigint,numeric,date,text)',
-                      $$SELECT rebate.record_stock_count(940164, 940131, 0)$$,
-                      'a manager nothing in a partner''s that does not share');
+SELECT attack.like_missing('atk_d1', 'rebate.record_stock_count(bigint,bigint,numeric,date,text)',
+                           $$SELECT rebate.record_stock_count(940163, 940131, 0)$$,
+                           $$SELECT rebate.record_stock_count(940999999, 940131, 0)$$,
+                           'and a distributor counting its dealer''s, though the dealer shares its stock (reading is not booking)');
+SELECT attack.like_missing('atk_mgr_a', 'rebate.record_stock_count(bigint,bigint,numeric,date,text)',
+                           $$SELECT rebate.record_stock_count(940164, 940131, 0)$$,
+                           $$SELECT rebate.record_stock_count(940999999, 940131, 0)$$,
+                           'and a manager counting a partner''s that does not share its stock (its book not told)');
 SELECT attack.attempt('atk_mgr_a>rebate_manager', 'rebate.record_stock_count(bigint,bigint,numeric,date,text)',
                       $$SELECT rebate.record_stock_count(940160, 940131, 0)$$,
-                      'a role through rebate_manager nothing in its brand''s', 'P0002');
+                      'a role through rebate_manager counts nothing in its brand''s', 'P0002');
+SELECT attack.attempt('atk_s1>rebate_partner', 'rebate.record_stock_count(bigint,bigint,numeric,date,text)',
+                      $$SELECT rebate.record_stock_count(940162, 940131, 0)$$,
+                      'nor one through rebate_partner in its own', 'P0002');
+SELECT attack.attempt('atk_loose', 'rebate.record_stock_count(bigint,bigint,numeric,date,text)',
+                      $$SELECT rebate.record_stock_count(940160, 940131, 0)$$, 'nor a role without a binding', 'P0002');
 -- counts of one item take turns on something only the item's writers may lock, not on an advisory
--- lock any role could take (to hold another brand's counts up or to watch for them)
-SELECT is(attack.inventory_advisory_locks($$SELECT rebate.record_stock_count(940162, 940131, 35)$$), 0,
-          'a count takes no advisory lock');
+-- lock any role could take (to hold another brand's counts up, or to see one running)
+SELECT is(attack.inventory_advisory_locks('atk_s1', $$SELECT rebate.record_stock_count(940162, 940131, 35)$$), 0,
+          'a dealer''s count of its own item takes no advisory lock');
 SELECT attack.like_missing('atk_s1', 'rebate.suggest_replenishment(bigint,date)',
                            $$SELECT * FROM rebate.suggest_replenishment(940163)$$,
                            $$SELECT * FROM rebate.suggest_replenishment(940999999)$$,

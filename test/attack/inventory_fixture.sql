@@ -79,9 +79,9 @@ BEGIN
     INSERT INTO rebate.replenishment_suggestion (id, tenant_id, warehouse_id, partner_id, product_id, as_of, on_hand,
                                                  in_transit, cover_days, forecast_demand, safety_stock, reorder_point,
                                                  maximum, quantity, method, history_months) VALUES
-        (b + 62, t, b + 62, b + 12, b + 31, d, 35, 7, 37, 6, 50, 60, 300, 14, 'average', 1),
-        (b + 63, t, b + 63, b + 13, b + 31, d, 27, 2, 37, 4, 50, 60, 300, 25, 'average', 1),
-        (b + 64, t, b + 64, b + 14, b + 31, d, 18, 0, 37, 3, 50, 60, 300, 35, 'average', 1);
+        (b + 62, t, b + 62, b + 12, b + 31, d, 35, 7, 37, 6, 50, 60, 300, 14, 'moving_average', 1),
+        (b + 63, t, b + 63, b + 13, b + 31, d, 27, 2, 37, 4, 50, 60, 300, 25, 'moving_average', 1),
+        (b + 64, t, b + 64, b + 14, b + 31, d, 18, 0, 37, 3, 50, 60, 300, 35, 'moving_average', 1);
     INSERT INTO rebate.shipment (id, tenant_id, code, order_id, partner_id, from_warehouse_id, to_warehouse_id, carrier,
                                  waybill_no, planned_ship_on, planned_delivery_on, note) VALUES
         (b + 60, t, m || '-SH60', b + 54, b + 12, b + 60, b + 62, 'SF', t || '0060', d - 2, d + 3, m || '发货'),

@@ -47,7 +47,7 @@ SELECT is(
              'grant_contract_territories', 'end_contract_territories', 'settle_contract_grants', 'record_exam_result',
              -- inventory: counts, suggestions and the orders made of them write; the internal judges of who holds a
              -- warehouse read a binding (not parallel safe: they are called where writes follow)
-             'record_stock_count', 'suggest_replenishment', 'order_suggestions', 'transfer_decided', 'acts_for_partner',
+             'record_stock_count', 'suggest_replenishment', 'order_suggestions', 'transfer_decided', 'acts_for_partner', 'move_transfer',
              'holds_warehouse', 'shipment_goods', 'stock_on_hand_of', 'forecast_backtest', 'exit_check_stock',
              'comment_view_columns')),
     0, 'every function that only reads is PARALLEL SAFE, the aggregate too');

@@ -7,7 +7,7 @@
 -- follow their rules and every change to one is kept.  The last test fails
 -- when a SECURITY DEFINER function appears that this file does not attack.
 BEGIN;
-SELECT plan(225);
+SELECT plan(304);
 \ir ../attack/fixture.sql
 
 -- ---- the primitive: strictly true or false, and no tenant through a group role --
@@ -408,6 +408,7 @@ SELECT is((SELECT rebate.channel_of(9401, 940112) <> rebate.channel_of(9401, 940
 \ir ../attack/onboarding_calls.sql
 \ir ../attack/contracts_calls.sql
 \ir ../attack/certification_calls.sql
+\ir ../attack/inventory_calls.sql
 
 -- ---- every SECURITY DEFINER function that is called (not a trigger) was attacked above --
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p

@@ -8,7 +8,7 @@
 -- a table gains such a trigger, or a SECURITY DEFINER trigger function
 -- appears, that this file does not attack.
 BEGIN;
-SELECT plan(169);
+SELECT plan(242);
 \ir ../attack/fixture.sql
 
 -- ---- order lines: the C policy triggers and fill_order_line ------------------------
@@ -419,6 +419,7 @@ SELECT attack.attempt('atk_mgr_a', 'rebate.create_inbox_secret()',
 \ir ../attack/onboarding_triggers.sql
 \ir ../attack/contracts_triggers.sql
 \ir ../attack/certification_triggers.sql
+\ir ../attack/inventory_triggers.sql
 
 -- ---- every table with a reading or guarding BEFORE trigger, every SECURITY DEFINER trigger function ----
 SELECT is((SELECT array_agg(DISTINCT t.tgrelid::regclass::text ORDER BY t.tgrelid::regclass::text) FROM pg_trigger t

@@ -12,7 +12,7 @@
 -- what rebate.channel_fact shows it of the documents, costs hidden alike, and
 -- so do the reports and rebate.period_kpis made of them.
 BEGIN;
-SELECT plan(108);
+SELECT plan(130);
 \ir ../attack/fixture.sql
 -- each module's rows (test/attack/MODULE_reads.sql, each with its fixture)
 \ir ../attack/registrations_reads.sql
@@ -21,6 +21,7 @@ SELECT plan(108);
 \ir ../attack/onboarding_reads.sql
 \ir ../attack/contracts_reads.sql
 \ir ../attack/certification_reads.sql
+\ir ../attack/inventory_reads.sql
 
 -- April's documents, alike in both brands: S1 orders (one unit of the first
 -- product, so that its cost is the brand's marker), is delivered on time,

@@ -7,7 +7,7 @@
 -- test generates, summed by the test itself.
 BEGIN;
 SET search_path = public, rebate;
-SELECT plan(73);
+SELECT plan(78);
 
 INSERT INTO tenant (id, code, name) VALUES (971, 'INV', '库存品牌'), (972, 'INW', '另一品牌');
 INSERT INTO region (id, tenant_id, code, name, level) VALUES (97101, 971, 'CN', '中国', 'country'),
@@ -267,6 +267,16 @@ SELECT is((SELECT count(*) FROM inventory_kpis(971, daterange(CURRENT_DATE - 89,
           0::bigint, 'a partner that does not share its stock has no inventory KPIs');
 SELECT ok((SELECT stock_turnover > 0 AND sell_through > 0 FROM inventory_kpis(971, daterange(CURRENT_DATE - 89, CURRENT_DATE + 1))
             WHERE partner_id = 97111), 'a sharing partner has them');
+
+-- repair: a damaged balance is rebuilt from the ledger; a count of an item never moved books nothing and leaves no row
+UPDATE stock_balance SET quantity = quantity + 7, movements = 0 WHERE warehouse_id = 97132 AND product_id = 97121;
+DELETE FROM stock_balance WHERE warehouse_id = 97130 AND product_id = 97122;
+SELECT is((SELECT count(*) FROM verify_stock(971)), 2::bigint, 'verify_stock names the two damaged items');
+SELECT is(rebuild_stock_balances(971) >= 6, true, 'rebuild_stock_balances looks at every item');
+SELECT is((SELECT count(*) FROM verify_stock(971)), 0::bigint, 'and the balances equal the ledger again');
+INSERT INTO product (id, tenant_id, sku, name, category_id, list_price) VALUES (97123, 971, 'C', '丙', 97120, 5);
+SELECT is((record_stock_count(97130, 97123, 0)).difference, 0::numeric, 'a count of an item never moved finds nothing');
+SELECT is((SELECT count(*) FROM stock_balance WHERE product_id = 97123), 0::bigint, 'and leaves no balance behind');
 
 -- a scoring model weighs stock turnover: the sharing partner is scored on it, the other has no value
 INSERT INTO scoring_model (id, tenant_id, code, name, period_unit) VALUES (97170, 971, 'INV', '库存考核', 'quarter');
