@@ -237,21 +237,22 @@ AS $$ SELECT '{sell_out,shipment}'::text[] $$;
 COMMENT ON FUNCTION @extschema@.stock_sale_kinds() IS
     'The movement kinds that are sales out of a warehouse (turnover, sell-through and the demand forecast count them): sell_out, shipment';
 
--- AFTER INSERT ... FOR EACH STATEMENT on stock_movement, in one statement:
--- adds the statement's movements to the balances, one upsert per item in key
--- order (two writers lock the items they share in the same order: no
--- deadlock; the lock is held to commit, so the negative-stock check sees
--- every committed movement); raises the stock alerts the items crossed into
--- and clears those they left, telling the warehouse's owner (a partner's
--- users, or the managers for the brand's warehouses); then refuses negative
--- stock where the tenant does.  An alert is raised when a level is crossed,
--- not while it stays crossed: one open alert per item and kind.  SECURITY
--- DEFINER: the writer may not write balances, alerts or notifications.
+-- AFTER INSERT ... FOR EACH STATEMENT on stock_movement.  One upsert adds
+-- the statement's movements to the balances, one row per item in key order
+-- (two writers lock the items they share in the same order: no deadlock;
+-- the lock is held to commit, so the negative-stock check sees every
+-- committed movement), and counts what needs more: items taken below zero
+-- (refused where the tenant refuses negative stock: RB100) and items that
+-- crossed zero.  Only then, or when a warehouse written has thresholds, are
+-- the alerts judged: the common statement pays for the upsert alone.  SECURITY DEFINER: the writer may not write
+-- balances, alerts or notifications.
 CREATE FUNCTION @extschema@.maintain_stock_balance() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    negative bigint;
+    crossed bigint;
     short record;
 BEGIN
     IF TG_TABLE_SCHEMA <> '@extschema@' THEN
@@ -265,6 +266,7 @@ BEGIN
                max(m.moved_on) FILTER (WHERE m.kind = ANY (@extschema@.stock_sale_kinds())) AS last_sale
           FROM moved m
          GROUP BY m.tenant_id, m.warehouse_id, m.product_id
+         ORDER BY m.tenant_id, m.warehouse_id, m.product_id
     ), upserted AS (
         INSERT INTO @extschema@.stock_balance AS b
                (tenant_id, warehouse_id, product_id, partner_id, quantity, movements, last_inbound_on,
@@ -272,7 +274,6 @@ BEGIN
         SELECT d.tenant_id, d.warehouse_id, d.product_id, d.partner_id, d.quantity, d.movements, d.last_in,
                d.last_out, d.last_sale
           FROM delta d
-         ORDER BY d.tenant_id, d.warehouse_id, d.product_id
         ON CONFLICT (tenant_id, warehouse_id, product_id) DO UPDATE
            SET quantity = b.quantity + excluded.quantity,
                movements = b.movements + excluded.movements,
@@ -280,79 +281,91 @@ BEGIN
                last_outbound_on = GREATEST(b.last_outbound_on, excluded.last_outbound_on),
                last_sale_on = GREATEST(b.last_sale_on, excluded.last_sale_on),
                updated_at = pg_catalog.now()
-        RETURNING b.tenant_id, b.warehouse_id, b.product_id, b.partner_id, b.quantity
-    ), changed AS (
-        SELECT u.tenant_id, u.warehouse_id, u.product_id, u.partner_id, u.quantity - d.quantity AS before,
-               u.quantity AS after
-          FROM upserted u
-          JOIN delta d USING (tenant_id, warehouse_id, product_id)
-    ), thresholds AS (
-        -- each changed item's threshold: its product's own, else the nearest category's (set-based: only
-        -- warehouses with thresholds are looked at, and no function runs per item)
-        SELECT DISTINCT ON (c.tenant_id, c.warehouse_id, c.product_id)
-               c.tenant_id, c.warehouse_id, c.product_id, t.minimum, t.reorder_point, t.maximum
-          FROM changed c
-          JOIN @extschema@.stock_threshold t ON t.tenant_id = c.tenant_id AND t.warehouse_id = c.warehouse_id
-          JOIN @extschema@.product p ON p.tenant_id = c.tenant_id AND p.id = c.product_id
-          LEFT JOIN @extschema@.product_category pc ON pc.tenant_id = p.tenant_id AND pc.id = p.category_id
-         WHERE t.product_id = c.product_id OR t.category_id = ANY (pc.path)
-         ORDER BY c.tenant_id, c.warehouse_id, c.product_id, t.product_id IS NULL,
-                  pg_catalog.array_position(pc.path, t.category_id) DESC NULLS LAST
-    ), judged AS (
-        -- each level an item has, held before and after
-        SELECT c.*, k.kind, k.threshold, k.held, k.holds
-          FROM changed c
-          LEFT JOIN thresholds th USING (tenant_id, warehouse_id, product_id)
-         CROSS JOIN LATERAL (VALUES
-                ('out_of_stock', NULL::numeric, c.before <= 0, c.after <= 0),
-                ('below_minimum', th.minimum, th.minimum > 0 AND c.before < th.minimum,
-                                              th.minimum > 0 AND c.after < th.minimum),
-                ('reorder', th.reorder_point, c.before <= th.reorder_point, c.after <= th.reorder_point),
-                ('above_maximum', th.maximum, c.before > th.maximum, c.after > th.maximum)) AS k (kind, threshold, held, holds)
-         WHERE coalesce(k.held, false) <> coalesce(k.holds, false)
-    ), cleared AS (
-        UPDATE @extschema@.stock_alert a
-           SET status = 'cleared', cleared_at = pg_catalog.now()
-          FROM judged j
-         WHERE a.tenant_id = j.tenant_id AND a.warehouse_id = j.warehouse_id AND a.product_id = j.product_id
-           AND a.kind = j.kind AND a.status = 'open' AND NOT coalesce(j.holds, false)
-        RETURNING a.id
-    ), raised AS (
-        INSERT INTO @extschema@.stock_alert (tenant_id, warehouse_id, partner_id, product_id, kind, quantity, threshold)
-        SELECT j.tenant_id, j.warehouse_id, j.partner_id, j.product_id, j.kind, j.after, j.threshold
-          FROM judged j
-         WHERE coalesce(j.holds, false)
-        ON CONFLICT (tenant_id, warehouse_id, product_id, kind) WHERE status = 'open' DO NOTHING
-        RETURNING *
-    ), told AS (
+        RETURNING b.tenant_id, b.warehouse_id, b.product_id, b.quantity
+    )
+    SELECT count(*) FILTER (WHERE u.quantity < 0 AND d.quantity < 0),
+           count(*) FILTER (WHERE (u.quantity <= 0) <> (u.quantity - d.quantity <= 0))
+      INTO negative, crossed
+      FROM upserted u JOIN delta d USING (tenant_id, warehouse_id, product_id);
+
+    IF negative > 0 THEN
+        SELECT b.warehouse_id, b.product_id, b.quantity - d.quantity AS before, b.quantity AS after INTO short
+          FROM (SELECT m.tenant_id, m.warehouse_id, m.product_id, sum(m.quantity) AS quantity FROM moved m
+                 GROUP BY m.tenant_id, m.warehouse_id, m.product_id) d
+          JOIN @extschema@.stock_balance b USING (tenant_id, warehouse_id, product_id)
+         WHERE b.quantity < 0 AND d.quantity < 0
+           AND (@extschema@.inventory_settings(d.tenant_id)).negative_stock = 'reject'
+         ORDER BY d.tenant_id, d.warehouse_id, d.product_id
+         LIMIT 1;
+        IF FOUND THEN
+            -- the writer's own warehouse (or one shared with it, or a document's it acts on): nothing another partner hides
+            RAISE EXCEPTION 'stock of product % in warehouse % would fall to %', short.product_id, short.warehouse_id,
+                            pg_catalog.trim_scale(short.after)
+                  USING ERRCODE = 'RB100',
+                        DETAIL = pg_catalog.format('%s on hand before this statement.', pg_catalog.trim_scale(short.before)),
+                        HINT = 'Record the receipt first, move less, or let the tenant allow negative stock (rebate.inventory_setting).';
+        END IF;
+    END IF;
+    IF crossed > 0 OR EXISTS (SELECT 1 FROM @extschema@.stock_threshold t
+                               WHERE (t.tenant_id, t.warehouse_id) IN (SELECT m.tenant_id, m.warehouse_id FROM moved m)) THEN
+        -- the alerts: each level an item has, held before and after this statement; one open alert per
+        -- item and kind, raised when a level is crossed into, cleared when it is left
+        WITH changed AS (
+            SELECT d.tenant_id, d.warehouse_id, d.product_id, b.partner_id, b.quantity - d.quantity AS before,
+                   b.quantity AS after
+              FROM (SELECT m.tenant_id, m.warehouse_id, m.product_id, sum(m.quantity) AS quantity FROM moved m
+                     GROUP BY m.tenant_id, m.warehouse_id, m.product_id) d
+              JOIN @extschema@.stock_balance b USING (tenant_id, warehouse_id, product_id)
+        ), thresholds AS (
+            -- each item's threshold: its product's own, else the nearest category's
+            SELECT DISTINCT ON (c.tenant_id, c.warehouse_id, c.product_id)
+                   c.tenant_id, c.warehouse_id, c.product_id, t.minimum, t.reorder_point, t.maximum
+              FROM changed c
+              JOIN @extschema@.stock_threshold t ON t.tenant_id = c.tenant_id AND t.warehouse_id = c.warehouse_id
+              JOIN @extschema@.product p ON p.tenant_id = c.tenant_id AND p.id = c.product_id
+              LEFT JOIN @extschema@.product_category pc ON pc.tenant_id = p.tenant_id AND pc.id = p.category_id
+             WHERE t.product_id = c.product_id OR t.category_id = ANY (pc.path)
+             ORDER BY c.tenant_id, c.warehouse_id, c.product_id, t.product_id IS NULL,
+                      pg_catalog.array_position(pc.path, t.category_id) DESC NULLS LAST
+        ), judged AS (
+            SELECT c.*, k.kind, k.threshold, k.held, k.holds
+              FROM changed c
+              LEFT JOIN thresholds th USING (tenant_id, warehouse_id, product_id)
+             CROSS JOIN LATERAL (VALUES
+                    ('out_of_stock', NULL::numeric, c.before <= 0, c.after <= 0),
+                    ('below_minimum', th.minimum, th.minimum > 0 AND c.before < th.minimum,
+                                                  th.minimum > 0 AND c.after < th.minimum),
+                    ('reorder', th.reorder_point, c.before <= th.reorder_point, c.after <= th.reorder_point),
+                    ('above_maximum', th.maximum, c.before > th.maximum, c.after > th.maximum)) AS k (kind, threshold, held, holds)
+             WHERE coalesce(k.held, false) <> coalesce(k.holds, false)
+        ), cleared AS (
+            UPDATE @extschema@.stock_alert a
+               SET status = 'cleared', cleared_at = pg_catalog.now()
+              FROM judged j
+             WHERE a.tenant_id = j.tenant_id AND a.warehouse_id = j.warehouse_id AND a.product_id = j.product_id
+               AND a.kind = j.kind AND a.status = 'open' AND NOT coalesce(j.holds, false)
+            RETURNING a.id
+        ), raised AS (
+            INSERT INTO @extschema@.stock_alert (tenant_id, warehouse_id, partner_id, product_id, kind, quantity, threshold)
+            SELECT j.tenant_id, j.warehouse_id, j.partner_id, j.product_id, j.kind, j.after, j.threshold
+              FROM judged j
+             WHERE coalesce(j.holds, false)
+            ON CONFLICT (tenant_id, warehouse_id, product_id, kind) WHERE status = 'open' DO NOTHING
+            RETURNING *
+        )
         INSERT INTO @extschema@.notification (tenant_id, partner_id, event, subject_type, subject_id, title, detail)
         SELECT r.tenant_id, r.partner_id, 'stock_alert', 'stock_alert', r.id,
                pg_catalog.format('stock alert %s: product %s in warehouse %s at %s', r.kind, r.product_id,
                                  r.warehouse_id, pg_catalog.trim_scale(r.quantity)),
                pg_catalog.jsonb_build_object('kind', r.kind, 'warehouse_id', r.warehouse_id, 'product_id', r.product_id,
                                              'quantity', r.quantity, 'threshold', r.threshold)
-          FROM raised r
-        RETURNING 1
-    )
-    SELECT c.* INTO short
-      FROM changed c
-     WHERE c.after < 0 AND c.after < c.before
-       AND (@extschema@.inventory_settings(c.tenant_id)).negative_stock = 'reject'
-     ORDER BY c.tenant_id, c.warehouse_id, c.product_id
-     LIMIT 1;
-    IF FOUND THEN
-        -- the writer's own warehouse (or one shared with it, or a document's it acts on): nothing another partner hides
-        RAISE EXCEPTION 'stock of product % in warehouse % would fall to %', short.product_id, short.warehouse_id,
-                        pg_catalog.trim_scale(short.after)
-              USING ERRCODE = 'RB100',
-                    DETAIL = pg_catalog.format('%s on hand before this statement.', pg_catalog.trim_scale(short.before)),
-                    HINT = 'Record the receipt first, move less, or let the tenant allow negative stock (rebate.inventory_setting).';
+          FROM raised r;
     END IF;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.maintain_stock_balance() IS
-    'AFTER INSERT statement trigger on stock_movement: adds the movements to rebate.stock_balance, raises and clears stock alerts (telling the owner), refuses negative stock (RB100) where the tenant does';
+    'AFTER INSERT statement trigger on stock_movement: adds the movements to rebate.stock_balance, refuses negative stock (RB100) where the tenant does, and has the alerts judged where an item crossed zero or has thresholds';
 
 -- The ledger is append-only: a movement is corrected by another movement.
 CREATE FUNCTION @extschema@.refuse_ledger_change() RETURNS trigger
@@ -528,9 +541,17 @@ CREATE FUNCTION @extschema@.partner_stock(partner_id bigint, product_id bigint, 
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(sum(@extschema@.stock_on_hand(w.id, partner_stock.product_id, partner_stock.on_date)), 0)
-      FROM @extschema@.warehouse w
-     WHERE w.partner_id = partner_stock.partner_id
+    -- one statement each way (row-level security is set up once per statement)
+    SELECT CASE WHEN partner_stock.on_date IS NULL THEN
+                coalesce((SELECT sum(b.quantity) FROM @extschema@.stock_balance b
+                           JOIN @extschema@.warehouse w ON w.tenant_id = b.tenant_id AND w.id = b.warehouse_id
+                          WHERE w.partner_id = partner_stock.partner_id AND b.partner_id = partner_stock.partner_id
+                            AND b.product_id = partner_stock.product_id), 0)
+           ELSE coalesce((SELECT sum(m.quantity) FROM @extschema@.warehouse w
+                           JOIN @extschema@.stock_movement m ON m.tenant_id = w.tenant_id AND m.warehouse_id = w.id
+                          WHERE w.partner_id = partner_stock.partner_id AND m.product_id = partner_stock.product_id
+                            AND m.moved_on <= partner_stock.on_date), 0)
+           END
 $$;
 COMMENT ON FUNCTION @extschema@.partner_stock(bigint, bigint, date) IS
     'Units of a product in all of a partner''s own warehouses, now or at the end of a day; 0 for what the caller may not see';

@@ -1035,14 +1035,17 @@ COMMENT ON VIEW @extschema@.v_stock IS
     '库存（节点） Stock on hand now per warehouse (node: the brand''s central and regional ones, each partner''s) and product, with its value at list price and its last sale';
 
 CREATE VIEW @extschema@.v_stock_by_region WITH (security_invoker = true) AS
-SELECT b.tenant_id, w.region_id, r.code AS region_code, r.path AS region_path, b.product_id,
-       count(*) AS warehouses, count(*) FILTER (WHERE w.partner_id IS NOT NULL) AS partner_warehouses,
-       sum(b.quantity) AS on_hand, sum(b.quantity) FILTER (WHERE w.partner_id IS NULL) AS brand_on_hand,
-       sum(b.quantity) FILTER (WHERE w.partner_id IS NOT NULL) AS partner_on_hand
-  FROM @extschema@.stock_balance b
-  JOIN @extschema@.warehouse w ON w.tenant_id = b.tenant_id AND w.id = b.warehouse_id
-  JOIN @extschema@.region r ON r.tenant_id = w.tenant_id AND r.id = w.region_id
- GROUP BY b.tenant_id, w.region_id, r.code, r.path, b.product_id;
+-- summed per region id and product first, then named: the region's text and path stay out of the grouping
+SELECT s.tenant_id, s.region_id, r.code AS region_code, r.path AS region_path, s.product_id, s.warehouses,
+       s.partner_warehouses, s.on_hand, s.brand_on_hand, s.partner_on_hand
+  FROM (SELECT b.tenant_id, w.region_id, b.product_id, count(*) AS warehouses,
+               count(*) FILTER (WHERE b.partner_id IS NOT NULL) AS partner_warehouses, sum(b.quantity) AS on_hand,
+               sum(b.quantity) FILTER (WHERE b.partner_id IS NULL) AS brand_on_hand,
+               sum(b.quantity) FILTER (WHERE b.partner_id IS NOT NULL) AS partner_on_hand
+          FROM @extschema@.stock_balance b
+          JOIN @extschema@.warehouse w ON w.tenant_id = b.tenant_id AND w.id = b.warehouse_id
+         GROUP BY b.tenant_id, w.region_id, b.product_id) s
+  JOIN @extschema@.region r ON r.tenant_id = s.tenant_id AND r.id = s.region_id;
 COMMENT ON VIEW @extschema@.v_stock_by_region IS
     '区域库存 Stock on hand now per region (where the warehouses stand) and product, the brand''s and the partners'' apart; sum rows whose region_path contains a region for its subtree';
 

@@ -8604,22 +8604,24 @@ $$;
 COMMENT ON FUNCTION @extschema@.stock_shared_partners() IS
     'The partners of the caller''s tenant that share their stock: by consent (rebate.stock_sharing) or by a contract in force with shares_stock';
 
--- Whether a partner shares its stock, for code that runs as the owner (KPIs).
+-- Whether a partner shares its stock, for code that runs as the owner (the
+-- KPIs inside partner_scores, the definer functions): false for a tenant the
+-- acting role does not see, so it tells nobody about another brand.
 CREATE FUNCTION @extschema@.shares_stock(tenant_id bigint, partner_id bigint) RETURNS boolean
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN EXISTS (SELECT 1 FROM @extschema@.stock_sharing s
-                    WHERE s.tenant_id = shares_stock.tenant_id AND s.partner_id = shares_stock.partner_id)
-        OR EXISTS (SELECT 1 FROM @extschema@.partner_contract c
-                    WHERE c.tenant_id = shares_stock.tenant_id AND c.partner_id = shares_stock.partner_id
-                      AND c.shares_stock AND c.status = 'active' AND c.effective @> CURRENT_DATE);
+    RETURN @extschema@.sees_tenant(@extschema@.acting_role(), shares_stock.tenant_id)
+       AND (EXISTS (SELECT 1 FROM @extschema@.stock_sharing s
+                     WHERE s.tenant_id = shares_stock.tenant_id AND s.partner_id = shares_stock.partner_id)
+            OR EXISTS (SELECT 1 FROM @extschema@.partner_contract c
+                        WHERE c.tenant_id = shares_stock.tenant_id AND c.partner_id = shares_stock.partner_id
+                          AND c.shares_stock AND c.status = 'active' AND c.effective @> CURRENT_DATE));
 END
 $$;
-REVOKE ALL ON FUNCTION @extschema@.shares_stock(bigint, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.shares_stock(bigint, bigint) IS
-    'Internal: whether a partner shares its stock today (consent or a contract in force), whoever asks';
+    'Whether a partner shares its stock today (consent or a contract in force); false for a tenant the acting role does not see';
 
 -- ---- the ledger ----
 
@@ -8704,21 +8706,22 @@ AS $$ SELECT '{sell_out,shipment}'::text[] $$;
 COMMENT ON FUNCTION @extschema@.stock_sale_kinds() IS
     'The movement kinds that are sales out of a warehouse (turnover, sell-through and the demand forecast count them): sell_out, shipment';
 
--- AFTER INSERT ... FOR EACH STATEMENT on stock_movement, in one statement:
--- adds the statement's movements to the balances, one upsert per item in key
--- order (two writers lock the items they share in the same order: no
--- deadlock; the lock is held to commit, so the negative-stock check sees
--- every committed movement); raises the stock alerts the items crossed into
--- and clears those they left, telling the warehouse's owner (a partner's
--- users, or the managers for the brand's warehouses); then refuses negative
--- stock where the tenant does.  An alert is raised when a level is crossed,
--- not while it stays crossed: one open alert per item and kind.  SECURITY
--- DEFINER: the writer may not write balances, alerts or notifications.
+-- AFTER INSERT ... FOR EACH STATEMENT on stock_movement.  One upsert adds
+-- the statement's movements to the balances, one row per item in key order
+-- (two writers lock the items they share in the same order: no deadlock;
+-- the lock is held to commit, so the negative-stock check sees every
+-- committed movement), and counts what needs more: items taken below zero
+-- (refused where the tenant refuses negative stock: RB100) and items that
+-- crossed zero.  Only then, or when a warehouse written has thresholds, are
+-- the alerts judged: the common statement pays for the upsert alone.  SECURITY DEFINER: the writer may not write
+-- balances, alerts or notifications.
 CREATE FUNCTION @extschema@.maintain_stock_balance() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    negative bigint;
+    crossed bigint;
     short record;
 BEGIN
     IF TG_TABLE_SCHEMA <> '@extschema@' THEN
@@ -8732,6 +8735,7 @@ BEGIN
                max(m.moved_on) FILTER (WHERE m.kind = ANY (@extschema@.stock_sale_kinds())) AS last_sale
           FROM moved m
          GROUP BY m.tenant_id, m.warehouse_id, m.product_id
+         ORDER BY m.tenant_id, m.warehouse_id, m.product_id
     ), upserted AS (
         INSERT INTO @extschema@.stock_balance AS b
                (tenant_id, warehouse_id, product_id, partner_id, quantity, movements, last_inbound_on,
@@ -8739,7 +8743,6 @@ BEGIN
         SELECT d.tenant_id, d.warehouse_id, d.product_id, d.partner_id, d.quantity, d.movements, d.last_in,
                d.last_out, d.last_sale
           FROM delta d
-         ORDER BY d.tenant_id, d.warehouse_id, d.product_id
         ON CONFLICT (tenant_id, warehouse_id, product_id) DO UPDATE
            SET quantity = b.quantity + excluded.quantity,
                movements = b.movements + excluded.movements,
@@ -8747,71 +8750,91 @@ BEGIN
                last_outbound_on = GREATEST(b.last_outbound_on, excluded.last_outbound_on),
                last_sale_on = GREATEST(b.last_sale_on, excluded.last_sale_on),
                updated_at = pg_catalog.now()
-        RETURNING b.tenant_id, b.warehouse_id, b.product_id, b.partner_id, b.quantity
-    ), changed AS (
-        SELECT u.tenant_id, u.warehouse_id, u.product_id, u.partner_id, u.quantity - d.quantity AS before,
-               u.quantity AS after
-          FROM upserted u
-          JOIN delta d USING (tenant_id, warehouse_id, product_id)
-    ), judged AS (
-        -- each level an item has, held before and after (thresholds only where the warehouse has any)
-        SELECT c.*, k.kind, k.threshold, k.held, k.holds
-          FROM changed c
-          LEFT JOIN LATERAL (SELECT t.minimum, t.reorder_point, t.maximum
-                               FROM @extschema@.effective_threshold(c.tenant_id, c.warehouse_id, c.product_id) t
-                              WHERE EXISTS (SELECT 1 FROM @extschema@.stock_threshold x
-                                             WHERE x.tenant_id = c.tenant_id AND x.warehouse_id = c.warehouse_id)) th
-            ON true
-         CROSS JOIN LATERAL (VALUES
-                ('out_of_stock', NULL::numeric, c.before <= 0, c.after <= 0),
-                ('below_minimum', th.minimum, th.minimum > 0 AND c.before < th.minimum,
-                                              th.minimum > 0 AND c.after < th.minimum),
-                ('reorder', th.reorder_point, c.before <= th.reorder_point, c.after <= th.reorder_point),
-                ('above_maximum', th.maximum, c.before > th.maximum, c.after > th.maximum)) AS k (kind, threshold, held, holds)
-         WHERE coalesce(k.held, false) <> coalesce(k.holds, false)
-    ), cleared AS (
-        UPDATE @extschema@.stock_alert a
-           SET status = 'cleared', cleared_at = pg_catalog.now()
-          FROM judged j
-         WHERE a.tenant_id = j.tenant_id AND a.warehouse_id = j.warehouse_id AND a.product_id = j.product_id
-           AND a.kind = j.kind AND a.status = 'open' AND NOT coalesce(j.holds, false)
-        RETURNING a.id
-    ), raised AS (
-        INSERT INTO @extschema@.stock_alert (tenant_id, warehouse_id, partner_id, product_id, kind, quantity, threshold)
-        SELECT j.tenant_id, j.warehouse_id, j.partner_id, j.product_id, j.kind, j.after, j.threshold
-          FROM judged j
-         WHERE coalesce(j.holds, false)
-        ON CONFLICT (tenant_id, warehouse_id, product_id, kind) WHERE status = 'open' DO NOTHING
-        RETURNING *
-    ), told AS (
+        RETURNING b.tenant_id, b.warehouse_id, b.product_id, b.quantity
+    )
+    SELECT count(*) FILTER (WHERE u.quantity < 0 AND d.quantity < 0),
+           count(*) FILTER (WHERE (u.quantity <= 0) <> (u.quantity - d.quantity <= 0))
+      INTO negative, crossed
+      FROM upserted u JOIN delta d USING (tenant_id, warehouse_id, product_id);
+
+    IF negative > 0 THEN
+        SELECT b.warehouse_id, b.product_id, b.quantity - d.quantity AS before, b.quantity AS after INTO short
+          FROM (SELECT m.tenant_id, m.warehouse_id, m.product_id, sum(m.quantity) AS quantity FROM moved m
+                 GROUP BY m.tenant_id, m.warehouse_id, m.product_id) d
+          JOIN @extschema@.stock_balance b USING (tenant_id, warehouse_id, product_id)
+         WHERE b.quantity < 0 AND d.quantity < 0
+           AND (@extschema@.inventory_settings(d.tenant_id)).negative_stock = 'reject'
+         ORDER BY d.tenant_id, d.warehouse_id, d.product_id
+         LIMIT 1;
+        IF FOUND THEN
+            -- the writer's own warehouse (or one shared with it, or a document's it acts on): nothing another partner hides
+            RAISE EXCEPTION 'stock of product % in warehouse % would fall to %', short.product_id, short.warehouse_id,
+                            pg_catalog.trim_scale(short.after)
+                  USING ERRCODE = 'RB100',
+                        DETAIL = pg_catalog.format('%s on hand before this statement.', pg_catalog.trim_scale(short.before)),
+                        HINT = 'Record the receipt first, move less, or let the tenant allow negative stock (rebate.inventory_setting).';
+        END IF;
+    END IF;
+    IF crossed > 0 OR EXISTS (SELECT 1 FROM @extschema@.stock_threshold t
+                               WHERE (t.tenant_id, t.warehouse_id) IN (SELECT m.tenant_id, m.warehouse_id FROM moved m)) THEN
+        -- the alerts: each level an item has, held before and after this statement; one open alert per
+        -- item and kind, raised when a level is crossed into, cleared when it is left
+        WITH changed AS (
+            SELECT d.tenant_id, d.warehouse_id, d.product_id, b.partner_id, b.quantity - d.quantity AS before,
+                   b.quantity AS after
+              FROM (SELECT m.tenant_id, m.warehouse_id, m.product_id, sum(m.quantity) AS quantity FROM moved m
+                     GROUP BY m.tenant_id, m.warehouse_id, m.product_id) d
+              JOIN @extschema@.stock_balance b USING (tenant_id, warehouse_id, product_id)
+        ), thresholds AS (
+            -- each item's threshold: its product's own, else the nearest category's
+            SELECT DISTINCT ON (c.tenant_id, c.warehouse_id, c.product_id)
+                   c.tenant_id, c.warehouse_id, c.product_id, t.minimum, t.reorder_point, t.maximum
+              FROM changed c
+              JOIN @extschema@.stock_threshold t ON t.tenant_id = c.tenant_id AND t.warehouse_id = c.warehouse_id
+              JOIN @extschema@.product p ON p.tenant_id = c.tenant_id AND p.id = c.product_id
+              LEFT JOIN @extschema@.product_category pc ON pc.tenant_id = p.tenant_id AND pc.id = p.category_id
+             WHERE t.product_id = c.product_id OR t.category_id = ANY (pc.path)
+             ORDER BY c.tenant_id, c.warehouse_id, c.product_id, t.product_id IS NULL,
+                      pg_catalog.array_position(pc.path, t.category_id) DESC NULLS LAST
+        ), judged AS (
+            SELECT c.*, k.kind, k.threshold, k.held, k.holds
+              FROM changed c
+              LEFT JOIN thresholds th USING (tenant_id, warehouse_id, product_id)
+             CROSS JOIN LATERAL (VALUES
+                    ('out_of_stock', NULL::numeric, c.before <= 0, c.after <= 0),
+                    ('below_minimum', th.minimum, th.minimum > 0 AND c.before < th.minimum,
+                                                  th.minimum > 0 AND c.after < th.minimum),
+                    ('reorder', th.reorder_point, c.before <= th.reorder_point, c.after <= th.reorder_point),
+                    ('above_maximum', th.maximum, c.before > th.maximum, c.after > th.maximum)) AS k (kind, threshold, held, holds)
+             WHERE coalesce(k.held, false) <> coalesce(k.holds, false)
+        ), cleared AS (
+            UPDATE @extschema@.stock_alert a
+               SET status = 'cleared', cleared_at = pg_catalog.now()
+              FROM judged j
+             WHERE a.tenant_id = j.tenant_id AND a.warehouse_id = j.warehouse_id AND a.product_id = j.product_id
+               AND a.kind = j.kind AND a.status = 'open' AND NOT coalesce(j.holds, false)
+            RETURNING a.id
+        ), raised AS (
+            INSERT INTO @extschema@.stock_alert (tenant_id, warehouse_id, partner_id, product_id, kind, quantity, threshold)
+            SELECT j.tenant_id, j.warehouse_id, j.partner_id, j.product_id, j.kind, j.after, j.threshold
+              FROM judged j
+             WHERE coalesce(j.holds, false)
+            ON CONFLICT (tenant_id, warehouse_id, product_id, kind) WHERE status = 'open' DO NOTHING
+            RETURNING *
+        )
         INSERT INTO @extschema@.notification (tenant_id, partner_id, event, subject_type, subject_id, title, detail)
         SELECT r.tenant_id, r.partner_id, 'stock_alert', 'stock_alert', r.id,
                pg_catalog.format('stock alert %s: product %s in warehouse %s at %s', r.kind, r.product_id,
                                  r.warehouse_id, pg_catalog.trim_scale(r.quantity)),
                pg_catalog.jsonb_build_object('kind', r.kind, 'warehouse_id', r.warehouse_id, 'product_id', r.product_id,
                                              'quantity', r.quantity, 'threshold', r.threshold)
-          FROM raised r
-        RETURNING 1
-    )
-    SELECT c.* INTO short
-      FROM changed c
-     WHERE c.after < 0 AND c.after < c.before
-       AND (@extschema@.inventory_settings(c.tenant_id)).negative_stock = 'reject'
-     ORDER BY c.tenant_id, c.warehouse_id, c.product_id
-     LIMIT 1;
-    IF FOUND THEN
-        -- the writer's own warehouse (or one shared with it, or a document's it acts on): nothing another partner hides
-        RAISE EXCEPTION 'stock of product % in warehouse % would fall to %', short.product_id, short.warehouse_id,
-                        pg_catalog.trim_scale(short.after)
-              USING ERRCODE = 'RB100',
-                    DETAIL = pg_catalog.format('%s on hand before this statement.', pg_catalog.trim_scale(short.before)),
-                    HINT = 'Record the receipt first, move less, or let the tenant allow negative stock (rebate.inventory_setting).';
+          FROM raised r;
     END IF;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.maintain_stock_balance() IS
-    'AFTER INSERT statement trigger on stock_movement: adds the movements to rebate.stock_balance, raises and clears stock alerts (telling the owner), refuses negative stock (RB100) where the tenant does';
+    'AFTER INSERT statement trigger on stock_movement: adds the movements to rebate.stock_balance, refuses negative stock (RB100) where the tenant does, and has the alerts judged where an item crossed zero or has thresholds';
 
 -- The ledger is append-only: a movement is corrected by another movement.
 CREATE FUNCTION @extschema@.refuse_ledger_change() RETURNS trigger
@@ -8987,9 +9010,17 @@ CREATE FUNCTION @extschema@.partner_stock(partner_id bigint, product_id bigint, 
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(sum(@extschema@.stock_on_hand(w.id, partner_stock.product_id, partner_stock.on_date)), 0)
-      FROM @extschema@.warehouse w
-     WHERE w.partner_id = partner_stock.partner_id
+    -- one statement each way (row-level security is set up once per statement)
+    SELECT CASE WHEN partner_stock.on_date IS NULL THEN
+                coalesce((SELECT sum(b.quantity) FROM @extschema@.stock_balance b
+                           JOIN @extschema@.warehouse w ON w.tenant_id = b.tenant_id AND w.id = b.warehouse_id
+                          WHERE w.partner_id = partner_stock.partner_id AND b.partner_id = partner_stock.partner_id
+                            AND b.product_id = partner_stock.product_id), 0)
+           ELSE coalesce((SELECT sum(m.quantity) FROM @extschema@.warehouse w
+                           JOIN @extschema@.stock_movement m ON m.tenant_id = w.tenant_id AND m.warehouse_id = w.id
+                          WHERE w.partner_id = partner_stock.partner_id AND m.product_id = partner_stock.product_id
+                            AND m.moved_on <= partner_stock.on_date), 0)
+           END
 $$;
 COMMENT ON FUNCTION @extschema@.partner_stock(bigint, bigint, date) IS
     'Units of a product in all of a partner''s own warehouses, now or at the end of a day; 0 for what the caller may not see';
@@ -9023,45 +9054,69 @@ COMMENT ON COLUMN @extschema@.stock_count.book IS 'Stock on hand by the ledger a
 COMMENT ON COLUMN @extschema@.stock_count.difference IS 'counted - book: the adjustment booked (none when 0)';
 
 -- Records a count of one item at the end of a day: the difference from the
--- ledger is booked as a count_adjustment dated that day.  Runs with the
--- caller's rights: it counts only a warehouse the caller may write to.
--- Movements dated after the count day are not touched: the count corrects
--- the stock as of its day, and later movements keep adding to it.
+-- ledger is booked as a count_adjustment dated that day.  Movements dated
+-- after the count day are not touched: the count corrects the stock as of
+-- its day, and later movements keep adding to it.  SECURITY DEFINER: the
+-- item is locked (its balance row, which every writer of it locks too, made
+-- empty for an item that has none) before its book is read, so no movement
+-- slips between; whoever may book
+-- the warehouse's movements counts it (its holder, or a manager where the
+-- partner shares its stock; a group administrator), anyone else is told it
+-- does not exist.
 CREATE FUNCTION @extschema@.record_stock_count(warehouse_id bigint, product_id bigint, counted numeric,
                                                counted_on date DEFAULT CURRENT_DATE, note text DEFAULT NULL)
     RETURNS @extschema@.stock_count
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     w @extschema@.warehouse;
+    actor name := @extschema@.acting_role();
+    bound record := @extschema@.binding_of(@extschema@.acting_role());
     result @extschema@.stock_count;
 BEGIN
     SELECT x.* INTO w FROM @extschema@.warehouse x WHERE x.id = record_stock_count.warehouse_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'warehouse % does not exist', record_stock_count.warehouse_id USING ERRCODE = 'no_data_found';
+    IF w.id IS NULL
+       OR NOT (coalesce(bound.tenant_id = w.tenant_id AND bound.partner_id = w.partner_id, false)
+               OR @extschema@.role_is_admin(actor)
+               OR (coalesce(@extschema@.manages_tenant(actor, w.tenant_id), false)
+                   AND (w.partner_id IS NULL OR @extschema@.shares_stock(w.tenant_id, w.partner_id)))) THEN
+        RAISE EXCEPTION 'warehouse % does not exist or is not visible to you', record_stock_count.warehouse_id
+              USING ERRCODE = 'no_data_found';
     END IF;
-    -- two counts of one item are booked one after the other (a count is taken while the item is still:
-    -- a movement dated up to the count day that commits meanwhile is not in its book)
-    PERFORM pg_catalog.pg_advisory_xact_lock(
-        pg_catalog.hashtextextended(pg_catalog.format('rebate.stock_count %s %s', w.id, record_stock_count.product_id), 0));
-    INSERT INTO @extschema@.stock_count (tenant_id, warehouse_id, partner_id, product_id, counted_on, counted, book, note)
+    -- the item's balance row, made (empty) for an item without one, is what every writer of the item locks
+    INSERT INTO @extschema@.stock_balance (tenant_id, warehouse_id, product_id, partner_id, quantity, movements)
+    VALUES (w.tenant_id, w.id, record_stock_count.product_id, w.partner_id, 0, 0)
+    ON CONFLICT ON CONSTRAINT stock_balance_pkey DO NOTHING;
+    PERFORM 1 FROM @extschema@.stock_balance b
+      WHERE b.tenant_id = w.tenant_id AND b.warehouse_id = w.id AND b.product_id = record_stock_count.product_id
+        FOR UPDATE;
+    INSERT INTO @extschema@.stock_count (tenant_id, warehouse_id, partner_id, product_id, counted_on, counted, book, note,
+                                         counted_by)
     VALUES (w.tenant_id, w.id, w.partner_id, record_stock_count.product_id, record_stock_count.counted_on,
             record_stock_count.counted,
-            @extschema@.stock_on_hand(w.id, record_stock_count.product_id, record_stock_count.counted_on),
-            record_stock_count.note)
+            coalesce((SELECT sum(m.quantity) FROM @extschema@.stock_movement m
+                       WHERE m.tenant_id = w.tenant_id AND m.warehouse_id = w.id
+                         AND m.product_id = record_stock_count.product_id
+                         AND m.moved_on <= record_stock_count.counted_on), 0),
+            record_stock_count.note, actor)
     RETURNING * INTO result;
     IF result.difference <> 0 THEN
         INSERT INTO @extschema@.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity,
                                                 source, source_id)
         VALUES (w.tenant_id, w.id, w.partner_id, result.product_id, result.counted_on, 'count_adjustment',
                 result.difference, 'count', result.id);
+    ELSE
+        -- nothing booked: an empty balance row made above goes again
+        DELETE FROM @extschema@.stock_balance b
+         WHERE b.tenant_id = w.tenant_id AND b.warehouse_id = w.id AND b.product_id = result.product_id
+           AND b.movements = 0;
     END IF;
     RETURN result;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.record_stock_count(bigint, bigint, numeric, date, text) IS
-    'Records a stock count (盘点) of a warehouse x product at the end of a day and books the difference from the ledger as a count_adjustment dated that day';
+    'Records a stock count (盘点) of a warehouse x product at the end of a day and books the difference from the ledger as a count_adjustment dated that day (the warehouse''s holder, or a manager where the partner shares its stock)';
 
 -- Proves balances == ledger for a tenant: the items where they differ (none).
 CREATE FUNCTION @extschema@.verify_stock(tenant_id bigint)
@@ -9077,41 +9132,66 @@ AS $$
                   WHERE m.tenant_id = verify_stock.tenant_id
                   GROUP BY m.warehouse_id, m.product_id) l
         ON l.warehouse_id = b.warehouse_id AND l.product_id = b.product_id
-     WHERE b.quantity IS DISTINCT FROM l.quantity
+     WHERE coalesce(b.quantity, 0) <> coalesce(l.quantity, 0)
 $$;
 COMMENT ON FUNCTION @extschema@.verify_stock(bigint) IS
     'The items of a tenant whose balance differs from the sum of its ledger (none: balances are kept exactly); read with the caller''s rights';
 
 -- Rebuilds a tenant's balances from its ledger (repair; an upgrade that
--- adds a balance column runs it).
+-- adds a balance column runs it), item by item: each item's balance row is
+-- locked (made first where missing) before its ledger is summed, as every
+-- writer of the item locks it, so a movement committed meanwhile is counted
+-- once and no other item, and no other tenant, waits.
 CREATE FUNCTION @extschema@.rebuild_stock_balances(tenant_id bigint) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    rebuilt bigint;
+    item record;
+    rebuilt bigint := 0;
 BEGIN
-    IF NOT coalesce(@extschema@.may_manage(@extschema@.acting_role(), rebuild_stock_balances.tenant_id), false) THEN
+    IF NOT @extschema@.may_manage(@extschema@.acting_role(), rebuild_stock_balances.tenant_id) THEN
         RAISE EXCEPTION 'permission denied to rebuild the stock balances of tenant %', rebuild_stock_balances.tenant_id
               USING ERRCODE = 'insufficient_privilege';
     END IF;
-    -- writers of the tenant's stock wait: the balances are replaced whole
-    LOCK TABLE @extschema@.stock_balance IN SHARE ROW EXCLUSIVE MODE;
-    DELETE FROM @extschema@.stock_balance b WHERE b.tenant_id = rebuild_stock_balances.tenant_id;
-    INSERT INTO @extschema@.stock_balance (tenant_id, warehouse_id, product_id, partner_id, quantity, movements,
-                                           last_inbound_on, last_outbound_on, last_sale_on)
-    SELECT m.tenant_id, m.warehouse_id, m.product_id, min(m.partner_id), sum(m.quantity), count(*),
-           max(m.moved_on) FILTER (WHERE m.quantity > 0), max(m.moved_on) FILTER (WHERE m.quantity < 0),
-           max(m.moved_on) FILTER (WHERE m.kind = ANY (@extschema@.stock_sale_kinds()))
-      FROM @extschema@.stock_movement m
-     WHERE m.tenant_id = rebuild_stock_balances.tenant_id
-     GROUP BY m.tenant_id, m.warehouse_id, m.product_id;
-    GET DIAGNOSTICS rebuilt = ROW_COUNT;
+    FOR item IN
+        SELECT b.warehouse_id, b.product_id FROM @extschema@.stock_balance b WHERE b.tenant_id = rebuild_stock_balances.tenant_id
+        UNION
+        SELECT DISTINCT m.warehouse_id, m.product_id FROM @extschema@.stock_movement m
+         WHERE m.tenant_id = rebuild_stock_balances.tenant_id
+        ORDER BY 1, 2
+    LOOP
+        INSERT INTO @extschema@.stock_balance (tenant_id, warehouse_id, product_id, partner_id, quantity, movements)
+        SELECT rebuild_stock_balances.tenant_id, w.id, item.product_id, w.partner_id, 0, 0
+          FROM @extschema@.warehouse w WHERE w.tenant_id = rebuild_stock_balances.tenant_id AND w.id = item.warehouse_id
+        ON CONFLICT ON CONSTRAINT stock_balance_pkey DO NOTHING;
+        PERFORM 1 FROM @extschema@.stock_balance b
+          WHERE b.tenant_id = rebuild_stock_balances.tenant_id AND b.warehouse_id = item.warehouse_id
+            AND b.product_id = item.product_id
+            FOR UPDATE;
+        -- (a new statement: its snapshot sees every movement committed before the lock was had)
+        UPDATE @extschema@.stock_balance b
+           SET quantity = coalesce(l.quantity, 0), movements = coalesce(l.movements, 0), last_inbound_on = l.last_in,
+               last_outbound_on = l.last_out, last_sale_on = l.last_sale, updated_at = pg_catalog.now()
+          FROM (SELECT sum(m.quantity) AS quantity, count(*) AS movements,
+                       max(m.moved_on) FILTER (WHERE m.quantity > 0) AS last_in,
+                       max(m.moved_on) FILTER (WHERE m.quantity < 0) AS last_out,
+                       max(m.moved_on) FILTER (WHERE m.kind = ANY (@extschema@.stock_sale_kinds())) AS last_sale
+                  FROM @extschema@.stock_movement m
+                 WHERE m.tenant_id = rebuild_stock_balances.tenant_id AND m.warehouse_id = item.warehouse_id
+                   AND m.product_id = item.product_id) l
+         WHERE b.tenant_id = rebuild_stock_balances.tenant_id AND b.warehouse_id = item.warehouse_id
+           AND b.product_id = item.product_id;
+        DELETE FROM @extschema@.stock_balance b
+         WHERE b.tenant_id = rebuild_stock_balances.tenant_id AND b.warehouse_id = item.warehouse_id
+           AND b.product_id = item.product_id AND b.movements = 0;
+        rebuilt := rebuilt + 1;
+    END LOOP;
     RETURN rebuilt;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rebuild_stock_balances(bigint) IS
-    'Rebuilds a tenant''s stock balances from its ledger (a repair; a manager of the tenant or an administrator); returns the items rebuilt';
+    'Rebuilds a tenant''s stock balances from its ledger, item by item under the item''s lock (a repair; a manager of the tenant or an administrator); returns the items looked at';
 
 -- ---- measures over the ledger ----
 
@@ -9275,7 +9355,7 @@ CREATE POLICY manager_kinds ON @extschema@.stock_movement AS RESTRICTIVE FOR INS
                 OR (SELECT @extschema@.is_group_admin()));
 SELECT @extschema@.apply_stock_rls('@extschema@.stock_balance', NULL);
 SELECT @extschema@.apply_stock_rls('@extschema@.stock_alert', NULL);
-SELECT @extschema@.apply_stock_rls('@extschema@.stock_count', 'true');
+SELECT @extschema@.apply_stock_rls('@extschema@.stock_count', NULL);
 SELECT @extschema@.apply_stock_rls('@extschema@.stock_threshold', 'true', true);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.inventory_setting TO rebate_admin, rebate_manager;
@@ -9284,7 +9364,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.warehouse TO rebate_admin, r
 GRANT SELECT ON @extschema@.warehouse TO rebate_partner;
 GRANT SELECT ON @extschema@.stock_sharing TO rebate_admin, rebate_manager, rebate_partner;
 GRANT INSERT (tenant_id, partner_id, note), DELETE ON @extschema@.stock_sharing TO rebate_admin, rebate_partner;
-GRANT SELECT, INSERT ON @extschema@.stock_movement TO rebate_admin, rebate_manager, rebate_partner;
+GRANT SELECT ON @extschema@.stock_movement TO rebate_admin, rebate_manager, rebate_partner;
+-- (recorded_by is the server's to say)
+GRANT INSERT (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity, source, source_id, reference)
+    ON @extschema@.stock_movement TO rebate_admin, rebate_manager, rebate_partner;
 GRANT SELECT ON @extschema@.stock_balance, @extschema@.stock_alert, @extschema@.stock_count
     TO rebate_admin, rebate_manager, rebate_partner;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.stock_threshold TO rebate_admin, rebate_manager, rebate_partner;
@@ -9292,16 +9375,19 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.stock_threshold TO rebate_ad
 GRANT EXECUTE ON FUNCTION @extschema@.stock_levels(date, bigint, bigint, bigint, bigint),
                           @extschema@.stock_on_hand(bigint, bigint, date),
                           @extschema@.partner_stock(bigint, bigint, date),
-                          @extschema@.record_stock_count(bigint, bigint, numeric, date, text),
                           @extschema@.stock_turnover(date, date, bigint),
                           @extschema@.verify_stock(bigint),
                           @extschema@.effective_threshold(bigint, bigint, bigint),
                           @extschema@.inventory_settings(bigint),
                           @extschema@.stock_shared_partners(),
+                          @extschema@.shares_stock(bigint, bigint),
                           @extschema@.stock_sale_kinds()
     TO rebate_admin, rebate_manager, rebate_partner;
-REVOKE ALL ON FUNCTION @extschema@.rebuild_stock_balances(bigint), @extschema@.inventory_kpis(bigint, daterange)
+REVOKE ALL ON FUNCTION @extschema@.rebuild_stock_balances(bigint), @extschema@.inventory_kpis(bigint, daterange),
+                       @extschema@.record_stock_count(bigint, bigint, numeric, date, text)
     FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.record_stock_count(bigint, bigint, numeric, date, text)
+    TO rebate_admin, rebate_manager, rebate_partner;
 GRANT EXECUTE ON FUNCTION @extschema@.rebuild_stock_balances(bigint) TO rebate_admin, rebate_manager;
 GRANT EXECUTE ON FUNCTION @extschema@.inventory_kpis(bigint, daterange) TO rebate_admin, rebate_manager, rebate_partner;
 -- ---------------------------------------------------------------------------
@@ -9510,7 +9596,8 @@ COMMENT ON FUNCTION @extschema@.acts_for_partner(bigint, bigint) IS
     'Internal: whether the acting role is a user of exactly this partner (strictly true or false)';
 
 -- Whether the acting role holds a warehouse's goods: a manager of the tenant
--- for the brand's, the partner's own users for a partner's.
+-- (or a group administrator) for the brand's, the partner's own users for a
+-- partner's.
 CREATE FUNCTION @extschema@.holds_warehouse(w @extschema@.warehouse) RETURNS boolean
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -9519,7 +9606,7 @@ BEGIN
     IF w.id IS NULL THEN
         RETURN false;
     ELSIF w.partner_id IS NULL THEN
-        RETURN coalesce(@extschema@.manages_tenant(@extschema@.acting_role(), w.tenant_id), false);
+        RETURN @extschema@.may_manage(@extschema@.acting_role(), w.tenant_id);
     END IF;
     RETURN @extschema@.acts_for_partner(w.tenant_id, w.partner_id);
 END
@@ -9760,7 +9847,7 @@ DECLARE
 BEGIN
     SELECT x.* INTO s FROM @extschema@.shipment x WHERE x.id = deliver_shipment.shipment_id;
     SELECT w.* INTO dst FROM @extschema@.warehouse w WHERE w.tenant_id = s.tenant_id AND w.id = s.to_warehouse_id;
-    IF s.id IS NULL OR NOT (coalesce(@extschema@.manages_tenant(@extschema@.acting_role(), s.tenant_id), false)
+    IF s.id IS NULL OR NOT (@extschema@.may_manage(@extschema@.acting_role(), s.tenant_id)
                             OR @extschema@.holds_warehouse(dst)) THEN
         RAISE EXCEPTION 'shipment % does not exist or is not visible to you', deliver_shipment.shipment_id
               USING ERRCODE = 'no_data_found';
@@ -9958,6 +10045,7 @@ BEGIN
     SELECT w.* INTO src FROM @extschema@.warehouse w WHERE w.id = request_transfer.from_warehouse_id;
     IF src.partner_id IS NULL
        OR NOT (@extschema@.acts_for_partner(src.tenant_id, src.partner_id)
+               OR @extschema@.role_is_admin(actor)
                OR (coalesce(@extschema@.manages_tenant(actor, src.tenant_id), false)
                    AND @extschema@.shares_stock(src.tenant_id, src.partner_id))) THEN
         RAISE EXCEPTION 'warehouse % does not exist or is not visible to you', request_transfer.from_warehouse_id
@@ -10034,7 +10122,8 @@ BEGIN
     END IF;
     UPDATE @extschema@.stock_transfer x SET violations = found_violations WHERE x.tenant_id = t.tenant_id AND x.id = t.id;
     request := @extschema@.open_request(
-        'stock_transfer', pg_catalog.format('transfer %s: warehouse %s to %s', t.code, src.code, dst.code),
+        -- ids, not codes: the requester may not read the other warehouse
+        'stock_transfer', pg_catalog.format('transfer %s: warehouse %s to %s', t.code, src.id, dst.id),
         partner_id => src.partner_id, region_id => dst.region_id, subject_id => t.id,
         detail => pg_catalog.jsonb_build_object(
             'code', t.code, 'from_warehouse_id', src.id, 'to_warehouse_id', dst.id, 'to_partner_id', dst.partner_id,
@@ -10098,35 +10187,64 @@ INSERT INTO @extschema@.request_type (request_type, description, on_decided) VAL
      '@extschema@.transfer_decided(@extschema@.approval_request)');
 
 
--- Ships an approved transfer: the goods leave the sender's warehouse.  The
--- sender's own users ship (they hold the goods).
+-- Moves a transfer's goods: out of the sender's warehouse when it ships
+-- (approved -> shipped), into the receiver's when it arrives (shipped ->
+-- received).  Only the party that holds the goods at that moment acts: the
+-- sender's users ship, the receiver's users receive; a transfer the caller
+-- is not that party to is reported like one that does not exist.
+CREATE FUNCTION @extschema@.move_transfer(transfer_id bigint, leaving boolean, moved_on date)
+    RETURNS @extschema@.stock_transfer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t @extschema@.stock_transfer;
+    from_status text := CASE WHEN leaving THEN 'approved' ELSE 'shipped' END;
+BEGIN
+    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.id = move_transfer.transfer_id;
+    IF t.id IS NULL
+       OR NOT @extschema@.acts_for_partner(t.tenant_id, CASE WHEN leaving THEN t.from_partner_id ELSE t.to_partner_id END) THEN
+        RAISE EXCEPTION 'transfer % does not exist or is not visible to you', move_transfer.transfer_id
+              USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.tenant_id = t.tenant_id AND x.id = t.id FOR UPDATE;
+    IF t.status <> from_status THEN
+        RAISE EXCEPTION 'transfer % is %, not %', t.code, pg_catalog.replace(t.status, '_', ' '), from_status
+              USING ERRCODE = 'RB104';
+    END IF;
+    IF NOT leaving AND move_transfer.moved_on < t.shipped_on THEN
+        RAISE EXCEPTION 'transfer % cannot arrive on %, before it left on %', t.code, move_transfer.moved_on, t.shipped_on
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO @extschema@.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity,
+                                            source, source_id, reference)
+    SELECT t.tenant_id, CASE WHEN leaving THEN t.from_warehouse_id ELSE t.to_warehouse_id END,
+           CASE WHEN leaving THEN t.from_partner_id ELSE t.to_partner_id END, l.product_id, move_transfer.moved_on,
+           CASE WHEN leaving THEN 'transfer_out' ELSE 'transfer_in' END,
+           CASE WHEN leaving THEN -l.quantity ELSE l.quantity END, 'transfer', t.id, t.code
+      FROM @extschema@.stock_transfer_line l WHERE l.tenant_id = t.tenant_id AND l.transfer_id = t.id
+     ORDER BY l.product_id;
+    UPDATE @extschema@.stock_transfer x
+       SET status = CASE WHEN leaving THEN 'shipped' ELSE 'received' END,
+           shipped_on = CASE WHEN leaving THEN move_transfer.moved_on ELSE x.shipped_on END,
+           received_on = CASE WHEN leaving THEN x.received_on ELSE move_transfer.moved_on END
+     WHERE x.tenant_id = t.tenant_id AND x.id = t.id
+    RETURNING x.* INTO t;
+    RETURN t;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.move_transfer(bigint, boolean, date) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.move_transfer(bigint, boolean, date) IS
+    'Internal (ship_transfer, receive_transfer): books a transfer''s goods out of the sender''s or into the receiver''s warehouse, for that party only';
+
 CREATE FUNCTION @extschema@.ship_transfer(transfer_id bigint, shipped_on date DEFAULT CURRENT_DATE)
     RETURNS @extschema@.stock_transfer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    t @extschema@.stock_transfer;
+    t @extschema@.stock_transfer := @extschema@.move_transfer(ship_transfer.transfer_id, true, ship_transfer.shipped_on);
 BEGIN
-    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.id = ship_transfer.transfer_id;
-    IF t.id IS NULL OR NOT @extschema@.acts_for_partner(t.tenant_id, t.from_partner_id) THEN
-        RAISE EXCEPTION 'transfer % does not exist or is not visible to you', ship_transfer.transfer_id
-              USING ERRCODE = 'no_data_found';
-    END IF;
-    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.tenant_id = t.tenant_id AND x.id = t.id FOR UPDATE;
-    IF t.status <> 'approved' THEN
-        RAISE EXCEPTION 'transfer % is %, not approved', t.code, pg_catalog.replace(t.status, '_', ' ')
-              USING ERRCODE = 'RB104';
-    END IF;
-    INSERT INTO @extschema@.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity,
-                                            source, source_id, reference)
-    SELECT t.tenant_id, t.from_warehouse_id, t.from_partner_id, l.product_id, ship_transfer.shipped_on, 'transfer_out',
-           -l.quantity, 'transfer', t.id, t.code
-      FROM @extschema@.stock_transfer_line l WHERE l.tenant_id = t.tenant_id AND l.transfer_id = t.id
-     ORDER BY l.product_id;
-    UPDATE @extschema@.stock_transfer x SET status = 'shipped', shipped_on = ship_transfer.shipped_on
-     WHERE x.tenant_id = t.tenant_id AND x.id = t.id
-    RETURNING x.* INTO t;
     PERFORM @extschema@.notify(t.tenant_id, t.to_partner_id, NULL, 'transfer_shipped', 'stock_transfer', t.id,
                                pg_catalog.format('transfer %s shipped to warehouse %s', t.code, t.to_warehouse_id),
                                pg_catalog.jsonb_build_object('code', t.code, 'to_warehouse_id', t.to_warehouse_id,
@@ -10137,41 +10255,12 @@ $$;
 COMMENT ON FUNCTION @extschema@.ship_transfer(bigint, date) IS
     'Ships an approved transfer (the sender''s users): its goods leave the sender''s warehouse on shipped_on; the receiver is told';
 
--- Receives a shipped transfer: the goods enter the receiver's warehouse.
 CREATE FUNCTION @extschema@.receive_transfer(transfer_id bigint, received_on date DEFAULT CURRENT_DATE)
     RETURNS @extschema@.stock_transfer
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE sql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    t @extschema@.stock_transfer;
-BEGIN
-    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.id = receive_transfer.transfer_id;
-    IF t.id IS NULL OR NOT @extschema@.acts_for_partner(t.tenant_id, t.to_partner_id) THEN
-        RAISE EXCEPTION 'transfer % does not exist or is not visible to you', receive_transfer.transfer_id
-              USING ERRCODE = 'no_data_found';
-    END IF;
-    SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.tenant_id = t.tenant_id AND x.id = t.id FOR UPDATE;
-    IF t.status <> 'shipped' THEN
-        RAISE EXCEPTION 'transfer % is %, not shipped', t.code, pg_catalog.replace(t.status, '_', ' ')
-              USING ERRCODE = 'RB104';
-    END IF;
-    IF receive_transfer.received_on < t.shipped_on THEN
-        RAISE EXCEPTION 'transfer % cannot arrive on %, before it left on %', t.code, receive_transfer.received_on,
-                        t.shipped_on
-              USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    INSERT INTO @extschema@.stock_movement (tenant_id, warehouse_id, partner_id, product_id, moved_on, kind, quantity,
-                                            source, source_id, reference)
-    SELECT t.tenant_id, t.to_warehouse_id, t.to_partner_id, l.product_id, receive_transfer.received_on, 'transfer_in',
-           l.quantity, 'transfer', t.id, t.code
-      FROM @extschema@.stock_transfer_line l WHERE l.tenant_id = t.tenant_id AND l.transfer_id = t.id
-     ORDER BY l.product_id;
-    UPDATE @extschema@.stock_transfer x SET status = 'received', received_on = receive_transfer.received_on
-     WHERE x.tenant_id = t.tenant_id AND x.id = t.id
-    RETURNING x.* INTO t;
-    RETURN t;
-END
+    SELECT @extschema@.move_transfer(receive_transfer.transfer_id, false, receive_transfer.received_on)
 $$;
 COMMENT ON FUNCTION @extschema@.receive_transfer(bigint, date) IS
     'Receives a shipped transfer (the receiver''s users): its goods enter the receiver''s warehouse on received_on';
@@ -10186,7 +10275,7 @@ DECLARE
 BEGIN
     SELECT x.* INTO t FROM @extschema@.stock_transfer x WHERE x.id = cancel_transfer.transfer_id;
     IF t.id IS NULL OR NOT (@extschema@.acts_for_partner(t.tenant_id, t.from_partner_id)
-                            OR coalesce(@extschema@.manages_tenant(@extschema@.acting_role(), t.tenant_id), false)) THEN
+                            OR @extschema@.may_manage(@extschema@.acting_role(), t.tenant_id)) THEN
         RAISE EXCEPTION 'transfer % does not exist or is not visible to you', cancel_transfer.transfer_id
               USING ERRCODE = 'no_data_found';
     END IF;
@@ -10221,7 +10310,7 @@ CREATE TABLE @extschema@.replenishment_suggestion (
     reorder_point      numeric,
     maximum            numeric,
     quantity           numeric NOT NULL CHECK (quantity > 0),
-    method             text NOT NULL CHECK (method IN ('holt_winters', 'holt', 'average')),
+    method             text NOT NULL CHECK (method IN ('holt_winters', 'moving_average')),
     history_months     integer NOT NULL,
     status             text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'ordered', 'dismissed', 'superseded')),
     order_id           bigint,
@@ -10250,7 +10339,7 @@ COMMENT ON COLUMN @extschema@.replenishment_suggestion.safety_stock IS 'The thre
 COMMENT ON COLUMN @extschema@.replenishment_suggestion.quantity IS
     'Units to order: forecast_demand + safety_stock - on_hand - in_transit, capped at maximum - on_hand - in_transit, rounded up to whole units';
 COMMENT ON COLUMN @extschema@.replenishment_suggestion.method IS
-    'holt_winters (24+ months of history: trend and season), holt (trend, 2 to 23 months), average (less)';
+    'holt_winters (24 months of history or more: trend and a yearly season), moving_average (less: the mean of the last three months; none: 0)';
 COMMENT ON COLUMN @extschema@.replenishment_suggestion.status IS
     'open -> ordered (rebate.order_suggestions made a draft order) | dismissed | superseded (a newer suggestion for the item)';
 
@@ -10262,8 +10351,11 @@ CREATE FUNCTION @extschema@.monthly_sales(tenant_id bigint, warehouse_id bigint,
     SET search_path = pg_catalog, pg_temp
 AS $$
     WITH bounds AS (
-        SELECT GREATEST(pg_catalog.date_trunc('month', min(m.moved_on)),
-                        pg_catalog.date_trunc('month', monthly_sales.as_of) - interval '36 months')::date AS first_month,
+        -- (an item without movements has no months)
+        SELECT CASE WHEN min(m.moved_on) IS NOT NULL THEN
+                   GREATEST(pg_catalog.date_trunc('month', min(m.moved_on)),
+                            pg_catalog.date_trunc('month', monthly_sales.as_of) - interval '36 months')::date
+               END AS first_month,
                (pg_catalog.date_trunc('month', monthly_sales.as_of) - interval '1 month')::date AS last_month
           FROM @extschema@.stock_movement m
          WHERE m.tenant_id = monthly_sales.tenant_id AND m.warehouse_id = monthly_sales.warehouse_id
@@ -10285,7 +10377,8 @@ COMMENT ON FUNCTION @extschema@.monthly_sales(bigint, bigint, bigint, date) IS
     'Units sold (sell-out, or shipments from the brand''s warehouses) per month of a warehouse x product: the complete months before as_of''s, from its first movement, at most 36, oldest first';
 
 -- Computes the replenishment suggestions of a warehouse as of a day: every
--- product with a threshold there or sold there in the last year.  An item
+-- product with its own threshold there, and every product it carries (has
+-- stock movements of) with a category's threshold or a sale in the last year.  An item
 -- is suggested when what it holds and awaits is at or below its reorder
 -- point (or, without one, below what the cover period needs).  Runs with the
 -- caller's rights: a warehouse it may not see has no suggestions.
@@ -10318,21 +10411,23 @@ BEGIN
           FROM (SELECT t.product_id FROM @extschema@.stock_threshold t
                  WHERE t.tenant_id = w.tenant_id AND t.warehouse_id = w.id AND t.product_id IS NOT NULL
                 UNION
-                SELECT pr.id FROM @extschema@.stock_threshold t
-                  JOIN @extschema@.product_category c ON c.tenant_id = t.tenant_id AND c.path @> ARRAY[t.category_id]
-                  JOIN @extschema@.product pr ON pr.tenant_id = c.tenant_id AND pr.category_id = c.id
-                 WHERE t.tenant_id = w.tenant_id AND t.warehouse_id = w.id AND t.category_id IS NOT NULL
-                UNION
+                -- the items the warehouse carries: a category's threshold applies to them
                 SELECT b.product_id FROM @extschema@.stock_balance b
                  WHERE b.tenant_id = w.tenant_id AND b.warehouse_id = w.id
-                   AND b.last_sale_on > suggest_replenishment.as_of - 365) p
+                   AND (b.last_sale_on > suggest_replenishment.as_of - 365
+                        OR @extschema@.effective_threshold(w.tenant_id, w.id, b.product_id) IS NOT NULL)) p
           LEFT JOIN LATERAL @extschema@.effective_threshold(w.tenant_id, w.id, p.product_id) th ON true
          ORDER BY p.product_id
     LOOP
         history := @extschema@.monthly_sales(w.tenant_id, w.id, item.product_id, suggest_replenishment.as_of);
         months := coalesce(pg_catalog.array_length(history, 1), 0);
         horizon := (item.cover_days + 29) / 30;
-        forecast := CASE WHEN months > 0 THEN @extschema@.forecast_demand(history, 12, horizon) END;
+        -- two years and more: Holt-Winters with a yearly season; less: the mean of the last three months
+        -- (a trend fitted to a few months overshoots: 0, 55, 20 would be forecast 160, 215)
+        forecast := CASE WHEN months >= 24 THEN @extschema@.forecast_demand(history, 12, horizon)
+                         WHEN months > 0 THEN pg_catalog.array_fill(
+                             (SELECT pg_catalog.round(avg(h), 4) FROM pg_catalog.unnest(history[GREATEST(1, months - 2):months]) h),
+                             ARRAY[horizon]) END;
         -- the months' forecasts pro rata: whole months of 30 days, then the part of the last
         SELECT coalesce(sum(f.v * LEAST(30, item.cover_days - (f.n - 1) * 30) / 30), 0) INTO demand
           FROM pg_catalog.unnest(forecast) WITH ORDINALITY AS f (v, n);
@@ -10355,7 +10450,7 @@ BEGIN
                     @extschema@.stock_on_hand(w.id, item.product_id, suggest_replenishment.as_of),
                     @extschema@.stock_in_transit(w, item.product_id), item.cover_days, pg_catalog.round(demand, 4),
                     coalesce(item.minimum, 0), item.reorder_point, item.maximum, amount,
-                    CASE WHEN months >= 24 THEN 'holt_winters' WHEN months >= 2 THEN 'holt' ELSE 'average' END, months)
+                    CASE WHEN months >= 24 THEN 'holt_winters' ELSE 'moving_average' END, months)
             RETURNING * INTO made;
             RETURN NEXT made;
         END IF;
@@ -10363,7 +10458,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.suggest_replenishment(bigint, date) IS
-    'Computes and records the replenishment suggestions of a warehouse as of a day (products with a threshold there or sold there in the last year): forecast sales over lead + cycle days plus safety stock, less stock and goods in transit, capped at the maximum; the caller''s rights';
+    'Computes and records the replenishment suggestions of a warehouse as of a day (products with their own threshold there; products it carries with a category threshold or a sale in the last year): forecast sales over lead + cycle days plus safety stock, less stock and goods in transit, capped at the maximum; the caller''s rights';
 
 -- Goods on their way into a warehouse: shipments in transit, transfers shipped.
 CREATE FUNCTION @extschema@.stock_in_transit(w @extschema@.warehouse, product_id bigint) RETURNS numeric
@@ -10506,14 +10601,17 @@ COMMENT ON VIEW @extschema@.v_stock IS
     '库存（节点） Stock on hand now per warehouse (node: the brand''s central and regional ones, each partner''s) and product, with its value at list price and its last sale';
 
 CREATE VIEW @extschema@.v_stock_by_region WITH (security_invoker = true) AS
-SELECT b.tenant_id, w.region_id, r.code AS region_code, r.path AS region_path, b.product_id,
-       count(*) AS warehouses, count(*) FILTER (WHERE w.partner_id IS NOT NULL) AS partner_warehouses,
-       sum(b.quantity) AS on_hand, sum(b.quantity) FILTER (WHERE w.partner_id IS NULL) AS brand_on_hand,
-       sum(b.quantity) FILTER (WHERE w.partner_id IS NOT NULL) AS partner_on_hand
-  FROM @extschema@.stock_balance b
-  JOIN @extschema@.warehouse w ON w.tenant_id = b.tenant_id AND w.id = b.warehouse_id
-  JOIN @extschema@.region r ON r.tenant_id = w.tenant_id AND r.id = w.region_id
- GROUP BY b.tenant_id, w.region_id, r.code, r.path, b.product_id;
+-- summed per region id and product first, then named: the region's text and path stay out of the grouping
+SELECT s.tenant_id, s.region_id, r.code AS region_code, r.path AS region_path, s.product_id, s.warehouses,
+       s.partner_warehouses, s.on_hand, s.brand_on_hand, s.partner_on_hand
+  FROM (SELECT b.tenant_id, w.region_id, b.product_id, count(*) AS warehouses,
+               count(*) FILTER (WHERE b.partner_id IS NOT NULL) AS partner_warehouses, sum(b.quantity) AS on_hand,
+               sum(b.quantity) FILTER (WHERE b.partner_id IS NULL) AS brand_on_hand,
+               sum(b.quantity) FILTER (WHERE b.partner_id IS NOT NULL) AS partner_on_hand
+          FROM @extschema@.stock_balance b
+          JOIN @extschema@.warehouse w ON w.tenant_id = b.tenant_id AND w.id = b.warehouse_id
+         GROUP BY b.tenant_id, w.region_id, b.product_id) s
+  JOIN @extschema@.region r ON r.tenant_id = s.tenant_id AND r.id = s.region_id;
 COMMENT ON VIEW @extschema@.v_stock_by_region IS
     '区域库存 Stock on hand now per region (where the warehouses stand) and product, the brand''s and the partners'' apart; sum rows whose region_path contains a region for its subtree';
 
@@ -10651,7 +10749,7 @@ SELECT @extschema@.comment_view_columns(
         'forecast_demand', '预测需求 Forecast sales over the cover days',
         'safety_stock', '安全库存 The threshold''s minimum',
         'suggested_quantity', '建议补货量 Units to order (whole units)',
-        'method', '预测方法 holt_winters, holt or average (by the months of history)',
+        'method', '预测方法 holt_winters (24+ months of history) or moving_average (the last three months)',
         'history_months', '历史月数 Months of sales the forecast learned from',
         'transfer_id', '调拨单 Transfer id (rebate.stock_transfer)',
         'transfer_code', '调拨单号 Transfer code',
