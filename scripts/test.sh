@@ -13,7 +13,7 @@
 #                 by month, against test/program_model.py (written from docs/programs.md and
 #                 docs/statements.md): every statement line and a sample of progress
 #   docs          every SQL example in README.md and docs/ with its shown result
-#   bench agreement  test/bench_agreement.sh: the correctness checks of the seven benchmarks,
+#   bench agreement  test/bench_agreement.sh: the correctness checks of the eight benchmarks,
 #                 each bench/*.sh --check on its small data set, no timing: the tiered_sum
 #                 variants agree with plain SQL (bench/run.sh); the C and PL/pgSQL policy
 #                 triggers judge alike (bench/policy.sh); close_period, verify_period and
@@ -21,7 +21,8 @@
 #                 aggregate = its built-in equivalent, workers off and parallel (bench/kpis.sh);
 #                 the snapshots equal the live BI views (bench/views.sh); loads leave the rollups
 #                 equal to the recomputation (bench/rollups.sh); the certification rule's states
-#                 load every line and refuse an uncertified partner's (bench/certification.sh)
+#                 load every line and refuse an uncertified partner's (bench/certification.sh); the
+#                 stock balances equal the ledger after every load (bench/inventory.sh)
 #   dashboard     scripts/dashboard.py draws the picture of docs/bi.md from the sample data
 #   concurrency   pgbench clients write orders, returns, payments while others read progress;
 #                 progress equals a plain-SQL recomputation, during the load and after; no deadlock
@@ -35,6 +36,10 @@
 #                 order; concurrent allocations to one order and lines of an allocated order
 #                 (pgbench, no deadlock); an order held for credit in the middle of a statement on
 #                 its lines; a partner's new parent; verify_rollups returns nothing after each
+#   inventory races  test/inventory_races.sh: 16+ clients at once on the same few items (sell-outs,
+#                 receipts, shipments shipped and delivered, transfers requested, decided, shipped and
+#                 received, refused oversells rolled back, readers): the balances equal the ledger in
+#                 every snapshot and at the end, no deadlock, no open out-of-stock alert with stock
 #   settlement window  across real transactions, a close rechecks exactly the settled periods
 #                 that changed documents can reach, and verify_period agrees
 #   session attacks  attacks that need a fresh backend of their own (a partner user's temporary
@@ -164,6 +169,13 @@ set +e
 status=$?
 set -e
 record rollup_races $status
+
+say "inventory races: shipments, transfers and sell-out on the same items at once; stock equals the ledger"
+set +e
+"$REPO/test/inventory_races.sh"
+status=$?
+set -e
+record inventory_races $status
 
 say "settlement window: which settled periods a close rechecks, across transactions"
 set +e

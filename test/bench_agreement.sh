@@ -23,18 +23,21 @@
 #   certification  bench/certification.sh  the C triggers load every line with the certification
 #                                  rule skipped, without requirements and with every partner
 #                                  certified; a revoked certificate's line is refused (RB026)
+#   inventory   bench/inventory.sh the balances equal the ledger after the load and after every
+#                                  write round (batched and pgbench, the balance trigger on and
+#                                  off and rebuilt); partner_stock equals the ledger's sum
 #
-#   test/bench_agreement.sh                   all seven, in this order
+#   test/bench_agreement.sh                   all eight, in this order
 #   test/bench_agreement.sh policy kpis       only these
 #
 # Needs the extension installed (scripts/test.sh or make install).  Uses the
 # server the libpq variables name, or one throwaway server (scripts/common.sh)
-# for all seven.  Timings are never taken here: bench/*.sh without --check
+# for all eight.  Timings are never taken here: bench/*.sh without --check
 # measure.
 # shellcheck source=../scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
-ALL=(tiered_sum policy programs kpis views rollups certification)
+ALL=(tiered_sum policy programs kpis views rollups certification inventory)
 declare -A SCRIPT=(
     [tiered_sum]=bench/run.sh
     [policy]=bench/policy.sh
@@ -43,6 +46,7 @@ declare -A SCRIPT=(
     [views]=bench/views.sh
     [rollups]=bench/rollups.sh
     [certification]=bench/certification.sh
+    [inventory]=bench/inventory.sh
 )
 declare -A ABOUT=(
     [tiered_sum]="every tiered_sum variant (C, PL/pgSQL, plain SQL) gives plain SQL's result per partner, workers off and parallel"
@@ -52,6 +56,7 @@ declare -A ABOUT=(
     [views]="each BI snapshot equals its live view; the dashboards' queries run as their roles"
     [rollups]="lines loaded batched and under pgbench leave the rollups equal to the recomputation"
     [certification]="every state of the certification rule loads all lines without a violation; an uncertified partner's line is refused"
+    [inventory]="the balances equal the ledger after the load and every write round, trigger on, off and rebuilt; partner_stock equals the ledger"
 )
 
 usage() {
