@@ -184,9 +184,31 @@ key_column(TupleTableSlot *slot, AttrNumber att)
 	return DatumGetInt64(value);
 }
 
+/* Whether a movement's kind is a sale: rebate.stock_sale_kinds() says which (sell_out, shipment). */
+static bool
+is_sale(Datum kind)
+{
+	text	   *t = DatumGetTextPP(kind);
+	const char *k = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+
+	return len == 8 && (memcmp(k, "sell_out", 8) == 0 || memcmp(k, "shipment", 8) == 0);
+}
+
+static void
+latest(DateADT *last, bool *has, DateADT day)
+{
+	if (!*has || day > *last)
+	{
+		*last = day;
+		*has = true;
+	}
+}
+
 /*
  * Adds the movement in the slot to its item (first: the item's first
- * movement).  The sum is kept in keep; numeric_add's garbage goes to scratch.
+ * movement).  The sum lives in keep; numeric_add's garbage goes to scratch,
+ * reset per row, so a long statement holds one sum per item.
  */
 static void
 add_movement(StockItem *item, bool first, TupleTableSlot *slot, const AttrNumber *att,
@@ -194,8 +216,9 @@ add_movement(StockItem *item, bool first, TupleTableSlot *slot, const AttrNumber
 {
 	bool		isnull;
 	Datum		quantity = slot_getattr(slot, att[COL_QUANTITY], &isnull);
-	Datum		partner;
-	Datum		moved_on;
+	Datum		value;
+	MemoryContext old;
+	Numeric		sum;
 	int			sign;
 
 	if (isnull)
@@ -206,51 +229,41 @@ add_movement(StockItem *item, bool first, TupleTableSlot *slot, const AttrNumber
 		item->movements = 0;
 		item->has_partner = item->has_in = item->has_out = item->has_sale = false;
 	}
-	{
-		MemoryContext old = MemoryContextSwitchTo(scratch);
-		Numeric		value = DatumGetNumeric(quantity);	/* detoasted in scratch */
-		Numeric		sum = item->quantity == NULL ? value
-			: DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(item->quantity),
-												  NumericGetDatum(value)));
 
-		sign = num_sign(value);
-		MemoryContextSwitchTo(keep);
-		if (item->quantity != NULL)
-			pfree(item->quantity);
-		item->quantity = (Numeric) pg_detoast_datum_copy((struct varlena *) sum);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(scratch);
-	}
+	old = MemoryContextSwitchTo(scratch);
+	sum = DatumGetNumeric(quantity);	/* unpacked, if short, in scratch */
+	sign = num_sign(sum);
+	if (item->quantity != NULL)
+		sum = DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(item->quantity),
+												  NumericGetDatum(sum)));
+	MemoryContextSwitchTo(keep);
+	if (item->quantity != NULL)
+		pfree(item->quantity);
+	item->quantity = (Numeric) pg_detoast_datum_copy((struct varlena *) sum);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(scratch);
 	item->movements++;
 
-	partner = slot_getattr(slot, att[COL_PARTNER], &isnull);
-	if (!isnull && (!item->has_partner || DatumGetInt64(partner) < item->partner_id))
+	value = slot_getattr(slot, att[COL_PARTNER], &isnull);
+	if (!isnull && (!item->has_partner || DatumGetInt64(value) < item->partner_id))
 	{
-		item->partner_id = DatumGetInt64(partner);
+		item->partner_id = DatumGetInt64(value);
 		item->has_partner = true;
 	}
 
-	moved_on = slot_getattr(slot, att[COL_MOVED_ON], &isnull);
+	value = slot_getattr(slot, att[COL_MOVED_ON], &isnull);
 	if (!isnull)
 	{
-		DateADT		day = DatumGetDateADT(moved_on);
-		Datum		kind_datum = slot_getattr(slot, att[COL_KIND], &isnull);
+		DateADT		day = DatumGetDateADT(value);
 
-		if (sign > 0 && (!item->has_in || day > item->last_in))
-			item->last_in = day, item->has_in = true;
-		if (sign < 0 && (!item->has_out || day > item->last_out))
-			item->last_out = day, item->has_out = true;
-		if (!isnull)
-		{
-			text	   *kind = DatumGetTextPP(kind_datum);
-			const char *k = VARDATA_ANY(kind);
-			int			len = VARSIZE_ANY_EXHDR(kind);
-
-			/* the sale kinds: rebate.stock_sale_kinds() says which (sell_out, shipment) */
-			if (((len == 8 && memcmp(k, "sell_out", 8) == 0) || (len == 8 && memcmp(k, "shipment", 8) == 0)) &&
-				(!item->has_sale || day > item->last_sale))
-				item->last_sale = day, item->has_sale = true;
-		}
+		/* as max(moved_on) FILTER (WHERE quantity > 0), (... < 0), (kind = ANY (sale kinds)) */
+		if (sign > 0)
+			latest(&item->last_in, &item->has_in, day);
+		else if (sign < 0)
+			latest(&item->last_out, &item->has_out, day);
+		value = slot_getattr(slot, att[COL_KIND], &isnull);
+		if (!isnull && is_sale(value))
+			latest(&item->last_sale, &item->has_sale, day);
 	}
 }
 
@@ -354,6 +367,35 @@ int8_array(const StockItem *items, int n, size_t offset)
 }
 
 /*
+ * Whether the item just upserted (its new quantity and thresholds in
+ * SPI_tuptable) needs the slow path: it went below zero on a withdrawal
+ * (after < 0 AND delta < 0), crossed zero either way ((after <= 0) <>
+ * (after - delta <= 0)), or its warehouse has thresholds.
+ */
+static bool
+needs_slow_path(Numeric delta)
+{
+	HeapTuple	row = SPI_tuptable->vals[0];
+	bool		isnull;
+	Datum		after = SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull);
+	Datum		thresholds;
+	Numeric		before;
+	int			after_sign;
+	bool		crossed;
+
+	if (isnull)
+		elog(ERROR, "maintain_stock_balance: a balance without a quantity");
+	after_sign = num_sign(DatumGetNumeric(after));
+	if (after_sign < 0 && num_sign(delta) < 0)
+		return true;
+	before = DatumGetNumeric(DirectFunctionCall2(numeric_sub, after, NumericGetDatum(delta)));
+	crossed = (after_sign <= 0) != (num_sign(before) <= 0);
+	pfree(before);
+	thresholds = SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull);
+	return crossed || (!isnull && DatumGetBool(thresholds));
+}
+
+/*
  * Upserts the items in key order; calls rebate.stock_written with all of
  * them when one went below zero on a withdrawal, crossed zero, or has
  * thresholds.
@@ -372,8 +414,6 @@ write_items(const StockItem *items, int n, Oid schema)
 		const StockItem *item = &items[i];
 		Datum		values[UPSERT_NARGS];
 		char		nulls[UPSERT_NARGS];
-		Datum		after;
-		bool		isnull;
 		int			rc;
 
 		memset(nulls, ' ', sizeof(nulls));
@@ -396,19 +436,7 @@ write_items(const StockItem *items, int n, Oid schema)
 			elog(ERROR, "maintain_stock_balance: the upsert failed: %s", SPI_result_code_string(rc));
 
 		if (!slow)
-		{
-			int			delta = num_sign(item->quantity);
-			Numeric		before;
-
-			after = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-			before = DatumGetNumeric(DirectFunctionCall2(numeric_sub, after, NumericGetDatum(item->quantity)));
-			/* below zero on a withdrawal; crossed zero either way; has thresholds */
-			if ((num_sign(DatumGetNumeric(after)) < 0 && delta < 0) ||
-				((num_sign(DatumGetNumeric(after)) <= 0) != (num_sign(before) <= 0)) ||
-				DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
-				slow = true;
-			pfree(before);
-		}
+			slow = needs_slow_path(item->quantity);
 		SPI_freetuptable(SPI_tuptable);
 	}
 

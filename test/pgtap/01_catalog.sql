@@ -64,12 +64,12 @@ SELECT is(
           'distribute_leads', 'end_delegation', 'escalate_approvals', 'exit_checklist', 'expire_lead_offers',
           'fill_order_line', 'follow_up_registration', 'grant_access', 'hand_over_registrations', 'inbox_channel',
           'lapse_registrations', 'maintain_stock_balance', 'maintain_tree_path', 'mark_notifications_read',
-          'my_approval_tasks', 'notify_changes', 'onboarding_checks', 'partner_name_key', 'partner_scores',
+          'my_approval_tasks', 'notify_changes', 'onboarding_checks', 'partner_name_key', 'partner_scores', 'partner_stock',
           'publish_announcement', 'read_announcement', 'rebuild_rollups', 'rebuild_stock_balances',
           'receive_transfer', 'record_binding_change', 'record_opportunity_history', 'record_order_history',
           'record_partner_history', 'record_stock_count', 'record_tracking_event', 'refresh_report_snapshots', 'register_customer',
           'remind_announcement', 'request_exit', 'request_transfer', 'resolve_violation', 'revoke_access',
-          'ship_shipment', 'ship_transfer', 'sign_contract', 'submit_application', 'submit_contract', 'submit_request',
+          'ship_shipment', 'ship_transfer', 'sign_contract', 'stock_on_hand', 'submit_application', 'submit_contract', 'submit_request',
           'terminate_contract', 'withdraw_announcement', 'withdraw_request'],
     'SECURITY DEFINER functions are exactly the expected ones');
 
