@@ -8984,46 +8984,92 @@ $$;
 COMMENT ON FUNCTION @extschema@.stock_levels(date, bigint, bigint, bigint, bigint) IS
     'Stock on hand per warehouse x product, now (on_date NULL) or at the end of a day, for a warehouse, partner subtree, region subtree and product (each optional); what the caller may not see counts as nothing';
 
--- The stock of one item: the fast path for a portal or an ERP (index
--- lookups only, whatever the ledger's size).
-CREATE FUNCTION @extschema@.stock_on_hand(warehouse_id bigint, product_id bigint, on_date date DEFAULT NULL)
-    RETURNS numeric
-    LANGUAGE sql STABLE PARALLEL SAFE
+-- Whether the acting role may see the stock of a warehouse owner (a partner,
+-- or the brand: NULL) of a tenant, as the stock tables' row-level security
+-- says: an administrator; the brand's managers for the brand's stock and
+-- for partners sharing theirs; a partner's users for their own, and for the
+-- partners below theirs that share.  Strictly true or false; a role acting
+-- through a group role has no binding, so no stock.
+CREATE FUNCTION @extschema@.may_see_stock(tenant_id bigint, owner_id bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN stock_on_hand.on_date IS NULL THEN
-                coalesce((SELECT b.quantity FROM @extschema@.stock_balance b
-                           WHERE b.tenant_id = w.tenant_id AND b.warehouse_id = w.id
-                             AND b.product_id = stock_on_hand.product_id), 0)
-           ELSE coalesce((SELECT sum(m.quantity) FROM @extschema@.stock_movement m
-                           WHERE m.tenant_id = w.tenant_id AND m.warehouse_id = w.id
-                             AND m.product_id = stock_on_hand.product_id AND m.moved_on <= stock_on_hand.on_date), 0)
-           END
-      FROM (SELECT x.tenant_id, x.id FROM @extschema@.warehouse x WHERE x.id = stock_on_hand.warehouse_id
-            UNION ALL SELECT NULL, NULL LIMIT 1) w
+DECLARE
+    actor name := @extschema@.acting_role();
+    bound record := @extschema@.binding_of(@extschema@.acting_role());
+BEGIN
+    IF @extschema@.role_is_admin(actor) THEN
+        RETURN true;
+    ELSIF bound.tenant_id IS DISTINCT FROM may_see_stock.tenant_id THEN
+        RETURN false;
+    ELSIF coalesce(@extschema@.manages_tenant(actor, may_see_stock.tenant_id), false) THEN
+        RETURN owner_id IS NULL OR @extschema@.shares_stock(may_see_stock.tenant_id, owner_id);
+    ELSIF bound.partner_id IS NULL OR owner_id IS NULL THEN
+        RETURN false;
+    ELSIF owner_id = bound.partner_id THEN
+        RETURN true;
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM @extschema@.partner p
+                    WHERE p.tenant_id = may_see_stock.tenant_id AND p.id = owner_id AND p.path @> ARRAY[bound.partner_id])
+       AND @extschema@.shares_stock(may_see_stock.tenant_id, owner_id);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.may_see_stock(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.may_see_stock(bigint, bigint) IS
+    'Internal: whether the acting role may see the stock of a partner (NULL: the brand) of a tenant, as the stock policies say; strictly true or false';
+
+-- The stock of one item: the fast path for a portal or an ERP.  SECURITY
+-- DEFINER with the stock policies' judgment made once (rebate.may_see_stock)
+-- instead of row-level security's per statement: a few index lookups,
+-- whatever the ledger's size and however many partners share.  What the
+-- caller may not see counts as nothing, like what does not exist.
+CREATE FUNCTION @extschema@.stock_on_hand(warehouse_id bigint, product_id bigint, on_date date DEFAULT NULL)
+    RETURNS numeric
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w @extschema@.warehouse;
+BEGIN
+    SELECT x.* INTO w FROM @extschema@.warehouse x WHERE x.id = stock_on_hand.warehouse_id;
+    IF w.id IS NULL OR NOT @extschema@.may_see_stock(w.tenant_id, w.partner_id) THEN
+        RETURN 0;
+    ELSIF stock_on_hand.on_date IS NULL THEN
+        RETURN coalesce((SELECT b.quantity FROM @extschema@.stock_balance b
+                          WHERE b.tenant_id = w.tenant_id AND b.warehouse_id = w.id
+                            AND b.product_id = stock_on_hand.product_id), 0);
+    END IF;
+    RETURN coalesce((SELECT sum(m.quantity) FROM @extschema@.stock_movement m
+                      WHERE m.tenant_id = w.tenant_id AND m.warehouse_id = w.id
+                        AND m.product_id = stock_on_hand.product_id AND m.moved_on <= stock_on_hand.on_date), 0);
+END
 $$;
 COMMENT ON FUNCTION @extschema@.stock_on_hand(bigint, bigint, date) IS
-    'Units of a product in a warehouse now, or at the end of a day; 0 for a warehouse the caller may not see';
+    'Units of a product in a warehouse now, or at the end of a day; 0 for a warehouse whose stock the caller may not see';
 
 CREATE FUNCTION @extschema@.partner_stock(partner_id bigint, product_id bigint, on_date date DEFAULT NULL)
     RETURNS numeric
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    -- one statement each way (row-level security is set up once per statement)
-    SELECT CASE WHEN partner_stock.on_date IS NULL THEN
-                coalesce((SELECT sum(b.quantity) FROM @extschema@.stock_balance b
-                           JOIN @extschema@.warehouse w ON w.tenant_id = b.tenant_id AND w.id = b.warehouse_id
-                          WHERE w.partner_id = partner_stock.partner_id AND b.partner_id = partner_stock.partner_id
-                            AND b.product_id = partner_stock.product_id), 0)
-           ELSE coalesce((SELECT sum(m.quantity) FROM @extschema@.warehouse w
-                           JOIN @extschema@.stock_movement m ON m.tenant_id = w.tenant_id AND m.warehouse_id = w.id
-                          WHERE w.partner_id = partner_stock.partner_id AND m.product_id = partner_stock.product_id
-                            AND m.moved_on <= partner_stock.on_date), 0)
-           END
+DECLARE
+    tenant bigint := (SELECT p.tenant_id FROM @extschema@.partner p WHERE p.id = partner_stock.partner_id);
+BEGIN
+    IF tenant IS NULL OR NOT @extschema@.may_see_stock(tenant, partner_stock.partner_id) THEN
+        RETURN 0;
+    ELSIF partner_stock.on_date IS NULL THEN
+        RETURN coalesce((SELECT sum(b.quantity) FROM @extschema@.stock_balance b
+                          WHERE b.tenant_id = tenant AND b.partner_id = partner_stock.partner_id
+                            AND b.product_id = partner_stock.product_id), 0);
+    END IF;
+    RETURN coalesce((SELECT sum(m.quantity) FROM @extschema@.warehouse w
+                       JOIN @extschema@.stock_movement m ON m.tenant_id = w.tenant_id AND m.warehouse_id = w.id
+                      WHERE w.tenant_id = tenant AND w.partner_id = partner_stock.partner_id
+                        AND m.product_id = partner_stock.product_id AND m.moved_on <= partner_stock.on_date), 0);
+END
 $$;
 COMMENT ON FUNCTION @extschema@.partner_stock(bigint, bigint, date) IS
-    'Units of a product in all of a partner''s own warehouses, now or at the end of a day; 0 for what the caller may not see';
+    'Units of a product in all of a partner''s own warehouses, now or at the end of a day; 0 for a partner whose stock the caller may not see';
 
 -- ---- counts (盘点) ----
 
