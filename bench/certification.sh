@@ -103,7 +103,7 @@ state_sql() {
     esac
 }
 reset_for() {
-    bpsql -c "TRUNCATE rebate.order_line, rebate.audit_log, rebate.policy_violation" \
+    bpsql -c "TRUNCATE rebate.order_line, rebate.shipment_line, rebate.audit_log, rebate.policy_violation" \
           -c "ALTER SEQUENCE bench_policy.line_no RESTART" -c "$(state_sql "$1")" \
           -c "VACUUM (FREEZE, ANALYZE) rebate.sales_order, rebate.order_line, rebate.audit_log" -c "CHECKPOINT"
 }

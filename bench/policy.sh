@@ -200,7 +200,7 @@ $check_mode || echo "C and PL/pgSQL agree on all $n_probes probes ($refused refu
 # ---------------------------------------------------------------------------
 # Each run: empty tables, the variant's triggers, vacuum and checkpoint.
 reset_for() {
-    bpsql -c "TRUNCATE rebate.order_line, rebate.audit_log" \
+    bpsql -c "TRUNCATE rebate.order_line, rebate.shipment_line, rebate.audit_log" \
           -c "ALTER SEQUENCE bench_policy.line_no RESTART" \
           -c "$(variant_sql "$1")" \
           -c "VACUUM (FREEZE, ANALYZE) rebate.sales_order, rebate.order_line, rebate.audit_log" \

@@ -79,7 +79,7 @@ CREATE SEQUENCE bench_policy.line_no;
 
 -- The sample's own lines and the audit of the set-up go: every load starts
 -- from empty tables.
-TRUNCATE rebate.order_line, rebate.audit_log;
+TRUNCATE rebate.order_line, rebate.shipment_line, rebate.audit_log;
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM rebate.product_region) THEN

@@ -98,7 +98,7 @@ variant_sql() {
 # Each run: empty tables (the rollups of the emptied lines with them), the
 # variant's trigger, vacuum and checkpoint.
 reset_for() {
-    bpsql -c "TRUNCATE rebate.order_line, rebate.audit_log" \
+    bpsql -c "TRUNCATE rebate.order_line, rebate.shipment_line, rebate.audit_log" \
           -c "DELETE FROM rebate.sales_rollup WHERE kind <> 'payment'" \
           -c "ALTER SEQUENCE bench_policy.line_no RESTART" \
           -c "$(variant_sql "$1")" \

@@ -44,16 +44,14 @@ COMMENT ON COLUMN @extschema@.inventory_setting.slow_moving_days IS
 COMMENT ON COLUMN @extschema@.inventory_setting.overstock_days IS
     'An item whose stock lasts longer than this many days at its recent rate of sale is overstocked (default 120)';
 
-CREATE FUNCTION @extschema@.inventory_settings(tenant_id bigint) RETURNS @extschema@.inventory_setting
+CREATE FUNCTION @extschema@.inventory_settings(tenant_id bigint, OUT negative_stock text, OUT slow_moving_days integer,
+                                               OUT overstock_days integer)
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT s.* FROM (SELECT inventory_settings.tenant_id AS t) k
+    SELECT coalesce(x.negative_stock, 'reject'), coalesce(x.slow_moving_days, 90), coalesce(x.overstock_days, 120)
+      FROM (SELECT inventory_settings.tenant_id AS t) k
       LEFT JOIN @extschema@.inventory_setting x ON x.tenant_id = k.t
-     CROSS JOIN LATERAL (SELECT x.id, k.t AS tenant_id, coalesce(x.negative_stock, 'reject') AS negative_stock,
-                                coalesce(x.slow_moving_days, 90) AS slow_moving_days,
-                                coalesce(x.overstock_days, 120) AS overstock_days,
-                                x.created_at, x.updated_at) s
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_settings(bigint) IS
     'A tenant''s inventory settings, the defaults where it has no row';
